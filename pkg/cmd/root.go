@@ -1,0 +1,144 @@
+// Package cmd holds the cobra commands of kubectl-deploywatch: one file per
+// subcommand, each an Options struct with Complete, Validate and Run, as
+// kubectl's own commands are written. The logic lives in other packages.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
+)
+
+const displayName = "kubectl deploywatch"
+
+// Exit codes, documented in the README.
+const (
+	exitOK      = 0
+	exitFailure = 1 // an error, or a watched rollout Failed
+	exitTimeout = 2 // --timeout ran out before the rollout settled
+	exitSignal  = 130
+)
+
+// ExitError ends the command with a chosen exit code and message.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// options is what every subcommand's Options implements.
+type options interface {
+	Complete(cmd *cobra.Command, args []string) error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// run drives an Options through its three steps. Usage is printed only for
+// problems found before Run: a runtime error is not a usage mistake.
+func run(cmd *cobra.Command, args []string, o options) error {
+	if err := o.Complete(cmd, args); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	return o.Run(cmd.Context())
+}
+
+// NewCmdRoot builds the command tree. A bare `kubectl deploywatch NAMESPACE`
+// means `kubectl deploywatch watch NAMESPACE`.
+func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
+	configFlags := genericclioptions.NewConfigFlags(true)
+	watch := NewWatchOptions(configFlags, streams)
+	root := &cobra.Command{
+		Use:   "kubectl-deploywatch [NAMESPACE]",
+		Short: "See and steer Deployments live",
+		Long: `See every Deployment in a namespace live, with a status you can read at a glance,
+and change replicas or images safely.
+
+Without a subcommand, deploywatch watches: "kubectl deploywatch NAMESPACE" is
+"kubectl deploywatch watch NAMESPACE".`,
+		Example: `  # Watch the Deployments of the current namespace, live
+  kubectl deploywatch
+
+  # Wait in CI until every Deployment in "shop" has rolled out
+  kubectl deploywatch shop --until-complete --timeout 5m
+
+  # Scale and follow the rollout
+  kubectl deploywatch scale web --replicas 5 --wait`,
+		Args:          cobra.MaximumNArgs(1),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: displayName},
+		RunE:          func(cmd *cobra.Command, args []string) error { return run(cmd, args, watch) },
+		ValidArgsFunction: completeNamespaces(configFlags),
+	}
+	configFlags.AddFlags(root.PersistentFlags())
+	watch.AddFlags(root.Flags())
+	root.AddCommand(
+		NewCmdWatch(configFlags, streams),
+		NewCmdScale(configFlags, streams),
+		NewCmdSetImage(configFlags, streams),
+		NewCmdServe(configFlags, streams),
+		NewCmdVersion(streams),
+	)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())
+	})
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	return root
+}
+
+// Execute runs root and returns the process exit code. Errors are printed
+// here, once, as a single line.
+func Execute(root *cobra.Command, streams genericiooptions.IOStreams) int {
+	quietKlog()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitFailure
+	var exit *ExitError
+	if errors.As(err, &exit) {
+		code = exit.Code
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(streams.ErrOut, "error: "+oneLine(msg))
+	}
+	return code
+}
+
+// quietKlog keeps client-go's internal logging off the terminal: deploywatch
+// reports what matters itself. DEPLOYWATCH_KLOG_V=N turns it back on.
+func quietKlog() {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	if v := os.Getenv("DEPLOYWATCH_KLOG_V"); v != "" {
+		_ = fs.Set("v", v)
+		return
+	}
+	_ = fs.Set("logtostderr", "false")
+	_ = fs.Set("stderrthreshold", "FATAL")
+	klog.SetOutput(io.Discard)
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,380 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
+)
+
+// WatchOptions are the options of `kubectl deploywatch watch`.
+type WatchOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+
+	AllNamespaces bool
+	LabelSelector string
+	FieldSelector string
+	Output        string
+	Initial       bool
+	UntilComplete bool
+	Timeout       time.Duration
+
+	// Filled in by Complete.
+	clients   *clients
+	namespace string
+	// IsTerminal reports whether out is a terminal; tests replace it.
+	IsTerminal func(io.Writer) bool
+	// TerminalSize reports the terminal's columns and rows.
+	TerminalSize func(io.Writer) (int, int)
+}
+
+// NewWatchOptions returns WatchOptions with defaults.
+func NewWatchOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WatchOptions {
+	return &WatchOptions{
+		configFlags: configFlags, IOStreams: streams,
+		Output: "table", Initial: true,
+		IsTerminal: isTerminal, TerminalSize: terminalSize,
+	}
+}
+
+// NewCmdWatch builds `kubectl deploywatch watch`.
+func NewCmdWatch(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewWatchOptions(configFlags, streams)
+	cmd := &cobra.Command{
+		Use:   "watch [NAMESPACE]",
+		Short: "Watch Deployments live, one line per change that matters",
+		Long: `Watch every Deployment in a namespace live. On a terminal the table is redrawn
+in place; piped, or with -o ndjson, one line is printed per change a user can
+see: updates that change nothing shown print nothing.
+
+Exit codes with --until-complete: 0 every Deployment is Running or
+ScaledToZero, 1 one of them Failed (or any error), 2 --timeout ran out.`,
+		Example: `  # The current namespace, live
+  kubectl deploywatch watch
+
+  # Every namespace, as NDJSON for a script
+  kubectl deploywatch watch -A -o ndjson
+
+  # Wait in CI until a namespace has rolled out
+  kubectl deploywatch watch shop --until-complete --timeout 10m`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeNamespaces(configFlags),
+		RunE:              func(cmd *cobra.Command, args []string) error { return run(cmd, args, o) },
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// AddFlags registers watch's flags on fs (the root command has them too).
+func (o *WatchOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "watch Deployments in every namespace")
+	fs.StringVarP(&o.LabelSelector, "selector", "l", o.LabelSelector, "label selector to filter on, e.g. -l app=web,tier!=cache")
+	fs.StringVar(&o.FieldSelector, "field-selector", o.FieldSelector, "field selector to filter on, e.g. --field-selector metadata.name=web")
+	fs.StringVarP(&o.Output, "output", "o", o.Output, "output format: "+strings.Join(printers.Formats, ", "))
+	fs.BoolVar(&o.Initial, "initial", o.Initial, "show the Deployments that already exist; --initial=false shows only changes from now on")
+	fs.BoolVar(&o.UntilComplete, "until-complete", o.UntilComplete, "exit once every Deployment is Running or ScaledToZero (0), or one Failed (1)")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up after this long (exit 2); 0 waits forever")
+}
+
+// Complete resolves the namespace and builds the clients.
+func (o *WatchOptions) Complete(cmd *cobra.Command, args []string) error {
+	c, err := newClients(o.configFlags)
+	if err != nil {
+		return err
+	}
+	o.clients = c
+	o.namespace = c.Namespace
+	if len(args) == 1 {
+		if c.ExplicitNamespace && args[0] != c.Namespace {
+			return fmt.Errorf("namespace given twice: argument %q and -n %q; use one of them", args[0], c.Namespace)
+		}
+		o.namespace = args[0]
+	}
+	if o.AllNamespaces {
+		o.namespace = ""
+	}
+	return nil
+}
+
+// Validate reports every problem with the flags at once.
+func (o *WatchOptions) Validate() error {
+	var problems []string
+	if !slices.Contains(printers.Formats, o.Output) {
+		problems = append(problems, fmt.Sprintf("unknown output format %q: use one of %s", o.Output, strings.Join(printers.Formats, ", ")))
+	}
+	if o.Timeout < 0 {
+		problems = append(problems, fmt.Sprintf("--timeout must not be negative, got %s", o.Timeout))
+	}
+	if o.Timeout > 0 && !o.UntilComplete {
+		problems = append(problems, "--timeout only applies with --until-complete; add --until-complete or drop --timeout")
+	}
+	if o.AllNamespaces && o.clients != nil && o.clients.ExplicitNamespace {
+		problems = append(problems, "-A and -n exclude each other; use one of them")
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Run watches until interrupted or, with --until-complete, until settled.
+func (o *WatchOptions) Run(ctx context.Context) error {
+	if err := o.checkNamespace(ctx); err != nil {
+		return err
+	}
+	topts := tracker.Options{
+		Namespace:     o.namespace,
+		LabelSelector: o.LabelSelector,
+		FieldSelector: o.FieldSelector,
+		SkipInitial:   !o.Initial,
+		OnError:       o.reportTransient(),
+	}
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	runCtx, stopTracker := context.WithCancel(ctx)
+	defer stopTracker()
+
+	printer := o.printer(topts.Describe())
+	var sink tracker.Sink = printer
+	var done *completion
+	if o.UntilComplete {
+		done = newCompletion(printer, stopTracker)
+		sink = done
+	}
+	err := tracker.New(o.clients.Kube.AppsV1(), topts).Run(runCtx, sink)
+	closeErr := printer.Close()
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return explainAPIError(err, o.clients.Config, o.forbiddenHint())
+	}
+	if closeErr != nil && !isBrokenPipe(closeErr) {
+		return fmt.Errorf("writing output: %w", closeErr)
+	}
+	if done != nil {
+		return done.result(ctx, o.Timeout)
+	}
+	return nil
+}
+
+// checkNamespace reports a namespace that does not exist instead of waiting
+// on it silently. Without permission to read namespaces, it trusts the user.
+func (o *WatchOptions) checkNamespace(ctx context.Context) error {
+	if o.namespace == "" {
+		return nil
+	}
+	_, err := o.clients.Kube.CoreV1().Namespaces().Get(ctx, o.namespace, metav1.GetOptions{})
+	switch {
+	case err == nil, apierrors.IsForbidden(err):
+		return nil
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("namespace %q not found; list namespaces with 'kubectl get namespaces'%s", o.namespace, subcommandHint(o.namespace))
+	default:
+		return explainAPIError(err, o.clients.Config, "")
+	}
+}
+
+// subcommandHint catches a mistyped subcommand taken for a namespace.
+func subcommandHint(arg string) string {
+	for _, sub := range []string{"watch", "scale", "set-image", "serve", "version", "completion", "help"} {
+		if levenshtein(arg, sub) <= 2 {
+			return fmt.Sprintf(", or did you mean 'kubectl deploywatch %s'?", sub)
+		}
+	}
+	return ""
+}
+
+func (o *WatchOptions) forbiddenHint() string {
+	if o.namespace == "" {
+		return "you may not watch Deployments in every namespace: pick one with -n NAMESPACE, or ask for list and watch on deployments cluster-wide"
+	}
+	return fmt.Sprintf("ask for list and watch on deployments in namespace %q, check with 'kubectl auth can-i watch deployments -n %s'", o.namespace, o.namespace)
+}
+
+// reportTransient prints connection trouble after the start once per
+// distinct message, so an outage costs a line, not a flood.
+func (o *WatchOptions) reportTransient() func(error) {
+	var mu sync.Mutex
+	var last string
+	return func(err error) {
+		msg := oneLine(err.Error())
+		mu.Lock()
+		defer mu.Unlock()
+		if msg == last {
+			return
+		}
+		last = msg
+		fmt.Fprintf(o.ErrOut, "warning: lost the watch, retrying: %s\n", msg)
+	}
+}
+
+type printer interface {
+	tracker.Sink
+	Close() error
+}
+
+func (o *WatchOptions) printer(title string) printer {
+	popts := printers.Options{
+		Wide:          o.Output == "wide",
+		AllNamespaces: o.namespace == "",
+	}
+	switch {
+	case o.Output == "ndjson":
+		return printers.NewNDJSON(o.Out)
+	case o.IsTerminal(o.Out):
+		popts.Color = os.Getenv("NO_COLOR") == ""
+		return printers.NewLive(o.Out, popts, title, func() (int, int) { return o.TerminalSize(o.Out) })
+	default:
+		return printers.NewStream(o.Out, popts)
+	}
+}
+
+// completion wraps a printer and stops the watch once every Deployment has
+// settled, or one has failed.
+type completion struct {
+	tracker.Sink
+	stop func()
+
+	mu      sync.Mutex
+	state   map[string]deployment.Summary
+	synced  bool
+	outcome string // "", "complete" or "failed"
+	failed  deployment.Summary
+}
+
+func newCompletion(next tracker.Sink, stop func()) *completion {
+	return &completion{Sink: next, stop: stop, state: map[string]deployment.Summary{}}
+}
+
+func (c *completion) OnEvent(e deployment.Event) {
+	c.Sink.OnEvent(e)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.Type == deployment.Deleted {
+		delete(c.state, e.Key())
+	} else {
+		c.state[e.Key()] = e.Summary
+	}
+	c.checkLocked()
+}
+
+func (c *completion) OnSynced(snapshot []deployment.Summary) {
+	c.Sink.OnSynced(snapshot)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.synced = true
+	for _, s := range snapshot { // --initial=false delivers no ADDED events
+		c.state[s.Key()] = s
+	}
+	c.checkLocked()
+}
+
+func (c *completion) checkLocked() {
+	if !c.synced || c.outcome != "" {
+		return
+	}
+	for _, s := range c.state {
+		if s.Status == deployment.Failed {
+			c.outcome, c.failed = "failed", s
+			c.stop()
+			return
+		}
+	}
+	for _, s := range c.state {
+		if !s.Status.Settled() {
+			return
+		}
+	}
+	c.outcome = "complete"
+	c.stop()
+}
+
+// result turns the outcome into the exit: nil, Failed (1), timeout (2) or
+// interrupted (130).
+func (c *completion) result(ctx context.Context, timeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.outcome {
+	case "complete":
+		return nil
+	case "failed":
+		return &ExitError{Code: exitFailure, Err: fmt.Errorf("deployment %s is Failed: %s", c.failed.Key(), c.failed.Message)}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s waiting for %s", timeout, c.pendingLocked())}
+	}
+	return &ExitError{Code: exitSignal, Err: fmt.Errorf("interrupted while waiting for %s", c.pendingLocked())}
+}
+
+func (c *completion) pendingLocked() string {
+	var pending []string
+	for _, s := range c.state {
+		if !s.Status.Settled() {
+			pending = append(pending, fmt.Sprintf("%s (%s)", s.Key(), s.Status))
+		}
+	}
+	sort.Strings(pending)
+	if len(pending) == 0 {
+		return "the deployments to be listed"
+	}
+	return strings.Join(pending, ", ")
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func terminalSize(w io.Writer) (int, int) {
+	if f, ok := w.(*os.File); ok {
+		if width, height, err := term.GetSize(int(f.Fd())); err == nil {
+			return width, height
+		}
+	}
+	return 0, 0
+}
+
+func isBrokenPipe(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "broken pipe")
+}
+
+// levenshtein is the edit distance between a and b.
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,147 @@
+// Package deployment turns a Kubernetes Deployment into the summary users
+// read (status, replica counts, images) and decides when two summaries differ
+// in anything a user would notice. Every output of deploywatch (table rows,
+// NDJSON lines, Server-Sent Events) is built from the Event type defined here.
+package deployment
+
+import (
+	"slices"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Replicas are the pod counts of a Deployment as its status reports them,
+// with the desired count from its spec.
+type Replicas struct {
+	Desired     int32 `json:"desired"`
+	Current     int32 `json:"current"`
+	Updated     int32 `json:"updated"`
+	Ready       int32 `json:"ready"`
+	Available   int32 `json:"available"`
+	Unavailable int32 `json:"unavailable"`
+}
+
+// Container is one container of the pod template and its image.
+type Container struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
+}
+
+// Summary is what deploywatch shows of one Deployment.
+type Summary struct {
+	Namespace          string      `json:"namespace"`
+	Name               string      `json:"name"`
+	Status             Status      `json:"status"`
+	Message            string      `json:"message"`
+	Replicas           Replicas    `json:"replicas"`
+	Containers         []Container `json:"containers"`
+	Generation         int64       `json:"generation"`
+	ObservedGeneration int64       `json:"observedGeneration"`
+	ResourceVersion    string      `json:"resourceVersion"`
+	// UID tells a Deployment from a new one created under the same name.
+	UID types.UID `json:"-"`
+}
+
+// EventType says what happened to a Deployment.
+type EventType string
+
+const (
+	Added    EventType = "ADDED"
+	Modified EventType = "MODIFIED"
+	Deleted  EventType = "DELETED"
+)
+
+// Event is one change worth showing: the NDJSON line, the table row's source
+// and the SSE payload. Its JSON form is a stable interface (see README).
+type Event struct {
+	Type EventType `json:"type"`
+	Time time.Time `json:"time"`
+	Summary
+	// Changed lists the summary fields that differ from the previous event
+	// for the same Deployment; empty for ADDED and DELETED.
+	Changed []string `json:"changed"`
+}
+
+// Key is the namespace/name of the Deployment, as client-go's cache keys it.
+func (s *Summary) Key() string {
+	if s.Namespace == "" {
+		return s.Name
+	}
+	return s.Namespace + "/" + s.Name
+}
+
+// Summarize builds the summary of d. prev is the previous summary of the same
+// Deployment, or nil: a few states can only be told apart by where the
+// Deployment came from (see Classify).
+func Summarize(d *appsv1.Deployment, prev *Summary) Summary {
+	s := Summary{
+		Namespace:          d.Namespace,
+		Name:               d.Name,
+		Replicas:           replicasOf(d),
+		Containers:         containersOf(d),
+		Generation:         d.Generation,
+		ObservedGeneration: d.Status.ObservedGeneration,
+		ResourceVersion:    d.ResourceVersion,
+		UID:                d.UID,
+	}
+	s.Status, s.Message = Classify(d, s.Replicas, s.Containers, prev)
+	return s
+}
+
+func replicasOf(d *appsv1.Deployment) Replicas {
+	desired := int32(1) // the API server's default when spec.replicas is unset
+	if d.Spec.Replicas != nil {
+		desired = *d.Spec.Replicas
+	}
+	return Replicas{
+		Desired:     desired,
+		Current:     d.Status.Replicas,
+		Updated:     d.Status.UpdatedReplicas,
+		Ready:       d.Status.ReadyReplicas,
+		Available:   d.Status.AvailableReplicas,
+		Unavailable: d.Status.UnavailableReplicas,
+	}
+}
+
+func containersOf(d *appsv1.Deployment) []Container {
+	cs := d.Spec.Template.Spec.Containers
+	out := make([]Container, len(cs))
+	for i, c := range cs {
+		out[i] = Container{Name: c.Name, Image: c.Image}
+	}
+	return out
+}
+
+// Changed lists the user-visible fields in which next differs from prev, in a
+// fixed order. An empty result means next shows nothing new.
+func Changed(prev, next *Summary) []string {
+	var changed []string
+	if prev.Status != next.Status {
+		changed = append(changed, "status")
+	}
+	if prev.Message != next.Message {
+		changed = append(changed, "message")
+	}
+	p, n := prev.Replicas, next.Replicas
+	for _, f := range []struct {
+		name string
+		a, b int32
+	}{
+		{"replicas.desired", p.Desired, n.Desired},
+		{"replicas.current", p.Current, n.Current},
+		{"replicas.updated", p.Updated, n.Updated},
+		{"replicas.ready", p.Ready, n.Ready},
+		{"replicas.available", p.Available, n.Available},
+		{"replicas.unavailable", p.Unavailable, n.Unavailable},
+	} {
+		if f.a != f.b {
+			changed = append(changed, f.name)
+		}
+	}
+	if !slices.Equal(prev.Containers, next.Containers) {
+		changed = append(changed, "containers")
+	}
+	return changed
+}

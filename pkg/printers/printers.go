@@ -1,0 +1,133 @@
+// Package printers renders deployment events for people and scripts: NDJSON
+// lines, a table that grows one row per change when piped, and a live table
+// redrawn in place on a terminal. Each printer is a tracker.Sink.
+package printers
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+// Options shape the table printers.
+type Options struct {
+	// Wide adds the containers' names and the generations.
+	Wide bool
+	// AllNamespaces adds the NAMESPACE column.
+	AllNamespaces bool
+	// Color paints the status column (never when NO_COLOR is set).
+	Color bool
+	// Now is the clock for the LAST CHANGE column; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o Options) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
+}
+
+// Formats are the values -o accepts.
+var Formats = []string{"table", "wide", "ndjson"}
+
+// NDJSON writes one JSON object per event and line, each with a single Write
+// so that a reader sees it at once and whole.
+type NDJSON struct {
+	w   io.Writer
+	buf bytes.Buffer
+	enc *json.Encoder
+	err error
+}
+
+// NewNDJSON returns an NDJSON printer writing to w.
+func NewNDJSON(w io.Writer) *NDJSON {
+	p := &NDJSON{w: w}
+	p.enc = json.NewEncoder(&p.buf)
+	return p
+}
+
+// OnEvent writes e as one line.
+func (p *NDJSON) OnEvent(e deployment.Event) {
+	if p.err != nil {
+		return
+	}
+	p.buf.Reset()
+	if err := p.enc.Encode(&e); err != nil {
+		p.err = err
+		return
+	}
+	_, p.err = p.w.Write(p.buf.Bytes())
+}
+
+// OnSynced prints nothing: the ADDED events already said it all.
+func (p *NDJSON) OnSynced([]deployment.Summary) {}
+
+// Err is the first write error, if any (a closed pipe, say).
+func (p *NDJSON) Err() error { return p.err }
+
+// Close has nothing to restore.
+func (p *NDJSON) Close() error { return p.err }
+
+// header returns the table's column titles.
+func header(o Options) []string {
+	h := []string{"NAME", "STATUS", "READY", "UP-TO-DATE", "AVAILABLE", "IMAGES", "LAST CHANGE", "MESSAGE"}
+	if o.Wide {
+		h = []string{"NAME", "STATUS", "READY", "UP-TO-DATE", "AVAILABLE", "CONTAINERS", "IMAGES", "GENERATION", "LAST CHANGE", "MESSAGE"}
+	}
+	if o.AllNamespaces {
+		h = append([]string{"NAMESPACE"}, h...)
+	}
+	return h
+}
+
+// row returns a summary's cells; lastChange is already formatted.
+func row(o Options, s *deployment.Summary, status, lastChange string) []string {
+	r := &s.Replicas
+	names := make([]string, len(s.Containers))
+	images := make([]string, len(s.Containers))
+	for i, c := range s.Containers {
+		names[i], images[i] = c.Name, c.Image
+	}
+	cells := []string{
+		s.Name,
+		status,
+		strconv.Itoa(int(r.Ready)) + "/" + strconv.Itoa(int(r.Desired)),
+		strconv.Itoa(int(r.Updated)),
+		strconv.Itoa(int(r.Available)),
+	}
+	if o.Wide {
+		cells = append(cells, strings.Join(names, ","), strings.Join(images, ","),
+			fmt.Sprintf("%d/%d", s.ObservedGeneration, s.Generation))
+	} else {
+		cells = append(cells, strings.Join(images, ","))
+	}
+	cells = append(cells, lastChange, s.Message)
+	if o.AllNamespaces {
+		cells = append([]string{s.Namespace}, cells...)
+	}
+	return cells
+}
+
+// age formats a duration the way kubectl's AGE column does, coarsely.
+func age(d time.Duration) string {
+	switch {
+	case d < 0:
+		d = 0
+		fallthrough
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m" + strconv.Itoa(int(d%time.Minute/time.Second)) + "s"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h" + strconv.Itoa(int(d%time.Hour/time.Minute)) + "m"
+	default:
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+}

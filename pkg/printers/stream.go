@@ -1,0 +1,88 @@
+package printers
+
+import (
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+// Stream prints the table for a pipe or a file: the Deployments that exist at
+// start as one table, then one row per change, aligned with it, like
+// `kubectl get -w` but without rows that repeat what was already shown.
+type Stream struct {
+	w       io.Writer
+	o       Options
+	pending [][]string
+	widths  []int
+	synced  bool
+	err     error
+}
+
+// NewStream returns a Stream printer writing to w.
+func NewStream(w io.Writer, o Options) *Stream {
+	return &Stream{w: w, o: o}
+}
+
+func (p *Stream) cells(e *deployment.Event) []string {
+	status := string(e.Status)
+	if e.Type == deployment.Deleted {
+		status = "Deleted"
+	}
+	return row(p.o, &e.Summary, status, e.Time.Local().Format(time.TimeOnly))
+}
+
+// OnEvent prints a row, or keeps it for the first table until synced.
+func (p *Stream) OnEvent(e deployment.Event) {
+	cells := p.cells(&e)
+	if !p.synced {
+		p.pending = append(p.pending, cells)
+		return
+	}
+	p.write(p.align(cells))
+}
+
+// OnSynced prints the first table.
+func (p *Stream) OnSynced([]deployment.Summary) {
+	p.synced = true
+	head := header(p.o)
+	p.widths = make([]int, len(head))
+	for _, r := range append([][]string{head}, p.pending...) {
+		p.grow(r)
+	}
+	p.write(strings.Join(render(head, p.pending), "\n") + "\n")
+	p.pending = nil
+}
+
+func (p *Stream) grow(cells []string) {
+	for i, c := range cells {
+		if n := utf8.RuneCountInString(c); n > p.widths[i] {
+			p.widths[i] = n
+		}
+	}
+}
+
+// align pads cells to the first table's columns; a longer cell widens its
+// column from then on.
+func (p *Stream) align(cells []string) string {
+	p.grow(cells)
+	var b strings.Builder
+	for i, c := range cells {
+		b.WriteString(c)
+		if i < len(cells)-1 {
+			b.WriteString(strings.Repeat(" ", p.widths[i]-utf8.RuneCountInString(c)+3))
+		}
+	}
+	return strings.TrimRight(b.String(), " ") + "\n"
+}
+
+func (p *Stream) write(s string) {
+	if p.err == nil {
+		_, p.err = io.WriteString(p.w, s)
+	}
+}
+
+// Close reports the first write error.
+func (p *Stream) Close() error { return p.err }

@@ -1,0 +1,296 @@
+// Package tracker watches Deployments with a client-go informer and turns its
+// notifications into deduplicated deployment.Events: an event is delivered
+// only when a Deployment's summary changes in something a user reads. It is
+// the engine shared by `watch`, `scale --wait`, `set-image --wait` and the
+// hub behind `serve`; it knows nothing of output formats or HTTP.
+package tracker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+// Sink receives a tracker's output. Calls are made one at a time, in order,
+// from the tracker's delivery goroutine; the informer keeps buffering while a
+// call runs, so a slow sink delays only itself.
+type Sink interface {
+	// OnEvent is called for every change worth showing.
+	OnEvent(deployment.Event)
+	// OnSynced is called once, after the events for every Deployment that
+	// existed when the tracker started, with the state at that moment.
+	OnSynced(snapshot []deployment.Summary)
+}
+
+// Options select what a tracker watches.
+type Options struct {
+	// Namespace to watch; empty means all namespaces.
+	Namespace     string
+	LabelSelector string
+	FieldSelector string
+	// SkipInitial suppresses the ADDED events of Deployments that exist when
+	// the tracker starts (they still count for OnSynced and Snapshot).
+	SkipInitial bool
+	// OnError is told about errors after the first sync, while the informer
+	// retries with backoff by itself; nil ignores them.
+	OnError func(error)
+	// Now stamps events; nil means time.Now.
+	Now func() time.Time
+}
+
+// Tracker follows the Deployments selected by its Options.
+type Tracker struct {
+	client appsv1client.DeploymentsGetter
+	opts   Options
+
+	mu   sync.Mutex // guards last and serializes delivery to the sink
+	last map[string]deployment.Summary
+
+	lists atomic.Int64 // full lists from the API server, the first included
+}
+
+// New returns a tracker that reads Deployments through client.
+func New(client appsv1client.DeploymentsGetter, opts Options) *Tracker {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Tracker{client: client, opts: opts, last: map[string]deployment.Summary{}}
+}
+
+// Run watches until ctx ends, delivering to sink. It returns an error if the
+// first list fails (wrong permissions, unreachable server): a watch that
+// cannot start is reported, not retried silently. Once synced, it rides out
+// API server outages with the informer's backoff and returns nil when ctx ends.
+func (t *Tracker) Run(ctx context.Context, sink Sink) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	informer := cache.NewSharedIndexInformerWithOptions(t.listWatch(), &appsv1.Deployment{},
+		cache.SharedIndexInformerOptions{ObjectDescription: "deployments"})
+	if err := informer.SetTransform(Strip); err != nil {
+		return err
+	}
+	var synced atomic.Bool
+	startErr := make(chan error, 1)
+	if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
+		if !synced.Load() {
+			select {
+			case startErr <- err:
+			default:
+			}
+			return
+		}
+		if t.opts.OnError != nil && !errors.Is(err, context.Canceled) {
+			t.opts.OnError(err)
+		}
+	}); err != nil {
+		return err
+	}
+	reg, err := informer.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc:    func(obj any, initial bool) { t.observe(sink, obj, initial) },
+		UpdateFunc: func(_, obj any) { t.observe(sink, obj, false) },
+		DeleteFunc: func(obj any) { t.forget(sink, obj) },
+	})
+	if err != nil {
+		return err
+	}
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		informer.RunWithContext(ctx)
+	}()
+	defer func() { <-done }() // the informer's goroutines end before Run returns
+
+	if !cache.WaitForCacheSync(ctx.Done(), reg.HasSynced) {
+		select {
+		case err := <-startErr:
+			return err
+		default:
+			return ctx.Err()
+		}
+	}
+	synced.Store(true)
+	t.mu.Lock()
+	sink.OnSynced(t.snapshotLocked())
+	t.mu.Unlock()
+
+	<-ctx.Done()
+	return nil
+}
+
+// WaitForStart is a helper for callers of Run in a goroutine; see Start.
+var errNotStarted = errors.New("tracker stopped before it synced")
+
+// Start runs the tracker in a goroutine and waits until it has synced or
+// failed to start. stop ends it and waits for its goroutines to finish.
+func (t *Tracker) Start(ctx context.Context, sink Sink) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	syncedCh := make(chan struct{})
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- t.Run(ctx, &syncNotifier{Sink: sink, synced: syncedCh})
+	}()
+	select {
+	case <-syncedCh:
+		var once sync.Once
+		return func() { once.Do(func() { cancel(); <-runErr }) }, nil
+	case err := <-runErr:
+		cancel()
+		if err == nil {
+			err = errNotStarted
+		}
+		return nil, err
+	}
+}
+
+type syncNotifier struct {
+	Sink
+	synced chan struct{}
+}
+
+func (s *syncNotifier) OnSynced(snapshot []deployment.Summary) {
+	s.Sink.OnSynced(snapshot)
+	close(s.synced)
+}
+
+// Snapshot returns the current summary of every tracked Deployment, sorted by
+// namespace and name.
+func (t *Tracker) Snapshot() []deployment.Summary {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.snapshotLocked()
+}
+
+func (t *Tracker) snapshotLocked() []deployment.Summary {
+	out := make([]deployment.Summary, 0, len(t.last))
+	for _, s := range t.last {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
+	return out
+}
+
+// Relists counts how often the informer had to list everything again after
+// the first time (expired watches, reconnects that could not resume).
+func (t *Tracker) Relists() int64 {
+	if n := t.lists.Load(); n > 1 {
+		return n - 1
+	}
+	return 0
+}
+
+func (t *Tracker) listWatch() cache.ListerWatcher {
+	deployments := t.client.Deployments(t.opts.Namespace)
+	selectors := func(o *metav1.ListOptions) {
+		o.LabelSelector = t.opts.LabelSelector
+		o.FieldSelector = t.opts.FieldSelector
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			selectors(&o)
+			t.lists.Add(1)
+			return deployments.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			selectors(&o)
+			if o.SendInitialEvents != nil && *o.SendInitialEvents {
+				t.lists.Add(1) // a streaming list: the full state arrives as a watch
+			}
+			return deployments.Watch(ctx, o)
+		},
+	}
+	return cache.ToListWatcherWithWatchListSemantics(lw, t.client)
+}
+
+// observe handles an added or updated Deployment.
+func (t *Tracker) observe(sink Sink, obj any, initial bool) {
+	d, ok := obj.(*appsv1.Deployment)
+	if !ok {
+		return
+	}
+	key := d.Namespace + "/" + d.Name
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	prev, known := t.last[key]
+	if known && prev.UID != d.UID {
+		// Deleted and created again while we were not looking.
+		delete(t.last, key)
+		sink.OnEvent(t.event(deployment.Deleted, prev, nil))
+		known = false
+	}
+	var prevp *deployment.Summary
+	if known {
+		prevp = &prev
+	}
+	s := deployment.Summarize(d, prevp)
+	t.last[key] = s
+	switch {
+	case !known:
+		if !(initial && t.opts.SkipInitial) {
+			sink.OnEvent(t.event(deployment.Added, s, nil))
+		}
+	default:
+		if changed := deployment.Changed(&prev, &s); len(changed) > 0 {
+			sink.OnEvent(t.event(deployment.Modified, s, changed))
+		}
+	}
+}
+
+// forget handles a deleted Deployment, including one whose deletion the
+// informer only learned of by relisting.
+func (t *Tracker) forget(sink Sink, obj any) {
+	var key string
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		key = o.Namespace + "/" + o.Name
+	case cache.DeletedFinalStateUnknown:
+		key = o.Key
+		if d, ok := o.Obj.(*appsv1.Deployment); ok {
+			key = d.Namespace + "/" + d.Name
+		}
+	default:
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	prev, known := t.last[key]
+	if !known {
+		return
+	}
+	delete(t.last, key)
+	sink.OnEvent(t.event(deployment.Deleted, prev, nil))
+}
+
+func (t *Tracker) event(typ deployment.EventType, s deployment.Summary, changed []string) deployment.Event {
+	if changed == nil {
+		changed = []string{}
+	}
+	return deployment.Event{Type: typ, Time: t.opts.Now().UTC(), Summary: s, Changed: changed}
+}
+
+// Describe names what a tracker with these options watches, for messages.
+func (o Options) Describe() string {
+	where := "all namespaces"
+	if o.Namespace != "" {
+		where = fmt.Sprintf("namespace %q", o.Namespace)
+	}
+	if o.LabelSelector != "" {
+		where += fmt.Sprintf(" with labels %q", o.LabelSelector)
+	}
+	return "deployments in " + where
+}
