@@ -79,11 +79,11 @@ Without a subcommand, deploywatch watches: "kubectl deploywatch NAMESPACE" is
 
   # Scale and follow the rollout
   kubectl deploywatch scale web --replicas 5 --wait`,
-		Args:          cobra.MaximumNArgs(1),
-		SilenceErrors: true,
-		SilenceUsage:  true,
-		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: displayName},
-		RunE:          func(cmd *cobra.Command, args []string) error { return run(cmd, args, watch) },
+		Args:              cobra.MaximumNArgs(1),
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		Annotations:       map[string]string{cobra.CommandDisplayNameAnnotation: displayName},
+		RunE:              func(cmd *cobra.Command, args []string) error { return run(cmd, args, watch) },
 		ValidArgsFunction: completeNamespaces(configFlags),
 	}
 	configFlags.AddFlags(root.PersistentFlags())

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds the end-to-end test bed (kube-apiserver, kube-controller-manager,
-# kube-scheduler, etcd, kwok, kwokctl) from the Go module proxy into a cache
-# outside the repository, keyed by version, and prints the directory.
+# kube-scheduler, etcd, etcdctl, kwok, kwokctl) from the Go module proxy into
+# a cache outside the repository, keyed by version, and prints the directory.
 # A second run finds the binaries and returns at once.
+#
+# Several test processes may run this at the same time (go test runs packages
+# in parallel), so builds are serialized with a lock and each binary appears
+# in the cache only once complete.
 set -euo pipefail
 
 K8S_VERSION=v1.37.2
@@ -14,12 +18,20 @@ cache=${DEPLOYWATCH_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-deplo
 bin="$cache/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION"
 mkdir -p "$bin"
 
+locked=false
 build() { # module-dir output-name package [ldflags]
   local dir=$1 out=$2 pkg=$3 ldflags=${4:-}
   if [[ -x "$bin/$out" ]]; then return 0; fi
+  if [[ $locked == false ]] && command -v flock >/dev/null; then
+    # Wait for any other build.sh, then look again: it may have built this.
+    exec 9>"$bin/.lock"
+    flock 9
+    locked=true
+    if [[ -x "$bin/$out" ]]; then return 0; fi
+  fi
   echo "testbed: building $out ($pkg)" >&2
-  (cd "$here/tools/$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$out.tmp" "$pkg")
-  mv "$bin/$out.tmp" "$bin/$out"
+  (cd "$here/tools/$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$out.tmp.$$" "$pkg")
+  mv "$bin/$out.tmp.$$" "$bin/$out"
 }
 
 k8sldflags="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z"
@@ -27,6 +39,7 @@ build kubernetes kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8sldflag
 build kubernetes kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$k8sldflags"
 build kubernetes kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$k8sldflags"
 build etcd etcd go.etcd.io/etcd/server/v3
+build etcd etcdctl go.etcd.io/etcd/etcdctl/v3
 kwokldflags="-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "$kwokldflags"
 build kwok kwokctl sigs.k8s.io/kwok/cmd/kwokctl "$kwokldflags"
