@@ -1,0 +1,71 @@
+package deployment
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestChanged(t *testing.T) {
+	base := Summary{Status: Running, Replicas: Replicas{Desired: 3, Current: 3, Updated: 3, Ready: 3, Available: 3}, Containers: []Container{{"web", "nginx:1.25"}}, Generation: 1, ObservedGeneration: 1, ResourceVersion: "10"}
+	tests := []struct {
+		name   string
+		modify func(*Summary)
+		want   []string
+	}{
+		{"nothing a user reads", func(s *Summary) { s.ResourceVersion = "11"; s.Generation = 2; s.ObservedGeneration = 2 }, nil},
+		{"status and message", func(s *Summary) { s.Status = Degraded; s.Message = "2 of 3" }, []string{"status", "message"}},
+		{"every count", func(s *Summary) { s.Replicas = Replicas{4, 4, 4, 4, 4, 1} }, []string{"replicas.desired", "replicas.current", "replicas.updated", "replicas.ready", "replicas.available", "replicas.unavailable"}},
+		{"an image", func(s *Summary) { s.Containers = []Container{{"web", "nginx:1.26"}} }, []string{"containers"}},
+		{"a container added", func(s *Summary) { s.Containers = append(slices.Clone(s.Containers), Container{"log", "busybox"}) }, []string{"containers"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := base
+			next.Containers = slices.Clone(base.Containers)
+			tt.modify(&next)
+			if got := Changed(&base, &next); !slices.Equal(got, tt.want) {
+				t.Errorf("Changed = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// The NDJSON schema is an interface scripts depend on: this pins its keys.
+func TestEventJSONSchema(t *testing.T) {
+	e := Event{
+		Type: Modified, Time: time.Date(2026, 11, 23, 1, 2, 3, 0, time.UTC),
+		Summary: Summary{Namespace: "shop", Name: "web", Status: Running, Replicas: Replicas{3, 3, 3, 3, 3, 0},
+			Containers: []Container{{"web", "nginx:1.25"}}, Generation: 2, ObservedGeneration: 2, ResourceVersion: "42", UID: "secret"},
+		Changed: []string{"replicas.ready"},
+	}
+	got, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"MODIFIED","time":"2026-11-23T01:02:03Z","namespace":"shop","name":"web","status":"Running","message":"","replicas":{"desired":3,"current":3,"updated":3,"ready":3,"available":3,"unavailable":0},"containers":[{"name":"web","image":"nginx:1.25"}],"generation":2,"observedGeneration":2,"resourceVersion":"42","changed":["replicas.ready"]}`
+	if string(got) != want {
+		t.Errorf("JSON =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func BenchmarkSummarize(b *testing.B) {
+	d := dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build()
+	prev := Summarize(d, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Summarize(d, &prev)
+	}
+}
+
+func BenchmarkChangedUnchanged(b *testing.B) {
+	d := dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build()
+	prev, next := Summarize(d, nil), Summarize(d, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if Changed(&prev, &next) != nil {
+			b.Fatal("changed")
+		}
+	}
+}
