@@ -1,0 +1,577 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Nodes is the number of fake nodes in every cluster.
+const Nodes = 2
+
+// kubectlPath is the kubectl every machine of this project's kind has.
+const kubectlPath = "/usr/bin/kubectl"
+
+// Cluster is a running test cluster. Its methods may be called from parallel
+// tests.
+type Cluster struct {
+	name    string
+	session *session
+	bin     string // the test bed's binaries
+	workdir string // kwokctl's directory of the cluster: pids/, logs/, pki/, etcd/
+	dir     string // the test process's files for the cluster
+
+	kubeconfig string
+	restConfig *rest.Config
+
+	mu         sync.Mutex // serializes stopping and starting components
+	deleteOnce sync.Once
+	deleteErr  error
+}
+
+// newCluster creates a cluster, scales it to Nodes fake nodes and waits until
+// it serves requests and its nodes are Ready.
+func newCluster() (*Cluster, error) {
+	bin, err := Binaries()
+	if err != nil {
+		return nil, err
+	}
+	s, err := getSession()
+	if err != nil {
+		return nil, err
+	}
+	name := s.nextName()
+	c := &Cluster{
+		name:    name,
+		session: s,
+		bin:     bin,
+		workdir: filepath.Join(s.root, "clusters", name),
+		dir:     filepath.Join(s.dir, name),
+	}
+	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return nil, err
+	}
+	s.add(c)
+
+	start := time.Now()
+	if err := c.create(); err != nil {
+		err = fmt.Errorf("start cluster %s: %w%s", name, err, c.logTails(APIServer, Etcd))
+		if delErr := c.Delete(); delErr != nil {
+			err = errors.Join(err, delErr)
+		}
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "testbed: cluster %s ready in %v (kubeconfig %s)\n",
+		name, time.Since(start).Round(time.Millisecond), c.kubeconfig)
+	return c, nil
+}
+
+func (c *Cluster) create() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	// bindAddress keeps every component (etcd too, which kwokctl otherwise
+	// binds to 0.0.0.0) on loopback; only the config file can set it, and
+	// etcdctl's and kubectl's binaries, which kwokctl would otherwise download.
+	config := fmt.Sprintf(`apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  bindAddress: 127.0.0.1
+  kubectlBinary: %s
+  etcdctlBinary: %s
+`, kubectlPath, filepath.Join(c.bin, "etcdctl"))
+	configPath := filepath.Join(c.dir, "kwokctl.yaml")
+	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+		return err
+	}
+
+	unlock, err := lockRoot(c.session.root)
+	if err != nil {
+		return err
+	}
+	_, err = c.kwokctl(ctx, "--config", configPath, "create", "cluster",
+		"--runtime", "binary",
+		"--kube-apiserver-binary", filepath.Join(c.bin, "kube-apiserver"),
+		"--kube-controller-manager-binary", filepath.Join(c.bin, "kube-controller-manager"),
+		"--kube-scheduler-binary", filepath.Join(c.bin, "kube-scheduler"),
+		"--kwok-controller-binary", filepath.Join(c.bin, "kwok"),
+		"--etcd-binary", filepath.Join(c.bin, "etcd"),
+		// kwokctl adds a context to this file; by default it is ~/.kube/config.
+		"--kubeconfig", filepath.Join(c.dir, "kwokctl-contexts"),
+		"--wait", "2m",
+	)
+	unlock()
+	if err != nil {
+		return err
+	}
+
+	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(Nodes)); err != nil {
+		return err
+	}
+	raw, err := c.kwokctl(ctx, "get", "kubeconfig")
+	if err != nil {
+		return err
+	}
+	if err := writeLoopbackKubeconfig(raw, c.kubeconfig); err != nil {
+		return err
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	if err != nil {
+		return err
+	}
+	// Tests make bursts of requests; client-side throttling would only slow them.
+	rc.QPS, rc.Burst = 200, 400
+	rc.UserAgent = "deploywatch-testbed"
+	c.restConfig = rc
+	return c.waitReady(ctx)
+}
+
+// writeLoopbackKubeconfig writes the kubeconfig with every server on
+// 127.0.0.1, whatever host kwokctl wrote.
+func writeLoopbackKubeconfig(raw []byte, path string) error {
+	cfg, err := clientcmd.Load(raw)
+	if err != nil {
+		return fmt.Errorf("kwokctl get kubeconfig: %w", err)
+	}
+	for name, cl := range cfg.Clusters {
+		u, err := url.Parse(cl.Server)
+		if err != nil || u.Port() == "" {
+			return fmt.Errorf("kwokctl get kubeconfig: cluster %s: server %q has no port", name, cl.Server)
+		}
+		u.Host = net.JoinHostPort("127.0.0.1", u.Port())
+		cl.Server = u.String()
+	}
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// waitReady waits until the API server is ready, the nodes are Ready and
+// the default namespace has its service account (pods are refused without).
+// kwokctl's --wait only logs when the cluster is not ready in time.
+func (c *Cluster) waitReady(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(c.restConfig)
+	if err != nil {
+		return err
+	}
+	var last error
+	for {
+		last = c.ready(ctx, cs)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster not ready: %w", last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) ready(ctx context.Context, cs kubernetes.Interface) error {
+	body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("/readyz: %w", err)
+	}
+	if string(body) != "ok" {
+		return fmt.Errorf("/readyz: %s", body)
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	ready := 0
+	for _, n := range nodes.Items {
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				ready++
+			}
+		}
+	}
+	if ready < Nodes {
+		return fmt.Errorf("%d of %d nodes Ready", ready, Nodes)
+	}
+	if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Delete deletes the cluster: kwokctl stops its processes and removes its
+// files. Main and Start call it; calling it again does nothing.
+func (c *Cluster) Delete() error {
+	c.deleteOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err := c.kwokctl(ctx, "delete", "cluster", "--kubeconfig", filepath.Join(c.dir, "kwokctl-contexts"))
+		// Whatever kwokctl missed (a component it lost track of) dies too.
+		killProcesses([]string{c.workdir + "/", c.dir + "/"})
+		err = errors.Join(err, os.RemoveAll(c.workdir), os.RemoveAll(c.dir))
+		if err != nil {
+			c.deleteErr = fmt.Errorf("delete cluster %s: %w", c.name, err)
+		}
+		c.session.remove(c)
+	})
+	return c.deleteErr
+}
+
+// Name is the cluster's kwokctl name.
+func (c *Cluster) Name() string { return c.name }
+
+// Kubeconfig is the path of the cluster's kubeconfig file. Its server is on
+// 127.0.0.1.
+func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
+
+// Workdir is kwokctl's directory of the cluster: logs/<component>.log,
+// pids/<component>.pid, pki/, etcd/.
+func (c *Cluster) Workdir() string { return c.workdir }
+
+// RESTConfig returns a copy of the cluster's client configuration.
+func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.restConfig) }
+
+// Clientset returns a client of the cluster.
+func (c *Cluster) Clientset(t testing.TB) kubernetes.Interface {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+	return cs
+}
+
+// Env is the environment for commands that should talk to the cluster, such
+// as kubectl or the plugin: the process's own with KUBECONFIG set to the
+// cluster's, kubectl's cache kept apart from the user's, and, once
+// BuildPlugin has run, the plugin's directory first on PATH, so that
+// `kubectl deploywatch` runs the plugin under test.
+func (c *Cluster) Env() []string {
+	env := make([]string, 0, len(os.Environ())+3)
+	path := os.Getenv("PATH")
+	if dir := builtPluginDir(); dir != "" {
+		path = dir + string(os.PathListSeparator) + path
+	}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "KUBECONFIG", "KUBECACHEDIR", "PATH":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"KUBECONFIG="+c.kubeconfig,
+		"KUBECACHEDIR="+filepath.Join(c.dir, "kubecache"),
+		"PATH="+path,
+	)
+}
+
+// KubectlCmd returns kubectl with args, not yet started, set to talk to the
+// cluster through the environment (see Env): kubectl takes no flags before a
+// plugin's name, so `kubectl deploywatch ...` cannot be given --kubeconfig
+// first. It is killed when ctx is done.
+func (c *Cluster) KubectlCmd(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, kubectlPath, args...)
+	cmd.Env = c.Env()
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// KubectlErr runs kubectl with args against the cluster and returns what it
+// printed. It gives up after two minutes.
+func (c *Cluster) KubectlErr(args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	cmd := c.KubectlCmd(ctx, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	if err != nil {
+		err = fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
+	}
+	return out.String(), errOut.String(), err
+}
+
+// Kubectl runs kubectl with args against the cluster and returns its
+// standard output. The test fails, with kubectl's standard error, when
+// kubectl does.
+func (c *Cluster) Kubectl(t testing.TB, args ...string) string {
+	t.Helper()
+	out, errOut, err := c.KubectlErr(args...)
+	if err != nil {
+		t.Fatalf("%v\nstderr:\n%s\nstdout:\n%s", err, errOut, out)
+	}
+	return out
+}
+
+// NewNamespace creates a namespace for one test, named after the test, and
+// deletes it when the test ends. It returns once the namespace's default
+// service account exists, since pods cannot be created before.
+func (c *Cluster) NewNamespace(t testing.TB) string {
+	t.Helper()
+	cs := c.Clientset(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: namespacePrefix(t.Name())},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("testbed: create namespace: %v", err)
+	}
+	name := ns.Name
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cs.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("testbed: delete namespace %s: %v", name, err)
+		}
+	})
+	for {
+		_, err := cs.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			return name
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("testbed: namespace %s has no default service account: %v", name, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// namespacePrefix turns a test name into the start of a namespace name.
+func namespacePrefix(test string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(test) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	p := strings.Trim(b.String(), "-")
+	if len(p) > 40 {
+		p = strings.Trim(p[:40], "-")
+	}
+	if p == "" {
+		p = "test"
+	}
+	return p + "-"
+}
+
+// Kwokctl runs kwokctl for the cluster (`kwokctl --name <cluster> args...`)
+// and returns its standard output; its log goes to the cluster's kwokctl.log.
+func (c *Cluster) Kwokctl(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := c.kwokctl(ctx, args...)
+	return string(out), err
+}
+
+func (c *Cluster) kwokctl(ctx context.Context, args ...string) ([]byte, error) {
+	log, err := os.OpenFile(filepath.Join(c.dir, "kwokctl.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	fmt.Fprintf(log, "\n$ kwokctl --name %s %s\n", c.name, strings.Join(args, " "))
+	var out, errOut bytes.Buffer
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "kwokctl"), append([]string{"--name", c.name}, args...)...)
+	cmd.Env = append(os.Environ(),
+		"KWOK_WORKDIR="+c.session.root,
+		// kwokctl looks kubectl up on PATH to see whether the API server serves.
+		"PATH="+filepath.Dir(kubectlPath)+string(os.PathListSeparator)+os.Getenv("PATH"),
+	)
+	cmd.Stdout = &out
+	cmd.Stderr = io.MultiWriter(log, &errOut)
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("kwokctl %s: %w\n%s", strings.Join(args, " "), err, lastLines(errOut.String(), 15))
+	}
+	return out.Bytes(), nil
+}
+
+// Etcdctl runs etcdctl against the cluster's etcd (`kwokctl etcdctl`), for
+// example "compaction <revision>" to make watches fail with 410 Gone.
+func (c *Cluster) Etcdctl(args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "kwokctl"), append([]string{"--name", c.name, "etcdctl"}, args...)...)
+	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+c.session.root)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Run()
+	if err != nil {
+		err = fmt.Errorf("etcdctl %s: %w", strings.Join(args, " "), err)
+	}
+	return out.String(), errOut.String(), err
+}
+
+// ComponentPID returns the process id of a running component (APIServer,
+// Etcd, ...), as kwokctl recorded it.
+func (c *Cluster) ComponentPID(name string) (int, error) {
+	raw, err := os.ReadFile(c.pidFile(name))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("component %s of cluster %s is not running", name, c.name)
+		}
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return 0, fmt.Errorf("pid file of %s: %w", name, err)
+	}
+	if !alive(pid) {
+		return 0, fmt.Errorf("component %s of cluster %s (pid %d) has exited", name, c.name, pid)
+	}
+	return pid, nil
+}
+
+func (c *Cluster) pidFile(name string) string {
+	return filepath.Join(c.workdir, "pids", name+".pid")
+}
+
+// StopComponent kills a component with SIGKILL, as a crash would (and as
+// `kwokctl stop cluster` does), and returns once it is gone. Stopping a
+// stopped component does nothing.
+func (c *Cluster) StopComponent(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopComponent(name)
+}
+
+func (c *Cluster) stopComponent(name string) error {
+	raw, err := os.ReadFile(c.pidFile(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return fmt.Errorf("pid file of %s: %w", name, err)
+	}
+	if alive(pid) {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("kill %s (pid %d): %w", name, pid, err)
+		}
+		if !waitGone(pid, 10*time.Second) {
+			return fmt.Errorf("%s (pid %d) still runs 10s after SIGKILL", name, pid)
+		}
+	}
+	// kwokctl takes a component whose pid file names a live process for
+	// running, and pid 1 may leave the killed one a zombie forever: without
+	// its pid file, `kwokctl start cluster` starts it again.
+	if err := os.Remove(c.pidFile(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// StartComponents starts every stopped component (`kwokctl start cluster`;
+// kwokctl cannot start just one) and waits until the cluster is ready again.
+// Components keep their ports, so clients reconnect to the same address.
+func (c *Cluster) StartComponents() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.startComponents()
+}
+
+func (c *Cluster) startComponents() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := c.kwokctl(ctx, "start", "cluster"); err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(c.restConfig)
+	if err != nil {
+		return err
+	}
+	var last error
+	for {
+		if last = c.ready(ctx, cs); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster %s not ready after start: %w%s", c.name, last, c.logTails(APIServer))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// RestartComponent kills a component with SIGKILL and starts it again,
+// returning once the cluster is ready.
+func (c *Cluster) RestartComponent(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.stopComponent(name); err != nil {
+		return err
+	}
+	return c.startComponents()
+}
+
+// StopAPIServer kills the API server with SIGKILL; clients then get
+// "connection refused" on its address until StartAPIServer.
+func (c *Cluster) StopAPIServer() error { return c.StopComponent(APIServer) }
+
+// StartAPIServer starts the API server again on the same address (and any
+// other stopped component) and returns once it is ready.
+func (c *Cluster) StartAPIServer() error { return c.StartComponents() }
+
+// StopCluster stops every component (`kwokctl stop cluster`, which kills
+// them with SIGKILL). StartComponents starts them again with their data.
+func (c *Cluster) StopCluster() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := c.kwokctl(ctx, "stop", "cluster")
+	return err
+}
+
+// logTails returns the end of the named components' logs, to explain a
+// failure.
+func (c *Cluster) logTails(components ...string) string {
+	var b strings.Builder
+	for _, name := range components {
+		raw, err := os.ReadFile(filepath.Join(c.workdir, "logs", name+".log"))
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&b, "\n--- end of %s.log:\n%s", name, lastLines(string(raw), 10))
+	}
+	return b.String()
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,203 @@
+// Package testbed gives end-to-end tests a real Kubernetes control plane:
+// kube-apiserver, etcd, kube-controller-manager and kube-scheduler run as
+// local processes (kwokctl's binary runtime, binaries built by build.sh) and
+// kwok plays the kubelet of two fake nodes, so Deployments roll out, Pods
+// become Ready and `kubectl rollout status` completes, without containers and
+// with every port on 127.0.0.1.
+//
+// A test package shares one cluster, created before its tests run:
+//
+//	func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
+//
+//	func TestSomething(t *testing.T) {
+//		ns := testbed.NewNamespace(t)
+//		testbed.Kubectl(t, "-n", ns, "get", "deployments")
+//	}
+//
+// A test that breaks its cluster on purpose (kills the API server, compacts
+// etcd) should take one of its own with Start, so it does not disturb the
+// other tests of its package.
+//
+// Clusters are always torn down. Main deletes them when the tests end and
+// when the process gets SIGINT, SIGTERM or SIGHUP; Start's clusters are
+// deleted in t.Cleanup, which also runs when the test fails or panics. For
+// every way the process can die without running its own code (a panic in a
+// test, `go test -timeout`, SIGKILL), a watchdog process started with the
+// first cluster notices that the test process is gone (its stdin, a pipe from
+// the test process, reaches end of file) and kills the cluster's processes
+// and removes its files. Should even the watchdog be killed, the next test
+// process to start a cluster removes what is left: each test process holds a
+// lock while it lives, and clusters whose owner's lock is free are stale.
+package testbed
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"testing"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+// Names of the cluster's components, as StopComponent, RestartComponent and
+// ComponentPID take them.
+const (
+	APIServer         = "kube-apiserver"
+	Etcd              = "etcd"
+	ControllerManager = "kube-controller-manager"
+	Scheduler         = "kube-scheduler"
+	KwokController    = "kwok-controller"
+)
+
+var (
+	sharedMu sync.Mutex
+	shared   *Cluster
+)
+
+// Main starts the package's shared cluster, runs the tests and deletes every
+// cluster the tests started, returning the exit code for os.Exit:
+//
+//	func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
+//
+// With -short no cluster is started and the tests that use the shared
+// cluster are skipped; with -list nothing is started.
+func Main(m *testing.M) int {
+	flag.Parse()
+	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
+		return m.Run()
+	}
+	if testing.Short() {
+		fmt.Fprintln(os.Stderr, "testbed: -short: skipping the tests that need a cluster")
+		return m.Run()
+	}
+
+	stop := teardownOnSignal()
+	defer stop()
+
+	c, err := newCluster()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
+		if err := teardown(); err != nil {
+			fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
+		}
+		return 1
+	}
+	sharedMu.Lock()
+	shared = c
+	sharedMu.Unlock()
+
+	code := m.Run()
+
+	if err := teardown(); err != nil {
+		fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// Start starts a cluster for one test alone and deletes it when the test and
+// its subtests end. Starting takes a few seconds once the binaries are built.
+func Start(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := newCluster()
+	if err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Delete(); err != nil {
+			t.Errorf("testbed: %v", err)
+		}
+	})
+	return c
+}
+
+// Shared returns the cluster Main started. It panics when there is none: call
+// Main from TestMain.
+func Shared() *Cluster {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared == nil {
+		panic("testbed: no shared cluster: call os.Exit(testbed.Main(m)) from TestMain (and do not run with -short)")
+	}
+	return shared
+}
+
+// sharedFor is Shared for a test: the test is skipped under -short, where
+// Main starts no cluster.
+func sharedFor(t testing.TB) *Cluster {
+	t.Helper()
+	sharedMu.Lock()
+	c := shared
+	sharedMu.Unlock()
+	if c == nil {
+		if testing.Short() {
+			t.Skip("testbed: needs a cluster; skipped with -short")
+		}
+		t.Fatal("testbed: no shared cluster: call os.Exit(testbed.Main(m)) from TestMain")
+	}
+	return c
+}
+
+// Kubeconfig is the path of the shared cluster's kubeconfig file.
+func Kubeconfig() string { return Shared().Kubeconfig() }
+
+// Kubectl runs kubectl against the shared cluster; see Cluster.Kubectl.
+func Kubectl(t testing.TB, args ...string) string {
+	t.Helper()
+	return sharedFor(t).Kubectl(t, args...)
+}
+
+// KubectlErr runs kubectl against the shared cluster; see Cluster.KubectlErr.
+func KubectlErr(args ...string) (stdout, stderr string, err error) {
+	return Shared().KubectlErr(args...)
+}
+
+// Clientset returns a client of the shared cluster.
+func Clientset(t testing.TB) kubernetes.Interface {
+	t.Helper()
+	return sharedFor(t).Clientset(t)
+}
+
+// NewNamespace creates a namespace in the shared cluster for one test; see
+// Cluster.NewNamespace.
+func NewNamespace(t testing.TB) string {
+	t.Helper()
+	return sharedFor(t).NewNamespace(t)
+}
+
+// Etcdctl runs etcdctl against the shared cluster's etcd; see Cluster.Etcdctl.
+func Etcdctl(args ...string) (stdout, stderr string, err error) {
+	return Shared().Etcdctl(args...)
+}
+
+// teardownOnSignal deletes every cluster and exits when the process is asked
+// to stop, as `go test` is by Ctrl-C. The returned function stops listening.
+func teardownOnSignal() (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(os.Stderr, "testbed: %v: deleting the test clusters\n", sig)
+			if err := teardown(); err != nil {
+				fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
+			}
+			code := 1
+			if s, ok := sig.(syscall.Signal); ok {
+				code = 128 + int(s)
+			}
+			os.Exit(code)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
