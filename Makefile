@@ -1,0 +1,44 @@
+# Build, lint and test kubectl-deploywatch. CI runs `make test` (see .ci/run).
+#
+# Tool versions are pinned where the tools are built: the test bed's
+# Kubernetes, etcd and kwok in test/testbed/build.sh and its tools modules.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+GO ?= go
+GOFMT ?= gofmt
+
+VERSION_PKG := github.com/deploywatch/kubectl-deploywatch/pkg/version
+# A release is built from its tag; anything else says it is a development build.
+VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# The commit's date rather than the build's, so one commit always builds the same binary.
+DATE ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(DATE)
+
+.PHONY: all build test lint test-unit test-e2e testbed
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-deploywatch ./cmd/kubectl-deploywatch
+
+test: lint test-unit test-e2e
+
+lint:
+	$(GO) vet ./...
+	@unformatted=$$($(GOFMT) -l .); \
+	if [[ -n $$unformatted ]]; then echo "gofmt -l lists files that need gofmt -w:"; echo "$$unformatted"; exit 1; fi
+
+test-unit:
+	$(GO) test -race ./pkg/... ./cmd/...
+
+# The e2e tests start clusters from the test bed's binaries; building them
+# first (about 9 minutes cold on 2 cores, instant once cached) keeps that time
+# out of the tests' timeout.
+test-e2e: testbed
+	$(GO) test -race -count=1 -timeout 40m ./test/...
+
+testbed:
+	./test/testbed/build.sh
