@@ -56,6 +56,7 @@ func TestSharedCluster(t *testing.T) {
 }
 
 func TestBuildPlugin(t *testing.T) {
+	skipIfShort(t)
 	dir := testbed.BuildPlugin(t)
 	if fi, err := os.Stat(filepath.Join(dir, "kubectl-deploywatch")); err != nil || fi.Mode()&0o111 == 0 {
 		t.Fatalf("no executable kubectl-deploywatch in %s: %v", dir, err)
@@ -72,6 +73,7 @@ func TestBuildPlugin(t *testing.T) {
 // TestListenOnLoopbackOnly checks that no component of the cluster listens
 // beyond 127.0.0.1 (kwokctl binds etcd to 0.0.0.0 unless told otherwise).
 func TestListenOnLoopbackOnly(t *testing.T) {
+	skipIfShort(t)
 	c := testbed.Shared()
 	pids := map[string]bool{}
 	for _, name := range []string{testbed.Etcd, testbed.APIServer, testbed.ControllerManager, testbed.Scheduler, testbed.KwokController} {
@@ -115,6 +117,7 @@ func TestListenOnLoopbackOnly(t *testing.T) {
 }
 
 func TestStopAndStartAPIServer(t *testing.T) {
+	skipIfShort(t)
 	c := testbed.Start(t)
 	cs := c.Clientset(t)
 	ctx := context.Background()
@@ -160,6 +163,7 @@ func TestStopAndStartAPIServer(t *testing.T) {
 // TestTeardown ends a process that has a cluster in each way a test process
 // can end, and checks that nothing of the cluster is left.
 func TestTeardown(t *testing.T) {
+	skipIfShort(t)
 	for _, tc := range []struct {
 		name string
 		mode string
@@ -229,6 +233,12 @@ func TestHelperProcess(t *testing.T) {
 		panic("helper panics")
 	case "wait":
 		time.Sleep(time.Minute)
+	}
+}
+
+func skipIfShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a cluster; skipped with -short")
 	}
 }
 
