@@ -1,0 +1,331 @@
+// Package hub shares one tracker per namespace among any number of
+// subscribers, the Server-Sent Event streams of `serve`. The first subscriber
+// of a namespace starts its tracker, the others share it, and it stops a
+// linger after the last one leaves. Each subscriber has a bounded queue: one
+// that falls behind has its pending events coalesced to the latest per
+// Deployment, or replaced by a fresh snapshot, so a slow reader never blocks
+// the tracker or the other subscribers and memory stays bounded. A bounded
+// history of numbered events lets a subscriber that reconnects resume where
+// it left off.
+//
+// The hub knows nothing of HTTP: it hands out Messages with their JSON.
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
+)
+
+// ErrClosed is returned by Subscribe and Next once the hub is closed.
+var ErrClosed = errors.New("hub closed")
+
+// Defaults of Options.
+const (
+	DefaultLinger      = 30 * time.Second
+	DefaultQueueSize   = 256
+	DefaultHistorySize = 1024
+)
+
+// Source is what the hub needs of a tracker; *tracker.Tracker is one.
+type Source interface {
+	Start(ctx context.Context, sink tracker.Sink) (stop func(), err error)
+	Relists() int64
+}
+
+// Options tune a hub; zero values take the defaults.
+type Options struct {
+	// Linger is how long a namespace's tracker keeps running after its last
+	// subscriber left, so a page reload does not relist; zero stops it at
+	// once.
+	Linger time.Duration
+	// QueueSize bounds the events waiting for one subscriber.
+	QueueSize int
+	// HistorySize bounds the events a namespace keeps for resuming.
+	HistorySize int
+	// NewSource makes the tracker of a namespace; nil means a tracker.Tracker
+	// reading through the hub's client.
+	NewSource func(namespace string) Source
+	// OnError hears of a namespace's transient watch errors; nil ignores them.
+	OnError func(namespace string, err error)
+}
+
+// Stats are the hub's figures, for metrics.
+type Stats struct {
+	// Clients is the number of subscriptions.
+	Clients int
+	// Informers is the number of trackers running.
+	Informers int
+	// Coalesced counts the queued events a slow subscriber never got
+	// because a later state of the same Deployment, or a snapshot, replaced
+	// them.
+	Coalesced uint64
+	// Relists counts the full relists of every tracker the hub ran after
+	// their first list (tracker.Relists), including stopped ones.
+	Relists int64
+}
+
+// Hub shares trackers among subscribers.
+type Hub struct {
+	opts   Options
+	ctx    context.Context // the trackers' lifetime
+	cancel context.CancelFunc
+
+	mu         sync.Mutex // guards what follows; taken before namespace.mu
+	closed     bool
+	namespaces map[string]*namespace
+	stopping   map[*namespace]struct{} // removed, tracker not yet stopped
+	relisted   int64                   // relists of stopped trackers
+	stops      sync.WaitGroup          // trackers being stopped
+
+	clients   atomic.Int64
+	informers atomic.Int64
+	coalesced atomic.Uint64
+}
+
+// New returns a hub whose trackers read Deployments through client.
+func New(client appsv1client.DeploymentsGetter, opts Options) *Hub {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.HistorySize <= 0 {
+		opts.HistorySize = DefaultHistorySize
+	}
+	if opts.NewSource == nil {
+		onError := opts.OnError
+		opts.NewSource = func(ns string) Source {
+			topts := tracker.Options{Namespace: ns}
+			if onError != nil {
+				topts.OnError = func(err error) { onError(ns, err) }
+			}
+			return &checkedSource{Tracker: tracker.New(client, topts), client: client, namespace: ns}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{
+		opts: opts, ctx: ctx, cancel: cancel,
+		namespaces: map[string]*namespace{},
+		stopping:   map[*namespace]struct{}{},
+	}
+}
+
+// checkedSource lists one Deployment before starting its tracker, so that a
+// namespace the user may not read fails at once with the API server's error
+// instead of an informer retrying in the background.
+type checkedSource struct {
+	*tracker.Tracker
+	client    appsv1client.DeploymentsGetter
+	namespace string
+}
+
+func (s *checkedSource) Start(ctx context.Context, sink tracker.Sink) (func(), error) {
+	if _, err := s.client.Deployments(s.namespace).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+		return nil, err
+	}
+	return s.Tracker.Start(ctx, sink)
+}
+
+// Subscribe follows namespace ns, starting its tracker if no one else does;
+// it returns once the tracker has synced, or with its error. lastEventID is
+// the ID of the last Message the subscriber saw (SSE's Last-Event-ID), or
+// empty: the first Message is then a snapshot, and also when lastEventID is
+// not in the namespace's history any more (too old, or from an earlier
+// tracker or server). Close the subscription when done.
+func (h *Hub) Subscribe(ctx context.Context, ns, lastEventID string) (*Subscription, error) {
+	n, err := h.acquire(ns)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-n.ready:
+	case <-ctx.Done():
+		h.release(n, nil)
+		return nil, ctx.Err()
+	}
+	if n.err != nil {
+		h.release(n, nil)
+		return nil, n.err
+	}
+	s := &Subscription{hub: h, ns: n, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if !n.add(s, lastEventID) {
+		h.release(n, nil)
+		return nil, ErrClosed
+	}
+	h.clients.Add(1)
+	return s, nil
+}
+
+// acquire counts one more user of namespace ns, creating it and starting its
+// tracker if needed, and cancels a pending linger stop.
+func (h *Hub) acquire(ns string) (*namespace, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	n := h.namespaces[ns]
+	if n == nil {
+		n = newNamespace(ns, h.opts)
+		h.namespaces[ns] = n
+		go h.start(n)
+	}
+	n.refs++
+	n.lingerGen++ // a timer armed before is now stale
+	if n.linger != nil {
+		n.linger.Stop()
+		n.linger = nil
+	}
+	return n, nil
+}
+
+func (h *Hub) start(n *namespace) {
+	stop, err := n.src.Start(h.ctx, n)
+	if err != nil {
+		h.mu.Lock()
+		if h.namespaces[n.name] == n {
+			delete(h.namespaces, n.name) // the next subscriber tries again
+		}
+		h.mu.Unlock()
+		n.err = fmt.Errorf("watching deployments in namespace %q: %w", n.name, err)
+	} else {
+		n.stop = stop
+		h.informers.Add(1)
+	}
+	close(n.ready)
+}
+
+// release is the one place where a subscription ends: s (nil when the
+// subscriber never got one) stops receiving, and a namespace nobody uses any
+// more stops after the linger.
+func (h *Hub) release(n *namespace, s *Subscription) {
+	if s != nil && n.remove(s) {
+		h.clients.Add(-1)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n.refs--
+	if n.refs > 0 || h.namespaces[n.name] != n {
+		return
+	}
+	if h.opts.Linger <= 0 {
+		h.removeLocked(n)
+		return
+	}
+	gen := n.lingerGen
+	n.linger = time.AfterFunc(h.opts.Linger, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if n.lingerGen == gen && n.refs == 0 && h.namespaces[n.name] == n {
+			h.removeLocked(n)
+		}
+	})
+}
+
+// removeLocked takes n out of the hub and stops its tracker in the background.
+func (h *Hub) removeLocked(n *namespace) {
+	delete(h.namespaces, n.name)
+	h.stopping[n] = struct{}{}
+	n.linger = nil
+	h.stops.Add(1)
+	go func() {
+		defer h.stops.Done()
+		<-n.ready
+		if n.stop != nil {
+			n.stop()
+			h.informers.Add(-1)
+		}
+		h.mu.Lock()
+		delete(h.stopping, n)
+		h.relisted += n.src.Relists()
+		h.mu.Unlock()
+	}()
+}
+
+// Close ends every subscription (their Next returns ErrClosed) and stops
+// every tracker, waiting for them.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		h.stops.Wait()
+		return
+	}
+	h.closed = true
+	var all []*namespace
+	for _, n := range h.namespaces {
+		all = append(all, n)
+		if n.linger != nil {
+			n.linger.Stop()
+		}
+		h.removeLocked(n)
+	}
+	h.mu.Unlock()
+	for _, n := range all {
+		n.closeSubscribers()
+	}
+	h.cancel()
+	h.stops.Wait()
+}
+
+// Stats returns the hub's figures.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	relists := h.relisted
+	for _, n := range h.namespaces {
+		relists += n.src.Relists()
+	}
+	for n := range h.stopping {
+		relists += n.src.Relists()
+	}
+	return Stats{
+		Clients:   int(h.clients.Load()),
+		Informers: int(h.informers.Load()),
+		Coalesced: h.coalesced.Load(),
+		Relists:   relists,
+	}
+}
+
+// Running reports whether namespace ns has a tracker, started or starting.
+func (h *Hub) Running(ns string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.namespaces[ns] != nil
+}
+
+// newEpoch returns a random tag that sets one namespace tracker's event IDs
+// apart from those of any other tracker, before or after, in this server or
+// another.
+func newEpoch() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// formatID and parseID make and read event IDs: "<epoch>-<sequence>".
+func formatID(epoch string, seq uint64) string {
+	return epoch + "-" + strconv.FormatUint(seq, 10)
+}
+
+func parseID(id string) (epoch string, seq uint64, ok bool) {
+	epoch, num, found := strings.Cut(id, "-")
+	if !found {
+		return "", 0, false
+	}
+	seq, err := strconv.ParseUint(num, 10, 64)
+	return epoch, seq, err == nil
+}

@@ -1,0 +1,364 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+// Kind is the kind of a Message, the SSE event name.
+type Kind string
+
+const (
+	// Snapshot carries the latest event of every Deployment: the
+	// subscriber replaces what it has with it.
+	Snapshot Kind = "snapshot"
+	// Upsert carries an ADDED or MODIFIED event.
+	Upsert Kind = "upsert"
+	// Delete carries a DELETED event.
+	Delete Kind = "delete"
+)
+
+// Message is one thing to tell a subscriber.
+type Message struct {
+	Kind Kind
+	// ID orders messages and resumes after them (SSE's id and Last-Event-ID).
+	ID string
+	// Events holds one event for Upsert and Delete; for Snapshot the latest
+	// event of every Deployment, sorted by name.
+	Events []deployment.Event
+	// Data is the JSON of the message: the event, or for a Snapshot the
+	// array of events.
+	Data []byte
+}
+
+// entry is one numbered event, kept in the history and in queues.
+type entry struct {
+	seq  uint64
+	key  string
+	ev   deployment.Event
+	data []byte // ev's JSON; nil after coalescing, until encoded again
+}
+
+// namespace is one tracked namespace: its tracker, its state as the events
+// tell it, its history and its subscribers.
+type namespace struct {
+	name  string
+	epoch string
+	src   Source
+	opts  Options
+
+	ready chan struct{} // closed once the tracker has synced or failed
+	err   error         // why it failed; written before ready is closed
+	stop  func()        // stops the tracker; written before ready is closed
+
+	// Guarded by Hub.mu.
+	refs      int
+	linger    *time.Timer
+	lingerGen int
+
+	mu      sync.Mutex // guards what follows; taken before Subscription.mu
+	closed  bool
+	seq     uint64
+	state   map[string]entry // latest event of every Deployment
+	history []entry          // ring of the last HistorySize entries
+	head    int              // index of the oldest entry once the ring is full
+	subs    map[*Subscription]struct{}
+}
+
+func newNamespace(name string, opts Options) *namespace {
+	return &namespace{
+		name: name, epoch: newEpoch(), src: opts.NewSource(name), opts: opts,
+		ready: make(chan struct{}),
+		state: map[string]entry{},
+		subs:  map[*Subscription]struct{}{},
+	}
+}
+
+// OnEvent numbers e, records it and queues it for every subscriber. It never
+// waits on a subscriber: pushing only appends to a bounded queue.
+func (n *namespace) OnEvent(e deployment.Event) {
+	data, _ := json.Marshal(e) // a Summary always encodes
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.seq++
+	en := entry{seq: n.seq, key: e.Key(), ev: e, data: data}
+	if e.Type == deployment.Deleted {
+		delete(n.state, en.key)
+	} else {
+		n.state[en.key] = en
+	}
+	if len(n.history) < n.opts.HistorySize {
+		n.history = append(n.history, en)
+	} else {
+		n.history[n.head] = en
+		n.head = (n.head + 1) % len(n.history)
+	}
+	for s := range n.subs {
+		s.push(en)
+	}
+}
+
+// OnSynced needs nothing: the ADDED events before it built the state.
+func (n *namespace) OnSynced([]deployment.Summary) {}
+
+// add registers s, queueing what it missed since lastEventID or owing it a
+// snapshot. It reports false when the hub is closing.
+func (n *namespace) add(s *Subscription, lastEventID string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return false
+	}
+	n.subs[s] = struct{}{}
+	missed, ok := n.since(lastEventID)
+	if !ok {
+		s.needSnapshot = true
+		return true
+	}
+	for _, en := range missed {
+		s.push(en)
+	}
+	return true
+}
+
+// since returns the history after the event with ID id, and false when that
+// history is incomplete or the ID is not one of this tracker's.
+func (n *namespace) since(id string) ([]entry, bool) {
+	epoch, seq, ok := parseID(id)
+	if !ok || epoch != n.epoch || seq > n.seq {
+		return nil, false
+	}
+	// The oldest event kept is oldest; every one after seq must be there.
+	oldest := n.seq - uint64(len(n.history)) + 1
+	if seq+1 < oldest {
+		return nil, false
+	}
+	var out []entry
+	for i := range n.history {
+		en := n.history[(n.head+i)%len(n.history)]
+		if en.seq > seq {
+			out = append(out, en)
+		}
+	}
+	return out, true
+}
+
+// snapshotLocked is the latest event of every Deployment.
+func (n *namespace) snapshotLocked() []deployment.Event {
+	out := make([]deployment.Event, 0, len(n.state))
+	for _, en := range n.state {
+		out = append(out, en.ev)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
+	return out
+}
+
+// remove unregisters s and reports whether it was registered.
+func (n *namespace) remove(s *Subscription) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.subs[s]
+	delete(n.subs, s)
+	return ok
+}
+
+// closeSubscribers ends every subscription: the hub is closing.
+func (n *namespace) closeSubscribers() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = true
+	for s := range n.subs {
+		s.end()
+	}
+}
+
+// Subscription is one subscriber's view of a namespace. Next and Close may
+// be called from different goroutines.
+type Subscription struct {
+	hub  *Hub
+	ns   *namespace
+	wake chan struct{} // a token when the queue gains something
+	done chan struct{} // closed when the hub closes
+
+	mu           sync.Mutex // guards what follows
+	queue        []entry
+	needSnapshot bool // the next message is a fresh snapshot; pushes are dropped meanwhile
+	ended        bool
+	coalesced    uint64
+
+	closeOnce sync.Once
+}
+
+// push queues en. Called with the namespace's lock held.
+func (s *Subscription) push(en entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	if s.needSnapshot {
+		s.coalesce(1) // the snapshot will hold it
+		return
+	}
+	s.queue = append(s.queue, en)
+	if len(s.queue) >= s.hub.opts.QueueSize {
+		s.compactLocked()
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// compactLocked coalesces the full queue to the latest event per
+// Deployment. When that leaves it more than half full, coalescing again
+// soon would cost more than it saves: the queue is dropped for a snapshot.
+func (s *Subscription) compactLocked() {
+	before := len(s.queue)
+	latest := make(map[string]entry, before)
+	for _, en := range s.queue {
+		if prev, ok := latest[en.key]; ok {
+			en = merge(prev, en)
+		}
+		latest[en.key] = en
+	}
+	if len(latest) > s.hub.opts.QueueSize/2 {
+		s.queue = nil
+		s.needSnapshot = true
+		s.coalesce(before)
+		return
+	}
+	out := make([]entry, 0, s.hub.opts.QueueSize)
+	for _, en := range latest {
+		out = append(out, en)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	s.queue = out
+	s.coalesce(before - len(out))
+}
+
+func (s *Subscription) coalesce(n int) {
+	s.coalesced += uint64(n)
+	s.hub.coalesced.Add(uint64(n))
+}
+
+// merge folds two queued events of one Deployment into one that leaves the
+// subscriber where both would: the later state, under the later number.
+func merge(prev, next entry) entry {
+	if next.ev.Type == deployment.Modified {
+		switch prev.ev.Type {
+		case deployment.Added:
+			next.ev.Type = deployment.Added // the subscriber has not seen it yet
+			next.ev.Changed = []string{}
+		case deployment.Modified:
+			changed := slices.Clone(prev.ev.Changed)
+			for _, c := range next.ev.Changed {
+				if !slices.Contains(changed, c) {
+					changed = append(changed, c)
+				}
+			}
+			next.ev.Changed = changed
+		}
+		next.data = nil
+	}
+	return next
+}
+
+// Next waits for what the subscriber should be told next and returns it:
+// a snapshot, or the queued events in order. It returns ErrClosed once the
+// hub closes, or ctx's error.
+func (s *Subscription) Next(ctx context.Context) ([]Message, error) {
+	for {
+		s.mu.Lock()
+		switch {
+		case s.ended:
+			s.mu.Unlock()
+			return nil, ErrClosed
+		case s.needSnapshot:
+			s.mu.Unlock()
+			return []Message{s.snapshot()}, nil
+		case len(s.queue) > 0:
+			q := s.queue
+			s.queue = nil
+			s.mu.Unlock()
+			return s.messages(q), nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.wake:
+		case <-s.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// snapshot takes the namespace's state and clears the debt of a snapshot,
+// atomically with respect to events: those after it are queued as usual.
+func (s *Subscription) snapshot() Message {
+	n := s.ns
+	n.mu.Lock()
+	s.mu.Lock()
+	events := n.snapshotLocked()
+	id := formatID(n.epoch, n.seq)
+	s.needSnapshot = false
+	s.queue = nil
+	s.mu.Unlock()
+	n.mu.Unlock()
+	data, _ := json.Marshal(events)
+	return Message{Kind: Snapshot, ID: id, Events: events, Data: data}
+}
+
+func (s *Subscription) messages(q []entry) []Message {
+	out := make([]Message, len(q))
+	for i, en := range q {
+		kind := Upsert
+		if en.ev.Type == deployment.Deleted {
+			kind = Delete
+		}
+		data := en.data
+		if data == nil {
+			data, _ = json.Marshal(en.ev)
+		}
+		out[i] = Message{Kind: kind, ID: formatID(s.ns.epoch, en.seq), Events: []deployment.Event{en.ev}, Data: data}
+	}
+	return out
+}
+
+// Coalesced counts the events this subscriber never got because a later
+// state replaced them.
+func (s *Subscription) Coalesced() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.coalesced
+}
+
+// pending is the length of the queue, for tests.
+func (s *Subscription) pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// end marks s ended by the hub. Called with the namespace's lock held.
+func (s *Subscription) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ended {
+		s.ended = true
+		s.queue = nil
+		close(s.done)
+	}
+}
+
+// Close ends the subscription; its namespace's tracker stops after the
+// linger if nobody else follows it. Calling it again does nothing.
+func (s *Subscription) Close() {
+	s.closeOnce.Do(func() { s.hub.release(s.ns, s) })
+}
