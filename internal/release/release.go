@@ -135,7 +135,10 @@ func Dist(ctx context.Context, o DistOptions) ([]Artifact, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	arts := make([]Artifact, len(o.Platforms))
-	errs := make([]error, len(o.Platforms))
+	var (
+		mu    sync.Mutex
+		first error // the failure that cancelled the others, not their "killed"
+	)
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup
 	for i, p := range o.Platforms {
@@ -145,22 +148,26 @@ func Dist(ctx context.Context, o DistOptions) ([]Artifact, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			if ctx.Err() != nil {
-				errs[i] = ctx.Err()
 				return
 			}
-			arts[i], errs[i] = distOne(ctx, o, p, tmp, license)
-			if errs[i] != nil {
+			a, err := distOne(ctx, o, p, tmp, license)
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("%s: %w", p, err)
+				}
+				mu.Unlock()
 				cancel() // one failure fails the release: stop the others early
+				return
 			}
+			arts[i] = a
 		}()
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return nil, fmt.Errorf("%s: %w", o.Platforms[i], err)
-		}
+	if first != nil {
+		return nil, first
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	sort.Slice(arts, func(i, j int) bool { return arts[i].Name < arts[j].Name })
