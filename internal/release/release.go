@@ -213,7 +213,10 @@ func goBuild(ctx context.Context, o DistOptions, p Platform, out string) error {
 	if goCmd == "" {
 		goCmd = "go"
 	}
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-ldflags", o.LDFlags, "-o", out, o.Package)
+	// -buildvcs=false: the commit is stamped by LDFlags already, and without
+	// it a build from a source tarball, or with the builder's own GOFLAGS,
+	// gives the same bytes as one from a clone.
+	cmd := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-buildvcs=false", "-ldflags", o.LDFlags, "-o", out, o.Package)
 	cmd.Dir = o.ModuleDir
 	env := o.Env
 	if env == nil {
