@@ -27,7 +27,3 @@ func NewCmdScale(_ *genericclioptions.ConfigFlags, _ genericiooptions.IOStreams)
 func NewCmdSetImage(_ *genericclioptions.ConfigFlags, _ genericiooptions.IOStreams) *cobra.Command {
 	return notImplemented("set-image", "Change a Deployment's container images")
 }
-
-func NewCmdServe(_ *genericclioptions.ConfigFlags, _ genericiooptions.IOStreams) *cobra.Command {
-	return notImplemented("serve", "Serve a live web view of Deployments")
-}

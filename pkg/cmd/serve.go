@@ -1,0 +1,213 @@
+package cmd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/version"
+)
+
+// ServeOptions are the options of `kubectl deploywatch serve`.
+type ServeOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+
+	Address         string
+	Namespaces      []string
+	ReadOnly        bool
+	TokenFile       string
+	ShutdownTimeout time.Duration
+	Linger          time.Duration
+	Heartbeat       time.Duration
+
+	// Filled in by Complete.
+	clients *clients
+	token   string
+}
+
+// NewServeOptions returns ServeOptions with defaults.
+func NewServeOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *ServeOptions {
+	return &ServeOptions{
+		configFlags: configFlags, IOStreams: streams,
+		Address:         "127.0.0.1:8080",
+		ShutdownTimeout: 10 * time.Second,
+		Linger:          hub.DefaultLinger,
+		Heartbeat:       server.DefaultHeartbeat,
+	}
+}
+
+// NewCmdServe builds `kubectl deploywatch serve`.
+func NewCmdServe(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewServeOptions(configFlags, streams)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a live web view of Deployments",
+		Long: `Serve a web page that shows the Deployments of every namespace live, and lets
+you change their replicas and images, acting with your kubeconfig's identity.
+
+One watch per namespace is shared by every open page. The server listens on
+loopback by default; changes need the token printed with the URL (or the one
+in --token-file), and --read-only refuses them all. Stop it with Ctrl-C or
+SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
+		Example: `  # Serve on http://127.0.0.1:8080 and open the printed URL
+  kubectl deploywatch serve
+
+  # Any free port, two namespaces, no changes allowed
+  kubectl deploywatch serve --address 127.0.0.1:0 --namespaces shop,bank --read-only`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd, args, o) },
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.Address, "address", o.Address, "address to listen on, HOST:PORT; port 0 picks a free one. Anything but loopback exposes the page to the network")
+	fs.StringSliceVar(&o.Namespaces, "namespaces", o.Namespaces, "serve only these namespaces (comma-separated); others are refused with 403")
+	fs.BoolVar(&o.ReadOnly, "read-only", o.ReadOnly, "refuse every change (scale, image) with 403")
+	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the token that authorizes changes; without it a random token is made and printed")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a graceful shutdown may take before connections are cut")
+	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left; 0 stops it at once")
+	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
+	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
+	return cmd
+}
+
+// Complete builds the clients and reads the token file.
+func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
+	c, err := newClients(o.configFlags)
+	if err != nil {
+		return err
+	}
+	o.clients = c
+	if o.TokenFile != "" && !o.ReadOnly {
+		b, err := os.ReadFile(o.TokenFile)
+		if err != nil {
+			return fmt.Errorf("cannot read --token-file: %w", err)
+		}
+		o.token = strings.TrimSpace(string(b))
+		if o.token == "" {
+			return fmt.Errorf("--token-file %s is empty: put a token in it, or drop the flag to get a random one", o.TokenFile)
+		}
+	}
+	return nil
+}
+
+// Validate reports every problem with the flags at once.
+func (o *ServeOptions) Validate() error {
+	var problems []string
+	if _, port, err := net.SplitHostPort(o.Address); err != nil {
+		problems = append(problems, fmt.Sprintf("invalid --address %q: use HOST:PORT, e.g. 127.0.0.1:8080", o.Address))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		problems = append(problems, fmt.Sprintf("invalid port in --address %q: use a number from 0 (any free port) to 65535", o.Address))
+	}
+	for _, ns := range o.Namespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			problems = append(problems, fmt.Sprintf("invalid namespace %q in --namespaces: %s", ns, errs[0]))
+		}
+	}
+	if o.ReadOnly && o.TokenFile != "" {
+		problems = append(problems, "--token-file has no use with --read-only, which refuses every change; drop one of them")
+	}
+	if o.ShutdownTimeout <= 0 {
+		problems = append(problems, fmt.Sprintf("--shutdown-timeout must be positive, got %s", o.ShutdownTimeout))
+	}
+	if o.Linger < 0 {
+		problems = append(problems, fmt.Sprintf("--linger must not be negative, got %s", o.Linger))
+	}
+	if o.Heartbeat <= 0 {
+		problems = append(problems, fmt.Sprintf("--heartbeat must be positive, got %s", o.Heartbeat))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Run listens, prints the URL and serves until the command's context ends
+// (SIGINT, SIGTERM), then shuts down gracefully.
+func (o *ServeOptions) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", o.Address)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w; pick another address with --address, e.g. --address 127.0.0.1:0", o.Address, err)
+	}
+	defer ln.Close()
+	if !o.ReadOnly && o.token == "" {
+		o.token = randomToken()
+	}
+	log := slog.New(slog.NewTextHandler(o.ErrOut, nil))
+	h := hub.New(o.clients.Kube.AppsV1(), hub.Options{
+		Linger: o.Linger,
+		OnError: func(ns string, err error) {
+			log.Warn("lost the watch, retrying", "namespace", ns, "error", oneLine(err.Error()))
+		},
+	})
+	defer h.Close()
+	srv, err := server.New(server.Options{
+		Client:           o.clients.Kube,
+		Hub:              h,
+		Token:            o.token,
+		ReadOnly:         o.ReadOnly,
+		Namespaces:       o.Namespaces,
+		DefaultNamespace: o.clients.Namespace,
+		Addr:             ln.Addr(),
+		Heartbeat:        o.Heartbeat,
+		Logger:           log,
+		Version:          version.Version,
+	})
+	if err != nil {
+		return err
+	}
+	if !isLoopback(ln.Addr()) {
+		fmt.Fprintf(o.ErrOut, "warning: listening on %s, beyond loopback: anyone who can reach it can read what your kubeconfig can read\n", ln.Addr())
+	}
+	fmt.Fprintf(o.Out, "Serving Deployments on %s\n", o.pageURL(ln.Addr()))
+	log.Info("serving", "address", ln.Addr().String(), "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host)
+	return srv.Serve(ctx, ln, o.ShutdownTimeout)
+}
+
+// pageURL is the address to open: on loopback when bound to every
+// interface, with the token in the fragment, which browsers do not send.
+func (o *ServeOptions) pageURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	host := addr.String()
+	if ok {
+		ip := tcp.IP
+		if ip.IsUnspecified() {
+			ip = net.IPv4(127, 0, 0, 1)
+		}
+		host = net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
+	}
+	u := "http://" + host + "/"
+	if o.token != "" {
+		u += "#token=" + url.QueryEscape(o.token)
+	}
+	return u
+}
+
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// randomToken makes 256 random bits, URL-safe.
+func randomToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

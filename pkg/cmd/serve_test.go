@@ -1,0 +1,72 @@
+package cmd
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+func TestServeValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(*ServeOptions)
+		want []string // substrings of the one error; none means valid
+	}{
+		{"defaults", func(*ServeOptions) {}, nil},
+		{"any free port", func(o *ServeOptions) { o.Address = "127.0.0.1:0" }, nil},
+		{"no port", func(o *ServeOptions) { o.Address = "127.0.0.1" }, []string{`invalid --address "127.0.0.1": use HOST:PORT`}},
+		{"bad port", func(o *ServeOptions) { o.Address = ":http" }, []string{"invalid port in --address"}},
+		{"port too high", func(o *ServeOptions) { o.Address = ":70000" }, []string{"invalid port"}},
+		{"bad namespace", func(o *ServeOptions) { o.Namespaces = []string{"shop", "Bad_NS"} }, []string{`invalid namespace "Bad_NS" in --namespaces`}},
+		{"read-only with a token file", func(o *ServeOptions) { o.ReadOnly, o.TokenFile = true, "/tmp/t" }, []string{"--token-file has no use with --read-only"}},
+		{"everything wrong at once", func(o *ServeOptions) {
+			o.ShutdownTimeout, o.Linger, o.Heartbeat = 0, -time.Second, 0
+		}, []string{"--shutdown-timeout must be positive", "--linger must not be negative", "--heartbeat must be positive"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := NewServeOptions(nil, genericiooptions.NewTestIOStreamsDiscard())
+			tt.set(o)
+			err := o.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestServePageURL(t *testing.T) {
+	o := NewServeOptions(nil, genericiooptions.NewTestIOStreamsDiscard())
+	o.token = "a+b"
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080/#token=a%2Bb",
+		"0.0.0.0:8080":   "http://127.0.0.1:8080/#token=a%2Bb",
+		"[::1]:9000":     "http://[::1]:9000/#token=a%2Bb",
+	} {
+		tcp, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := o.pageURL(tcp); got != want {
+			t.Errorf("pageURL(%s) = %s, want %s", addr, got, want)
+		}
+	}
+	o.token = ""
+	if got := o.pageURL(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}); got != "http://127.0.0.1:1/" {
+		t.Errorf("read-only URL = %s", got)
+	}
+}

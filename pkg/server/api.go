@@ -1,0 +1,445 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
+)
+
+// apiError is the JSON body of every error response:
+// {"error": "...", "reason": "...", "hint": "...", "problems": [...]}.
+type apiError struct {
+	Status   int                  `json:"-"`
+	Message  string               `json:"error"`
+	Reason   string               `json:"reason"`
+	Hint     string               `json:"hint,omitempty"`
+	Problems []operations.Problem `json:"problems,omitempty"`
+}
+
+func errorf(status int, reason, format string, args ...any) *apiError {
+	return &apiError{Status: status, Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// fromError maps an error of the operations package or of the API server to
+// a response.
+func fromError(err error) *apiError {
+	var op *operations.Error
+	if errors.As(err, &op) {
+		e := &apiError{Reason: string(op.Reason), Message: op.Error(), Hint: op.Hint, Problems: op.Problems}
+		switch op.Reason {
+		case operations.BadRequest:
+			e.Status = http.StatusBadRequest
+		case operations.NotFound:
+			e.Status = http.StatusNotFound
+		case operations.Forbidden:
+			e.Status = http.StatusForbidden
+		case operations.Conflict:
+			e.Status = http.StatusConflict
+		case operations.Invalid:
+			e.Status = http.StatusUnprocessableEntity
+		default:
+			e.Status = http.StatusInternalServerError
+		}
+		return e
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		code := int(status.Status().Code)
+		if code < 400 || code > 599 {
+			code = http.StatusBadGateway
+		}
+		return &apiError{Status: code, Reason: string(apierrors.ReasonForError(err)), Message: status.Status().Message}
+	}
+	var urlErr *url.Error
+	var netErr net.Error
+	if errors.As(err, &urlErr) || errors.As(err, &netErr) {
+		return errorf(http.StatusServiceUnavailable, "APIServerUnreachable", "cannot reach the Kubernetes API server: %v", err)
+	}
+	return errorf(http.StatusInternalServerError, "InternalError", "%v", err)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
+	if e.Status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", e.Message)
+	}
+	s.writeJSON(w, e.Status, e)
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v) // the client left: nothing to do
+}
+
+// routes builds the mux. Every API route also has a method-less pattern
+// that answers 405 in JSON (the mux's own 405 is plain text).
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(method, path string, h http.HandlerFunc) {
+		mux.HandleFunc(method+" "+path, h)
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			allow := method
+			if method == http.MethodGet {
+				allow = "GET, HEAD"
+			}
+			w.Header().Set("Allow", allow)
+			s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s is not allowed on %s; use %s", r.Method, r.URL.Path, method))
+		})
+	}
+	handle(http.MethodGet, "/api/info", s.info)
+	handle(http.MethodGet, "/api/namespaces", s.listNamespaces)
+	handle(http.MethodGet, "/api/namespaces/{ns}/deployments", s.listDeployments)
+	handle(http.MethodGet, "/api/namespaces/{ns}/deployments/stream", s.stream)
+	handle(http.MethodPut, "/api/namespaces/{ns}/deployments/{name}/scale", s.scale)
+	handle(http.MethodPut, "/api/namespaces/{ns}/deployments/{name}/image", s.setImage)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(http.StatusNotFound, "NotFound", "no API at %s", r.URL.Path))
+	})
+	handle(http.MethodGet, "/healthz", s.healthz)
+	handle(http.MethodGet, "/readyz", s.readyz)
+	handle(http.MethodGet, "/metrics", s.metrics.handler(s.registry).ServeHTTP)
+	page := s.page()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s is not allowed on %s; use GET", r.Method, r.URL.Path))
+			return
+		}
+		page.ServeHTTP(w, r)
+	})
+	return s.middleware(mux)
+}
+
+// middleware applies the origin check to everything and logs requests.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		if e := s.sameOrigin(r); e != nil {
+			s.log.Warn("refused", "method", r.Method, "path", r.URL.Path, "host", r.Host, "origin", r.Header.Get("Origin"), "reason", e.Reason)
+			s.writeError(rec, r, e)
+		} else {
+			next.ServeHTTP(rec, r)
+		}
+		level := slogLevel(rec.status, r.URL.Path)
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr)
+	})
+}
+
+// statusRecorder remembers the status for the log; Unwrap lets
+// http.ResponseController reach the connection (Flush, write deadlines).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// decode reads a JSON body of at most MaxBodyBytes into v, refusing
+// unknown fields and trailing data.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) *apiError {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return errorf(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "send the body as application/json, not %s", ct)
+	}
+	body := http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	if err == nil {
+		_, err = io.Copy(io.Discard, body) // trailing space is fine; this catches an oversized tail
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body larger than %d bytes", tooLarge.Limit)
+	case errors.Is(err, io.EOF):
+		return errorf(http.StatusBadRequest, "BadRequest", "empty request body: send a JSON object")
+	case err != nil:
+		return errorf(http.StatusBadRequest, "BadRequest", "invalid JSON body: %v", err)
+	}
+	return nil
+}
+
+// info tells the page how this server is set up.
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"readOnly":   s.opts.ReadOnly,
+		"namespaces": s.opts.Namespaces,
+		"version":    s.opts.Version,
+	})
+}
+
+// namespaceInfo is one entry of GET /api/namespaces.
+type namespaceInfo struct {
+	Name string `json:"name"`
+	// Deployments counts the namespace's Deployments by status; absent
+	// when they could not be listed (see Error).
+	Deployments map[deployment.Status]int `json:"deployments,omitempty"`
+	Total       int                       `json:"total"`
+	Error       string                    `json:"error,omitempty"`
+}
+
+type namespaceList struct {
+	Namespaces []namespaceInfo `json:"namespaces"`
+	// Warning says why the list may be incomplete, e.g. the user may not
+	// list namespaces.
+	Warning string `json:"warning,omitempty"`
+}
+
+func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var out namespaceList
+	names := slices.Clone(s.opts.Namespaces)
+	if len(names) == 0 {
+		list, err := s.opts.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		switch {
+		case apierrors.IsForbidden(err):
+			names = []string{s.opts.DefaultNamespace}
+			out.Warning = fmt.Sprintf("you may not list namespaces, so only namespace %q (the kubeconfig's) is shown; restart serve with --namespaces to choose", s.opts.DefaultNamespace)
+		case err != nil:
+			s.writeError(w, r, fromError(err))
+			return
+		default:
+			for _, ns := range list.Items {
+				names = append(names, ns.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+	counts := s.countDeployments(ctx, names)
+	for _, ns := range names {
+		out.Namespaces = append(out.Namespaces, counts[ns])
+	}
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+// countDeployments counts the Deployments of each namespace by status, with
+// one list across namespaces when the user may, else one per namespace.
+func (s *Server) countDeployments(ctx context.Context, names []string) map[string]namespaceInfo {
+	out := make(map[string]namespaceInfo, len(names))
+	for _, ns := range names {
+		out[ns] = namespaceInfo{Name: ns, Deployments: map[deployment.Status]int{}}
+	}
+	add := func(items []deployment.Summary) {
+		for _, d := range items {
+			if info, ok := out[d.Namespace]; ok {
+				info.Deployments[d.Status]++
+				info.Total++
+				out[d.Namespace] = info
+			}
+		}
+	}
+	if len(names) > 1 {
+		if all, err := s.summaries(ctx, metav1.NamespaceAll); err == nil {
+			add(all)
+			return out
+		}
+	}
+	for _, ns := range names {
+		items, err := s.summaries(ctx, ns)
+		if err != nil {
+			out[ns] = namespaceInfo{Name: ns, Error: fromError(err).Message}
+			continue
+		}
+		add(items)
+	}
+	return out
+}
+
+// summaries lists the Deployments of namespace ns (all for "").
+func (s *Server) summaries(ctx context.Context, ns string) ([]deployment.Summary, error) {
+	list, err := s.opts.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]deployment.Summary, len(list.Items))
+	for i := range list.Items {
+		out[i] = deployment.Summarize(&list.Items[i], nil)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
+	return out, nil
+}
+
+// checkNamespace refuses a namespace that is not served or does not exist.
+// Without permission to read namespaces, it trusts the caller.
+func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
+	if e := s.serves(ns); e != nil {
+		return e
+	}
+	_, err := s.opts.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case err == nil, apierrors.IsForbidden(err):
+		return nil
+	case apierrors.IsNotFound(err):
+		return errorf(http.StatusNotFound, "NotFound", "namespace %q not found", ns)
+	default:
+		return fromError(err)
+	}
+}
+
+// listDeployments answers GET /api/namespaces/{ns}/deployments with the
+// summaries of its Deployments: the fields of an SSE event, without type,
+// time and changed.
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
+	ns := r.PathValue("ns")
+	if e := s.checkNamespace(r.Context(), ns); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	items, err := s.summaries(r.Context(), ns)
+	if err != nil {
+		s.writeError(w, r, fromError(err))
+		return
+	}
+	s.writeJSON(w, http.StatusOK, items)
+}
+
+// scaleBody is the body of PUT .../scale.
+type scaleBody struct {
+	Replicas *int32 `json:"replicas"`
+	// Optional preconditions: the change is refused (409) unless the
+	// Deployment still has these replicas, or is still at this version.
+	CurrentReplicas *int32 `json:"currentReplicas,omitempty"`
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+}
+
+// imageBody is the body of PUT .../image.
+type imageBody struct {
+	Container       string `json:"container"`
+	Image           string `json:"image"`
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+}
+
+// change runs the checks every change shares, in the order that tells the
+// least to whoever may not change anything: the token first, then the body,
+// then the namespace.
+func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, do func(ctx context.Context, ns, name string) (operations.Result, error)) {
+	if e := s.authorize(r); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	if e := s.decode(w, r, body); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	ns, name := r.PathValue("ns"), r.PathValue("name")
+	if e := s.serves(ns); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	res, err := do(r.Context(), ns, name)
+	if err != nil {
+		s.writeError(w, r, fromError(err))
+		return
+	}
+	s.log.Info("changed", "namespace", ns, "deployment", name, "changed", res.Changed, "changes", res.Changes)
+	s.writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) scale(w http.ResponseWriter, r *http.Request) {
+	var body scaleBody
+	s.change(w, r, &body, func(ctx context.Context, ns, name string) (operations.Result, error) {
+		if body.Replicas == nil {
+			return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
+				Problems: []operations.Problem{{Field: "replicas", Message: `replicas is required, e.g. {"replicas": 3}`}}}
+		}
+		return operations.Scale(ctx, s.opts.Client.AppsV1(), operations.ScaleRequest{
+			Namespace: ns, Name: name, Replicas: *body.Replicas,
+			CurrentReplicas: body.CurrentReplicas, ResourceVersion: body.ResourceVersion,
+		})
+	})
+}
+
+func (s *Server) setImage(w http.ResponseWriter, r *http.Request) {
+	var body imageBody
+	s.change(w, r, &body, func(ctx context.Context, ns, name string) (operations.Result, error) {
+		if body.Container == "" {
+			return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
+				Problems: []operations.Problem{{Field: "container", Message: `container is required, e.g. {"container": "web", "image": "nginx:1.27"}`}}}
+		}
+		return operations.SetImages(ctx, s.opts.Client.AppsV1(), operations.ImageRequest{
+			Namespace: ns, Name: name, ResourceVersion: body.ResourceVersion,
+			Images: []operations.ContainerImage{{Container: body.Container, Image: body.Image}},
+		})
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is ready when the API server answers, and not any more from the
+// moment shutdown begins.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "ShuttingDown", "shutting down"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	// /version is readable by every user, even unauthenticated ones.
+	if _, err := serverVersion(ctx, s.opts.Client); err != nil {
+		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "APIServerUnreachable", "the Kubernetes API server does not answer: %v", err))
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// serverVersion asks the API server for its version, with ctx when the
+// client allows it.
+func serverVersion(ctx context.Context, client kubernetes.Interface) (*version.Info, error) {
+	if d, ok := client.Discovery().(interface {
+		ServerVersionWithContext(context.Context) (*version.Info, error)
+	}); ok {
+		return d.ServerVersionWithContext(ctx)
+	}
+	return client.Discovery().ServerVersion()
+}
+
+// slogLevel keeps probes and scrapes out of the default log.
+func slogLevel(status int, path string) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelError
+	case path == "/healthz" || path == "/readyz" || path == "/metrics":
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+)
+
+// metrics live in the server's own registry, not the global one, so that
+// two servers in one process (tests) do not collide.
+type metrics struct {
+	sent *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
+	m := &metrics{
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "deploywatch_sse_events_sent_total",
+			Help: "Server-Sent Events written to clients, by event name.",
+		}, []string{"event"}),
+	}
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.sent,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "deploywatch_sse_clients",
+			Help: "Event streams connected.",
+		}, func() float64 { return float64(h.Stats().Clients) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "deploywatch_informers_running",
+			Help: "Deployment informers running, one per namespace being watched.",
+		}, func() float64 { return float64(h.Stats().Informers) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deploywatch_sse_events_coalesced_total",
+			Help: "Events a slow client never got because a later state of the same Deployment, or a snapshot, replaced them.",
+		}, func() float64 { return float64(h.Stats().Coalesced) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deploywatch_upstream_relists_total",
+			Help: "Full relists of Deployments from the API server after the first list of each informer.",
+		}, func() float64 { return float64(h.Stats().Relists) }),
+	)
+	for _, event := range []string{string(hub.Snapshot), string(hub.Upsert), string(hub.Delete), reconnectEvent} {
+		m.sent.WithLabelValues(event) // present at 0 from the start
+	}
+	return m
+}
+
+func (m *metrics) handler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}

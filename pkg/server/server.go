@@ -1,0 +1,251 @@
+// Package server is the HTTP side of `kubectl deploywatch serve`: a JSON API,
+// a Server-Sent Events stream per namespace fed by the hub, the embedded web
+// page, and the operational endpoints (/healthz, /readyz, /metrics).
+//
+// It is safe by default: it refuses requests whose Host or Origin is not
+// its own (DNS rebinding, cross-site requests), changes need a bearer token
+// and are refused entirely in read-only mode, and request bodies are small.
+// It acts with the identity of its Kubernetes client and never more.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+)
+
+// Defaults of Options.
+const (
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultRetry        = 2 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+	DefaultMaxBodyBytes = 64 << 10
+)
+
+// Options configure a Server.
+type Options struct {
+	// Client talks to the API server with the user's identity.
+	Client kubernetes.Interface
+	// Hub feeds the streams; the caller closes it after Serve returns.
+	Hub *hub.Hub
+	// Token authorizes changes (Authorization: Bearer <token>). Required
+	// unless ReadOnly.
+	Token string
+	// ReadOnly refuses every change with 403.
+	ReadOnly bool
+	// Namespaces restricts what is served; empty serves every namespace the
+	// user can read.
+	Namespaces []string
+	// DefaultNamespace is listed when the user may not list namespaces and
+	// Namespaces is empty: the kubeconfig's namespace.
+	DefaultNamespace string
+	// Addr is the address the server listens on: its host decides which
+	// Host headers are its own.
+	Addr net.Addr
+	// Heartbeat is the idle time after which a stream gets a comment line.
+	Heartbeat time.Duration
+	// Retry is the reconnection delay the streams advise (SSE retry:).
+	Retry time.Duration
+	// WriteTimeout bounds each write to a client, so a client that stopped
+	// reading is dropped instead of holding its stream forever; the stream
+	// as a whole has no time limit.
+	WriteTimeout time.Duration
+	// MaxBodyBytes bounds request bodies (413 beyond).
+	MaxBodyBytes int64
+	// Logger gets structured logs; nil discards them.
+	Logger *slog.Logger
+	// Version is reported by /api/info.
+	Version string
+}
+
+// Server serves the API, the streams and the page.
+type Server struct {
+	opts     Options
+	hosts    map[string]bool // host names (no port) that are this server's
+	served   map[string]bool // Options.Namespaces as a set; empty serves all
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *metrics
+	handler  http.Handler
+
+	draining atomic.Bool   // readiness fails from the start of shutdown
+	stopping chan struct{} // closed when streams must end
+}
+
+// New checks opts and builds a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Client == nil || opts.Hub == nil || opts.Addr == nil {
+		return nil, errors.New("server: Client, Hub and Addr are required")
+	}
+	if opts.Token == "" && !opts.ReadOnly {
+		return nil, errors.New("server: a token is required unless read-only")
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.Retry <= 0 {
+		opts.Retry = DefaultRetry
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		opts:     opts,
+		hosts:    ownHosts(opts.Addr),
+		served:   map[string]bool{},
+		log:      opts.Logger,
+		registry: prometheus.NewRegistry(),
+		stopping: make(chan struct{}),
+	}
+	for _, ns := range opts.Namespaces {
+		s.served[ns] = true
+	}
+	s.metrics = newMetrics(s.registry, opts.Hub)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the server's whole HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves on ln until ctx ends, then shuts down gracefully within
+// shutdownTimeout: /readyz fails first, the listener closes, every stream
+// gets a last event telling its client to reconnect, and requests in
+// flight finish. Connections still open after the timeout are closed.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: it would cut every stream. Each write to a stream
+		// has its own deadline instead (Options.WriteTimeout).
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	// Shutdown closes the listeners, then calls these: the streams end only
+	// once no new one can start.
+	srv.RegisterOnShutdown(func() { close(s.stopping) })
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+
+	s.draining.Store(true)
+	s.log.Info("shutting down", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		s.log.Warn("shutdown timed out; closing the connections left", "error", err)
+		_ = srv.Close()
+	}
+	<-served // http.ErrServerClosed
+	s.log.Info("stopped")
+	return nil
+}
+
+// ownHosts are the host names that reach this server: the loopback names,
+// the address it is bound to and, bound to every interface, the machine's
+// addresses and name. Any other Host header means DNS rebinding.
+func ownHosts(addr net.Addr) map[string]bool {
+	hosts := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
+	host := addr.String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	ip := net.ParseIP(host)
+	if ip != nil && !ip.IsUnspecified() {
+		hosts[ip.String()] = true
+		return hosts
+	}
+	if ifaces, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range ifaces {
+			if n, ok := a.(*net.IPNet); ok {
+				hosts[n.IP.String()] = true
+			}
+		}
+	}
+	if name, err := os.Hostname(); err == nil {
+		hosts[strings.ToLower(name)] = true
+	}
+	return hosts
+}
+
+// sameOrigin refuses a request whose Host is not one of the server's names
+// (DNS rebinding), or whose Origin, when the browser sends one, is not the
+// server itself (a cross-site page). Ports are not compared: a port-forward
+// or proxy may change them, and rebinding is about names.
+func (s *Server) sameOrigin(r *http.Request) *apiError {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	if !s.hosts[host] {
+		return errorf(http.StatusForbidden, "ForeignHost",
+			"host %q is not this server's; open the address serve printed (DNS rebinding is refused)", r.Host)
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.EqualFold(u.Host, r.Host) {
+			return errorf(http.StatusForbidden, "ForeignOrigin",
+				"cross-origin request from %q refused; use the page this server serves", origin)
+		}
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return errorf(http.StatusForbidden, "ForeignOrigin", "cross-site request refused; use the page this server serves")
+	}
+	return nil
+}
+
+// authorize lets a change through: not read-only, and the right token.
+func (s *Server) authorize(r *http.Request) *apiError {
+	if s.opts.ReadOnly {
+		return errorf(http.StatusForbidden, "ReadOnly", "this server is read-only (--read-only): changes are refused")
+	}
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return errorf(http.StatusUnauthorized, "Unauthorized",
+			"changes need the header 'Authorization: Bearer <token>'; open the URL serve printed, which carries the token")
+	}
+	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.opts.Token)) != 1 {
+		return errorf(http.StatusUnauthorized, "Unauthorized", "wrong token; use the one serve printed or the one in --token-file")
+	}
+	return nil
+}
+
+// serves reports whether namespace ns may be served.
+func (s *Server) serves(ns string) *apiError {
+	if len(s.served) == 0 || s.served[ns] {
+		return nil
+	}
+	names := slices.Sorted(maps.Keys(s.served))
+	return errorf(http.StatusForbidden, "NamespaceNotServed",
+		"namespace %q is not served; this server serves only %s (--namespaces)", ns, strings.Join(names, ", "))
+}

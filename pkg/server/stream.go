@@ -1,0 +1,141 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+)
+
+// reconnectEvent is the last event of a stream when the server shuts down.
+const reconnectEvent = "reconnect"
+
+// stream serves GET /api/namespaces/{ns}/deployments/stream as Server-Sent
+// Events: a snapshot, then upserts and deletes, each with an id; a client
+// that comes back with Last-Event-ID (or ?lastEventId=, for a client that
+// reconnects by itself) gets what it missed, or a fresh snapshot.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
+	ns := r.PathValue("ns")
+	if s.draining.Load() {
+		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "ShuttingDown", "shutting down; reconnect in a moment"))
+		return
+	}
+	check := s.serves(ns)
+	if check == nil && !s.opts.Hub.Running(ns) {
+		check = s.checkNamespace(r.Context(), ns) // once per tracker, not per client
+	}
+	if check != nil {
+		s.writeError(w, r, check)
+		return
+	}
+	lastID := r.Header.Get("Last-Event-ID")
+	if lastID == "" {
+		lastID = r.URL.Query().Get("lastEventId")
+	}
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	sub, err := s.opts.Hub.Subscribe(ctx, ns, lastID)
+	if err != nil {
+		if s.isStopping() || errors.Is(err, hub.ErrClosed) {
+			s.writeError(w, r, errorf(http.StatusServiceUnavailable, "ShuttingDown", "shutting down; reconnect in a moment"))
+		} else if ctx.Err() == nil {
+			s.writeError(w, r, fromError(err))
+		}
+		return
+	}
+	defer sub.Close()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform") // no-transform: proxies must not compress
+	h.Set("X-Accel-Buffering", "no")                 // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	out := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}
+	out.buf.WriteString("retry: " + strconv.FormatInt(s.opts.Retry.Milliseconds(), 10) + "\n\n")
+	if out.flush() != nil {
+		return
+	}
+	s.log.Debug("stream opened", "namespace", ns, "lastEventID", lastID, "remote", r.RemoteAddr)
+
+	lastSent := lastID
+	for {
+		beat, stopBeat := context.WithTimeout(ctx, s.opts.Heartbeat)
+		msgs, err := sub.Next(beat)
+		stopBeat()
+		switch {
+		case err == nil:
+			for _, m := range msgs {
+				out.event(m.ID, string(m.Kind), m.Data)
+				lastSent = m.ID
+			}
+			if out.flush() != nil {
+				s.log.Debug("stream dropped: the client does not read", "namespace", ns, "remote", r.RemoteAddr)
+				return
+			}
+			for _, m := range msgs {
+				s.metrics.sent.WithLabelValues(string(m.Kind)).Inc()
+			}
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			out.buf.WriteString(": heartbeat\n\n")
+			if out.flush() != nil {
+				return
+			}
+		case s.isStopping() || errors.Is(err, hub.ErrClosed):
+			out.event(lastSent, reconnectEvent, []byte(`{"reason":"shutdown","message":"the server is shutting down; reconnect"}`))
+			if out.flush() == nil {
+				s.metrics.sent.WithLabelValues(reconnectEvent).Inc()
+			}
+			return
+		default:
+			return // the client left
+		}
+	}
+}
+
+func (s *Server) isStopping() bool {
+	select {
+	case <-s.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// sseWriter frames events and writes them with a deadline per write.
+type sseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	buf     bytes.Buffer
+}
+
+// event frames one event. data is JSON, which holds no newline.
+func (o *sseWriter) event(id, name string, data []byte) {
+	if id != "" {
+		o.buf.WriteString("id: " + id + "\n")
+	}
+	o.buf.WriteString("event: " + name + "\ndata: ")
+	o.buf.Write(data)
+	o.buf.WriteString("\n\n")
+}
+
+func (o *sseWriter) flush() error {
+	defer o.buf.Reset()
+	_ = o.rc.SetWriteDeadline(time.Now().Add(o.timeout))
+	if _, err := o.w.Write(o.buf.Bytes()); err != nil {
+		return err
+	}
+	return o.rc.Flush()
+}

@@ -1,0 +1,330 @@
+// deploywatch's page: a namespace list and a live table per namespace, fed by
+// the server's Server-Sent Events. Plain JavaScript, no dependencies.
+"use strict";
+
+const TOKEN_KEY = "deploywatch.token";
+const $ = (id) => document.getElementById(id);
+
+// The token arrives in the URL fragment (#token=...), which browsers never
+// send to servers; it is kept for this tab only and removed from the URL.
+(function takeToken() {
+  const m = location.hash.match(/(?:^#|&)token=([^&]*)/);
+  if (m) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname + location.search + "#/");
+  }
+})();
+const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
+
+let info = { readOnly: false };
+let view = null; // the current view, with a close() method
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  }
+  return e;
+}
+
+function setConn(state, text) {
+  const c = $("conn");
+  c.dataset.state = state;
+  c.textContent = text || "";
+}
+
+function banner(text, isError) {
+  const b = $("banner");
+  b.hidden = !text;
+  b.textContent = text || "";
+  b.classList.toggle("error", !!isError);
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: {} };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  if (method !== "GET" && token()) opts.headers["Authorization"] = "Bearer " + token();
+  let resp;
+  try {
+    resp = await fetch(path, opts);
+  } catch (e) {
+    throw { status: 0, error: "cannot reach the deploywatch server: " + e.message, reason: "Offline" };
+  }
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw Object.assign({ status: resp.status, error: resp.statusText }, data);
+  return data;
+}
+
+function ago(t) {
+  const s = Math.max(0, Math.round((Date.now() - new Date(t).getTime()) / 1000));
+  if (s < 60) return s + "s ago";
+  if (s < 3600) return Math.floor(s / 60) + "m" + (s % 60 ? (s % 60) + "s" : "") + " ago";
+  if (s < 86400) return Math.floor(s / 3600) + "h" + Math.floor((s % 3600) / 60) + "m ago";
+  return Math.floor(s / 86400) + "d ago";
+}
+
+function statusBadge(status) {
+  return el("span", { class: "status s-" + status, "data-status": status }, status);
+}
+
+// ---- routing ----
+
+function route() {
+  if (view) view.close();
+  view = null;
+  banner("");
+  const m = location.hash.match(/^#\/ns\/([^/]+)$/);
+  if (m) view = namespaceView(decodeURIComponent(m[1]));
+  else view = namespaceList();
+}
+
+// ---- the namespace list ----
+
+function namespaceList() {
+  let closed = false;
+  $("crumbs").replaceChildren();
+  setConn("idle");
+  const main = $("main");
+  main.replaceChildren(el("h1", {}, "Namespaces"), el("p", { class: "muted" }, "Loading…"));
+  api("GET", "/api/namespaces").then((data) => {
+    if (closed) return;
+    if (data.warning) banner(data.warning);
+    const rows = (data.namespaces || []).map((ns) => {
+      const counts = el("div", { class: "counts" });
+      for (const [status, n] of Object.entries(ns.deployments || {}).sort()) {
+        counts.append(el("span", { class: "status s-" + status, title: status }, status + " " + n));
+      }
+      if (ns.error) counts.append(el("span", { class: "field-error" }, ns.error));
+      else if (!ns.total) counts.append(el("span", { class: "muted" }, "no deployments"));
+      return el("tr", { "data-namespace": ns.name },
+        el("td", {}, el("a", { class: "ns", href: "#/ns/" + encodeURIComponent(ns.name) }, ns.name)),
+        el("td", { class: "num" }, ns.error ? "?" : ns.total),
+        el("td", {}, counts));
+    });
+    main.replaceChildren(el("h1", {}, "Namespaces"),
+      rows.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Namespace"), el("th", {}, "Deployments"), el("th", {}, "By status"))), el("tbody", {}, rows))
+        : el("div", { class: "empty" }, "No namespaces to show."));
+  }).catch((e) => {
+    if (!closed) main.replaceChildren(el("h1", {}, "Namespaces"), el("div", { class: "empty field-error" }, e.error || String(e)));
+  });
+  return { close() { closed = true; } };
+}
+
+// ---- one namespace, live ----
+
+function namespaceView(ns) {
+  const base = "/api/namespaces/" + encodeURIComponent(ns) + "/deployments";
+  $("crumbs").replaceChildren(el("a", { href: "#/" }, "namespaces"), " / ", ns);
+  const tbody = el("tbody");
+  const empty = el("div", { class: "empty", hidden: true }, "No deployments in this namespace.");
+  const table = el("table", { id: "deployments" },
+    el("thead", {}, el("tr", {}, ["Name", "Status", "Ready", "Up-to-date", "Available", "Replicas", "Images", "Last change"].map((h) => el("th", {}, h)))),
+    tbody);
+  $("main").replaceChildren(el("h1", {}, ns), table, empty);
+  const note = info.readOnly ? "This server is read-only (--read-only): changes are disabled."
+    : token() ? "" : "View only: this tab has no token. Open the URL that 'kubectl deploywatch serve' printed (it ends in #token=…) to make changes.";
+  banner(note);
+
+  const rows = new Map(); // name -> {tr, event, cells}
+  let es = null, timer = null, attempt = 0, lastId = "", closed = false, everOpened = false;
+
+  const editable = () => !info.readOnly && !!token();
+
+  function connect() {
+    if (closed) return;
+    setConn(attempt ? "reconnecting" : "connecting", attempt ? "reconnecting…" : "connecting…");
+    const url = base + "/stream" + (lastId ? "?lastEventId=" + encodeURIComponent(lastId) : "");
+    es = new EventSource(url);
+    es.onopen = () => { attempt = 0; everOpened = true; setConn("live", "live"); };
+    es.addEventListener("snapshot", (e) => { lastId = e.lastEventId; snapshot(JSON.parse(e.data)); });
+    es.addEventListener("upsert", (e) => { lastId = e.lastEventId; upsert(JSON.parse(e.data), true); });
+    es.addEventListener("delete", (e) => { lastId = e.lastEventId; remove(JSON.parse(e.data)); });
+    es.addEventListener("reconnect", () => { retry("server restarting"); });
+    // EventSource retries by itself, without backoff or jitter, and gives
+    // up for good on an HTTP error: handle every failure here instead.
+    es.onerror = () => { retry(everOpened ? "connection lost" : "cannot connect"); };
+  }
+
+  function retry(why) {
+    if (es) { es.close(); es = null; }
+    if (closed || timer) return;
+    // A refusal that retrying cannot fix (not served, not found, forbidden)
+    // is shown as it is and not retried.
+    api("GET", base).then(() => schedule(why), (e) => {
+      if (e.status >= 400 && e.status < 500 && e.status !== 429) {
+        setConn("error", "not connected");
+        banner(e.error, true);
+      } else schedule(why);
+    });
+  }
+
+  function schedule(why) {
+    if (closed || timer) return;
+    // Exponential backoff from 0.5 s to 30 s, with "equal jitter": half the
+    // delay fixed, half random, so that clients of a restarted server do
+    // not all come back at the same instant.
+    const cap = Math.min(30000, 500 * 2 ** attempt);
+    const delay = cap / 2 + Math.random() * cap / 2;
+    attempt++;
+    setConn("reconnecting", why + "; retrying in " + Math.ceil(delay / 1000) + "s");
+    timer = setTimeout(() => { timer = null; connect(); }, delay);
+  }
+
+  function snapshot(events) {
+    banner(note); // clears an error shown while disconnected
+    const seen = new Set();
+    for (const ev of events) { seen.add(ev.name); upsert(ev, false); }
+    for (const name of [...rows.keys()]) if (!seen.has(name)) remove({ name });
+    sortRows();
+  }
+
+  function remove(ev) {
+    const r = rows.get(ev.name);
+    if (r) { r.tr.remove(); rows.delete(ev.name); }
+    empty.hidden = rows.size > 0;
+  }
+
+  function sortRows() {
+    [...rows.keys()].sort().forEach((name) => tbody.append(rows.get(name).tr));
+    empty.hidden = rows.size > 0;
+  }
+
+  function upsert(ev, flash) {
+    let r = rows.get(ev.name);
+    if (!r) {
+      r = makeRow(ev.name);
+      rows.set(ev.name, r);
+      tbody.append(r.tr);
+      sortRows();
+    }
+    r.event = ev;
+    const c = r.cells, rep = ev.replicas;
+    c.status.replaceChildren(statusBadge(ev.status), ev.message ? el("span", { class: "message" }, ev.message) : "");
+    c.ready.textContent = rep.ready + "/" + rep.desired;
+    c.updated.textContent = rep.updated;
+    c.available.textContent = rep.available;
+    r.replicas.update(String(rep.desired));
+    updateImages(r, ev);
+    c.last.dataset.time = ev.time;
+    c.last.textContent = ago(ev.time);
+    c.last.title = ev.type + (ev.changed && ev.changed.length ? ": " + ev.changed.join(", ") : "") + " at " + new Date(ev.time).toLocaleString();
+    r.tr.dataset.status = ev.status;
+    if (flash) { r.tr.classList.remove("flash"); void r.tr.offsetWidth; r.tr.classList.add("flash"); }
+  }
+
+  function makeRow(name) {
+    const cells = {
+      name: el("td", {}, name), status: el("td", { class: "status-cell" }),
+      ready: el("td", { class: "num ready" }), updated: el("td", { class: "num" }), available: el("td", { class: "num" }),
+      replicas: el("td", {}), images: el("td", {}), last: el("td", { class: "muted last" }),
+    };
+    const tr = el("tr", { "data-name": name }, Object.values(cells));
+    const r = { tr, cells, images: new Map() };
+    r.replicas = editor({
+      label: null, type: "number", cls: "replicas", name: "replicas",
+      save: (value, baseValue) => {
+        if (!/^\d+$/.test(value.trim())) return Promise.reject({ error: "replicas must be a whole number, 0 or more" });
+        return api("PUT", base + "/" + encodeURIComponent(name) + "/scale",
+          { replicas: Number(value), currentReplicas: Number(baseValue) });
+      },
+    });
+    cells.replicas.append(r.replicas.node);
+    return r;
+  }
+
+  function updateImages(r, ev) {
+    const names = new Set(ev.containers.map((c) => c.name));
+    for (const [cname, ed] of r.images) if (!names.has(cname)) { ed.node.remove(); r.images.delete(cname); }
+    for (const c of ev.containers) {
+      let ed = r.images.get(c.name);
+      if (!ed) {
+        ed = editor({
+          label: c.name, type: "text", cls: "image", name: "image-" + c.name,
+          save: (value) => api("PUT", base + "/" + encodeURIComponent(ev.name) + "/image", { container: c.name, image: value.trim() }),
+        });
+        r.images.set(c.name, ed);
+        r.cells.images.append(ed.node);
+      }
+      ed.update(c.image);
+    }
+  }
+
+  // editor is an input that shows the live value until the user edits it,
+  // then offers Save; Enter saves, Escape reverts. The server's error is
+  // shown next to it.
+  function editor({ label, type, cls, name, save }) {
+    const input = el("input", { type, class: cls, name, min: type === "number" ? "0" : null, "aria-label": label || name, autocomplete: "off", spellcheck: "false" });
+    const button = el("button", { type: "button", hidden: true }, "Save");
+    const msg = el("span", { class: "field-error", hidden: true, role: "alert" });
+    const node = el("div", { class: "edit" }, label ? el("label", {}, label) : null, input, button, msg);
+    let live = "", dirty = false, baseValue = "", busy = false;
+    input.disabled = !editable();
+    const setDirty = (d) => { dirty = d; input.classList.toggle("dirty", d); button.hidden = !d; };
+    const clearMsg = () => { msg.hidden = true; msg.textContent = ""; msg.className = "field-error"; };
+    input.addEventListener("input", () => {
+      if (!dirty) baseValue = live;
+      setDirty(input.value !== live);
+      clearMsg();
+    });
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") submit();
+      if (e.key === "Escape") { input.value = live; setDirty(false); clearMsg(); }
+    });
+    button.addEventListener("click", submit);
+    function submit() {
+      if (!dirty || busy) return;
+      busy = true;
+      button.disabled = true;
+      clearMsg();
+      save(input.value, baseValue).then(() => {
+        setDirty(false);
+        msg.hidden = false; msg.className = "field-ok"; msg.textContent = "saved";
+        setTimeout(() => { if (msg.className === "field-ok") clearMsg(); }, 2000);
+      }, (e) => {
+        msg.hidden = false;
+        msg.textContent = errorText(e);
+        if (e.status === 401) { sessionStorage.removeItem(TOKEN_KEY); }
+      }).finally(() => { busy = false; button.disabled = false; });
+    }
+    return {
+      node, input,
+      update(value) {
+        live = value;
+        if (!dirty) input.value = value; // never overwrite what the user types
+      },
+    };
+  }
+
+  const tick = setInterval(() => {
+    for (const r of rows.values()) r.cells.last.textContent = ago(r.cells.last.dataset.time);
+  }, 5000);
+
+  connect();
+  return {
+    close() {
+      closed = true;
+      clearInterval(tick);
+      clearTimeout(timer);
+      if (es) es.close();
+      setConn("idle");
+    },
+  };
+}
+
+function errorText(e) {
+  let text = e.error || String(e);
+  if (e.problems && e.problems.length) text = e.problems.map((p) => p.message).join("; ");
+  if (e.hint && !text.includes(e.hint)) text += " (" + e.hint + ")";
+  return text;
+}
+
+window.addEventListener("hashchange", route);
+api("GET", "/api/info").then((i) => { info = i; }, () => {}).finally(route);
