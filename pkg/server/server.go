@@ -36,6 +36,7 @@ const (
 	DefaultRetry        = 2 * time.Second
 	DefaultWriteTimeout = 30 * time.Second
 	DefaultMaxBodyBytes = 64 << 10
+	DefaultSendBuffer   = 64 << 10
 )
 
 // Options configure a Server.
@@ -68,6 +69,11 @@ type Options struct {
 	WriteTimeout time.Duration
 	// MaxBodyBytes bounds request bodies (413 beyond).
 	MaxBodyBytes int64
+	// SendBuffer is the kernel's send buffer per connection. Left to
+	// autotuning, a client that stops reading could hold megabytes there;
+	// kept small, a stalled stream backs up into the hub, whose queue
+	// coalesces.
+	SendBuffer int
 	// Logger gets structured logs; nil discards them.
 	Logger *slog.Logger
 	// Version is reported by /api/info.
@@ -107,6 +113,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.SendBuffer <= 0 {
+		opts.SendBuffer = DefaultSendBuffer
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -149,7 +158,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	srv.RegisterOnShutdown(func() { close(s.stopping) })
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(&smallSendBuffer{Listener: ln, size: s.opts.SendBuffer}) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
@@ -168,6 +177,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	<-served // http.ErrServerClosed
 	s.log.Info("stopped")
 	return nil
+}
+
+// smallSendBuffer sets the kernel send buffer of every accepted TCP
+// connection (see Options.SendBuffer).
+type smallSendBuffer struct {
+	net.Listener
+	size int
+}
+
+func (l *smallSendBuffer) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tcp, ok := c.(*net.TCPConn); ok {
+		_ = tcp.SetWriteBuffer(l.size) // best effort: the default only costs memory
+	}
+	return c, err
 }
 
 // ownHosts are the host names that reach this server: the loopback names,

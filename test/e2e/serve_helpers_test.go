@@ -213,6 +213,16 @@ func deploymentWatches(t *testing.T) int {
 // createDeployment creates a Deployment of kwok-run pods and returns it.
 func createDeployment(t *testing.T, ns, name string, replicas int32) *appsv1.Deployment {
 	t.Helper()
+	return createDeploymentSpec(t, ns, name, replicas, nil)
+}
+
+// createDeploymentSpec is createDeployment with a say in the pod spec.
+func createDeploymentSpec(t *testing.T, ns, name string, replicas int32, edit func(*corev1.PodSpec)) *appsv1.Deployment {
+	t.Helper()
+	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}}
+	if edit != nil {
+		edit(&spec)
+	}
 	labels := map[string]string{"app": name}
 	d, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -221,7 +231,7 @@ func createDeployment(t *testing.T, ns, name string, replicas int32) *appsv1.Dep
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+				Spec:       spec,
 			},
 		},
 	}, metav1.CreateOptions{})
