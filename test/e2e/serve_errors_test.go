@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -199,4 +202,40 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 		return err == nil
 	})
 	return path
+}
+
+// TestServeBadFlags: bad flags end serve at once with one line that names
+// the problem and the fix, and exit 1.
+func TestServeBadFlags(t *testing.T) {
+	testbed.BuildPlugin(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--address", "localhost"}, `invalid --address "localhost": use HOST:PORT`},
+		{[]string{"--address", busy.Addr().String()}, "cannot listen on " + busy.Addr().String()},
+		{[]string{"--namespaces", "Shop"}, `invalid namespace "Shop" in --namespaces`},
+		{[]string{"--read-only", "--token-file", "/nonexistent"}, "--token-file has no use with --read-only"},
+		{[]string{"--token-file", "/nonexistent"}, "cannot read --token-file"},
+		{[]string{"extra"}, "unknown command"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			stdout, stderr, err := testbed.KubectlErr(append([]string{"deploywatch", "serve"}, tt.args...)...)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want 1; stderr %q", err, stderr)
+			}
+			if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q: want one line with %q", stderr, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+		})
+	}
 }
