@@ -71,7 +71,12 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 
   # Any free port, two namespaces, no changes allowed
   kubectl deploywatch serve --address 127.0.0.1:0 --namespaces shop,bank --read-only`,
-		Args: cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("serve takes no arguments, got %q; to serve only some namespaces use --namespaces %s", args, strings.Join(args, ","))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd, args, o) },
 	}
 	fs := cmd.Flags()
@@ -96,7 +101,7 @@ func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
 	if o.TokenFile != "" && !o.ReadOnly {
 		b, err := os.ReadFile(o.TokenFile)
 		if err != nil {
-			return fmt.Errorf("cannot read --token-file: %w", err)
+			return fmt.Errorf("cannot read --token-file: %w; check the path, or drop the flag to get a random token", err)
 		}
 		o.token = strings.TrimSpace(string(b))
 		if o.token == "" {

@@ -222,7 +222,7 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--namespaces", "Shop"}, `invalid namespace "Shop" in --namespaces`},
 		{[]string{"--read-only", "--token-file", "/nonexistent"}, "--token-file has no use with --read-only"},
 		{[]string{"--token-file", "/nonexistent"}, "cannot read --token-file"},
-		{[]string{"extra"}, "unknown command"},
+		{[]string{"shop"}, "serve takes no arguments"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			stdout, stderr, err := testbed.KubectlErr(append([]string{"deploywatch", "serve"}, tt.args...)...)
