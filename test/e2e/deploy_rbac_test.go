@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
+)
+
+// deployServiceAccount is the user serve acts as inside the cluster.
+const deployServiceAccount = "system:serviceaccount:" + deployNamespace + ":" + deployName
+
+// TestDeployRBACAllowsExactlyServe asks the API server what deploy/'s
+// ServiceAccount may do: every call serve makes, and nothing near it.
+func TestDeployRBACAllowsExactlyServe(t *testing.T) {
+	deployApply(t)
+	ns := testbed.NewNamespace(t)
+	canI := func(args ...string) bool {
+		_, _, err := testbed.KubectlErr(append([]string{"auth", "can-i", "--as=" + deployServiceAccount, "-n", ns}, args...)...)
+		return err == nil // can-i exits 1 for "no"
+	}
+	allowed := [][]string{
+		{"list", "deployments.apps"}, {"watch", "deployments.apps"}, {"get", "deployments.apps"},
+		{"patch", "deployments.apps"}, {"list", "deployments.apps", "--all-namespaces"},
+		{"get", "deployments.apps", "--subresource=scale"}, {"update", "deployments.apps", "--subresource=scale"},
+		{"list", "namespaces"}, {"get", "namespaces"},
+	}
+	refused := [][]string{
+		{"create", "deployments.apps"}, {"delete", "deployments.apps"}, {"update", "deployments.apps"},
+		{"deletecollection", "deployments.apps"}, {"patch", "deployments.apps", "--subresource=scale"},
+		{"update", "deployments.apps", "--subresource=status"}, {"list", "replicasets.apps"},
+		{"get", "secrets"}, {"list", "secrets"}, {"list", "configmaps"},
+		{"create", "pods"}, {"delete", "pods"}, {"list", "pods"}, {"get", "pods", "--subresource=log"}, {"create", "pods", "--subresource=exec"},
+		{"create", "namespaces"}, {"delete", "namespaces"}, {"patch", "namespaces"},
+		{"create", "clusterrolebindings.rbac.authorization.k8s.io"}, {"bind", "clusterroles.rbac.authorization.k8s.io"},
+		{"escalate", "clusterroles.rbac.authorization.k8s.io"}, {"impersonate", "users"},
+		{"create", "serviceaccounts", "--subresource=token"}, {"*", "*"},
+	}
+	for _, a := range allowed {
+		if !canI(a...) {
+			t.Errorf("%s may not %s: serve needs it", deployServiceAccount, strings.Join(a, " "))
+		}
+	}
+	for _, r := range refused {
+		if canI(r...) {
+			t.Errorf("%s may %s: serve does not need it", deployServiceAccount, strings.Join(r, " "))
+		}
+	}
+}
+
+// TestDeployServeWithServiceAccountToken runs serve as it runs in the
+// cluster, with the Deployment's own arguments and deploy/'s
+// ServiceAccount's token, but as a local process: it lists namespaces,
+// streams, scales and changes an image; and the same token is refused by
+// the API server for anything serve does not do.
+func TestDeployServeWithServiceAccountToken(t *testing.T) {
+	secretToken := deployApply(t)
+	ns := testbed.NewNamespace(t)
+	createDeployment(t, ns, "web", 1)
+	waitRolledOut(t, ns, "web")
+	kubeconfig := deployKubeconfig(t)
+
+	// The container's arguments, with the address and the token file made
+	// local: the flags the manifest passes must be serve's.
+	d := getDeployment(t, deployNamespace, deployName)
+	var args []string
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(secretToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range d.Spec.Template.Spec.Containers[0].Args[1:] {
+		switch k, _, _ := strings.Cut(a, "="); k {
+		case "--address":
+			a = "--address=127.0.0.1:0"
+		case "--token-file":
+			a = "--token-file=" + tokenFile
+		}
+		args = append(args, a)
+	}
+	p := startServeEnv(t, []string{"KUBECONFIG=" + kubeconfig}, args...)
+	if p.token != secretToken {
+		t.Fatalf("serve's URL carries token %q; want the one in --token-file, %q", p.token, secretToken)
+	}
+
+	// Namespaces: listed (no warning), and one that does not exist is told
+	// apart from an empty one.
+	status, body := p.request(t, "GET", "/api/namespaces", "", nil)
+	var list struct {
+		Namespaces []struct{ Name string } `json:"namespaces"`
+		Warning    string                  `json:"warning"`
+	}
+	if status != 200 || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("/api/namespaces: %d %s", status, body)
+	}
+	var names []string
+	for _, n := range list.Namespaces {
+		names = append(names, n.Name)
+	}
+	if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+ns+" ") || list.Warning != "" {
+		t.Errorf("/api/namespaces lists %v with warning %q; want %s among them and no warning", names, list.Warning, ns)
+	}
+	status, body = p.request(t, "GET", "/api/namespaces/no-such-namespace-xyz/deployments", "", nil)
+	apiErr(t, "a namespace that does not exist", status, body, 404, "NotFound")
+
+	// The live view: a snapshot, then the changes made through serve.
+	s := p.openStream(t, ns, nil)
+	defer s.close()
+	if snap := snapshotOf(t, s.next(t, time.Minute)); len(snap) != 1 || snap[0].Name != "web" {
+		t.Fatalf("snapshot %s; want web", fmtJSON(snap))
+	}
+	status, body = p.request(t, "PUT", "/api/namespaces/"+ns+"/deployments/web/scale", `{"replicas": 3}`, p.auth())
+	if status != 200 {
+		t.Fatalf("scale: %d %s", status, body)
+	}
+	s.until(t, time.Minute, "the scale to 3 on the stream", desiredIs(t, "web", 3))
+	status, body = p.request(t, "PUT", "/api/namespaces/"+ns+"/deployments/web/image", `{"container": "app", "image": "registry.k8s.io/pause:3.9"}`, p.auth())
+	if status != 200 {
+		t.Fatalf("set image: %d %s", status, body)
+	}
+	web := getDeployment(t, ns, "web")
+	if *web.Spec.Replicas != 3 || web.Spec.Template.Spec.Containers[0].Image != "registry.k8s.io/pause:3.9" {
+		t.Errorf("web has %d replicas and image %s; want 3 and pause:3.9", *web.Spec.Replicas, web.Spec.Template.Spec.Containers[0].Image)
+	}
+	if status, body := p.request(t, "GET", "/readyz", "", nil); status != 200 {
+		t.Errorf("/readyz: %d %s", status, body)
+	}
+
+	// Beyond serve's calls, the API server refuses the same identity, and
+	// nothing changes (once the controller has finished the rollout).
+	waitRolledOut(t, ns, "web")
+	before := getDeployment(t, ns, "web")
+	for _, args := range [][]string{
+		{"-n", ns, "delete", "deployment", "web"},
+		{"-n", ns, "scale", "deployment", "web", "--replicas=1"}, // kubectl patches deployments/scale; serve updates it
+		{"-n", ns, "get", "pods"},
+		{"-n", deployNamespace, "get", "secret", "deploywatch-token"},
+		{"create", "namespace", "deploy-rbac-should-not-exist"},
+	} {
+		_, stderr, err := testbed.KubectlErr(append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		if err == nil || !strings.Contains(stderr, "Forbidden") && !strings.Contains(stderr, "forbidden") {
+			t.Errorf("kubectl %s as %s: err %v, stderr %q; want Forbidden", strings.Join(args, " "), deployServiceAccount, err, stderr)
+		}
+	}
+	if after := getDeployment(t, ns, "web"); after.ResourceVersion != before.ResourceVersion {
+		t.Errorf("web changed (resourceVersion %s -> %s) through refused requests", before.ResourceVersion, after.ResourceVersion)
+	}
+}
+
+// deployKubeconfig writes a kubeconfig for the test bed's API server that
+// authenticates with a token of deploy/'s ServiceAccount, as the pod's
+// in-cluster config does.
+func deployKubeconfig(t *testing.T) string {
+	t.Helper()
+	token := strings.TrimSpace(testbed.Kubectl(t, "-n", deployNamespace, "create", "token", deployName, "--duration=1h"))
+	admin, err := clientcmd.LoadFromFile(testbed.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["bed"] = admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
+	cfg.AuthInfos["deploywatch"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["deploywatch"] = &clientcmdapi.Context{Cluster: "bed", AuthInfo: "deploywatch", Namespace: deployNamespace}
+	cfg.CurrentContext = "deploywatch"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
