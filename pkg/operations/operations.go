@@ -1,0 +1,273 @@
+// Package operations changes Deployments safely: it scales them through the
+// scale subresource and sets container images with a guarded JSON patch,
+// validating every input before the first request, honouring preconditions
+// without ever overwriting a concurrent edit, and writing nothing when asked
+// for what is already there. Wait follows the rollout a change started.
+//
+// It is shared by the CLI (`scale`, `set-image`) and the web API of `serve`,
+// so it knows nothing of cobra or HTTP: it takes the narrowest client
+// interface (appsv1client.DeploymentsGetter) and returns *Error values whose
+// Reason the callers map to an exit message or an HTTP status.
+package operations
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// DryRunMode says whether a change is written: as kubectl's --dry-run.
+type DryRunMode string
+
+const (
+	// DryRunNone writes the change.
+	DryRunNone DryRunMode = "none"
+	// DryRunClient validates and reads, and computes the result locally
+	// without sending the write.
+	DryRunClient DryRunMode = "client"
+	// DryRunServer sends the write with dryRun=All: the API server runs
+	// admission and validation but persists nothing.
+	DryRunServer DryRunMode = "server"
+)
+
+// DryRunModes are the values ParseDryRun accepts.
+var DryRunModes = []DryRunMode{DryRunNone, DryRunClient, DryRunServer}
+
+// ParseDryRun turns "none", "client" or "server" (or "" for none) into a mode.
+func ParseDryRun(s string) (DryRunMode, error) {
+	switch DryRunMode(s) {
+	case "", DryRunNone:
+		return DryRunNone, nil
+	case DryRunClient, DryRunServer:
+		return DryRunMode(s), nil
+	}
+	return "", &Error{Reason: BadRequest, Problems: []Problem{{Field: "dryRun",
+		Message: fmt.Sprintf("unknown dry-run mode %q: use none, client or server", s)}}}
+}
+
+// Suffix is what kubectl appends to its output for this mode.
+func (m DryRunMode) Suffix() string {
+	switch m {
+	case DryRunClient:
+		return " (dry run)"
+	case DryRunServer:
+		return " (server dry run)"
+	}
+	return ""
+}
+
+// Reason classifies an Error. The HTTP layer maps each to a status code.
+type Reason string
+
+const (
+	BadRequest Reason = "BadRequest" // invalid input: 400
+	NotFound   Reason = "NotFound"   // no such Deployment or namespace: 404
+	Forbidden  Reason = "Forbidden"  // RBAC refused: 403
+	Conflict   Reason = "Conflict"   // a precondition does not hold: 409
+	Invalid    Reason = "Invalid"    // the API server refused the change: 422
+	Failed     Reason = "Failed"     // Wait: the rollout failed or cannot go on
+)
+
+// Problem is one thing wrong with a request; Field names the request field
+// (namespace, name, replicas, currentReplicas, resourceVersion, dryRun,
+// images) so that a form can show it in place.
+type Problem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is what every operation returns for a problem its caller can act on.
+// Error() is one line: the message, then the hint.
+type Error struct {
+	Reason Reason `json:"reason"`
+	// Message says what is wrong; with Problems it is their messages joined.
+	Message string `json:"message"`
+	// Hint says what to do about it, as a command line where there is one.
+	Hint string `json:"hint,omitempty"`
+	// Problems lists every invalid input, for BadRequest.
+	Problems []Problem `json:"problems,omitempty"`
+	// Err is the API server's error, if it came from one.
+	Err error `json:"-"`
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if msg == "" {
+		parts := make([]string, len(e.Problems))
+		for i, p := range e.Problems {
+			parts[i] = p.Message
+		}
+		msg = strings.Join(parts, "; ")
+	}
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf returns the Reason of err, or "" when err is no *Error.
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+// ProblemsOf returns the problems of a BadRequest error, or nil.
+func ProblemsOf(err error) []Problem {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Problems
+	}
+	return nil
+}
+
+func badRequest(problems []Problem) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return &Error{Reason: BadRequest, Problems: problems}
+}
+
+// Change is one field a request changes (or would change, or found as
+// asked): "replicas", "container NAME" or "init container NAME".
+type Change struct {
+	What string `json:"what"`
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// Result is the outcome of a change.
+type Result struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Changed is false when the Deployment already was as asked: nothing was
+	// written, whatever the dry-run mode.
+	Changed bool       `json:"changed"`
+	DryRun  DryRunMode `json:"dryRun"`
+	// Changes lists what differs (Changed) or what was asked for (not Changed).
+	Changes []Change `json:"changes"`
+	// Object is what the API server returned (for a client dry run, the
+	// object as it would be): an *autoscalingv1.Scale for Scale, an
+	// *appsv1.Deployment for SetImages. Its TypeMeta is not set.
+	Object runtime.Object `json:"-"`
+	// ResourceVersion of the Deployment after the change.
+	ResourceVersion string `json:"resourceVersion"`
+	// Generation of the Deployment after the change; 0 when the response
+	// does not tell it (the scale subresource carries no generation).
+	Generation int64 `json:"generation,omitempty"`
+	// Replicas is the desired count after a Scale.
+	Replicas *int32 `json:"replicas,omitempty"`
+}
+
+// WaitRequest returns what Wait needs to follow the rollout of this change.
+func (r Result) WaitRequest() WaitRequest {
+	return WaitRequest{Namespace: r.Namespace, Name: r.Name, MinGeneration: r.Generation, Replicas: r.Replicas}
+}
+
+// validateTarget checks the fields every request has.
+func validateTarget(namespace, name string, dryRun DryRunMode) []Problem {
+	var ps []Problem
+	switch {
+	case namespace == "":
+		ps = append(ps, Problem{"namespace", "no namespace given"})
+	default:
+		if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
+			ps = append(ps, Problem{"namespace", fmt.Sprintf("invalid namespace %q: %s", namespace, errs[0])})
+		}
+	}
+	switch {
+	case name == "":
+		ps = append(ps, Problem{"name", "no deployment name given"})
+	default:
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			ps = append(ps, Problem{"name", fmt.Sprintf("invalid deployment name %q: %s", name, errs[0])})
+		}
+	}
+	if _, err := ParseDryRun(string(dryRun)); err != nil {
+		ps = append(ps, ProblemsOf(err)...)
+	}
+	return ps
+}
+
+// access describes what an operation needs, for Forbidden hints.
+type access struct {
+	op          string // "scale"
+	verbs       string // "get and update"
+	resource    string // "deployments/scale"
+	canIVerb    string // "update"
+	canIOptions string // " --subresource=scale"
+}
+
+var (
+	scaleAccess = access{"scale", "get and update", "deployments/scale", "update", " --subresource=scale"}
+	imageAccess = access{"set-image", "get and patch", "deployments", "patch", ""}
+	waitAccess  = access{"--wait", "list and watch", "deployments", "watch", ""}
+)
+
+// apiError turns an error from the API server into an *Error for the
+// reasons a caller can act on, and wraps any other.
+func apiError(err error, namespace, name string, a access) error {
+	if err == nil {
+		return nil
+	}
+	e := &Error{Err: err}
+	switch {
+	case apierrors.IsNotFound(err):
+		return deploymentNotFound(namespace, name, err)
+	case apierrors.IsForbidden(err):
+		e.Reason = Forbidden
+		e.Message = apiMessage(err)
+		e.Hint = fmt.Sprintf("%s needs %s on %s in namespace %q; check with 'kubectl auth can-i %s deployments%s -n %s'",
+			a.op, a.verbs, a.resource, namespace, a.canIVerb, a.canIOptions, namespace)
+	case apierrors.IsConflict(err):
+		e.Reason = Conflict
+		e.Message = fmt.Sprintf("deployment %q in namespace %q changed while it was being written: %s", name, namespace, apiMessage(err))
+		e.Hint = "nothing was changed; try again"
+	case apierrors.IsInvalid(err):
+		e.Reason = Invalid
+		e.Message = apiMessage(err)
+	case apierrors.IsBadRequest(err):
+		e.Reason = BadRequest
+		e.Message = apiMessage(err)
+	default:
+		return fmt.Errorf("%s deployment %q in namespace %q: %w", a.op, name, namespace, err)
+	}
+	return e
+}
+
+func deploymentNotFound(namespace, name string, err error) error {
+	return &Error{
+		Reason:  NotFound,
+		Message: fmt.Sprintf("deployment %q not found in namespace %q", name, namespace),
+		Hint:    fmt.Sprintf("list them with 'kubectl get deployments -n %s'", namespace),
+		Err:     err,
+	}
+}
+
+func apiMessage(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) && status.Status().Message != "" {
+		return status.Status().Message
+	}
+	return err.Error()
+}
+
+// maxAttempts bounds the re-reads after a write lost a race with another
+// writer: each attempt re-checks everything against the new state.
+const maxAttempts = 5
+
+func preconditionFailed(namespace, name, what string) error {
+	return &Error{
+		Reason:  Conflict,
+		Message: fmt.Sprintf("precondition failed: deployment %q in namespace %q %s; nothing was changed", name, namespace, what),
+		Hint:    fmt.Sprintf("read its current state with 'kubectl get deployment %s -n %s -o yaml' and try again", name, namespace),
+	}
+}

@@ -1,0 +1,239 @@
+package operations
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+)
+
+// ImageRequest asks for container images of a Deployment's pod template to
+// change.
+type ImageRequest struct {
+	Namespace string
+	Name      string
+	// Images to set; a Container of AllContainers ("*") sets every
+	// container that is not named otherwise. Init containers change only
+	// when named.
+	Images []ContainerImage
+	// ResourceVersion, when set, is a precondition: change only if the
+	// Deployment is still at this version.
+	ResourceVersion string
+	DryRun          DryRunMode
+}
+
+// Validate reports every problem with the request, without a request to the
+// API server.
+func (r ImageRequest) Validate() error {
+	ps := validateTarget(r.Namespace, r.Name, r.DryRun)
+	ps = append(ps, ValidateImages(r.Images)...)
+	return badRequest(ps)
+}
+
+// SetImages sets container images with a JSON patch, never with a
+// read-modify-write update that could overwrite a concurrent edit.
+//
+// It reads the Deployment first, to check the container names (an unknown
+// one is an error listing the names there are), the resourceVersion
+// precondition, and whether anything would change at all. The patch then
+// replaces only the images that change, each guarded by a "test" op on the
+// container's name at its index (and, with a precondition, on the
+// resourceVersion): if the containers moved, or the Deployment changed,
+// between the read and the write, the API server applies nothing, and
+// SetImages reads again and re-checks everything.
+func SetImages(ctx context.Context, client appsv1client.DeploymentsGetter, req ImageRequest) (Result, error) {
+	if err := req.Validate(); err != nil {
+		return Result{}, err
+	}
+	dryRun, _ := ParseDryRun(string(req.DryRun))
+	deployments := client.Deployments(req.Namespace)
+	for attempt := 1; ; attempt++ {
+		current, err := deployments.Get(ctx, req.Name, metav1.GetOptions{})
+		if err != nil {
+			return Result{}, apiError(err, req.Namespace, req.Name, imageAccess)
+		}
+		if req.ResourceVersion != "" && current.ResourceVersion != req.ResourceVersion {
+			return Result{}, preconditionFailed(req.Namespace, req.Name,
+				fmt.Sprintf("is at resourceVersion %s, expected %s", current.ResourceVersion, req.ResourceVersion))
+		}
+		p, err := planImages(current, req.Images)
+		if err != nil {
+			return Result{}, err
+		}
+		res := Result{
+			Namespace: req.Namespace, Name: req.Name, DryRun: dryRun,
+			Changes: p.asked, Object: current,
+			ResourceVersion: current.ResourceVersion, Generation: current.Generation,
+		}
+		if len(p.edits) == 0 {
+			return res, nil
+		}
+		res.Changed, res.Changes = true, p.changes()
+		if dryRun == DryRunClient {
+			res.Object = p.apply(current)
+			return res, nil
+		}
+		patch, err := p.jsonPatch(req.ResourceVersion)
+		if err != nil {
+			return Result{}, err
+		}
+		opts := metav1.PatchOptions{}
+		if dryRun == DryRunServer {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		written, err := deployments.Patch(ctx, req.Name, types.JSONPatchType, patch, opts)
+		if isTestFailed(err) {
+			if attempt < maxAttempts {
+				continue // changed since it was read: read again and re-check
+			}
+			return Result{}, &Error{Reason: Conflict, Err: err,
+				Message: fmt.Sprintf("deployment %q in namespace %q kept changing while its images were being set; nothing was changed", req.Name, req.Namespace),
+				Hint:    "try again"}
+		}
+		if err != nil {
+			return Result{}, apiError(err, req.Namespace, req.Name, imageAccess)
+		}
+		res.Object = written
+		res.ResourceVersion, res.Generation = written.ResourceVersion, written.Generation
+		return res, nil
+	}
+}
+
+// isTestFailed reports a JSON patch whose "test" op did not hold. The API
+// server answers 422 with json-patch's message, which says "test failed".
+func isTestFailed(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "test failed")
+}
+
+// imageEdit is one container whose image changes.
+type imageEdit struct {
+	init      bool
+	index     int
+	container string
+	from, to  string
+}
+
+type imagePlan struct {
+	edits []imageEdit
+	asked []Change // every container the request names, changed or not
+}
+
+// planImages decides which containers of d change, and reports every
+// container name the request gives that d does not have.
+func planImages(d *appsv1.Deployment, images []ContainerImage) (*imagePlan, error) {
+	want := map[string]string{}
+	for _, ci := range images {
+		want[ci.Container] = ci.Image
+	}
+	all, hasAll := want[AllContainers]
+	used := map[string]bool{}
+	p := &imagePlan{}
+	visit := func(init bool, cs []corev1.Container) {
+		for i, c := range cs {
+			image, named := want[c.Name]
+			used[c.Name] = used[c.Name] || named
+			switch {
+			case named:
+			case hasAll && !init:
+				image = all
+			default:
+				continue
+			}
+			what := "container " + c.Name
+			if init {
+				what = "init container " + c.Name
+			}
+			p.asked = append(p.asked, Change{What: what, From: c.Image, To: image})
+			if c.Image != image {
+				p.edits = append(p.edits, imageEdit{init: init, index: i, container: c.Name, from: c.Image, to: image})
+			}
+		}
+	}
+	spec := &d.Spec.Template.Spec
+	visit(false, spec.Containers)
+	visit(true, spec.InitContainers)
+
+	var unknown []string
+	for _, ci := range images {
+		if ci.Container != AllContainers && !used[ci.Container] {
+			unknown = append(unknown, fmt.Sprintf("%q", ci.Container))
+		}
+	}
+	if len(unknown) == 0 {
+		return p, nil
+	}
+	noun := "container"
+	if len(unknown) > 1 {
+		noun = "containers"
+	}
+	msg := fmt.Sprintf("deployment %q in namespace %q has no %s %s; its containers: %s",
+		d.Name, d.Namespace, noun, strings.Join(unknown, ", "), strings.Join(names(spec.Containers), ", "))
+	if len(spec.InitContainers) > 0 {
+		msg += "; its init containers: " + strings.Join(names(spec.InitContainers), ", ")
+	}
+	return nil, &Error{Reason: BadRequest, Problems: []Problem{{Field: "images", Message: msg}}}
+}
+
+func names(cs []corev1.Container) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name
+	}
+	return out
+}
+
+func (p *imagePlan) changes() []Change {
+	out := make([]Change, 0, len(p.edits))
+	for _, c := range p.asked {
+		if c.From != c.To {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// apply returns a copy of d with the plan's images, for a client dry run.
+func (p *imagePlan) apply(d *appsv1.Deployment) *appsv1.Deployment {
+	d = d.DeepCopy()
+	for _, e := range p.edits {
+		cs := d.Spec.Template.Spec.Containers
+		if e.init {
+			cs = d.Spec.Template.Spec.InitContainers
+		}
+		cs[e.index].Image = e.to
+	}
+	return d
+}
+
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value string `json:"value"`
+}
+
+// jsonPatch guards each replaced image with a test of its container's name
+// at that index, and the whole patch with a test of the resourceVersion when
+// the caller asked for one.
+func (p *imagePlan) jsonPatch(resourceVersion string) ([]byte, error) {
+	var ops []patchOp
+	if resourceVersion != "" {
+		ops = append(ops, patchOp{"test", "/metadata/resourceVersion", resourceVersion})
+	}
+	for _, e := range p.edits {
+		list := "containers"
+		if e.init {
+			list = "initContainers"
+		}
+		base := fmt.Sprintf("/spec/template/spec/%s/%d", list, e.index)
+		ops = append(ops,
+			patchOp{"test", base + "/name", e.container},
+			patchOp{"replace", base + "/image", e.to})
+	}
+	return json.Marshal(ops)
+}

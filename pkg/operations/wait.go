@@ -1,0 +1,132 @@
+package operations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
+)
+
+// WaitRequest names the Deployment to follow and says how to tell the state
+// a change produced from the state before it.
+type WaitRequest struct {
+	Namespace string
+	Name      string
+	// MinGeneration is the Deployment's generation after the change. Right
+	// after a write the watch may still show an older state, Running or
+	// Failed: a summary counts only once its generation is at least this
+	// and the deployment controller has observed it.
+	MinGeneration int64
+	// Replicas, when set, is the desired count the change set. A scale
+	// response carries no generation, so this is how its state is told
+	// from the one before.
+	Replicas *int32
+}
+
+// Wait follows the Deployment with the shared tracker (a watch on its name
+// alone) until the rollout of the change settles. Every event goes to sink
+// (nil: none) for live progress. It returns the last summary and:
+//   - nil once the Deployment is Running (or ScaledToZero);
+//   - an *Error with Reason Failed when it is Failed (its message says why)
+//     or paused (it will not roll out until resumed);
+//   - an *Error with Reason NotFound when it is, or gets, deleted;
+//   - ctx's error, wrapped, when ctx ends first (a timeout, an interrupt).
+func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req WaitRequest, sink tracker.Sink) (deployment.Summary, error) {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	w := &waiter{req: req, next: sink, stop: stop}
+	err := tracker.New(client, tracker.Options{
+		Namespace:     req.Namespace,
+		FieldSelector: "metadata.name=" + req.Name,
+	}).Run(ctx, w)
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.done:
+		return w.last, w.err
+	case err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		return w.last, apiError(err, req.Namespace, req.Name, waitAccess)
+	}
+	state := "not yet listed"
+	if w.seen {
+		state = string(w.last.Status)
+		if w.last.Message != "" {
+			state += " (" + w.last.Message + ")"
+		}
+	}
+	return w.last, fmt.Errorf("deployment %q in namespace %q is %s: %w", req.Name, req.Namespace, state, context.Cause(ctx))
+}
+
+// waiter is the tracker's sink: it passes events on and decides when the
+// wait is over.
+type waiter struct {
+	req  WaitRequest
+	next tracker.Sink
+	stop func()
+
+	mu   sync.Mutex
+	seen bool
+	last deployment.Summary
+	done bool
+	err  error
+}
+
+func (w *waiter) OnEvent(e deployment.Event) {
+	if w.next != nil {
+		w.next.OnEvent(e)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e.Type == deployment.Deleted {
+		w.finish(&Error{Reason: NotFound, Message: fmt.Sprintf("deployment %q in namespace %q was deleted while waiting for its rollout", w.req.Name, w.req.Namespace)})
+		return
+	}
+	w.seen, w.last = true, e.Summary
+	w.check()
+}
+
+func (w *waiter) OnSynced(snapshot []deployment.Summary) {
+	if w.next != nil {
+		w.next.OnSynced(snapshot)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(snapshot) == 0 {
+		w.finish(deploymentNotFound(w.req.Namespace, w.req.Name, nil))
+	}
+}
+
+func (w *waiter) finish(err error) {
+	if w.done {
+		return
+	}
+	w.done, w.err = true, err
+	w.stop()
+}
+
+// check ends the wait on a settled or failed summary of the change's state.
+func (w *waiter) check() {
+	s := &w.last
+	if s.ObservedGeneration < s.Generation || s.Generation < w.req.MinGeneration {
+		return // the controller has not acted on the change yet
+	}
+	if w.req.Replicas != nil && s.Replicas.Desired != *w.req.Replicas {
+		return // an older state, or someone scaled it again since
+	}
+	switch {
+	case s.Status.Settled():
+		w.finish(nil)
+	case s.Status == deployment.Failed:
+		w.finish(&Error{Reason: Failed, Message: fmt.Sprintf("deployment %q in namespace %q failed: %s", s.Name, s.Namespace, s.Message)})
+	case s.Status == deployment.Paused:
+		w.finish(&Error{Reason: Failed,
+			Message: fmt.Sprintf("deployment %q in namespace %q is paused: its rollout will not go on", s.Name, s.Namespace),
+			Hint:    fmt.Sprintf("resume it with 'kubectl rollout resume deployment/%s -n %s'", s.Name, s.Namespace)})
+	}
+}
