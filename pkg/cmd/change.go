@@ -1,0 +1,338 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
+)
+
+// defaultWaitTimeout bounds --wait unless --timeout says otherwise: long
+// enough for an ordinary rollout, short enough that a forgotten CI job does
+// not hang for the 10 minutes of a Deployment's default progress deadline
+// (helm's --wait uses the same default).
+const defaultWaitTimeout = 5 * time.Minute
+
+// changeOptions are what scale and set-image share: the target, --dry-run,
+// --resource-version, -o, --wait and --timeout, printing the result and
+// following the rollout.
+type changeOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	PrintFlags  *genericclioptions.PrintFlags
+	genericiooptions.IOStreams
+
+	DryRun          string
+	ResourceVersion string
+	Wait            bool
+	Timeout         time.Duration
+
+	// IsTerminal reports whether a writer is a terminal; tests replace it.
+	IsTerminal func(io.Writer) bool
+	// TerminalSize reports the terminal's columns and rows.
+	TerminalSize func(io.Writer) (int, int)
+
+	// Filled in by complete.
+	clients    *clients
+	args       []string
+	name       string
+	timeoutSet bool
+	dryRun     operations.DryRunMode
+}
+
+func newChangeOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, operation string) changeOptions {
+	return changeOptions{
+		configFlags: configFlags,
+		// The type setter gives typed objects their apiVersion and kind,
+		// which the client strips and every printer needs.
+		PrintFlags: genericclioptions.NewPrintFlags(operation).WithTypeSetter(scheme.Scheme),
+		IOStreams:  streams,
+		DryRun:     string(operations.DryRunNone),
+		Timeout:    defaultWaitTimeout,
+		IsTerminal: isTerminal, TerminalSize: terminalSize,
+	}
+}
+
+func (o *changeOptions) addFlags(cmd *cobra.Command) {
+	o.PrintFlags.AddFlags(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (validate and print what would change, send nothing) or "server" (the API server checks the change and persists nothing)`)
+	fs.Lookup("dry-run").NoOptDefVal = string(operations.DryRunClient)
+	fs.StringVar(&o.ResourceVersion, "resource-version", o.ResourceVersion, "precondition: change only if the Deployment's resourceVersion is still this")
+	fs.BoolVar(&o.Wait, "wait", o.Wait, "after the change, follow the rollout until it is Running (exit 0) or Failed (exit 1)")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "with --wait: give up after this long (exit 2); 0 waits until Running or Failed")
+}
+
+// complete builds the clients and takes the Deployment's name from args[0].
+func (o *changeOptions) complete(cmd *cobra.Command, args []string) error {
+	if o.clients == nil { // tests set their own
+		c, err := newClients(o.configFlags)
+		if err != nil {
+			return err
+		}
+		o.clients = c
+	}
+	o.args = args
+	if len(args) > 0 {
+		o.name = deploymentName(args[0])
+	}
+	o.timeoutSet = cmd.Flags().Changed("timeout")
+	if mode, err := operations.ParseDryRun(o.DryRun); err == nil {
+		o.dryRun = mode
+	} else {
+		o.dryRun = operations.DryRunNone // reported by Validate
+	}
+	return nil
+}
+
+// deploymentName accepts NAME and kubectl's TYPE/NAME forms for Deployments;
+// any other TYPE is left in place for validation to refuse.
+func deploymentName(arg string) string {
+	kind, name, ok := strings.Cut(arg, "/")
+	if !ok {
+		return arg
+	}
+	switch kind {
+	case "deployment", "deployments", "deploy", "deployment.apps", "deployments.apps":
+		return name
+	}
+	return arg
+}
+
+// problems reports what is wrong with the shared flags.
+func (o *changeOptions) problems() []string {
+	var ps []string
+	if _, err := o.PrintFlags.ToPrinter(); err != nil {
+		ps = append(ps, fmt.Sprintf("-o %s: %v", o.output(), err))
+	}
+	if o.Timeout < 0 {
+		ps = append(ps, fmt.Sprintf("--timeout must not be negative, got %s", o.Timeout))
+	}
+	if o.timeoutSet && !o.Wait {
+		ps = append(ps, "--timeout only applies with --wait; add --wait or drop --timeout")
+	}
+	if o.Wait && o.dryRun != operations.DryRunNone {
+		ps = append(ps, "--wait has nothing to follow with --dry-run: nothing changes; drop one of them")
+	}
+	return ps
+}
+
+// requestProblems are the request's own problems, without those about its
+// name when the arguments were wrong already.
+func requestProblems(err error, argsWrong bool) []string {
+	var ps []string
+	for _, p := range operations.ProblemsOf(err) {
+		if argsWrong && p.Field == "name" {
+			continue
+		}
+		ps = append(ps, p.Message)
+	}
+	return ps
+}
+
+func joinProblems(ps []string) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(ps, "; "))
+}
+
+func (o *changeOptions) output() string {
+	if o.PrintFlags.OutputFormat == nil {
+		return ""
+	}
+	return *o.PrintFlags.OutputFormat
+}
+
+// checkCanWatch makes sure, before anything is written, that --wait will be
+// able to follow the rollout: a change whose wait fails at once for want of
+// permission would leave the user unsure of what happened.
+func (o *changeOptions) checkCanWatch(ctx context.Context) error {
+	if !o.Wait {
+		return nil
+	}
+	ns := o.clients.Namespace
+	for _, verb := range []string{"list", "watch"} {
+		review, err := o.clients.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: ns, Verb: verb, Group: "apps", Resource: "deployments",
+			}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return nil // cannot ask: let the wait itself report what it meets
+		}
+		if !review.Status.Allowed {
+			return fmt.Errorf("--wait needs list and watch on deployments in namespace %q, and you may not %s them; nothing was changed; check with 'kubectl auth can-i %s deployments -n %s', or drop --wait",
+				ns, verb, verb, ns)
+		}
+	}
+	return nil
+}
+
+// explain turns an error of pkg/operations, or any other, into one line.
+func (o *changeOptions) explain(ctx context.Context, err error) error {
+	var opErr *operations.Error
+	if !errors.As(err, &opErr) {
+		return explainAPIError(err, o.clients.Config, "")
+	}
+	if opErr.Reason == operations.NotFound {
+		ns := o.clients.Namespace
+		if _, nsErr := o.clients.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(nsErr) {
+			return fmt.Errorf("deployment %q not found: namespace %q does not exist; list namespaces with 'kubectl get namespaces': %w", o.name, ns, err)
+		}
+	}
+	return &explainedError{msg: opErr.Error(), err: err}
+}
+
+// finish prints the result and, with --wait, follows the rollout.
+func (o *changeOptions) finish(ctx context.Context, res operations.Result, operation string) error {
+	if !res.Changed {
+		operation = "unchanged"
+	}
+	if err := o.print(res, operation+res.DryRun.Suffix()); err != nil {
+		return err
+	}
+	if !o.Wait {
+		return nil
+	}
+	return o.wait(ctx, res)
+}
+
+// print writes the result as kubectl does: "deployment.apps/web scaled", or
+// the object with -o json|yaml|... (the Scale object the API server
+// returned, for scale: it is what RBAC on deployments/scale may read).
+func (o *changeOptions) print(res operations.Result, operation string) error {
+	o.PrintFlags.NamePrintFlags.Operation = operation
+	printer, err := o.PrintFlags.ToPrinter()
+	if err != nil {
+		return err
+	}
+	obj := res.Object
+	if out := o.output(); out == "" || out == "name" || obj == nil {
+		obj = &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: res.Name, Namespace: res.Namespace}}
+	}
+	obj = obj.DeepCopyObject()
+	return printer.PrintObj(obj, o.Out)
+}
+
+// progressOut is where --wait shows the rollout: standard output, unless -o
+// asked for the object there, which must stay parseable.
+func (o *changeOptions) progressOut() io.Writer {
+	if o.output() != "" {
+		return o.ErrOut
+	}
+	return o.Out
+}
+
+// wait follows the rollout with the shared tracker and prints its progress:
+// a live table on a terminal, one row per change when piped.
+func (o *changeOptions) wait(ctx context.Context, res operations.Result) error {
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	out := o.progressOut()
+	var p printer
+	if o.IsTerminal(out) {
+		title := fmt.Sprintf("rollout of deployment %q in namespace %q", res.Name, res.Namespace)
+		p = printers.NewLive(out, printers.Options{Color: os.Getenv("NO_COLOR") == ""}, title, func() (int, int) { return o.TerminalSize(out) })
+	} else {
+		p = printers.NewStream(out, printers.Options{})
+	}
+	last, err := operations.Wait(ctx, o.clients.Kube.AppsV1(), res.WaitRequest(), p)
+	if closeErr := p.Close(); closeErr != nil && !isBrokenPipe(closeErr) && err == nil {
+		return fmt.Errorf("writing output: %w", closeErr)
+	}
+	switch {
+	case err == nil:
+		fmt.Fprintf(out, "deployment %q successfully rolled out\n", res.Name)
+		return nil
+	case operations.ReasonOf(err) == operations.Failed:
+		return &ExitError{Code: exitFailure, Err: o.explain(ctx, err)}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &ExitError{Code: exitTimeout, Err: explained(err, "timed out after %s waiting for the rollout of deployment %q in namespace %q: %s",
+			o.Timeout, res.Name, res.Namespace, describe(last))}
+	case errors.Is(err, context.Canceled):
+		return &ExitError{Code: exitSignal, Err: explained(err, "interrupted while waiting for the rollout of deployment %q in namespace %q: %s",
+			res.Name, res.Namespace, describe(last))}
+	}
+	return o.explain(ctx, err)
+}
+
+// intFlag is an integer flag kept as typed, so that Validate can report a
+// value that is no integer together with every other problem, rather than
+// cobra stopping at the first.
+type intFlag struct {
+	raw string
+	set bool
+}
+
+func (f *intFlag) String() string     { return f.raw }
+func (f *intFlag) Set(s string) error { f.raw, f.set = s, true; return nil }
+func (f *intFlag) Type() string       { return "int" }
+
+// parse returns the value, or a problem naming the flag.
+func (f *intFlag) parse(flag string) (*int32, string) {
+	if !f.set {
+		return nil, ""
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(f.raw), 10, 32)
+	if err != nil {
+		return nil, fmt.Sprintf("%s must be a whole number, got %q", flag, f.raw)
+	}
+	v := int32(n)
+	return &v, ""
+}
+
+// completeDeployments offers the names of the namespace's Deployments.
+func completeDeployments(getter genericclioptions.RESTClientGetter) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		c, err := newClients(getter)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		list, err := c.Kube.AppsV1().Deployments(c.Namespace).List(cmd.Context(), metav1.ListOptions{})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []string
+		for _, d := range list.Items {
+			if strings.HasPrefix(d.Name, toComplete) {
+				names = append(names, d.Name)
+			}
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// describe says where a rollout stands.
+func describe(s deployment.Summary) string {
+	if s.Name == "" {
+		return "it was not listed yet"
+	}
+	msg := fmt.Sprintf("it is %s, %d of %d replicas updated and available", s.Status, min(s.Replicas.Updated, s.Replicas.Available), s.Replicas.Desired)
+	if s.Message != "" {
+		msg += " (" + s.Message + ")"
+	}
+	return msg
+}
