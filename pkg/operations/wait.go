@@ -70,11 +70,12 @@ type waiter struct {
 	next tracker.Sink
 	stop func()
 
-	mu   sync.Mutex
-	seen bool
-	last deployment.Summary
-	done bool
-	err  error
+	mu     sync.Mutex
+	synced bool // the tracker has delivered its initial list
+	seen   bool
+	last   deployment.Summary
+	done   bool
+	err    error
 }
 
 func (w *waiter) OnEvent(e deployment.Event) {
@@ -97,8 +98,12 @@ func (w *waiter) OnSynced(snapshot []deployment.Summary) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.synced = true
 	if len(snapshot) == 0 {
 		w.finish(deploymentNotFound(w.req.Namespace, w.req.Name, nil))
+	}
+	if w.done {
+		w.stop() // decided by an initial event: stopped only now, so the sink sees its first table
 	}
 }
 
@@ -107,7 +112,9 @@ func (w *waiter) finish(err error) {
 		return
 	}
 	w.done, w.err = true, err
-	w.stop()
+	if w.synced {
+		w.stop()
+	}
 }
 
 // check ends the wait on a settled or failed summary of the change's state.

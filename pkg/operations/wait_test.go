@@ -47,7 +47,7 @@ func TestWaiterCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stopped := false
-			w := &waiter{req: tt.req, stop: func() { stopped = true }}
+			w := &waiter{req: tt.req, stop: func() { stopped = true }, synced: true}
 			w.OnEvent(deployment.Event{Type: deployment.Modified, Summary: tt.s})
 			if w.done != tt.done || stopped != tt.done {
 				t.Fatalf("done = %v, stopped = %v, want %v", w.done, stopped, tt.done)
@@ -227,4 +227,23 @@ func TestWaitStartErrors(t *testing.T) {
 			t.Errorf("err = %v, want Forbidden with a hint", err)
 		}
 	})
+}
+
+// TestWaitAlreadySettled: when the first listed state already settles the
+// wait, the sink still gets its OnSynced (a Stream printer prints its table
+// only then).
+func TestWaitAlreadySettled(t *testing.T) {
+	c := newClient(t, newDeployment(3))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sink := newSyncSignal()
+	s, err := Wait(ctx, listWatchable(c), WaitRequest{Namespace: "shop", Name: "web", MinGeneration: 4}, sink)
+	if err != nil || s.Status != deployment.Running {
+		t.Fatalf("wait = %v, %v; want Running, nil", s.Status, err)
+	}
+	select {
+	case <-sink.synced:
+	default:
+		t.Error("the sink was never told the tracker synced")
+	}
 }
