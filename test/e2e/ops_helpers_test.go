@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
+)
+
+// opsResult is what one run of the plugin printed and how it exited.
+type opsResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// opsRun runs `kubectl deploywatch args...` against the shared cluster, the
+// way a user does, piped (not on a terminal).
+func opsRun(t *testing.T, args ...string) opsResult {
+	t.Helper()
+	testbed.BuildPlugin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	cmd := testbed.Shared().KubectlCmd(ctx, append([]string{"deploywatch"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	res := opsResult{stdout: out.String(), stderr: errOut.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		res.code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("kubectl deploywatch %s: %v", strings.Join(args, " "), err)
+	}
+	t.Logf("$ kubectl deploywatch %s\n%s%s(exit %d)", strings.Join(args, " "), res.stdout, res.stderr, res.code)
+	return res
+}
+
+// opsDeployment creates Deployment name in ns with containers web and
+// sidecar (and init container migrate), lets edit change it first, and
+// with rolledOut waits until it has rolled out.
+func opsDeployment(t *testing.T, ns, name string, replicas int32, rolledOut bool, edit func(*appsv1.Deployment)) {
+	t.Helper()
+	labels := map[string]string{"app": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					InitContainers: []corev1.Container{{Name: "migrate", Image: "registry.k8s.io/pause:3.10"}},
+					Containers: []corev1.Container{
+						{Name: "web", Image: "registry.k8s.io/pause:3.10"},
+						{Name: "sidecar", Image: "registry.k8s.io/pause:3.10"},
+					},
+				},
+			},
+		},
+	}
+	if edit != nil {
+		edit(d)
+	}
+	ctx := context.Background()
+	if _, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create deployment %s: %v", name, err)
+	}
+	if rolledOut {
+		opsPoll(t, time.Minute, "deployment "+name+" to roll out", func() bool {
+			return opsRolledOut(opsGet(t, ns, name))
+		})
+	}
+}
+
+func opsRolledOut(d *appsv1.Deployment) bool {
+	s := d.Status
+	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == *d.Spec.Replicas &&
+		s.ReadyReplicas == *d.Spec.Replicas && s.AvailableReplicas == *d.Spec.Replicas && s.Replicas == *d.Spec.Replicas
+}
+
+func opsGet(t *testing.T, ns, name string) *appsv1.Deployment {
+	t.Helper()
+	d, err := testbed.Clientset(t).AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get deployment %s: %v", name, err)
+	}
+	return d
+}
+
+func opsImages(d *appsv1.Deployment) string {
+	var parts []string
+	for _, c := range d.Spec.Template.Spec.InitContainers {
+		parts = append(parts, "init:"+c.Name+"="+c.Image)
+	}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		parts = append(parts, c.Name+"="+c.Image)
+	}
+	return strings.Join(parts, ",")
+}
+
+// opsPoll polls cond until it holds or the deadline passes.
+func opsPoll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func opsContains(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s does not say %q:\n%s", what, w, got)
+		}
+	}
+}
+
+// opsScaleOnlyKubeconfig makes ServiceAccount "scaler" in ns, allowed only
+// get, patch and update on deployments/scale there, and returns the path of
+// a kubeconfig that uses its token.
+func opsScaleOnlyKubeconfig(t *testing.T, ns string) string {
+	t.Helper()
+	cs := testbed.Clientset(t)
+	ctx := context.Background()
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "scaler"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "scale-only"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments/scale"}, Verbs: []string{"get", "patch", "update"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "scaler"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "scale-only"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "scaler", Namespace: ns}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(testbed.Kubectl(t, "-n", ns, "create", "token", "scaler", "--duration=1h"))
+
+	admin, err := clientcmd.LoadFromFile(testbed.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["bed"] = admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
+	cfg.AuthInfos["scaler"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["scaler"] = &clientcmdapi.Context{Cluster: "bed", AuthInfo: "scaler", Namespace: ns}
+	cfg.CurrentContext = "scaler"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opsPoll(t, 30*time.Second, "the scaler's token to be accepted", func() bool {
+		out, _, err := testbed.KubectlErr("--kubeconfig", path, "auth", "can-i", "update", "deployments", "--subresource=scale")
+		return err == nil && strings.TrimSpace(out) == "yes"
+	})
+	return path
+}
