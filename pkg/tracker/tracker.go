@@ -62,7 +62,10 @@ type Tracker struct {
 	lists atomic.Int64 // full lists from the API server, the first included
 }
 
-// New returns a tracker that reads Deployments through client.
+// New returns a tracker that reads Deployments through client. A fake client
+// in tests must say it cannot stream lists (IsWatchListSemanticsUnSupported
+// returning true), as client-go's fake Clientset does but its typed AppsV1
+// alone does not; otherwise the informer waits for a bookmark that never comes.
 func New(client appsv1client.DeploymentsGetter, opts Options) *Tracker {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -113,15 +116,10 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		defer close(done)
 		informer.RunWithContext(ctx)
 	}()
-	defer func() { <-done }() // the informer's goroutines end before Run returns
+	defer func() { cancel(); <-done }() // the informer's goroutines end before Run returns
 
-	if !cache.WaitForCacheSync(ctx.Done(), reg.HasSynced) {
-		select {
-		case err := <-startErr:
-			return err
-		default:
-			return ctx.Err()
-		}
+	if err := waitForSync(ctx, reg.HasSynced, startErr); err != nil {
+		return err
 	}
 	synced.Store(true)
 	t.mu.Lock()
@@ -132,8 +130,26 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 	return nil
 }
 
-// WaitForStart is a helper for callers of Run in a goroutine; see Start.
+// errNotStarted is Start's error when ctx ended before the first sync.
 var errNotStarted = errors.New("tracker stopped before it synced")
+
+// waitForSync waits for the first sync, but returns the first list or watch
+// error at once: the informer would retry a Forbidden or an unreachable
+// server forever, and a user waiting for a first screen should be told.
+func waitForSync(ctx context.Context, hasSynced func() bool, startErr <-chan error) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !hasSynced() {
+		select {
+		case err := <-startErr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
 
 // Start runs the tracker in a goroutine and waits until it has synced or
 // failed to start. stop ends it and waits for its goroutines to finish.

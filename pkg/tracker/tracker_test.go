@@ -1,0 +1,230 @@
+package tracker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/fake"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+// fakeApps is the fake clientset's AppsV1, telling the informer that the fake
+// cannot stream lists (see New).
+type fakeApps struct{ appsv1client.AppsV1Interface }
+
+func (fakeApps) IsWatchListSemanticsUnSupported() bool { return true }
+
+// recorder is a Sink that keeps what it is given.
+type recorder struct {
+	mu       sync.Mutex
+	events   []deployment.Event
+	snapshot []deployment.Summary
+	synced   int
+}
+
+func (r *recorder) OnEvent(e deployment.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) OnSynced(s []deployment.Summary) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snapshot = s
+	r.synced++
+}
+
+func (r *recorder) types() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		out = append(out, string(e.Type)+" "+e.Name)
+	}
+	return out
+}
+
+func newDeployment(name string, replicas int32, image string) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", UID: types.UID("uid-" + name), Generation: 1, ResourceVersion: "1",
+			Annotations:   map[string]string{"big": "value"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image, Args: []string{"--verbose"}}}}},
+		},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: replicas, UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", LastUpdateTime: metav1.Now()}}},
+	}
+}
+
+func TestObserveDeduplicates(t *testing.T) {
+	tr := New(nil, Options{})
+	rec := &recorder{}
+	d := newDeployment("web", 3, "nginx:1")
+	tr.observe(rec, d, true)
+
+	// A resync, a new resourceVersion and a condition heartbeat: nothing a user reads.
+	same := d.DeepCopy()
+	same.ResourceVersion = "2"
+	same.Status.Conditions[0].LastUpdateTime = metav1.NewTime(time.Now().Add(time.Minute))
+	tr.observe(rec, same, false)
+	tr.observe(rec, same, false)
+
+	scaled := same.DeepCopy()
+	scaled.ResourceVersion = "3"
+	scaled.Status.ReadyReplicas = 2
+	scaled.Status.AvailableReplicas = 2
+	tr.observe(rec, scaled, false)
+
+	if got, want := rec.types(), []string{"ADDED web", "MODIFIED web"}; !slices.Equal(got, want) {
+		t.Fatalf("events = %v, want %v", got, want)
+	}
+	last := rec.events[1]
+	if !slices.Equal(last.Changed, []string{"status", "message", "replicas.ready", "replicas.available"}) {
+		t.Errorf("changed = %v", last.Changed)
+	}
+	if last.Status != deployment.Degraded || last.ResourceVersion != "3" {
+		t.Errorf("last event = %+v", last.Summary)
+	}
+	if rec.events[0].Changed == nil || len(rec.events[0].Changed) != 0 {
+		t.Errorf("ADDED must carry an empty, non-nil changed list, got %#v", rec.events[0].Changed)
+	}
+}
+
+func TestForgetEmitsDeleteOnce(t *testing.T) {
+	tr := New(nil, Options{})
+	rec := &recorder{}
+	d := newDeployment("web", 1, "nginx:1")
+	tr.observe(rec, d, true)
+	tr.forget(rec, cache.DeletedFinalStateUnknown{Key: "shop/web", Obj: d}) // learned from a relist
+	tr.forget(rec, d)                                                       // and again: nothing more
+	if got, want := rec.types(), []string{"ADDED web", "DELETED web"}; !slices.Equal(got, want) {
+		t.Fatalf("events = %v, want %v", got, want)
+	}
+	if len(tr.Snapshot()) != 0 {
+		t.Errorf("snapshot still holds the deleted deployment")
+	}
+}
+
+func TestRecreatedUnderSameName(t *testing.T) {
+	tr := New(nil, Options{})
+	rec := &recorder{}
+	tr.observe(rec, newDeployment("web", 1, "nginx:1"), true)
+	again := newDeployment("web", 1, "nginx:1")
+	again.UID = "uid-new"
+	tr.observe(rec, again, false)
+	if got, want := rec.types(), []string{"ADDED web", "DELETED web", "ADDED web"}; !slices.Equal(got, want) {
+		t.Fatalf("events = %v, want %v", got, want)
+	}
+}
+
+func TestSkipInitial(t *testing.T) {
+	tr := New(nil, Options{SkipInitial: true})
+	rec := &recorder{}
+	tr.observe(rec, newDeployment("old", 1, "nginx:1"), true)
+	tr.observe(rec, newDeployment("new", 1, "nginx:1"), false)
+	if got, want := rec.types(), []string{"ADDED new"}; !slices.Equal(got, want) {
+		t.Fatalf("events = %v, want %v", got, want)
+	}
+	if n := len(tr.Snapshot()); n != 2 {
+		t.Errorf("snapshot has %d deployments, want 2", n)
+	}
+}
+
+func TestStripKeepsOnlyWhatIsRead(t *testing.T) {
+	d := newDeployment("web", 3, "nginx:1")
+	out, err := Strip(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.(*appsv1.Deployment)
+	if s.Annotations != nil || s.ManagedFields != nil || s.Spec.Template.Spec.Containers[0].Args != nil {
+		t.Errorf("strip left data the view never reads: %+v", s)
+	}
+	if !s.Status.Conditions[0].LastUpdateTime.IsZero() {
+		t.Errorf("strip kept condition timestamps")
+	}
+	if got, want := deployment.Summarize(s, nil), deployment.Summarize(d, nil); got.Status != want.Status || !slices.Equal(got.Containers, want.Containers) || got.Replicas != want.Replicas {
+		t.Errorf("stripped summary %+v differs from full %+v", got, want)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRunWithFakeClientset(t *testing.T) {
+	client := fake.NewClientset(newDeployment("web", 3, "nginx:1"))
+	watching := make(chan struct{})
+	var once sync.Once
+	client.PrependWatchReactor("deployments", func(k8stesting.Action) (bool, watch.Interface, error) {
+		once.Do(func() { close(watching) })
+		return false, nil, nil
+	})
+	rec := &recorder{}
+	tr := New(fakeApps{client.AppsV1()}, Options{Namespace: "shop"})
+	stop, err := tr.Start(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if rec.synced != 1 || len(rec.snapshot) != 1 {
+		t.Fatalf("synced %d times with %d deployments, want once with 1", rec.synced, len(rec.snapshot))
+	}
+	<-watching // writes before the watch starts would be missed by the fake
+
+	ctx := context.Background()
+	d, _ := client.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+	d.Spec.Template.Spec.Containers[0].Image = "nginx:2"
+	if _, err := client.AppsV1().Deployments("shop").Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.AppsV1().Deployments("shop").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ADDED web", "MODIFIED web", "DELETED web"}
+	waitFor(t, "three events", func() bool { return len(rec.types()) == len(want) })
+	if got := rec.types(); !slices.Equal(got, want) {
+		t.Fatalf("events = %v, want %v", got, want)
+	}
+	stop()
+	stop() // idempotent
+}
+
+func TestRunReportsForbiddenAtStart(t *testing.T) {
+	client := fake.NewClientset()
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "", errors.New("no"))
+	client.PrependReactor("list", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, forbidden
+	})
+	_, err := New(fakeApps{client.AppsV1()}, Options{}).Start(context.Background(), &recorder{})
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("Start error = %v, want Forbidden", err)
+	}
+}
