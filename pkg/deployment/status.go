@@ -62,7 +62,7 @@ func Classify(d *appsv1.Deployment, r Replicas, containers []Container, prev *Su
 		case prev != nil && prev.Generation == d.Generation:
 			return prev.Status, prev.Message
 		case prev != nil && prev.Replicas.Desired != r.Desired && slices.Equal(prev.Containers, containers):
-			return Scaling, fmt.Sprintf("scaling from %d to %d replicas", prev.Replicas.Desired, r.Desired)
+			return Scaling, scalingMessage(prev.Replicas.Desired, r.Desired)
 		default:
 			return Progressing, "waiting for the deployment controller to observe the new spec"
 		}
@@ -81,7 +81,7 @@ func Classify(d *appsv1.Deployment, r Replicas, containers []Container, prev *Su
 		return Progressing, fmt.Sprintf("%d of %d new replicas updated", r.Updated, r.Desired)
 	}
 	if r.Current != r.Desired || r.Updated != r.Desired {
-		return Scaling, fmt.Sprintf("scaling to %d replicas, %d current", r.Desired, r.Current)
+		return Scaling, scalingMessage(r.Current, r.Desired)
 	}
 	if r.Available >= r.Desired {
 		return Running, ""
@@ -96,6 +96,16 @@ func Classify(d *appsv1.Deployment, r Replicas, containers []Container, prev *Su
 	default:
 		return Degraded, waiting
 	}
+}
+
+// scalingMessage reads the same before and after the controller observes a
+// scale, so that step alone prints nothing new.
+func scalingMessage(from, to int32) string {
+	noun := "replicas"
+	if to == 1 {
+		noun = "replica"
+	}
+	return fmt.Sprintf("scaling from %d to %d %s", from, to, noun)
 }
 
 func condition(d *appsv1.Deployment, t appsv1.DeploymentConditionType) *appsv1.DeploymentCondition {

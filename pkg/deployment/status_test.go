@@ -93,10 +93,11 @@ func TestClassify(t *testing.T) {
 		{"old replicas pending termination", dep{desired: 3, replicas: 4, updated: 1, available: 3, progressing: rsUpdated}, nil, Progressing, "3 old replicas pending termination, 1 of 3 updated"},
 		{"replica failure", dep{desired: 3, replicas: 1, updated: 1, available: 1, progressing: complete, replicaFailure: quotaFails}, nil, Degraded, "FailedCreate: exceeded quota"},
 		{"scaled to zero", dep{desired: 0, progressing: complete}, nil, ScaledToZero, ""},
-		{"zero desired but pods still terminating", dep{desired: 0, replicas: 2, updated: 2, available: 2, progressing: complete}, nil, Scaling, "scaling to 0 replicas, 2 current"},
+		{"zero desired but pods still terminating", dep{desired: 0, replicas: 2, updated: 2, available: 2, progressing: complete}, nil, Scaling, "scaling from 2 to 0 replicas"},
 		{"new replica set being filled", dep{desired: 3, replicas: 1, updated: 1, progressing: rsCreated}, nil, Progressing, "1 of 3 new replicas updated"},
-		{"scale up of a complete deployment", dep{desired: 5, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}, nil, Scaling, "scaling to 5 replicas, 3 current"},
-		{"scale down", dep{desired: 2, replicas: 5, updated: 5, ready: 5, available: 5, progressing: complete}, nil, Scaling, "scaling to 2 replicas, 5 current"},
+		{"scale up of a complete deployment", dep{desired: 5, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}, nil, Scaling, "scaling from 3 to 5 replicas"},
+		{"scale down to one", dep{desired: 1, replicas: 5, updated: 5, ready: 5, available: 5, progressing: complete}, nil, Scaling, "scaling from 5 to 1 replica"},
+		{"scale down", dep{desired: 2, replicas: 5, updated: 5, ready: 5, available: 5, progressing: complete}, nil, Scaling, "scaling from 5 to 2 replicas"},
 		{"pods not yet available after a scale", dep{desired: 5, replicas: 5, updated: 5, ready: 3, available: 3, progressing: complete}, &scaling, Scaling, "3 of 5 replicas available"},
 		{"pods not yet available during a rollout", dep{desired: 3, replicas: 3, updated: 3, available: 1, progressing: rsUpdated}, &progressingPrev, Progressing, "1 of 3 replicas available"},
 		{"pods not yet available, controller says rollout under way, no history", dep{desired: 3, replicas: 3, updated: 3, available: 1, progressing: rsUpdated}, nil, Progressing, "1 of 3 replicas available"},
@@ -115,6 +116,21 @@ func TestClassify(t *testing.T) {
 				t.Errorf("message = %q, want %q", s.Message, tt.message)
 			}
 		})
+	}
+}
+
+// TestScaleObservedChangesNothingShown: the controller observing a scale
+// (observedGeneration catching up) changes no field a user reads, so the
+// watch prints nothing for that step.
+func TestScaleObservedChangesNothingShown(t *testing.T) {
+	running := Summarize(dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build(), nil)
+	unobserved := Summarize(dep{desired: 5, replicas: 3, updated: 3, ready: 3, available: 3, generation: 2, observed: 1, progressing: complete}.build(), &running)
+	observed := Summarize(dep{desired: 5, replicas: 3, updated: 3, ready: 3, available: 3, generation: 2, observed: 2, progressing: complete}.build(), &unobserved)
+	if unobserved.Status != Scaling || observed.Status != Scaling {
+		t.Fatalf("statuses %s then %s, want Scaling twice", unobserved.Status, observed.Status)
+	}
+	if changed := Changed(&unobserved, &observed); len(changed) != 0 {
+		t.Fatalf("observing the scale changed %v (messages %q then %q)", changed, unobserved.Message, observed.Message)
 	}
 }
 
