@@ -158,9 +158,12 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 
 	printer := o.printer(topts.Describe())
 	var sink tracker.Sink = printer
+	if o.Output != "ndjson" && !o.IsTerminal(o.Out) {
+		sink = &emptyNotice{Sink: sink, errOut: o.ErrOut, where: o.namespace}
+	}
 	var done *completion
 	if o.UntilComplete {
-		done = newCompletion(printer, stopTracker)
+		done = newCompletion(sink, stopTracker)
 		sink = done
 	}
 	err := tracker.New(o.clients.Kube.AppsV1(), topts).Run(runCtx, sink)
@@ -247,6 +250,26 @@ func (o *WatchOptions) printer(title string) printer {
 	default:
 		return printers.NewStream(o.Out, popts)
 	}
+}
+
+// emptyNotice tells a reader of a piped table that nothing matched, on
+// stderr as kubectl does, so stdout holds only the table.
+type emptyNotice struct {
+	tracker.Sink
+	errOut io.Writer
+	where  string
+}
+
+func (n *emptyNotice) OnSynced(snapshot []deployment.Summary) {
+	n.Sink.OnSynced(snapshot)
+	if len(snapshot) > 0 {
+		return
+	}
+	if n.where == "" {
+		fmt.Fprintln(n.errOut, "No resources found")
+		return
+	}
+	fmt.Fprintf(n.errOut, "No resources found in %s namespace.\n", n.where)
 }
 
 // completion wraps a printer and stops the watch once every Deployment has

@@ -37,16 +37,28 @@ func (p *Stream) cells(e *deployment.Event) []string {
 // OnEvent prints a row, or keeps it for the first table until synced.
 func (p *Stream) OnEvent(e deployment.Event) {
 	cells := p.cells(&e)
-	if !p.synced {
+	if !p.synced || p.widths == nil {
 		p.pending = append(p.pending, cells)
+		if p.synced {
+			p.first()
+		}
 		return
 	}
 	p.write(p.align(cells))
 }
 
-// OnSynced prints the first table.
+// OnSynced prints the first table; with nothing to show yet, it waits for
+// the first row, so an empty namespace prints no lone header (as kubectl).
 func (p *Stream) OnSynced([]deployment.Summary) {
 	p.synced = true
+	if len(p.pending) > 0 {
+		p.first()
+	}
+}
+
+// first prints the header and the rows so far as one table and fixes the
+// column widths.
+func (p *Stream) first() {
 	head := header(p.o)
 	p.widths = make([]int, len(head))
 	for _, r := range append([][]string{head}, p.pending...) {
