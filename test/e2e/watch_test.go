@@ -1,0 +1,472 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
+)
+
+// watchProc is a running `kubectl deploywatch watch ...` whose stdout is
+// piped, as in a script.
+type watchProc struct {
+	cmd    *exec.Cmd
+	stderr syncBuffer
+	done   chan struct{}
+
+	mu     sync.Mutex
+	lines  []string
+	events []deployment.Event
+	bad    []string // lines that are not one JSON event
+}
+
+func startWatch(t *testing.T, args ...string) *watchProc {
+	t.Helper()
+	testbed.BuildPlugin(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &watchProc{done: make(chan struct{})}
+	p.cmd = testbed.Shared().KubectlCmd(ctx, append([]string{"deploywatch"}, args...)...)
+	p.cmd.Stderr = &p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start kubectl deploywatch %s: %v", strings.Join(args, " "), err)
+	}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			p.add(sc.Text())
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-p.done
+		_ = p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("$ kubectl deploywatch %s\n%s\nstderr:\n%s", strings.Join(args, " "), strings.Join(p.output(), "\n"), p.stderr.String())
+		}
+	})
+	return p
+}
+
+func (p *watchProc) add(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lines = append(p.lines, line)
+	var e deployment.Event
+	if err := json.Unmarshal([]byte(line), &e); err != nil || e.Type == "" {
+		p.bad = append(p.bad, line)
+		return
+	}
+	p.events = append(p.events, e)
+}
+
+func (p *watchProc) output() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lines)
+}
+
+// eventsOf returns the events for Deployment name so far.
+func (p *watchProc) eventsOf(name string) []deployment.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []deployment.Event
+	for _, e := range p.events {
+		if e.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitEvent waits for an event of Deployment name that satisfies cond.
+func (p *watchProc) waitEvent(t *testing.T, name, what string, cond func(deployment.Event) bool) deployment.Event {
+	t.Helper()
+	var found deployment.Event
+	opsPoll(t, 90*time.Second, fmt.Sprintf("an event where %s %s", name, what), func() bool {
+		for _, e := range p.eventsOf(name) {
+			if cond(e) {
+				found = e
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// stop interrupts the watch as Ctrl-C would and returns its exit code.
+func (p *watchProc) stop(t *testing.T) int {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("watch did not stop within 30s of SIGINT")
+	}
+	err := p.cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	return 0
+}
+
+// matchesTruth says how an event differs from the Deployment the API server
+// holds, in every field a user reads; "" when it does not.
+func matchesTruth(e deployment.Event, d *appsv1.Deployment) string {
+	truth := deployment.Summarize(d, &e.Summary)
+	var diffs []string
+	if e.Status != truth.Status {
+		diffs = append(diffs, fmt.Sprintf("status %s, truth %s", e.Status, truth.Status))
+	}
+	if e.Replicas != truth.Replicas {
+		diffs = append(diffs, fmt.Sprintf("replicas %+v, truth %+v", e.Replicas, truth.Replicas))
+	}
+	if !slices.Equal(e.Containers, truth.Containers) {
+		diffs = append(diffs, fmt.Sprintf("containers %v, truth %v", e.Containers, truth.Containers))
+	}
+	if e.Generation != d.Generation {
+		diffs = append(diffs, fmt.Sprintf("generation %d, truth %d", e.Generation, d.Generation))
+	}
+	if e.ObservedGeneration != d.Status.ObservedGeneration {
+		diffs = append(diffs, fmt.Sprintf("observedGeneration %d, truth %d", e.ObservedGeneration, d.Status.ObservedGeneration))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func sameShown(a, b *deployment.Event) bool {
+	return a.Status == b.Status && a.Replicas == b.Replicas && slices.Equal(a.Containers, b.Containers)
+}
+
+func images(e deployment.Event) string {
+	var parts []string
+	for _, c := range e.Containers {
+		parts = append(parts, c.Name+"="+c.Image)
+	}
+	return strings.Join(parts, ",")
+}
+
+// TestWatchNDJSONFollowsARollout runs `watch -o ndjson` through a create, an
+// image change, a scale up, a scale down, and a second Deployment created and
+// deleted: every state shows, nothing repeats, and the last event per
+// Deployment is what the API server holds.
+func TestWatchNDJSONFollowsARollout(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	w := startWatch(t, "watch", ns, "-o", "ndjson")
+
+	opsDeployment(t, ns, "web", 3, false, func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.InitContainers = nil
+		d.Spec.Template.Spec.Containers = d.Spec.Template.Spec.Containers[:1]
+	})
+	w.waitEvent(t, "web", "is Running 3/3", func(e deployment.Event) bool {
+		return e.Status == deployment.Running && e.Replicas.Ready == 3
+	})
+
+	testbed.Kubectl(t, "-n", ns, "set", "image", "deployment/web", "web=registry.k8s.io/pause:3.9")
+	w.waitEvent(t, "web", "is Running on pause:3.9", func(e deployment.Event) bool {
+		return e.Status == deployment.Running && images(e) == "web=registry.k8s.io/pause:3.9" && e.Replicas.Updated == 3 && e.Replicas.Current == 3
+	})
+
+	testbed.Kubectl(t, "-n", ns, "scale", "deployment/web", "--replicas=5")
+	w.waitEvent(t, "web", "is Running 5/5", func(e deployment.Event) bool {
+		return e.Status == deployment.Running && e.Replicas.Ready == 5 && e.Replicas.Desired == 5
+	})
+
+	testbed.Kubectl(t, "-n", ns, "scale", "deployment/web", "--replicas=1")
+	w.waitEvent(t, "web", "is Running 1/1", func(e deployment.Event) bool {
+		return e.Status == deployment.Running && e.Replicas.Current == 1 && e.Replicas.Desired == 1
+	})
+
+	opsDeployment(t, ns, "api", 1, true, nil)
+	w.waitEvent(t, "api", "is added", func(e deployment.Event) bool { return e.Type == deployment.Added })
+	testbed.Kubectl(t, "-n", ns, "delete", "deployment/api")
+	w.waitEvent(t, "api", "is deleted", func(e deployment.Event) bool { return e.Type == deployment.Deleted })
+
+	// The last event of web ends at the truth, once the controllers are done.
+	opsPoll(t, time.Minute, "web's last event to match the API server", func() bool {
+		evs := w.eventsOf("web")
+		return matchesTruth(evs[len(evs)-1], opsGet(t, ns, "web")) == ""
+	})
+	// Give stray updates (condition timestamps, resyncs) time to arrive: they
+	// must print nothing.
+	before := len(w.output())
+	time.Sleep(2 * time.Second)
+
+	if code := w.stop(t); code != 0 {
+		t.Errorf("watch exited %d after SIGINT, want 0 (stderr: %s)", code, w.stderr.String())
+	}
+	if after := len(w.output()); after != before {
+		t.Errorf("a settled Deployment printed %d more lines: %v", after-before, w.output()[before:])
+	}
+	if len(w.bad) > 0 {
+		t.Errorf("lines that are not one JSON event each: %q", w.bad)
+	}
+
+	web := w.eventsOf("web")
+	if web[0].Type != deployment.Added {
+		t.Errorf("first event of web is %s, want ADDED", web[0].Type)
+	}
+	for i := 1; i < len(web); i++ {
+		if web[i].Type != deployment.Modified {
+			t.Errorf("event %d of web is %s, want MODIFIED", i, web[i].Type)
+		}
+		if sameShown(&web[i-1], &web[i]) {
+			t.Errorf("events %d and %d of web are equal in status, replicas and containers: %+v", i-1, i, web[i])
+		}
+		if len(web[i].Changed) == 0 {
+			t.Errorf("event %d of web names no changed field", i)
+		}
+	}
+	if diff := matchesTruth(web[len(web)-1], opsGet(t, ns, "web")); diff != "" {
+		t.Errorf("the last event of web differs from kubectl get: %s", diff)
+	}
+	// Every distinct state the user asked for shows.
+	var desired []int32
+	var imgs []string
+	for _, e := range web {
+		if len(desired) == 0 || desired[len(desired)-1] != e.Replicas.Desired {
+			desired = append(desired, e.Replicas.Desired)
+		}
+		if len(imgs) == 0 || imgs[len(imgs)-1] != images(e) {
+			imgs = append(imgs, images(e))
+		}
+	}
+	if want := []int32{3, 5, 1}; !slices.Equal(desired, want) {
+		t.Errorf("desired replicas went %v, want %v", desired, want)
+	}
+	if want := []string{"web=registry.k8s.io/pause:3.10", "web=registry.k8s.io/pause:3.9"}; !slices.Equal(imgs, want) {
+		t.Errorf("images went %v, want %v", imgs, want)
+	}
+
+	api := w.eventsOf("api")
+	var deleted int
+	for _, e := range api {
+		if e.Type == deployment.Deleted {
+			deleted++
+		}
+	}
+	if deleted != 1 || api[len(api)-1].Type != deployment.Deleted {
+		t.Errorf("api's events %v: want DELETED exactly once, last", eventTypes(api))
+	}
+	t.Logf("web: %d events for a create, an image change and two scalings", len(web))
+}
+
+func eventTypes(evs []deployment.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = string(e.Type) + " " + string(e.Status)
+	}
+	return out
+}
+
+// TestWatchInitialAndSelectors checks --initial=false, -l and
+// --field-selector on the real API server.
+func TestWatchInitialAndSelectors(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	opsDeployment(t, ns, "old", 1, true, nil)
+	opsDeployment(t, ns, "front", 1, true, func(d *appsv1.Deployment) { d.Labels = map[string]string{"tier": "front"} })
+
+	changesOnly := startWatch(t, "watch", ns, "-o", "ndjson", "--initial=false")
+	labelled := startWatch(t, "watch", ns, "-o", "ndjson", "-l", "tier=front")
+	named := startWatch(t, "watch", "-n", ns, "-o", "ndjson", "--field-selector", "metadata.name=old")
+
+	labelled.waitEvent(t, "front", "is listed", func(e deployment.Event) bool { return e.Type == deployment.Added })
+	named.waitEvent(t, "old", "is listed", func(e deployment.Event) bool { return e.Type == deployment.Added })
+	// Let --initial=false sync before the change it must show.
+	time.Sleep(time.Second)
+	testbed.Kubectl(t, "-n", ns, "scale", "deployment/old", "--replicas=2")
+	changesOnly.waitEvent(t, "old", "scales to 2", func(e deployment.Event) bool { return e.Replicas.Desired == 2 })
+	named.waitEvent(t, "old", "scales to 2", func(e deployment.Event) bool { return e.Replicas.Desired == 2 })
+	testbed.Kubectl(t, "-n", ns, "scale", "deployment/front", "--replicas=2")
+	labelled.waitEvent(t, "front", "scales to 2", func(e deployment.Event) bool { return e.Replicas.Desired == 2 })
+	changesOnly.waitEvent(t, "front", "scales to 2", func(e deployment.Event) bool { return e.Replicas.Desired == 2 })
+
+	for _, e := range changesOnly.eventsOf("old") {
+		if e.Type == deployment.Added {
+			t.Errorf("--initial=false printed the existing Deployment old: %+v", e)
+		}
+	}
+	if evs := labelled.eventsOf("old"); len(evs) > 0 {
+		t.Errorf("-l tier=front printed old, which lacks the label: %v", eventTypes(evs))
+	}
+	if evs := named.eventsOf("front"); len(evs) > 0 {
+		t.Errorf("--field-selector metadata.name=old printed front: %v", eventTypes(evs))
+	}
+}
+
+// TestWatchUntilComplete waits for a namespace to roll out as CI does: exit 0
+// when every Deployment is Running, 1 with the reason when one passes its
+// progress deadline, 2 when --timeout runs out first.
+func TestWatchUntilComplete(t *testing.T) {
+	t.Run("complete", func(t *testing.T) {
+		ns := testbed.NewNamespace(t)
+		opsDeployment(t, ns, "web", 3, false, nil)
+		opsDeployment(t, ns, "api", 2, false, nil)
+		// The bare namespace argument is the shorthand for watch.
+		res := opsRun(t, ns, "--until-complete", "--timeout", "2m", "-o", "ndjson")
+		if res.code != 0 {
+			t.Fatalf("exit %d, want 0", res.code)
+		}
+		last := map[string]deployment.Event{}
+		for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+			var e deployment.Event
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatalf("line %q: %v", l, err)
+			}
+			last[e.Name] = e
+		}
+		for _, name := range []string{"web", "api"} {
+			if last[name].Status != deployment.Running {
+				t.Errorf("the last event of %s is %s, want Running", name, last[name].Status)
+			}
+			if !opsRolledOut(opsGet(t, ns, name)) {
+				t.Errorf("exit 0 before %s rolled out", name)
+			}
+		}
+	})
+
+	t.Run("failed", func(t *testing.T) {
+		ns := testbed.NewNamespace(t)
+		opsDeployment(t, ns, "web", 1, true, nil)
+		opsDeployment(t, ns, "stuck", 1, false, func(d *appsv1.Deployment) {
+			deadline := int32(5)
+			d.Spec.ProgressDeadlineSeconds = &deadline
+			d.Spec.Template.Spec.NodeSelector = map[string]string{"no-such-node": "true"}
+		})
+		res := opsRun(t, "watch", ns, "--until-complete", "--timeout", "2m")
+		if res.code != 1 {
+			t.Fatalf("exit %d, want 1", res.code)
+		}
+		opsContains(t, "stderr", res.stderr, "stuck", "Failed", "ProgressDeadlineExceeded")
+		if n := strings.Count(strings.TrimSpace(res.stderr), "\n"); n != 0 {
+			t.Errorf("stderr has %d lines, want one", n+1)
+		}
+		// Piped, the table's first rows and then one row per change.
+		opsContains(t, "stdout", res.stdout, "NAME", "STATUS", "stuck", "Failed")
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		ns := testbed.NewNamespace(t)
+		opsDeployment(t, ns, "pending", 1, false, func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.NodeSelector = map[string]string{"no-such-node": "true"}
+		})
+		res := opsRun(t, "watch", ns, "--until-complete", "--timeout", "3s", "-o", "ndjson")
+		if res.code != 2 {
+			t.Fatalf("exit %d, want 2", res.code)
+		}
+		opsContains(t, "stderr", res.stderr, "timed out after 3s", ns+"/pending")
+	})
+
+	t.Run("empty namespace", func(t *testing.T) {
+		ns := testbed.NewNamespace(t)
+		res := opsRun(t, "watch", ns, "--until-complete", "--timeout", "1m")
+		if res.code != 0 {
+			t.Fatalf("exit %d, want 0: nothing to wait for", res.code)
+		}
+		opsContains(t, "stderr", res.stderr, "No resources found in "+ns+" namespace.")
+		if res.stdout != "" {
+			t.Errorf("stdout of an empty namespace is %q, want nothing (not even a header)", res.stdout)
+		}
+	})
+}
+
+// TestWatchLiveTableInTmux runs the plugin in a real terminal (tmux): the
+// table is drawn, redrawn in place when the Deployment scales, and left on
+// the normal screen after Ctrl-C.
+func TestWatchLiveTableInTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatalf("tmux is not installed: .ci/run installs it (apt-get install tmux)")
+	}
+	ns := testbed.NewNamespace(t)
+	opsDeployment(t, ns, "web", 2, true, nil)
+	pluginDir := testbed.BuildPlugin(t)
+
+	socket := t.TempDir() + "/tmux.sock"
+	tmux := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("tmux", append([]string{"-S", socket}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	shell := fmt.Sprintf("env KUBECONFIG=%s PATH=%s:$PATH TERM=xterm-256color NO_COLOR=1 bash --norc --noprofile",
+		testbed.Kubeconfig(), pluginDir)
+	tmux("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "30", shell)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", socket, "kill-server").Run() })
+
+	pane := func() string { return tmux("capture-pane", "-p", "-t", "e2e") }
+	waitPane := func(what string, cond func(string) bool) string {
+		t.Helper()
+		var last string
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			last = pane()
+			if cond(last) {
+				return last
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for the pane to show %s; it shows:\n%s", what, last)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	rowOf := func(screen, name string) []string {
+		var rows []string
+		for _, l := range strings.Split(screen, "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == name {
+				rows = append(rows, l)
+			}
+		}
+		return rows
+	}
+
+	tmux("send-keys", "-t", "e2e", "kubectl deploywatch "+ns+"; echo exit=$?", "Enter")
+	screen := waitPane("web Running 2/2", func(s string) bool {
+		r := rowOf(s, "web")
+		return len(r) == 1 && strings.Contains(r[0], "Running") && strings.Contains(r[0], "2/2")
+	})
+	opsContains(t, "the live table", screen, "deployments in namespace \""+ns+"\"", "NAME", "STATUS", "READY", "UP-TO-DATE", "IMAGES", "1 deployment: 1 Running")
+	if strings.Contains(screen, "kubectl deploywatch "+ns) {
+		t.Errorf("the table is not on the alternate screen: the command line still shows:\n%s", screen)
+	}
+
+	testbed.Kubectl(t, "-n", ns, "scale", "deployment/web", "--replicas=4")
+	screen = waitPane("web Running 4/4", func(s string) bool {
+		r := rowOf(s, "web")
+		return len(r) == 1 && strings.Contains(r[0], "Running") && strings.Contains(r[0], "4/4")
+	})
+	if n := strings.Count(screen, "NAME"); n != 1 {
+		t.Errorf("the header shows %d times, want once (redrawn in place):\n%s", n, screen)
+	}
+
+	tmux("send-keys", "-t", "e2e", "C-c")
+	exited := regexp.MustCompile(`(?m)^exit=\d+`)
+	screen = waitPane("the shell back with the exit code", exited.MatchString)
+	opsContains(t, "the screen after Ctrl-C", screen, "kubectl deploywatch "+ns, "exit=0")
+	if r := rowOf(screen, "web"); len(r) != 1 || !strings.Contains(r[0], "4/4") {
+		t.Errorf("the final table is not left on the normal screen:\n%s", screen)
+	}
+}
