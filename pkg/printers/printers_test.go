@@ -1,0 +1,245 @@
+package printers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+func event(typ deployment.EventType, ns, name string, status deployment.Status, ready, desired int32, image string) deployment.Event {
+	return deployment.Event{
+		Type: typ, Time: t0,
+		Summary: deployment.Summary{
+			Namespace: ns, Name: name, Status: status,
+			Replicas:   deployment.Replicas{Desired: desired, Current: desired, Updated: desired, Ready: ready, Available: ready},
+			Containers: []deployment.Container{{Name: "web", Image: image}},
+			Generation: 2, ObservedGeneration: 2,
+		},
+		Changed: []string{},
+	}
+}
+
+func TestNDJSONWritesOneWholeLinePerEvent(t *testing.T) {
+	var writes []string
+	w := writerFunc(func(p []byte) (int, error) { writes = append(writes, string(p)); return len(p), nil })
+	p := NewNDJSON(w)
+	p.OnEvent(event(deployment.Added, "shop", "web", deployment.Running, 3, 3, "nginx:1"))
+	p.OnEvent(event(deployment.Modified, "shop", "web", deployment.Scaling, 3, 5, "nginx:1"))
+	p.OnSynced(nil)
+	if len(writes) != 2 {
+		t.Fatalf("%d writes, want one per event: %q", len(writes), writes)
+	}
+	for _, line := range writes {
+		if !strings.HasSuffix(line, "\n") || strings.Count(line, "\n") != 1 {
+			t.Errorf("write %q is not exactly one line", line)
+		}
+		var e deployment.Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil || e.Name != "web" {
+			t.Errorf("write %q does not decode to the event: %v", line, err)
+		}
+	}
+}
+
+func TestNDJSONStopsAtTheFirstWriteError(t *testing.T) {
+	broken := errors.New("write |1: broken pipe")
+	calls := 0
+	p := NewNDJSON(writerFunc(func([]byte) (int, error) { calls++; return 0, broken }))
+	p.OnEvent(event(deployment.Added, "shop", "web", deployment.Running, 1, 1, "nginx:1"))
+	p.OnEvent(event(deployment.Added, "shop", "api", deployment.Running, 1, 1, "nginx:1"))
+	if calls != 1 || !errors.Is(p.Close(), broken) {
+		t.Fatalf("%d writes and Close() = %v, want 1 write and the pipe error", calls, p.Close())
+	}
+}
+
+func TestStreamPrintsOneTableThenAlignedRows(t *testing.T) {
+	var out bytes.Buffer
+	p := NewStream(&out, Options{})
+	p.OnEvent(event(deployment.Added, "shop", "web", deployment.Running, 3, 3, "nginx:1"))
+	p.OnEvent(event(deployment.Added, "shop", "payments-api", deployment.Running, 2, 2, "registry.example.com/pay:2"))
+	if out.Len() != 0 {
+		t.Fatalf("printed before the first sync: %q", out.String())
+	}
+	p.OnSynced(nil)
+	p.OnEvent(event(deployment.Modified, "shop", "web", deployment.Scaling, 3, 5, "nginx:1"))
+	d := event(deployment.Deleted, "shop", "payments-api", deployment.Running, 2, 2, "registry.example.com/pay:2")
+	p.OnEvent(d)
+
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("got %d lines, want header, 2 rows, 2 changes:\n%s", len(lines), out.String())
+	}
+	if !strings.HasPrefix(lines[0], "NAME") || strings.Count(out.String(), "NAME") != 1 {
+		t.Errorf("want one header first:\n%s", out.String())
+	}
+	// Every column starts where the header's does.
+	col := strings.Index(lines[0], "STATUS")
+	for i, l := range lines[1:] {
+		if len(l) <= col || l[col-1] != ' ' || l[col] == ' ' {
+			t.Errorf("line %d's STATUS is not aligned at column %d:\n%s", i+1, col, out.String())
+		}
+	}
+	if !strings.Contains(lines[3], "Scaling") || !strings.Contains(lines[3], "3/5") {
+		t.Errorf("the change row is %q, want web Scaling 3/5", lines[3])
+	}
+	if !strings.Contains(lines[4], "Deleted") {
+		t.Errorf("the deletion row is %q, want status Deleted", lines[4])
+	}
+	for _, l := range lines {
+		if strings.HasSuffix(l, " ") {
+			t.Errorf("line %q has trailing blanks", l)
+		}
+	}
+}
+
+func TestStreamWaitsForTheFirstRowToPrintTheHeader(t *testing.T) {
+	var out bytes.Buffer
+	p := NewStream(&out, Options{AllNamespaces: true, Wide: true})
+	p.OnSynced(nil)
+	if out.Len() != 0 {
+		t.Fatalf("an empty first table printed %q, want nothing", out.String())
+	}
+	p.OnEvent(event(deployment.Added, "shop", "web", deployment.Progressing, 0, 3, "nginx:1"))
+	p.OnEvent(event(deployment.Modified, "shop", "web", deployment.Running, 3, 3, "nginx:1"))
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAMESPACE") {
+		t.Fatalf("want a header with NAMESPACE then two rows:\n%s", out.String())
+	}
+	for _, h := range []string{"CONTAINERS", "GENERATION"} {
+		if !strings.Contains(lines[0], h) {
+			t.Errorf("-o wide header lacks %s: %q", h, lines[0])
+		}
+	}
+	if !strings.Contains(lines[2], "2/2") || !strings.Contains(lines[2], "shop") {
+		t.Errorf("wide row %q lacks the namespace or generations", lines[2])
+	}
+}
+
+func TestLiveFrame(t *testing.T) {
+	now := t0.Add(90 * time.Second)
+	p := NewLive(&syncWriter{}, Options{Now: func() time.Time { return now }}, `deployments in namespace "shop"`, func() (int, int) { return 0, 0 })
+	defer p.Close()
+
+	if f := p.Frame(0, 0); !strings.Contains(f[0], "loading") {
+		t.Errorf("before the sync the title is %q, want it to say loading", f[0])
+	}
+	p.OnSynced(nil)
+	if f := p.Frame(0, 0); len(f) != 3 || f[2] != "No deployments found." {
+		t.Errorf("an empty namespace shows %q", f)
+	}
+
+	for i, name := range []string{"a", "b", "c", "d", "e"} {
+		e := event(deployment.Added, "shop", name, deployment.Running, 1, 1, "nginx:1")
+		if i == 4 {
+			e.Status = deployment.Failed
+		}
+		p.OnEvent(e)
+	}
+	p.OnEvent(event(deployment.Deleted, "shop", "d", deployment.Running, 1, 1, "nginx:1"))
+	f := p.Frame(0, 0)
+	if want := `deployments in namespace "shop" · 08:01:30 · 4 deployments: 1 Failed, 3 Running`; f[0] != want {
+		t.Errorf("title = %q, want %q", f[0], want)
+	}
+	if len(f) != 6 || !strings.HasPrefix(f[1], "NAME") || !strings.HasPrefix(f[5], "e ") {
+		t.Fatalf("want title, header and rows a, b, c, e:\n%s", strings.Join(f, "\n"))
+	}
+	if !strings.HasSuffix(f[2], " 1m30s") {
+		t.Errorf("LAST CHANGE of a 90 s old change reads %q", f[2])
+	}
+
+	// A small terminal: rows cut to its width, the rest counted.
+	small := p.Frame(20, 4)
+	if len(small) != 4 || !strings.HasPrefix(small[3], "… 3 more") {
+		t.Errorf("a 4-row terminal shows:\n%s", strings.Join(small, "\n"))
+	}
+	for _, l := range small[:3] {
+		if n := len([]rune(l)); n > 20 {
+			t.Errorf("line %q is %d runes wide on a 20-column terminal", l, n)
+		}
+	}
+}
+
+func TestAge(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		-time.Second: "0s", 59 * time.Second: "59s", 90 * time.Second: "1m30s",
+		25*time.Hour + 5*time.Minute: "25h5m", 72 * time.Hour: "3d",
+	} {
+		if got := age(d); got != want {
+			t.Errorf("age(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestLiveColorsOnlyWhenAsked(t *testing.T) {
+	for _, color := range []bool{false, true} {
+		p := NewLive(&syncWriter{}, Options{Color: color}, "t", func() (int, int) { return 0, 0 })
+		p.OnSynced(nil)
+		p.OnEvent(event(deployment.Added, "shop", "web", deployment.Failed, 0, 1, "nginx:1"))
+		row := p.Frame(0, 0)[2]
+		if got := strings.Contains(row, "\x1b[1;31mFailed"); got != color {
+			t.Errorf("Color=%v: row %q painted=%v", color, row, got)
+		}
+		p.Close()
+	}
+}
+
+func TestLiveRedrawsInPlaceAndLeavesTheTableOnClose(t *testing.T) {
+	out := &syncWriter{}
+	p := NewLive(out, Options{}, "t", func() (int, int) { return 80, 24 })
+	p.OnSynced(nil)
+	p.OnEvent(event(deployment.Added, "shop", "web", deployment.Running, 3, 3, "nginx:1"))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), home) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no redraw within 10s: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	s := out.String()
+	if !strings.HasPrefix(s, altScreenOn) {
+		t.Errorf("the live table does not start on the alternate screen: %q", s[:min(len(s), 20)])
+	}
+	i := strings.LastIndex(s, altScreenOff+cursorShow)
+	if i < 0 {
+		t.Fatalf("Close did not restore the screen and cursor: %q", s)
+	}
+	final := s[i+len(altScreenOff+cursorShow):]
+	if strings.Contains(final, "\x1b") || !strings.Contains(final, "web") || !strings.HasSuffix(final, "\n") {
+		t.Errorf("the table left on the normal screen is %q, want plain text with web", final)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// syncWriter is a buffer safe for the redraw goroutine and the test.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
