@@ -30,6 +30,7 @@ type ServeOptions struct {
 	genericiooptions.IOStreams
 
 	Address         string
+	AllowedHosts    []string
 	Namespaces      []string
 	ReadOnly        bool
 	TokenFile       string
@@ -81,6 +82,7 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.Address, "address", o.Address, "address to listen on, HOST:PORT; port 0 picks a free one. Anything but loopback exposes the page to the network")
+	fs.StringSliceVar(&o.AllowedHosts, "allowed-hosts", o.AllowedHosts, "further host names that may reach the server (comma-separated), e.g. its Service's DNS name or an Ingress host; other Host headers are refused (DNS rebinding)")
 	fs.StringSliceVar(&o.Namespaces, "namespaces", o.Namespaces, "serve only these namespaces (comma-separated); others are refused with 403")
 	fs.BoolVar(&o.ReadOnly, "read-only", o.ReadOnly, "refuse every change (scale, image) with 403")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the token that authorizes changes; without it a random token is made and printed")
@@ -122,6 +124,11 @@ func (o *ServeOptions) Validate() error {
 	for _, ns := range o.Namespaces {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			problems = append(problems, fmt.Sprintf("invalid namespace %q in --namespaces: %s", ns, errs[0]))
+		}
+	}
+	for _, h := range o.AllowedHosts {
+		if strings.ContainsAny(h, "/:@ ") && net.ParseIP(strings.Trim(h, "[]")) == nil || h == "" {
+			problems = append(problems, fmt.Sprintf("invalid host %q in --allowed-hosts: give a bare host name or IP, e.g. deploywatch.example.com (no scheme, port or path)", h))
 		}
 	}
 	if o.ReadOnly && o.TokenFile != "" {
@@ -169,6 +176,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		Namespaces:       o.Namespaces,
 		DefaultNamespace: o.clients.Namespace,
 		Addr:             ln.Addr(),
+		AllowedHosts:     o.AllowedHosts,
 		Heartbeat:        o.Heartbeat,
 		Logger:           log,
 		Version:          version.Version,

@@ -59,6 +59,9 @@ type Options struct {
 	// Addr is the address the server listens on: its host decides which
 	// Host headers are its own.
 	Addr net.Addr
+	// AllowedHosts are further host names (no port) that reach this server,
+	// e.g. a Service's DNS name or an Ingress host.
+	AllowedHosts []string
 	// Heartbeat is the idle time after which a stream gets a comment line.
 	Heartbeat time.Duration
 	// Retry is the reconnection delay the streams advise (SSE retry:).
@@ -122,7 +125,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:     opts,
-		hosts:    ownHosts(opts.Addr),
+		hosts:    ownHosts(opts.Addr, opts.AllowedHosts),
 		served:   map[string]bool{},
 		log:      opts.Logger,
 		registry: prometheus.NewRegistry(),
@@ -195,10 +198,14 @@ func (l *smallSendBuffer) Accept() (net.Conn, error) {
 }
 
 // ownHosts are the host names that reach this server: the loopback names,
-// the address it is bound to and, bound to every interface, the machine's
-// addresses and name. Any other Host header means DNS rebinding.
-func ownHosts(addr net.Addr) map[string]bool {
+// the allowed ones, the address it is bound to and, bound to every
+// interface, the machine's addresses and name. Any other Host header means
+// DNS rebinding.
+func ownHosts(addr net.Addr, allowed []string) map[string]bool {
 	hosts := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
+	for _, h := range allowed {
+		hosts[strings.ToLower(strings.Trim(h, "[]"))] = true
+	}
 	host := addr.String()
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h

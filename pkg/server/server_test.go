@@ -113,6 +113,21 @@ func (f *fixture) do(t *testing.T, method, path, body string, header map[string]
 
 var bearer = map[string]string{"Authorization": "Bearer " + testToken}
 
+func TestAllowedHosts(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.AllowedHosts = []string{"Deploywatch.Example"} }, namespaceObj("shop"))
+	for host, want := range map[string]int{
+		"deploywatch.example":      200,
+		"deploywatch.example:8443": 200,
+		"evil.example":             403,
+		"example":                  403,
+	} {
+		resp, e := f.do(t, "GET", "/api/namespaces", "", map[string]string{"Host": host})
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: status %d (%s), want %d", host, resp.StatusCode, e.Reason, want)
+		}
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	f := newFixture(t, nil, namespaceObj("shop"), newDeployment("shop", "web", 1))
 	ro := newFixture(t, func(o *Options) { o.ReadOnly = true; o.Token = "" }, namespaceObj("shop"))

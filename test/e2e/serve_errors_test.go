@@ -223,6 +223,7 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--read-only", "--token-file", "/nonexistent"}, "--token-file has no use with --read-only"},
 		{[]string{"--token-file", "/nonexistent"}, "cannot read --token-file"},
 		{[]string{"shop"}, "serve takes no arguments"},
+		{[]string{"--allowed-hosts", "https://deploywatch.example"}, `invalid host "https://deploywatch.example" in --allowed-hosts`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			stdout, stderr, err := testbed.KubectlErr(append([]string{"deploywatch", "serve"}, tt.args...)...)
