@@ -21,6 +21,10 @@ func TestServeValidate(t *testing.T) {
 		{"bad port", func(o *ServeOptions) { o.Address = ":http" }, []string{"invalid port in --address"}},
 		{"port too high", func(o *ServeOptions) { o.Address = ":70000" }, []string{"invalid port"}},
 		{"bad namespace", func(o *ServeOptions) { o.Namespaces = []string{"shop", "Bad_NS"} }, []string{`invalid namespace "Bad_NS" in --namespaces`}},
+		{"allowed hosts", func(o *ServeOptions) { o.AllowedHosts = []string{"dash.example.com", "10.0.0.7", "[fd00::1]"} }, nil},
+		{"allowed host with a scheme", func(o *ServeOptions) { o.AllowedHosts = []string{"https://dash.example.com"} }, []string{`invalid host "https://dash.example.com" in --allowed-hosts`}},
+		{"allowed host with a port", func(o *ServeOptions) { o.AllowedHosts = []string{"dash.example.com:443"} }, []string{"no scheme, port or path"}},
+		{"empty allowed host", func(o *ServeOptions) { o.AllowedHosts = []string{""} }, []string{`invalid host ""`}},
 		{"read-only with a token file", func(o *ServeOptions) { o.ReadOnly, o.TokenFile = true, "/tmp/t" }, []string{"--token-file has no use with --read-only"}},
 		{"everything wrong at once", func(o *ServeOptions) {
 			o.ShutdownTimeout, o.Linger, o.Heartbeat = 0, -time.Second, 0

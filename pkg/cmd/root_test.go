@@ -1,0 +1,254 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+// kubeconfig writes a kubeconfig whose server nothing listens on: enough for
+// everything before the first request.
+func kubeconfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config")
+	const cfg = `apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: u
+  user: {token: t}
+contexts:
+- name: ctx
+  context: {cluster: c, user: u, namespace: team}
+current-context: ctx
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// execute runs the command tree as main does and returns the exit code and
+// what it printed.
+func execute(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	root := NewCmdRoot(streams)
+	root.SetArgs(args)
+	code = Execute(root, streams)
+	return code, out.String(), errOut.String()
+}
+
+func TestRootHasKubectlConfigFlags(t *testing.T) {
+	root := NewCmdRoot(genericiooptions.NewTestIOStreamsDiscard())
+	for _, name := range []string{"kubeconfig", "context", "cluster", "user", "namespace", "as", "as-group", "token",
+		"request-timeout", "server", "insecure-skip-tls-verify", "certificate-authority", "client-certificate", "client-key"} {
+		if root.PersistentFlags().Lookup(name) == nil {
+			t.Errorf("--%s is missing", name)
+		}
+	}
+	if f := root.PersistentFlags().ShorthandLookup("n"); f == nil || f.Name != "namespace" {
+		t.Errorf("-n is not --namespace")
+	}
+	for _, sub := range []string{"watch", "scale", "set-image", "serve", "version"} { // completion is added at execution; see TestCompletionScripts
+		if c, _, err := root.Find([]string{sub}); err != nil || c.Name() != sub {
+			t.Errorf("subcommand %s: found %v, %v", sub, c.Name(), err)
+		}
+	}
+}
+
+func TestCompletionScripts(t *testing.T) {
+	for shell, want := range map[string]string{
+		"bash": "__start_kubectl-deploywatch",
+		"zsh":  "#compdef kubectl-deploywatch",
+		"fish": "complete -c kubectl-deploywatch",
+	} {
+		code, out, errOut := execute(t, "completion", shell)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("completion %s: exit %d, stderr %q, script lacks %q", shell, code, errOut, want)
+		}
+	}
+}
+
+// TestBareNamespaceIsWatch: `kubectl deploywatch NS ...` takes watch's flags
+// and validation, and the argument as the namespace.
+func TestBareNamespaceIsWatch(t *testing.T) {
+	cfg := kubeconfig(t)
+	code, _, errOut := execute(t, "shop", "-o", "yaml", "--kubeconfig", cfg)
+	if code != 1 || !strings.Contains(errOut, `error: unknown output format "yaml": use one of table, wide, ndjson`) {
+		t.Errorf("exit %d, stderr %q; want watch's output format error", code, errOut)
+	}
+	code, _, errOut = execute(t, "shop", "-n", "bank", "--kubeconfig", cfg)
+	if code != 1 || !strings.Contains(errOut, `namespace given twice: argument "shop" and -n "bank"`) {
+		t.Errorf("exit %d, stderr %q; want the namespace given twice", code, errOut)
+	}
+	code, _, errOut = execute(t, "a", "b", "--kubeconfig", cfg)
+	if code != 1 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.HasPrefix(errOut, "error: ") {
+		t.Errorf("two arguments: exit %d, stderr %q; want one error line", code, errOut)
+	}
+}
+
+func TestConfigErrorsAreOneLineWithAFix(t *testing.T) {
+	cfg := kubeconfig(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"watch", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, "check the --kubeconfig path or KUBECONFIG"},
+		{[]string{"watch", "--kubeconfig", cfg, "--context", "nope"}, "list the contexts with 'kubectl config get-contexts'"},
+		{[]string{"watch", "--kubeconfig", cfg, "--request-timeout", "2s"}, "127.0.0.1:1"},
+	} {
+		code, _, errOut := execute(t, tt.args...)
+		if code != 1 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want one line with %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+func TestWatchValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(*WatchOptions)
+		want []string
+	}{
+		{"defaults", func(*WatchOptions) {}, nil},
+		{"ndjson until complete with a timeout", func(o *WatchOptions) { o.Output, o.UntilComplete, o.Timeout = "ndjson", true, time.Minute }, nil},
+		{"unknown format", func(o *WatchOptions) { o.Output = "json" }, []string{`unknown output format "json"`}},
+		{"timeout without until-complete", func(o *WatchOptions) { o.Timeout = time.Minute }, []string{"--timeout only applies with --until-complete"}},
+		{"everything at once", func(o *WatchOptions) {
+			o.Output, o.Timeout, o.UntilComplete = "x", -time.Second, true
+			o.AllNamespaces, o.clients = true, &clients{ExplicitNamespace: true}
+		}, []string{"unknown output format", "--timeout must not be negative", "-A and -n exclude each other"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := NewWatchOptions(nil, genericiooptions.NewTestIOStreamsDiscard())
+			tt.set(o)
+			err := o.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSubcommandHint(t *testing.T) {
+	for arg, want := range map[string]string{
+		"wacth": "did you mean 'kubectl deploywatch watch'", "serv": "serve", "shop": "", "payments": "",
+	} {
+		got := subcommandHint(arg)
+		if (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("subcommandHint(%q) = %q, want %q", arg, got, want)
+		}
+	}
+}
+
+type nopSink struct{}
+
+func (nopSink) OnEvent(deployment.Event)      {}
+func (nopSink) OnSynced([]deployment.Summary) {}
+
+func summary(name string, status deployment.Status, msg string) deployment.Summary {
+	return deployment.Summary{Namespace: "shop", Name: name, Status: status, Message: msg}
+}
+
+func TestCompletionOutcomes(t *testing.T) {
+	added := func(s deployment.Summary) deployment.Event {
+		return deployment.Event{Type: deployment.Added, Summary: s}
+	}
+
+	t.Run("waits for the sync, then for every deployment", func(t *testing.T) {
+		stopped := 0
+		c := newCompletion(nopSink{}, func() { stopped++ })
+		c.OnEvent(added(summary("web", deployment.Running, "")))
+		if stopped != 0 {
+			t.Fatal("stopped before the first sync")
+		}
+		c.OnEvent(added(summary("api", deployment.Progressing, "1 of 3 updated")))
+		c.OnSynced(nil)
+		if stopped != 0 {
+			t.Fatal("stopped while api is Progressing")
+		}
+		c.OnEvent(deployment.Event{Type: deployment.Modified, Summary: summary("api", deployment.ScaledToZero, "")})
+		if stopped != 1 {
+			t.Fatalf("stopped %d times once all settled, want 1", stopped)
+		}
+		if err := c.result(context.Background(), 0); err != nil {
+			t.Fatalf("result = %v, want nil", err)
+		}
+	})
+
+	t.Run("a failure ends it with exit 1 and the message", func(t *testing.T) {
+		c := newCompletion(nopSink{}, func() {})
+		c.OnSynced([]deployment.Summary{summary("web", deployment.Running, ""), summary("api", deployment.Failed, "ProgressDeadlineExceeded: timed out")})
+		var exit *ExitError
+		err := c.result(context.Background(), 0)
+		if !errors.As(err, &exit) || exit.Code != exitFailure || !strings.Contains(err.Error(), "deployment shop/api is Failed: ProgressDeadlineExceeded: timed out") {
+			t.Fatalf("result = %v, want exit 1 naming shop/api", err)
+		}
+	})
+
+	t.Run("a deleted deployment is no longer waited for", func(t *testing.T) {
+		stopped := 0
+		c := newCompletion(nopSink{}, func() { stopped++ })
+		c.OnSynced([]deployment.Summary{summary("web", deployment.Running, ""), summary("old", deployment.Degraded, "1 of 2 available")})
+		c.OnEvent(deployment.Event{Type: deployment.Deleted, Summary: summary("old", deployment.Degraded, "")})
+		if stopped != 1 {
+			t.Fatalf("stopped %d times, want 1", stopped)
+		}
+	})
+
+	t.Run("timeout and interrupt name what is pending", func(t *testing.T) {
+		c := newCompletion(nopSink{}, func() {})
+		c.OnSynced([]deployment.Summary{summary("web", deployment.Scaling, ""), summary("api", deployment.Running, "")})
+		ctx, cancel := context.WithTimeout(context.Background(), 0)
+		defer cancel()
+		<-ctx.Done()
+		var exit *ExitError
+		err := c.result(ctx, 3*time.Second)
+		if !errors.As(err, &exit) || exit.Code != exitTimeout || err.Error() != "timed out after 3s waiting for shop/web (Scaling)" {
+			t.Fatalf("result = %v, want exit 2 naming shop/web", err)
+		}
+		canceled, cancel2 := context.WithCancel(context.Background())
+		cancel2()
+		if err := c.result(canceled, 0); !errors.As(err, &exit) || exit.Code != exitSignal {
+			t.Fatalf("result after an interrupt = %v, want exit 130", err)
+		}
+	})
+}
+
+func TestEmptyNotice(t *testing.T) {
+	var errOut bytes.Buffer
+	n := &emptyNotice{Sink: nopSink{}, errOut: &errOut, where: "shop"}
+	n.OnSynced(nil)
+	if errOut.String() != "No resources found in shop namespace.\n" {
+		t.Errorf("empty namespace: %q", errOut.String())
+	}
+	errOut.Reset()
+	n.OnSynced([]deployment.Summary{summary("web", deployment.Running, "")})
+	if errOut.Len() != 0 {
+		t.Errorf("a namespace with deployments printed %q", errOut.String())
+	}
+}
