@@ -81,6 +81,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported by /api/info.
 	Version string
+	// Collectors are further metrics for /metrics (e.g. the notifier's).
+	Collectors []prometheus.Collector
 }
 
 // Server serves the API, the streams and the page.
@@ -135,6 +137,11 @@ func New(opts Options) (*Server, error) {
 		s.served[ns] = true
 	}
 	s.metrics = newMetrics(s.registry, opts.Hub)
+	for _, c := range opts.Collectors {
+		if err := s.registry.Register(c); err != nil {
+			return nil, fmt.Errorf("server: registering a collector: %w", err)
+		}
+	}
 	s.handler = s.routes()
 	return s, nil
 }
