@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,9 +49,16 @@ type Cluster struct {
 	deleteErr  error
 }
 
+// Options change how a private cluster is started.
+type Options struct {
+	// APIServerArgs are extra kube-apiserver flags, without the leading
+	// dashes: {"watch-cache-sizes": "deployments.apps#0"}.
+	APIServerArgs map[string]string
+}
+
 // newCluster creates a cluster, scales it to Nodes fake nodes and waits until
 // it serves requests and its nodes are Ready.
-func newCluster() (*Cluster, error) {
+func newCluster(opts Options) (*Cluster, error) {
 	bin, err := Binaries()
 	if err != nil {
 		return nil, err
@@ -74,7 +82,7 @@ func newCluster() (*Cluster, error) {
 	s.add(c)
 
 	start := time.Now()
-	if err := c.create(); err != nil {
+	if err := c.create(opts); err != nil {
 		err = fmt.Errorf("start cluster %s: %w%s", name, err, c.logTails(APIServer, Etcd))
 		if delErr := c.Delete(); delErr != nil {
 			err = errors.Join(err, delErr)
@@ -86,7 +94,7 @@ func newCluster() (*Cluster, error) {
 	return c, nil
 }
 
-func (c *Cluster) create() error {
+func (c *Cluster) create(opts Options) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -101,6 +109,17 @@ options:
   kubectlBinary: %s
   etcdctlBinary: %s
 `, kubectlPath, filepath.Join(c.bin, "etcdctl"))
+	if len(opts.APIServerArgs) > 0 {
+		keys := make([]string, 0, len(opts.APIServerArgs))
+		for k := range opts.APIServerArgs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		config += "componentsPatches:\n- name: kube-apiserver\n  extraArgs:\n"
+		for _, k := range keys {
+			config += fmt.Sprintf("  - key: %s\n    value: %q\n", k, opts.APIServerArgs[k])
+		}
+	}
 	configPath := filepath.Join(c.dir, "kwokctl.yaml")
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		return err

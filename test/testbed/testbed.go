@@ -77,7 +77,7 @@ func Main(m *testing.M) int {
 	stop := teardownOnSignal()
 	defer stop()
 
-	c, err := newCluster()
+	c, err := newCluster(Options{})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
 		if err := teardown(); err != nil {
@@ -104,7 +104,13 @@ func Main(m *testing.M) int {
 // its subtests end. Starting takes a few seconds once the binaries are built.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	c, err := newCluster()
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with Options, e.g. extra kube-apiserver flags.
+func StartWith(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	c, err := newCluster(opts)
 	if err != nil {
 		t.Fatalf("testbed: %v", err)
 	}

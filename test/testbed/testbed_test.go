@@ -160,6 +160,35 @@ func TestStopAndStartAPIServer(t *testing.T) {
 	}
 }
 
+// TestStartWithAPIServerArgs: extra flags reach kube-apiserver, and survive
+// a restart of it.
+func TestStartWithAPIServerArgs(t *testing.T) {
+	skipIfShort(t)
+	c := testbed.StartWith(t, testbed.Options{APIServerArgs: map[string]string{"watch-cache-sizes": "deployments.apps#0"}})
+	cmdline := func() string {
+		t.Helper()
+		pid, err := c.ComponentPID(testbed.APIServer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.ReplaceAll(string(raw), "\x00", " ")
+	}
+	const want = "--watch-cache-sizes=deployments.apps#0"
+	if got := cmdline(); !strings.Contains(got, want) {
+		t.Fatalf("kube-apiserver runs without %s: %s", want, got)
+	}
+	if err := c.RestartComponent(testbed.APIServer); err != nil {
+		t.Fatal(err)
+	}
+	if got := cmdline(); !strings.Contains(got, want) {
+		t.Errorf("after a restart, kube-apiserver runs without %s: %s", want, got)
+	}
+}
+
 // TestTeardown ends a process that has a cluster in each way a test process
 // can end, and checks that nothing of the cluster is left.
 func TestTeardown(t *testing.T) {
