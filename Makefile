@@ -67,3 +67,13 @@ DIST_LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(DIST_VERSION) -X $(VERSION_PKG
 dist:
 	GO='$(GO)' $(GO) run ./hack/dist -version '$(DIST_VERSION)' -ldflags '$(DIST_LDFLAGS)' \
 		-mtime '$(SOURCE_DATE_EPOCH)' -out '$(DIST_DIR)' -template krew-manifest.yaml -manifest '$(PLUGIN_MANIFEST)'
+
+# The benchmark suite of issue 6 against the test bed (not part of make test):
+# prints a side-by-side table and writes it to $(BENCH_REPORT). QUICK=1
+# scales the biggest cases down for a development run. See BENCHMARKS.md.
+BENCH_REPORT ?= bin/bench-report.md
+.PHONY: bench
+bench: testbed
+	@mkdir -p $(dir $(BENCH_REPORT))
+	DEPLOYWATCH_BENCH=1 $(GO) test -count=1 -timeout 90m -v -run '^TestBench$$' ./test/bench/ \
+		-args -quick=$(if $(QUICK),true,false) -report $(abspath $(BENCH_REPORT))
