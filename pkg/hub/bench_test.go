@@ -1,0 +1,66 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+func benchEvent(replicas int32) deployment.Event {
+	e := ev(deployment.Modified, "web", replicas)
+	e.Containers = []deployment.Container{{Name: "web", Image: "registry.k8s.io/pause:3.10"}}
+	e.ResourceVersion = "123456"
+	return e
+}
+
+// BenchmarkEncodeEvent is the JSON of one SSE event, encoded once per event
+// and shared by every subscriber.
+func BenchmarkEncodeEvent(b *testing.B) {
+	e := benchEvent(3)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOnEvent is one event reaching N subscribers, and each of them
+// taking it as its message: the hub's whole cost of an event.
+func BenchmarkOnEvent(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			ss := &scripts{}
+			h := New(nil, Options{NewSource: ss.newSource})
+			defer h.Close()
+			subs := make([]*Subscription, n)
+			for i := range subs {
+				s, err := h.Subscribe(context.Background(), "shop", "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Next(context.Background()); err != nil { // the snapshot
+					b.Fatal(err)
+				}
+				subs[i] = s
+			}
+			src := ss.last()
+			events := []deployment.Event{benchEvent(2), benchEvent(3)}
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				src.emit(events[i%2])
+				i++
+				for _, s := range subs {
+					if _, err := s.Next(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/subscriber")
+		})
+	}
+}
