@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
+)
+
+// benchBigCluster: 10,000 Deployments in 100 namespaces on a cluster of the
+// benchmark's own; how long until each tool has shown them all, and its
+// memory.
+func benchBigCluster(t *testing.T, r *report) {
+	namespaces, perNS := pick(100, 10), 100
+	total := namespaces * perNS
+	c := testbed.Start(t)
+	config := c.RESTConfig()
+	config.QPS, config.Burst = 2000, 4000
+	cs, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t0 := time.Now()
+	for i := range namespaces {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("big-%03d", i)}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				// One in ten has a pod, which kwok runs; the rest are scaled to zero.
+				replicas := int32(0)
+				if i%10 == 0 {
+					replicas = 1
+				}
+				d := newDeployment(fmt.Sprintf("app-%04d", i%perNS), replicas, nil)
+				if _, err := cs.AppsV1().Deployments(fmt.Sprintf("big-%03d", i/perNS)).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}()
+	}
+	for i := range total {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d of %d creates failed; the first: %v", n, total, firstErr.Load())
+	}
+	created := time.Since(t0)
+	testbed.BuildPlugin(t)
+
+	type result struct {
+		took []time.Duration
+		hwm  []int64
+	}
+	tools := []struct {
+		name string
+		args []string
+		json bool
+		// lines each object takes: the table has a header line first
+		header int
+	}{
+		{"deploywatch watch -A (table, piped)", []string{"deploywatch", "watch", "-A"}, false, 1},
+		{"deploywatch watch -A -o ndjson", []string{"deploywatch", "watch", "-A", "-o", "ndjson"}, false, 0},
+		{"kubectl get deploy -A -w -o json", []string{"get", "deploy", "-A", "-w", "-o", "json"}, true, 0},
+	}
+	results := make([]result, len(tools))
+	const runs = 3
+	for run := range runs {
+		for i, tool := range tools {
+			var count atomic.Int64
+			var doneAt atomic.Int64
+			var hwm atomic.Int64
+			want := int64(total + tool.header)
+			cmd := c.KubectlCmd(ctx, tool.args...)
+			start := time.Now()
+			onItem := func(at time.Time) {
+				if count.Add(1) == want {
+					doneAt.Store(at.UnixNano())
+					hwm.Store(procStatus(cmd.Process.Pid, "VmHWM"))
+				}
+			}
+			var p *proc
+			if tool.json {
+				p = startJSON(t, tool.name, cmd, func(_ map[string]any, at time.Time) { onItem(at) })
+			} else {
+				p = startLines(t, tool.name, cmd, func(_ []byte, at time.Time) { onItem(at) })
+			}
+			waitFor(t, 5*time.Minute, fmt.Sprintf("%s (run %d) to print %d items (%d so far; stderr %s)", tool.name, run, want, count.Load(), p.stderr.String()),
+				func() bool { return doneAt.Load() != 0 })
+			p.stop()
+			results[i].took = append(results[i].took, time.Unix(0, doneAt.Load()).Sub(start))
+			results[i].hwm = append(results[i].hwm, hwm.Load())
+		}
+	}
+	sec := section{
+		title: fmt.Sprintf("5. Big cluster: %d Deployments in %d namespaces (1 in 10 with a pod), median of %d runs each", total, namespaces, runs),
+		head:  []string{"client", "start to all shown", "peak RSS"},
+	}
+	for i, tool := range tools {
+		slices.Sort(results[i].hwm)
+		sec.rows = append(sec.rows, []string{tool.name, ms(percentile(results[i].took, 50)), mb(results[i].hwm[len(results[i].hwm)/2])})
+	}
+	sec.notes = append(sec.notes, fmt.Sprintf("A cluster of the benchmark's own; the Deployments were created in %v by 32 parallel clients. "+
+		"Time from starting the command to reading the table's last row (the first table is printed once the informer has synced) or the last object; "+
+		"RSS is the process's VmHWM then (kubectl execs the plugin, so its pid is the plugin's). Target: RSS under 150 MB, the first complete view within 3 s.", created.Round(time.Second)))
+	r.add(sec)
+}
