@@ -1,0 +1,67 @@
+package notify
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the notifier's; the caller registers them (the server's
+// registry), so two notifiers in one process do not collide.
+type metrics struct {
+	n *Notifier
+
+	mu       sync.Mutex
+	leader   *prometheus.GaugeVec
+	isLeader prometheus.Gauge
+}
+
+func newMetrics(n *Notifier) *metrics {
+	m := &metrics{
+		n: n,
+		leader: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "deploywatch_notify_leader",
+			Help: "1 for the replica this one sees holding the notification lease, by identity; absent while none does.",
+		}, []string{"identity"}),
+		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name:        "deploywatch_notify_is_leader",
+			Help:        "1 while this replica holds the notification lease and sends.",
+			ConstLabels: prometheus.Labels{"identity": n.opts.Identity},
+		}),
+	}
+	return m
+}
+
+func (m *metrics) setLeader(identity string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.leader.Reset()
+	if identity != "" {
+		m.leader.WithLabelValues(identity).Set(1)
+	}
+}
+
+func (m *metrics) setLeading(on bool) {
+	v := 0.0
+	if on {
+		v = 1
+	}
+	m.isLeader.Set(v)
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	d := m.n.deliver
+	counter := func(name, help string, f func(Stats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(d.Stats())) })
+	}
+	return []prometheus.Collector{
+		m.leader, m.isLeader,
+		counter("deploywatch_notify_sent_total", "Notifications delivered, per webhook.", func(s Stats) int64 { return s.Sent }),
+		counter("deploywatch_notify_failed_total", "Notifications given up on (4xx, or retries exhausted), per webhook.", func(s Stats) int64 { return s.Failed }),
+		counter("deploywatch_notify_retries_total", "Retried posts (network errors, 5xx, 429).", func(s Stats) int64 { return s.Retries }),
+		counter("deploywatch_notify_dropped_total", "Notifications dropped, oldest first, because the queue was full.", func(s Stats) int64 { return s.Dropped }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "deploywatch_notify_queue_length", Help: "Notifications waiting to be delivered."},
+			func() float64 { return float64(d.Stats().Queued) }),
+	}
+}

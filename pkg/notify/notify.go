@@ -1,0 +1,200 @@
+// Package notify tells webhooks about Deployment status transitions (into
+// Failed, out of Failed, a rollout starting or completing), from exactly one
+// of several `serve` replicas: a coordination.k8s.io Lease elects the sender,
+// and a ConfigMap beside it records the last transition notified for every
+// Deployment, so that a new leader neither repeats nor misses what happened
+// around a handover. It reuses pkg/tracker for watching and knows nothing of
+// cobra or HTTP serving.
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+// Kind is the kind of transition a notification reports.
+type Kind string
+
+const (
+	// Failed: into Failed (the rollout exceeded its progress deadline).
+	Failed Kind = "failed"
+	// Recovered: out of Failed, into any other status.
+	Recovered Kind = "recovered"
+	// Started: into Progressing, a rollout starting.
+	Started Kind = "started"
+	// Completed: into Running after Progressing, a rollout done.
+	Completed Kind = "completed"
+)
+
+// Kinds are every Kind, in the order the docs list them.
+var Kinds = []Kind{Failed, Recovered, Started, Completed}
+
+// DefaultKinds are notified unless --notify-on says otherwise: the two a
+// person must act on or may stop acting on.
+var DefaultKinds = []Kind{Failed, Recovered}
+
+// KindOf is the transition from status from to status to, or "" when the
+// change is none a user is notified about (scaling, a blip of Degraded).
+// Failed wins over the rollout kinds: Progressing to Failed is a failure,
+// Failed to Progressing a recovery.
+func KindOf(from, to deployment.Status) Kind {
+	switch {
+	case from == to:
+		return ""
+	case to == deployment.Failed:
+		return Failed
+	case from == deployment.Failed:
+		return Recovered
+	case to == deployment.Progressing:
+		return Started
+	case from == deployment.Progressing && to == deployment.Running:
+		return Completed
+	}
+	return ""
+}
+
+// ParseKinds reads --notify-on's values.
+func ParseKinds(values []string) ([]Kind, error) {
+	var out []Kind
+	for _, v := range values {
+		k := Kind(strings.ToLower(strings.TrimSpace(v)))
+		ok := false
+		for _, known := range Kinds {
+			ok = ok || k == known
+		}
+		if !ok {
+			return nil, fmt.Errorf("invalid --notify-on value %q: use a comma-separated list of failed, recovered, started, completed", v)
+		}
+		out = append(out, k)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--notify-on is empty: use a comma-separated list of failed, recovered, started, completed")
+	}
+	return out, nil
+}
+
+// Format is the body's shape.
+type Format string
+
+const (
+	// JSON posts the Message as it is.
+	JSON Format = "json"
+	// Slack posts Slack's incoming-webhook shape, {"text": "..."}.
+	Slack Format = "slack"
+)
+
+// ParseFormat reads --notify-format.
+func ParseFormat(v string) (Format, error) {
+	switch f := Format(strings.ToLower(v)); f {
+	case JSON, Slack:
+		return f, nil
+	}
+	return "", fmt.Errorf("invalid --notify-format %q: use json or slack", v)
+}
+
+// ValidateWebhook checks a --notify-webhook URL: absolute http(s) with a host.
+func ValidateWebhook(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("invalid --notify-webhook %q: use an absolute http:// or https:// URL, e.g. https://hooks.slack.com/services/T0/B0/XXXX", raw)
+	}
+	return nil
+}
+
+// redact shows a webhook URL without its path and query, which often carry
+// the secret (Slack's do), for logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Scheme + "://" + u.Host + "/..."
+}
+
+// ValidateTimings checks the leader election's durations; client-go would
+// refuse them too, with a less helpful message.
+func ValidateTimings(lease, renew, retry time.Duration) error {
+	switch {
+	case retry <= 0 || renew <= 0 || lease <= 0:
+		return fmt.Errorf("--leader-elect-lease-duration (%s), --leader-elect-renew-deadline (%s) and --leader-elect-retry-period (%s) must all be positive", lease, renew, retry)
+	case !(retry < renew && renew < lease):
+		return fmt.Errorf("leader election needs --leader-elect-retry-period (%s) < --leader-elect-renew-deadline (%s) < --leader-elect-lease-duration (%s); e.g. 2s < 10s < 15s", retry, renew, lease)
+	}
+	return nil
+}
+
+// Message is one notification: the JSON body of --notify-format json.
+type Message struct {
+	// ID is the same for every delivery of one transition, including a
+	// repeat by a new leader (see the README's limits): receivers may
+	// deduplicate on it.
+	ID         string            `json:"id"`
+	Kind       Kind              `json:"kind"`
+	Deployment string            `json:"deployment"`
+	Namespace  string            `json:"namespace"`
+	OldStatus  deployment.Status `json:"oldStatus"`
+	NewStatus  deployment.Status `json:"newStatus"`
+	Message    string            `json:"message"`
+	Images     []string          `json:"images"`
+	Timestamp  time.Time         `json:"timestamp"`
+}
+
+// newMessage describes the transition of s from status old.
+func newMessage(kind Kind, old deployment.Status, s deployment.Summary, now time.Time) Message {
+	images := make([]string, 0, len(s.Containers))
+	for _, c := range s.Containers {
+		images = append(images, c.Image)
+	}
+	return Message{
+		ID:         fmt.Sprintf("%s/%s/%s", s.UID, kind, s.ResourceVersion),
+		Kind:       kind,
+		Deployment: s.Name,
+		Namespace:  s.Namespace,
+		OldStatus:  old,
+		NewStatus:  s.Status,
+		Message:    s.Message,
+		Images:     images,
+		Timestamp:  now.UTC(),
+	}
+}
+
+// Text is the one line a person reads, e.g. "payments/api is Failed:
+// ProgressDeadlineExceeded: ...".
+func (m Message) Text() string {
+	name := m.Namespace + "/" + m.Deployment
+	var line string
+	switch m.Kind {
+	case Failed:
+		line = fmt.Sprintf("%s is Failed", name)
+	case Recovered:
+		line = fmt.Sprintf("%s recovered: %s -> %s", name, m.OldStatus, m.NewStatus)
+	case Started:
+		line = fmt.Sprintf("%s rollout started", name)
+	case Completed:
+		line = fmt.Sprintf("%s rollout completed", name)
+	default:
+		line = fmt.Sprintf("%s: %s -> %s", name, m.OldStatus, m.NewStatus)
+	}
+	if m.Message != "" {
+		line += ": " + m.Message
+	}
+	if len(m.Images) > 0 && m.Kind != Failed {
+		line += " (" + strings.Join(m.Images, ", ") + ")"
+	}
+	return line
+}
+
+// Body is what is posted for m in format f.
+func Body(m Message, f Format) ([]byte, error) {
+	if f == Slack {
+		return json.Marshal(struct {
+			Text string `json:"text"`
+		}{m.Text()})
+	}
+	return json.Marshal(m)
+}
