@@ -37,10 +37,18 @@ type watchProc struct {
 
 func startWatch(t *testing.T, args ...string) *watchProc {
 	t.Helper()
+	return startWatchEnv(t, nil, args...)
+}
+
+// startWatchEnv is startWatch with extra environment, e.g. the KUBECONFIG
+// of another cluster.
+func startWatchEnv(t *testing.T, env []string, args ...string) *watchProc {
+	t.Helper()
 	testbed.BuildPlugin(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &watchProc{done: make(chan struct{})}
 	p.cmd = testbed.Shared().KubectlCmd(ctx, append([]string{"deploywatch"}, args...)...)
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stderr = &p.stderr
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
