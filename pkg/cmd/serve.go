@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -37,6 +38,7 @@ type ServeOptions struct {
 	ShutdownTimeout time.Duration
 	Linger          time.Duration
 	Heartbeat       time.Duration
+	notify          notifyOptions
 
 	// Filled in by Complete.
 	clients *clients
@@ -51,6 +53,7 @@ func NewServeOptions(configFlags *genericclioptions.ConfigFlags, streams generic
 		ShutdownTimeout: 10 * time.Second,
 		Linger:          hub.DefaultLinger,
 		Heartbeat:       server.DefaultHeartbeat,
+		notify:          newNotifyOptions(),
 	}
 }
 
@@ -90,6 +93,7 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left; 0 stops it at once")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
+	o.notify.addFlags(fs)
 	return cmd
 }
 
@@ -100,6 +104,7 @@ func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.clients = c
+	o.notify.complete(cmd, c.Namespace)
 	if o.TokenFile != "" && !o.ReadOnly {
 		b, err := os.ReadFile(o.TokenFile)
 		if err != nil {
@@ -143,6 +148,7 @@ func (o *ServeOptions) Validate() error {
 	if o.Heartbeat <= 0 {
 		problems = append(problems, fmt.Sprintf("--heartbeat must be positive, got %s", o.Heartbeat))
 	}
+	problems = append(problems, o.notify.validate()...)
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
@@ -168,6 +174,15 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		},
 	})
 	defer h.Close()
+	notifier, waitNotifier, err := o.notify.start(ctx, o.clients, log)
+	if err != nil {
+		return err
+	}
+	defer waitNotifier() // after ctx ended: the Lease is released by then
+	var collectors []prometheus.Collector
+	if notifier != nil {
+		collectors = notifier.Collectors()
+	}
 	srv, err := server.New(server.Options{
 		Client:           o.clients.Kube,
 		Hub:              h,
@@ -180,6 +195,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		Heartbeat:        o.Heartbeat,
 		Logger:           log,
 		Version:          version.Version,
+		Collectors:       collectors,
 	})
 	if err != nil {
 		return err
