@@ -1,0 +1,340 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
+)
+
+// notifyReceiver is a local webhook that keeps every message posted to it.
+type notifyReceiver struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got []notifyMessage
+}
+
+// notifyMessage is the JSON message of --notify-format json, decoded by
+// field name as a receiver would.
+type notifyMessage struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	Deployment string    `json:"deployment"`
+	Namespace  string    `json:"namespace"`
+	OldStatus  string    `json:"oldStatus"`
+	NewStatus  string    `json:"newStatus"`
+	Message    string    `json:"message"`
+	Images     []string  `json:"images"`
+	Timestamp  time.Time `json:"timestamp"`
+}
+
+func newNotifyReceiver(t *testing.T) *notifyReceiver {
+	r := &notifyReceiver{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		var m notifyMessage
+		if req.Method != http.MethodPost || req.Header.Get("Content-Type") != "application/json" || json.Unmarshal(b, &m) != nil {
+			t.Errorf("webhook got %s %s %q", req.Method, req.Header.Get("Content-Type"), b)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		r.got = append(r.got, m)
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *notifyReceiver) messages() []notifyMessage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notifyMessage(nil), r.got...)
+}
+
+func (r *notifyReceiver) count(kind string) int {
+	n := 0
+	for _, m := range r.messages() {
+		if m.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// notifyReplicas starts n serve processes that share one Lease in ns.
+func notifyReplicas(t *testing.T, n int, ns, webhook string, timings ...string) map[string]*serveProc {
+	t.Helper()
+	procs := map[string]*serveProc{}
+	for i := range n {
+		id := fmt.Sprintf("replica-%d", i)
+		args := []string{"--read-only",
+			"--notify-webhook", webhook, "--notify-namespaces", ns, "--notify-on", "failed,recovered",
+			"--leader-election-namespace", ns, "--leader-election-id", "notify-e2e", "--leader-election-identity", id}
+		procs[id] = startServe(t, append(args, timings...)...)
+	}
+	return procs
+}
+
+// leaseHolder is the Lease's holder, "" when released or absent.
+func leaseHolder(t *testing.T, ns string) string {
+	t.Helper()
+	l, err := testbed.Clientset(t).CoordinationV1().Leases(ns).Get(context.Background(), "notify-e2e", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
+
+// notifyRecord is the ConfigMap's record of one Deployment.
+type notifyRecord struct {
+	UID     types.UID `json:"uid"`
+	Status  string    `json:"status"`
+	Pending bool      `json:"pending"`
+}
+
+func notifyRecordOf(t *testing.T, ns, name string) notifyRecord {
+	t.Helper()
+	cm, err := testbed.Clientset(t).CoreV1().ConfigMaps(ns).Get(context.Background(), "notify-e2e-state", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return notifyRecord{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r notifyRecord
+	if v, ok := cm.Data[ns+"_"+name]; ok {
+		if err := json.Unmarshal([]byte(v), &r); err != nil {
+			t.Fatalf("record %q: %v", v, err)
+		}
+	}
+	return r
+}
+
+// createFailingDeployment creates a Deployment whose pods no node takes:
+// Progressing, then Failed once its 5s progress deadline passes.
+func createFailingDeployment(t *testing.T, ns, name string) {
+	t.Helper()
+	replicas, deadline := int32(1), int32(5)
+	labels := map[string]string{"app": name}
+	_, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas, ProgressDeadlineSeconds: &deadline,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					Containers:   []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}},
+					NodeSelector: map[string]string{"deploywatch.test/no-such-node": "true"},
+				},
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func recoverDeployment(t *testing.T, ns, name string) {
+	t.Helper()
+	testbed.Kubectl(t, "-n", ns, "patch", "deployment", name, "--type=json",
+		"-p", `[{"op":"remove","path":"/spec/template/spec/nodeSelector"}]`)
+}
+
+// leaderMetric reads the leader gauge for identity from p's /metrics.
+func leaderMetric(t *testing.T, p *serveProc, identity string) (float64, bool) {
+	t.Helper()
+	status, body := p.request(t, "GET", "/metrics", "", nil)
+	if status != 200 {
+		t.Fatalf("/metrics: %d %s", status, body)
+	}
+	prefix := `deploywatch_notify_leader{identity="` + identity + `"} `
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			return map[bool]float64{true: 1}[strings.TrimSpace(v) == "1"], true
+		}
+	}
+	return 0, false
+}
+
+// TestNotifyExactlyOnceAcrossLeaders runs three replicas with short lease
+// timings: a Deployment fails and the receiver gets one "failed"; the
+// leader is SIGKILLed, the Deployment recovers during the handover, and the
+// receiver gets one "recovered" from the new leader, which caught up.
+func TestNotifyExactlyOnceAcrossLeaders(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	r := newNotifyReceiver(t)
+	procs := notifyReplicas(t, 3, ns, r.srv.URL,
+		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s")
+
+	var leader string
+	waitUntil(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
+	// Every replica shows the leader's identity on /metrics.
+	for id, p := range procs {
+		waitUntil(t, time.Minute, id+"'s /metrics to show the leader "+leader, func() bool {
+			v, ok := leaderMetric(t, p, leader)
+			return ok && v == 1
+		})
+	}
+	if v := procs[leader].metric(t, `deploywatch_notify_is_leader{identity="`+leader+`"}`); v != 1 {
+		t.Errorf("deploywatch_notify_is_leader on the leader is %v, want 1", v)
+	}
+	for id, p := range procs {
+		if id != leader {
+			if v := p.metric(t, `deploywatch_notify_is_leader{identity="`+id+`"}`); v != 0 {
+				t.Errorf("deploywatch_notify_is_leader on %s, not the leader, is %v; want 0", id, v)
+			}
+		}
+	}
+
+	createFailingDeployment(t, ns, "api")
+	waitUntil(t, 2*time.Minute, "the failed message", func() bool { return len(r.messages()) >= 1 })
+	// The leader records the delivery right after it; killing it before
+	// then would rightly make the next leader resend (see README).
+	waitUntil(t, time.Minute, "the delivery to be recorded", func() bool {
+		rec := notifyRecordOf(t, ns, "api")
+		return rec.Status == "Failed" && !rec.Pending
+	})
+	if got := r.messages(); len(got) != 1 {
+		t.Fatalf("messages %s; want exactly one, failed", fmtJSON(got))
+	}
+	m := r.messages()[0]
+	if m.Kind != "failed" || m.Namespace != ns || m.Deployment != "api" || m.OldStatus != "Progressing" || m.NewStatus != "Failed" ||
+		!strings.HasPrefix(m.Message, "ProgressDeadlineExceeded") || len(m.Images) != 1 || m.Images[0] != "registry.k8s.io/pause:3.10" ||
+		m.ID == "" || time.Since(m.Timestamp) > 5*time.Minute {
+		t.Errorf("failed message %s; want api Progressing -> Failed with the reason, the image, an id and a recent timestamp", fmtJSON(m))
+	}
+
+	// SIGKILL: the Lease is not released; another replica takes it once it
+	// expires, and catches up with the recovery that happened meanwhile.
+	if err := procs[leader].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-procs[leader].exited
+	recoverDeployment(t, ns, "api")
+	waitUntil(t, 2*time.Minute, "the recovered message", func() bool { return r.count("recovered") >= 1 })
+	newLeader := leaseHolder(t, ns)
+	if newLeader == leader || procs[newLeader] == nil {
+		t.Errorf("the Lease is held by %q after %s was killed; want another replica", newLeader, leader)
+	}
+	// Let the rollout finish and be recorded, and any duplicate arrive.
+	waitRolledOut(t, ns, "api")
+	waitUntil(t, time.Minute, "Running to be recorded", func() bool {
+		rec := notifyRecordOf(t, ns, "api")
+		return rec.Status == "Running" && !rec.Pending
+	})
+	for id, p := range procs {
+		if id != leader {
+			waitUntil(t, time.Minute, id+"'s queue to be empty", func() bool { return p.metric(t, "deploywatch_notify_queue_length") == 0 })
+		}
+	}
+	got := r.messages()
+	if len(got) != 2 || got[1].Kind != "recovered" || got[1].OldStatus != "Failed" || got[1].Deployment != "api" || got[1].ID == got[0].ID {
+		t.Fatalf("messages %s; want exactly failed then recovered (from Failed)", fmtJSON(got))
+	}
+	if v := procs[newLeader].metric(t, "deploywatch_notify_sent_total"); v != 1 {
+		t.Errorf("the new leader's deploywatch_notify_sent_total is %v, want 1", v)
+	}
+}
+
+// TestNotifyGracefulStopHandsOver stops the leader of two replicas with
+// SIGTERM: it releases the Lease, so the other takes over at its next retry
+// instead of after the (long) lease duration, and sends the next
+// transition once.
+func TestNotifyGracefulStopHandsOver(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	r := newNotifyReceiver(t)
+	// A 2-minute lease: a handover within a minute can only be a release.
+	procs := notifyReplicas(t, 2, ns, r.srv.URL,
+		"--leader-elect-lease-duration", "2m", "--leader-elect-renew-deadline", "90s", "--leader-elect-retry-period", "1s")
+	var leader string
+	waitUntil(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
+	other := "replica-0"
+	if leader == other {
+		other = "replica-1"
+	}
+	waitUntil(t, time.Minute, other+" to see the leader", func() bool {
+		v, ok := leaderMetric(t, procs[other], leader)
+		return ok && v == 1
+	})
+
+	procs[leader].stop(t) // SIGTERM, and a clean exit
+	if !strings.Contains(procs[leader].stderr.String(), "left the notification election") {
+		t.Errorf("the stopped leader's log does not say it left the election:\n%s", procs[leader].stderr.String())
+	}
+	waitUntil(t, time.Minute, other+" to take the released Lease", func() bool { return leaseHolder(t, ns) == other })
+	waitUntil(t, time.Minute, other+"'s /metrics to show itself leading", func() bool {
+		v, ok := leaderMetric(t, procs[other], other)
+		return ok && v == 1
+	})
+	if !strings.Contains(procs[other].stderr.String(), "leading: this replica sends the notifications") {
+		t.Errorf("%s's log does not say it leads:\n%s", other, procs[other].stderr.String())
+	}
+
+	createFailingDeployment(t, ns, "api")
+	waitUntil(t, 2*time.Minute, "the failed message", func() bool { return r.count("failed") >= 1 })
+	waitUntil(t, time.Minute, "the delivery to be recorded", func() bool { return !notifyRecordOf(t, ns, "api").Pending })
+	if got := r.messages(); len(got) != 1 || got[0].Kind != "failed" {
+		t.Errorf("messages %s; want one failed", fmtJSON(got))
+	}
+}
+
+// TestNotifyBadFlags: bad notification flags stop serve at once with one
+// line naming the flag and the fix, and create nothing.
+func TestNotifyBadFlags(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--notify-webhook", "hooks.example.com/x"}, `invalid --notify-webhook "hooks.example.com/x": use an absolute http:// or https:// URL`},
+		{[]string{"--notify-webhook", "ftp://hooks.example.com/x"}, `invalid --notify-webhook "ftp://hooks.example.com/x"`},
+		{[]string{"--notify-webhook", "http://127.0.0.1:9/x", "--notify-on", "failed,exploded"}, `invalid --notify-on value "exploded"`},
+		{[]string{"--notify-webhook", "http://127.0.0.1:9/x", "--notify-format", "xml"}, `invalid --notify-format "xml": use json or slack`},
+		{[]string{"--notify-webhook", "http://127.0.0.1:9/x", "--leader-elect-lease-duration", "10s", "--leader-elect-renew-deadline", "10s"},
+			"leader election needs --leader-elect-retry-period (2s) < --leader-elect-renew-deadline (10s) < --leader-elect-lease-duration (10s)"},
+		{[]string{"--notify-on", "failed"}, "--leader-election-namespace, --notify-on has no use without --notify-webhook"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			args := append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0", "--leader-election-namespace", ns}, tt.args...)
+			stdout, stderr, err := testbed.KubectlErr(args...)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want 1; stderr %q", err, stderr)
+			}
+			if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q: want one line with %q", stderr, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+		})
+	}
+	leases, err := testbed.Clientset(t).CoordinationV1().Leases(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(leases.Items) != 0 {
+		t.Errorf("leases in %s after refused starts: %v, %v; want none", ns, leases, err)
+	}
+}
