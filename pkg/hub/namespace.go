@@ -30,7 +30,8 @@ type Message struct {
 	// ID orders messages and resumes after them (SSE's id and Last-Event-ID).
 	ID string
 	// Events holds one event for Upsert and Delete; for Snapshot the latest
-	// event of every Deployment, sorted by name.
+	// event of every Deployment, sorted by name. Every subscriber gets the
+	// same slice: read it, do not change it.
 	Events []deployment.Event
 	// Data is the JSON of the message: the event, or for a Snapshot the
 	// array of events.
@@ -43,6 +44,10 @@ type entry struct {
 	key  string
 	ev   deployment.Event
 	data []byte // ev's JSON; nil after coalescing, until encoded again
+	// Made once per event, not per subscriber: with thousands of
+	// subscribers, an event would otherwise cost thousands of copies.
+	id     string             // formatID of seq
+	events []deployment.Event // ev alone; nil after coalescing
 }
 
 // namespace is one tracked namespace: its tracker, its state as the events
@@ -87,7 +92,7 @@ func (n *namespace) OnEvent(e deployment.Event) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.seq++
-	en := entry{seq: n.seq, key: e.Key(), ev: e, data: data}
+	en := entry{seq: n.seq, key: e.Key(), ev: e, data: data, id: formatID(n.epoch, n.seq), events: []deployment.Event{e}}
 	if e.Type == deployment.Deleted {
 		delete(n.state, en.key)
 	} else {
@@ -178,6 +183,10 @@ func (n *namespace) closeSubscribers() {
 	}
 }
 
+// spareCap bounds the queue a subscriber keeps for reuse, so that a burst
+// does not pin memory for every subscriber.
+const spareCap = 16
+
 // Subscription is one subscriber's view of a namespace. Next and Close may
 // be called from different goroutines.
 type Subscription struct {
@@ -188,7 +197,8 @@ type Subscription struct {
 
 	mu           sync.Mutex // guards what follows
 	queue        []entry
-	needSnapshot bool // the next message is a fresh snapshot; pushes are dropped meanwhile
+	spare        []entry // the queue Next handed out last, to fill next: no allocation per event
+	needSnapshot bool    // the next message is a fresh snapshot; pushes are dropped meanwhile
 	ended        bool
 	coalesced    uint64
 
@@ -265,7 +275,7 @@ func merge(prev, next entry) entry {
 			}
 			next.ev.Changed = changed
 		}
-		next.data = nil
+		next.data, next.events = nil, nil
 	}
 	return next
 }
@@ -285,9 +295,16 @@ func (s *Subscription) Next(ctx context.Context) ([]Message, error) {
 			return []Message{s.snapshot()}, nil
 		case len(s.queue) > 0:
 			q := s.queue
-			s.queue = nil
+			s.queue, s.spare = s.spare, nil
 			s.mu.Unlock()
-			return s.messages(q), nil
+			msgs := s.messages(q)
+			clear(q) // let go of the events
+			s.mu.Lock()
+			if s.spare == nil && cap(q) <= spareCap { // a burst's big queue is let go
+				s.spare = q[:0]
+			}
+			s.mu.Unlock()
+			return msgs, nil
 		}
 		s.mu.Unlock()
 		select {
@@ -322,11 +339,14 @@ func (s *Subscription) messages(q []entry) []Message {
 		if en.ev.Type == deployment.Deleted {
 			kind = Delete
 		}
-		data := en.data
+		data, events := en.data, en.events
 		if data == nil {
 			data, _ = json.Marshal(en.ev)
 		}
-		out[i] = Message{Kind: kind, ID: formatID(s.ns.epoch, en.seq), Events: []deployment.Event{en.ev}, Data: data}
+		if events == nil {
+			events = []deployment.Event{en.ev}
+		}
+		out[i] = Message{Kind: kind, ID: en.id, Events: events, Data: data}
 	}
 	return out
 }
