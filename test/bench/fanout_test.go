@@ -80,6 +80,8 @@ type load struct {
 	stalled  *stalledConn
 	wg       sync.WaitGroup
 	errs     atomic.Int64
+	ended    atomic.Int64 // streams the server ended
+	closing  atomic.Bool
 	firstErr atomic.Value
 }
 
@@ -188,22 +190,21 @@ func (l *load) read(i int, conn net.Conn) {
 	var done int64 // last round recorded
 	for {
 		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			for err == bufio.ErrBufferFull { // a big snapshot line: skip it
-				_, err = br.ReadSlice('\n')
+		full := err == bufio.ErrBufferFull // a long line: look at its start, skip the rest
+		if err != nil && !full {
+			if !l.closing.Load() {
+				l.ended.Add(1)
 			}
-			continue
-		}
-		if err != nil {
 			return
 		}
 		switch {
 		case bytes.HasPrefix(line, []byte("event: ")):
-			event = append(event[:0], line[7:len(line)-1]...)
+			event = append(event[:0], bytes.TrimSpace(line[7:])...)
 			if string(event) == "snapshot" {
 				l.snaps.Add(1)
 			}
 		case bytes.HasPrefix(line, []byte("data: ")) && string(event) == "upsert" && i >= 0:
+			// "desired" comes early in an event's JSON, within the buffer.
 			round := l.round.Load()
 			if round > done && bytes.Contains(line, []byte(`"desired":`+strconv.Itoa(int(l.want.Load()))+`,`)) {
 				l.at[round][i] = time.Now().UnixNano()
@@ -211,10 +212,15 @@ func (l *load) read(i int, conn net.Conn) {
 				l.received[round].Add(1)
 			}
 		}
+		for full {
+			_, err = br.ReadSlice('\n')
+			full = err == bufio.ErrBufferFull
+		}
 	}
 }
 
 func (l *load) close() {
+	l.closing.Store(true)
 	for _, c := range l.conns {
 		if c != nil {
 			c.Close()
@@ -263,7 +269,7 @@ func benchFanout(t *testing.T, r *report) {
 	rounds := pick(20, 10)
 	sec := section{
 		title: fmt.Sprintf("3. Fan-out: serve with N SSE clients on one namespace (%d scales each)", rounds),
-		head:  []string{"clients", "p50 write-to-receive", "p99", "serve RSS", "serve CPU while connecting", "serve CPU per change", "Deployment watches on the API server"},
+		head:  []string{"clients", "p50 write-to-receive", "p99", "serve RSS", "serve CPU while connecting", "serve CPU per change", "Deployment watches on the API server", "streams serve ended"},
 	}
 	baseline := deploymentWatches(t, cs)
 	for k, n := range pick([]int{1000, 5000, 10000}, []int{200, 1000}) {
@@ -290,7 +296,7 @@ func benchFanout(t *testing.T, r *report) {
 				fmt.Sprintf("%s (peak %s)", mb(rss), mb(hwm)),
 				fmt.Sprintf("%.1f s in %.1f s", (cpu1 - cpu0).Seconds(), connectTook.Seconds()),
 				fmt.Sprintf("%.0f ms", float64(cpu3-cpu2)/float64(time.Millisecond)/float64(rounds)),
-				strconv.Itoa(watches),
+				strconv.Itoa(watches), strconv.FormatInt(l.ended.Load(), 10),
 			})
 		})
 	}

@@ -81,12 +81,14 @@ func benchLatency(t *testing.T, r *report) {
 	waitSettled(t, cs, ns, name, false)
 
 	lat := make([][]time.Duration, len(tools))
+	fromStart := make([][]time.Duration, len(tools))
 	var diff []time.Duration // deploywatch minus the raw watch, per change
 	replicas := int32(2)
 	for i := range changes {
 		time.Sleep(20 * time.Millisecond) // let the controller's status update pass
 		var rv string
 		var done time.Time
+		began := time.Now()
 		if i%2 == 0 {
 			replicas = 3 - replicas // 1, 2, 1, ...
 			rv = scale(t, cs, ns, name, replicas)
@@ -102,20 +104,23 @@ func benchLatency(t *testing.T, r *report) {
 				return ok
 			})
 			lat[j] = append(lat[j], ats[j].Sub(done))
+			fromStart[j] = append(fromStart[j], ats[j].Sub(began))
 		}
 		diff = append(diff, ats[0].Sub(ats[2]))
 	}
 
 	sec := section{
 		title: fmt.Sprintf("1. Change-to-output latency (%d changes, alternating scale and image; all three watching at once)", changes),
-		head:  []string{"client", "p50", "p99", "p50 vs floor", "p99 vs floor"},
+		head:  []string{"client", "p50", "p99", "p50 vs floor", "p99 vs floor", "p50 from the call's start", "p99 from the call's start"},
 	}
 	floor50, floor99 := percentile(lat[2], 50), percentile(lat[2], 99)
 	for j, tool := range tools {
 		p50, p99 := percentile(lat[j], 50), percentile(lat[j], 99)
-		sec.rows = append(sec.rows, []string{tool, ms(p50), ms(p99), fmt.Sprintf("%+.1f ms", float64(p50-floor50)/1e6), fmt.Sprintf("%+.1f ms", float64(p99-floor99)/1e6)})
+		sec.rows = append(sec.rows, []string{tool, ms(p50), ms(p99), fmt.Sprintf("%+.1f ms", float64(p50-floor50)/1e6), fmt.Sprintf("%+.1f ms", float64(p99-floor99)/1e6),
+			ms(percentile(fromStart[j], 50)), ms(percentile(fromStart[j], 99))})
 	}
-	sec.notes = append(sec.notes, fmt.Sprintf("Measured from the write call's return (the API server has committed it) to the line read from the tool's stdout. "+
+	sec.notes = append(sec.notes, fmt.Sprintf("Measured from the write call's return (the API server has committed it) to the line read from the tool's stdout; "+
+		"a watch event can arrive before the write's response is read, so the call's start is shown too (the commit lies between the two). "+
 		"Paired per change, deploywatch minus the floor: p50 %s, p99 %s. Target: deploywatch's p99 within 5 ms of the floor and not behind kubectl's.",
 		ms(percentile(diff, 50)), ms(percentile(diff, 99))))
 	r.add(sec)

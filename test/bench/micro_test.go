@@ -33,7 +33,11 @@ func benchMicro(t *testing.T, r *report) {
 		case len(f) == 2 && f[0] == "pkg:":
 			pkg = strings.TrimPrefix(f[1], "github.com/deploywatch/kubectl-deploywatch/")
 		case len(f) >= 8 && strings.HasPrefix(f[0], "Benchmark"):
-			sec.rows = append(sec.rows, []string{pkg, f[0], f[2], f[4], f[6]})
+			unit := map[string]string{}
+			for i := 2; i+1 < len(f); i += 2 {
+				unit[f[i+1]] = f[i]
+			}
+			sec.rows = append(sec.rows, []string{pkg, f[0], unit["ns/op"], unit["B/op"], unit["allocs/op"]})
 		}
 	}
 	r.add(sec)

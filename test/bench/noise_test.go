@@ -32,26 +32,41 @@ func benchNoise(t *testing.T, r *report) {
 	const name = "noise"
 	ctx := context.Background()
 
+	// A Deployment already there tells when both watches are up; only the
+	// scenario's own Deployment is counted.
+	createDeployment(t, cs, ns, newDeployment("ready-marker", 0, nil))
 	var mu sync.Mutex
 	var dw []deployment.Event
 	var kc []map[string]any // kubectl's events: {type, object}
-	dwProc := startLines(t, "deploywatch", c.KubectlCmd(ctx, "deploywatch", "watch", ns, "-o", "ndjson"), func(line []byte, _ time.Time) {
+	var dwUp, kcUp bool
+	startLines(t, "deploywatch", c.KubectlCmd(ctx, "deploywatch", "watch", ns, "-o", "ndjson"), func(line []byte, _ time.Time) {
 		var e deployment.Event
 		if json.Unmarshal(bytes.TrimSpace(line), &e) == nil {
 			mu.Lock()
-			dw = append(dw, e)
-			mu.Unlock()
+			defer mu.Unlock()
+			if e.Name == name {
+				dw = append(dw, e)
+			} else {
+				dwUp = true
+			}
 		}
 	})
-	kcProc := startJSON(t, "kubectl", c.KubectlCmd(ctx, "get", "deploy", "-n", ns, "-w", "--output-watch-events", "-o", "json"), func(v map[string]any, _ time.Time) {
+	startJSON(t, "kubectl", c.KubectlCmd(ctx, "get", "deploy", "-n", ns, "-w", "--output-watch-events", "-o", "json"), func(v map[string]any, _ time.Time) {
+		obj, _ := v["object"].(map[string]any)
+		md, _ := obj["metadata"].(map[string]any)
 		mu.Lock()
-		kc = append(kc, v)
-		mu.Unlock()
+		defer mu.Unlock()
+		if md["name"] == name {
+			kc = append(kc, v)
+		} else {
+			kcUp = true
+		}
 	})
-	// Both say the namespace is empty once their watch is up.
-	for _, p := range []*proc{dwProc, kcProc} {
-		waitFor(t, time.Minute, p.name+" to start watching", func() bool { return strings.Contains(p.stderr.String(), "No resources found") })
-	}
+	waitFor(t, time.Minute, "both tools to start watching", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return dwUp && kcUp
+	})
 
 	cs2 := cs.AppsV1().Deployments(ns)
 	createDeployment(t, cs, ns, newDeployment(name, 3, nil))
