@@ -30,6 +30,15 @@ var deployRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list"}},
 }
 
+// deployNotifyRules are the notification Role's rules: the Lease and the
+// ConfigMap of pkg/notify, by name where the verb allows it.
+var deployNotifyRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{"deploywatch-notify"}, Verbs: []string{"get", "update"}},
+	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
+	{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"deploywatch-notify-state"}, Verbs: []string{"get", "update"}},
+}
+
 // deployApply installs deploy/ the way its kustomization.yaml says (the
 // namespace and the token's Secret first, then kubectl apply -k) and
 // removes it when the test ends, waiting until the namespace is gone so the
@@ -91,6 +100,23 @@ func TestDeployManifestsApply(t *testing.T) {
 	wantSubject := rbacv1.Subject{Kind: "ServiceAccount", Name: deployName, Namespace: deployNamespace}
 	if binding.RoleRef.Kind != "ClusterRole" || binding.RoleRef.Name != deployName || len(binding.Subjects) != 1 || binding.Subjects[0] != wantSubject {
 		t.Errorf("ClusterRoleBinding binds %+v to %+v; want the ClusterRole %s to %+v", binding.RoleRef, binding.Subjects, deployName, wantSubject)
+	}
+
+	// Notifications: a Role in serve's namespace, exactly the Lease and
+	// the ConfigMap (deploy/notify-rbac.yaml).
+	notifyRole, err := cs.RbacV1().Roles(deployNamespace).Get(ctx, "deploywatch-notify", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmtJSON(notifyRole.Rules) != fmtJSON(deployNotifyRules) {
+		t.Errorf("Role deploywatch-notify rules\n%s\nwant exactly\n%s", fmtJSON(notifyRole.Rules), fmtJSON(deployNotifyRules))
+	}
+	notifyBinding, err := cs.RbacV1().RoleBindings(deployNamespace).Get(ctx, "deploywatch-notify", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notifyBinding.RoleRef.Kind != "Role" || notifyBinding.RoleRef.Name != "deploywatch-notify" || len(notifyBinding.Subjects) != 1 || notifyBinding.Subjects[0] != wantSubject {
+		t.Errorf("RoleBinding deploywatch-notify binds %+v to %+v; want the Role deploywatch-notify to %+v", notifyBinding.RoleRef, notifyBinding.Subjects, wantSubject)
 	}
 
 	// Two replicas, Ready: the pods passed admission.

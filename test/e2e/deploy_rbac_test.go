@@ -43,6 +43,35 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"escalate", "clusterroles.rbac.authorization.k8s.io"}, {"impersonate", "users"},
 		{"create", "serviceaccounts", "--subresource=token"}, {"*", "*"},
 	}
+	// Notifications: the Lease and the ConfigMap of deploy/notify-rbac.yaml,
+	// in serve's own namespace, and nothing else there.
+	canIn := func(ns string, args ...string) bool {
+		_, _, err := testbed.KubectlErr(append([]string{"auth", "can-i", "--as=" + deployServiceAccount, "-n", ns}, args...)...)
+		return err == nil
+	}
+	for _, a := range [][]string{
+		{"create", "leases.coordination.k8s.io"}, {"get", "leases.coordination.k8s.io/deploywatch-notify"}, {"update", "leases.coordination.k8s.io/deploywatch-notify"},
+		{"create", "configmaps"}, {"get", "configmaps/deploywatch-notify-state"}, {"update", "configmaps/deploywatch-notify-state"},
+	} {
+		if !canIn(deployNamespace, a...) {
+			t.Errorf("%s may not %s in %s: notifications need it", deployServiceAccount, strings.Join(a, " "), deployNamespace)
+		}
+	}
+	for _, r := range [][]string{
+		{"get", "leases.coordination.k8s.io/other"}, {"update", "leases.coordination.k8s.io/other"}, {"list", "leases.coordination.k8s.io"},
+		{"delete", "leases.coordination.k8s.io/deploywatch-notify"}, {"patch", "leases.coordination.k8s.io/deploywatch-notify"},
+		{"get", "configmaps/other"}, {"update", "configmaps/other"}, {"list", "configmaps"}, {"delete", "configmaps/deploywatch-notify-state"},
+		{"get", "secrets/deploywatch-token"},
+	} {
+		if canIn(deployNamespace, r...) {
+			t.Errorf("%s may %s in %s: notifications do not need it", deployServiceAccount, strings.Join(r, " "), deployNamespace)
+		}
+	}
+	for _, r := range [][]string{{"create", "leases.coordination.k8s.io"}, {"create", "configmaps"}} {
+		if canI(r...) {
+			t.Errorf("%s may %s in %s: notifications need it only in %s", deployServiceAccount, strings.Join(r, " "), ns, deployNamespace)
+		}
+	}
 	for _, a := range allowed {
 		if !canI(a...) {
 			t.Errorf("%s may not %s: serve needs it", deployServiceAccount, strings.Join(a, " "))
