@@ -56,7 +56,7 @@ type fixture struct {
 	ts     *httptest.Server
 }
 
-func newFixture(t *testing.T, mutate func(*Options), objects ...runtime.Object) *fixture {
+func newFixture(t testing.TB, mutate func(*Options), objects ...runtime.Object) *fixture {
 	t.Helper()
 	client := fake.NewClientset(objects...)
 	h := hub.New(fakeApps{client.AppsV1()}, hub.Options{})
