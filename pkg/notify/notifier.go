@@ -97,6 +97,9 @@ type Notifier struct {
 type observation struct {
 	s       deployment.Summary
 	deleted bool
+	// added: created while this replica led, so its history is known to
+	// start here (a new Deployment's first rollout is "started").
+	added bool
 }
 
 // New checks opts and builds a Notifier; Start runs it.
@@ -279,7 +282,7 @@ func (n *Notifier) OnEvent(ev deployment.Event) {
 		n.pending = n.pending[1:]
 		n.skipped++
 	}
-	n.pending = append(n.pending, observation{ev.Summary, deleted})
+	n.pending = append(n.pending, observation{s: ev.Summary, deleted: deleted, added: ev.Type == deployment.Added})
 	n.signal()
 }
 
@@ -430,7 +433,11 @@ func (n *Notifier) apply(ctx context.Context, obs []observation, delivered []Mes
 
 // decide updates data for o and returns the message to send, if any, and
 // whether data changed. A Deployment seen for the first time (or a new one
-// under an old name) is recorded without a message: its history is unknown.
+// under an old name) is recorded without a message, its history unknown,
+// unless it was created while this replica led: then it comes from no
+// status at all, and a new Deployment's rollout has "started". One already
+// Failed is notified whatever its history: it may have been created and
+// failed during a handover, and a failure is the one alert not to miss.
 func (n *Notifier) decide(data map[string]record, o observation) (*Message, bool) {
 	s := o.s
 	k := recordKey(s.Namespace, s.Name)
@@ -443,15 +450,26 @@ func (n *Notifier) decide(data map[string]record, o observation) (*Message, bool
 		return nil, false
 	}
 	now := n.opts.Now()
-	if !known || r.UID != s.UID {
+	baseline := func() (*Message, bool) {
 		data[k] = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID, Status: s.Status, Time: now.UTC()}
 		return nil, true
 	}
-	kind := KindOf(r.Status, s.Status)
-	if kind == "" {
+	fresh := !known || r.UID != s.UID
+	if fresh && !o.added && s.Status != deployment.Failed {
+		return baseline()
+	}
+	var from deployment.Status
+	if !fresh {
+		from = r.Status
+	}
+	kind := KindOf(from, s.Status)
+	switch {
+	case kind == "" && fresh:
+		return baseline()
+	case kind == "":
 		return nil, false // e.g. Running -> Scaling: compare the next status with Running still
 	}
-	m := newMessage(kind, r.Status, s, now)
+	m := newMessage(kind, from, s, now)
 	r = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID, Status: s.Status, Kind: kind, Time: now.UTC()}
 	if !n.on[kind] {
 		data[k] = r

@@ -165,11 +165,12 @@ func TestNotifierCatchesUpAndResends(t *testing.T) {
 		"shop_gone": rec("gone", deployment.Running, nil),   // deleted while no one led
 		"other_x":   `{"namespace":"other","name":"x","uid":"u","status":"Running"}`,
 	}}
-	cs := fake.NewClientset(cm, deploymentIn("shop", "a", deployment.Failed), deploymentIn("shop", "b", deployment.Failed), deploymentIn("shop", "c", deployment.Running))
+	cs := fake.NewClientset(cm, deploymentIn("shop", "a", deployment.Failed), deploymentIn("shop", "b", deployment.Failed), deploymentIn("shop", "c", deployment.Running),
+		deploymentIn("shop", "d", deployment.Failed), deploymentIn("shop", "e", deployment.Progressing))
 	r := newReceiver(t)
 	n := newTestNotifier(t, cs, r.srv.URL, Failed, Recovered, Completed)
 	startNotifier(t, n)
-	eventually(t, "two messages", func() bool { return len(r.messages()) >= 2 })
+	eventually(t, "three messages", func() bool { return len(r.messages()) >= 3 })
 	eventually(t, "no record pending", func() bool {
 		for _, r := range records(t, cs) {
 			if r.Pending {
@@ -179,8 +180,11 @@ func TestNotifierCatchesUpAndResends(t *testing.T) {
 		return true
 	})
 	got := r.messages()
-	if k := kinds(got); len(k) != 2 || k[0] != "completed:shop/c" || k[1] != "failed:shop/a" {
-		t.Errorf("messages %v; want the catch-up failed of a and the resent completed of c, nothing for b", k)
+	if k := kinds(got); len(k) != 3 || k[0] != "completed:shop/c" || k[1] != "failed:shop/a" || k[2] != "failed:shop/d" {
+		t.Errorf("messages %v; want the catch-up failed of a, the resent completed of c and the failed of d (no record), nothing for b or e", k)
+	}
+	if r := records(t, cs)["shop_e"]; r.Status != deployment.Progressing {
+		t.Errorf("record of e %+v; want Progressing recorded", r)
 	}
 	for _, m := range got {
 		if m.Kind == Completed && m.ID != pending.ID {
@@ -245,19 +249,26 @@ func TestDecide(t *testing.T) {
 		return deployment.Summarize(deploymentIn("shop", "web", status), nil)
 	}
 	steps := []struct {
-		status  deployment.Status
-		deleted bool
-		want    Kind
+		status         deployment.Status
+		deleted, added bool
+		want           Kind
 	}{
-		{deployment.Running, false, ""},     // first sight: recorded, no message
-		{deployment.Progressing, false, ""}, // started: not selected
-		{deployment.Running, false, Completed},
-		{deployment.Running, false, ""},
-		{deployment.Running, true, ""},
-		{deployment.Failed, false, ""}, // after deletion: first sight again
+		{deployment.Running, false, false, ""},     // first sight: recorded, no message
+		{deployment.Progressing, false, false, ""}, // started: not selected
+		{deployment.Running, false, false, Completed},
+		{deployment.Running, false, false, ""},
+		{deployment.Running, true, false, ""},
+		{deployment.Failed, false, false, ""}, // after deletion: first sight again
+		{deployment.Failed, true, false, ""},
+		{deployment.Progressing, false, true, ""}, // created while leading: started, not selected
+		{deployment.Running, false, false, Completed},
+		{deployment.Running, true, false, ""},
+		{deployment.Running, false, true, ""}, // created already Running: nothing started
+		{deployment.Progressing, false, false, ""},
+		{deployment.Running, false, false, Completed},
 	}
 	for i, st := range steps {
-		m, _ := n.decide(data, observation{s: sum(st.status), deleted: st.deleted})
+		m, _ := n.decide(data, observation{s: sum(st.status), deleted: st.deleted, added: st.added})
 		var got Kind
 		if m != nil {
 			got = m.Kind
@@ -266,7 +277,7 @@ func TestDecide(t *testing.T) {
 			t.Errorf("step %d (%s, deleted %v): message %q, want %q", i, st.status, st.deleted, got, st.want)
 		}
 	}
-	if r := data["shop_web"]; r.Status != deployment.Failed {
-		t.Errorf("record %+v; want Failed", r)
+	if r := data["shop_web"]; r.Status != deployment.Running || r.Kind != Completed || !r.Pending || r.Message == nil {
+		t.Errorf("record %+v; want Running, completed, pending with its message", r)
 	}
 }

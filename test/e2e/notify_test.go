@@ -338,3 +338,97 @@ func TestNotifyBadFlags(t *testing.T) {
 		t.Errorf("leases in %s after refused starts: %v, %v; want none", ns, leases, err)
 	}
 }
+
+// TestNotifyWithDeployServiceAccount runs serve with notifications as
+// deploy/ runs it, with its ServiceAccount's token and default Lease names:
+// deploy/notify-rbac.yaml must be enough to lead and record, and the
+// ClusterRole to watch every namespace.
+func TestNotifyWithDeployServiceAccount(t *testing.T) {
+	deployApply(t)
+	kubeconfig := deployKubeconfig(t) // its namespace is deploywatch
+	ns := testbed.NewNamespace(t)
+	r := newNotifyReceiver(t)
+	p := startServeEnv(t, []string{"KUBECONFIG=" + kubeconfig}, "--read-only", "--notify-webhook", r.srv.URL,
+		"--leader-election-identity", "in-cluster-0")
+	cs := testbed.Clientset(t)
+	waitUntil(t, time.Minute, "serve to hold deploywatch/deploywatch-notify", func() bool {
+		l, err := cs.CoordinationV1().Leases(deployNamespace).Get(context.Background(), "deploywatch-notify", metav1.GetOptions{})
+		return err == nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == "in-cluster-0"
+	})
+	createFailingDeployment(t, ns, "api")
+	mine := func() []notifyMessage {
+		var out []notifyMessage
+		for _, m := range r.messages() {
+			if m.Namespace == ns {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	waitUntil(t, 2*time.Minute, "the failed message", func() bool { return len(mine()) >= 1 })
+	waitUntil(t, time.Minute, "the delivery recorded in deploywatch/deploywatch-notify-state", func() bool {
+		cm, err := cs.CoreV1().ConfigMaps(deployNamespace).Get(context.Background(), "deploywatch-notify-state", metav1.GetOptions{})
+		return err == nil && strings.Contains(cm.Data[ns+"_api"], `"status":"Failed"`) && !strings.Contains(cm.Data[ns+"_api"], `"pending":true`)
+	})
+	if got := mine(); len(got) != 1 || got[0].Kind != "failed" {
+		t.Errorf("messages %s; want one failed", fmtJSON(got))
+	}
+	if strings.Contains(p.stderr.String(), "Forbidden") || strings.Contains(p.stderr.String(), "forbidden") {
+		t.Errorf("serve logged a refused call:\n%s", p.stderr.String())
+	}
+}
+
+// TestNotifySlackRollout: --notify-format slack posts Slack's
+// incoming-webhook shape, and --notify-on started,completed follows an
+// image change on the real controllers.
+func TestNotifySlackRollout(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	var mu sync.Mutex
+	var texts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var body map[string]any
+		b, _ := io.ReadAll(req.Body)
+		if err := json.Unmarshal(b, &body); err != nil || len(body) != 1 {
+			t.Errorf("Slack body %q: want {\"text\": ...} alone", b)
+		}
+		text, _ := body["text"].(string)
+		mu.Lock()
+		texts = append(texts, text)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	got := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), texts...) }
+
+	startServe(t, "--read-only", "--notify-webhook", srv.URL, "--notify-format", "slack", "--notify-on", "started,completed",
+		"--notify-namespaces", ns, "--leader-election-namespace", ns, "--leader-election-id", "notify-e2e", "--leader-election-identity", "solo",
+		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s")
+	waitUntil(t, time.Minute, "serve to lead", func() bool { return leaseHolder(t, ns) == "solo" })
+	// Created while serve leads: its first rollout starts and completes.
+	createDeployment(t, ns, "web", 2)
+	waitRolledOut(t, ns, "web")
+	settled := func(n int) {
+		t.Helper()
+		waitUntil(t, time.Minute, fmt.Sprintf("%d messages", n), func() bool { return len(got()) >= n })
+		waitUntil(t, time.Minute, "the deliveries recorded", func() bool {
+			rec := notifyRecordOf(t, ns, "web")
+			return rec.Status == "Running" && !rec.Pending
+		})
+	}
+	settled(2)
+	testbed.Kubectl(t, "-n", ns, "set", "image", "deployment/web", "app=registry.k8s.io/pause:3.9")
+	waitRolledOut(t, ns, "web")
+	settled(4)
+	g := got()
+	want := []struct{ prefix, image string }{
+		{ns + "/web rollout started", "pause:3.10"}, {ns + "/web rollout completed", "pause:3.10"},
+		{ns + "/web rollout started", "pause:3.9"}, {ns + "/web rollout completed", "pause:3.9"},
+	}
+	if len(g) != len(want) {
+		t.Fatalf("Slack texts %q; want 4: started and completed, for the creation then the image change", g)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(g[i], w.prefix) || !strings.Contains(g[i], "registry.k8s.io/"+w.image+")") {
+			t.Errorf("Slack text %d is %q; want %q... naming %s", i, g[i], w.prefix, w.image)
+		}
+	}
+}
