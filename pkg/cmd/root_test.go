@@ -125,6 +125,8 @@ func TestWatchValidate(t *testing.T) {
 		{"defaults", func(*WatchOptions) {}, nil},
 		{"ndjson until complete with a timeout", func(o *WatchOptions) { o.Output, o.UntilComplete, o.Timeout = "ndjson", true, time.Minute }, nil},
 		{"unknown format", func(o *WatchOptions) { o.Output = "json" }, []string{`unknown output format "json"`}},
+		{"bad label selector", func(o *WatchOptions) { o.LabelSelector = "app in (web" }, []string{`invalid --selector "app in (web"`, "-l app=web"}},
+		{"bad field selector", func(o *WatchOptions) { o.FieldSelector = "metadata.name" }, []string{`invalid --field-selector "metadata.name"`}},
 		{"timeout without until-complete", func(o *WatchOptions) { o.Timeout = time.Minute }, []string{"--timeout only applies with --until-complete"}},
 		{"everything at once", func(o *WatchOptions) {
 			o.Output, o.Timeout, o.UntilComplete = "x", -time.Second, true

@@ -17,6 +17,8 @@ import (
 	"golang.org/x/term"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -126,6 +128,12 @@ func (o *WatchOptions) Validate() error {
 	}
 	if o.Timeout > 0 && !o.UntilComplete {
 		problems = append(problems, "--timeout only applies with --until-complete; add --until-complete or drop --timeout")
+	}
+	if _, err := labels.Parse(o.LabelSelector); err != nil {
+		problems = append(problems, fmt.Sprintf("invalid --selector %q: %v; use e.g. -l app=web,tier!=cache", o.LabelSelector, err))
+	}
+	if _, err := fields.ParseSelector(o.FieldSelector); err != nil {
+		problems = append(problems, fmt.Sprintf("invalid --field-selector %q: %v; use e.g. --field-selector metadata.name=web", o.FieldSelector, err))
 	}
 	if o.AllNamespaces && o.clients != nil && o.clients.ExplicitNamespace {
 		problems = append(problems, "-A and -n exclude each other; use one of them")
