@@ -234,8 +234,10 @@ func TestNotifyExactlyOnceAcrossLeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-procs[leader].exited
+	killed := time.Now()
 	recoverDeployment(t, ns, "api")
 	waitUntil(t, 2*time.Minute, "the recovered message", func() bool { return r.count("recovered") >= 1 })
+	t.Logf("recovered arrived %s after the leader's SIGKILL (lease duration 4s)", time.Since(killed).Round(10*time.Millisecond))
 	newLeader := leaseHolder(t, ns)
 	if newLeader == leader || procs[newLeader] == nil {
 		t.Errorf("the Lease is held by %q after %s was killed; want another replica", newLeader, leader)
@@ -281,11 +283,13 @@ func TestNotifyGracefulStopHandsOver(t *testing.T) {
 		return ok && v == 1
 	})
 
+	stopped := time.Now()
 	procs[leader].stop(t) // SIGTERM, and a clean exit
 	if !strings.Contains(procs[leader].stderr.String(), "left the notification election") {
 		t.Errorf("the stopped leader's log does not say it left the election:\n%s", procs[leader].stderr.String())
 	}
 	waitUntil(t, time.Minute, other+" to take the released Lease", func() bool { return leaseHolder(t, ns) == other })
+	t.Logf("%s held the Lease %s after SIGTERM to the leader (lease duration 2m)", other, time.Since(stopped).Round(10*time.Millisecond))
 	waitUntil(t, time.Minute, other+"'s /metrics to show itself leading", func() bool {
 		v, ok := leaderMetric(t, procs[other], other)
 		return ok && v == 1
