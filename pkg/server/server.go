@@ -97,6 +97,7 @@ type Server struct {
 
 	draining atomic.Bool   // readiness fails from the start of shutdown
 	stopping chan struct{} // closed when streams must end
+	checks   nsChecks      // namespace checks shared by streams that arrive together
 }
 
 // New checks opts and builds a Server.

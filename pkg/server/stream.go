@@ -26,7 +26,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	check := s.serves(ns)
 	if check == nil && !s.opts.Hub.Running(ns) {
-		check = s.checkNamespace(r.Context(), ns) // once per tracker, not per client
+		check = s.checks.do(r.Context(), ns, s.checkNamespace) // once per tracker, not per client
 	}
 	if check != nil {
 		s.writeError(w, r, check)
