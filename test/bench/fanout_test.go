@@ -34,6 +34,12 @@ func startServe(t testing.TB, args ...string) *serveProc {
 	t.Helper()
 	addr := make(chan string, 1)
 	cmd := testbed.Shared().KubectlCmd(context.Background(), append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0"}, args...)...)
+	if pprofAddr != "" {
+		// The same serve with pprof on pprofAddr (see ./pprofserve).
+		cmd.Path = buildPprofServe(t)
+		cmd.Args = append([]string{cmd.Path}, cmd.Args[2:]...)
+		cmd.Env = append(cmd.Env, "DEPLOYWATCH_PPROF="+pprofAddr)
+	}
 	p := startLines(t, "serve", cmd, func(line []byte, _ time.Time) {
 		if m := servingLine.FindSubmatch(line); m != nil {
 			addr <- string(m[1])
@@ -283,11 +289,13 @@ func benchFanout(t *testing.T, r *report) {
 			time.Sleep(500 * time.Millisecond)
 			var all []time.Duration
 			cpu2 := cpuTime(s.pid())
+			stopProfile := profile(t, fmt.Sprintf("fanout-%d", n))
 			for i := 1; i <= rounds; i++ {
 				all = append(all, l.change(t, ns, name, i)...)
 				time.Sleep(200 * time.Millisecond)
 			}
 			cpu3 := cpuTime(s.pid())
+			stopProfile()
 			rss := procStatus(s.pid(), "VmRSS")
 			hwm := procStatus(s.pid(), "VmHWM")
 			watches := deploymentWatches(t, cs) - baseline
