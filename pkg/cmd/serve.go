@@ -74,7 +74,10 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
   kubectl deploywatch serve
 
   # Any free port, two namespaces, no changes allowed
-  kubectl deploywatch serve --address 127.0.0.1:0 --namespaces shop,bank --read-only`,
+  kubectl deploywatch serve --address 127.0.0.1:0 --namespaces shop,bank --read-only
+
+  # Also post to Slack when a rollout fails or recovers (one replica of several sends)
+  kubectl deploywatch serve --notify-webhook https://hooks.slack.com/services/T0/B0/XXXX --notify-format slack`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return fmt.Errorf("serve takes no arguments, got %q; to serve only some namespaces use --namespaces %s", args, strings.Join(args, ","))
