@@ -61,6 +61,10 @@ func (m *metrics) collectors() []prometheus.Collector {
 		counter("deploywatch_notify_failed_total", "Notifications given up on (4xx, or retries exhausted), per webhook.", func(s Stats) int64 { return s.Failed }),
 		counter("deploywatch_notify_retries_total", "Retried posts (network errors, 5xx, 429).", func(s Stats) int64 { return s.Retries }),
 		counter("deploywatch_notify_dropped_total", "Notifications dropped, oldest first, because the queue was full.", func(s Stats) int64 { return s.Dropped }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deploywatch_notify_changes_skipped_total",
+			Help: "Status changes the leader's loop never looked at because too many waited; the next change of the same Deployment is still compared with its record.",
+		}, func() float64 { m.n.mu.Lock(); defer m.n.mu.Unlock(); return float64(m.n.skipped) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "deploywatch_notify_queue_length", Help: "Notifications waiting to be delivered."},
 			func() float64 { return float64(d.Stats().Queued) }),
 	}

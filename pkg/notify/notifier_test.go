@@ -281,3 +281,28 @@ func TestDecide(t *testing.T) {
 		t.Errorf("record %+v; want Running, completed, pending with its message", r)
 	}
 }
+
+// TestOnEventNeverBlocks: with the leader's loop not reading at all, the
+// trackers' calls still return, and what waits stays bounded.
+func TestOnEventNeverBlocks(t *testing.T) {
+	n := newTestNotifier(t, fake.NewClientset(), "http://127.0.0.1:9/")
+	n.leading = true
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range maxObservations + 500 {
+			s := deployment.Summarize(deploymentIn("shop", fmt.Sprintf("d%d", i), deployment.Running), nil)
+			n.OnEvent(deployment.Event{Type: deployment.Added, Summary: s})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("OnEvent blocked")
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.pending) != maxObservations || n.skipped != 500 || len(n.state) != maxObservations+500 {
+		t.Errorf("pending %d, skipped %d, state %d; want %d, 500 and all", len(n.pending), n.skipped, len(n.state), maxObservations)
+	}
+}
