@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -186,9 +188,32 @@ func TestFaultServeSIGTERM(t *testing.T) {
 		return true
 	})
 
+	// A write in flight: a PUT whose handler has begun to read its body (the
+	// server's 100 Continue says so) when the signal comes.
+	put := beginScale(t, first, ns, "api", 3)
+
 	sent := time.Now()
 	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+	// The first reconnect event means the drain has begun; then the PUT's
+	// body arrives, and the write must still complete.
+	waitUntil(t, 10*time.Second, "a stream's reconnect event", func() bool {
+		for _, f := range followers {
+			f.mu.Lock()
+			n := f.reconnect
+			f.mu.Unlock()
+			if n > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	if status, body := put(); status != 200 {
+		t.Errorf("a PUT in flight when the drain began: %d %s, want 200", status, body)
+	}
+	if got := getDeployment(t, ns, "api"); *got.Spec.Replicas != 3 {
+		t.Errorf("api has %d replicas after the PUT in flight, want 3", *got.Spec.Replicas)
 	}
 	select {
 	case <-first.exited:
@@ -213,6 +238,9 @@ func TestFaultServeSIGTERM(t *testing.T) {
 		}
 	}
 	opsContains(t, "the first serve's log", first.stderr.String(), "shutting down", "stopped")
+
+	waitRolledOut(t, ns, "api")
+	want = truth()
 
 	// The clients come back to the second serve with the first one's IDs.
 	moved := make([]*sseFollower, streams)
@@ -244,6 +272,47 @@ func TestFaultServeSIGTERM(t *testing.T) {
 		}
 		return true
 	})
-	t.Logf("SIGTERM with %d streams: exited in %s (--shutdown-timeout %s); %d reconnect events; all %d clients resumed on the second serve with a snapshot",
+	t.Logf("SIGTERM with %d streams and a PUT in flight: the PUT completed, exited in %s (--shutdown-timeout %s); %d reconnect events; all %d clients resumed on the second serve with a snapshot",
 		streams, took.Round(time.Millisecond), timeout, streams, streams)
+}
+
+// beginScale starts PUT .../deployments/NAME/scale on a raw connection and
+// returns once serve's handler is reading the body (it answered 100
+// Continue); the returned func sends the body and reads the answer.
+func beginScale(t *testing.T, p *serveProc, ns, name string, replicas int) func() (int, string) {
+	t.Helper()
+	u, err := url.Parse(p.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(time.Minute))
+	body := fmt.Sprintf(`{"replicas": %d}`, replicas)
+	fmt.Fprintf(conn, "PUT /api/namespaces/%s/deployments/%s/scale HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", ns, name, u.Host, p.token, len(body))
+	r := bufio.NewReader(conn)
+	status, err := r.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 100 ") {
+		t.Fatalf("PUT scale with Expect: 100-continue: status %q, %v; want 100 Continue", status, err)
+	}
+	if err := readUntil(r, "\r\n"); err != nil { // the blank line after 100 Continue
+		t.Fatal(err)
+	}
+	return func() (int, string) {
+		t.Helper()
+		if _, err := io.WriteString(conn, body); err != nil {
+			t.Fatalf("send the PUT's body: %v", err)
+		}
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("read the PUT's answer: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
 }
