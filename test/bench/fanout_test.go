@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -278,7 +279,18 @@ func benchFanout(t *testing.T, r *report) {
 		head:  []string{"clients", "p50 write-to-receive", "p99", "serve RSS", "serve CPU while connecting", "serve CPU per change", "Deployment watches on the API server", "streams serve ended"},
 	}
 	baseline := deploymentWatches(t, cs)
-	for k, n := range pick([]int{1000, 5000, 10000}, []int{200, 1000}) {
+	sizes := pick([]int{1000, 5000, 10000}, []int{200, 1000})
+	if env := os.Getenv("BENCH_CLIENTS"); env != "" { // e.g. BENCH_CLIENTS=10000 to profile one size
+		sizes = nil
+		for _, f := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatalf("BENCH_CLIENTS=%q: want numbers separated by commas", env)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for k, n := range sizes {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			s := startServe(t)
 			cpu0 := cpuTime(s.pid())
