@@ -101,14 +101,24 @@ func (c *Cluster) create(opts Options) error {
 	// bindAddress keeps every component (etcd too, which kwokctl otherwise
 	// binds to 0.0.0.0) on loopback; only the config file can set it, and
 	// etcdctl's and kubectl's binaries, which kwokctl would otherwise download.
+	// The API server's port comes from the kernel's ephemeral range, not
+	// kwokctl's: kwokctl hands out the first free port below 32768, so while
+	// a test has the API server stopped, any cluster created meanwhile (by
+	// another test package or user) would take its port, and the restarted
+	// API server could not listen again.
+	apiPort, err := ephemeralPort()
+	if err != nil {
+		return err
+	}
 	config := fmt.Sprintf(`apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
   runtime: binary
   bindAddress: 127.0.0.1
+  kubeApiserverPort: %d
   kubectlBinary: %s
   etcdctlBinary: %s
-`, kubectlPath, filepath.Join(c.bin, "etcdctl"))
+`, apiPort, kubectlPath, filepath.Join(c.bin, "etcdctl"))
 	if len(opts.APIServerArgs) > 0 {
 		keys := make([]string, 0, len(opts.APIServerArgs))
 		for k := range opts.APIServerArgs {
@@ -164,6 +174,16 @@ options:
 	rc.UserAgent = "deploywatch-testbed"
 	c.restConfig = rc
 	return c.waitReady(ctx)
+}
+
+// ephemeralPort is a free loopback port that the kernel chose.
+func ephemeralPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port for the API server: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // writeLoopbackKubeconfig writes the kubeconfig with every server on

@@ -160,6 +160,28 @@ func TestStopAndStartAPIServer(t *testing.T) {
 	}
 }
 
+// TestAPIServerPortSurvivesOtherClusters: a cluster created while another's
+// API server is stopped does not take its port, so the API server starts
+// again (kwokctl alone hands out the first free port below 32768: the one
+// just freed).
+func TestAPIServerPortSurvivesOtherClusters(t *testing.T) {
+	skipIfShort(t)
+	c := testbed.Start(t)
+	if err := c.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	other := testbed.Start(t)
+	if c.RESTConfig().Host == other.RESTConfig().Host {
+		t.Fatalf("a cluster created while the API server was stopped took its address %s", c.RESTConfig().Host)
+	}
+	if err := c.StartAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Clientset(t).CoreV1().Namespaces().Get(context.Background(), "default", metav1.GetOptions{}); err != nil {
+		t.Errorf("request after StartAPIServer: %v", err)
+	}
+}
+
 // TestStartWithAPIServerArgs: extra flags reach kube-apiserver, and survive
 // a restart of it.
 func TestStartWithAPIServerArgs(t *testing.T) {
