@@ -95,9 +95,11 @@ type Server struct {
 	metrics  *metrics
 	handler  http.Handler
 
-	draining atomic.Bool   // readiness fails from the start of shutdown
-	stopping chan struct{} // closed when streams must end
-	checks   nsChecks      // namespace checks shared by streams that arrive together
+	draining atomic.Bool     // readiness fails from the start of shutdown
+	stopping chan struct{}   // closed when streams must end
+	stopCtx  context.Context // done when stopping is closed
+	stopAll  context.CancelFunc
+	checks   nsChecks // namespace checks shared by streams that arrive together
 }
 
 // New checks opts and builds a Server.
@@ -134,6 +136,7 @@ func New(opts Options) (*Server, error) {
 		registry: prometheus.NewRegistry(),
 		stopping: make(chan struct{}),
 	}
+	s.stopCtx, s.stopAll = context.WithCancel(context.Background())
 	for _, ns := range opts.Namespaces {
 		s.served[ns] = true
 	}
@@ -166,7 +169,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	}
 	// Shutdown closes the listeners, then calls these: the streams end only
 	// once no new one can start.
-	srv.RegisterOnShutdown(func() { close(s.stopping) })
+	srv.RegisterOnShutdown(func() {
+		close(s.stopping)
+		s.stopAll()
+	})
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(&smallSendBuffer{Listener: ln, size: s.opts.SendBuffer}) }()
