@@ -101,12 +101,12 @@ func (c *Cluster) create(opts Options) error {
 	// bindAddress keeps every component (etcd too, which kwokctl otherwise
 	// binds to 0.0.0.0) on loopback; only the config file can set it, and
 	// etcdctl's and kubectl's binaries, which kwokctl would otherwise download.
-	// The API server's port comes from the kernel's ephemeral range, not
-	// kwokctl's: kwokctl hands out the first free port below 32768, so while
-	// a test has the API server stopped, any cluster created meanwhile (by
-	// another test package or user) would take its port, and the restarted
-	// API server could not listen again.
-	apiPort, err := ephemeralPort()
+	// The ports of the components tests restart (API server, etcd) come
+	// from the kernel's ephemeral range, not kwokctl's: kwokctl hands out the
+	// first free port below 32768, so while a test has one stopped, any
+	// cluster created meanwhile (by another test package or user) would take
+	// its port, and the restarted component could not listen again.
+	ports, err := ephemeralPorts(3)
 	if err != nil {
 		return err
 	}
@@ -116,9 +116,11 @@ options:
   runtime: binary
   bindAddress: 127.0.0.1
   kubeApiserverPort: %d
+  etcdPort: %d
+  etcdPeerPort: %d
   kubectlBinary: %s
   etcdctlBinary: %s
-`, apiPort, kubectlPath, filepath.Join(c.bin, "etcdctl"))
+`, ports[0], ports[1], ports[2], kubectlPath, filepath.Join(c.bin, "etcdctl"))
 	if len(opts.APIServerArgs) > 0 {
 		keys := make([]string, 0, len(opts.APIServerArgs))
 		for k := range opts.APIServerArgs {
@@ -176,14 +178,19 @@ options:
 	return c.waitReady(ctx)
 }
 
-// ephemeralPort is a free loopback port that the kernel chose.
-func ephemeralPort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port for the API server: %w", err)
+// ephemeralPorts are n distinct free loopback ports that the kernel chose.
+func ephemeralPorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find free ports for the control plane: %w", err)
+		}
+		// Held open until all are chosen, so the kernel gives n different ones.
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // writeLoopbackKubeconfig writes the kubeconfig with every server on
