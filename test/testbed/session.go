@@ -18,9 +18,11 @@ import (
 
 // Every test process of this user shares one kwokctl work directory, the
 // root, so that kwokctl, which picks each component's port as the highest
-// free one below 32768 and skips the ports in the configs of the clusters it
-// knows, never gives a port of a stopped API server to another package's new
-// cluster. Beneath the root:
+// free one below 32768, sees the clusters of the other packages. That alone
+// did not keep a stopped API server's port from another cluster's component
+// (see TestAPIServerPortSurvivesOtherClusters), so the API server's and
+// etcd's ports come from the kernel's ephemeral range (Cluster.create).
+// Beneath the root:
 //
 //	clusters/<session>-<n>/   kwokctl's files of one cluster (pids, logs, pki, etcd data)
 //	sessions/<session>.lock   locked by the test process (and its watchdog) while it lives
