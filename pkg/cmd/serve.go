@@ -36,6 +36,7 @@ type ServeOptions struct {
 	ReadOnly        bool
 	TokenFile       string
 	ShutdownTimeout time.Duration
+	ShutdownDelay   time.Duration
 	Linger          time.Duration
 	Heartbeat       time.Duration
 	notify          notifyOptions
@@ -93,6 +94,7 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 	fs.BoolVar(&o.ReadOnly, "read-only", o.ReadOnly, "refuse every change (scale, image) with 403")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the token that authorizes changes; without it a random token is made and printed")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a graceful shutdown may take before connections are cut")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "on SIGTERM, keep serving this long with /readyz failing before closing the listener, for load balancers that drain by health check; part of --shutdown-timeout")
 	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left; 0 stops it at once")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
@@ -145,6 +147,9 @@ func (o *ServeOptions) Validate() error {
 	if o.ShutdownTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--shutdown-timeout must be positive, got %s", o.ShutdownTimeout))
 	}
+	if o.ShutdownDelay < 0 || (o.ShutdownTimeout > 0 && o.ShutdownDelay >= o.ShutdownTimeout) {
+		problems = append(problems, fmt.Sprintf("--shutdown-delay %s must be at least 0 and less than --shutdown-timeout %s, which it is part of", o.ShutdownDelay, o.ShutdownTimeout))
+	}
 	if o.Linger < 0 {
 		problems = append(problems, fmt.Sprintf("--linger must not be negative, got %s", o.Linger))
 	}
@@ -196,6 +201,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		Addr:             ln.Addr(),
 		AllowedHosts:     o.AllowedHosts,
 		Heartbeat:        o.Heartbeat,
+		ShutdownDelay:    o.ShutdownDelay,
 		Logger:           log,
 		Version:          version.Version,
 		Collectors:       collectors,

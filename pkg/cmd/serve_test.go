@@ -25,6 +25,9 @@ func TestServeValidate(t *testing.T) {
 		{"allowed host with a scheme", func(o *ServeOptions) { o.AllowedHosts = []string{"https://dash.example.com"} }, []string{`invalid host "https://dash.example.com" in --allowed-hosts`}},
 		{"allowed host with a port", func(o *ServeOptions) { o.AllowedHosts = []string{"dash.example.com:443"} }, []string{"no scheme, port or path"}},
 		{"empty allowed host", func(o *ServeOptions) { o.AllowedHosts = []string{""} }, []string{`invalid host ""`}},
+		{"shutdown delay", func(o *ServeOptions) { o.ShutdownDelay = 5 * time.Second }, nil},
+		{"shutdown delay as long as the timeout", func(o *ServeOptions) { o.ShutdownDelay = o.ShutdownTimeout }, []string{"--shutdown-delay 10s must be at least 0 and less than --shutdown-timeout 10s"}},
+		{"negative shutdown delay", func(o *ServeOptions) { o.ShutdownDelay = -time.Second }, []string{"--shutdown-delay -1s"}},
 		{"read-only with a token file", func(o *ServeOptions) { o.ReadOnly, o.TokenFile = true, "/tmp/t" }, []string{"--token-file has no use with --read-only"}},
 		{"everything wrong at once", func(o *ServeOptions) {
 			o.ShutdownTimeout, o.Linger, o.Heartbeat = 0, -time.Second, 0

@@ -70,6 +70,11 @@ type Options struct {
 	// reading is dropped instead of holding its stream forever; the stream
 	// as a whole has no time limit.
 	WriteTimeout time.Duration
+	// ShutdownDelay is how long, once shutdown begins, the server goes on
+	// serving with /readyz failing and new streams refused, so a load
+	// balancer's health check takes it out before its listener closes. It
+	// counts within Serve's shutdownTimeout.
+	ShutdownDelay time.Duration
 	// MaxBodyBytes bounds request bodies (413 beyond).
 	MaxBodyBytes int64
 	// SendBuffer is the kernel's send buffer per connection. Left to
@@ -154,9 +159,11 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve serves on ln until ctx ends, then shuts down gracefully within
-// shutdownTimeout: /readyz fails first, the listener closes, every stream
-// gets a last event telling its client to reconnect, and requests in
-// flight finish. Connections still open after the timeout are closed.
+// shutdownTimeout: /readyz fails and new streams are refused (for
+// Options.ShutdownDelay while the listener stays open, so a health check can
+// see it), then the listener closes, every stream gets a last event telling
+// its client to reconnect, and requests in flight finish. Connections still
+// open after the timeout are closed.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -183,8 +190,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	}
 
 	s.draining.Store(true)
-	s.log.Info("shutting down", "timeout", shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	s.log.Info("shutting down", "timeout", shutdownTimeout, "delay", s.opts.ShutdownDelay)
+	deadline := time.Now().Add(shutdownTimeout)
+	if d := min(s.opts.ShutdownDelay, shutdownTimeout); d > 0 {
+		select {
+		case <-time.After(d):
+		case err := <-served:
+			return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+		}
+	}
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	err := srv.Shutdown(sctx)
 	if err != nil {

@@ -445,6 +445,60 @@ func TestShutdownSendsReconnect(t *testing.T) {
 	}
 }
 
+// TestShutdownDelayFailsReadinessFirst: with a ShutdownDelay, /readyz
+// answers 503 and new streams are refused while open streams still get
+// events, and only then does the listener close.
+func TestShutdownDelayFailsReadinessFirst(t *testing.T) {
+	client := fake.NewClientset(namespaceObj("shop"), newDeployment("shop", "web", 1))
+	h := hub.New(fakeApps{client.AppsV1()}, hub.Options{})
+	defer h.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Client: client, Hub: h, Token: testToken, Addr: ln.Addr(), ShutdownDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	const timeout = 2 * time.Second // cuts the hour-long delay: it is part of the timeout
+	go func() { served <- srv.Serve(ctx, ln, timeout) }()
+	base := "http://" + ln.Addr().String()
+	_, s := openStream(t, base+"/api/namespaces/shop/deployments/stream", nil)
+	if first, err := s.next(); err != nil || first.event != "snapshot" {
+		t.Fatalf("first event %+v, %v", first, err)
+	}
+	cancel()
+	client503 := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(time.Second)
+	var saw int
+	for saw == 0 && time.Now().Before(deadline) {
+		resp, err := client503.Get(base + "/readyz")
+		if err != nil {
+			t.Fatalf("readyz during the delay: %v; want 503 while the listener is open", err)
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			saw = resp.StatusCode
+		}
+		resp.Body.Close()
+	}
+	if saw != http.StatusServiceUnavailable {
+		t.Fatal("readyz never failed during the shutdown delay")
+	}
+	if resp, err := client503.Get(base + "/api/namespaces/shop/deployments/stream"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a new stream during the delay: %v %v, want 503", resp, err)
+	}
+	// The open stream is told to reconnect once the delay (cut to the
+	// timeout) ends and the listener closes.
+	if ev, err := s.next(); err != nil || ev.event != "reconnect" {
+		t.Fatalf("after the delay got %+v, %v; want reconnect", ev, err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
 func TestReadyzFailsWhenDraining(t *testing.T) {
 	f := newFixture(t, nil)
 	if resp, e := f.do(t, "GET", "/readyz", "", nil); resp.StatusCode != 200 {
