@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -315,4 +316,66 @@ func beginScale(t *testing.T, p *serveProc, ns, name string, replicas int) func(
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+}
+
+// TestFaultServeReadinessFailsFirst: with --shutdown-delay, serve on SIGTERM
+// answers /readyz with 503 while it still listens, so a load balancer's
+// health check sees it going before connections are refused; an open stream
+// then gets its reconnect event and the process exits 0 within
+// --shutdown-timeout.
+func TestFaultServeReadinessFailsFirst(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	createDeployment(t, ns, "web", 1)
+	p := startServe(t, "--shutdown-delay", "2s", "--shutdown-timeout", "6s")
+	f := follow(t, p.openStream(t, ns, nil))
+	waitUntil(t, time.Minute, "the stream's snapshot", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.snapshots == 1
+	})
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	ready := func() (int, error) {
+		resp, err := probe.Get(p.base + "/readyz")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := ready(); code != 200 {
+		t.Fatalf("readyz before SIGTERM: %d %v", code, err)
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var answers []string
+	for {
+		code, err := ready()
+		if err != nil {
+			answers = append(answers, "refused")
+			break
+		}
+		if len(answers) == 0 || answers[len(answers)-1] != fmt.Sprint(code) {
+			answers = append(answers, fmt.Sprint(code))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// 200 may still answer in the instant before the signal is handled.
+	if i := slices.Index(answers, "503"); i < 0 || slices.Contains(answers[i:], "200") || answers[len(answers)-1] != "refused" {
+		t.Errorf("readyz answered %v after SIGTERM; want 503 until the listener closes", answers)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not exit within 20s of SIGTERM")
+	}
+	if p.err != nil {
+		t.Errorf("serve exited with %v, want 0", p.err)
+	}
+	<-f.ended
+	if f.reconnect != 1 {
+		t.Errorf("the open stream got %d reconnect events, want 1", f.reconnect)
+	}
+	t.Logf("readyz after SIGTERM: %v", answers)
 }
