@@ -137,22 +137,28 @@ func TestWatchValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := NewWatchOptions(nil, genericiooptions.NewTestIOStreamsDiscard())
 			tt.set(o)
-			err := o.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("no error, want %q", tt.want)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			checkProblems(t, o.Validate(), tt.want)
 		})
+	}
+}
+
+// checkProblems checks a Validate error: none when want is empty, else one
+// error naming every problem in want.
+func checkProblems(t *testing.T, err error, want []string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("no error, want %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
 	}
 }
 

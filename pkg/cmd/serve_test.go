@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,21 +36,7 @@ func TestServeValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := NewServeOptions(nil, genericiooptions.NewTestIOStreamsDiscard())
 			tt.set(o)
-			err := o.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("no error, want %q", tt.want)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			checkProblems(t, o.Validate(), tt.want)
 		})
 	}
 }

@@ -12,11 +12,12 @@ import (
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
-// runEnv runs `kubectl deploywatch args...` with extra environment.
+// runEnv runs `kubectl deploywatch args...` against the shared cluster, the
+// way a user does, piped (not on a terminal), with extra environment.
 func runEnv(t *testing.T, env []string, args ...string) opsResult {
 	t.Helper()
 	testbed.BuildPlugin(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out, errOut bytes.Buffer
 	cmd := testbed.Shared().KubectlCmd(ctx, append([]string{"deploywatch"}, args...)...)

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,23 +28,7 @@ type opsResult struct {
 // way a user does, piped (not on a terminal).
 func opsRun(t *testing.T, args ...string) opsResult {
 	t.Helper()
-	testbed.BuildPlugin(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	cmd := testbed.Shared().KubectlCmd(ctx, append([]string{"deploywatch"}, args...)...)
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	res := opsResult{stdout: out.String(), stderr: errOut.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("kubectl deploywatch %s: %v", strings.Join(args, " "), err)
-	}
-	t.Logf("$ kubectl deploywatch %s\n%s%s(exit %d)", strings.Join(args, " "), res.stdout, res.stderr, res.code)
-	return res
+	return runEnv(t, nil, args...)
 }
 
 // opsDeployment creates Deployment name in ns with containers web and
