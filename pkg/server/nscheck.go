@@ -3,8 +3,9 @@ package server
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // nsChecks shares a namespace's check among the streams that arrive
@@ -13,40 +14,20 @@ import (
 // check runs with the server's identity, so its answer is everyone's. The
 // zero value is ready to use.
 type nsChecks struct {
-	mu       sync.Mutex
-	inFlight map[string]*nsCheck
-}
-
-type nsCheck struct {
-	done chan struct{}
-	err  *apiError // written before done is closed
+	group singleflight.Group
 }
 
 // do runs check for ns, or waits for the run already in flight.
 func (c *nsChecks) do(ctx context.Context, ns string, check func(context.Context, string) *apiError) *apiError {
-	c.mu.Lock()
-	run, ok := c.inFlight[ns]
-	if !ok {
-		if c.inFlight == nil {
-			c.inFlight = map[string]*nsCheck{}
-		}
-		run = &nsCheck{done: make(chan struct{})}
-		c.inFlight[ns] = run
-		go func() {
-			// Not the first caller's context: its leaving must not fail the others.
-			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			run.err = check(cctx, ns)
-			c.mu.Lock()
-			delete(c.inFlight, ns)
-			c.mu.Unlock()
-			close(run.done)
-		}()
-	}
-	c.mu.Unlock()
+	result := c.group.DoChan(ns, func() (any, error) {
+		// Not the first caller's context: its leaving must not fail the others.
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return check(cctx, ns), nil
+	})
 	select {
-	case <-run.done:
-		return run.err
+	case r := <-result:
+		return r.Val.(*apiError)
 	case <-ctx.Done():
 		return errorf(http.StatusServiceUnavailable, "Canceled", "the request ended before namespace %q was checked", ns)
 	}

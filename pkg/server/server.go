@@ -101,8 +101,7 @@ type Server struct {
 	handler  http.Handler
 
 	draining atomic.Bool     // readiness fails from the start of shutdown
-	stopping chan struct{}   // closed when streams must end
-	stopCtx  context.Context // done when stopping is closed
+	stopCtx  context.Context // done when streams must end
 	stopAll  context.CancelFunc
 	checks   nsChecks // namespace checks shared by streams that arrive together
 }
@@ -139,7 +138,6 @@ func New(opts Options) (*Server, error) {
 		served:   map[string]bool{},
 		log:      opts.Logger,
 		registry: prometheus.NewRegistry(),
-		stopping: make(chan struct{}),
 	}
 	s.stopCtx, s.stopAll = context.WithCancel(context.Background())
 	for _, ns := range opts.Namespaces {
@@ -176,10 +174,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	}
 	// Shutdown closes the listeners, then calls these: the streams end only
 	// once no new one can start.
-	srv.RegisterOnShutdown(func() {
-		close(s.stopping)
-		s.stopAll()
-	})
+	srv.RegisterOnShutdown(s.stopAll)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(&smallSendBuffer{Listener: ln, size: s.opts.SendBuffer}) }()

@@ -100,14 +100,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) isStopping() bool {
-	select {
-	case <-s.stopping:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Server) isStopping() bool { return s.stopCtx.Err() != nil }
 
 // sseWriter frames events and writes them with a deadline per write.
 type sseWriter struct {
