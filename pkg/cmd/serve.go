@@ -94,7 +94,7 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 	fs.BoolVar(&o.ReadOnly, "read-only", o.ReadOnly, "refuse every change (scale, image) with 403")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the token that authorizes changes; without it a random token is made and printed")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a graceful shutdown may take before connections are cut")
-	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "on SIGTERM, keep serving this long with /readyz failing before closing the listener, for load balancers that drain by health check; part of --shutdown-timeout")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "on SIGTERM, keep serving this long with /readyz failing before closing the listener, for load balancers that drain by health check; part of --shutdown-timeout, at most half of it")
 	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left; 0 stops it at once")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy

@@ -73,7 +73,8 @@ type Options struct {
 	// ShutdownDelay is how long, once shutdown begins, the server goes on
 	// serving with /readyz failing and new streams refused, so a load
 	// balancer's health check takes it out before its listener closes. It
-	// counts within Serve's shutdownTimeout.
+	// counts within Serve's shutdownTimeout and takes at most half of it,
+	// so the streams still have time to be told to reconnect.
 	ShutdownDelay time.Duration
 	// MaxBodyBytes bounds request bodies (413 beyond).
 	MaxBodyBytes int64
@@ -187,7 +188,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	s.draining.Store(true)
 	s.log.Info("shutting down", "timeout", shutdownTimeout, "delay", s.opts.ShutdownDelay)
 	deadline := time.Now().Add(shutdownTimeout)
-	if d := min(s.opts.ShutdownDelay, shutdownTimeout); d > 0 {
+	if d := min(s.opts.ShutdownDelay, shutdownTimeout/2); d > 0 {
 		select {
 		case <-time.After(d):
 		case err := <-served:

@@ -462,7 +462,7 @@ func TestShutdownDelayFailsReadinessFirst(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	const timeout = 2 * time.Second // cuts the hour-long delay: it is part of the timeout
+	const timeout = 2 * time.Second // cuts the hour-long delay to half of it
 	go func() { served <- srv.Serve(ctx, ln, timeout) }()
 	base := "http://" + ln.Addr().String()
 	_, s := openStream(t, base+"/api/namespaces/shop/deployments/stream", nil)
@@ -489,7 +489,7 @@ func TestShutdownDelayFailsReadinessFirst(t *testing.T) {
 	if resp, err := client503.Get(base + "/api/namespaces/shop/deployments/stream"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("a new stream during the delay: %v %v, want 503", resp, err)
 	}
-	// The open stream is told to reconnect once the delay (cut to the
+	// The open stream is told to reconnect once the delay (cut to half the
 	// timeout) ends and the listener closes.
 	if ev, err := s.next(); err != nil || ev.event != "reconnect" {
 		t.Fatalf("after the delay got %+v, %v; want reconnect", ev, err)
