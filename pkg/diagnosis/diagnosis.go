@@ -60,11 +60,14 @@ func SameAll(a, b []Problem) bool {
 }
 
 // kind folds reasons that a kubelet alternates between while it retries
-// one failure.
+// one failure: a pull and its back-off, a container that cannot start (or
+// exits) and its back-off.
 func kind(reason string) string {
 	switch reason {
 	case "ErrImagePull", "ImagePullBackOff":
 		return "ImagePull"
+	case "RunContainerError", "CrashLoopBackOff":
+		return "CrashLoop"
 	}
 	return reason
 }
@@ -237,7 +240,7 @@ func containerProblem(cs corev1.ContainerStatus, events []*corev1.Event, init bo
 		if e := latestPrefix(events, "Failed", "Failed to pull image"); e != nil && !strings.Contains(p.Message, ":") {
 			p.Message = e.Message
 		}
-	case "CrashLoopBackOff":
+	case "CrashLoop":
 		if p.ExitCode != nil {
 			p.Message = fmt.Sprintf("container %s exited with code %d", cs.Name, *p.ExitCode)
 			if p.LastState != "" {
