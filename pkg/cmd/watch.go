@@ -40,6 +40,7 @@ type WatchOptions struct {
 	UntilComplete bool
 	Timeout       time.Duration
 	FailingGrace  time.Duration
+	Diagnose      bool
 
 	// Filled in by Complete.
 	clients   *clients
@@ -54,7 +55,7 @@ type WatchOptions struct {
 func NewWatchOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WatchOptions {
 	return &WatchOptions{
 		configFlags: configFlags, IOStreams: streams,
-		Output: "table", Initial: true, FailingGrace: deployment.DefaultFailingGrace,
+		Output: "table", Initial: true, FailingGrace: deployment.DefaultFailingGrace, Diagnose: true,
 		IsTerminal: isTerminal, TerminalSize: terminalSize,
 	}
 }
@@ -97,6 +98,7 @@ func (o *WatchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Output, "output", "o", o.Output, "output format: "+strings.Join(printers.Formats, ", "))
 	fs.BoolVar(&o.Initial, "initial", o.Initial, "show the Deployments that already exist; --initial=false shows only changes from now on")
 	fs.BoolVar(&o.UntilComplete, "until-complete", o.UntilComplete, "exit once every Deployment is complete (0), or one failed (1)")
+	fs.BoolVar(&o.Diagnose, "diagnose", o.Diagnose, "also read the rollouts' ReplicaSets, Pods and Warning Events to say why one is stuck (Failing); --diagnose=false watches Deployments alone")
 	fs.DurationVar(&o.FailingGrace, "failing-grace", o.FailingGrace, "with --until-complete, exit 1 once a rollout has been Failing this long (its pods cannot pull, crash, cannot be scheduled or created)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up after this long (exit 2); 0 waits forever")
 }
@@ -162,10 +164,12 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		FieldSelector: o.FieldSelector,
 		SkipInitial:   !o.Initial,
 		OnError:       o.reportTransient(),
-		Diagnose:      tracker.DiagnoseWith(o.clients.Kube),
-		OnDiagnosisOff: func(err error) {
-			fmt.Fprintf(o.ErrOut, "warning: not diagnosing rollouts: %s\n", oneLine(err.Error()))
-		},
+	}
+	if o.Diagnose {
+		topts.Diagnose = tracker.DiagnoseWith(o.clients.Kube)
+		topts.OnDiagnosisOff = func(err error) {
+			fmt.Fprintf(o.ErrOut, "warning: not diagnosing rollouts: %s; watching Deployments alone (--diagnose=false hides this)\n", oneLine(err.Error()))
+		}
 	}
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
