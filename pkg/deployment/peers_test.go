@@ -21,9 +21,9 @@ import (
 // This file holds deploywatch's status rules against its two peers on the
 // same objects: `kubectl rollout status` (k8s.io/kubectl's
 // polymorphichelpers.DeploymentStatusViewer) and kstatus
-// (sigs.k8s.io/cli-utils/pkg/kstatus/status.Compute, what `kpt live status`,
-// Flux and `kubectl apply --prune` waiters use). Both are imported by this
-// test only, so they do not reach the binary. Every case where deploywatch
+// (sigs.k8s.io/cli-utils/pkg/kstatus/status.Compute, behind `kpt live
+// status` and Flux's health checks). Both are imported by this test only,
+// so they do not reach the binary. Every case where deploywatch
 // does not say what a peer says carries a comment on why; the README's
 // "Statuses" section says the same.
 
