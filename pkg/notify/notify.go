@@ -131,12 +131,22 @@ func ValidateTimings(lease, renew, retry time.Duration) error {
 // Message is one notification: the JSON body of --notify-format json.
 type Message struct {
 	// ID is the same for every delivery of one transition, including a
-	// repeat by a new leader (see the README's limits): receivers may
-	// deduplicate on it.
-	ID         string            `json:"id"`
-	Kind       Kind              `json:"kind"`
+	// resend by a new leader: receivers may deduplicate on it.
+	ID   string `json:"id"`
+	Kind Kind   `json:"kind"`
+	// Seq grows by one with every message claimed for this Deployment
+	// (its UID), whichever leader claims it: a receiver that keeps the
+	// highest Seq it handled per UID drops a late, stale send by keeping
+	// only larger ones.
+	Seq int64 `json:"seq"`
+	// Term and Leader name the leadership that claimed the transition: the
+	// Lease's spec.leaseTransitions and holderIdentity at the time. A
+	// resend keeps them.
+	Term       int32             `json:"term"`
+	Leader     string            `json:"leader"`
 	Deployment string            `json:"deployment"`
 	Namespace  string            `json:"namespace"`
+	UID        string            `json:"uid"`
 	OldStatus  deployment.Status `json:"oldStatus"`
 	NewStatus  deployment.Status `json:"newStatus"`
 	Message    string            `json:"message"`
@@ -144,8 +154,9 @@ type Message struct {
 	Timestamp  time.Time         `json:"timestamp"`
 }
 
-// newMessage describes the transition of s from status old.
-func newMessage(kind Kind, old deployment.Status, s deployment.Summary, now time.Time) Message {
+// newMessage describes the transition of s from status old, claimed as
+// message seq of s by the leadership t.
+func newMessage(kind Kind, old deployment.Status, s deployment.Summary, seq int64, t term, now time.Time) Message {
 	images := make([]string, 0, len(s.Containers))
 	for _, c := range s.Containers {
 		images = append(images, c.Image)
@@ -153,8 +164,12 @@ func newMessage(kind Kind, old deployment.Status, s deployment.Summary, now time
 	return Message{
 		ID:         fmt.Sprintf("%s/%s/%s", s.UID, kind, s.ResourceVersion),
 		Kind:       kind,
+		Seq:        seq,
+		Term:       t.Transitions,
+		Leader:     t.Holder,
 		Deployment: s.Name,
 		Namespace:  s.Namespace,
+		UID:        string(s.UID),
 		OldStatus:  old,
 		NewStatus:  s.Status,
 		Message:    s.Message,
