@@ -1,10 +1,28 @@
 // Package notify tells webhooks about Deployment status transitions (into
 // Failed, out of Failed, a rollout starting or completing), from exactly one
-// of several `serve` replicas: a coordination.k8s.io Lease elects the sender,
-// and a ConfigMap beside it records the last transition notified for every
-// Deployment, so that a new leader neither repeats nor misses what happened
-// around a handover. It reuses pkg/tracker for watching and knows nothing of
-// cobra or HTTP serving.
+// of several `serve` replicas. It reuses pkg/tracker for watching and knows
+// nothing of cobra or HTTP serving.
+//
+// The protocol. A coordination.k8s.io Lease elects the sender; its term is
+// the Lease's UID, spec.leaseTransitions and holder, read once it is
+// acquired. The state is Shards ConfigMaps (<lease>-state-N, a record per
+// Deployment in the shard its key hashes to), each written only with the
+// resourceVersion last read and stamped with the writer's term.
+//   - Claim: the leader writes a transition into its record (status, seq+1,
+//     the message pending) before sending it, and removes the message once
+//     delivered. Of two replicas that both believe they lead, only one
+//     writes a given version of a shard.
+//   - Fence: a new leader first writes its term into every shard. A deposed
+//     leader's next write there conflicts; it reads the shard again, finds a
+//     term the Lease confirms and stops. A claim it wrote before the fence
+//     is read by the fencing write.
+//   - Resend: whenever a leader reads a shard (the fence, a Conflict), it
+//     resends every pending message there it has not queued itself, as
+//     claimed (ID, seq, term). So a claim is delivered unless given up on.
+//
+// A deposed leader may still deliver what it claimed before the fence, so
+// a message can arrive twice (same ID) or late: receivers keep, per
+// Deployment UID, the highest seq handled and drop the rest.
 package notify
 
 import (
