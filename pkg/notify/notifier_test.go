@@ -419,3 +419,51 @@ func TestOnEventNeverBlocks(t *testing.T) {
 		t.Errorf("pending %d, skipped %d, state %d; want %d, 500 and all", len(n.pending), n.skipped, len(n.state), maxObservations)
 	}
 }
+
+// TestAwaitEndStopsARunThatRetookTheLease: a deposed lead loop waits for
+// the elector to notice; should the Lease name this replica again (the
+// elector took it back within the same run, a term the loop never
+// started), the run is cancelled so that a new run starts that term.
+func TestAwaitEndStopsARunThatRetookTheLease(t *testing.T) {
+	cs := fake.NewClientset()
+	n := newTestNotifier(t, cs, "http://127.0.0.1:9/")
+	leaderAt(t, cs, n, term{Transitions: 1, Holder: "replica-1"}, term{Transitions: 2, Holder: "replica-2"})
+	ctx := context.Background()
+	cancelled := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); n.awaitEnd(ctx, func() { close(cancelled) }) }()
+
+	// While another replica holds it, the loop waits: no cancel until the
+	// Lease changes hands, which this test does after several retry periods
+	// have certainly been read (each a Get of the Lease).
+	gets := func() int {
+		c := 0
+		for _, a := range cs.Actions() {
+			if a.GetVerb() == "get" && a.GetResource().Resource == "leases" {
+				c++
+			}
+		}
+		return c
+	}
+	eventually(t, "three reads of the Lease", func() bool { return gets() >= 3 })
+	select {
+	case <-cancelled:
+		t.Fatal("the run was cancelled while another replica held the Lease")
+	default:
+	}
+	l, err := cs.CoordinationV1().Leases(leaseNS).Get(ctx, DefaultLeaseName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, three := "replica-1", int32(3)
+	l.Spec.HolderIdentity, l.Spec.LeaseTransitions = &me, &three
+	if _, err := cs.CoordinationV1().Leases(leaseNS).Update(ctx, l, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run that took the Lease back was not cancelled")
+	}
+	<-done
+}
