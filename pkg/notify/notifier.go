@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -593,6 +594,14 @@ func (n *Notifier) send(msgs []Message, data map[string]record) {
 	}
 }
 
+// olderRV: a is known to be an earlier resourceVersion of the object than
+// b. Versions the API server does not give as comparable integers compare
+// as unknown (false).
+func olderRV(a, b string) bool {
+	c, err := resourceversion.CompareResourceVersion(a, b)
+	return err == nil && c < 0
+}
+
 // decide updates data for o and returns the message to send, if any, and
 // whether data changed. A Deployment seen for the first time (or a new one
 // under an old name) is recorded without a message, its history unknown,
@@ -612,10 +621,13 @@ func (n *Notifier) decide(data map[string]record, o observation) (*Message, bool
 		return nil, false
 	}
 	baseline := func() (*Message, bool) {
-		data[k] = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID, Status: s.Status}
+		data[k] = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID, Status: s.Status, RV: s.ResourceVersion}
 		return nil, true
 	}
 	fresh := !known || r.UID != s.UID
+	if !fresh && olderRV(s.ResourceVersion, r.RV) {
+		return nil, false // a lagging watch: the record already holds a later state
+	}
 	if fresh && !o.added && s.Status != deployment.Failed {
 		return baseline()
 	}
@@ -632,7 +644,7 @@ func (n *Notifier) decide(data map[string]record, o observation) (*Message, bool
 	case kind == "":
 		return nil, false // e.g. Running -> Scaling: compare the next status with Running still
 	}
-	r.Status, r.Kind = s.Status, kind
+	r.Status, r.Kind, r.RV = s.Status, kind, s.ResourceVersion
 	if !n.on[kind] {
 		data[k] = r
 		return nil, true

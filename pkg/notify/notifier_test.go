@@ -467,3 +467,41 @@ func TestAwaitEndStopsARunThatRetookTheLease(t *testing.T) {
 	}
 	<-done
 }
+
+// TestDecideIgnoresOlderObservations: a replica whose watch lags behind
+// the one that wrote a record (a paused leader resuming with queued events,
+// or a new leader whose informer is behind the old one's) must not read an
+// older state of the Deployment as a new transition. The e2e run against
+// the state without resourceVersions got a false "recovered" (Failed ->
+// Progressing at an older resourceVersion) and a second "failed".
+func TestDecideIgnoresOlderObservations(t *testing.T) {
+	n := &Notifier{on: map[Kind]bool{Failed: true, Recovered: true}, opts: Options{Now: time.Now}, term: term{Transitions: 3, Holder: "replica-1"}}
+	at := func(status deployment.Status, rv string) observation {
+		s := deployment.Summarize(deploymentIn("shop", "web", status), nil)
+		s.ResourceVersion = rv
+		return observation{s: s}
+	}
+	data := map[string]record{}
+	for i, st := range []struct {
+		o    observation
+		want Kind
+	}{
+		{at(deployment.Running, "200"), ""},
+		{at(deployment.Failed, "318"), Failed},
+		{at(deployment.Progressing, "287"), ""}, // older than the record: a lagging watch
+		{at(deployment.Failed, "318"), ""},
+		{at(deployment.Progressing, "1000"), Recovered}, // newer, and longer: compared as numbers
+	} {
+		m, _ := n.decide(data, st.o)
+		var got Kind
+		if m != nil {
+			got = m.Kind
+		}
+		if got != st.want {
+			t.Errorf("step %d (%s at %s): message %q, want %q", i, st.o.s.Status, st.o.s.ResourceVersion, got, st.want)
+		}
+	}
+	if r := data["shop_web"]; r.Seq != 2 || r.RV != "1000" {
+		t.Errorf("record %+v; want seq 2 at resourceVersion 1000", r)
+	}
+}

@@ -20,6 +20,10 @@
 //     resends every pending message there it has not queued itself, as
 //     claimed (ID, seq, term). So a claim is delivered unless given up on.
 //
+// A record also keeps the resourceVersion its status was decided on, so a
+// lagging watch (a resumed leader's queued events, a new leader's informer
+// behind the old one's) does not read a past state as a transition.
+//
 // A deposed leader may still deliver what it claimed before the fence, so
 // a message can arrive twice (same ID) or late: receivers keep, per
 // Deployment UID, the highest seq handled and drop the rest.

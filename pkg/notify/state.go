@@ -55,7 +55,10 @@ type record struct {
 	Name      string            `json:"name"`
 	UID       types.UID         `json:"uid"`
 	Status    deployment.Status `json:"status"`
-	Kind      Kind              `json:"kind,omitempty"`
+	// RV is the Deployment's resourceVersion when Status was recorded: an
+	// observation older than it (a lagging watch) is no transition.
+	RV   string `json:"rv,omitempty"`
+	Kind Kind   `json:"kind,omitempty"`
 	// Seq counts the messages claimed for this Deployment (Message.Seq).
 	Seq int64 `json:"seq,omitempty"`
 	// Pending are the claimed messages not known to be delivered: each is

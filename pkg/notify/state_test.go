@@ -71,6 +71,7 @@ func TestStateHoldsTenThousandDeployments(t *testing.T) {
 		}
 		d := deploymentIn("shop", fmt.Sprintf("payments-api-%05d", i), status)
 		d.UID = types.UID(fmt.Sprintf("%08x-1e2d-4c3b-9a8f-%012x", i, i)) // as long as a real one
+		d.ResourceVersion = fmt.Sprint(48_000_000 + i)                    // as a busy etcd's
 		objs = append(objs, d)
 	}
 	cs := fake.NewClientset(objs...)
