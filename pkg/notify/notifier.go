@@ -541,7 +541,7 @@ func (n *Notifier) update(ctx context.Context, i int, change func(map[string]rec
 			}
 			if now != n.term {
 				n.log.Warn("another replica leads the notifications now; this one stops sending",
-					"term", n.term.Transitions, "records written by", sh.term.String(), "lease held by", now.String())
+					"term", n.term.String(), "shardTerm", sh.term.String(), "leaseTerm", now.String())
 				return errDeposed
 			}
 			// Still ours: the shard was written by a deposed leader, or
