@@ -53,8 +53,8 @@ func (o *notifyOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.On, "notify-on", o.On, "transitions to notify (comma-separated): failed (into Failed), recovered (out of Failed), started (into Progressing), completed (Progressing to Running)")
 	fs.StringVar(&o.Format, "notify-format", o.Format, "message shape: json, or slack (Slack's incoming-webhook {\"text\": ...})")
 	fs.StringSliceVar(&o.Namespaces, "notify-namespaces", o.Namespaces, "notify about these namespaces only (comma-separated); default all namespaces, which needs list and watch on Deployments cluster-wide")
-	fs.StringVar(&o.LeaseNamespace, "leader-election-namespace", o.LeaseNamespace, "namespace of the notification Lease and its ConfigMap of sent transitions; default the kubeconfig's (in a pod, its own)")
-	fs.StringVar(&o.LeaseName, "leader-election-id", o.LeaseName, "name of the notification Lease; the ConfigMap is named after it with -state; replicas with the same one share the sending")
+	fs.StringVar(&o.LeaseNamespace, "leader-election-namespace", o.LeaseNamespace, "namespace of the notification Lease and its ConfigMaps of sent transitions; default the kubeconfig's (in a pod, its own)")
+	fs.StringVar(&o.LeaseName, "leader-election-id", o.LeaseName, "name of the notification Lease; its ConfigMaps are named after it with -state-0 to -state-15; replicas with the same one share the sending")
 	fs.StringVar(&o.Identity, "leader-election-identity", o.Identity, "this replica's name in the Lease; default the host name with a random suffix")
 	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "how long a lost leader's lease stays valid before another replica takes over")
 	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "how long the leader keeps trying to renew before it stops sending; less than the lease duration")
@@ -104,8 +104,8 @@ func (o *notifyOptions) validate() []string {
 	if errs := validation.IsDNS1123Label(o.LeaseNamespace); len(errs) > 0 {
 		problems = append(problems, fmt.Sprintf("invalid --leader-election-namespace %q: %s", o.LeaseNamespace, errs[0]))
 	}
-	// The ConfigMap's name is the Lease's with "-state".
-	if errs := validation.IsDNS1123Subdomain(o.LeaseName + "-state"); len(errs) > 0 {
+	// The ConfigMaps' names are the Lease's with "-state-N".
+	if errs := validation.IsDNS1123Subdomain(fmt.Sprintf("%s-state-%d", o.LeaseName, notify.Shards-1)); len(errs) > 0 {
 		problems = append(problems, fmt.Sprintf("invalid --leader-election-id %q: %s", o.LeaseName, errs[0]))
 	}
 	if strings.TrimSpace(o.Identity) == "" {
