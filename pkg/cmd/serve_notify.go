@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/notify"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
 // notifyOptions are serve's notification flags (see pkg/notify).
@@ -50,7 +51,7 @@ func newNotifyOptions() notifyOptions {
 
 func (o *notifyOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Webhooks, "notify-webhook", o.Webhooks, "post a message to this URL on each status transition chosen by --notify-on (repeatable); one replica sends, chosen by a Lease")
-	fs.StringSliceVar(&o.On, "notify-on", o.On, "transitions to notify (comma-separated): failed (into Failed), recovered (out of Failed), started (into Progressing), completed (Progressing to Running)")
+	fs.StringSliceVar(&o.On, "notify-on", o.On, "transitions to notify (comma-separated): failed (into Failed), recovered (out of Failed), started (into Progressing), completed (Progressing to Running), failing (into Failing, with its cause)")
 	fs.StringVar(&o.Format, "notify-format", o.Format, "message shape: json, or slack (Slack's incoming-webhook {\"text\": ...})")
 	fs.StringSliceVar(&o.Namespaces, "notify-namespaces", o.Namespaces, "notify about these namespaces only (comma-separated); default all namespaces, which needs list and watch on Deployments cluster-wide")
 	fs.StringVar(&o.LeaseNamespace, "leader-election-namespace", o.LeaseNamespace, "namespace of the notification Lease and its ConfigMaps of sent transitions; default the kubeconfig's (in a pod, its own)")
@@ -127,6 +128,7 @@ func (o *notifyOptions) start(ctx context.Context, c *clients, log *slog.Logger)
 	format, _ := notify.ParseFormat(o.Format) // validated
 	n, err = notify.New(notify.Options{
 		Deployments:    c.Kube.AppsV1(),
+		Diagnose:       tracker.DiagnoseWith(c.Kube),
 		ConfigMaps:     c.Kube.CoreV1(),
 		Leases:         c.Kube.CoordinationV1(),
 		Namespaces:     o.Namespaces,

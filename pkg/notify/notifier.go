@@ -41,8 +41,11 @@ const (
 // Options configure a Notifier.
 type Options struct {
 	Deployments appsv1client.DeploymentsGetter
-	ConfigMaps  corev1client.ConfigMapsGetter
-	Leases      coordinationv1client.LeasesGetter
+	// Diagnose, when set, lets the trackers tell Failing (see
+	// tracker.Options.Diagnose), for the failing kind.
+	Diagnose   *tracker.Diagnose
+	ConfigMaps corev1client.ConfigMapsGetter
+	Leases     coordinationv1client.LeasesGetter
 
 	// Namespaces to watch, one tracker each; empty watches all namespaces
 	// with one tracker.
@@ -181,6 +184,7 @@ func (n *Notifier) Start(ctx context.Context) error {
 	for _, ns := range namespaces {
 		t := tracker.New(n.opts.Deployments, tracker.Options{
 			Namespace:   ns,
+			Diagnose:    n.opts.Diagnose,
 			SkipInitial: true, // OnSynced carries them
 			OnError: func(err error) {
 				n.log.Warn("notifications lost the watch, retrying", "namespace", ns, "error", err)

@@ -51,10 +51,13 @@ const (
 	Started Kind = "started"
 	// Completed: into Running after Progressing, a rollout done.
 	Completed Kind = "completed"
+	// Failing: into Failing (the new pods fail; the message says why),
+	// before the progress deadline.
+	Failing Kind = "failing"
 )
 
 // Kinds are every Kind, in the order the docs list them.
-var Kinds = []Kind{Failed, Recovered, Started, Completed}
+var Kinds = []Kind{Failed, Recovered, Started, Completed, Failing}
 
 // DefaultKinds are notified unless --notify-on says otherwise: the two a
 // person must act on or may stop acting on.
@@ -70,10 +73,12 @@ func KindOf(from, to deployment.Status) Kind {
 		return ""
 	case to == deployment.Failed:
 		return Failed
+	case to == deployment.Failing:
+		return Failing // also from Failed: a new rollout failing before its deadline
 	case from == deployment.Failed:
 		return Recovered
-	case to == deployment.Progressing:
-		return Started
+	case to == deployment.Progressing && from != deployment.Failing:
+		return Started // a Failing rollout that recovers did not start again
 	case from == deployment.Progressing && to == deployment.Running:
 		return Completed
 	}
@@ -214,13 +219,15 @@ func (m Message) Text() string {
 		line = fmt.Sprintf("%s rollout started", name)
 	case Completed:
 		line = fmt.Sprintf("%s rollout completed", name)
+	case Failing:
+		line = fmt.Sprintf("%s is Failing", name)
 	default:
 		line = fmt.Sprintf("%s: %s -> %s", name, m.OldStatus, m.NewStatus)
 	}
 	if m.Message != "" {
 		line += ": " + m.Message
 	}
-	if len(m.Images) > 0 && m.Kind != Failed {
+	if len(m.Images) > 0 && m.Kind != Failed && m.Kind != Failing {
 		line += " (" + strings.Join(m.Images, ", ") + ")"
 	}
 	return line

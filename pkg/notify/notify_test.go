@@ -28,6 +28,11 @@ func TestKindOf(t *testing.T) {
 		{deployment.Scaling, deployment.Running, ""},
 		{deployment.Progressing, deployment.Degraded, ""},
 		{deployment.Degraded, deployment.Running, ""},
+		{deployment.Progressing, deployment.Failing, Failing},
+		{deployment.Failed, deployment.Failing, Failing},
+		{deployment.Failing, deployment.Failed, Failed},
+		{deployment.Failing, deployment.Progressing, ""},
+		{deployment.Failing, deployment.Failing, ""},
 	} {
 		if got := KindOf(c.from, c.to); got != c.want {
 			t.Errorf("KindOf(%s, %s) = %q, want %q", c.from, c.to, got, c.want)
