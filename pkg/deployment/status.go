@@ -2,6 +2,8 @@ package deployment
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -48,8 +50,10 @@ const (
 // could read the Deployment's ReplicaSets and Pods at all, and the problems
 // it found in the new ReplicaSet.
 type Diagnosis struct {
-	Known    bool
-	Problems []diagnosis.Problem
+	Known bool
+	// ReplicaSet is the name of the new ReplicaSet, "" when unknown.
+	ReplicaSet string
+	Problems   []diagnosis.Problem
 }
 
 // Classify decides the status and message of d from what every observer
@@ -74,7 +78,8 @@ func Classify(d *appsv1.Deployment, r Replicas, diag *Diagnosis) (Status, string
 		}
 	}
 	progressing := condition(d, appsv1.DeploymentProgressing)
-	if progressing != nil && progressing.Status == corev1.ConditionFalse && progressing.Reason == reasonProgressDeadlineExceeded {
+	if progressing != nil && progressing.Status == corev1.ConditionFalse && progressing.Reason == reasonProgressDeadlineExceeded &&
+		!deadlineOfOlderReplicaSet(progressing, diag) {
 		// The controller keeps this condition when the rollout is paused.
 		return Failed, reasonProgressDeadlineExceeded + ": " + progressing.Message + causeSuffix(diag, r.Desired)
 	}
@@ -120,6 +125,19 @@ func Classify(d *appsv1.Deployment, r Replicas, diag *Diagnosis) (Status, string
 	default:
 		return Degraded, waiting
 	}
+}
+
+// deadlineOfOlderReplicaSet tells a deadline the controller still carries
+// over from an older ReplicaSet: after a rollback (undo, or a fix back to
+// an earlier template) it keeps the condition, message and all, until the
+// rollout makes progress, though the ReplicaSet that timed out is no longer
+// the new one. Its message names that ReplicaSet
+// ("ReplicaSet \"web-5d8c\" has timed out progressing.").
+func deadlineOfOlderReplicaSet(c *appsv1.DeploymentCondition, diag *Diagnosis) bool {
+	if diag == nil || diag.ReplicaSet == "" {
+		return false
+	}
+	return !strings.Contains(c.Message, strconv.Quote(diag.ReplicaSet))
 }
 
 // causeSuffix adds the diagnosed cause to a Failed message.

@@ -129,6 +129,7 @@ func (t *Tracker) diagnose(d *appsv1.Deployment) *deployment.Diagnosis {
 	if newRS == nil {
 		return diag
 	}
+	diag.ReplicaSet = newRS.Name
 	in := diagnosis.Input{ReplicaSet: newRS}
 	pods, _ := t.pods.GetIndexer().ByIndex(byOwner, newRS.Namespace+"/"+newRS.Name)
 	for _, o := range pods {

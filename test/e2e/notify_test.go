@@ -248,10 +248,10 @@ func TestNotifyExactlyOnceAcrossLeaders(t *testing.T) {
 		t.Fatalf("messages %s; want exactly one, failed", fmtJSON(got))
 	}
 	m := r.messages()[0]
-	if m.Kind != "failed" || m.Namespace != ns || m.Deployment != "api" || m.OldStatus != "Progressing" || m.NewStatus != "Failed" ||
+	if m.Kind != "failed" || m.Namespace != ns || m.Deployment != "api" || m.OldStatus != "Failing" || m.NewStatus != "Failed" ||
 		!strings.HasPrefix(m.Message, "ProgressDeadlineExceeded") || len(m.Images) != 1 || m.Images[0] != "registry.k8s.io/pause:3.10" ||
 		m.ID == "" || time.Since(m.Timestamp) > 5*time.Minute {
-		t.Errorf("failed message %s; want api Progressing -> Failed with the reason, the image, an id and a recent timestamp", fmtJSON(m))
+		t.Errorf("failed message %s; want api Failing (its pods cannot be scheduled) -> Failed with the reason, the image, an id and a recent timestamp", fmtJSON(m))
 	}
 
 	// SIGKILL: the Lease is not released; another replica takes it once it
