@@ -38,8 +38,23 @@ func rolloutTwoRevisions(t *testing.T, ns, name string, edit func(*appsv1.Deploy
 	})
 	opsPoll(t, time.Minute, "revision 2 to roll out", func() bool {
 		d := opsGet(t, ns, name)
-		return opsRolledOut(d) && d.Annotations[operations.RevisionAnnotation] == "2"
+		return rolloutSettled(d) && d.Annotations[operations.RevisionAnnotation] == "2"
 	})
+}
+
+// rolloutSettled is a rollout the controller is done with: the last status
+// it writes says NewReplicaSetAvailable, so the resourceVersion stays put
+// until someone changes the Deployment.
+func rolloutSettled(d *appsv1.Deployment) bool {
+	if !opsRolledOut(d) {
+		return false
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing {
+			return c.Status == corev1.ConditionTrue && c.Reason == "NewReplicaSetAvailable"
+		}
+	}
+	return false
 }
 
 // rolloutEdit changes the Deployment with the admin's client, as another
@@ -220,7 +235,7 @@ func TestRolloutRestartPauseResume(t *testing.T) {
 	}
 	opsPoll(t, time.Minute, "the controller to see the pause", func() bool {
 		d := opsGet(t, ns, "web")
-		return d.Status.ObservedGeneration >= d.Generation
+		return d.Status.ObservedGeneration >= d.Generation && pausedCondition(d)
 	})
 	rv := opsGet(t, ns, "web").ResourceVersion
 	r = opsRun(t, "-n", ns, "pause", "web")
@@ -322,7 +337,7 @@ func TestRolloutPreconditionConflict(t *testing.T) {
 
 	// Someone else changes the image between the read and the write.
 	theirs := rolloutEdit(t, ns, "web", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[1].Image = imageNew })
-	opsPoll(t, time.Minute, "their change to roll out", func() bool { return opsRolledOut(opsGet(t, ns, "web")) })
+	opsPoll(t, time.Minute, "their change to roll out", func() bool { return rolloutSettled(opsGet(t, ns, "web")) })
 	now := opsGet(t, ns, "web")
 
 	for _, args := range [][]string{
@@ -431,4 +446,14 @@ func rolloutKubeconfig(t *testing.T, ns, name string, rules ...rbacv1.PolicyRule
 		return err == nil && strings.TrimSpace(out) == "yes"
 	})
 	return path
+}
+
+// pausedCondition: the controller has written that the Deployment is paused.
+func pausedCondition(d *appsv1.Deployment) bool {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing {
+			return c.Reason == "DeploymentPaused"
+		}
+	}
+	return false
 }
