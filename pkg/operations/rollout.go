@@ -64,10 +64,17 @@ func guardedPatch(ctx context.Context, client appsv1client.DeploymentsGetter, g 
 	dryRun, _ := ParseDryRun(string(g.dryRun))
 	deployments := client.Deployments(g.namespace)
 	var first *appsv1.Deployment
+	var refused error        // the last patch's refusal, when it may have been its test op
+	var testedVersion string // the resourceVersion that patch tested
 	for attempt := 1; ; attempt++ {
 		current, err := deployments.Get(ctx, g.name, metav1.GetOptions{})
 		if err != nil {
 			return Result{}, apiError(err, g.namespace, g.name, g.access)
+		}
+		if refused != nil && current.ResourceVersion == testedVersion {
+			// Nobody wrote in between: the test op held, so the API server
+			// refused the change itself.
+			return Result{}, apiError(refused, g.namespace, g.name, g.access)
 		}
 		if g.resourceVersion != "" && current.ResourceVersion != g.resourceVersion {
 			return Result{}, preconditionFailed(g.namespace, g.name,
@@ -111,9 +118,15 @@ func guardedPatch(ctx context.Context, client appsv1client.DeploymentsGetter, g 
 			opts.DryRun = []string{metav1.DryRunAll}
 		}
 		written, err := deployments.Patch(ctx, g.name, types.JSONPatchType, patch, opts)
-		if isTestFailed(err) || apierrors.IsConflict(err) {
+		// The API server answers a failed "test" op with a bare 422 Invalid
+		// ("the server rejected our request due to an error in our
+		// request", without the JSON patch library's message), like any
+		// other invalid change: which of the two it was shows on the next
+		// read, in whether the resourceVersion moved.
+		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) {
 			if attempt < maxAttempts {
-				continue // written in between: read again and re-check
+				refused, testedVersion = err, current.ResourceVersion
+				continue // read again and re-check
 			}
 			return Result{}, &Error{Reason: Conflict, Err: err,
 				Message: fmt.Sprintf("deployment %q in namespace %q kept changing while %s was being written; nothing was changed", g.name, g.namespace, g.access.op),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -78,7 +80,7 @@ func revisionNumbers(h History) []int64 {
 }
 
 func TestGetHistory(t *testing.T) {
-	c := fake.NewClientset(rolloutObjects()...)
+	c := rolloutClient(t)
 	h, err := GetHistory(context.Background(), c.AppsV1(), HistoryRequest{Namespace: "shop", Name: "web"})
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +198,7 @@ func TestUndo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := fake.NewClientset(rolloutObjects()...)
+			c := rolloutClient(t)
 			if tt.setup != nil {
 				tt.setup(c)
 			}
@@ -284,7 +286,7 @@ func TestUndoRace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := fake.NewClientset(rolloutObjects()...)
+			c := rolloutClient(t)
 			raced := false
 			c.PrependReactor("patch", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 				if !raced {
@@ -313,7 +315,7 @@ func TestUndoRace(t *testing.T) {
 }
 
 func TestRestart(t *testing.T) {
-	c := fake.NewClientset(rolloutObjects()...)
+	c := rolloutClient(t)
 	req := RestartRequest{Namespace: "shop", Name: "web", Now: t0}
 	res, err := Restart(context.Background(), c.AppsV1(), req)
 	if err != nil || !res.Changed {
@@ -368,7 +370,7 @@ func TestRestart(t *testing.T) {
 }
 
 func TestSetPaused(t *testing.T) {
-	c := fake.NewClientset(rolloutObjects()...)
+	c := rolloutClient(t)
 	for _, step := range []struct {
 		paused, changed bool
 		verbs           []string
@@ -390,5 +392,49 @@ func TestSetPaused(t *testing.T) {
 	_, err := SetPaused(context.Background(), c.AppsV1(), PauseRequest{Namespace: "shop", Name: "web", Paused: true, ResourceVersion: "1"})
 	if ReasonOf(err) != Conflict || deploymentOf(t, c).Spec.Paused {
 		t.Errorf("stale resourceVersion: %v", err)
+	}
+}
+
+// rolloutClient is a fake clientset holding rolloutObjects whose JSON
+// patches fail as the API server's do: a "test" op that does not hold is a
+// bare 422 Invalid, without the patch library's message.
+func rolloutClient(t *testing.T) *fake.Clientset {
+	c := fake.NewClientset(rolloutObjects()...)
+	c.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.PatchActionImpl)
+		obj, err := c.Tracker().Get(deploymentsGVR, p.GetNamespace(), p.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		d, err := applyLocally(obj.(*appsv1.Deployment), p.GetPatch())
+		if err != nil {
+			return true, nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
+		}
+		if len(p.PatchOptions.DryRun) > 0 {
+			return true, d, nil
+		}
+		if d.Generation == obj.(*appsv1.Deployment).Generation && !apiequality.Semantic.DeepEqual(d.Spec, obj.(*appsv1.Deployment).Spec) {
+			d.Generation++
+		}
+		bumpResourceVersion(d)
+		return true, d, c.Tracker().Update(deploymentsGVR, d, d.Namespace)
+	})
+	return c
+}
+
+// TestGuardedPatchInvalid: a 422 with the resourceVersion unchanged on the
+// next read was the API server refusing the change itself, not a lost race:
+// it is returned after that one read, not retried.
+func TestGuardedPatchInvalid(t *testing.T) {
+	c := rolloutClient(t)
+	c.PrependReactor("patch", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewInvalid(schema.GroupKind{Group: "apps", Kind: "Deployment"}, "web", nil)
+	})
+	_, err := SetPaused(context.Background(), c.AppsV1(), PauseRequest{Namespace: "shop", Name: "web", Paused: true})
+	if ReasonOf(err) != Invalid {
+		t.Errorf("reason = %q (%v), want Invalid", ReasonOf(err), err)
+	}
+	if got := verbs(c); !slices.Equal(got, []string{"get deployments", "patch deployments", "get deployments"}) {
+		t.Errorf("actions = %v", got)
 	}
 }
