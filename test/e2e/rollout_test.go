@@ -258,6 +258,29 @@ func TestRolloutRestartPauseResume(t *testing.T) {
 	if r.code != 0 || r.stdout != "deployment.apps/web resumed\ndeployment.apps/api unchanged\n" || opsGet(t, ns, "web").Spec.Paused {
 		t.Errorf("resume: exit %d, %q", r.code, r.stdout)
 	}
+
+	// Shell completion offers the namespace's Deployments, and for the
+	// commands that take several, those not given yet.
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"undo", ""}, []string{"api", "web"}},
+		{[]string{"history", "w"}, []string{"web"}},
+		{[]string{"restart", "web", ""}, []string{"api"}},
+		{[]string{"pause", "api", ""}, []string{"web"}},
+	} {
+		r := opsRun(t, append([]string{"__complete", "-n", ns}, tc.args...)...)
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			if !strings.HasPrefix(l, ":") {
+				got = append(got, l)
+			}
+		}
+		if r.code != 0 || !slices.Equal(got, tc.want) {
+			t.Errorf("completion of %q: exit %d, %q, want %q", tc.args, r.code, got, tc.want)
+		}
+	}
 }
 
 // TestRolloutDryRunsAndBadInput: dry runs and refused requests leave the
