@@ -154,10 +154,23 @@ func TestUndo(t *testing.T) {
 		stored  string // web's image afterwards
 		result  string // the result object's
 		changes []Change
+		// annotations of the result; default: revision 1's, with the
+		// Deployment's revision number
+		annotations map[string]string
 	}{
 		{name: "to the previous revision", verbs: []string{get, list, patch}, stored: "nginx:1.26",
 			changes: []Change{{"revision", "2", "1"}, {"container web", "nginx:1.27", "nginx:1.26"}}},
 		{name: "to a given revision", req: UndoRequest{ToRevision: 1}, verbs: []string{get, list, patch}, stored: "nginx:1.26"},
+		{name: "right after a change, before the controller made its revision: back to the newest", verbs: []string{get, list, patch}, stored: "nginx:1.27",
+			setup: func(c *fake.Clientset) {
+				d := deploymentOf(t, c).DeepCopy()
+				d.Spec.Template.Spec.Containers[0].Image = "nginx:1.28"
+				if err := c.Tracker().Update(deploymentsGVR, d, "shop"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			changes:     []Change{{"revision", "none", "2"}, {"container web", "nginx:1.28", "nginx:1.27"}},
+			annotations: map[string]string{RevisionAnnotation: "2", ChangeCauseAnnotation: "bump to 1.27"}},
 		{name: "to the current revision", req: UndoRequest{ToRevision: 2}, verbs: []string{get, list}, stored: "nginx:1.27",
 			reason: Conflict, message: []string{`deployment "web" in namespace "shop" is at revision 2 already; nothing was changed`}},
 		{name: "to a revision that is not there", req: UndoRequest{ToRevision: 9}, verbs: []string{get, list}, stored: "nginx:1.27",
@@ -246,7 +259,10 @@ func TestUndo(t *testing.T) {
 			if _, ok := obj.Spec.Template.Labels[appsv1.DefaultDeploymentUniqueLabelKey]; ok || obj.Spec.Template.Labels["app"] != "web" {
 				t.Errorf("template labels = %v", obj.Spec.Template.Labels)
 			}
-			wantAnn := map[string]string{RevisionAnnotation: "2", ChangeCauseAnnotation: "first", "team": "old"}
+			wantAnn := tt.annotations
+			if wantAnn == nil {
+				wantAnn = map[string]string{RevisionAnnotation: "2", ChangeCauseAnnotation: "first", "team": "old"}
+			}
 			if !maps.Equal(obj.Annotations, wantAnn) {
 				t.Errorf("annotations = %v, want %v", obj.Annotations, wantAnn)
 			}
