@@ -160,7 +160,7 @@ func TestWaitEnds(t *testing.T) {
 		reason  Reason
 		message string
 	}{
-		{name: "failed", reason: Failed, message: `deployment "web" in namespace "shop" failed: ProgressDeadlineExceeded: ReplicaSet "web-1" has timed out progressing.`,
+		{name: "failed", reason: Failed, message: `deployment "web" in namespace "shop" is Failed: ProgressDeadlineExceeded: ReplicaSet "web-1" has timed out progressing.`,
 			change: func(c *fake.Clientset) error {
 				d := newDeployment(3)
 				failed(d)

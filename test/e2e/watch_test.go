@@ -144,7 +144,7 @@ func (p *watchProc) stop(t *testing.T) int {
 // matchesTruth says how an event differs from the Deployment the API server
 // holds, in every field a user reads; "" when it does not.
 func matchesTruth(e deployment.Event, d *appsv1.Deployment) string {
-	truth := deployment.Summarize(d, &e.Summary)
+	truth := deployment.Summarize(d, &deployment.Diagnosis{Known: true, Problems: e.Problems})
 	var diffs []string
 	if e.Status != truth.Status {
 		diffs = append(diffs, fmt.Sprintf("status %s, truth %s", e.Status, truth.Status))

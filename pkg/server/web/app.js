@@ -227,7 +227,7 @@ function namespaceView(ns) {
     }
     r.event = ev;
     const c = r.cells, rep = ev.replicas;
-    c.status.replaceChildren(statusBadge(ev.status), ev.message ? el("span", { class: "message" }, ev.message) : "");
+    c.status.replaceChildren(statusBadge(ev.status), ev.message ? el("span", { class: "message" }, ev.message) : "", problemList(ev.problems));
     c.ready.textContent = rep.ready + "/" + rep.desired;
     c.updated.textContent = rep.updated;
     c.available.textContent = rep.available;
@@ -239,6 +239,20 @@ function namespaceView(ns) {
     r.tr.dataset.status = ev.status;
     if (flash) { r.tr.classList.remove("flash"); void r.tr.offsetWidth; r.tr.classList.add("flash"); }
     if (r.detail) r.detail.changed();
+  }
+
+  // problemList shows every diagnosed problem of the new ReplicaSet, one
+  // line each, behind a click: which pod, container and node, since when.
+  function problemList(problems) {
+    if (!problems || !problems.length) return "";
+    const items = problems.map((p) => {
+      const where = [p.pod && ("pod " + p.pod), p.container && ((p.init ? "init container " : "container ") + p.container), p.node && ("node " + p.node)].filter(Boolean).join(", ");
+      const count = p.pods ? p.pods + (p.pods === 1 ? " pod " : " pods ") : "";
+      const restarts = p.restarts ? ", " + p.restarts + " restarts" : "";
+      const since = p.since ? ", since " + new Date(p.since).toLocaleTimeString() : "";
+      return el("li", { class: "problem" }, count + p.reason + ": " + (p.message || "") + (where ? " (" + where + restarts + since + ")" : ""));
+    });
+    return el("details", { class: "problems" }, el("summary", {}, problems.length === 1 ? "1 problem" : problems.length + " problems"), el("ul", {}, ...items));
   }
 
   function makeRow(name) {
