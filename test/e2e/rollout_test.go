@@ -42,11 +42,12 @@ func rolloutTwoRevisions(t *testing.T, ns, name string, edit func(*appsv1.Deploy
 	})
 }
 
-// rolloutSettled is a rollout the controller is done with: the last status
-// it writes says NewReplicaSetAvailable, so the resourceVersion stays put
-// until someone changes the Deployment.
+// rolloutSettled is a rollout the controller is done with: it says
+// NewReplicaSetAvailable and counts no old pod still terminating (it writes
+// the status again when the last one is gone), so the resourceVersion stays
+// put until someone changes the Deployment.
 func rolloutSettled(d *appsv1.Deployment) bool {
-	if !opsRolledOut(d) {
+	if !opsRolledOut(d) || (d.Status.TerminatingReplicas != nil && *d.Status.TerminatingReplicas != 0) {
 		return false
 	}
 	for _, c := range d.Status.Conditions {
@@ -168,37 +169,50 @@ func TestRolloutHistoryAndUndo(t *testing.T) {
 }
 
 // TestRolloutUndoAfterFailedRollout: the case other tools get wrong. A
-// change whose pods can never be scheduled exceeds its progress deadline
-// for real (ProgressDeadlineExceeded); undo --wait brings the Deployment
-// back to Running, exit 0.
+// change whose rollout fails for real, by a bad image (the test bed's
+// kubelet cannot pull it: ImagePullBackOff) or by pods no node can take,
+// exceeds its progress deadline (ProgressDeadlineExceeded); undo --wait
+// brings the Deployment back to Running, exit 0.
 func TestRolloutUndoAfterFailedRollout(t *testing.T) {
-	ns := testbed.NewNamespace(t)
-	opsDeployment(t, ns, "web", 2, true, func(d *appsv1.Deployment) {
-		deadline := int32(5)
-		d.Spec.ProgressDeadlineSeconds = &deadline
-	})
-	rolloutEdit(t, ns, "web", func(d *appsv1.Deployment) {
-		d.Spec.Template.Spec.Containers[0].Image = imageNew
-		d.Spec.Template.Spec.NodeSelector = map[string]string{"deploywatch.test/no-such-node": "true"}
-	})
-	opsPoll(t, time.Minute, "the rollout to fail", func() bool { return opsFailed(opsGet(t, ns, "web")) })
-	r := opsRun(t, "-n", ns, "watch", "--until-complete", "--timeout=30s")
-	if r.code == 0 {
-		t.Fatalf("watch --until-complete on the failed rollout: exit 0:\n%s", r.stdout)
-	}
+	for _, tc := range []struct {
+		name    string
+		breakIt func(*appsv1.Deployment)
+	}{
+		{"bad image", func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Image = testbed.FaultImage(testbed.FaultImagePull)
+		}},
+		{"unschedulable", func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Image = imageNew
+			d.Spec.Template.Spec.NodeSelector = map[string]string{"deploywatch.test/no-such-node": "true"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := testbed.NewNamespace(t)
+			opsDeployment(t, ns, "web", 2, true, func(d *appsv1.Deployment) {
+				deadline := int32(5)
+				d.Spec.ProgressDeadlineSeconds = &deadline
+			})
+			rolloutEdit(t, ns, "web", tc.breakIt)
+			opsPoll(t, time.Minute, "the rollout to fail", func() bool { return opsFailed(opsGet(t, ns, "web")) })
+			r := opsRun(t, "-n", ns, "watch", "--until-complete", "--timeout=30s")
+			if r.code != 1 {
+				t.Fatalf("watch --until-complete on the failed rollout: exit %d, want 1:\n%s", r.code, r.stdout)
+			}
 
-	r = opsRun(t, "-n", ns, "undo", "web", "--wait", "--timeout=2m")
-	if r.code != 0 {
-		t.Fatalf("undo --wait after the failed rollout: exit %d: %s", r.code, r.stderr)
-	}
-	opsContains(t, "undo's output", r.stdout, "deployment.apps/web rolled back to revision 1\n", `deployment "web" successfully rolled out`)
-	d := opsGet(t, ns, "web")
-	if !opsRolledOut(d) || opsFailed(d) || d.Spec.Template.Spec.NodeSelector != nil || d.Spec.Template.Spec.Containers[0].Image != imageOld {
-		t.Errorf("after undo: rolled out %v, failed %v, nodeSelector %v, image %s", opsRolledOut(d), opsFailed(d), d.Spec.Template.Spec.NodeSelector, d.Spec.Template.Spec.Containers[0].Image)
-	}
-	r = opsRun(t, "-n", ns, "watch", "--until-complete", "--timeout=1m", "-o", "ndjson")
-	if r.code != 0 || !strings.Contains(r.stdout, `"status":"Running"`) {
-		t.Errorf("watch --until-complete after undo: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+			r = opsRun(t, "-n", ns, "undo", "web", "--wait", "--timeout=2m")
+			if r.code != 0 {
+				t.Fatalf("undo --wait after the failed rollout: exit %d: %s", r.code, r.stderr)
+			}
+			opsContains(t, "undo's output", r.stdout, "deployment.apps/web rolled back to revision 1\n", `deployment "web" successfully rolled out`)
+			d := opsGet(t, ns, "web")
+			if !opsRolledOut(d) || opsFailed(d) || d.Spec.Template.Spec.NodeSelector != nil || d.Spec.Template.Spec.Containers[0].Image != imageOld {
+				t.Errorf("after undo: rolled out %v, failed %v, nodeSelector %v, image %s", opsRolledOut(d), opsFailed(d), d.Spec.Template.Spec.NodeSelector, d.Spec.Template.Spec.Containers[0].Image)
+			}
+			r = opsRun(t, "-n", ns, "watch", "--until-complete", "--timeout=1m", "-o", "ndjson")
+			if r.code != 0 || !strings.Contains(r.stdout, `"status":"Running"`) {
+				t.Errorf("watch --until-complete after undo: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+			}
+		})
 	}
 }
 

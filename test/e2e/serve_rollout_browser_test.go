@@ -41,8 +41,8 @@ func pageDriver(t *testing.T, p *serveProc, ns string) (ctx context.Context, do 
 	return ctx, do, poll
 }
 
-// TestServeBrowserUndo: after a change whose rollout fails for real
-// (ProgressDeadlineExceeded), a user opens the row's history on the page,
+// TestServeBrowserUndo: after a bad image (the test bed's kubelet cannot
+// pull it) whose rollout fails for real (ProgressDeadlineExceeded), a user opens the row's history on the page,
 // picks the revision before it, reads a confirmation that names the image
 // before and after, confirms, and sees the row Running again; the cluster
 // has the old template back.
@@ -52,10 +52,8 @@ func TestServeBrowserUndo(t *testing.T) {
 		deadline := int32(5)
 		d.Spec.ProgressDeadlineSeconds = &deadline
 	})
-	rolloutEdit(t, ns, "web", func(d *appsv1.Deployment) {
-		d.Spec.Template.Spec.Containers[0].Image = imageNew
-		d.Spec.Template.Spec.NodeSelector = map[string]string{"deploywatch.test/no-such-node": "true"}
-	})
+	bad := testbed.FaultImage(testbed.FaultImagePull)
+	rolloutEdit(t, ns, "web", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = bad })
 	opsPoll(t, time.Minute, "the rollout to fail", func() bool { return opsFailed(opsGet(t, ns, "web")) })
 
 	tokenFile := filepath.Join(t.TempDir(), "token")
@@ -76,15 +74,15 @@ func TestServeBrowserUndo(t *testing.T) {
 	poll("the confirmation naming the images", 10*time.Second, `(() => {
 		const c = document.querySelector('tr[data-detail-for="web"] .confirm').textContent;
 		return c.includes("Roll web back to revision 1 (from revision 2)?") &&
-			c.includes("container web: `+imageNew+` → `+imageOld+`") && c.includes("container sidecar: `+imageOld+` (unchanged)");
+			c.includes("container web: `+bad+` → `+imageOld+`") && c.includes("container sidecar: `+imageOld+` (unchanged)");
 	})()`)
-	if d := opsGet(t, ns, "web"); d.Spec.Template.Spec.Containers[0].Image != imageNew {
+	if d := opsGet(t, ns, "web"); d.Spec.Template.Spec.Containers[0].Image != bad {
 		t.Fatalf("asking for the confirmation changed the Deployment: image %s", d.Spec.Template.Spec.Containers[0].Image)
 	}
 	do("confirm", chromedp.Click(chromedp.CSS(`tr[data-detail-for="web"] button.confirm-undo`)))
 	waitUntil(t, 30*time.Second, "the undo to reach the cluster", func() bool {
 		d := opsGet(t, ns, "web")
-		return d.Spec.Template.Spec.Containers[0].Image == imageOld && d.Spec.Template.Spec.NodeSelector == nil
+		return d.Spec.Template.Spec.Containers[0].Image == imageOld
 	})
 	poll("the row Running again", time.Minute, row+`.dataset.status === "Running" && `+row+`.querySelector('.ready').textContent === "2/2"`)
 	poll("the history showing revision 3 current", 30*time.Second,
