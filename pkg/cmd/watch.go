@@ -72,7 +72,7 @@ see: updates that change nothing shown print nothing.
 
 Exit codes with --until-complete: 0 every Deployment is complete (Running,
 ScaledToZero, or paused with nothing pending), 1 one of them Failed, is paused
-with work left, or has been Failing for --failing-grace (or any error),
+with old replicas left, or has been Failing for --failing-grace (or any error),
 2 --timeout ran out.`,
 		Example: `  # The current namespace, live
   kubectl deploywatch watch
@@ -296,7 +296,7 @@ func (n *emptyNotice) OnSynced(snapshot []deployment.Summary) {
 }
 
 // completion wraps a printer and stops the watch once every Deployment is
-// complete, or one has failed (Failed, paused with work left, or Failing
+// complete, or one has failed (Failed, paused with old replicas left, or Failing
 // for longer than the grace period).
 type completion struct {
 	tracker.Sink

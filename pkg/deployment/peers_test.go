@@ -193,8 +193,6 @@ func TestStatusAgainstKubectlAndKstatus(t *testing.T) {
 				conditions: conds(minAvailable, deadline)},
 			blind: deployment.Progressing, seeing: deployment.Progressing, wait: waiting,
 			kubectl: waiting, kstatus: kstatus.InProgressStatus,
-			bug: "an unobserved spec reads as Scaling (\"scaling from 4 to 3 replicas\") whenever status.replicas differs from spec.replicas, " +
-				"which the surge pods of an unfinished rollout make it do though nobody scaled",
 		},
 		{
 			name: "a scale not yet observed",
@@ -268,7 +266,6 @@ func TestStatusAgainstKubectlAndKstatus(t *testing.T) {
 				conditions: conds(minUnavailable, pausedCond)},
 			blind: deployment.Paused, seeing: deployment.Paused, wait: waiting,
 			kubectl: waiting, kstatus: kstatus.InProgressStatus,
-			bug: "Stuck() holds for a paused Deployment whose only work left is a scale, which the controller does while paused",
 		},
 		{
 			// Pods become available without the controller rolling
@@ -278,7 +275,6 @@ func TestStatusAgainstKubectlAndKstatus(t *testing.T) {
 				conditions: conds(minUnavailable, pausedCond)},
 			blind: deployment.Paused, seeing: deployment.Paused, wait: waiting,
 			kubectl: waiting, kstatus: kstatus.InProgressStatus,
-			bug: "Stuck() holds for a paused Deployment whose only work left is pods becoming available, which needs no rollout",
 		},
 		{
 			name: "scaled to zero",

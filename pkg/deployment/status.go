@@ -66,7 +66,8 @@ func Classify(d *appsv1.Deployment, r Replicas, diag *Diagnosis) (Status, string
 		switch {
 		case d.Spec.Paused:
 			return Paused, "rollout paused; waiting for the deployment controller to observe it"
-		case r.Current != r.Desired:
+		case r.Current != r.Desired && r.Current == r.Updated:
+			// Surge pods of an unfinished rollout (Current > Updated) are no scale.
 			return Scaling, scalingMessage(r.Current, r.Desired)
 		default:
 			return Progressing, "waiting for the deployment controller to observe the new spec"

@@ -185,14 +185,16 @@ func (s *Summary) Complete() bool {
 }
 
 // Stuck reports whether the rollout cannot finish by itself: it exceeded
-// its progress deadline, or it is paused with work left to do. (Failing
-// is not Stuck at once: waiters give it a grace period, see FailingSince.)
+// its progress deadline, or it is paused with old replicas left to
+// replace (a paused Deployment still scales, and its pods still become
+// available). Failing is not Stuck at once: waiters give it a grace
+// period, see FailingSince.
 func (s *Summary) Stuck() bool {
 	switch s.Status {
 	case Failed:
 		return true
 	case Paused:
-		return s.observed() && pendingMessage(s.Replicas) != ""
+		return s.observed() && s.Replicas.Current > s.Replicas.Updated
 	}
 	return false
 }

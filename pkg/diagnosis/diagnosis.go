@@ -304,14 +304,18 @@ func firstSeen(e *corev1.Event) time.Time {
 	return e.CreationTimestamp.Time
 }
 
-// trim makes a message one line of at most maxMessage characters.
+// trim makes a message one line of at most maxMessage characters. A long
+// one keeps its start and its end, where runtimes put the cause
+// ("...: not found"), and loses its middle.
 func trim(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if utf8.RuneCountInString(s) <= maxMessage {
 		return s
 	}
 	r := []rune(s)
-	return string(r[:maxMessage-1]) + "…"
+	head := maxMessage * 3 / 5
+	tail := maxMessage - head - 1
+	return string(r[:head]) + "…" + string(r[len(r)-tail:])
 }
 
 // Describe is the one-line cause of a rollout's problems for a status

@@ -166,9 +166,9 @@ func TestSameIgnoresRestartsAndTheKubeletsAlternation(t *testing.T) {
 }
 
 func TestTrim(t *testing.T) {
-	long := strings.Repeat("ab ", 200)
-	got := trim(long + "\nmore")
-	if n := len([]rune(got)); n != maxMessage || !strings.HasSuffix(got, "…") || strings.Contains(got, "\n") {
+	long := "Back-off pulling image: " + strings.Repeat("ab ", 200) + "\nnot found"
+	got := trim(long)
+	if n := len([]rune(got)); n != maxMessage || !strings.HasPrefix(got, "Back-off pulling image: ab") || !strings.HasSuffix(got, "ab not found") || !strings.Contains(got, "…") || strings.Contains(got, "\n") {
 		t.Errorf("trim gave %d runes: %q", n, got)
 	}
 }

@@ -40,7 +40,7 @@ type WaitRequest struct {
 //   - nil once the Deployment is complete (Running, ScaledToZero, or paused
 //     with nothing pending);
 //   - an *Error with Reason Failed when it is Failed, has been Failing for
-//     FailingGrace (its message says why), or is paused with work left (it
+//     FailingGrace (its message says why), or is paused with old replicas left (it
 //     will not roll out until resumed);
 //   - an *Error with Reason NotFound when it is, or gets, deleted;
 //   - ctx's error, wrapped, when ctx ends first (a timeout, an interrupt).
@@ -146,7 +146,7 @@ func (w *waiter) check() {
 		w.finish(nil)
 	case verdict == deployment.Failure && s.Status == deployment.Paused:
 		w.finish(&Error{Reason: Failed,
-			Message: fmt.Sprintf("deployment %q in namespace %q is paused with work left (%s): its rollout will not go on", s.Name, s.Namespace, s.Message),
+			Message: fmt.Sprintf("deployment %q in namespace %q is paused with old replicas left (%s): its rollout will not go on", s.Name, s.Namespace, s.Message),
 			Hint:    fmt.Sprintf("resume it with 'kubectl rollout resume deployment/%s -n %s'", s.Name, s.Namespace)})
 	case verdict == deployment.Failure:
 		w.finish(&Error{Reason: Failed, Message: fmt.Sprintf("deployment %q in namespace %q is %s: %s", s.Name, s.Namespace, s.Status, s.Message)})

@@ -76,6 +76,8 @@ type Tracker struct {
 	rs, pods    cache.SharedIndexInformer
 	events      cache.SharedIndexInformer
 	diagnosable atomic.Bool
+	// diagnosisOff says why not; told once the Deployments have synced.
+	diagnosisOff error
 }
 
 // New returns a tracker that reads Deployments through client. A fake client
@@ -138,6 +140,11 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		return err
 	}
 	synced.Store(true)
+	if t.diagnosisOff != nil && t.opts.OnDiagnosisOff != nil {
+		// Told only now: a user who may not read Deployments either hears
+		// of that alone.
+		t.opts.OnDiagnosisOff(t.diagnosisOff)
+	}
 	t.mu.Lock()
 	sink.OnSynced(t.snapshotLocked())
 	t.mu.Unlock()
@@ -177,7 +184,6 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 	secs := t.secondaries()
 	t.rs, t.pods, t.events = secs[0].informer, secs[1].informer, secs[2].informer
 	results := make(chan result, len(secs))
-	var offOnce sync.Once
 	for _, sec := range secs {
 		sctx, stop := context.WithCancel(ctx)
 		var synced atomic.Bool
@@ -223,11 +229,9 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 				continue // diagnosed without the events' messages
 			}
 			ok = false
-			offOnce.Do(func() {
-				if t.opts.OnDiagnosisOff != nil {
-					t.opts.OnDiagnosisOff(fmt.Errorf("cannot read %s: %w", r.s.name, r.err))
-				}
-			})
+			if t.diagnosisOff == nil {
+				t.diagnosisOff = fmt.Errorf("cannot read %s: %w", r.s.name, r.err)
+			}
 		case err := <-startErr:
 			return err
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +18,9 @@ import (
 // pod of it fails that way (see package testbed).
 func faultLabel(fault string) func(*appsv1.Deployment) {
 	return func(d *appsv1.Deployment) {
-		d.Spec.Template.Labels[testbed.FaultLabel] = fault
+		labels := maps.Clone(d.Spec.Template.Labels) // not the selector's map
+		labels[testbed.FaultLabel] = fault
+		d.Spec.Template.Labels = labels
 	}
 }
 
@@ -162,4 +165,23 @@ func TestDiagnoseNoFalseAlarmsFromPods(t *testing.T) {
 			t.Errorf("a slow pull was %s: %q", e.Status, e.Message)
 		}
 	}
+}
+
+// TestDiagnoseLiveTableInTmux: on a terminal the row of a failing rollout
+// says Failing and why, and the title counts it.
+func TestDiagnoseLiveTableInTmux(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	opsDeployment(t, ns, "crash", 1, false, func(d *appsv1.Deployment) {
+		faultLabel(testbed.FaultOOMKilled)(d)
+		d.Spec.Template.Spec.InitContainers = nil
+		d.Spec.Template.Spec.Containers = d.Spec.Template.Spec.Containers[:1]
+	})
+	tmux, waitPane, rowOf := newTmux(t, 200, 20)
+	tmux("send-keys", "-t", "e2e", "kubectl deploywatch "+ns, "Enter")
+	screen := waitPane("crash Failing with its cause", func(s string) bool {
+		r := rowOf(s, "crash")
+		return len(r) == 1 && strings.Contains(r[0], "Failing") && strings.Contains(r[0], "CrashLoopBackOff: container web exited with code 137 (OOMKilled)")
+	})
+	opsContains(t, "the title", screen, "1 deployment: 1 Failing")
+	tmux("send-keys", "-t", "e2e", "C-c")
 }
