@@ -114,16 +114,13 @@ func TestDiagnoseNoFalseAlarms(t *testing.T) {
 	testbed.Kubectl(t, "-n", ns, "patch", "deployment", "paused", "--type=merge",
 		"-p", `{"spec":{"template":{"spec":{"nodeSelector":{"deploywatch.test/no-such-node":"true"}}}}}`)
 	opsDeployment(t, ns, "web", 3, false, nil)
-
-	w := startWatch(t, "watch", ns, "-o", "ndjson", "-l", "app in (zero,web)", "--until-complete", "--failing-grace", "0s", "--timeout", "3m")
 	all := startWatch(t, "watch", ns, "-o", "ndjson")
-	select {
-	case <-w.done:
-	case <-time.After(3 * time.Minute):
-		t.Fatal("--until-complete did not end")
-	}
-	if code := w.exitCode(); code != 0 {
-		t.Fatalf("exit %d, want 0:\n%s", code, w.stderr.String())
+
+	for _, name := range []string{"zero", "web"} {
+		r := opsRun(t, "watch", ns, "--field-selector", "metadata.name="+name, "--until-complete", "--failing-grace", "0s", "--timeout", "3m", "-o", "ndjson")
+		if r.code != 0 || !strings.Contains(r.stdout, `"name":"`+name+`"`) {
+			t.Errorf("--until-complete on %s: exit %d, stdout %q; want 0 after its events", name, r.code, r.stdout)
+		}
 	}
 	paused := all.waitEvent(t, "paused", "is Paused with its new template pending", func(e deployment.Event) bool {
 		return e.Status == deployment.Paused && e.ObservedGeneration == e.Generation && e.Generation >= 3
@@ -131,7 +128,7 @@ func TestDiagnoseNoFalseAlarms(t *testing.T) {
 	if paused.Message != "rollout paused with 0 of 2 replicas updated" || len(paused.Problems) != 0 {
 		t.Errorf("paused: %q problems %+v", paused.Message, paused.Problems)
 	}
-	r := opsRun(t, "watch", ns, "-l", "app=paused", "--until-complete", "--timeout", "1m")
+	r := opsRun(t, "watch", ns, "--field-selector", "metadata.name=paused", "--until-complete", "--timeout", "1m")
 	if r.code != 1 {
 		t.Errorf("--until-complete on a paused rollout with old replicas left: exit %d, want 1", r.code)
 	}
