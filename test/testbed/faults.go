@@ -62,7 +62,7 @@ var Faults = []string{
 
 // FaultImageTags are the tags FaultImageTag takes: two broken images of one
 // fault (v1 and v2, say) make two different broken set-images.
-var FaultImageTags = []string{"v1", "v2", "v3"}
+var FaultImageTags = []string{"v1", "v2"}
 
 // faultRegistry is where fault images live. The .invalid top-level domain
 // (RFC 2606) never resolves, so no real pull could ever succeed.

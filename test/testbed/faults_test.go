@@ -136,6 +136,29 @@ func TestFaults(t *testing.T) {
 		})
 	}
 
+	t.Run("crash-loop by set-image, then fixed", func(t *testing.T) {
+		t.Parallel()
+		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)
+		d := createDeployment(t, cs, ns, "web", nil, ordinaryImage, 2)
+		waitRolledOut(t, cs, ns, d.Name)
+		bad := testbed.FaultImage(testbed.FaultCrashLoop)
+		setImage(t, cs, ns, d.Name, bad)
+		p := waitPod(t, cs, ns, "", "of image "+bad+" in CrashLoopBackOff", func(p *corev1.Pod) bool {
+			c := firstStatus(p)
+			return p.Spec.Containers[0].Image == bad && c != nil && c.State.Waiting != nil && c.State.Waiting.Reason == "CrashLoopBackOff"
+		})
+		c := firstStatus(p)
+		if want := fmt.Sprintf("back-off %s restarting failed container=web pod=%s", backOff(c.RestartCount), podDesc(p)); c.State.Waiting.Message != want {
+			t.Errorf("waiting message %q, want %q", c.State.Waiting.Message, want)
+		}
+		if last := c.LastTerminationState.Terminated; last == nil || last.ExitCode != 1 || last.Reason != "Error" {
+			t.Errorf("lastState.terminated %+v, want exit code 1, Error", last)
+		}
+		// A fixed image rolls out: the crash-looping pods go, new ones run.
+		setImage(t, cs, ns, d.Name, ordinaryImage)
+		waitRolledOut(t, cs, ns, d.Name)
+	})
+
 	t.Run("config-error", func(t *testing.T) {
 		t.Parallel()
 		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)

@@ -115,10 +115,14 @@ type requirement struct {
 // documents separated by "---") of every pod Stage of the test bed.
 func stagesConfig() string {
 	var docs []string
-	add := func(name string, reqs []requirement, delay [2]int64, ev *stageEvent, status string, extra map[string]any) {
+	add := func(name string, labels map[string]string, reqs []requirement, delay [2]int64, ev *stageEvent, status string, extra map[string]any) {
+		selector := map[string]any{"matchExpressions": reqs}
+		if labels != nil {
+			selector["matchLabels"] = labels
+		}
 		spec := map[string]any{
 			"resourceRef": map[string]string{"apiGroup": "v1", "kind": "Pod"},
-			"selector":    map[string]any{"matchExpressions": reqs},
+			"selector":    selector,
 		}
 		if delay != [2]int64{} {
 			spec["delay"] = map[string]int64{"durationMilliseconds": delay[0], "jitterDurationMilliseconds": delay[1]}
@@ -150,14 +154,19 @@ func stagesConfig() string {
 	noFault := requirement{Key: faultExpr, Operator: "NotIn", Values: Faults}
 
 	// kwok's default pod stages; ready and complete leave fault pods alone.
-	add("pod-ready", []requirement{notDeleted, {Key: ".status.podIP", Operator: "DoesNotExist"}, noFault},
+	add("pod-ready", nil, []requirement{notDeleted, {Key: ".status.podIP", Operator: "DoesNotExist"}, noFault},
 		[2]int64{}, nil, defaultReadyTemplate, nil)
-	add("pod-complete", []requirement{notDeleted, {Key: ".status.phase", Operator: "In", Values: []string{"Running"}},
+	add("pod-complete", nil, []requirement{notDeleted, {Key: ".status.phase", Operator: "In", Values: []string{"Running"}},
 		{Key: ".metadata.ownerReferences.[].kind", Operator: "In", Values: []string{"Job"}}, noFault},
 		[2]int64{}, nil, defaultCompleteTemplate, nil)
-	add("pod-delete", []requirement{{Key: ".metadata.deletionTimestamp", Operator: "Exists"}},
+	add("pod-delete", nil, []requirement{{Key: ".metadata.deletionTimestamp", Operator: "Exists"}},
 		[2]int64{}, nil, "", map[string]any{"finalizers": map[string]bool{"empty": true}, "delete": true})
 
+	// kwok tries every Stage on every change of every pod, so each fault
+	// Stage rules an ordinary pod out with its first test: a label (matched
+	// natively) or the first container's image.
+	const imageKey = ".spec.containers[0].image"
+	noLabel := requirement{Key: fmt.Sprintf(".metadata.labels[%q]", FaultLabel), Operator: "DoesNotExist"}
 	for _, fault := range Faults {
 		list := "containerStatuses"
 		if fault == FaultInitCrash {
@@ -165,12 +174,7 @@ func stagesConfig() string {
 		}
 		images := faultImages(fault)
 		for _, s := range faultSteps(fault) {
-			base := []requirement{
-				notDeleted,
-				{Key: faultExpr, Operator: "In", Values: []string{fault}},
-				{Key: stateExpr(list), Operator: "In", Values: []string{s.state}},
-			}
-			base = append(base, s.extra...)
+			rest := append([]requirement{notDeleted, {Key: stateExpr(list), Operator: "In", Values: []string{s.state}}}, s.extra...)
 			name := "testbed-" + fault + "-" + s.name
 			event := func(image string) *stageEvent {
 				if s.event == nil {
@@ -178,17 +182,30 @@ func stagesConfig() string {
 				}
 				return s.event(image)
 			}
-			if !s.imageEvent {
-				add(name, base, s.delay, event(""), s.status, nil)
-				continue
+			with := func(first ...requirement) []requirement { return append(first, rest...) }
+
+			// Chosen by the label: the event names the image when it is one
+			// of the fault's images.
+			byLabel := map[string]string{FaultLabel: fault}
+			if s.imageEvent {
+				for i, image := range images {
+					add(fmt.Sprintf("%s-label-%s", name, FaultImageTags[i]), byLabel,
+						with(requirement{Key: imageKey, Operator: "In", Values: []string{image}}), s.delay, event(image), s.status, nil)
+				}
+				add(name+"-label", byLabel, with(requirement{Key: imageKey, Operator: "NotIn", Values: images}), s.delay, event(""), s.status, nil)
+			} else {
+				add(name+"-label", byLabel, rest, s.delay, event(""), s.status, nil)
 			}
-			imageKey := ".spec.containers[0].image"
-			for i, image := range images {
-				reqs := append(append([]requirement{}, base...), requirement{Key: imageKey, Operator: "In", Values: []string{image}})
-				add(fmt.Sprintf("%s-%s", name, FaultImageTags[i]), reqs, s.delay, event(image), s.status, nil)
+
+			// Chosen by the image, on a pod without the label.
+			if s.imageEvent {
+				for i, image := range images {
+					add(fmt.Sprintf("%s-image-%s", name, FaultImageTags[i]), nil,
+						with(requirement{Key: imageKey, Operator: "In", Values: []string{image}}, noLabel), s.delay, event(image), s.status, nil)
+				}
+			} else {
+				add(name+"-image", nil, with(requirement{Key: imageKey, Operator: "In", Values: images}, noLabel), s.delay, event(""), s.status, nil)
 			}
-			reqs := append(append([]requirement{}, base...), requirement{Key: imageKey, Operator: "NotIn", Values: images})
-			add(name, reqs, s.delay, event(""), s.status, nil)
 		}
 	}
 	return strings.Join(docs, "\n---\n") + "\n"
