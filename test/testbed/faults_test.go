@@ -268,6 +268,43 @@ func TestFaults(t *testing.T) {
 		waitEvent(t, cs, ns, p, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container")
 	})
 
+	t.Run("init-crash by set-image of the init container", func(t *testing.T) {
+		t.Parallel()
+		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)
+		d, err := cs.AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "web"},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+					Spec: corev1.PodSpec{
+						InitContainers: []corev1.Container{{Name: "migrate", Image: ordinaryImage}},
+						Containers:     []corev1.Container{{Name: "web", Image: ordinaryImage}},
+					},
+				},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitRolledOut(t, cs, ns, d.Name)
+		bad := testbed.FaultImage(testbed.FaultInitCrash)
+		patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"initContainers":[{"name":"migrate","image":%q}]}}}}`, bad)
+		if _, err := cs.AppsV1().Deployments(ns).Patch(context.Background(), d.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p := waitPod(t, cs, ns, "", "Init:CrashLoopBackOff", func(p *corev1.Pod) bool {
+			s := p.Status.InitContainerStatuses
+			return len(s) == 1 && s[0].Image == bad && s[0].State.Waiting != nil && s[0].State.Waiting.Reason == "CrashLoopBackOff"
+		})
+		if c := p.Status.InitContainerStatuses[0]; c.State.Waiting.Message != fmt.Sprintf("back-off %s restarting failed container=migrate pod=%s", backOff(c.RestartCount), podDesc(p)) {
+			t.Errorf("waiting message %q", c.State.Waiting.Message)
+		}
+		if c := findCondition(p, corev1.PodInitialized); c == nil || c.Status != corev1.ConditionFalse || c.Message != "containers with incomplete status: [migrate]" {
+			t.Errorf("condition Initialized: %+v", c)
+		}
+	})
+
 	t.Run("not-ready", func(t *testing.T) {
 		t.Parallel()
 		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)

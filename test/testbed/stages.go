@@ -23,10 +23,13 @@ import (
 // message can name a pod's image only when the image is known in advance: the
 // fault images get Stages of their own whose messages name them.
 
-// faultExpr is a jq expression for the pod's fault: its FaultLabel value, or
-// else the fault its first container's image names.
-var faultExpr = fmt.Sprintf(`.metadata.labels[%q] // ((.spec.containers[0].image // "") | select(startswith(%q)) | ltrimstr(%q) | split(":")[0] | ascii_downcase)`,
-	FaultLabel, faultRegistry, faultRegistry)
+// faultExpr is a jq expression for the pod's fault: its FaultLabel value,
+// or else the fault its first container's image names, or else FaultInitCrash
+// when its first init container's image is one of that fault's.
+var faultExpr = fmt.Sprintf(`.metadata.labels[%[1]q] // `+
+	`((.spec.containers[0].image // "") | select(startswith(%[2]q)) | ltrimstr(%[2]q) | split(":")[0] | ascii_downcase) // `+
+	`((.spec.initContainers[0].image // "") | select(startswith(%[3]q)) | %[4]q)`,
+	FaultLabel, faultRegistry, faultRegistry+FaultInitCrash+":", FaultInitCrash)
 
 // stateExpr is a jq expression for the state of the first container of a
 // status list (containerStatuses or initContainerStatuses): "new" when the
@@ -165,7 +168,6 @@ func stagesConfig() string {
 	// kwok tries every Stage on every change of every pod, so each fault
 	// Stage rules an ordinary pod out with its first test: a label (matched
 	// natively) or the first container's image.
-	const imageKey = ".spec.containers[0].image"
 	noLabel := requirement{Key: fmt.Sprintf(".metadata.labels[%q]", FaultLabel), Operator: "DoesNotExist"}
 	for _, fault := range Faults {
 		list := "containerStatuses"
@@ -173,8 +175,17 @@ func stagesConfig() string {
 			list = "initContainerStatuses"
 		}
 		images := faultImages(fault)
+		imageKey := ".spec.containers[0].image"
+		var needs []requirement
+		if fault == FaultInitCrash {
+			// Either image chooses it (jq's "," makes both values, In takes
+			// either); it needs an init container to crash.
+			imageKey = "(.spec.initContainers[0].image, .spec.containers[0].image)"
+			needs = []requirement{{Key: ".spec.initContainers[0].name", Operator: "Exists"}}
+		}
 		for _, s := range faultSteps(fault) {
-			rest := append([]requirement{notDeleted, {Key: stateExpr(list), Operator: "In", Values: []string{s.state}}}, s.extra...)
+			rest := append(append([]requirement{notDeleted}, needs...), requirement{Key: stateExpr(list), Operator: "In", Values: []string{s.state}})
+			rest = append(rest, s.extra...)
 			name := "testbed-" + fault + "-" + s.name
 			event := func(image string) *stageEvent {
 				if s.event == nil {

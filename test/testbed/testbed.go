@@ -42,7 +42,7 @@
 // at once), each cluster has Stages that make a pod fail the way a real
 // kubelet (v1.37) reports it. A pod fails when its template carries
 // FaultLabel with one of the Fault values, or when its first container's
-// image is FaultImage(fault) (FaultImageTag for a second or third broken
+// image is FaultImage(fault) (FaultImageTag for a second broken
 // image), so a plain `set-image web=<FaultImage(FaultImagePull)>` breaks a
 // rollout the way a bad tag does. The first container fails (the first init
 // container for FaultInitCrash); other containers run and are ready.
