@@ -45,7 +45,11 @@
 // image is FaultImage(fault) (FaultImageTag for a second broken
 // image), so a plain `set-image web=<FaultImage(FaultImagePull)>` breaks a
 // rollout the way a bad tag does. The first container fails (the first init
-// container for FaultInitCrash); other containers run and are ready.
+// container for FaultInitCrash, which its image chooses too, and which needs
+// one); other containers run and are ready. The pod's restartPolicy is not
+// looked at: containers restart as under Always. An evicted pod of a
+// ReplicaSet is replaced, and the new one is evicted too, as under lasting
+// memory pressure.
 //
 //	fault          first container (pod)                                        Warning events
 //	image-pull     waiting ErrImagePull <-> ImagePullBackOff (Pending)          Failed "Failed to pull image "I": rpc error: code = NotFound ...: not found" (*), Failed "Error: ErrImagePull" (**), Failed "Error: ImagePullBackOff"
@@ -56,10 +60,12 @@
 //	oom-killed     as crash-loop, OOMKilled and exit code 137                   BackOff (***)
 //	config-error   waiting CreateContainerConfigError `configmap "app-config"   Failed `Error: configmap "app-config" not found`
 //	               not found` (Pending)
-//	run-error      waiting RunContainerError (runc's "exec: "/app/server": ... no such file or directory"),
-//	               lastState.terminated StartError 128, then CrashLoopBackOff (Running)   Failed "Error: <runc's message>", BackOff (***)
-//	init-crash     first init container as crash-loop, the others and every app
-//	               container waiting PodInitializing; Initialized False (Pending) BackOff (***)
+//	run-error      waiting RunContainerError (runc's "exec: "/app/server":      Failed "Error: <runc's message>", BackOff (***)
+//	               ... no such file or directory"), lastState.terminated
+//	               StartError 128, then CrashLoopBackOff (Running)
+//	init-crash     first init container as crash-loop, the others and every     BackOff (***)
+//	               app container waiting PodInitializing; Initialized False
+//	               (Pending)
 //	not-ready      running, started, never ready (Running)                      Unhealthy "Readiness probe failed: HTTP probe failed with statuscode: 503"
 //	evicted        Running and Ready, then phase Failed, reason Evicted, every   Evicted "The node was low on resource: memory. ..."
 //	               container terminated 137, DisruptionTarget True
