@@ -63,7 +63,8 @@ type startHooks struct {
 	// afterCreate runs once kwokctl has created the cluster, before the
 	// nodes are made and awaited; attempt counts from 1.
 	afterCreate func(c *Cluster, attempt int)
-	// firstTimeout, if set, bounds the first attempt instead of startTimeout.
+	// firstTimeout, if set, bounds what follows afterCreate in the first
+	// attempt (making the nodes, waiting until they are Ready).
 	firstTimeout time.Duration
 	// failed receives the error of an attempt that is tried again.
 	failed func(err error)
@@ -141,11 +142,7 @@ func startCluster(opts Options, attempt int) (*Cluster, error) {
 }
 
 func (c *Cluster) create(opts Options, attempt int) error {
-	timeout := startTimeout
-	if opts.hooks != nil && opts.hooks.firstTimeout > 0 && attempt == 1 {
-		timeout = opts.hooks.firstTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 
 	// bindAddress keeps every component (etcd too, which kwokctl otherwise
@@ -210,6 +207,11 @@ options:
 	}
 	if opts.hooks != nil && opts.hooks.afterCreate != nil {
 		opts.hooks.afterCreate(c, attempt)
+		if opts.hooks.firstTimeout > 0 && attempt == 1 {
+			var cancelRest context.CancelFunc
+			ctx, cancelRest = context.WithTimeout(ctx, opts.hooks.firstTimeout)
+			defer cancelRest()
+		}
 	}
 
 	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(Nodes)); err != nil {
