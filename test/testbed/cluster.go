@@ -282,12 +282,28 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		if last == nil {
 			return nil
 		}
+		// A component that exited will not make the cluster ready: say so
+		// now rather than when the time is up.
+		if err := c.componentsRunning(); err != nil {
+			return fmt.Errorf("cluster not ready: %w (%w)", err, last)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("cluster not ready: %w", last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// componentsRunning returns an error naming the first component that is
+// not running.
+func (c *Cluster) componentsRunning() error {
+	for _, name := range []string{Etcd, APIServer, ControllerManager, Scheduler, KwokController} {
+		if _, err := c.ComponentPID(name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Cluster) ready(ctx context.Context, cs kubernetes.Interface) error {

@@ -29,11 +29,11 @@
 // process to start a cluster removes what is left: each test process holds a
 // lock while it lives, and clusters whose owner's lock is free are stale.
 //
-// A cluster that does not come up (kwokctl fails, say a port was taken
-// between choosing and binding it, or the nodes are not Ready in 4 minutes)
-// is deleted and started once more with a new workdir and new ports; the
-// error of each attempt ends with the logs of every component, kwok-controller
-// (which makes the nodes Ready) included.
+// A cluster that does not come up (kwokctl fails, a component exits, say one
+// whose port was taken between choosing and binding it, or the nodes are not
+// Ready in 4 minutes) is deleted and started once more with a new workdir and
+// new ports; the error of each attempt ends with the logs of every component,
+// kwok-controller (which makes the nodes Ready) included.
 //
 // # Kubelet failures
 //
