@@ -199,7 +199,8 @@ options:
 		"--etcd-binary", filepath.Join(c.bin, "etcd"),
 		// kwokctl adds a context to this file; by default it is ~/.kube/config.
 		"--kubeconfig", filepath.Join(c.dir, "kwokctl-contexts"),
-		"--wait", "2m",
+		// No --wait: it would wait its whole time for a component that has
+		// exited; waitUntil below notices that at once.
 	)
 	unlock()
 	if err != nil {
@@ -214,9 +215,6 @@ options:
 		}
 	}
 
-	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(Nodes)); err != nil {
-		return err
-	}
 	raw, err := c.kwokctl(ctx, "get", "kubeconfig")
 	if err != nil {
 		return err
@@ -232,7 +230,18 @@ options:
 	rc.QPS, rc.Burst = 200, 400
 	rc.UserAgent = "deploywatch-testbed"
 	c.restConfig = rc
-	return c.waitReady(ctx)
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	// kwokctl makes the nodes through the API server.
+	if err := c.waitUntil(ctx, func() error { return readyz(ctx, cs) }); err != nil {
+		return err
+	}
+	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(Nodes)); err != nil {
+		return err
+	}
+	return c.waitUntil(ctx, func() error { return c.ready(ctx, cs) })
 }
 
 // ephemeralPorts are n distinct free loopback ports that the kernel chose.
@@ -268,17 +277,12 @@ func writeLoopbackKubeconfig(raw []byte, path string) error {
 	return clientcmd.WriteToFile(*cfg, path)
 }
 
-// waitReady waits until the API server is ready, the nodes are Ready and
-// the default namespace has its service account (pods are refused without).
-// kwokctl's --wait only logs when the cluster is not ready in time.
-func (c *Cluster) waitReady(ctx context.Context) error {
-	cs, err := kubernetes.NewForConfig(c.restConfig)
-	if err != nil {
-		return err
-	}
-	var last error
+// waitUntil waits until check passes, for example until the API server is
+// ready, the nodes are Ready and the default namespace has its service
+// account (ready). It fails at once when a component has exited.
+func (c *Cluster) waitUntil(ctx context.Context, check func() error) error {
 	for {
-		last = c.ready(ctx, cs)
+		last := check()
 		if last == nil {
 			return nil
 		}
@@ -295,6 +299,28 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 	}
 }
 
+// readyz says whether the API server is ready, naming its failing checks
+// (its answer lists every check, one a line, "[-]name failed: ...").
+func readyz(ctx context.Context, cs kubernetes.Interface) error {
+	body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	if err == nil && string(body) == "ok" {
+		return nil
+	}
+	var failing []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if name, ok := strings.CutPrefix(line, "[-]"); ok {
+			failing = append(failing, strings.Fields(name)[0])
+		}
+	}
+	switch {
+	case len(failing) > 0:
+		return fmt.Errorf("/readyz: failing %s", strings.Join(failing, ", "))
+	case err != nil:
+		return fmt.Errorf("/readyz: %w", err)
+	}
+	return fmt.Errorf("/readyz: %s", body)
+}
+
 // componentsRunning returns an error naming the first component that is
 // not running.
 func (c *Cluster) componentsRunning() error {
@@ -306,13 +332,12 @@ func (c *Cluster) componentsRunning() error {
 	return nil
 }
 
+// ready says why the cluster is not ready to use: the API server not
+// ready, fewer than Nodes nodes Ready, or no service account in default
+// (pods are refused without).
 func (c *Cluster) ready(ctx context.Context, cs kubernetes.Interface) error {
-	body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-	if err != nil {
-		return fmt.Errorf("/readyz: %w", err)
-	}
-	if string(body) != "ok" {
-		return fmt.Errorf("/readyz: %s", body)
+	if err := readyz(ctx, cs); err != nil {
+		return err
 	}
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
