@@ -60,6 +60,9 @@ type Options struct {
 
 // startHooks let the test bed's tests make a start fail for real.
 type startHooks struct {
+	// beforeCreate runs with the ports chosen for the API server, etcd and
+	// etcd's peers, before kwokctl starts the components.
+	beforeCreate func(c *Cluster, ports []int, attempt int)
 	// afterCreate runs once kwokctl has created the cluster, before the
 	// nodes are made and awaited; attempt counts from 1.
 	afterCreate func(c *Cluster, attempt int)
@@ -186,11 +189,36 @@ options:
 		return err
 	}
 
+	if opts.hooks != nil && opts.hooks.beforeCreate != nil {
+		opts.hooks.beforeCreate(c, ports, attempt)
+	}
 	unlock, err := lockRoot(c.session.root)
 	if err != nil {
 		return err
 	}
-	_, err = c.kwokctl(ctx, "--config", configPath, "create", "cluster",
+	// kwokctl waits 2 minutes for an API server that has exited (one whose
+	// port was taken, say): stop it as soon as a component exits.
+	createCtx, cancelCreate := context.WithCancel(ctx)
+	defer cancelCreate()
+	var exited string
+	var watching sync.WaitGroup
+	stopWatching := make(chan struct{})
+	watching.Go(func() {
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopWatching:
+				return
+			case <-tick.C:
+				if exited = c.exitedComponent(); exited != "" {
+					cancelCreate()
+					return
+				}
+			}
+		}
+	})
+	_, err = c.kwokctl(createCtx, "--config", configPath, "create", "cluster",
 		"--runtime", "binary",
 		"--kube-apiserver-binary", filepath.Join(c.bin, "kube-apiserver"),
 		"--kube-controller-manager-binary", filepath.Join(c.bin, "kube-controller-manager"),
@@ -202,7 +230,12 @@ options:
 		// No --wait: it would wait its whole time for a component that has
 		// exited; waitUntil below notices that at once.
 	)
+	close(stopWatching)
+	watching.Wait()
 	unlock()
+	if exited != "" {
+		return fmt.Errorf("%s exited while kwokctl started the cluster", exited)
+	}
 	if err != nil {
 		return err
 	}
@@ -319,6 +352,21 @@ func readyz(ctx context.Context, cs kubernetes.Interface) error {
 		return fmt.Errorf("/readyz: %w", err)
 	}
 	return fmt.Errorf("/readyz: %s", body)
+}
+
+// exitedComponent names a component that was started and has exited, if
+// one has.
+func (c *Cluster) exitedComponent() string {
+	for _, name := range []string{Etcd, APIServer, ControllerManager, Scheduler, KwokController} {
+		raw, err := os.ReadFile(c.pidFile(name))
+		if err != nil {
+			continue // not started yet
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && !alive(pid) {
+			return name
+		}
+	}
+	return ""
 }
 
 // componentsRunning returns an error naming the first component that is

@@ -1,6 +1,8 @@
 package testbed
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -35,6 +37,55 @@ func TestStartAgainWhenAComponentExits(t *testing.T) {
 		}
 	})
 	checkStartedAgain(t, first, failure, c, "cluster not ready: component kwok-controller of cluster "+first.Name()+" is not running")
+}
+
+// TestStartAgainWhenAPortIsTaken: the API server's port, chosen free, is
+// taken before kube-apiserver binds it (by another cluster's component or
+// any process on a busy machine); the API server exits and the second
+// attempt, on new ports, works.
+func TestStartAgainWhenAPortIsTaken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a cluster; skipped with -short")
+	}
+	var taken net.Listener
+	var first *Cluster
+	var failure error
+	c, err := newCluster(Options{hooks: &startHooks{
+		beforeCreate: func(c *Cluster, ports []int, attempt int) {
+			if attempt != 1 {
+				return
+			}
+			first = c
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0]))
+			if err != nil {
+				t.Errorf("take port %d: %v", ports[0], err)
+				return
+			}
+			taken = ln
+		},
+		failed: func(err error) { failure = err },
+	}})
+	if taken != nil {
+		defer taken.Close()
+	}
+	if err != nil {
+		t.Fatalf("no cluster after a second attempt: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Delete(); err != nil {
+			t.Error(err)
+		}
+	})
+	if taken == nil || first == nil || failure == nil {
+		t.Fatalf("the first attempt did not fail (port taken %v, first cluster %v, error %v): this test proves nothing", taken != nil, first, failure)
+	}
+	checkStartedAgain(t, first, failure, c, "kube-apiserver exited while kwokctl started the cluster")
+	if !strings.Contains(failure.Error(), "address already in use") {
+		t.Errorf("the first attempt's error does not show why the API server exited:\n%s", failure)
+	}
+	if strings.HasSuffix(c.RESTConfig().Host, fmt.Sprint(taken.Addr().(*net.TCPAddr).Port)) {
+		t.Errorf("the second cluster's API server %s is on the taken port", c.RESTConfig().Host)
+	}
 }
 
 // startFailingFirst starts a cluster whose first attempt is broken by breakIt
