@@ -60,10 +60,14 @@ type Options struct {
 
 // startHooks let the test bed's tests make a start fail for real.
 type startHooks struct {
+	// beforeCreate runs with the ports chosen for the API server, etcd and
+	// etcd's peers, before kwokctl starts the components.
+	beforeCreate func(c *Cluster, ports []int, attempt int)
 	// afterCreate runs once kwokctl has created the cluster, before the
 	// nodes are made and awaited; attempt counts from 1.
 	afterCreate func(c *Cluster, attempt int)
-	// firstTimeout, if set, bounds the first attempt instead of startTimeout.
+	// firstTimeout, if set, bounds what follows afterCreate in the first
+	// attempt (making the nodes, waiting until they are Ready).
 	firstTimeout time.Duration
 	// failed receives the error of an attempt that is tried again.
 	failed func(err error)
@@ -141,11 +145,7 @@ func startCluster(opts Options, attempt int) (*Cluster, error) {
 }
 
 func (c *Cluster) create(opts Options, attempt int) error {
-	timeout := startTimeout
-	if opts.hooks != nil && opts.hooks.firstTimeout > 0 && attempt == 1 {
-		timeout = opts.hooks.firstTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 
 	// bindAddress keeps every component (etcd too, which kwokctl otherwise
@@ -189,11 +189,36 @@ options:
 		return err
 	}
 
+	if opts.hooks != nil && opts.hooks.beforeCreate != nil {
+		opts.hooks.beforeCreate(c, ports, attempt)
+	}
 	unlock, err := lockRoot(c.session.root)
 	if err != nil {
 		return err
 	}
-	_, err = c.kwokctl(ctx, "--config", configPath, "create", "cluster",
+	// kwokctl waits 2 minutes for an API server that has exited (one whose
+	// port was taken, say): stop it as soon as a component exits.
+	createCtx, cancelCreate := context.WithCancel(ctx)
+	defer cancelCreate()
+	var exited string
+	var watching sync.WaitGroup
+	stopWatching := make(chan struct{})
+	watching.Go(func() {
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopWatching:
+				return
+			case <-tick.C:
+				if exited = c.exitedComponent(); exited != "" {
+					cancelCreate()
+					return
+				}
+			}
+		}
+	})
+	_, err = c.kwokctl(createCtx, "--config", configPath, "create", "cluster",
 		"--runtime", "binary",
 		"--kube-apiserver-binary", filepath.Join(c.bin, "kube-apiserver"),
 		"--kube-controller-manager-binary", filepath.Join(c.bin, "kube-controller-manager"),
@@ -202,19 +227,27 @@ options:
 		"--etcd-binary", filepath.Join(c.bin, "etcd"),
 		// kwokctl adds a context to this file; by default it is ~/.kube/config.
 		"--kubeconfig", filepath.Join(c.dir, "kwokctl-contexts"),
-		"--wait", "2m",
+		// No --wait: it would wait its whole time for a component that has
+		// exited; waitUntil below notices that at once.
 	)
+	close(stopWatching)
+	watching.Wait()
 	unlock()
+	if exited != "" {
+		return fmt.Errorf("%s exited while kwokctl started the cluster", exited)
+	}
 	if err != nil {
 		return err
 	}
 	if opts.hooks != nil && opts.hooks.afterCreate != nil {
 		opts.hooks.afterCreate(c, attempt)
+		if opts.hooks.firstTimeout > 0 && attempt == 1 {
+			var cancelRest context.CancelFunc
+			ctx, cancelRest = context.WithTimeout(ctx, opts.hooks.firstTimeout)
+			defer cancelRest()
+		}
 	}
 
-	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(Nodes)); err != nil {
-		return err
-	}
 	raw, err := c.kwokctl(ctx, "get", "kubeconfig")
 	if err != nil {
 		return err
@@ -230,7 +263,18 @@ options:
 	rc.QPS, rc.Burst = 200, 400
 	rc.UserAgent = "deploywatch-testbed"
 	c.restConfig = rc
-	return c.waitReady(ctx)
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	// kwokctl makes the nodes through the API server.
+	if err := c.waitUntil(ctx, func() error { return readyz(ctx, cs) }); err != nil {
+		return err
+	}
+	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(Nodes)); err != nil {
+		return err
+	}
+	return c.waitUntil(ctx, func() error { return c.ready(ctx, cs) })
 }
 
 // ephemeralPorts are n distinct free loopback ports that the kernel chose.
@@ -266,19 +310,19 @@ func writeLoopbackKubeconfig(raw []byte, path string) error {
 	return clientcmd.WriteToFile(*cfg, path)
 }
 
-// waitReady waits until the API server is ready, the nodes are Ready and
-// the default namespace has its service account (pods are refused without).
-// kwokctl's --wait only logs when the cluster is not ready in time.
-func (c *Cluster) waitReady(ctx context.Context) error {
-	cs, err := kubernetes.NewForConfig(c.restConfig)
-	if err != nil {
-		return err
-	}
-	var last error
+// waitUntil waits until check passes, for example until the API server is
+// ready, the nodes are Ready and the default namespace has its service
+// account (ready). It fails at once when a component has exited.
+func (c *Cluster) waitUntil(ctx context.Context, check func() error) error {
 	for {
-		last = c.ready(ctx, cs)
+		last := check()
 		if last == nil {
 			return nil
+		}
+		// A component that exited will not make the cluster ready: say so
+		// now rather than when the time is up.
+		if err := c.componentsRunning(); err != nil {
+			return fmt.Errorf("cluster not ready: %w (%w)", err, last)
 		}
 		select {
 		case <-ctx.Done():
@@ -288,13 +332,60 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 	}
 }
 
-func (c *Cluster) ready(ctx context.Context, cs kubernetes.Interface) error {
+// readyz says whether the API server is ready, naming its failing checks
+// (its answer lists every check, one a line, "[-]name failed: ...").
+func readyz(ctx context.Context, cs kubernetes.Interface) error {
 	body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-	if err != nil {
+	if err == nil && string(body) == "ok" {
+		return nil
+	}
+	var failing []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if name, ok := strings.CutPrefix(line, "[-]"); ok {
+			failing = append(failing, strings.Fields(name)[0])
+		}
+	}
+	switch {
+	case len(failing) > 0:
+		return fmt.Errorf("/readyz: failing %s", strings.Join(failing, ", "))
+	case err != nil:
 		return fmt.Errorf("/readyz: %w", err)
 	}
-	if string(body) != "ok" {
-		return fmt.Errorf("/readyz: %s", body)
+	return fmt.Errorf("/readyz: %s", body)
+}
+
+// exitedComponent names a component that was started and has exited, if
+// one has.
+func (c *Cluster) exitedComponent() string {
+	for _, name := range []string{Etcd, APIServer, ControllerManager, Scheduler, KwokController} {
+		raw, err := os.ReadFile(c.pidFile(name))
+		if err != nil {
+			continue // not started yet
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && !alive(pid) {
+			return name
+		}
+	}
+	return ""
+}
+
+// componentsRunning returns an error naming the first component that is
+// not running.
+func (c *Cluster) componentsRunning() error {
+	for _, name := range []string{Etcd, APIServer, ControllerManager, Scheduler, KwokController} {
+		if _, err := c.ComponentPID(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ready says why the cluster is not ready to use: the API server not
+// ready, fewer than Nodes nodes Ready, or no service account in default
+// (pods are refused without).
+func (c *Cluster) ready(ctx context.Context, cs kubernetes.Interface) error {
+	if err := readyz(ctx, cs); err != nil {
+		return err
 	}
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {

@@ -62,7 +62,7 @@ var Faults = []string{
 
 // FaultImageTags are the tags FaultImageTag takes: two broken images of one
 // fault (v1 and v2, say) make two different broken set-images.
-var FaultImageTags = []string{"v1", "v2", "v3"}
+var FaultImageTags = []string{"v1", "v2"}
 
 // faultRegistry is where fault images live. The .invalid top-level domain
 // (RFC 2606) never resolves, so no real pull could ever succeed.
@@ -71,7 +71,9 @@ const faultRegistry = "registry.testbed.invalid/fault/"
 // FaultImage returns an image that makes a pod fail the given way when it is
 // its first container's image, so that `set-image web=<FaultImage(...)>`
 // breaks a rollout the way a bad tag does: the test bed's kubelet (kwok)
-// selects pods by that image, no label needed. It is FaultImageTag(fault, "v1").
+// selects pods by that image, no label needed. FaultImage(FaultInitCrash)
+// also works as the first init container's image. It is
+// FaultImageTag(fault, "v1").
 func FaultImage(fault string) string { return FaultImageTag(fault, FaultImageTags[0]) }
 
 // FaultImageTag is FaultImage with one of FaultImageTags, for a second (or

@@ -136,6 +136,29 @@ func TestFaults(t *testing.T) {
 		})
 	}
 
+	t.Run("crash-loop by set-image, then fixed", func(t *testing.T) {
+		t.Parallel()
+		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)
+		d := createDeployment(t, cs, ns, "web", nil, ordinaryImage, 2)
+		waitRolledOut(t, cs, ns, d.Name)
+		bad := testbed.FaultImage(testbed.FaultCrashLoop)
+		setImage(t, cs, ns, d.Name, bad)
+		p := waitPod(t, cs, ns, "", "of image "+bad+" in CrashLoopBackOff", func(p *corev1.Pod) bool {
+			c := firstStatus(p)
+			return p.Spec.Containers[0].Image == bad && c != nil && c.State.Waiting != nil && c.State.Waiting.Reason == "CrashLoopBackOff"
+		})
+		c := firstStatus(p)
+		if want := fmt.Sprintf("back-off %s restarting failed container=web pod=%s", backOff(c.RestartCount), podDesc(p)); c.State.Waiting.Message != want {
+			t.Errorf("waiting message %q, want %q", c.State.Waiting.Message, want)
+		}
+		if last := c.LastTerminationState.Terminated; last == nil || last.ExitCode != 1 || last.Reason != "Error" {
+			t.Errorf("lastState.terminated %+v, want exit code 1, Error", last)
+		}
+		// A fixed image rolls out: the crash-looping pods go, new ones run.
+		setImage(t, cs, ns, d.Name, ordinaryImage)
+		waitRolledOut(t, cs, ns, d.Name)
+	})
+
 	t.Run("config-error", func(t *testing.T) {
 		t.Parallel()
 		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)
@@ -243,6 +266,43 @@ func TestFaults(t *testing.T) {
 		}
 		checkNotReady(t, p, "[web sidecar]")
 		waitEvent(t, cs, ns, p, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container")
+	})
+
+	t.Run("init-crash by set-image of the init container", func(t *testing.T) {
+		t.Parallel()
+		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)
+		d, err := cs.AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "web"},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+					Spec: corev1.PodSpec{
+						InitContainers: []corev1.Container{{Name: "migrate", Image: ordinaryImage}},
+						Containers:     []corev1.Container{{Name: "web", Image: ordinaryImage}},
+					},
+				},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitRolledOut(t, cs, ns, d.Name)
+		bad := testbed.FaultImage(testbed.FaultInitCrash)
+		patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"initContainers":[{"name":"migrate","image":%q}]}}}}`, bad)
+		if _, err := cs.AppsV1().Deployments(ns).Patch(context.Background(), d.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p := waitPod(t, cs, ns, "", "Init:CrashLoopBackOff", func(p *corev1.Pod) bool {
+			s := p.Status.InitContainerStatuses
+			return len(s) == 1 && s[0].Image == bad && s[0].State.Waiting != nil && s[0].State.Waiting.Reason == "CrashLoopBackOff"
+		})
+		if c := p.Status.InitContainerStatuses[0]; c.State.Waiting.Message != fmt.Sprintf("back-off %s restarting failed container=migrate pod=%s", backOff(c.RestartCount), podDesc(p)) {
+			t.Errorf("waiting message %q", c.State.Waiting.Message)
+		}
+		if c := findCondition(p, corev1.PodInitialized); c == nil || c.Status != corev1.ConditionFalse || c.Message != "containers with incomplete status: [migrate]" {
+			t.Errorf("condition Initialized: %+v", c)
+		}
 	})
 
 	t.Run("not-ready", func(t *testing.T) {

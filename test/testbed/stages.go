@@ -23,10 +23,13 @@ import (
 // message can name a pod's image only when the image is known in advance: the
 // fault images get Stages of their own whose messages name them.
 
-// faultExpr is a jq expression for the pod's fault: its FaultLabel value, or
-// else the fault its first container's image names.
-var faultExpr = fmt.Sprintf(`.metadata.labels[%q] // ((.spec.containers[0].image // "") | select(startswith(%q)) | ltrimstr(%q) | split(":")[0] | ascii_downcase)`,
-	FaultLabel, faultRegistry, faultRegistry)
+// faultExpr is a jq expression for the pod's fault: its FaultLabel value,
+// or else the fault its first container's image names, or else FaultInitCrash
+// when its first init container's image is one of that fault's.
+var faultExpr = fmt.Sprintf(`.metadata.labels[%[1]q] // `+
+	`((.spec.containers[0].image // "") | select(startswith(%[2]q)) | ltrimstr(%[2]q) | split(":")[0] | ascii_downcase) // `+
+	`((.spec.initContainers[0].image // "") | select(startswith(%[3]q)) | %[4]q)`,
+	FaultLabel, faultRegistry, faultRegistry+FaultInitCrash+":", FaultInitCrash)
 
 // stateExpr is a jq expression for the state of the first container of a
 // status list (containerStatuses or initContainerStatuses): "new" when the
@@ -115,10 +118,14 @@ type requirement struct {
 // documents separated by "---") of every pod Stage of the test bed.
 func stagesConfig() string {
 	var docs []string
-	add := func(name string, reqs []requirement, delay [2]int64, ev *stageEvent, status string, extra map[string]any) {
+	add := func(name string, labels map[string]string, reqs []requirement, delay [2]int64, ev *stageEvent, status string, extra map[string]any) {
+		selector := map[string]any{"matchExpressions": reqs}
+		if labels != nil {
+			selector["matchLabels"] = labels
+		}
 		spec := map[string]any{
 			"resourceRef": map[string]string{"apiGroup": "v1", "kind": "Pod"},
-			"selector":    map[string]any{"matchExpressions": reqs},
+			"selector":    selector,
 		}
 		if delay != [2]int64{} {
 			spec["delay"] = map[string]int64{"durationMilliseconds": delay[0], "jitterDurationMilliseconds": delay[1]}
@@ -150,27 +157,35 @@ func stagesConfig() string {
 	noFault := requirement{Key: faultExpr, Operator: "NotIn", Values: Faults}
 
 	// kwok's default pod stages; ready and complete leave fault pods alone.
-	add("pod-ready", []requirement{notDeleted, {Key: ".status.podIP", Operator: "DoesNotExist"}, noFault},
+	add("pod-ready", nil, []requirement{notDeleted, {Key: ".status.podIP", Operator: "DoesNotExist"}, noFault},
 		[2]int64{}, nil, defaultReadyTemplate, nil)
-	add("pod-complete", []requirement{notDeleted, {Key: ".status.phase", Operator: "In", Values: []string{"Running"}},
+	add("pod-complete", nil, []requirement{notDeleted, {Key: ".status.phase", Operator: "In", Values: []string{"Running"}},
 		{Key: ".metadata.ownerReferences.[].kind", Operator: "In", Values: []string{"Job"}}, noFault},
 		[2]int64{}, nil, defaultCompleteTemplate, nil)
-	add("pod-delete", []requirement{{Key: ".metadata.deletionTimestamp", Operator: "Exists"}},
+	add("pod-delete", nil, []requirement{{Key: ".metadata.deletionTimestamp", Operator: "Exists"}},
 		[2]int64{}, nil, "", map[string]any{"finalizers": map[string]bool{"empty": true}, "delete": true})
 
+	// kwok tries every Stage on every change of every pod, so each fault
+	// Stage rules an ordinary pod out with its first test: a label (matched
+	// natively) or the first container's image.
+	noLabel := requirement{Key: fmt.Sprintf(".metadata.labels[%q]", FaultLabel), Operator: "DoesNotExist"}
 	for _, fault := range Faults {
 		list := "containerStatuses"
 		if fault == FaultInitCrash {
 			list = "initContainerStatuses"
 		}
 		images := faultImages(fault)
+		imageKey := ".spec.containers[0].image"
+		var needs []requirement
+		if fault == FaultInitCrash {
+			// Either image chooses it (jq's "," makes both values, In takes
+			// either); it needs an init container to crash.
+			imageKey = "(.spec.initContainers[0].image, .spec.containers[0].image)"
+			needs = []requirement{{Key: ".spec.initContainers[0].name", Operator: "Exists"}}
+		}
 		for _, s := range faultSteps(fault) {
-			base := []requirement{
-				notDeleted,
-				{Key: faultExpr, Operator: "In", Values: []string{fault}},
-				{Key: stateExpr(list), Operator: "In", Values: []string{s.state}},
-			}
-			base = append(base, s.extra...)
+			rest := append(append([]requirement{notDeleted}, needs...), requirement{Key: stateExpr(list), Operator: "In", Values: []string{s.state}})
+			rest = append(rest, s.extra...)
 			name := "testbed-" + fault + "-" + s.name
 			event := func(image string) *stageEvent {
 				if s.event == nil {
@@ -178,17 +193,30 @@ func stagesConfig() string {
 				}
 				return s.event(image)
 			}
-			if !s.imageEvent {
-				add(name, base, s.delay, event(""), s.status, nil)
-				continue
+			with := func(first ...requirement) []requirement { return append(first, rest...) }
+
+			// Chosen by the label: the event names the image when it is one
+			// of the fault's images.
+			byLabel := map[string]string{FaultLabel: fault}
+			if s.imageEvent {
+				for i, image := range images {
+					add(fmt.Sprintf("%s-label-%s", name, FaultImageTags[i]), byLabel,
+						with(requirement{Key: imageKey, Operator: "In", Values: []string{image}}), s.delay, event(image), s.status, nil)
+				}
+				add(name+"-label", byLabel, with(requirement{Key: imageKey, Operator: "NotIn", Values: images}), s.delay, event(""), s.status, nil)
+			} else {
+				add(name+"-label", byLabel, rest, s.delay, event(""), s.status, nil)
 			}
-			imageKey := ".spec.containers[0].image"
-			for i, image := range images {
-				reqs := append(append([]requirement{}, base...), requirement{Key: imageKey, Operator: "In", Values: []string{image}})
-				add(fmt.Sprintf("%s-%s", name, FaultImageTags[i]), reqs, s.delay, event(image), s.status, nil)
+
+			// Chosen by the image, on a pod without the label.
+			if s.imageEvent {
+				for i, image := range images {
+					add(fmt.Sprintf("%s-image-%s", name, FaultImageTags[i]), nil,
+						with(requirement{Key: imageKey, Operator: "In", Values: []string{image}}, noLabel), s.delay, event(image), s.status, nil)
+				}
+			} else {
+				add(name+"-image", nil, with(requirement{Key: imageKey, Operator: "In", Values: images}, noLabel), s.delay, event(""), s.status, nil)
 			}
-			reqs := append(append([]requirement{}, base...), requirement{Key: imageKey, Operator: "NotIn", Values: images})
-			add(name, reqs, s.delay, event(""), s.status, nil)
 		}
 	}
 	return strings.Join(docs, "\n---\n") + "\n"

@@ -29,11 +29,11 @@
 // process to start a cluster removes what is left: each test process holds a
 // lock while it lives, and clusters whose owner's lock is free are stale.
 //
-// A cluster that does not come up (kwokctl fails, say a port was taken
-// between choosing and binding it, or the nodes are not Ready in 4 minutes)
-// is deleted and started once more with a new workdir and new ports; the
-// error of each attempt ends with the logs of every component, kwok-controller
-// (which makes the nodes Ready) included.
+// A cluster that does not come up (kwokctl fails, a component exits, say one
+// whose port was taken between choosing and binding it, or the nodes are not
+// Ready in 4 minutes) is deleted and started once more with a new workdir and
+// new ports; the error of each attempt ends with the logs of every component,
+// kwok-controller (which makes the nodes Ready) included.
 //
 // # Kubelet failures
 //
@@ -42,10 +42,14 @@
 // at once), each cluster has Stages that make a pod fail the way a real
 // kubelet (v1.37) reports it. A pod fails when its template carries
 // FaultLabel with one of the Fault values, or when its first container's
-// image is FaultImage(fault) (FaultImageTag for a second or third broken
+// image is FaultImage(fault) (FaultImageTag for a second broken
 // image), so a plain `set-image web=<FaultImage(FaultImagePull)>` breaks a
 // rollout the way a bad tag does. The first container fails (the first init
-// container for FaultInitCrash); other containers run and are ready.
+// container for FaultInitCrash, which its image chooses too, and which needs
+// one); other containers run and are ready. The pod's restartPolicy is not
+// looked at: containers restart as under Always. An evicted pod of a
+// ReplicaSet is replaced, and the new one is evicted too, as under lasting
+// memory pressure.
 //
 //	fault          first container (pod)                                        Warning events
 //	image-pull     waiting ErrImagePull <-> ImagePullBackOff (Pending)          Failed "Failed to pull image "I": rpc error: code = NotFound ...: not found" (*), Failed "Error: ErrImagePull" (**), Failed "Error: ImagePullBackOff"
@@ -56,10 +60,12 @@
 //	oom-killed     as crash-loop, OOMKilled and exit code 137                   BackOff (***)
 //	config-error   waiting CreateContainerConfigError `configmap "app-config"   Failed `Error: configmap "app-config" not found`
 //	               not found` (Pending)
-//	run-error      waiting RunContainerError (runc's "exec: "/app/server": ... no such file or directory"),
-//	               lastState.terminated StartError 128, then CrashLoopBackOff (Running)   Failed "Error: <runc's message>", BackOff (***)
-//	init-crash     first init container as crash-loop, the others and every app
-//	               container waiting PodInitializing; Initialized False (Pending) BackOff (***)
+//	run-error      waiting RunContainerError (runc's "exec: "/app/server":      Failed "Error: <runc's message>", BackOff (***)
+//	               ... no such file or directory"), lastState.terminated
+//	               StartError 128, then CrashLoopBackOff (Running)
+//	init-crash     first init container as crash-loop, the others and every     BackOff (***)
+//	               app container waiting PodInitializing; Initialized False
+//	               (Pending)
 //	not-ready      running, started, never ready (Running)                      Unhealthy "Readiness probe failed: HTTP probe failed with statuscode: 503"
 //	evicted        Running and Ready, then phase Failed, reason Evicted, every   Evicted "The node was low on resource: memory. ..."
 //	               container terminated 137, DisruptionTarget True
