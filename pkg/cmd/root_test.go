@@ -279,7 +279,7 @@ func TestSecondSignalEndsAtOnce(t *testing.T) {
 		canceled := make(chan error, 1)
 		release := make(chan struct{})
 		defer close(release)
-		root := &cobra.Command{Use: "slow", RunE: func(cmd *cobra.Command, _ []string) error {
+		root := &cobra.Command{Use: "slow", SilenceUsage: true, RunE: func(cmd *cobra.Command, _ []string) error {
 			<-cmd.Context().Done()
 			canceled <- context.Cause(cmd.Context())
 			<-release // a shutdown that would take long
@@ -314,7 +314,7 @@ func TestSecondSignalEndsAtOnce(t *testing.T) {
 // TestOneSignalWaitsForTheCommand: after one signal, the command's own
 // result is the exit code.
 func TestOneSignalWaitsForTheCommand(t *testing.T) {
-	root := &cobra.Command{Use: "quick", RunE: func(cmd *cobra.Command, _ []string) error {
+	root := &cobra.Command{Use: "quick", SilenceUsage: true, SilenceErrors: true, RunE: func(cmd *cobra.Command, _ []string) error {
 		<-cmd.Context().Done()
 		return &ExitError{Code: exitSignal, Err: errors.New("interrupted while waiting")}
 	}}
