@@ -22,6 +22,7 @@ import (
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
 // defaultWaitTimeout bounds --wait unless --timeout says otherwise: long
@@ -42,6 +43,7 @@ type changeOptions struct {
 	ResourceVersion string
 	Wait            bool
 	Timeout         time.Duration
+	FailingGrace    time.Duration
 
 	// IsTerminal reports whether a writer is a terminal; tests replace it.
 	IsTerminal func(io.Writer) bool
@@ -61,11 +63,12 @@ func newChangeOptions(configFlags *genericclioptions.ConfigFlags, streams generi
 		configFlags: configFlags,
 		// The type setter gives typed objects their apiVersion and kind,
 		// which the client strips and every printer needs.
-		PrintFlags: genericclioptions.NewPrintFlags(operation).WithTypeSetter(scheme.Scheme),
-		IOStreams:  streams,
-		DryRun:     string(operations.DryRunNone),
-		Timeout:    defaultWaitTimeout,
-		IsTerminal: isTerminal, TerminalSize: terminalSize,
+		PrintFlags:   genericclioptions.NewPrintFlags(operation).WithTypeSetter(scheme.Scheme),
+		IOStreams:    streams,
+		DryRun:       string(operations.DryRunNone),
+		Timeout:      defaultWaitTimeout,
+		FailingGrace: deployment.DefaultFailingGrace,
+		IsTerminal:   isTerminal, TerminalSize: terminalSize,
 	}
 }
 
@@ -75,7 +78,8 @@ func (o *changeOptions) addFlags(cmd *cobra.Command) {
 	fs.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (validate and print what would change, send nothing) or "server" (the API server checks the change and persists nothing)`)
 	fs.Lookup("dry-run").NoOptDefVal = string(operations.DryRunClient)
 	fs.StringVar(&o.ResourceVersion, "resource-version", o.ResourceVersion, "precondition: change only if the Deployment's resourceVersion is still this")
-	fs.BoolVar(&o.Wait, "wait", o.Wait, "after the change, follow the rollout until it is Running (exit 0) or Failed (exit 1)")
+	fs.BoolVar(&o.Wait, "wait", o.Wait, "after the change, follow the rollout until it is Running (exit 0) or fails (exit 1)")
+	fs.DurationVar(&o.FailingGrace, "failing-grace", o.FailingGrace, "with --wait: exit 1 once the rollout has been Failing this long (its pods cannot pull, crash, cannot be scheduled or created)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "with --wait: give up after this long (exit 2); 0 waits until Running or Failed")
 }
 
@@ -256,7 +260,9 @@ func (o *changeOptions) wait(ctx context.Context, res operations.Result) error {
 	} else {
 		p = printers.NewStream(out, printers.Options{})
 	}
-	last, err := operations.Wait(ctx, o.clients.Kube.AppsV1(), res.WaitRequest(), p)
+	req := res.WaitRequest()
+	req.Diagnose, req.FailingGrace = tracker.DiagnoseWith(o.clients.Kube), o.FailingGrace
+	last, err := operations.Wait(ctx, o.clients.Kube.AppsV1(), req, p)
 	if closeErr := p.Close(); closeErr != nil && !isBrokenPipe(closeErr) && err == nil {
 		return fmt.Errorf("writing output: %w", closeErr)
 	}

@@ -92,6 +92,11 @@ Without a subcommand, deploywatch watches: "kubectl deploywatch NAMESPACE" is
 		NewCmdWatch(configFlags, streams),
 		NewCmdScale(configFlags, streams),
 		NewCmdSetImage(configFlags, streams),
+		NewCmdHistory(configFlags, streams),
+		NewCmdUndo(configFlags, streams),
+		NewCmdRestart(configFlags, streams),
+		NewCmdPause(configFlags, streams),
+		NewCmdResume(configFlags, streams),
 		NewCmdServe(configFlags, streams),
 		NewCmdVersion(streams),
 	)

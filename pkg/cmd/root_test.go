@@ -191,7 +191,7 @@ func TestCompletionOutcomes(t *testing.T) {
 
 	t.Run("waits for the sync, then for every deployment", func(t *testing.T) {
 		stopped := 0
-		c := newCompletion(nopSink{}, func() { stopped++ })
+		c := newCompletion(nopSink{}, func() { stopped++ }, time.Minute)
 		c.OnEvent(added(summary("web", deployment.Running, "")))
 		if stopped != 0 {
 			t.Fatal("stopped before the first sync")
@@ -211,7 +211,7 @@ func TestCompletionOutcomes(t *testing.T) {
 	})
 
 	t.Run("a failure ends it with exit 1 and the message", func(t *testing.T) {
-		c := newCompletion(nopSink{}, func() {})
+		c := newCompletion(nopSink{}, func() {}, time.Minute)
 		c.OnSynced([]deployment.Summary{summary("web", deployment.Running, ""), summary("api", deployment.Failed, "ProgressDeadlineExceeded: timed out")})
 		var exit *ExitError
 		err := c.result(context.Background(), 0)
@@ -222,7 +222,7 @@ func TestCompletionOutcomes(t *testing.T) {
 
 	t.Run("a deleted deployment is no longer waited for", func(t *testing.T) {
 		stopped := 0
-		c := newCompletion(nopSink{}, func() { stopped++ })
+		c := newCompletion(nopSink{}, func() { stopped++ }, time.Minute)
 		c.OnSynced([]deployment.Summary{summary("web", deployment.Running, ""), summary("old", deployment.Degraded, "1 of 2 available")})
 		c.OnEvent(deployment.Event{Type: deployment.Deleted, Summary: summary("old", deployment.Degraded, "")})
 		if stopped != 1 {
@@ -231,7 +231,7 @@ func TestCompletionOutcomes(t *testing.T) {
 	})
 
 	t.Run("timeout and interrupt name what is pending", func(t *testing.T) {
-		c := newCompletion(nopSink{}, func() {})
+		c := newCompletion(nopSink{}, func() {}, time.Minute)
 		c.OnSynced([]deployment.Summary{summary("web", deployment.Scaling, ""), summary("api", deployment.Running, "")})
 		ctx, cancel := context.WithTimeout(context.Background(), 0)
 		defer cancel()

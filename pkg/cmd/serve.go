@@ -22,6 +22,7 @@ import (
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/version"
 )
 
@@ -179,6 +180,10 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		Linger: o.Linger,
 		OnError: func(ns string, err error) {
 			log.Warn("lost the watch, retrying", "namespace", ns, "error", oneLine(err.Error()))
+		},
+		Diagnose: tracker.DiagnoseWith(o.clients.Kube),
+		OnDiagnosisOff: func(ns string, err error) {
+			log.Warn("not diagnosing rollouts", "namespace", ns, "error", oneLine(err.Error()))
 		},
 	})
 	defer h.Close()

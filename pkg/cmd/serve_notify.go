@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/notify"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
 // notifyOptions are serve's notification flags (see pkg/notify).
@@ -50,11 +51,11 @@ func newNotifyOptions() notifyOptions {
 
 func (o *notifyOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Webhooks, "notify-webhook", o.Webhooks, "post a message to this URL on each status transition chosen by --notify-on (repeatable); one replica sends, chosen by a Lease")
-	fs.StringSliceVar(&o.On, "notify-on", o.On, "transitions to notify (comma-separated): failed (into Failed), recovered (out of Failed), started (into Progressing), completed (Progressing to Running)")
+	fs.StringSliceVar(&o.On, "notify-on", o.On, "transitions to notify (comma-separated): failed (into Failed), recovered (out of Failed), started (into Progressing), completed (Progressing to Running), failing (into Failing, with its cause)")
 	fs.StringVar(&o.Format, "notify-format", o.Format, "message shape: json, or slack (Slack's incoming-webhook {\"text\": ...})")
 	fs.StringSliceVar(&o.Namespaces, "notify-namespaces", o.Namespaces, "notify about these namespaces only (comma-separated); default all namespaces, which needs list and watch on Deployments cluster-wide")
-	fs.StringVar(&o.LeaseNamespace, "leader-election-namespace", o.LeaseNamespace, "namespace of the notification Lease and its ConfigMap of sent transitions; default the kubeconfig's (in a pod, its own)")
-	fs.StringVar(&o.LeaseName, "leader-election-id", o.LeaseName, "name of the notification Lease; the ConfigMap is named after it with -state; replicas with the same one share the sending")
+	fs.StringVar(&o.LeaseNamespace, "leader-election-namespace", o.LeaseNamespace, "namespace of the notification Lease and its ConfigMaps of sent transitions; default the kubeconfig's (in a pod, its own)")
+	fs.StringVar(&o.LeaseName, "leader-election-id", o.LeaseName, "name of the notification Lease; its ConfigMaps are named after it with -state-0 to -state-15; replicas with the same one share the sending")
 	fs.StringVar(&o.Identity, "leader-election-identity", o.Identity, "this replica's name in the Lease; default the host name with a random suffix")
 	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "how long a lost leader's lease stays valid before another replica takes over")
 	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "how long the leader keeps trying to renew before it stops sending; less than the lease duration")
@@ -104,8 +105,8 @@ func (o *notifyOptions) validate() []string {
 	if errs := validation.IsDNS1123Label(o.LeaseNamespace); len(errs) > 0 {
 		problems = append(problems, fmt.Sprintf("invalid --leader-election-namespace %q: %s", o.LeaseNamespace, errs[0]))
 	}
-	// The ConfigMap's name is the Lease's with "-state".
-	if errs := validation.IsDNS1123Subdomain(o.LeaseName + "-state"); len(errs) > 0 {
+	// The ConfigMaps' names are the Lease's with "-state-N".
+	if errs := validation.IsDNS1123Subdomain(fmt.Sprintf("%s-state-%d", o.LeaseName, notify.Shards-1)); len(errs) > 0 {
 		problems = append(problems, fmt.Sprintf("invalid --leader-election-id %q: %s", o.LeaseName, errs[0]))
 	}
 	if strings.TrimSpace(o.Identity) == "" {
@@ -127,6 +128,7 @@ func (o *notifyOptions) start(ctx context.Context, c *clients, log *slog.Logger)
 	format, _ := notify.ParseFormat(o.Format) // validated
 	n, err = notify.New(notify.Options{
 		Deployments:    c.Kube.AppsV1(),
+		Diagnose:       tracker.DiagnoseWith(c.Kube),
 		ConfigMaps:     c.Kube.CoreV1(),
 		Leases:         c.Kube.CoordinationV1(),
 		Namespaces:     o.Namespaces,

@@ -39,6 +39,8 @@ type WatchOptions struct {
 	Initial       bool
 	UntilComplete bool
 	Timeout       time.Duration
+	FailingGrace  time.Duration
+	Diagnose      bool
 
 	// Filled in by Complete.
 	clients   *clients
@@ -53,7 +55,7 @@ type WatchOptions struct {
 func NewWatchOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WatchOptions {
 	return &WatchOptions{
 		configFlags: configFlags, IOStreams: streams,
-		Output: "table", Initial: true,
+		Output: "table", Initial: true, FailingGrace: deployment.DefaultFailingGrace, Diagnose: true,
 		IsTerminal: isTerminal, TerminalSize: terminalSize,
 	}
 }
@@ -68,8 +70,10 @@ func NewCmdWatch(configFlags *genericclioptions.ConfigFlags, streams genericioop
 in place; piped, or with -o ndjson, one line is printed per change a user can
 see: updates that change nothing shown print nothing.
 
-Exit codes with --until-complete: 0 every Deployment is Running or
-ScaledToZero, 1 one of them Failed (or any error), 2 --timeout ran out.`,
+Exit codes with --until-complete: 0 every Deployment is complete (Running,
+ScaledToZero, or paused with nothing pending), 1 one of them Failed, is paused
+with old replicas left, or has been Failing for --failing-grace (or any error),
+2 --timeout ran out.`,
 		Example: `  # The current namespace, live
   kubectl deploywatch watch
 
@@ -93,7 +97,9 @@ func (o *WatchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.FieldSelector, "field-selector", o.FieldSelector, "field selector to filter on, e.g. --field-selector metadata.name=web")
 	fs.StringVarP(&o.Output, "output", "o", o.Output, "output format: "+strings.Join(printers.Formats, ", "))
 	fs.BoolVar(&o.Initial, "initial", o.Initial, "show the Deployments that already exist; --initial=false shows only changes from now on")
-	fs.BoolVar(&o.UntilComplete, "until-complete", o.UntilComplete, "exit once every Deployment is Running or ScaledToZero (0), or one Failed (1)")
+	fs.BoolVar(&o.UntilComplete, "until-complete", o.UntilComplete, "exit once every Deployment is complete (0), or one failed (1)")
+	fs.BoolVar(&o.Diagnose, "diagnose", o.Diagnose, "also read the rollouts' ReplicaSets, Pods and Warning Events to say why one is stuck (Failing); --diagnose=false watches Deployments alone")
+	fs.DurationVar(&o.FailingGrace, "failing-grace", o.FailingGrace, "with --until-complete, exit 1 once a rollout has been Failing this long (its pods cannot pull, crash, cannot be scheduled or created)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up after this long (exit 2); 0 waits forever")
 }
 
@@ -126,6 +132,9 @@ func (o *WatchOptions) Validate() error {
 	if o.Timeout < 0 {
 		problems = append(problems, fmt.Sprintf("--timeout must not be negative, got %s", o.Timeout))
 	}
+	if o.FailingGrace < 0 {
+		problems = append(problems, fmt.Sprintf("--failing-grace must not be negative, got %s", o.FailingGrace))
+	}
 	if o.Timeout > 0 && !o.UntilComplete {
 		problems = append(problems, "--timeout only applies with --until-complete; add --until-complete or drop --timeout")
 	}
@@ -156,6 +165,12 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		SkipInitial:   !o.Initial,
 		OnError:       o.reportTransient(),
 	}
+	if o.Diagnose {
+		topts.Diagnose = tracker.DiagnoseWith(o.clients.Kube)
+		topts.OnDiagnosisOff = func(err error) {
+			fmt.Fprintf(o.ErrOut, "warning: not diagnosing rollouts: %s; watching Deployments alone (--diagnose=false hides this)\n", oneLine(err.Error()))
+		}
+	}
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
@@ -171,7 +186,7 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	}
 	var done *completion
 	if o.UntilComplete {
-		done = newCompletion(sink, stopTracker)
+		done = newCompletion(sink, stopTracker, o.FailingGrace)
 		sink = done
 	}
 	err := tracker.New(o.clients.Kube.AppsV1(), topts).Run(runCtx, sink)
@@ -280,21 +295,24 @@ func (n *emptyNotice) OnSynced(snapshot []deployment.Summary) {
 	fmt.Fprintf(n.errOut, "No resources found in %s namespace.\n", n.where)
 }
 
-// completion wraps a printer and stops the watch once every Deployment has
-// settled, or one has failed.
+// completion wraps a printer and stops the watch once every Deployment is
+// complete, or one has failed (Failed, paused with old replicas left, or Failing
+// for longer than the grace period).
 type completion struct {
 	tracker.Sink
 	stop func()
 
 	mu      sync.Mutex
+	judge   deployment.Judge
+	timer   *time.Timer // re-judges when a Failing rollout's grace ends
 	state   map[string]deployment.Summary
 	synced  bool
 	outcome string // "", "complete" or "failed"
 	failed  deployment.Summary
 }
 
-func newCompletion(next tracker.Sink, stop func()) *completion {
-	return &completion{Sink: next, stop: stop, state: map[string]deployment.Summary{}}
+func newCompletion(next tracker.Sink, stop func(), grace time.Duration) *completion {
+	return &completion{Sink: next, stop: stop, state: map[string]deployment.Summary{}, judge: deployment.Judge{Grace: grace}}
 }
 
 func (c *completion) OnEvent(e deployment.Event) {
@@ -303,6 +321,7 @@ func (c *completion) OnEvent(e deployment.Event) {
 	defer c.mu.Unlock()
 	if e.Type == deployment.Deleted {
 		delete(c.state, e.Key())
+		c.judge.Forget(e.Key())
 	} else {
 		c.state[e.Key()] = e.Summary
 	}
@@ -324,32 +343,58 @@ func (c *completion) checkLocked() {
 	if !c.synced || c.outcome != "" {
 		return
 	}
-	for _, s := range c.state {
-		if s.Status == deployment.Failed {
+	keys := make([]string, 0, len(c.state))
+	for k := range c.state {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the first failure by name, on every run
+	complete := true
+	var next time.Time
+	for _, k := range keys {
+		s := c.state[k]
+		verdict, deadline := c.judge.Verdict(&s)
+		switch verdict {
+		case deployment.Failure:
 			c.outcome, c.failed = "failed", s
 			c.stop()
 			return
+		case deployment.Pending:
+			complete = false
+			if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
+				next = deadline
+			}
 		}
 	}
-	for _, s := range c.state {
-		if !s.Status.Settled() {
-			return
-		}
+	if complete {
+		c.outcome = "complete"
+		c.stop()
+		return
 	}
-	c.outcome = "complete"
-	c.stop()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if !next.IsZero() {
+		c.timer = time.AfterFunc(time.Until(next), func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.checkLocked()
+		})
+	}
 }
 
-// result turns the outcome into the exit: nil, Failed (1), timeout (2) or
+// result turns the outcome into the exit: nil, failed (1), timeout (2) or
 // interrupted (130).
 func (c *completion) result(ctx context.Context, timeout time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	switch c.outcome {
 	case "complete":
 		return nil
 	case "failed":
-		return &ExitError{Code: exitFailure, Err: fmt.Errorf("deployment %s is Failed: %s", c.failed.Key(), c.failed.Message)}
+		return &ExitError{Code: exitFailure, Err: fmt.Errorf("deployment %s is %s: %s", c.failed.Key(), c.failed.Status, c.failed.Message)}
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s waiting for %s", timeout, c.pendingLocked())}
@@ -360,8 +405,12 @@ func (c *completion) result(ctx context.Context, timeout time.Duration) error {
 func (c *completion) pendingLocked() string {
 	var pending []string
 	for _, s := range c.state {
-		if !s.Status.Settled() {
-			pending = append(pending, fmt.Sprintf("%s (%s)", s.Key(), s.Status))
+		if !s.Complete() {
+			entry := fmt.Sprintf("%s (%s)", s.Key(), s.Status)
+			if s.Status == deployment.Failing {
+				entry = fmt.Sprintf("%s (%s: %s)", s.Key(), s.Status, s.Message)
+			}
+			pending = append(pending, entry)
 		}
 	}
 	sort.Strings(pending)

@@ -2,10 +2,13 @@ package deployment
 
 import (
 	"fmt"
-	"slices"
+	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/diagnosis"
 )
 
 // Status is the one-word state of a Deployment.
@@ -19,8 +22,13 @@ const (
 	Progressing Status = "Progressing"
 	// Scaling: the replica count changed and the pods are catching up.
 	Scaling Status = "Scaling"
-	// Degraded: nothing is rolling out, yet fewer replicas are available than
-	// desired, or the controller cannot create pods (ReplicaFailure).
+	// Failing: the rollout is not past its deadline, but it will not finish
+	// unless something changes: pods of the new ReplicaSet fail (an image
+	// that cannot be pulled, a crash loop, no node takes them) or cannot be
+	// created (a quota). The message names the cause.
+	Failing Status = "Failing"
+	// Degraded: nothing is rolling out, yet fewer replicas are available
+	// than desired, and no cause is known.
 	Degraded Status = "Degraded"
 	// Failed: the rollout exceeded its progress deadline.
 	Failed Status = "Failed"
@@ -28,11 +36,9 @@ const (
 	Paused Status = "Paused"
 	// ScaledToZero: zero replicas desired and none left.
 	ScaledToZero Status = "ScaledToZero"
+	// Deleting: the Deployment is being deleted (deletionTimestamp is set).
+	Deleting Status = "Deleting"
 )
-
-// Settled reports whether a Deployment in this status has nothing more to do:
-// what `--until-complete` and `--wait` wait for.
-func (s Status) Settled() bool { return s == Running || s == ScaledToZero }
 
 // Reasons the deployment controller writes on its conditions.
 const (
@@ -40,43 +46,66 @@ const (
 	reasonNewReplicaSetAvailable   = "NewReplicaSetAvailable"
 )
 
-// Classify decides the status and message of d, following the rules
-// `kubectl rollout status` applies and documented in the README. r and
-// containers are d's summarized replicas and containers; prev is the previous
-// summary of the same Deployment, or nil.
-func Classify(d *appsv1.Deployment, r Replicas, containers []Container, prev *Summary) (Status, string) {
-	if prev != nil && prev.UID != d.UID {
-		prev = nil // a new Deployment under an old name owes nothing to the old one
-	}
-	if d.Spec.Paused {
-		return Paused, "rollout paused"
-	}
-	progressing := condition(d, appsv1.DeploymentProgressing)
-	if progressing != nil && progressing.Status == corev1.ConditionFalse && progressing.Reason == reasonProgressDeadlineExceeded {
-		return Failed, reasonProgressDeadlineExceeded + ": " + progressing.Message
+// Diagnosis is what the tracker read beyond the Deployment: whether it
+// could read the Deployment's ReplicaSets and Pods at all, and the problems
+// it found in the new ReplicaSet.
+type Diagnosis struct {
+	Known bool
+	// ReplicaSet is the name of the new ReplicaSet, "" when unknown.
+	ReplicaSet string
+	Problems   []diagnosis.Problem
+}
+
+// Classify decides the status and message of d from what every observer
+// can see: the object, as the deployment controller last recorded it, and
+// the diagnosis of its new ReplicaSet (nil when unknown). r is d's
+// summarized replicas. The rules are documented in the README.
+func Classify(d *appsv1.Deployment, r Replicas, diag *Diagnosis) (Status, string) {
+	if d.DeletionTimestamp != nil {
+		return Deleting, "being deleted"
 	}
 	if d.Status.ObservedGeneration < d.Generation {
-		// The controller has not seen the latest spec yet. Only the previous
-		// summary can say whether that spec scales or rolls out.
+		// The controller has not seen the latest spec: what it recorded
+		// belongs to the previous one (a Failed condition included).
 		switch {
-		case prev != nil && prev.Generation == d.Generation:
-			return prev.Status, prev.Message
-		case prev != nil && prev.Replicas.Desired != r.Desired && slices.Equal(prev.Containers, containers):
-			return Scaling, scalingMessage(prev.Replicas.Desired, r.Desired)
+		case d.Spec.Paused:
+			return Paused, "rollout paused; waiting for the deployment controller to observe it"
+		case r.Current != r.Desired && r.Current == r.Updated:
+			// Surge pods of an unfinished rollout (Current > Updated) are no scale.
+			return Scaling, scalingMessage(r.Current, r.Desired)
 		default:
 			return Progressing, "waiting for the deployment controller to observe the new spec"
 		}
 	}
-	if r.Current > r.Updated {
-		return Progressing, fmt.Sprintf("%d old replicas pending termination, %d of %d updated", r.Current-r.Updated, r.Updated, r.Desired)
+	progressing := condition(d, appsv1.DeploymentProgressing)
+	if progressing != nil && progressing.Status == corev1.ConditionFalse && progressing.Reason == reasonProgressDeadlineExceeded &&
+		!deadlineOfOlderReplicaSet(progressing, diag) {
+		// The controller keeps this condition when the rollout is paused.
+		return Failed, reasonProgressDeadlineExceeded + ": " + progressing.Message + causeSuffix(diag, r.Desired)
 	}
-	if failure := condition(d, appsv1.DeploymentReplicaFailure); failure != nil && failure.Status == corev1.ConditionTrue {
-		return Degraded, failure.Reason + ": " + failure.Message
+	if d.Spec.Paused {
+		if pending := pendingMessage(r); pending != "" {
+			return Paused, "rollout paused with " + pending
+		}
+		return Paused, "rollout paused"
+	}
+	complete := r.Current == r.Desired && r.Updated == r.Desired && r.Available >= r.Desired
+	if !complete {
+		if diag != nil && len(diag.Problems) > 0 {
+			return Failing, diagnosis.Describe(diag.Problems, r.Desired)
+		}
+		if failure := condition(d, appsv1.DeploymentReplicaFailure); failure != nil && failure.Status == corev1.ConditionTrue {
+			return Failing, failure.Reason + ": " + failure.Message
+		}
+	}
+	if r.Current > r.Updated {
+		return Progressing, fmt.Sprintf("%s pending termination, %d of %d updated", plural(r.Current-r.Updated, "old replica", "old replicas"), r.Updated, r.Desired)
 	}
 	if r.Desired == 0 && r.Current == 0 {
 		return ScaledToZero, ""
 	}
-	if r.Updated < r.Desired && progressing != nil && progressing.Status == corev1.ConditionTrue && progressing.Reason != reasonNewReplicaSetAvailable {
+	rollingOut := progressing != nil && progressing.Status == corev1.ConditionTrue && progressing.Reason != reasonNewReplicaSetAvailable
+	if r.Updated < r.Desired && rollingOut {
 		// A new ReplicaSet that is still being filled: a rollout, not a scale.
 		return Progressing, fmt.Sprintf("%d of %d new replicas updated", r.Updated, r.Desired)
 	}
@@ -89,23 +118,60 @@ func Classify(d *appsv1.Deployment, r Replicas, containers []Container, prev *Su
 	// Every pod runs the latest template but not all are available yet.
 	waiting := fmt.Sprintf("%d of %d replicas available", r.Available, r.Desired)
 	switch {
-	case prev != nil && (prev.Status == Scaling || prev.Status == Progressing):
-		return prev.Status, waiting // still coming up after the change
-	case prev == nil && progressing != nil && progressing.Status == corev1.ConditionTrue && progressing.Reason != reasonNewReplicaSetAvailable:
+	case rollingOut:
 		return Progressing, waiting // the controller says the rollout is under way
+	case diag != nil && diag.Known:
+		return Scaling, waiting // pods are coming up, and none reports an error
 	default:
 		return Degraded, waiting
 	}
 }
 
+// deadlineOfOlderReplicaSet tells a deadline the controller still carries
+// over from an older ReplicaSet: after a rollback (undo, or a fix back to
+// an earlier template) it keeps the condition, message and all, until the
+// rollout makes progress, though the ReplicaSet that timed out is no longer
+// the new one. Its message names that ReplicaSet
+// ("ReplicaSet \"web-5d8c\" has timed out progressing.").
+func deadlineOfOlderReplicaSet(c *appsv1.DeploymentCondition, diag *Diagnosis) bool {
+	if diag == nil || diag.ReplicaSet == "" {
+		return false
+	}
+	return !strings.Contains(c.Message, strconv.Quote(diag.ReplicaSet))
+}
+
+// causeSuffix adds the diagnosed cause to a Failed message.
+func causeSuffix(diag *Diagnosis, desired int32) string {
+	if diag == nil || len(diag.Problems) == 0 {
+		return ""
+	}
+	return " (" + diagnosis.Describe(diag.Problems, desired) + ")"
+}
+
+// pendingMessage says what a paused rollout has left to do, or "".
+func pendingMessage(r Replicas) string {
+	switch {
+	case r.Updated < r.Desired:
+		return fmt.Sprintf("%d of %d replicas updated", r.Updated, r.Desired)
+	case r.Current > r.Updated:
+		return plural(r.Current-r.Updated, "old replica", "old replicas") + " pending termination"
+	case r.Available < r.Desired:
+		return fmt.Sprintf("%d of %d replicas available", r.Available, r.Desired)
+	}
+	return ""
+}
+
 // scalingMessage reads the same before and after the controller observes a
 // scale, so that step alone prints nothing new.
 func scalingMessage(from, to int32) string {
-	noun := "replicas"
-	if to == 1 {
-		noun = "replica"
+	return fmt.Sprintf("scaling from %d to %s", from, plural(to, "replica", "replicas"))
+}
+
+func plural(n int32, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
 	}
-	return fmt.Sprintf("scaling from %d to %d %s", from, to, noun)
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func condition(d *appsv1.Deployment, t appsv1.DeploymentConditionType) *appsv1.DeploymentCondition {

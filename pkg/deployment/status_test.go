@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/diagnosis"
 )
 
 // dep builds a Deployment for status tests.
@@ -67,52 +69,60 @@ var (
 )
 
 func TestClassify(t *testing.T) {
-	running := Summary{Status: Running, Generation: 1, UID: "uid-1", Replicas: Replicas{Desired: 3}, Containers: []Container{{"web", "nginx:1.25"}}}
-	scaling := running
-	scaling.Status, scaling.Generation = Scaling, 2
-	progressingPrev := running
-	progressingPrev.Status, progressingPrev.Generation = Progressing, 2
-	otherUID := running
-	otherUID.UID = "uid-0"
-	otherUID.Status = Scaling
+	pull := &Diagnosis{Known: true, Problems: []diagnosis.Problem{{Reason: "ImagePullBackOff", Message: `Back-off pulling image "nginx:nope"`, Pod: "web-1", Pods: 2, Container: "web"}}}
+	known := &Diagnosis{Known: true}
+	deleting := dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build()
+	now := metav1.Now()
+	deleting.DeletionTimestamp = &now
 
 	tests := []struct {
 		name    string
-		d       dep
-		prev    *Summary
+		d       *appsv1.Deployment
+		diag    *Diagnosis
 		want    Status
 		message string
 	}{
-		{"all replicas updated and available", dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}, nil, Running, ""},
-		{"paused wins over everything", dep{desired: 3, replicas: 1, updated: 0, paused: true, progressing: deadline}, nil, Paused, "rollout paused"},
-		{"progress deadline exceeded", dep{desired: 3, replicas: 3, updated: 1, available: 2, progressing: deadline}, nil, Failed, "ProgressDeadlineExceeded: msg of ProgressDeadlineExceeded"},
-		{"spec not observed, no history", dep{desired: 3, replicas: 3, updated: 3, available: 3, generation: 2, observed: 1, progressing: complete}, nil, Progressing, "waiting for the deployment controller to observe the new spec"},
-		{"spec not observed, only replicas changed since last time", dep{desired: 5, replicas: 3, updated: 3, available: 3, generation: 2, observed: 1, progressing: complete}, &running, Scaling, "scaling from 3 to 5 replicas"},
-		{"spec not observed, image changed since last time", dep{desired: 3, replicas: 3, updated: 3, available: 3, generation: 2, observed: 1, image: "nginx:1.26", progressing: complete}, &running, Progressing, "waiting for the deployment controller to observe the new spec"},
-		{"spec not observed, same generation as last time keeps its status", dep{desired: 5, replicas: 3, updated: 3, available: 3, generation: 2, observed: 1}, &scaling, Scaling, ""},
-		{"old replicas pending termination", dep{desired: 3, replicas: 4, updated: 1, available: 3, progressing: rsUpdated}, nil, Progressing, "3 old replicas pending termination, 1 of 3 updated"},
-		{"replica failure", dep{desired: 3, replicas: 1, updated: 1, available: 1, progressing: complete, replicaFailure: quotaFails}, nil, Degraded, "FailedCreate: exceeded quota"},
-		{"scaled to zero", dep{desired: 0, progressing: complete}, nil, ScaledToZero, ""},
-		{"zero desired but pods still terminating", dep{desired: 0, replicas: 2, updated: 2, available: 2, progressing: complete}, nil, Scaling, "scaling from 2 to 0 replicas"},
-		{"new replica set being filled", dep{desired: 3, replicas: 1, updated: 1, progressing: rsCreated}, nil, Progressing, "1 of 3 new replicas updated"},
-		{"scale up of a complete deployment", dep{desired: 5, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}, nil, Scaling, "scaling from 3 to 5 replicas"},
-		{"scale down to one", dep{desired: 1, replicas: 5, updated: 5, ready: 5, available: 5, progressing: complete}, nil, Scaling, "scaling from 5 to 1 replica"},
-		{"scale down", dep{desired: 2, replicas: 5, updated: 5, ready: 5, available: 5, progressing: complete}, nil, Scaling, "scaling from 5 to 2 replicas"},
-		{"pods not yet available after a scale", dep{desired: 5, replicas: 5, updated: 5, ready: 3, available: 3, progressing: complete}, &scaling, Scaling, "3 of 5 replicas available"},
-		{"pods not yet available during a rollout", dep{desired: 3, replicas: 3, updated: 3, available: 1, progressing: rsUpdated}, &progressingPrev, Progressing, "1 of 3 replicas available"},
-		{"pods not yet available, controller says rollout under way, no history", dep{desired: 3, replicas: 3, updated: 3, available: 1, progressing: rsUpdated}, nil, Progressing, "1 of 3 replicas available"},
-		{"available replicas lost after completing", dep{desired: 3, replicas: 3, updated: 3, ready: 2, available: 2, progressing: complete}, &running, Degraded, "2 of 3 replicas available"},
-		{"available replicas lost, no history", dep{desired: 3, replicas: 3, updated: 3, ready: 2, available: 2, progressing: complete}, nil, Degraded, "2 of 3 replicas available"},
-		{"history of another deployment under the same name is ignored", dep{desired: 3, replicas: 3, updated: 3, ready: 2, available: 2, progressing: complete}, &otherUID, Degraded, "2 of 3 replicas available"},
+		{"all replicas updated and available", dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build(), nil, Running, ""},
+		{"paused with nothing pending", dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, paused: true, progressing: complete}.build(), nil, Paused, "rollout paused"},
+		{"paused with work left", dep{desired: 3, replicas: 4, updated: 1, available: 3, paused: true, progressing: rsUpdated}.build(), nil, Paused, "rollout paused with 1 of 3 replicas updated"},
+		{"paused after the deadline passed is Failed (the controller keeps the condition)", dep{desired: 3, replicas: 1, updated: 0, paused: true, progressing: deadline}.build(), nil, Failed, "ProgressDeadlineExceeded: msg of ProgressDeadlineExceeded"},
+		{"pause not observed yet", dep{desired: 3, replicas: 3, updated: 3, available: 3, generation: 2, observed: 1, paused: true, progressing: complete}.build(), nil, Paused, "rollout paused; waiting for the deployment controller to observe it"},
+		{"progress deadline exceeded", dep{desired: 3, replicas: 3, updated: 1, available: 2, progressing: deadline}.build(), nil, Failed, "ProgressDeadlineExceeded: msg of ProgressDeadlineExceeded"},
+		{"progress deadline exceeded, with its cause", dep{desired: 3, replicas: 3, updated: 1, available: 2, progressing: deadline}.build(), pull, Failed, `ProgressDeadlineExceeded: msg of ProgressDeadlineExceeded (2 of 3 new pods ImagePullBackOff: Back-off pulling image "nginx:nope" (pod web-1))`},
+		{"a deadline carried over from the ReplicaSet before a rollback is not Failed", dep{desired: 3, replicas: 4, updated: 3, available: 3, progressing: deadline}.build(),
+			&Diagnosis{Known: true, ReplicaSet: "web-2"}, Progressing, "1 old replica pending termination, 3 of 3 updated"},
+		{"the new ReplicaSet's own deadline is Failed", dep{desired: 3, replicas: 4, updated: 1, available: 3, progressing: &appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
+			Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "web-2" has timed out progressing.`}}.build(),
+			&Diagnosis{Known: true, ReplicaSet: "web-2"}, Failed, `ProgressDeadlineExceeded: ReplicaSet "web-2" has timed out progressing.`},
+		{"a new spec after a failed rollout is not Failed before the controller sees it", dep{desired: 3, replicas: 3, updated: 1, available: 2, generation: 3, observed: 2, progressing: deadline}.build(), nil, Progressing, "waiting for the deployment controller to observe the new spec"},
+		{"spec not observed, replicas differ", dep{desired: 5, replicas: 3, updated: 3, available: 3, generation: 2, observed: 1, progressing: complete}.build(), nil, Scaling, "scaling from 3 to 5 replicas"},
+		{"spec not observed, same replicas", dep{desired: 3, replicas: 3, updated: 3, available: 3, generation: 2, observed: 1, image: "nginx:1.26", progressing: complete}.build(), nil, Progressing, "waiting for the deployment controller to observe the new spec"},
+		{"being deleted", deleting, nil, Deleting, "being deleted"},
+		{"old replicas pending termination", dep{desired: 3, replicas: 4, updated: 1, available: 3, progressing: rsUpdated}.build(), nil, Progressing, "3 old replicas pending termination, 1 of 3 updated"},
+		{"one old replica pending termination", dep{desired: 3, replicas: 4, updated: 3, available: 3, progressing: rsUpdated}.build(), nil, Progressing, "1 old replica pending termination, 3 of 3 updated"},
+		{"quota refuses pods during a rollout", dep{desired: 3, replicas: 4, updated: 1, available: 3, progressing: rsUpdated, replicaFailure: quotaFails}.build(), nil, Failing, "FailedCreate: exceeded quota"},
+		{"quota refuses pods after a scale", dep{desired: 3, replicas: 1, updated: 1, available: 1, progressing: complete, replicaFailure: quotaFails}.build(), nil, Failing, "FailedCreate: exceeded quota"},
+		{"new pods cannot pull their image", dep{desired: 3, replicas: 4, updated: 2, available: 2, progressing: rsUpdated}.build(), pull, Failing, `2 of 3 new pods ImagePullBackOff: Back-off pulling image "nginx:nope" (pod web-1)`},
+		{"problems of a complete rollout do not count", dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build(), pull, Running, ""},
+		{"scaled to zero", dep{desired: 0, progressing: complete}.build(), nil, ScaledToZero, ""},
+		{"zero desired but pods still terminating", dep{desired: 0, replicas: 2, updated: 2, available: 2, progressing: complete}.build(), nil, Scaling, "scaling from 2 to 0 replicas"},
+		{"new replica set being filled", dep{desired: 3, replicas: 1, updated: 1, progressing: rsCreated}.build(), nil, Progressing, "1 of 3 new replicas updated"},
+		{"scale up of a complete deployment", dep{desired: 5, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build(), nil, Scaling, "scaling from 3 to 5 replicas"},
+		{"scale down to one", dep{desired: 1, replicas: 5, updated: 5, ready: 5, available: 5, progressing: complete}.build(), nil, Scaling, "scaling from 5 to 1 replica"},
+		{"pods not yet available during a rollout", dep{desired: 3, replicas: 3, updated: 3, available: 1, progressing: rsUpdated}.build(), nil, Progressing, "1 of 3 replicas available"},
+		{"pods coming up after a scale, none failing", dep{desired: 5, replicas: 5, updated: 5, ready: 3, available: 3, progressing: complete}.build(), known, Scaling, "3 of 5 replicas available"},
+		{"available replicas lost, cause unknown", dep{desired: 3, replicas: 3, updated: 3, ready: 2, available: 2, progressing: complete}.build(), nil, Degraded, "2 of 3 replicas available"},
+		{"available replicas lost to a crash loop", dep{desired: 3, replicas: 3, updated: 3, ready: 2, available: 2, progressing: complete}.build(),
+			&Diagnosis{Known: true, Problems: []diagnosis.Problem{{Reason: "CrashLoopBackOff", Message: "container web exited with code 1 (Error)", Pod: "web-2", Pods: 1}}},
+			Failing, "1 of 3 new pods CrashLoopBackOff: container web exited with code 1 (Error) (pod web-2)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := tt.d.build()
-			s := Summarize(d, tt.prev)
+			s := Summarize(tt.d, tt.diag)
 			if s.Status != tt.want {
 				t.Errorf("status = %s, want %s (message %q)", s.Status, tt.want, s.Message)
 			}
-			if tt.message != "" && s.Message != tt.message {
+			if s.Message != tt.message {
 				t.Errorf("message = %q, want %q", s.Message, tt.message)
 			}
 		})
@@ -123,9 +133,8 @@ func TestClassify(t *testing.T) {
 // (observedGeneration catching up) changes no field a user reads, so the
 // watch prints nothing for that step.
 func TestScaleObservedChangesNothingShown(t *testing.T) {
-	running := Summarize(dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build(), nil)
-	unobserved := Summarize(dep{desired: 5, replicas: 3, updated: 3, ready: 3, available: 3, generation: 2, observed: 1, progressing: complete}.build(), &running)
-	observed := Summarize(dep{desired: 5, replicas: 3, updated: 3, ready: 3, available: 3, generation: 2, observed: 2, progressing: complete}.build(), &unobserved)
+	unobserved := Summarize(dep{desired: 5, replicas: 3, updated: 3, ready: 3, available: 3, generation: 2, observed: 1, progressing: complete}.build(), nil)
+	observed := Summarize(dep{desired: 5, replicas: 3, updated: 3, ready: 3, available: 3, generation: 2, observed: 2, progressing: complete}.build(), nil)
 	if unobserved.Status != Scaling || observed.Status != Scaling {
 		t.Fatalf("statuses %s then %s, want Scaling twice", unobserved.Status, observed.Status)
 	}
@@ -134,10 +143,23 @@ func TestScaleObservedChangesNothingShown(t *testing.T) {
 	}
 }
 
-func TestSettled(t *testing.T) {
-	for s, want := range map[Status]bool{Running: true, ScaledToZero: true, Progressing: false, Scaling: false, Degraded: false, Failed: false, Paused: false} {
-		if s.Settled() != want {
-			t.Errorf("%s.Settled() = %v, want %v", s, !want, want)
+func TestCompleteAndStuck(t *testing.T) {
+	for _, tt := range []struct {
+		name            string
+		d               *appsv1.Deployment
+		complete, stuck bool
+	}{
+		{"running", dep{desired: 3, replicas: 3, updated: 3, available: 3, progressing: complete}.build(), true, false},
+		{"scaled to zero", dep{desired: 0, progressing: complete}.build(), true, false},
+		{"paused, nothing pending", dep{desired: 3, replicas: 3, updated: 3, available: 3, paused: true, progressing: complete}.build(), true, false},
+		{"paused, work left", dep{desired: 3, replicas: 3, updated: 1, available: 3, paused: true, progressing: rsUpdated}.build(), false, true},
+		{"paused, not observed", dep{desired: 3, replicas: 3, updated: 3, available: 3, generation: 2, observed: 1, paused: true}.build(), false, false},
+		{"failed", dep{desired: 3, replicas: 3, updated: 1, available: 2, progressing: deadline}.build(), false, true},
+		{"progressing", dep{desired: 3, replicas: 4, updated: 1, available: 3, progressing: rsUpdated}.build(), false, false},
+	} {
+		s := Summarize(tt.d, nil)
+		if s.Complete() != tt.complete || s.Stuck() != tt.stuck {
+			t.Errorf("%s (%s %q): complete %v stuck %v, want %v %v", tt.name, s.Status, s.Message, s.Complete(), s.Stuck(), tt.complete, tt.stuck)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/diagnosis"
 )
 
 // Replicas are the pod counts of a Deployment as its status reports them,
@@ -40,6 +42,9 @@ type Summary struct {
 	Generation         int64       `json:"generation"`
 	ObservedGeneration int64       `json:"observedGeneration"`
 	ResourceVersion    string      `json:"resourceVersion"`
+	// Problems are why the rollout does not progress, most widespread
+	// first (see package diagnosis); absent when there are none.
+	Problems []diagnosis.Problem `json:"problems,omitempty"`
 	// UID tells a Deployment from a new one created under the same name.
 	UID types.UID `json:"-"`
 }
@@ -72,10 +77,9 @@ func (s *Summary) Key() string {
 	return s.Namespace + "/" + s.Name
 }
 
-// Summarize builds the summary of d. prev is the previous summary of the same
-// Deployment, or nil: a few states can only be told apart by where the
-// Deployment came from (see Classify).
-func Summarize(d *appsv1.Deployment, prev *Summary) Summary {
+// Summarize builds the summary of d. diag is the diagnosis of its new
+// ReplicaSet, or nil when ReplicaSets and Pods are not read.
+func Summarize(d *appsv1.Deployment, diag *Diagnosis) Summary {
 	s := Summary{
 		Namespace:          d.Namespace,
 		Name:               d.Name,
@@ -86,7 +90,10 @@ func Summarize(d *appsv1.Deployment, prev *Summary) Summary {
 		ResourceVersion:    d.ResourceVersion,
 		UID:                d.UID,
 	}
-	s.Status, s.Message = Classify(d, s.Replicas, s.Containers, prev)
+	s.Status, s.Message = Classify(d, s.Replicas, diag)
+	if diag != nil && s.Status != Running && s.Status != ScaledToZero {
+		s.Problems = diag.Problems
+	}
 	return s
 }
 
@@ -143,5 +150,66 @@ func Changed(prev, next *Summary) []string {
 	if !slices.Equal(prev.Containers, next.Containers) {
 		changed = append(changed, "containers")
 	}
+	if !diagnosis.SameAll(prev.Problems, next.Problems) {
+		changed = append(changed, "problems")
+	}
 	return changed
 }
+
+// Steady keeps prev's wording in next where both describe the same
+// problems: a restart count ticking up inside one crash loop, or the
+// kubelet alternating ErrImagePull and ImagePullBackOff, is not news.
+func Steady(prev, next *Summary) {
+	if prev.Status != next.Status || len(next.Problems) == 0 || !diagnosis.SameAll(prev.Problems, next.Problems) {
+		return
+	}
+	next.Message = prev.Message
+	for i := range next.Problems {
+		next.Problems[i].Reason = prev.Problems[i].Reason
+		next.Problems[i].Message = prev.Problems[i].Message
+		next.Problems[i].Pod = prev.Problems[i].Pod
+	}
+}
+
+// Complete reports whether nothing is left to do: the Deployment is
+// Running or ScaledToZero, or paused with every replica updated and
+// available. It is what --until-complete and --wait wait for.
+func (s *Summary) Complete() bool {
+	switch s.Status {
+	case Running, ScaledToZero:
+		return true
+	case Paused:
+		return s.observed() && pendingMessage(s.Replicas) == ""
+	}
+	return false
+}
+
+// Stuck reports whether the rollout cannot finish by itself: it exceeded
+// its progress deadline, or it is paused with old replicas left to
+// replace (a paused Deployment still scales, and its pods still become
+// available). Failing is not Stuck at once: waiters give it a grace
+// period, see FailingSince.
+func (s *Summary) Stuck() bool {
+	switch s.Status {
+	case Failed:
+		return true
+	case Paused:
+		return s.observed() && s.Replicas.Current > s.Replicas.Updated
+	}
+	return false
+}
+
+// FailingSince is when s started Failing: the earliest start the cluster
+// recorded for its problems, or firstSeen (when the observer first saw it
+// Failing) if that is earlier or nothing was recorded.
+func (s *Summary) FailingSince(firstSeen time.Time) time.Time {
+	since := firstSeen
+	for _, p := range s.Problems {
+		if !p.Since.IsZero() && p.Since.Before(since) {
+			since = p.Since
+		}
+	}
+	return since
+}
+
+func (s *Summary) observed() bool { return s.ObservedGeneration >= s.Generation }

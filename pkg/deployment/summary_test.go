@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/diagnosis"
 )
 
 func TestChanged(t *testing.T) {
@@ -50,12 +52,35 @@ func TestEventJSONSchema(t *testing.T) {
 	}
 }
 
+// TestSteadyKeepsOneProblemsWording: inside one crash loop or image pull
+// failure, a new restart count or the kubelet's alternating reason is no
+// change, but a problem that spreads to another pod is.
+func TestSteadyKeepsOneProblemsWording(t *testing.T) {
+	d := dep{desired: 3, replicas: 4, updated: 2, available: 2, progressing: rsUpdated}.build()
+	diag := func(reason, msg string, pods int, restarts int32) *Diagnosis {
+		return &Diagnosis{Known: true, Problems: []diagnosis.Problem{{Reason: reason, Message: msg, Pod: "web-1", Pods: pods, Container: "web", Restarts: restarts}}}
+	}
+	prev := Summarize(d, diag("ErrImagePull", "failed to pull: not found", 2, 0))
+	next := Summarize(d, diag("ImagePullBackOff", `Back-off pulling image "x"`, 2, 3))
+	Steady(&prev, &next)
+	if changed := Changed(&prev, &next); len(changed) != 0 {
+		t.Errorf("the kubelet's back-off changed %v: %q -> %q", changed, prev.Message, next.Message)
+	}
+	if next.Problems[0].Restarts != 3 {
+		t.Errorf("restarts %d, want the latest, 3", next.Problems[0].Restarts)
+	}
+	spread := Summarize(d, diag("ImagePullBackOff", `Back-off pulling image "x"`, 3, 0))
+	Steady(&prev, &spread)
+	if changed := Changed(&prev, &spread); !slices.Equal(changed, []string{"message", "problems"}) {
+		t.Errorf("a problem on a third pod changed %v, want message and problems", changed)
+	}
+}
+
 func BenchmarkSummarize(b *testing.B) {
 	d := dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build()
-	prev := Summarize(d, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = Summarize(d, &prev)
+		_ = Summarize(d, nil)
 	}
 }
 

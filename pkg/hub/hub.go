@@ -60,6 +60,13 @@ type Options struct {
 	NewSource func(namespace string) Source
 	// OnError hears of a namespace's transient watch errors; nil ignores them.
 	OnError func(namespace string, err error)
+	// Diagnose, when set, makes each namespace's tracker also read its
+	// ReplicaSets, Pods and Warning Events, one watch each however many
+	// subscribers, to say why rollouts fail (see tracker.Options.Diagnose).
+	Diagnose *tracker.Diagnose
+	// OnDiagnosisOff hears once per tracker that the diagnosis cannot read
+	// what it needs; nil ignores it.
+	OnDiagnosisOff func(namespace string, err error)
 }
 
 // Stats are the hub's figures, for metrics.
@@ -106,9 +113,12 @@ func New(client appsv1client.DeploymentsGetter, opts Options) *Hub {
 	if opts.NewSource == nil {
 		onError := opts.OnError
 		opts.NewSource = func(ns string) Source {
-			topts := tracker.Options{Namespace: ns}
+			topts := tracker.Options{Namespace: ns, Diagnose: opts.Diagnose}
 			if onError != nil {
 				topts.OnError = func(err error) { onError(ns, err) }
+			}
+			if off := opts.OnDiagnosisOff; off != nil {
+				topts.OnDiagnosisOff = func(err error) { off(ns, err) }
 			}
 			return &checkedSource{Tracker: tracker.New(client, topts), client: client, namespace: ns}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -40,8 +41,11 @@ const (
 // Options configure a Notifier.
 type Options struct {
 	Deployments appsv1client.DeploymentsGetter
-	ConfigMaps  corev1client.ConfigMapsGetter
-	Leases      coordinationv1client.LeasesGetter
+	// Diagnose, when set, lets the trackers tell Failing (see
+	// tracker.Options.Diagnose), for the failing kind.
+	Diagnose   *tracker.Diagnose
+	ConfigMaps corev1client.ConfigMapsGetter
+	Leases     coordinationv1client.LeasesGetter
 
 	// Namespaces to watch, one tracker each; empty watches all namespaces
 	// with one tracker.
@@ -85,12 +89,16 @@ type Notifier struct {
 	state     map[string]deployment.Summary // every tracked Deployment, by namespace/name
 	leading   bool
 	pending   []observation // changes waiting for the leader's loop
-	delivered []Message     // deliveries whose records are still marked pending
+	delivered []Message     // deliveries whose records still hold them as pending
 	skipped   int64         // observations dropped from a full pending list
 	wake      chan struct{}
 
 	wg     sync.WaitGroup
 	leadMu sync.Mutex // one lead loop at a time
+
+	// Owned by the lead loop.
+	term     term            // this leadership's
+	inflight map[string]bool // IDs queued in this term whose records may still hold them
 }
 
 // observation is one status change (or deletion) seen by a tracker.
@@ -144,7 +152,7 @@ func New(opts Options) (*Notifier, error) {
 		opts:  opts,
 		on:    map[Kind]bool{},
 		log:   opts.Logger.With("identity", opts.Identity),
-		store: &store{client: opts.ConfigMaps, namespace: opts.LeaseNamespace, name: opts.LeaseName + "-state"},
+		store: &store{client: opts.ConfigMaps, namespace: opts.LeaseNamespace, base: opts.LeaseName},
 		state: map[string]deployment.Summary{},
 		wake:  make(chan struct{}, 1),
 	}
@@ -176,6 +184,7 @@ func (n *Notifier) Start(ctx context.Context) error {
 	for _, ns := range namespaces {
 		t := tracker.New(n.opts.Deployments, tracker.Options{
 			Namespace:   ns,
+			Diagnose:    n.opts.Diagnose,
 			SkipInitial: true, // OnSynced carries them
 			OnError: func(err error) {
 				n.log.Warn("notifications lost the watch, retrying", "namespace", ns, "error", err)
@@ -214,6 +223,7 @@ func (n *Notifier) Wait() { n.wg.Wait() }
 // elect runs for the leadership until ctx ends, again after every loss.
 func (n *Notifier) elect(ctx context.Context, lock resourcelock.Interface) {
 	for ctx.Err() == nil {
+		runCtx, cancelRun := context.WithCancel(ctx)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 			Lock:            lock,
 			LeaseDuration:   n.opts.LeaseDuration,
@@ -228,9 +238,11 @@ func (n *Notifier) elect(ctx context.Context, lock resourcelock.Interface) {
 					defer n.wg.Done()
 					n.leadMu.Lock() // a previous term's loop may still be ending
 					defer n.leadMu.Unlock()
-					n.log.Info("leading: this replica sends the notifications", "lease", n.opts.LeaseNamespace+"/"+n.opts.LeaseName)
 					n.metrics.setLeading(true)
-					n.lead(lctx)
+					if errors.Is(n.lead(lctx), errDeposed) {
+						n.metrics.setLeading(false)
+						n.awaitEnd(lctx, cancelRun)
+					}
 				},
 				OnStoppedLeading: func() { n.metrics.setLeading(false) },
 				OnNewLeader: func(identity string) {
@@ -242,15 +254,66 @@ func (n *Notifier) elect(ctx context.Context, lock resourcelock.Interface) {
 			},
 		})
 		if err != nil { // ruled out by New's checks
+			cancelRun()
 			n.log.Error("cannot run leader election", "error", err)
 			return
 		}
-		le.Run(ctx)
+		le.Run(runCtx)
+		cancelRun()
 		if ctx.Err() == nil {
 			n.log.Warn("lost the notification lease; running for it again")
 		}
 	}
 	n.log.Info("left the notification election")
+}
+
+// errDeposed: the Lease names another leadership than the one the lead
+// loop runs for, though the elector may not have noticed yet.
+var errDeposed = errors.New("another leadership holds the notification Lease")
+
+// awaitEnd waits, once deposed, for the elector to notice. Should it
+// instead take the Lease again within the same run (it would, unseen, if
+// the new leader died at once), it is stopped so that a new run starts a
+// new term; releasing the Lease is then right, it is this replica's.
+func (n *Notifier) awaitEnd(ctx context.Context, cancelRun func()) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(n.opts.RetryPeriod):
+		}
+		if t, err := n.leaseTerm(ctx); err == nil && t.Holder == n.opts.Identity {
+			cancelRun()
+			return
+		}
+	}
+}
+
+// leaseTerm reads the Lease's current term.
+func (n *Notifier) leaseTerm(ctx context.Context) (term, error) {
+	l, err := n.opts.Leases.Leases(n.opts.LeaseNamespace).Get(ctx, n.opts.LeaseName, metav1.GetOptions{})
+	if err != nil {
+		return term{}, fmt.Errorf("reading Lease %s/%s: %w", n.opts.LeaseNamespace, n.opts.LeaseName, err)
+	}
+	t := term{Lease: l.UID}
+	if l.Spec.HolderIdentity != nil {
+		t.Holder = *l.Spec.HolderIdentity
+	}
+	if l.Spec.LeaseTransitions != nil {
+		t.Transitions = *l.Spec.LeaseTransitions
+	}
+	return t, nil
+}
+
+// wait sleeps one retry period after a failed call; false if ctx ended.
+func (n *Notifier) wait(ctx context.Context, msg string, err error) bool {
+	n.log.Warn(msg, "error", err)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(n.opts.RetryPeriod):
+		return true
+	}
 }
 
 func (n *Notifier) isLeading() bool {
@@ -302,24 +365,30 @@ func (n *Notifier) signal() {
 	}
 }
 
-// lead is the leader's loop, until ctx (the leadership) ends. It first
-// catches up: the recorded status of every Deployment against its current
-// one, covering what changed while no replica led, and resends what the
-// previous leader claimed but may not have delivered. Then it handles
-// changes as they come.
-func (n *Notifier) lead(ctx context.Context) {
+// lead is the leader's loop, until ctx (the leadership) ends or it finds
+// itself deposed (errDeposed). It reads its term from the Lease, then
+// fences: it writes that term into every shard, so that a deposed leader's
+// next write there conflicts, and resends every claim it finds pending
+// (see update). Then it catches up: the recorded status of every
+// Deployment against its current one, covering what changed while no
+// replica led. Then it handles changes as they come.
+func (n *Notifier) lead(ctx context.Context) error {
+	var t term
 	for {
-		err := n.store.load(ctx)
-		if err == nil {
+		var err error
+		if t, err = n.leaseTerm(ctx); err == nil {
 			break
 		}
-		n.log.Warn("cannot read the notification records, retrying", "error", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(n.opts.RetryPeriod):
+		if !n.wait(ctx, "cannot read the notification Lease, retrying", err) {
+			return ctx.Err()
 		}
 	}
+	if t.Holder != n.opts.Identity {
+		n.log.Warn("the notification Lease was taken from this replica at once; not leading", "holder", t.Holder)
+		return errDeposed
+	}
+	n.log.Info("leading: this replica sends the notifications", "lease", n.opts.LeaseNamespace+"/"+n.opts.LeaseName, "term", t.Transitions)
+	n.term, n.inflight = t, map[string]bool{}
 	n.mu.Lock()
 	n.leading = true
 	current := slices.Collect(maps.Values(n.state))
@@ -332,40 +401,43 @@ func (n *Notifier) lead(ctx context.Context) {
 		n.mu.Unlock()
 	}()
 
-	// Resend first: those messages are older than any catch-up.
-	for _, r := range n.store.data {
-		if r.Pending && r.Message != nil {
-			n.log.Info("resending a notification the previous leader may not have delivered", "id", r.Message.ID)
-			n.deliver.Enqueue(*r.Message, n.done)
+	for i := range Shards {
+		n.store.shards[i].loaded = false // another leader wrote since
+		if err := n.update(ctx, i, nil); err != nil {
+			return err
 		}
 	}
 	obs := make([]observation, 0, len(current))
-	for _, s := range current {
-		obs = append(obs, observation{s: s})
-	}
-	// Records of Deployments deleted while no one led.
 	seen := map[string]bool{}
 	for _, s := range current {
+		obs = append(obs, observation{s: s})
 		seen[recordKey(s.Namespace, s.Name)] = true
 	}
-	for k, r := range n.store.data {
-		if !seen[k] && n.watches(r.Namespace) {
-			obs = append(obs, observation{s: deployment.Summary{Namespace: r.Namespace, Name: r.Name, UID: r.UID}, deleted: true})
+	// Records of Deployments deleted while no one led.
+	for i := range Shards {
+		for k, r := range n.store.shards[i].data {
+			if !seen[k] && n.watches(r.Namespace) {
+				obs = append(obs, observation{s: deployment.Summary{Namespace: r.Namespace, Name: r.Name, UID: r.UID}, deleted: true})
+			}
 		}
 	}
-	n.apply(ctx, obs, nil)
+	if err := n.apply(ctx, obs, nil); err != nil {
+		return err
+	}
 
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case <-n.wake:
 		}
 		n.mu.Lock()
 		obs, delivered := n.pending, n.delivered
 		n.pending, n.delivered = nil, nil
 		n.mu.Unlock()
-		n.apply(ctx, obs, delivered)
+		if err := n.apply(ctx, obs, delivered); err != nil {
+			return err
+		}
 	}
 }
 
@@ -384,51 +456,154 @@ func (n *Notifier) done(m Message) {
 }
 
 // apply decides the transitions of obs against the records, writes the
-// records (claiming the transitions) and only then queues their messages.
-// On a Conflict another replica wrote: read again and decide again, so a
-// transition it claimed is not claimed twice.
-func (n *Notifier) apply(ctx context.Context, obs []observation, delivered []Message) {
-	for ctx.Err() == nil {
-		data := maps.Clone(n.store.data)
-		changed := false
-		var msgs []Message
-		for _, o := range obs {
-			m, c := n.decide(data, o)
-			changed = changed || c
-			if m != nil {
-				msgs = append(msgs, *m)
+// records (claiming the transitions) and only then queues their messages;
+// it also drops delivered messages from the records. Only the shards
+// concerned are written.
+func (n *Notifier) apply(ctx context.Context, obs []observation, delivered []Message) error {
+	type batch struct {
+		obs       []observation
+		delivered []Message
+	}
+	batches := map[int]*batch{}
+	at := func(namespace, name string) *batch {
+		i := shardOf(recordKey(namespace, name))
+		if batches[i] == nil {
+			batches[i] = &batch{}
+		}
+		return batches[i]
+	}
+	for _, o := range obs {
+		b := at(o.s.Namespace, o.s.Name)
+		b.obs = append(b.obs, o)
+	}
+	for _, m := range delivered {
+		b := at(m.Namespace, m.Deployment)
+		b.delivered = append(b.delivered, m)
+	}
+	for _, i := range slices.Sorted(maps.Keys(batches)) {
+		b := batches[i]
+		err := n.update(ctx, i, func(data map[string]record) (bool, []Message) {
+			changed := false
+			var msgs []Message
+			for _, o := range b.obs {
+				m, c := n.decide(data, o)
+				changed = changed || c
+				if m != nil {
+					msgs = append(msgs, *m)
+				}
 			}
-		}
-		for _, m := range delivered {
-			k := recordKey(m.Namespace, m.Deployment)
-			if r, ok := data[k]; ok && r.Pending && r.Message != nil && r.Message.ID == m.ID {
-				r.Pending, r.Message = false, nil
-				data[k] = r
-				changed = true
+			for _, m := range b.delivered {
+				k := recordKey(m.Namespace, m.Deployment)
+				r := data[k]
+				if j := slices.IndexFunc(r.Pending, func(p Message) bool { return p.ID == m.ID }); j >= 0 {
+					r.Pending = slices.Delete(slices.Clone(r.Pending), j, j+1)
+					data[k] = r
+					changed = true
+				}
 			}
+			return changed, msgs
+		})
+		if err != nil {
+			return err
 		}
-		if !changed {
-			return
-		}
-		err := n.store.save(ctx, data)
-		if err == nil {
-			for _, m := range msgs {
-				n.deliver.Enqueue(m, n.done)
-			}
-			return
-		}
-		if !apierrors.IsConflict(err) {
-			n.log.Warn("cannot write the notification records, retrying", "error", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(n.opts.RetryPeriod):
-			}
-		}
-		if err := n.store.load(ctx); err != nil && ctx.Err() == nil {
-			n.log.Warn("cannot read the notification records, retrying", "error", err)
+		for _, m := range b.delivered {
+			delete(n.inflight, m.ID)
 		}
 	}
+	return nil
+}
+
+// update reads shard i if needed, lets change edit its records (nil
+// changes nothing) and writes them with this leadership's term, reading
+// again and deciding again on a Conflict: a transition another replica
+// claimed in between is then not claimed twice. Only once written are the
+// messages change returned queued, together with every claim the shard
+// holds pending that this term has not queued yet: claims of an earlier
+// leader that may have abandoned them (found at takeover, or later after a
+// Conflict), which are resent as they were claimed, ID and Seq included.
+//
+// A shard written by a term not known to be older is checked against the
+// Lease: if it names another term, this leadership is over (errDeposed)
+// and nothing is written; the newer leader resends what this one claimed.
+func (n *Notifier) update(ctx context.Context, i int, change func(map[string]record) (bool, []Message)) error {
+	sh := &n.store.shards[i]
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !sh.loaded {
+			if err := n.store.load(ctx, i); err != nil {
+				n.wait(ctx, "cannot read the notification records, retrying", err)
+				continue
+			}
+		}
+		if sh.term != n.term && !sh.term.olderThan(n.term) {
+			now, err := n.leaseTerm(ctx)
+			if err != nil {
+				n.wait(ctx, "cannot read the notification Lease, retrying", err)
+				continue
+			}
+			if now != n.term {
+				n.log.Warn("another replica leads the notifications now; this one stops sending",
+					"term", n.term.String(), "shardTerm", sh.term.String(), "leaseTerm", now.String())
+				return errDeposed
+			}
+			// Still ours: the shard was written by a deposed leader, or
+			// under a Lease deleted since.
+		}
+		data := maps.Clone(sh.data)
+		changed, msgs := false, []Message(nil)
+		if change != nil {
+			changed, msgs = change(data)
+		}
+		if !changed && sh.exists && sh.term == n.term {
+			n.send(nil, data)
+			return nil
+		}
+		err := n.store.save(ctx, i, data, n.term)
+		if err == nil {
+			n.send(msgs, data)
+			return nil
+		}
+		sh.loaded = false
+		if !apierrors.IsConflict(err) {
+			if apierrors.IsInvalid(err) || apierrors.IsRequestEntityTooLargeError(err) {
+				err = fmt.Errorf("%w (shard %d of %d holds too much; see the README's limits)", err, i, Shards)
+			}
+			n.wait(ctx, "cannot write the notification records, retrying", err)
+		}
+	}
+}
+
+// send queues msgs, then every pending claim in data not queued yet in
+// this term, oldest first.
+func (n *Notifier) send(msgs []Message, data map[string]record) {
+	for _, m := range msgs {
+		n.inflight[m.ID] = true
+		n.deliver.Enqueue(m, n.done)
+	}
+	var found []Message
+	for _, r := range data {
+		for _, m := range r.Pending {
+			if !n.inflight[m.ID] {
+				found = append(found, m)
+			}
+		}
+	}
+	slices.SortFunc(found, func(a, b Message) int { return a.Timestamp.Compare(b.Timestamp) })
+	for _, m := range found {
+		n.log.Info("resending a notification claimed but not known to be delivered", "id", m.ID, "seq", m.Seq, "claimedInTerm", m.Term, "claimedBy", m.Leader)
+		n.inflight[m.ID] = true
+		n.deliver.Enqueue(m, n.done)
+	}
+}
+
+// olderRV: a is known to be an earlier resourceVersion of the object than
+// b. Versions the API server does not give as comparable integers compare
+// as unknown (false).
+func olderRV(a, b string) bool {
+	c, err := resourceversion.CompareResourceVersion(a, b)
+	return err == nil && c < 0
 }
 
 // decide updates data for o and returns the message to send, if any, and
@@ -449,17 +624,21 @@ func (n *Notifier) decide(data map[string]record, o observation) (*Message, bool
 		}
 		return nil, false
 	}
-	now := n.opts.Now()
 	baseline := func() (*Message, bool) {
-		data[k] = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID, Status: s.Status, Time: now.UTC()}
+		data[k] = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID, Status: s.Status, RV: s.ResourceVersion}
 		return nil, true
 	}
 	fresh := !known || r.UID != s.UID
+	if !fresh && olderRV(s.ResourceVersion, r.RV) {
+		return nil, false // a lagging watch: the record already holds a later state
+	}
 	if fresh && !o.added && s.Status != deployment.Failed {
 		return baseline()
 	}
 	var from deployment.Status
-	if !fresh {
+	if fresh {
+		r = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID}
+	} else {
 		from = r.Status
 	}
 	kind := KindOf(from, s.Status)
@@ -469,13 +648,14 @@ func (n *Notifier) decide(data map[string]record, o observation) (*Message, bool
 	case kind == "":
 		return nil, false // e.g. Running -> Scaling: compare the next status with Running still
 	}
-	m := newMessage(kind, from, s, now)
-	r = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID, Status: s.Status, Kind: kind, Time: now.UTC()}
+	r.Status, r.Kind, r.RV = s.Status, kind, s.ResourceVersion
 	if !n.on[kind] {
 		data[k] = r
 		return nil, true
 	}
-	r.Pending, r.Message = true, &m
+	r.Seq++
+	m := newMessage(kind, from, s, r.Seq, n.term, n.opts.Now())
+	r.Pending = append(slices.Clone(r.Pending), m)
 	data[k] = r
 	return &m, true
 }

@@ -3,12 +3,15 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,23 +93,28 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// records reads the ConfigMap's records.
+// records reads every shard's records, by key.
 func records(t *testing.T, cs *fake.Clientset) map[string]record {
 	t.Helper()
-	cm, err := cs.CoreV1().ConfigMaps(leaseNS).Get(context.Background(), DefaultLeaseName+"-state", metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]record{}
-	for k, v := range cm.Data {
-		var r record
-		if err := json.Unmarshal([]byte(v), &r); err != nil {
-			t.Fatalf("record %s: %v", k, err)
+	for i := range Shards {
+		cm, err := cs.CoreV1().ConfigMaps(leaseNS).Get(context.Background(), fmt.Sprintf("%s-state-%d", DefaultLeaseName, i), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
 		}
-		out[k] = r
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range cm.Data {
+			var r record
+			if err := json.Unmarshal([]byte(v), &r); err != nil {
+				t.Fatalf("record %s: %v", k, err)
+			}
+			if shardOf(k) != i {
+				t.Errorf("record %s in shard %d, want %d", k, i, shardOf(k))
+			}
+			out[k] = r
+		}
 	}
 	return out
 }
@@ -140,7 +148,7 @@ func TestNotifierSendsOncePerTransition(t *testing.T) {
 	eventually(t, "the failed message", func() bool { return len(r.messages()) == 1 })
 	setStatus(t, cs, deployment.Running)
 	eventually(t, "the recovered message", func() bool { return len(r.messages()) == 2 })
-	eventually(t, "the delivery recorded", func() bool { return !records(t, cs)["shop_web"].Pending })
+	eventually(t, "the delivery recorded", func() bool { return len(records(t, cs)["shop_web"].Pending) == 0 })
 
 	got := r.messages()
 	if got[0].Kind != Failed || got[0].OldStatus != deployment.Progressing || got[0].NewStatus != deployment.Failed ||
@@ -152,28 +160,51 @@ func TestNotifierSendsOncePerTransition(t *testing.T) {
 	}
 }
 
+// seedState is the shards holding records (key to JSON), as a leader of
+// term written left them.
+func seedState(records map[string]string, written term) []runtime.Object {
+	tb, _ := json.Marshal(written)
+	var out []runtime.Object
+	for i := range Shards {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: leaseNS, Name: fmt.Sprintf("%s-state-%d", DefaultLeaseName, i),
+			Annotations: map[string]string{termAnnotation: string(tb)}}, Data: map[string]string{}}
+		for k, v := range records {
+			if shardOf(k) == i {
+				cm.Data[k] = v
+			}
+		}
+		out = append(out, cm)
+	}
+	return out
+}
+
 func TestNotifierCatchesUpAndResends(t *testing.T) {
-	pending := newMessage(Completed, deployment.Progressing, deployment.Summarize(deploymentIn("shop", "c", deployment.Running), nil), time.Now())
+	previous := term{Transitions: 0, Holder: "replica-0"}
+	pending := newMessage(Completed, deployment.Progressing, deployment.Summarize(deploymentIn("shop", "c", deployment.Running), nil), 4, previous, time.Now())
 	rec := func(name string, status deployment.Status, m *Message) string {
-		b, _ := json.Marshal(record{Namespace: "shop", Name: name, UID: types.UID("uid-" + name), Status: status, Pending: m != nil, Message: m})
+		r := record{Namespace: "shop", Name: name, UID: types.UID("uid-" + name), Status: status}
+		if m != nil {
+			r.Seq, r.Pending = m.Seq, []Message{*m}
+		}
+		b, _ := json.Marshal(r)
 		return string(b)
 	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: leaseNS, Name: DefaultLeaseName + "-state"}, Data: map[string]string{
+	objs := seedState(map[string]string{
 		"shop_a":    rec("a", deployment.Running, nil),      // failed while no one led
 		"shop_b":    rec("b", deployment.Failed, nil),       // already notified
 		"shop_c":    rec("c", deployment.Running, &pending), // claimed, maybe never sent
 		"shop_gone": rec("gone", deployment.Running, nil),   // deleted while no one led
 		"other_x":   `{"namespace":"other","name":"x","uid":"u","status":"Running"}`,
-	}}
-	cs := fake.NewClientset(cm, deploymentIn("shop", "a", deployment.Failed), deploymentIn("shop", "b", deployment.Failed), deploymentIn("shop", "c", deployment.Running),
-		deploymentIn("shop", "d", deployment.Failed), deploymentIn("shop", "e", deployment.Progressing))
+	}, previous)
+	cs := fake.NewClientset(append(objs, deploymentIn("shop", "a", deployment.Failed), deploymentIn("shop", "b", deployment.Failed), deploymentIn("shop", "c", deployment.Running),
+		deploymentIn("shop", "d", deployment.Failed), deploymentIn("shop", "e", deployment.Progressing))...)
 	r := newReceiver(t)
 	n := newTestNotifier(t, cs, r.srv.URL, Failed, Recovered, Completed)
 	startNotifier(t, n)
 	eventually(t, "three messages", func() bool { return len(r.messages()) >= 3 })
 	eventually(t, "no record pending", func() bool {
 		for _, r := range records(t, cs) {
-			if r.Pending {
+			if len(r.Pending) > 0 {
 				return false
 			}
 		}
@@ -187,8 +218,11 @@ func TestNotifierCatchesUpAndResends(t *testing.T) {
 		t.Errorf("record of e %+v; want Progressing recorded", r)
 	}
 	for _, m := range got {
-		if m.Kind == Completed && m.ID != pending.ID {
-			t.Errorf("resent ID %q; want the claimed %q, so receivers can deduplicate", m.ID, pending.ID)
+		switch {
+		case m.Kind == Completed && (m.ID != pending.ID || m.Seq != 4 || m.Term != 0 || m.Leader != "replica-0"):
+			t.Errorf("resent %+v; want the claimed one as it was (ID %q, seq 4, term 0 of replica-0), so receivers can deduplicate", m, pending.ID)
+		case m.Kind == Failed && (m.Seq != 1 || m.Leader != "replica-1"):
+			t.Errorf("catch-up message %+v; want seq 1, claimed by replica-1", m)
 		}
 	}
 	recs := records(t, cs)
@@ -198,52 +232,129 @@ func TestNotifierCatchesUpAndResends(t *testing.T) {
 	if _, ok := recs["other_x"]; !ok {
 		t.Error("the record of a namespace this notifier does not watch was removed")
 	}
+	// Every shard now carries the new term: the fence.
+	for _, cm := range stateConfigMaps(t, cs) {
+		var written term
+		if err := json.Unmarshal([]byte(cm.Annotations[termAnnotation]), &written); err != nil || written.Holder != "replica-1" {
+			t.Errorf("%s written by %+v (%v); want replica-1's term", cm.Name, written, err)
+		}
+	}
 }
 
-// TestNotifierConflictClaimsOnce: another replica claims the transition
-// between this one's read and write; the write conflicts, and this one
-// sends nothing.
-func TestNotifierConflictClaimsOnce(t *testing.T) {
-	cs := fake.NewClientset(deploymentIn("shop", "web", deployment.Failed))
-	r := newReceiver(t)
-	n := newTestNotifier(t, cs, r.srv.URL)
+// leaderAt sets up n as the leader of term t (Lease and state as its
+// takeover leaves them) without running the election, so a test can write
+// between its steps. The Lease says holder.
+func leaderAt(t *testing.T, cs *fake.Clientset, n *Notifier, own term, holder term) {
+	t.Helper()
 	ctx := context.Background()
-	base := map[string]record{"shop_web": {Namespace: "shop", Name: "web", UID: "uid-web", Status: deployment.Running}}
-	if err := n.store.save(ctx, base); err != nil {
+	_, err := cs.CoordinationV1().Leases(leaseNS).Create(ctx, &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: leaseNS, Name: DefaultLeaseName},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder.Holder, LeaseTransitions: &holder.Transitions},
+	}, metav1.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.store.load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	n.term, n.inflight, n.leading = own, map[string]bool{}, true
+}
+
+// rivalWrites makes the next update of the shard holding key fail with a
+// Conflict, after writing rec there as a leader of term rival would.
+func rivalWrites(t *testing.T, cs *fake.Clientset, key string, rec record, rival term) *int {
 	conflicts := 0
 	cs.PrependReactor("update", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if conflicts > 0 {
 			return false, nil, nil
 		}
 		conflicts++
-		// The rival's claim lands first.
-		b, _ := json.Marshal(record{Namespace: "shop", Name: "web", UID: "uid-web", Status: deployment.Failed, Kind: Failed})
-		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: leaseNS, Name: DefaultLeaseName + "-state"}, Data: map[string]string{"shop_web": string(b)}}
+		b, _ := json.Marshal(rec)
+		cm := seedState(map[string]string{key: string(b)}, rival)[shardOf(key)].(*corev1.ConfigMap)
 		if err := cs.Tracker().Update(corev1.SchemeGroupVersion.WithResource("configmaps"), cm, leaseNS); err != nil {
 			t.Error(err)
 		}
 		return true, nil, apierrors.NewConflict(corev1.Resource("configmaps"), cm.Name, fmt.Errorf("the object has been modified"))
 	})
+	return &conflicts
+}
+
+// TestNotifierResendsAStaleLeadersClaim is the handover race: the new
+// leader has read the records; a deposed leader that has not noticed yet
+// claims the transition before the new leader writes, then loses its
+// leadership and abandons the message. The new leader's write conflicts;
+// it reads again, finds the claim and resends it (same ID, seq and term),
+// and claims nothing twice. Before fencing the claim was lost.
+func TestNotifierResendsAStaleLeadersClaim(t *testing.T) {
+	old, current := term{Transitions: 1, Holder: "replica-0"}, term{Transitions: 2, Holder: "replica-1"}
+	cs := fake.NewClientset(append(seedState(map[string]string{
+		"shop_web": `{"namespace":"shop","name":"web","uid":"uid-web","status":"Running","seq":6}`,
+	}, current), deploymentIn("shop", "web", deployment.Failed))...)
+	r := newReceiver(t)
+	n := newTestNotifier(t, cs, r.srv.URL)
+	leaderAt(t, cs, n, current, current)
+	ctx := context.Background()
 	s := deployment.Summarize(deploymentIn("shop", "web", deployment.Failed), nil)
-	n.apply(ctx, []observation{{s: s}}, nil)
-	if conflicts != 1 {
-		t.Fatalf("%d conflicts; the test did not exercise one", conflicts)
+	stale := newMessage(Failed, deployment.Running, s, 7, old, time.Now())
+	conflicts := rivalWrites(t, cs, "shop_web", record{Namespace: "shop", Name: "web", UID: "uid-web", Status: deployment.Failed, Kind: Failed,
+		Seq: 7, Pending: []Message{stale}}, old)
+	if err := n.apply(ctx, []observation{{s: s}}, nil); err != nil {
+		t.Fatal(err)
 	}
-	if st := n.deliver.Stats(); st.Queued != 0 {
-		t.Errorf("%d messages queued after the rival claimed the transition; want none", st.Queued)
+	if *conflicts != 1 {
+		t.Fatalf("%d conflicts; the test did not exercise one", *conflicts)
 	}
-	if rec := records(t, cs)["shop_web"]; rec.Status != deployment.Failed || rec.Pending {
-		t.Errorf("record %+v; want the rival's claim kept", rec)
+	if st := n.deliver.Stats(); st.Queued != 1 {
+		t.Fatalf("%d messages queued after a deposed leader claimed the transition and abandoned it; want its claim resent, once", st.Queued)
+	}
+	runDeliverer(t, n)
+	eventually(t, "the resent message", func() bool { return len(r.messages()) == 1 })
+	if m := r.messages()[0]; m.ID != stale.ID || m.Seq != 7 || m.Term != 1 || m.Leader != "replica-0" {
+		t.Errorf("resent %+v; want the stale leader's claim as it was", m)
+	}
+	rec := records(t, cs)["shop_web"]
+	if rec.Status != deployment.Failed || rec.Seq != 7 || len(rec.Pending) != 1 {
+		t.Errorf("record %+v; want the stale leader's claim kept, still pending until its delivery is recorded", rec)
+	}
+	cm, _ := cs.CoreV1().ConfigMaps(leaseNS).Get(ctx, fmt.Sprintf("%s-state-%d", DefaultLeaseName, shardOf("shop_web")), metav1.GetOptions{})
+	if !strings.Contains(cm.Annotations[termAnnotation], `"holder":"replica-1"`) {
+		t.Errorf("shard written by %s; want the current leader's term again (the fence)", cm.Annotations[termAnnotation])
 	}
 }
 
+// TestNotifierStopsWhenDeposed: the other side of the race. This replica
+// still believes it leads; a newer leader fenced the shard between this
+// one's read and write. The write conflicts, the shard names a term the
+// Lease confirms, and this replica stops: nothing queued, nothing written.
+func TestNotifierStopsWhenDeposed(t *testing.T) {
+	mine, newer := term{Transitions: 1, Holder: "replica-1"}, term{Transitions: 2, Holder: "replica-2"}
+	cs := fake.NewClientset(append(seedState(map[string]string{
+		"shop_web": `{"namespace":"shop","name":"web","uid":"uid-web","status":"Running"}`,
+	}, mine), deploymentIn("shop", "web", deployment.Failed))...)
+	n := newTestNotifier(t, cs, "http://127.0.0.1:9/")
+	leaderAt(t, cs, n, mine, newer)
+	conflicts := rivalWrites(t, cs, "shop_web", record{Namespace: "shop", Name: "web", UID: "uid-web", Status: deployment.Running}, newer)
+	s := deployment.Summarize(deploymentIn("shop", "web", deployment.Failed), nil)
+	if err := n.apply(context.Background(), []observation{{s: s}}, nil); !errors.Is(err, errDeposed) {
+		t.Fatalf("apply: %v; want errDeposed", err)
+	}
+	if *conflicts != 1 {
+		t.Fatalf("%d conflicts; the test did not exercise one", *conflicts)
+	}
+	if st := n.deliver.Stats(); st.Queued != 0 {
+		t.Errorf("%d messages queued by a deposed leader; want none", st.Queued)
+	}
+	if rec := records(t, cs)["shop_web"]; rec.Status != deployment.Running || len(rec.Pending) != 0 {
+		t.Errorf("record %+v; want the newer leader's, untouched", rec)
+	}
+}
+
+func runDeliverer(t *testing.T, n *Notifier) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); n.deliver.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 func TestDecide(t *testing.T) {
-	n := &Notifier{on: map[Kind]bool{Completed: true}, opts: Options{Now: time.Now}}
+	n := &Notifier{on: map[Kind]bool{Completed: true}, opts: Options{Now: time.Now}, term: term{Transitions: 3, Holder: "replica-1"}}
 	data := map[string]record{}
 	sum := func(status deployment.Status) deployment.Summary {
 		return deployment.Summarize(deploymentIn("shop", "web", status), nil)
@@ -277,8 +388,10 @@ func TestDecide(t *testing.T) {
 			t.Errorf("step %d (%s, deleted %v): message %q, want %q", i, st.status, st.deleted, got, st.want)
 		}
 	}
-	if r := data["shop_web"]; r.Status != deployment.Running || r.Kind != Completed || !r.Pending || r.Message == nil {
-		t.Errorf("record %+v; want Running, completed, pending with its message", r)
+	// The last Deployment under this name has had one message.
+	if r := data["shop_web"]; r.Status != deployment.Running || r.Kind != Completed || r.Seq != 1 || len(r.Pending) != 1 ||
+		r.Pending[0].Seq != 1 || r.Pending[0].Term != 3 || r.Pending[0].Leader != "replica-1" {
+		t.Errorf("record %+v; want Running, completed, seq 1, its message pending, claimed in term 3 by replica-1", r)
 	}
 }
 
@@ -304,5 +417,91 @@ func TestOnEventNeverBlocks(t *testing.T) {
 	defer n.mu.Unlock()
 	if len(n.pending) != maxObservations || n.skipped != 500 || len(n.state) != maxObservations+500 {
 		t.Errorf("pending %d, skipped %d, state %d; want %d, 500 and all", len(n.pending), n.skipped, len(n.state), maxObservations)
+	}
+}
+
+// TestAwaitEndStopsARunThatRetookTheLease: a deposed lead loop waits for
+// the elector to notice; should the Lease name this replica again (the
+// elector took it back within the same run, a term the loop never
+// started), the run is cancelled so that a new run starts that term.
+func TestAwaitEndStopsARunThatRetookTheLease(t *testing.T) {
+	cs := fake.NewClientset()
+	n := newTestNotifier(t, cs, "http://127.0.0.1:9/")
+	leaderAt(t, cs, n, term{Transitions: 1, Holder: "replica-1"}, term{Transitions: 2, Holder: "replica-2"})
+	ctx := context.Background()
+	cancelled := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); n.awaitEnd(ctx, func() { close(cancelled) }) }()
+
+	// While another replica holds it, the loop waits: no cancel until the
+	// Lease changes hands, which this test does after several retry periods
+	// have certainly been read (each a Get of the Lease).
+	gets := func() int {
+		c := 0
+		for _, a := range cs.Actions() {
+			if a.GetVerb() == "get" && a.GetResource().Resource == "leases" {
+				c++
+			}
+		}
+		return c
+	}
+	eventually(t, "three reads of the Lease", func() bool { return gets() >= 3 })
+	select {
+	case <-cancelled:
+		t.Fatal("the run was cancelled while another replica held the Lease")
+	default:
+	}
+	l, err := cs.CoordinationV1().Leases(leaseNS).Get(ctx, DefaultLeaseName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, three := "replica-1", int32(3)
+	l.Spec.HolderIdentity, l.Spec.LeaseTransitions = &me, &three
+	if _, err := cs.CoordinationV1().Leases(leaseNS).Update(ctx, l, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run that took the Lease back was not cancelled")
+	}
+	<-done
+}
+
+// TestDecideIgnoresOlderObservations: a replica whose watch lags behind
+// the one that wrote a record (a paused leader resuming with queued events,
+// or a new leader whose informer is behind the old one's) must not read an
+// older state of the Deployment as a new transition. The e2e run against
+// the state without resourceVersions got a false "recovered" (Failed ->
+// Progressing at an older resourceVersion) and a second "failed".
+func TestDecideIgnoresOlderObservations(t *testing.T) {
+	n := &Notifier{on: map[Kind]bool{Failed: true, Recovered: true}, opts: Options{Now: time.Now}, term: term{Transitions: 3, Holder: "replica-1"}}
+	at := func(status deployment.Status, rv string) observation {
+		s := deployment.Summarize(deploymentIn("shop", "web", status), nil)
+		s.ResourceVersion = rv
+		return observation{s: s}
+	}
+	data := map[string]record{}
+	for i, st := range []struct {
+		o    observation
+		want Kind
+	}{
+		{at(deployment.Running, "200"), ""},
+		{at(deployment.Failed, "318"), Failed},
+		{at(deployment.Progressing, "287"), ""}, // older than the record: a lagging watch
+		{at(deployment.Failed, "318"), ""},
+		{at(deployment.Progressing, "1000"), Recovered}, // newer, and longer: compared as numbers
+	} {
+		m, _ := n.decide(data, st.o)
+		var got Kind
+		if m != nil {
+			got = m.Kind
+		}
+		if got != st.want {
+			t.Errorf("step %d (%s at %s): message %q, want %q", i, st.o.s.Status, st.o.s.ResourceVersion, got, st.want)
+		}
+	}
+	if r := data["shop_web"]; r.Seq != 2 || r.RV != "1000" {
+		t.Errorf("record %+v; want seq 2 at resourceVersion 1000", r)
 	}
 }

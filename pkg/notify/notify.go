@@ -1,10 +1,32 @@
 // Package notify tells webhooks about Deployment status transitions (into
 // Failed, out of Failed, a rollout starting or completing), from exactly one
-// of several `serve` replicas: a coordination.k8s.io Lease elects the sender,
-// and a ConfigMap beside it records the last transition notified for every
-// Deployment, so that a new leader neither repeats nor misses what happened
-// around a handover. It reuses pkg/tracker for watching and knows nothing of
-// cobra or HTTP serving.
+// of several `serve` replicas. It reuses pkg/tracker for watching and knows
+// nothing of cobra or HTTP serving.
+//
+// The protocol. A coordination.k8s.io Lease elects the sender; its term is
+// the Lease's UID, spec.leaseTransitions and holder, read once it is
+// acquired. The state is Shards ConfigMaps (<lease>-state-N, a record per
+// Deployment in the shard its key hashes to), each written only with the
+// resourceVersion last read and stamped with the writer's term.
+//   - Claim: the leader writes a transition into its record (status, seq+1,
+//     the message pending) before sending it, and removes the message once
+//     delivered. Of two replicas that both believe they lead, only one
+//     writes a given version of a shard.
+//   - Fence: a new leader first writes its term into every shard. A deposed
+//     leader's next write there conflicts; it reads the shard again, finds a
+//     term the Lease confirms and stops. A claim it wrote before the fence
+//     is read by the fencing write.
+//   - Resend: whenever a leader reads a shard (the fence, a Conflict), it
+//     resends every pending message there it has not queued itself, as
+//     claimed (ID, seq, term). So a claim is delivered unless given up on.
+//
+// A record also keeps the resourceVersion its status was decided on, so a
+// lagging watch (a resumed leader's queued events, a new leader's informer
+// behind the old one's) does not read a past state as a transition.
+//
+// A deposed leader may still deliver what it claimed before the fence, so
+// a message can arrive twice (same ID) or late: receivers keep, per
+// Deployment UID, the highest seq handled and drop the rest.
 package notify
 
 import (
@@ -29,10 +51,13 @@ const (
 	Started Kind = "started"
 	// Completed: into Running after Progressing, a rollout done.
 	Completed Kind = "completed"
+	// Failing: into Failing (the new pods fail; the message says why),
+	// before the progress deadline.
+	Failing Kind = "failing"
 )
 
 // Kinds are every Kind, in the order the docs list them.
-var Kinds = []Kind{Failed, Recovered, Started, Completed}
+var Kinds = []Kind{Failed, Recovered, Started, Completed, Failing}
 
 // DefaultKinds are notified unless --notify-on says otherwise: the two a
 // person must act on or may stop acting on.
@@ -48,10 +73,12 @@ func KindOf(from, to deployment.Status) Kind {
 		return ""
 	case to == deployment.Failed:
 		return Failed
+	case to == deployment.Failing:
+		return Failing // also from Failed: a new rollout failing before its deadline
 	case from == deployment.Failed:
 		return Recovered
-	case to == deployment.Progressing:
-		return Started
+	case to == deployment.Progressing && from != deployment.Failing:
+		return Started // a Failing rollout that recovers did not start again
 	case from == deployment.Progressing && to == deployment.Running:
 		return Completed
 	}
@@ -131,12 +158,22 @@ func ValidateTimings(lease, renew, retry time.Duration) error {
 // Message is one notification: the JSON body of --notify-format json.
 type Message struct {
 	// ID is the same for every delivery of one transition, including a
-	// repeat by a new leader (see the README's limits): receivers may
-	// deduplicate on it.
-	ID         string            `json:"id"`
-	Kind       Kind              `json:"kind"`
+	// resend by a new leader: receivers may deduplicate on it.
+	ID   string `json:"id"`
+	Kind Kind   `json:"kind"`
+	// Seq grows by one with every message claimed for this Deployment
+	// (its UID), whichever leader claims it: a receiver that keeps the
+	// highest Seq it handled per UID drops a late, stale send by keeping
+	// only larger ones.
+	Seq int64 `json:"seq"`
+	// Term and Leader name the leadership that claimed the transition: the
+	// Lease's spec.leaseTransitions and holderIdentity at the time. A
+	// resend keeps them.
+	Term       int32             `json:"term"`
+	Leader     string            `json:"leader"`
 	Deployment string            `json:"deployment"`
 	Namespace  string            `json:"namespace"`
+	UID        string            `json:"uid"`
 	OldStatus  deployment.Status `json:"oldStatus"`
 	NewStatus  deployment.Status `json:"newStatus"`
 	Message    string            `json:"message"`
@@ -144,8 +181,9 @@ type Message struct {
 	Timestamp  time.Time         `json:"timestamp"`
 }
 
-// newMessage describes the transition of s from status old.
-func newMessage(kind Kind, old deployment.Status, s deployment.Summary, now time.Time) Message {
+// newMessage describes the transition of s from status old, claimed as
+// message seq of s by the leadership t.
+func newMessage(kind Kind, old deployment.Status, s deployment.Summary, seq int64, t term, now time.Time) Message {
 	images := make([]string, 0, len(s.Containers))
 	for _, c := range s.Containers {
 		images = append(images, c.Image)
@@ -153,8 +191,12 @@ func newMessage(kind Kind, old deployment.Status, s deployment.Summary, now time
 	return Message{
 		ID:         fmt.Sprintf("%s/%s/%s", s.UID, kind, s.ResourceVersion),
 		Kind:       kind,
+		Seq:        seq,
+		Term:       t.Transitions,
+		Leader:     t.Holder,
 		Deployment: s.Name,
 		Namespace:  s.Namespace,
+		UID:        string(s.UID),
 		OldStatus:  old,
 		NewStatus:  s.Status,
 		Message:    s.Message,
@@ -177,13 +219,15 @@ func (m Message) Text() string {
 		line = fmt.Sprintf("%s rollout started", name)
 	case Completed:
 		line = fmt.Sprintf("%s rollout completed", name)
+	case Failing:
+		line = fmt.Sprintf("%s is Failing", name)
 	default:
 		line = fmt.Sprintf("%s: %s -> %s", name, m.OldStatus, m.NewStatus)
 	}
 	if m.Message != "" {
 		line += ": " + m.Message
 	}
-	if len(m.Images) > 0 && m.Kind != Failed {
+	if len(m.Images) > 0 && m.Kind != Failed && m.Kind != Failing {
 		line += " (" + strings.Join(m.Images, ", ") + ")"
 	}
 	return line

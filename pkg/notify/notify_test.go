@@ -28,6 +28,11 @@ func TestKindOf(t *testing.T) {
 		{deployment.Scaling, deployment.Running, ""},
 		{deployment.Progressing, deployment.Degraded, ""},
 		{deployment.Degraded, deployment.Running, ""},
+		{deployment.Progressing, deployment.Failing, Failing},
+		{deployment.Failed, deployment.Failing, Failing},
+		{deployment.Failing, deployment.Failed, Failed},
+		{deployment.Failing, deployment.Progressing, ""},
+		{deployment.Failing, deployment.Failing, ""},
 	} {
 		if got := KindOf(c.from, c.to); got != c.want {
 			t.Errorf("KindOf(%s, %s) = %q, want %q", c.from, c.to, got, c.want)
@@ -84,12 +89,12 @@ func TestBody(t *testing.T) {
 		Containers: []deployment.Container{{Name: "app", Image: "api:2"}},
 	}
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	m := newMessage(Failed, deployment.Progressing, s, now)
+	m := newMessage(Failed, deployment.Progressing, s, 3, term{Lease: "l1", Transitions: 7, Holder: "replica-2"}, now)
 	b, err := Body(m, JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"id":"u1/failed/42","kind":"failed","deployment":"api","namespace":"payments","oldStatus":"Progressing","newStatus":"Failed","message":"ProgressDeadlineExceeded: too slow","images":["api:2"],"timestamp":"2026-11-23T09:00:00Z"}`
+	want := `{"id":"u1/failed/42","kind":"failed","seq":3,"term":7,"leader":"replica-2","deployment":"api","namespace":"payments","uid":"u1","oldStatus":"Progressing","newStatus":"Failed","message":"ProgressDeadlineExceeded: too slow","images":["api:2"],"timestamp":"2026-11-23T09:00:00Z"}`
 	if string(b) != want {
 		t.Errorf("JSON body\n%s\nwant\n%s", b, want)
 	}
@@ -102,7 +107,7 @@ func TestBody(t *testing.T) {
 		t.Errorf("Slack body %s", b)
 	}
 	s.Status, s.Message = deployment.Running, ""
-	if got := newMessage(Recovered, deployment.Failed, s, now).Text(); got != "payments/api recovered: Failed -> Running (api:2)" {
+	if got := newMessage(Recovered, deployment.Failed, s, 4, term{}, now).Text(); got != "payments/api recovered: Failed -> Running (api:2)" {
 		t.Errorf("recovered text %q", got)
 	}
 }

@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"maps"
-	"time"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,67 +19,113 @@ import (
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 )
 
-// record is what the ConfigMap keeps of one Deployment: the status last
-// acted on, and the message of its transition while it is not yet known to
-// have been delivered.
+// Shards is how many ConfigMaps hold the records, <LeaseName>-state-0 to
+// -15; a Deployment's record lives in the one its key hashes to. Each
+// ConfigMap is limited to 1 MiB by the API server, and a batch rewrites
+// only the shards it touches. Changing it moves records between shards, so
+// it is fixed (deploy/notify-rbac.yaml names every shard).
+const Shards = 16
+
+// termAnnotation on a shard is the term of the last leader that wrote it.
+const termAnnotation = "kubectl-deploywatch/notify-term"
+
+// term identifies one leadership: the Lease object (its UID, which changes
+// if the Lease is deleted and created again), its spec.leaseTransitions
+// when this leader acquired it, and the holder. Within one Lease object a
+// later leader has a larger Transitions.
+type term struct {
+	Lease       types.UID `json:"lease"`
+	Transitions int32     `json:"transitions"`
+	Holder      string    `json:"holder"`
+}
+
+func (t term) String() string { return strconv.Itoa(int(t.Transitions)) + "/" + t.Holder }
+
+// olderThan is true when t is known to be an earlier leadership than u
+// without asking the Lease: same Lease object, fewer transitions.
+func (t term) olderThan(u term) bool {
+	return t.Holder == "" || (t.Lease == u.Lease && t.Transitions < u.Transitions)
+}
+
+// record is what a shard keeps of one Deployment: what catch-up needs (the
+// status last acted on, the UID to tell a new Deployment under an old name)
+// and what fencing needs (the claim, while not known to be delivered).
 type record struct {
 	Namespace string            `json:"namespace"`
 	Name      string            `json:"name"`
 	UID       types.UID         `json:"uid"`
 	Status    deployment.Status `json:"status"`
-	Kind      Kind              `json:"kind,omitempty"`
-	// Pending is set when the transition is claimed, before it is sent, and
-	// cleared once it was delivered (or given up on): a leader that finds
-	// it set resends Message.
-	Pending bool      `json:"pending,omitempty"`
-	Message *Message  `json:"message,omitempty"`
-	Time    time.Time `json:"time"`
+	// RV is the Deployment's resourceVersion when Status was recorded: an
+	// observation older than it (a lagging watch) is no transition.
+	RV   string `json:"rv,omitempty"`
+	Kind Kind   `json:"kind,omitempty"`
+	// Seq counts the messages claimed for this Deployment (Message.Seq).
+	Seq int64 `json:"seq,omitempty"`
+	// Pending are the claimed messages not known to be delivered: each is
+	// added when its transition is claimed, before it is sent, and removed
+	// once delivered (or given up on). A leader resends those it finds.
+	Pending []Message `json:"pending,omitempty"`
 }
 
-// store reads and writes the ConfigMap of records. Writes carry the
-// resourceVersion last read, so two replicas that both believe they lead
-// cannot both claim one transition: the second gets a Conflict, reads
-// again and finds it claimed.
-type store struct {
-	client    corev1client.ConfigMapsGetter
-	namespace string
-	name      string
-
+// shard is one ConfigMap of records as last read or written.
+type shard struct {
+	loaded bool
 	exists bool
 	rv     string
+	term   term
 	data   map[string]record
 }
 
-// load reads the ConfigMap; a missing one is empty. Entries it cannot
-// decode are dropped, so a hand-edited ConfigMap does not stop notifying.
-func (s *store) load(ctx context.Context) error {
-	cm, err := s.client.ConfigMaps(s.namespace).Get(ctx, s.name, metav1.GetOptions{})
+// store reads and writes the shards. Writes carry the resourceVersion last
+// read, so of two replicas that both believe they lead only one writes a
+// given version of a shard: the other gets a Conflict and reads again.
+type store struct {
+	client    corev1client.ConfigMapsGetter
+	namespace string
+	base      string // the Lease's name
+	shards    [Shards]shard
+}
+
+func (s *store) name(i int) string { return fmt.Sprintf("%s-state-%d", s.base, i) }
+
+// load reads shard i; a missing one is empty. Entries it cannot decode are
+// dropped, so a hand-edited ConfigMap does not stop notifying.
+func (s *store) load(ctx context.Context, i int) error {
+	sh := &s.shards[i]
+	cm, err := s.client.ConfigMaps(s.namespace).Get(ctx, s.name(i), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		s.exists, s.rv, s.data = false, "", map[string]record{}
+		*sh = shard{loaded: true, data: map[string]record{}}
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading ConfigMap %s/%s: %w", s.namespace, s.name, err)
+		return fmt.Errorf("reading ConfigMap %s/%s: %w", s.namespace, s.name(i), err)
 	}
-	s.exists, s.rv, s.data = true, cm.ResourceVersion, map[string]record{}
+	*sh = shard{loaded: true, exists: true, rv: cm.ResourceVersion, data: map[string]record{}}
+	_ = json.Unmarshal([]byte(cm.Annotations[termAnnotation]), &sh.term) // unreadable: no term, overwritten
 	for k, v := range cm.Data {
 		var r record
 		if json.Unmarshal([]byte(v), &r) == nil {
-			s.data[k] = r
+			sh.data[k] = r
 		}
 	}
 	return nil
 }
 
-// save writes data in place of what was loaded; a Conflict means another
-// replica wrote in between.
-func (s *store) save(ctx context.Context, data map[string]record) error {
+// save writes data and t in place of what shard i held when read; a
+// Conflict means another replica wrote in between.
+func (s *store) save(ctx context.Context, i int, data map[string]record, t term) error {
+	sh := &s.shards[i]
+	tb, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: s.name, Namespace: s.namespace, ResourceVersion: s.rv,
-			Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-deploywatch"},
+			Name: s.name(i), Namespace: s.namespace, ResourceVersion: sh.rv,
+			Labels:      map[string]string{"app.kubernetes.io/managed-by": "kubectl-deploywatch"},
+			Annotations: map[string]string{termAnnotation: string(tb)},
 		},
-		Data: map[string]string{},
+		Data: make(map[string]string, len(data)),
 	}
 	for k, r := range data {
 		b, err := json.Marshal(r)
@@ -88,23 +135,22 @@ func (s *store) save(ctx context.Context, data map[string]record) error {
 		cm.Data[k] = string(b)
 	}
 	var out *corev1.ConfigMap
-	var err error
-	if s.exists {
+	if sh.exists {
 		out, err = s.client.ConfigMaps(s.namespace).Update(ctx, cm, metav1.UpdateOptions{})
 	} else {
 		out, err = s.client.ConfigMaps(s.namespace).Create(ctx, cm, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
-			err = apierrors.NewConflict(corev1.Resource("configmaps"), s.name, err)
+			err = apierrors.NewConflict(corev1.Resource("configmaps"), cm.Name, err)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("writing ConfigMap %s/%s: %w", s.namespace, s.name, err)
+		return fmt.Errorf("writing ConfigMap %s/%s: %w", s.namespace, cm.Name, err)
 	}
-	s.exists, s.rv, s.data = true, out.ResourceVersion, maps.Clone(data)
+	*sh = shard{loaded: true, exists: true, rv: out.ResourceVersion, term: t, data: maps.Clone(data)}
 	return nil
 }
 
-// recordKey names a Deployment in the ConfigMap: keys allow only
+// recordKey names a Deployment in its shard: keys allow only
 // [-._a-zA-Z0-9], and namespaces never contain '_'.
 func recordKey(namespace, name string) string {
 	k := namespace + "_" + name
@@ -113,4 +159,11 @@ func recordKey(namespace, name string) string {
 		k = k[:253-17] + "-" + hex.EncodeToString(sum[:8])
 	}
 	return k
+}
+
+// shardOf is the shard that holds the record under key.
+func shardOf(key string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % Shards)
 }

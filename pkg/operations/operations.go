@@ -3,8 +3,10 @@
 // validating every input before the first request, honouring preconditions
 // without ever overwriting a concurrent edit, and writing nothing when asked
 // for what is already there. Wait follows the rollout a change started.
+// GetHistory, Undo, Restart and SetPaused read and steer rollouts (rollout.go).
 //
-// It is shared by the CLI (`scale`, `set-image`) and the web API of `serve`,
+// It is shared by the CLI (`scale`, `set-image`, `history`, `undo`,
+// `restart`, `pause`, `resume`) and the web API of `serve`,
 // so it knows nothing of cobra or HTTP: it takes the narrowest client
 // interface (appsv1client.DeploymentsGetter) and returns *Error values whose
 // Reason the callers map to an exit message or an HTTP status.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
@@ -35,14 +36,21 @@ type WaitRequest struct {
 	// Autoscalers that target the Deployment, named when they are the
 	// likely someone else.
 	Autoscalers []Autoscaler
+	// Diagnose, when set, also reads the rollout's ReplicaSets, Pods and
+	// Events, so a rollout that is Failing fails the wait after
+	// FailingGrace instead of at the progress deadline.
+	Diagnose     *tracker.Diagnose
+	FailingGrace time.Duration
 }
 
 // Wait follows the Deployment with the shared tracker (a watch on its name
 // alone) until the rollout of the change settles. Every event goes to sink
 // (nil: none) for live progress. It returns the last summary and:
-//   - nil once the Deployment is Running (or ScaledToZero);
-//   - an *Error with Reason Failed when it is Failed (its message says why)
-//     or paused (it will not roll out until resumed);
+//   - nil once the Deployment is complete (Running, ScaledToZero, or paused
+//     with nothing pending);
+//   - an *Error with Reason Failed when it is Failed, has been Failing for
+//     FailingGrace (its message says why), or is paused with old replicas left (it
+//     will not roll out until resumed);
 //   - an *Error with Reason NotFound when it is, or gets, deleted;
 //   - an *Error with Reason Conflict when, with Replicas set, someone else
 //     (a HorizontalPodAutoscaler, say) sets another replica count after the
@@ -51,14 +59,18 @@ type WaitRequest struct {
 func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req WaitRequest, sink tracker.Sink) (deployment.Summary, error) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	w := &waiter{req: req, next: sink, stop: stop}
+	w := &waiter{req: req, next: sink, stop: stop, judge: deployment.Judge{Grace: req.FailingGrace}}
 	err := tracker.New(client, tracker.Options{
 		Namespace:     req.Namespace,
 		FieldSelector: "metadata.name=" + req.Name,
+		Diagnose:      req.Diagnose,
 	}).Run(ctx, w)
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 	switch {
 	case w.done:
 		return w.last, w.err
@@ -83,7 +95,9 @@ type waiter struct {
 	stop func()
 
 	mu     sync.Mutex
-	synced bool // the tracker has delivered its initial list
+	judge  deployment.Judge
+	timer  *time.Timer // judges a Failing rollout again when its grace ends
+	synced bool        // the tracker has delivered its initial list
 	seen   bool
 	// confirmed: a summary showed the desired count of req.Replicas, so a
 	// later other count is someone else's (when resourceVersions cannot
@@ -149,15 +163,27 @@ func (w *waiter) check() {
 	if s.ObservedGeneration < s.Generation || s.Generation < w.req.MinGeneration {
 		return // the controller has not acted on the change yet
 	}
+	verdict, deadline := w.judge.Verdict(s)
 	switch {
-	case s.Status.Settled():
+	case verdict == deployment.Done:
 		w.finish(nil)
-	case s.Status == deployment.Failed:
-		w.finish(&Error{Reason: Failed, Message: fmt.Sprintf("deployment %q in namespace %q failed: %s", s.Name, s.Namespace, s.Message)})
-	case s.Status == deployment.Paused:
+	case verdict == deployment.Failure && s.Status == deployment.Paused:
 		w.finish(&Error{Reason: Failed,
-			Message: fmt.Sprintf("deployment %q in namespace %q is paused: its rollout will not go on", s.Name, s.Namespace),
+			Message: fmt.Sprintf("deployment %q in namespace %q is paused with old replicas left (%s): its rollout will not go on", s.Name, s.Namespace, s.Message),
 			Hint:    fmt.Sprintf("resume it with 'kubectl rollout resume deployment/%s -n %s'", s.Name, s.Namespace)})
+	case verdict == deployment.Failure:
+		w.finish(&Error{Reason: Failed, Message: fmt.Sprintf("deployment %q in namespace %q is %s: %s", s.Name, s.Namespace, s.Status, s.Message)})
+	case !deadline.IsZero():
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+		w.timer = time.AfterFunc(time.Until(deadline), func() {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if !w.done {
+				w.check()
+			}
+		})
 	}
 }
 

@@ -25,6 +25,10 @@ func TestWaiterCheck(t *testing.T) {
 		return deployment.Summary{Namespace: "shop", Name: "web", Generation: gen, ObservedGeneration: observed,
 			Replicas: deployment.Replicas{Desired: desired}, Status: status, Message: "why"}
 	}
+	withReplicas := func(s deployment.Summary, current, updated, available int32) deployment.Summary {
+		s.Replicas.Current, s.Replicas.Updated, s.Replicas.Available = current, updated, available
+		return s
+	}
 	tests := []struct {
 		name   string
 		req    WaitRequest
@@ -38,7 +42,11 @@ func TestWaiterCheck(t *testing.T) {
 		{"a later generation counts too", WaitRequest{MinGeneration: 5}, summary(6, 6, 3, deployment.Running), true, ""},
 		{"observed and still Progressing", WaitRequest{MinGeneration: 5}, summary(5, 5, 3, deployment.Progressing), false, ""},
 		{"observed and Failed", WaitRequest{MinGeneration: 5}, summary(5, 5, 3, deployment.Failed), true, Failed},
-		{"paused never rolls out", WaitRequest{MinGeneration: 5}, summary(5, 5, 3, deployment.Paused), true, Failed},
+		{"paused with old replicas left never rolls out", WaitRequest{MinGeneration: 5}, withReplicas(summary(5, 5, 3, deployment.Paused), 4, 1, 3), true, Failed},
+		{"paused with nothing left is done", WaitRequest{MinGeneration: 5}, withReplicas(summary(5, 5, 3, deployment.Paused), 3, 3, 3), true, ""},
+		{"paused while its pods come up goes on", WaitRequest{MinGeneration: 5}, withReplicas(summary(5, 5, 3, deployment.Paused), 3, 3, 1), false, ""},
+		{"Failing past its grace fails", WaitRequest{MinGeneration: 5}, summary(5, 5, 3, deployment.Failing), true, Failed},
+		{"Failing within its grace goes on", WaitRequest{MinGeneration: 5, FailingGrace: time.Hour}, summary(5, 5, 3, deployment.Failing), false, ""},
 		{"scale: old count still shown", WaitRequest{Replicas: int32p(5)}, summary(4, 4, 3, deployment.Running), false, ""},
 		{"scale: new count, not observed", WaitRequest{Replicas: int32p(5)}, summary(5, 4, 5, deployment.Scaling), false, ""},
 		{"scale: new count Running", WaitRequest{Replicas: int32p(5)}, summary(5, 5, 5, deployment.Running), true, ""},
@@ -47,7 +55,12 @@ func TestWaiterCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stopped := false
-			w := &waiter{req: tt.req, stop: func() { stopped = true }, synced: true}
+			w := &waiter{req: tt.req, stop: func() { stopped = true }, synced: true, judge: deployment.Judge{Grace: tt.req.FailingGrace}}
+			defer func() {
+				if w.timer != nil {
+					w.timer.Stop()
+				}
+			}()
 			w.OnEvent(deployment.Event{Type: deployment.Modified, Summary: tt.s})
 			if w.done != tt.done || stopped != tt.done {
 				t.Fatalf("done = %v, stopped = %v, want %v", w.done, stopped, tt.done)
@@ -160,7 +173,7 @@ func TestWaitEnds(t *testing.T) {
 		reason  Reason
 		message string
 	}{
-		{name: "failed", reason: Failed, message: `deployment "web" in namespace "shop" failed: ProgressDeadlineExceeded: ReplicaSet "web-1" has timed out progressing.`,
+		{name: "failed", reason: Failed, message: `deployment "web" in namespace "shop" is Failed: ProgressDeadlineExceeded: ReplicaSet "web-1" has timed out progressing.`,
 			change: func(c *fake.Clientset) error {
 				d := newDeployment(3)
 				failed(d)

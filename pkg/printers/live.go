@@ -172,7 +172,7 @@ func (p *Live) linesLocked(width, height int) []string {
 // tally reads "4 deployments: 3 Running, 1 Progressing".
 func tally(total int, counts map[deployment.Status]int) string {
 	parts := []string{}
-	for _, s := range []deployment.Status{deployment.Failed, deployment.Degraded, deployment.Progressing, deployment.Scaling, deployment.Paused, deployment.Running, deployment.ScaledToZero} {
+	for _, s := range []deployment.Status{deployment.Failed, deployment.Failing, deployment.Degraded, deployment.Progressing, deployment.Scaling, deployment.Paused, deployment.Running, deployment.ScaledToZero, deployment.Deleting} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}

@@ -79,7 +79,7 @@ func (p *NDJSON) Close() error { return p.err }
 func header(o Options) []string {
 	h := []string{"NAME", "STATUS", "READY", "UP-TO-DATE", "AVAILABLE", "IMAGES", "LAST CHANGE", "MESSAGE"}
 	if o.Wide {
-		h = []string{"NAME", "STATUS", "READY", "UP-TO-DATE", "AVAILABLE", "CONTAINERS", "IMAGES", "GENERATION", "LAST CHANGE", "MESSAGE"}
+		h = []string{"NAME", "STATUS", "READY", "UP-TO-DATE", "AVAILABLE", "CONTAINERS", "IMAGES", "GENERATION", "POD", "LAST CHANGE", "MESSAGE"}
 	}
 	if o.AllNamespaces {
 		h = append([]string{"NAMESPACE"}, h...)
@@ -104,7 +104,7 @@ func row(o Options, s *deployment.Summary, status, lastChange string) []string {
 	}
 	if o.Wide {
 		cells = append(cells, strings.Join(names, ","), strings.Join(images, ","),
-			fmt.Sprintf("%d/%d", s.ObservedGeneration, s.Generation))
+			fmt.Sprintf("%d/%d", s.ObservedGeneration, s.Generation), problemPod(s))
 	} else {
 		cells = append(cells, strings.Join(images, ","))
 	}
@@ -113,6 +113,19 @@ func row(o Options, s *deployment.Summary, status, lastChange string) []string {
 		cells = append([]string{s.Namespace}, cells...)
 	}
 	return cells
+}
+
+// problemPod names the example pod of the first problem and its node, for
+// -o wide: "web-7d9f-x2k4 on node-1", or "<none>".
+func problemPod(s *deployment.Summary) string {
+	if len(s.Problems) == 0 || s.Problems[0].Pod == "" {
+		return "<none>"
+	}
+	p := s.Problems[0]
+	if p.Node != "" {
+		return p.Pod + " on " + p.Node
+	}
+	return p.Pod
 }
 
 // age formats a duration the way kubectl's AGE column does, coarsely.

@@ -49,6 +49,8 @@ var statusColors = map[deployment.Status]string{
 	deployment.Scaling:      "36",   // cyan
 	deployment.Degraded:     "33",   // yellow
 	deployment.Failed:       "1;31", // bold red
+	deployment.Failing:      "31",   // red
+	deployment.Deleting:     "2",    // dim
 	deployment.Paused:       "35",   // magenta
 	deployment.ScaledToZero: "2",    // dim
 }

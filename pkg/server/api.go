@@ -112,6 +112,7 @@ func (s *Server) routes() http.Handler {
 	handle(http.MethodGet, "/api/namespaces/{ns}/deployments/stream", s.stream)
 	handle(http.MethodPut, "/api/namespaces/{ns}/deployments/{name}/scale", s.scale)
 	handle(http.MethodPut, "/api/namespaces/{ns}/deployments/{name}/image", s.setImage)
+	s.rolloutRoutes(handle)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, "NotFound", "no API at %s", r.URL.Path))
 	})

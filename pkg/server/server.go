@@ -105,6 +105,7 @@ type Server struct {
 	stopCtx  context.Context // done when streams must end
 	stopAll  context.CancelFunc
 	checks   nsChecks // namespace checks shared by streams that arrive together
+	perms    permissionsCache
 }
 
 // New checks opts and builds a Server.

@@ -23,12 +23,16 @@ func Strip(obj any) (any, error) {
 			ResourceVersion:   d.ResourceVersion,
 			Generation:        d.Generation,
 			DeletionTimestamp: d.DeletionTimestamp,
+			CreationTimestamp: d.CreationTimestamp,
 		},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: d.Spec.Replicas,
 			Paused:   d.Spec.Paused,
 		},
 		Status: d.Status,
+	}
+	if rev, ok := d.Annotations[RevisionAnnotation]; ok {
+		out.Annotations = map[string]string{RevisionAnnotation: rev} // tells the new ReplicaSet
 	}
 	if len(d.Spec.Template.Spec.Containers) > 0 {
 		cs := make([]corev1.Container, len(d.Spec.Template.Spec.Containers))
@@ -46,4 +50,96 @@ func Strip(obj any) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// controllerOnly keeps the one owner reference the diagnosis follows.
+func controllerOnly(m metav1.Object) []metav1.OwnerReference {
+	if ref := metav1.GetControllerOfNoCopy(m); ref != nil {
+		return []metav1.OwnerReference{*ref}
+	}
+	return nil
+}
+
+// StripReplicaSet keeps what tells a Deployment's new ReplicaSet and its
+// failure to create pods.
+func StripReplicaSet(obj any) (any, error) {
+	rs, ok := obj.(*appsv1.ReplicaSet)
+	if !ok {
+		return obj, nil
+	}
+	out := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: rs.Name, Namespace: rs.Namespace, UID: rs.UID, ResourceVersion: rs.ResourceVersion,
+			CreationTimestamp: rs.CreationTimestamp, OwnerReferences: controllerOnly(rs),
+		},
+		Spec:   appsv1.ReplicaSetSpec{Replicas: rs.Spec.Replicas},
+		Status: appsv1.ReplicaSetStatus{Replicas: rs.Status.Replicas, ReadyReplicas: rs.Status.ReadyReplicas, AvailableReplicas: rs.Status.AvailableReplicas},
+	}
+	if rev, ok := rs.Annotations[RevisionAnnotation]; ok {
+		out.Annotations = map[string]string{RevisionAnnotation: rev}
+	}
+	for _, c := range rs.Status.Conditions {
+		out.Status.Conditions = append(out.Status.Conditions, appsv1.ReplicaSetCondition{
+			Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message, LastTransitionTime: c.LastTransitionTime,
+		})
+	}
+	return out, nil
+}
+
+// StripPod keeps a pod's owner, node, phase, conditions and container
+// states: what says whether and why it fails. Specs, images, IDs, IPs and
+// managed fields are dropped.
+func StripPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			CreationTimestamp: p.CreationTimestamp, DeletionTimestamp: p.DeletionTimestamp, OwnerReferences: controllerOnly(p),
+		},
+		Spec: corev1.PodSpec{NodeName: p.Spec.NodeName},
+		Status: corev1.PodStatus{
+			Phase: p.Status.Phase, Reason: p.Status.Reason, Message: p.Status.Message,
+			InitContainerStatuses: stripContainers(p.Status.InitContainerStatuses),
+			ContainerStatuses:     stripContainers(p.Status.ContainerStatuses),
+		},
+	}
+	for _, c := range p.Status.Conditions {
+		out.Status.Conditions = append(out.Status.Conditions, corev1.PodCondition{
+			Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message, LastTransitionTime: c.LastTransitionTime,
+		})
+	}
+	return out, nil
+}
+
+func stripContainers(in []corev1.ContainerStatus) []corev1.ContainerStatus {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]corev1.ContainerStatus, len(in))
+	for i, c := range in {
+		out[i] = corev1.ContainerStatus{
+			Name: c.Name, State: c.State, LastTerminationState: c.LastTerminationState,
+			Ready: c.Ready, RestartCount: c.RestartCount,
+		}
+	}
+	return out
+}
+
+// StripEvent keeps what an event says and about what.
+func StripEvent(obj any) (any, error) {
+	e, ok := obj.(*corev1.Event)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: e.Name, Namespace: e.Namespace, ResourceVersion: e.ResourceVersion, CreationTimestamp: e.CreationTimestamp},
+		InvolvedObject: corev1.ObjectReference{
+			Kind: e.InvolvedObject.Kind, Namespace: e.InvolvedObject.Namespace, Name: e.InvolvedObject.Name, UID: e.InvolvedObject.UID,
+		},
+		Reason: e.Reason, Message: e.Message, Type: e.Type, Count: e.Count,
+		FirstTimestamp: e.FirstTimestamp, LastTimestamp: e.LastTimestamp, EventTime: e.EventTime, Series: e.Series,
+	}, nil
 }

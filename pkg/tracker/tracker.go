@@ -44,9 +44,18 @@ type Options struct {
 	// SkipInitial suppresses the ADDED events of Deployments that exist when
 	// the tracker starts (they still count for OnSynced and Snapshot).
 	SkipInitial bool
-	// OnError is told about errors after the first sync, while the informer
-	// retries with backoff by itself; nil ignores them.
+	// OnError is told about errors the informers retry with backoff by
+	// themselves: after the first sync, and before it those that waiting
+	// may fix (429, 5xx, timeouts); nil ignores them.
 	OnError func(error)
+	// Diagnose, when set, also reads the ReplicaSets, Pods and Warning
+	// Events of the namespace to say why a rollout does not progress
+	// (status Failing, Summary.Problems).
+	Diagnose *Diagnose
+	// OnDiagnosisOff is told once when the diagnosis cannot read what it
+	// needs (no permission to list pods, say): the tracker goes on with
+	// Deployments alone. nil ignores it.
+	OnDiagnosisOff func(error)
 	// Now stamps events; nil means time.Now.
 	Now func() time.Time
 }
@@ -60,6 +69,15 @@ type Tracker struct {
 	last map[string]deployment.Summary
 
 	lists atomic.Int64 // full lists from the API server, the first included
+
+	// The diagnosis's informers (nil without Options.Diagnose), and whether
+	// ReplicaSets and Pods could be read.
+	deployments cache.SharedIndexInformer
+	rs, pods    cache.SharedIndexInformer
+	events      cache.SharedIndexInformer
+	diagnosable atomic.Bool
+	// diagnosisOff says why not; told once the Deployments have synced.
+	diagnosisOff error
 }
 
 // New returns a tracker that reads Deployments through client. A fake client
@@ -80,16 +98,68 @@ func New(client appsv1client.DeploymentsGetter, opts Options) *Tracker {
 func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }() // every informer's goroutines end before Run returns
+	run := func(ctx context.Context, inf cache.SharedIndexInformer) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inf.RunWithContext(ctx)
+		}()
+	}
 
-	informer := cache.NewSharedIndexInformerWithOptions(t.listWatch(), &appsv1.Deployment{},
+	t.deployments = cache.NewSharedIndexInformerWithOptions(t.listWatch(), &appsv1.Deployment{},
 		cache.SharedIndexInformerOptions{ObjectDescription: "deployments"})
-	if err := informer.SetTransform(Strip); err != nil {
+	if err := t.deployments.SetTransform(Strip); err != nil {
 		return err
 	}
 	var synced atomic.Bool
 	startErr := make(chan error, 1)
-	if err := informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-		if !synced.Load() {
+	if err := t.deployments.SetWatchErrorHandlerWithContext(t.startErrors(&synced, startErr)); err != nil {
+		return err
+	}
+	run(ctx, t.deployments)
+
+	// The diagnosis's informers start with the Deployments' and must sync
+	// before the first event, so that the first table already says why.
+	if t.opts.Diagnose != nil {
+		if err := t.startDiagnosis(ctx, sink, run, startErr); err != nil {
+			return err
+		}
+	}
+
+	reg, err := t.deployments.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc:    func(obj any, initial bool) { t.observe(sink, obj, initial) },
+		UpdateFunc: func(_, obj any) { t.observe(sink, obj, false) },
+		DeleteFunc: func(obj any) { t.forget(sink, obj) },
+	})
+	if err != nil {
+		return err
+	}
+	if err := waitForSync(ctx, reg.HasSynced, startErr); err != nil {
+		return err
+	}
+	synced.Store(true)
+	if t.diagnosisOff != nil && t.opts.OnDiagnosisOff != nil {
+		// Told only now: a user who may not read Deployments either hears
+		// of that alone.
+		t.opts.OnDiagnosisOff(t.diagnosisOff)
+	}
+	t.mu.Lock()
+	sink.OnSynced(t.snapshotLocked())
+	t.mu.Unlock()
+
+	<-ctx.Done()
+	return nil
+}
+
+// startErrors is the Deployments' watch error handler. Before the first
+// sync, an error that waiting cannot fix (RBAC, no such resource, no
+// server at all) ends Run at once; others are reported and retried, as
+// after the sync.
+func (t *Tracker) startErrors(synced *atomic.Bool, startErr chan<- error) cache.WatchErrorHandlerWithContext {
+	return func(_ context.Context, _ *cache.Reflector, err error) {
+		if !synced.Load() && Permanent(err) {
 			select {
 			case startErr <- err:
 			default:
@@ -99,34 +169,76 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		if t.opts.OnError != nil && !errors.Is(err, context.Canceled) {
 			t.opts.OnError(err)
 		}
-	}); err != nil {
-		return err
 	}
-	reg, err := informer.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
-		AddFunc:    func(obj any, initial bool) { t.observe(sink, obj, initial) },
-		UpdateFunc: func(_, obj any) { t.observe(sink, obj, false) },
-		DeleteFunc: func(obj any) { t.forget(sink, obj) },
-	})
-	if err != nil {
-		return err
+}
+
+// startDiagnosis runs the ReplicaSet, Pod and Event informers and waits
+// until each has synced or cannot be read. Without ReplicaSets or Pods the
+// diagnosis is off (OnDiagnosisOff); without Events it goes on without
+// their messages.
+func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(context.Context, cache.SharedIndexInformer), startErr <-chan error) error {
+	type result struct {
+		s   *secondary
+		err error
 	}
-
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		informer.RunWithContext(ctx)
-	}()
-	defer func() { cancel(); <-done }() // the informer's goroutines end before Run returns
-
-	if err := waitForSync(ctx, reg.HasSynced, startErr); err != nil {
-		return err
+	secs := t.secondaries()
+	t.rs, t.pods, t.events = secs[0].informer, secs[1].informer, secs[2].informer
+	results := make(chan result, len(secs))
+	for _, sec := range secs {
+		sctx, stop := context.WithCancel(ctx)
+		var synced atomic.Bool
+		var reported atomic.Bool
+		_ = sec.informer.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			if !synced.Load() && Permanent(err) {
+				stop() // this resource cannot be read: diagnose without it
+				if reported.CompareAndSwap(false, true) {
+					results <- result{sec, err}
+				}
+				return
+			}
+			if synced.Load() && t.opts.OnError != nil {
+				t.opts.OnError(err)
+			}
+		})
+		reg, _ := sec.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { t.refresh(sink, t.deploymentKeyOf(obj)) },
+			UpdateFunc: func(_, obj any) { t.refresh(sink, t.deploymentKeyOf(obj)) },
+			DeleteFunc: func(obj any) { t.refresh(sink, t.deploymentKeyOf(obj)) },
+		})
+		run(sctx, sec.informer)
+		go func() {
+			if cache.WaitForCacheSync(sctx.Done(), reg.HasSynced) {
+				synced.Store(true)
+				if reported.CompareAndSwap(false, true) {
+					results <- result{sec, nil}
+				}
+			}
+		}()
 	}
-	synced.Store(true)
-	t.mu.Lock()
-	sink.OnSynced(t.snapshotLocked())
-	t.mu.Unlock()
-
-	<-ctx.Done()
+	ok := true
+	for range secs {
+		select {
+		case r := <-results:
+			if r.err == nil {
+				continue
+			}
+			if r.s.name == "events" {
+				continue // diagnosed without the events' messages
+			}
+			ok = false
+			if t.diagnosisOff == nil {
+				t.diagnosisOff = fmt.Errorf("cannot read %s: %w", r.s.name, r.err)
+			}
+		case err := <-startErr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	t.diagnosable.Store(ok)
 	return nil
 }
 
@@ -239,6 +351,13 @@ func (t *Tracker) observe(sink Sink, obj any, initial bool) {
 		return
 	}
 	key := d.Namespace + "/" + d.Name
+	if t.deployments != nil {
+		if latest, exists, _ := t.deployments.GetStore().GetByKey(key); exists {
+			// A ReplicaSet or Pod may have refreshed this Deployment from the
+			// store already: never go back to an older version of it.
+			d = latest.(*appsv1.Deployment)
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
@@ -249,21 +368,43 @@ func (t *Tracker) observe(sink Sink, obj any, initial bool) {
 		sink.OnEvent(t.event(deployment.Deleted, prev, nil))
 		known = false
 	}
-	var prevp *deployment.Summary
-	if known {
-		prevp = &prev
-	}
-	s := deployment.Summarize(d, prevp)
-	t.last[key] = s
-	switch {
-	case !known:
+	s := deployment.Summarize(d, t.diagnose(d))
+	if !known {
+		t.last[key] = s
 		if !(initial && t.opts.SkipInitial) {
 			sink.OnEvent(t.event(deployment.Added, s, nil))
 		}
-	default:
-		if changed := deployment.Changed(&prev, &s); len(changed) > 0 {
-			sink.OnEvent(t.event(deployment.Modified, s, changed))
-		}
+		return
+	}
+	t.updateLocked(sink, prev, s)
+}
+
+// refresh summarizes the Deployment with this key again after one of its
+// ReplicaSets, Pods or Events changed.
+func (t *Tracker) refresh(sink Sink, key string) {
+	if key == "" {
+		return
+	}
+	obj, exists, _ := t.deployments.GetStore().GetByKey(key)
+	if !exists {
+		return
+	}
+	d := obj.(*appsv1.Deployment)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	prev, known := t.last[key]
+	if !known || prev.UID != d.UID {
+		return // not delivered yet: its own notification will summarize it
+	}
+	t.updateLocked(sink, prev, deployment.Summarize(d, t.diagnose(d)))
+}
+
+// updateLocked records s and delivers it if it shows anything new.
+func (t *Tracker) updateLocked(sink Sink, prev, s deployment.Summary) {
+	deployment.Steady(&prev, &s)
+	t.last[s.Key()] = s
+	if changed := deployment.Changed(&prev, &s); len(changed) > 0 {
+		sink.OnEvent(t.event(deployment.Modified, s, changed))
 	}
 }
 

@@ -39,6 +39,7 @@ func TestBench(t *testing.T) {
 		{"stalled", benchStalled},
 		{"apiload", benchAPILoad},
 		{"bigcluster", benchBigCluster},
+		{"diagnose", benchDiagnose},
 	}
 	only := os.Getenv("BENCH_ONLY") // e.g. BENCH_ONLY=latency,noise
 	for _, s := range steps {

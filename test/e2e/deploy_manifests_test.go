@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -32,13 +34,22 @@ var deployRules = []rbacv1.PolicyRule{
 }
 
 // deployNotifyRules are the notification Role's rules: the Lease and the
-// ConfigMap of pkg/notify, by name where the verb allows it.
+// ConfigMaps of pkg/notify, by name where the verb allows it.
 var deployNotifyRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
 	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{"deploywatch-notify"}, Verbs: []string{"get", "update"}},
 	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}},
-	{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"deploywatch-notify-state"}, Verbs: []string{"get", "update"}},
+	{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: notifyStateShards, Verbs: []string{"get", "update"}},
 }
+
+// notifyStateShards name the state's ConfigMaps (pkg/notify.Shards of them).
+var notifyStateShards = func() []string {
+	var out []string
+	for i := range notify.Shards {
+		out = append(out, fmt.Sprintf("deploywatch-notify-state-%d", i))
+	}
+	return out
+}()
 
 // deployApply installs deploy/ the way its kustomization.yaml says (the
 // namespace and the token's Secret first, then kubectl apply -k) and

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -50,10 +52,14 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		_, _, err := testbed.KubectlErr(append([]string{"auth", "can-i", "--as=" + deployServiceAccount, "-n", ns}, args...)...)
 		return err == nil
 	}
-	for _, a := range [][]string{
+	need := [][]string{
 		{"create", "leases.coordination.k8s.io"}, {"get", "leases.coordination.k8s.io/deploywatch-notify"}, {"update", "leases.coordination.k8s.io/deploywatch-notify"},
-		{"create", "configmaps"}, {"get", "configmaps/deploywatch-notify-state"}, {"update", "configmaps/deploywatch-notify-state"},
-	} {
+		{"create", "configmaps"},
+	}
+	for _, shard := range notifyStateShards {
+		need = append(need, []string{"get", "configmaps/" + shard}, []string{"update", "configmaps/" + shard})
+	}
+	for _, a := range need {
 		if !canIn(deployNamespace, a...) {
 			t.Errorf("%s may not %s in %s: notifications need it", deployServiceAccount, strings.Join(a, " "), deployNamespace)
 		}
@@ -61,7 +67,8 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 	for _, r := range [][]string{
 		{"get", "leases.coordination.k8s.io/other"}, {"update", "leases.coordination.k8s.io/other"}, {"list", "leases.coordination.k8s.io"},
 		{"delete", "leases.coordination.k8s.io/deploywatch-notify"}, {"patch", "leases.coordination.k8s.io/deploywatch-notify"},
-		{"get", "configmaps/other"}, {"update", "configmaps/other"}, {"list", "configmaps"}, {"delete", "configmaps/deploywatch-notify-state"},
+		{"get", "configmaps/other"}, {"update", "configmaps/other"}, {"list", "configmaps"}, {"delete", "configmaps/deploywatch-notify-state-0"},
+		{"get", "configmaps/deploywatch-notify-state"}, {"get", fmt.Sprintf("configmaps/deploywatch-notify-state-%d", notify.Shards)},
 		{"get", "secrets/deploywatch-token"},
 	} {
 		if canIn(deployNamespace, r...) {

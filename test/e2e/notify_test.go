@@ -8,9 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +38,10 @@ type notifyReceiver struct {
 type notifyMessage struct {
 	ID         string    `json:"id"`
 	Kind       string    `json:"kind"`
+	Seq        int64     `json:"seq"`
+	Term       int32     `json:"term"`
+	Leader     string    `json:"leader"`
+	UID        string    `json:"uid"`
 	Deployment string    `json:"deployment"`
 	Namespace  string    `json:"namespace"`
 	OldStatus  string    `json:"oldStatus"`
@@ -108,29 +115,48 @@ func leaseHolder(t *testing.T, ns string) string {
 	return *l.Spec.HolderIdentity
 }
 
-// notifyRecord is the ConfigMap's record of one Deployment.
+// notifyRecord is the state's record of one Deployment.
 type notifyRecord struct {
-	UID     types.UID `json:"uid"`
-	Status  string    `json:"status"`
-	Pending bool      `json:"pending"`
+	UID     types.UID         `json:"uid"`
+	Status  string            `json:"status"`
+	Seq     int64             `json:"seq"`
+	Pending []json.RawMessage `json:"pending"`
+}
+
+// notifyShards are the state's ConfigMaps <lease>-state-N in ns.
+func notifyShards(t *testing.T, ns, lease string) []corev1.ConfigMap {
+	t.Helper()
+	l, err := testbed.Clientset(t).CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []corev1.ConfigMap
+	for _, cm := range l.Items {
+		if strings.HasPrefix(cm.Name, lease+"-state-") {
+			out = append(out, cm)
+		}
+	}
+	return out
+}
+
+// notifyRecordIn is the record of the Deployment ns/name in the state of
+// lease in leaseNS, whichever shard holds it.
+func notifyRecordIn(t *testing.T, leaseNS, lease, ns, name string) notifyRecord {
+	t.Helper()
+	var r notifyRecord
+	for _, cm := range notifyShards(t, leaseNS, lease) {
+		if v, ok := cm.Data[ns+"_"+name]; ok {
+			if err := json.Unmarshal([]byte(v), &r); err != nil {
+				t.Fatalf("record %q: %v", v, err)
+			}
+		}
+	}
+	return r
 }
 
 func notifyRecordOf(t *testing.T, ns, name string) notifyRecord {
 	t.Helper()
-	cm, err := testbed.Clientset(t).CoreV1().ConfigMaps(ns).Get(context.Background(), "notify-e2e-state", metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return notifyRecord{}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r notifyRecord
-	if v, ok := cm.Data[ns+"_"+name]; ok {
-		if err := json.Unmarshal([]byte(v), &r); err != nil {
-			t.Fatalf("record %q: %v", v, err)
-		}
-	}
-	return r
+	return notifyRecordIn(t, ns, "notify-e2e", ns, name)
 }
 
 // createFailingDeployment creates a Deployment whose pods no node takes:
@@ -216,16 +242,16 @@ func TestNotifyExactlyOnceAcrossLeaders(t *testing.T) {
 	// then would rightly make the next leader resend (see README).
 	waitUntil(t, time.Minute, "the delivery to be recorded", func() bool {
 		rec := notifyRecordOf(t, ns, "api")
-		return rec.Status == "Failed" && !rec.Pending
+		return rec.Status == "Failed" && len(rec.Pending) == 0
 	})
 	if got := r.messages(); len(got) != 1 {
 		t.Fatalf("messages %s; want exactly one, failed", fmtJSON(got))
 	}
 	m := r.messages()[0]
-	if m.Kind != "failed" || m.Namespace != ns || m.Deployment != "api" || m.OldStatus != "Progressing" || m.NewStatus != "Failed" ||
+	if m.Kind != "failed" || m.Namespace != ns || m.Deployment != "api" || m.OldStatus != "Failing" || m.NewStatus != "Failed" ||
 		!strings.HasPrefix(m.Message, "ProgressDeadlineExceeded") || len(m.Images) != 1 || m.Images[0] != "registry.k8s.io/pause:3.10" ||
 		m.ID == "" || time.Since(m.Timestamp) > 5*time.Minute {
-		t.Errorf("failed message %s; want api Progressing -> Failed with the reason, the image, an id and a recent timestamp", fmtJSON(m))
+		t.Errorf("failed message %s; want api Failing (its pods cannot be scheduled) -> Failed with the reason, the image, an id and a recent timestamp", fmtJSON(m))
 	}
 
 	// SIGKILL: the Lease is not released; another replica takes it once it
@@ -246,7 +272,7 @@ func TestNotifyExactlyOnceAcrossLeaders(t *testing.T) {
 	waitRolledOut(t, ns, "api")
 	waitUntil(t, time.Minute, "Running to be recorded", func() bool {
 		rec := notifyRecordOf(t, ns, "api")
-		return rec.Status == "Running" && !rec.Pending
+		return rec.Status == "Running" && len(rec.Pending) == 0
 	})
 	for id, p := range procs {
 		if id != leader {
@@ -300,7 +326,10 @@ func TestNotifyGracefulStopHandsOver(t *testing.T) {
 
 	createFailingDeployment(t, ns, "api")
 	waitUntil(t, 2*time.Minute, "the failed message", func() bool { return r.count("failed") >= 1 })
-	waitUntil(t, time.Minute, "the delivery to be recorded", func() bool { return !notifyRecordOf(t, ns, "api").Pending })
+	waitUntil(t, time.Minute, "the delivery to be recorded", func() bool {
+		rec := notifyRecordOf(t, ns, "api")
+		return rec.Status == "Failed" && len(rec.Pending) == 0
+	})
 	if got := r.messages(); len(got) != 1 || got[0].Kind != "failed" {
 		t.Errorf("messages %s; want one failed", fmtJSON(got))
 	}
@@ -370,9 +399,9 @@ func TestNotifyWithDeployServiceAccount(t *testing.T) {
 		return out
 	}
 	waitUntil(t, 2*time.Minute, "the failed message", func() bool { return len(mine()) >= 1 })
-	waitUntil(t, time.Minute, "the delivery recorded in deploywatch/deploywatch-notify-state", func() bool {
-		cm, err := cs.CoreV1().ConfigMaps(deployNamespace).Get(context.Background(), "deploywatch-notify-state", metav1.GetOptions{})
-		return err == nil && strings.Contains(cm.Data[ns+"_api"], `"status":"Failed"`) && !strings.Contains(cm.Data[ns+"_api"], `"pending":true`)
+	waitUntil(t, time.Minute, "the delivery recorded in deploywatch/deploywatch-notify-state-*", func() bool {
+		rec := notifyRecordIn(t, deployNamespace, "deploywatch-notify", ns, "api")
+		return rec.Status == "Failed" && len(rec.Pending) == 0
 	})
 	if got := mine(); len(got) != 1 || got[0].Kind != "failed" {
 		t.Errorf("messages %s; want one failed", fmtJSON(got))
@@ -415,7 +444,7 @@ func TestNotifySlackRollout(t *testing.T) {
 		waitUntil(t, time.Minute, fmt.Sprintf("%d messages", n), func() bool { return len(got()) >= n })
 		waitUntil(t, time.Minute, "the deliveries recorded", func() bool {
 			rec := notifyRecordOf(t, ns, "web")
-			return rec.Status == "Running" && !rec.Pending
+			return rec.Status == "Running" && len(rec.Pending) == 0
 		})
 	}
 	settled(2)
@@ -435,4 +464,142 @@ func TestNotifySlackRollout(t *testing.T) {
 			t.Errorf("Slack text %d is %q; want %q... naming %s", i, g[i], w.prefix, w.image)
 		}
 	}
+}
+
+// leaseTerm is the Lease's holder and spec.leaseTransitions.
+func leaseTerm(t *testing.T, ns string) (string, int32) {
+	t.Helper()
+	l, err := testbed.Clientset(t).CoordinationV1().Leases(ns).Get(context.Background(), "notify-e2e", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, transitions := "", int32(0)
+	if l.Spec.HolderIdentity != nil {
+		holder = *l.Spec.HolderIdentity
+	}
+	if l.Spec.LeaseTransitions != nil {
+		transitions = *l.Spec.LeaseTransitions
+	}
+	return holder, transitions
+}
+
+// rolloutVerdict says whether the controller has observed the
+// Deployment's current generation and, if so, whether it gave up on its
+// rollout (ProgressDeadlineExceeded: it reads as Failed).
+func rolloutVerdict(t *testing.T, ns, name string) (observed, exceeded bool) {
+	t.Helper()
+	d, err := testbed.Clientset(t).AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing {
+			exceeded = c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded"
+		}
+	}
+	return d.Status.ObservedGeneration == d.Generation, exceeded
+}
+
+// TestNotifyPausedLeaderIsFenced: three replicas with a 3 s lease. Each
+// round SIGSTOPs the leader until another replica holds the Lease (the
+// paused one still believes it leads: nothing told it), waits for the new
+// leader to fence every shard of the state with its term, makes one
+// transition (alternately into and out of Failed) and, as soon as the API
+// server shows it, SIGCONTs the old leader, which then sees the same change
+// with its stale state and races the new leader for it. Every transition
+// must be delivered exactly once, by the leader of the time (its term in
+// the message), with the Deployment's seq counting 1, 2, 3...; 20 rounds
+// (DEPLOYWATCH_NOTIFY_ROUNDS changes it).
+func TestNotifyPausedLeaderIsFenced(t *testing.T) {
+	rounds := 20
+	if v, err := strconv.Atoi(os.Getenv("DEPLOYWATCH_NOTIFY_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	ns := testbed.NewNamespace(t)
+	r := newNotifyReceiver(t)
+	procs := notifyReplicas(t, 3, ns, r.srv.URL,
+		"--leader-elect-lease-duration", "3s", "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "500ms")
+	// A failing test must not leave a stopped process that SIGTERM cannot end.
+	t.Cleanup(func() {
+		for _, p := range procs {
+			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	})
+	started := time.Now()
+	for round := 1; round <= rounds; round++ {
+		var leader string
+		waitUntil(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
+		old := procs[leader]
+		if err := old.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		var holder string
+		var transitions int32
+		waitUntil(t, time.Minute, "another replica to take the Lease from the paused "+leader, func() bool {
+			holder, transitions = leaseTerm(t, ns)
+			return procs[holder] != nil && holder != leader
+		})
+		waitUntil(t, time.Minute, holder+" to fence every shard with its term", func() bool {
+			shards := notifyShards(t, ns, "notify-e2e")
+			for _, cm := range shards {
+				if !strings.Contains(cm.Annotations["kubectl-deploywatch/notify-term"], fmt.Sprintf(`"transitions":%d,"holder":%q`, transitions, holder)) {
+					return false
+				}
+			}
+			return len(shards) == 16
+		})
+
+		kind, status := "failed", "Failed"
+		switch {
+		case round == 1:
+			createFailingDeployment(t, ns, "api")
+		case round%2 == 1:
+			testbed.Kubectl(t, "-n", ns, "patch", "deployment", "api", "--type=json",
+				"-p", `[{"op":"add","path":"/spec/template/spec/nodeSelector","value":{"deploywatch.test/no-such-node":"true"}}]`)
+		default:
+			kind, status = "recovered", "Running"
+			recoverDeployment(t, ns, "api")
+		}
+		waitUntil(t, time.Minute, "the API server to show the transition into "+status, func() bool {
+			observed, exceeded := rolloutVerdict(t, ns, "api")
+			return observed && exceeded == (kind == "failed")
+		})
+		if err := old.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+
+		waitUntil(t, 2*time.Minute, fmt.Sprintf("round %d's %s message", round, kind), func() bool { return len(r.messages()) >= round })
+		if kind == "recovered" {
+			waitRolledOut(t, ns, "api")
+		}
+		waitUntil(t, time.Minute, "the delivery to be recorded", func() bool {
+			rec := notifyRecordOf(t, ns, "api")
+			return rec.Status == status && len(rec.Pending) == 0
+		})
+		waitUntil(t, time.Minute, "the resumed "+leader+" to stop leading", func() bool {
+			return old.metric(t, `deploywatch_notify_is_leader{identity="`+leader+`"}`) == 0 && old.metric(t, "deploywatch_notify_queue_length") == 0
+		})
+		got := r.messages()
+		if len(got) != round {
+			t.Fatalf("round %d: %d messages %s; want exactly %d, one per transition", round, len(got), fmtJSON(got), round)
+		}
+		m := got[round-1]
+		if m.Kind != kind || m.Deployment != "api" || m.Seq != int64(round) || m.Leader != holder || m.Term != transitions {
+			t.Fatalf("round %d: message %s; want %s with seq %d, claimed by %s in term %d (the leader after %s was paused)",
+				round, fmtJSON(m), kind, round, holder, transitions, leader)
+		}
+	}
+	var sent float64
+	for _, p := range procs {
+		waitUntil(t, time.Minute, "every queue to be empty", func() bool { return p.metric(t, "deploywatch_notify_queue_length") == 0 })
+		sent += p.metric(t, "deploywatch_notify_sent_total")
+	}
+	ids := map[string]bool{}
+	for _, m := range r.messages() {
+		ids[m.ID] = true
+	}
+	if got := r.messages(); len(got) != rounds || len(ids) != rounds || sent != float64(rounds) {
+		t.Errorf("%d messages, %d distinct ids, %v sends counted by the replicas; want %d of each", len(got), len(ids), sent, rounds)
+	}
+	t.Logf("%d rounds in %s: %d transitions, %d deliveries, 0 lost, 0 duplicates", rounds, time.Since(started).Round(time.Second), rounds, len(r.messages()))
 }

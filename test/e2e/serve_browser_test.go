@@ -86,7 +86,9 @@ func TestServeBrowser(t *testing.T) {
 	}
 	t.Logf("screenshot: %s", screenshotPath)
 
-	// A replica change made on the page reaches the cluster.
+	// A replica change made on the page reaches the cluster (once the page
+	// knows the server's identity may make it).
+	poll("the permissions", 30*time.Second, `document.getElementById("deployments").dataset.permissions === "loaded"`)
 	replicas := `tr[data-name="web"] input.replicas`
 	do("type 3 replicas", chromedp.Focus(chromedp.CSS(replicas)),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+replicas+`').select()`),

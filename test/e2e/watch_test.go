@@ -144,7 +144,7 @@ func (p *watchProc) stop(t *testing.T) int {
 // matchesTruth says how an event differs from the Deployment the API server
 // holds, in every field a user reads; "" when it does not.
 func matchesTruth(e deployment.Event, d *appsv1.Deployment) string {
-	truth := deployment.Summarize(d, &e.Summary)
+	truth := deployment.Summarize(d, &deployment.Diagnosis{Known: true, Problems: e.Problems})
 	var diffs []string
 	if e.Status != truth.Status {
 		diffs = append(diffs, fmt.Sprintf("status %s, truth %s", e.Status, truth.Status))
@@ -433,52 +433,9 @@ func TestWatchUntilComplete(t *testing.T) {
 // table is drawn, redrawn in place when the Deployment scales, and left on
 // the normal screen after Ctrl-C.
 func TestWatchLiveTableInTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatalf("tmux is not installed: .ci/run installs it (apt-get install tmux)")
-	}
 	ns := testbed.NewNamespace(t)
 	opsDeployment(t, ns, "web", 2, true, nil)
-	pluginDir := testbed.BuildPlugin(t)
-
-	socket := t.TempDir() + "/tmux.sock"
-	tmux := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("tmux", append([]string{"-S", socket}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	shell := fmt.Sprintf("env KUBECONFIG=%s PATH=%s:$PATH TERM=xterm-256color NO_COLOR=1 bash --norc --noprofile",
-		testbed.Kubeconfig(), pluginDir)
-	tmux("new-session", "-d", "-s", "e2e", "-x", "160", "-y", "30", shell)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-S", socket, "kill-server").Run() })
-
-	pane := func() string { return tmux("capture-pane", "-p", "-t", "e2e") }
-	waitPane := func(what string, cond func(string) bool) string {
-		t.Helper()
-		var last string
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			last = pane()
-			if cond(last) {
-				return last
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for the pane to show %s; it shows:\n%s", what, last)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	rowOf := func(screen, name string) []string {
-		var rows []string
-		for _, l := range strings.Split(screen, "\n") {
-			if f := strings.Fields(l); len(f) > 0 && f[0] == name {
-				rows = append(rows, l)
-			}
-		}
-		return rows
-	}
+	tmux, waitPane, rowOf := newTmux(t, 160, 30)
 
 	tmux("send-keys", "-t", "e2e", "kubectl deploywatch "+ns+"; echo exit=$?", "Enter")
 	screen := waitPane("web Running 2/2", func(s string) bool {
@@ -506,4 +463,55 @@ func TestWatchLiveTableInTmux(t *testing.T) {
 	if r := rowOf(screen, "web"); len(r) != 1 || !strings.Contains(r[0], "4/4") {
 		t.Errorf("the final table is not left on the normal screen:\n%s", screen)
 	}
+}
+
+// newTmux starts a shell in a tmux terminal of the given size, with the
+// plugin on PATH and the shared cluster's kubeconfig. It returns a tmux
+// runner, a wait for the screen to satisfy cond, and the rows of a table
+// on a screen whose first field is name.
+func newTmux(t *testing.T, width, height int) (tmux func(args ...string) string, waitPane func(what string, cond func(string) bool) string, rowOf func(screen, name string) []string) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatalf("tmux is not installed: .ci/run installs it (apt-get install tmux)")
+	}
+	pluginDir := testbed.BuildPlugin(t)
+	socket := t.TempDir() + "/tmux.sock"
+	tmux = func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("tmux", append([]string{"-S", socket}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	shell := fmt.Sprintf("env KUBECONFIG=%s PATH=%s:$PATH TERM=xterm-256color NO_COLOR=1 bash --norc --noprofile",
+		testbed.Kubeconfig(), pluginDir)
+	tmux("new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(width), "-y", fmt.Sprint(height), shell)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", socket, "kill-server").Run() })
+
+	waitPane = func(what string, cond func(string) bool) string {
+		t.Helper()
+		var last string
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			last = tmux("capture-pane", "-p", "-t", "e2e")
+			if cond(last) {
+				return last
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for the pane to show %s; it shows:\n%s", what, last)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	rowOf = func(screen, name string) []string {
+		var rows []string
+		for _, l := range strings.Split(screen, "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == name {
+				rows = append(rows, l)
+			}
+		}
+		return rows
+	}
+	return tmux, waitPane, rowOf
 }

@@ -54,11 +54,54 @@ type Options struct {
 	// APIServerArgs are extra kube-apiserver flags, without the leading
 	// dashes: {"watch-cache-sizes": "deployments.apps#0"}.
 	APIServerArgs map[string]string
+
+	hooks *startHooks // for the test bed's own tests
 }
 
+// startHooks let the test bed's tests make a start fail for real.
+type startHooks struct {
+	// afterCreate runs once kwokctl has created the cluster, before the
+	// nodes are made and awaited; attempt counts from 1.
+	afterCreate func(c *Cluster, attempt int)
+	// firstTimeout, if set, bounds the first attempt instead of startTimeout.
+	firstTimeout time.Duration
+	// failed receives the error of an attempt that is tried again.
+	failed func(err error)
+}
+
+// startTimeout bounds one attempt to start a cluster.
+const startTimeout = 4 * time.Minute
+
+// startAttempts: a cluster that does not come up is started once more, with
+// a new name (so a new kwokctl workdir) and new ports. Test packages start
+// clusters in parallel on a busy machine: a port taken between choosing and
+// binding it, or a kwok that does not make the nodes Ready in time, should
+// not fail a whole test package.
+const startAttempts = 2
+
 // newCluster creates a cluster, scales it to Nodes fake nodes and waits until
-// it serves requests and its nodes are Ready.
+// it serves requests and its nodes are Ready, trying again once (see
+// startAttempts).
 func newCluster(opts Options) (*Cluster, error) {
+	var errs []error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		c, err := startCluster(opts, attempt)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+		if attempt < startAttempts {
+			fmt.Fprintf(os.Stderr, "testbed: %v\ntestbed: starting a new cluster instead\n", err)
+			if opts.hooks != nil && opts.hooks.failed != nil {
+				opts.hooks.failed(err)
+			}
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// startCluster is one attempt of newCluster.
+func startCluster(opts Options, attempt int) (*Cluster, error) {
 	bin, err := Binaries()
 	if err != nil {
 		return nil, err
@@ -82,8 +125,11 @@ func newCluster(opts Options) (*Cluster, error) {
 	s.add(c)
 
 	start := time.Now()
-	if err := c.create(opts); err != nil {
-		err = fmt.Errorf("start cluster %s: %w%s", name, err, c.logTails(APIServer, Etcd))
+	if err := c.create(opts, attempt); err != nil {
+		// Every component's log: kwok-controller makes the nodes Ready,
+		// the others serve and schedule.
+		err = fmt.Errorf("start cluster %s (attempt %d of %d): %w%s", name, attempt, startAttempts, err,
+			c.logTails(APIServer, Etcd, KwokController, ControllerManager, Scheduler))
 		if delErr := c.Delete(); delErr != nil {
 			err = errors.Join(err, delErr)
 		}
@@ -94,8 +140,12 @@ func newCluster(opts Options) (*Cluster, error) {
 	return c, nil
 }
 
-func (c *Cluster) create(opts Options) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+func (c *Cluster) create(opts Options, attempt int) error {
+	timeout := startTimeout
+	if opts.hooks != nil && opts.hooks.firstTimeout > 0 && attempt == 1 {
+		timeout = opts.hooks.firstTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
 	// bindAddress keeps every component (etcd too, which kwokctl otherwise
@@ -132,6 +182,8 @@ options:
 			config += fmt.Sprintf("  - key: %s\n    value: %q\n", k, opts.APIServerArgs[k])
 		}
 	}
+	// The pod Stages that play the kubelet, faults included (stages.go).
+	config += "---\n" + stagesConfig()
 	configPath := filepath.Join(c.dir, "kwokctl.yaml")
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		return err
@@ -155,6 +207,9 @@ options:
 	unlock()
 	if err != nil {
 		return err
+	}
+	if opts.hooks != nil && opts.hooks.afterCreate != nil {
+		opts.hooks.afterCreate(c, attempt)
 	}
 
 	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(Nodes)); err != nil {
@@ -564,7 +619,7 @@ func (c *Cluster) startComponents() error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("cluster %s not ready after start: %w%s", c.name, last, c.logTails(APIServer))
+			return fmt.Errorf("cluster %s not ready after start: %w%s", c.name, last, c.logTails(APIServer, Etcd, KwokController))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -28,6 +28,73 @@
 // and removes its files. Should even the watchdog be killed, the next test
 // process to start a cluster removes what is left: each test process holds a
 // lock while it lives, and clusters whose owner's lock is free are stale.
+//
+// A cluster that does not come up (kwokctl fails, say a port was taken
+// between choosing and binding it, or the nodes are not Ready in 4 minutes)
+// is deleted and started once more with a new workdir and new ports; the
+// error of each attempt ends with the logs of every component, kwok-controller
+// (which makes the nodes Ready) included.
+//
+// # Kubelet failures
+//
+// kwok plays the kubelet, through Stages (stages.go). Besides kwok's default
+// pod stages, which every ordinary pod still goes through (Running and Ready
+// at once), each cluster has Stages that make a pod fail the way a real
+// kubelet (v1.37) reports it. A pod fails when its template carries
+// FaultLabel with one of the Fault values, or when its first container's
+// image is FaultImage(fault) (FaultImageTag for a second or third broken
+// image), so a plain `set-image web=<FaultImage(FaultImagePull)>` breaks a
+// rollout the way a bad tag does. The first container fails (the first init
+// container for FaultInitCrash); other containers run and are ready.
+//
+//	fault          first container (pod)                                        Warning events
+//	image-pull     waiting ErrImagePull <-> ImagePullBackOff (Pending)          Failed "Failed to pull image "I": rpc error: code = NotFound ...: not found" (*), Failed "Error: ErrImagePull" (**), Failed "Error: ImagePullBackOff"
+//	invalid-image  waiting InvalidImageName (Pending)                           InspectFailed "Failed to apply default image tag ..." (*), Failed "Error: InvalidImageName"
+//	crash-loop     running (not ready), terminated Error 1, running, waiting    BackOff "Back-off restarting failed container" (***)
+//	               CrashLoopBackOff "back-off 10s restarting failed container=C pod=P_NS(UID)",
+//	               restartCount 1, 2, ... and lastState.terminated (Running)
+//	oom-killed     as crash-loop, OOMKilled and exit code 137                   BackOff (***)
+//	config-error   waiting CreateContainerConfigError `configmap "app-config"   Failed `Error: configmap "app-config" not found`
+//	               not found` (Pending)
+//	run-error      waiting RunContainerError (runc's "exec: "/app/server": ... no such file or directory"),
+//	               lastState.terminated StartError 128, then CrashLoopBackOff (Running)   Failed "Error: <runc's message>", BackOff (***)
+//	init-crash     first init container as crash-loop, the others and every app
+//	               container waiting PodInitializing; Initialized False (Pending) BackOff (***)
+//	not-ready      running, started, never ready (Running)                      Unhealthy "Readiness probe failed: HTTP probe failed with statuscode: 503"
+//	evicted        Running and Ready, then phase Failed, reason Evicted, every   Evicted "The node was low on resource: memory. ..."
+//	               container terminated 137, DisruptionTarget True
+//	slow-pull      waiting ContainerCreating about 8 s, then Running and Ready   (Normal Pulling, Pulled (*))
+//	pull-then-run  ErrImagePull <-> ImagePullBackOff about 8 s, then Running     as image-pull, then (Normal Pulled (*))
+//	               and Ready
+//
+// While a container is not ready the pod's Ready and ContainersReady
+// conditions are False with reason ContainersNotReady and the kubelet's
+// message ("containers with unready status: [web]"); PodReadyToStartContainers
+// is True, and the pod has its IP and start time. Status messages are the
+// kubelet's and the runtime's exact words, with the pod's own names and image
+// (checked against k8s.io/kubernetes v1.37.2: pkg/kubelet/images
+// (image_manager.go, types.go), pkg/kubelet/kuberuntime (kuberuntime_container.go
+// startContainer, kuberuntime_manager.go doBackOff), pkg/kubelet/events,
+// pkg/kubelet/kubelet_pods.go (getPhase, env from ConfigMaps),
+// pkg/kubelet/status/generate.go, pkg/kubelet/prober, pkg/kubelet/eviction).
+// The differences from a real kubelet, all from kwok v0.7.0:
+//
+//   - (*) kwok records a Stage's event message verbatim, without a template,
+//     so a message naming the image is only made for the fault images
+//     (FaultImageTag's tags); (**) a pod failing by FaultLabel gets the
+//     kubelet's other event for the same moment, which names no image.
+//   - (***) for the same reason the BackOff event stops where the kubelet's
+//     goes on with the container and pod (" web in pod web-1_ns(uid)").
+//   - A Stage records one event per state change; the kubelet records
+//     several (Pulling before Failed, Created and Started, repeated probe
+//     failures), so counts are lower. Events come from component
+//     "kwok_controller", not "kubelet", and carry no fieldPath.
+//   - Time runs faster: back-offs take 2 to 3 s while the messages name the
+//     kubelet's (10s, 20s, ... 5m0s), so restartCount grows quicker.
+//   - A crash-looping container is not ready even while it runs, as one with
+//     a readiness probe that fails before its first success.
+//   - Container statuses are in spec order (the kubelet sorts them by name);
+//     container and image ids are made up in containerd's shape.
 package testbed
 
 import (

@@ -137,6 +137,22 @@ function namespaceView(ns) {
   let es = null, timer = null, attempt = 0, lastId = "", closed = false, everOpened = false;
 
   const editable = () => !info.readOnly && !!token();
+  // What the server's identity may do here (GET .../permissions, from
+  // SelfSubjectAccessReviews): controls it may not use are not offered.
+  let perms = { scale: false, patch: false, history: false };
+  const can = (what) => editable() && !!perms[what];
+  api("GET", "/api/namespaces/" + encodeURIComponent(ns) + "/permissions").then((p) => { perms = p; }, () => {})
+    .finally(() => {
+      if (closed) return;
+      table.dataset.permissions = "loaded";
+      for (const r of rows.values()) applyPermissions(r);
+    });
+
+  function applyPermissions(r) {
+    r.replicas.input.disabled = !can("scale");
+    for (const ed of r.images.values()) ed.input.disabled = !can("patch");
+    if (r.detail) r.detail.render();
+  }
 
   function connect() {
     if (closed) return;
@@ -188,12 +204,16 @@ function namespaceView(ns) {
 
   function remove(ev) {
     const r = rows.get(ev.name);
-    if (r) { r.tr.remove(); rows.delete(ev.name); }
+    if (r) { r.tr.remove(); if (r.detail) r.detail.tr.remove(); rows.delete(ev.name); }
     empty.hidden = rows.size > 0;
   }
 
   function sortRows() {
-    [...rows.keys()].sort().forEach((name) => tbody.append(rows.get(name).tr));
+    [...rows.keys()].sort().forEach((name) => {
+      const r = rows.get(name);
+      tbody.append(r.tr);
+      if (r.detail) tbody.append(r.detail.tr);
+    });
     empty.hidden = rows.size > 0;
   }
 
@@ -207,7 +227,7 @@ function namespaceView(ns) {
     }
     r.event = ev;
     const c = r.cells, rep = ev.replicas;
-    c.status.replaceChildren(statusBadge(ev.status), ev.message ? el("span", { class: "message" }, ev.message) : "");
+    c.status.replaceChildren(statusBadge(ev.status), ev.message ? el("span", { class: "message" }, ev.message) : "", problemList(ev.problems));
     c.ready.textContent = rep.ready + "/" + rep.desired;
     c.updated.textContent = rep.updated;
     c.available.textContent = rep.available;
@@ -218,18 +238,39 @@ function namespaceView(ns) {
     c.last.title = ev.type + (ev.changed && ev.changed.length ? ": " + ev.changed.join(", ") : "") + " at " + new Date(ev.time).toLocaleString();
     r.tr.dataset.status = ev.status;
     if (flash) { r.tr.classList.remove("flash"); void r.tr.offsetWidth; r.tr.classList.add("flash"); }
+    if (r.detail) r.detail.changed();
+  }
+
+  // problemList shows every diagnosed problem of the new ReplicaSet, one
+  // line each, behind a click: which pod, container and node, since when.
+  function problemList(problems) {
+    if (!problems || !problems.length) return "";
+    const items = problems.map((p) => {
+      const where = [p.pod && ("pod " + p.pod), p.container && ((p.init ? "init container " : "container ") + p.container), p.node && ("node " + p.node)].filter(Boolean).join(", ");
+      const count = p.pods ? p.pods + (p.pods === 1 ? " pod " : " pods ") : "";
+      const restarts = p.restarts ? ", " + p.restarts + " restarts" : "";
+      const since = p.since ? ", since " + new Date(p.since).toLocaleTimeString() : "";
+      return el("li", { class: "problem" }, count + p.reason + ": " + (p.message || "") + (where ? " (" + where + restarts + since + ")" : ""));
+    });
+    return el("details", { class: "problems" }, el("summary", {}, problems.length === 1 ? "1 problem" : problems.length + " problems"), el("ul", {}, ...items));
   }
 
   function makeRow(name) {
+    const toggle = el("button", { type: "button", class: "toggle", "aria-expanded": "false", title: "history and rollout controls" }, name);
     const cells = {
-      name: el("td", {}, name), status: el("td", { class: "status-cell" }),
+      name: el("td", {}, toggle), status: el("td", { class: "status-cell" }),
       ready: el("td", { class: "num ready" }), updated: el("td", { class: "num" }), available: el("td", { class: "num" }),
       replicas: el("td", {}), images: el("td", {}), last: el("td", { class: "muted last" }),
     };
     const tr = el("tr", { "data-name": name }, Object.values(cells));
-    const r = { tr, cells, images: new Map() };
+    const r = { name, tr, cells, images: new Map(), detail: null };
+    toggle.addEventListener("click", () => {
+      if (r.detail) { r.detail.close(); r.detail = null; }
+      else r.detail = detailView(r);
+      toggle.setAttribute("aria-expanded", String(!!r.detail));
+    });
     r.replicas = editor({
-      label: null, type: "number", cls: "replicas", name: "replicas",
+      label: null, type: "number", cls: "replicas", name: "replicas", allowed: () => can("scale"),
       save: (value, baseValue) => {
         if (!/^\d+$/.test(value.trim())) return Promise.reject({ error: "replicas must be a whole number, 0 or more" });
         return api("PUT", base + "/" + encodeURIComponent(name) + "/scale",
@@ -247,7 +288,7 @@ function namespaceView(ns) {
       let ed = r.images.get(c.name);
       if (!ed) {
         ed = editor({
-          label: c.name, type: "text", cls: "image", name: "image-" + c.name,
+          label: c.name, type: "text", cls: "image", name: "image-" + c.name, allowed: () => can("patch"),
           save: (value) => api("PUT", base + "/" + encodeURIComponent(ev.name) + "/image", { container: c.name, image: value.trim() }),
         });
         r.images.set(c.name, ed);
@@ -260,13 +301,13 @@ function namespaceView(ns) {
   // editor is an input that shows the live value until the user edits it,
   // then offers Save; Enter saves, Escape reverts. The server's error is
   // shown next to it.
-  function editor({ label, type, cls, name, save }) {
+  function editor({ label, type, cls, name, save, allowed }) {
     const input = el("input", { type, class: cls, name, min: type === "number" ? "0" : null, "aria-label": label || name, autocomplete: "off", spellcheck: "false" });
     const button = el("button", { type: "button", hidden: true }, "Save");
     const msg = el("span", { class: "field-error", hidden: true, role: "alert" });
     const node = el("div", { class: "edit" }, label ? el("label", {}, label) : null, input, button, msg);
     let live = "", dirty = false, baseValue = "", busy = false;
-    input.disabled = !editable();
+    input.disabled = !allowed();
     const setDirty = (d) => { dirty = d; input.classList.toggle("dirty", d); button.hidden = !d; };
     const clearMsg = () => { msg.hidden = true; msg.textContent = ""; msg.className = "field-error"; };
     input.addEventListener("input", () => {
@@ -309,6 +350,105 @@ function namespaceView(ns) {
     };
   }
 
+  // detailView is a row's history with undo, restart, pause and resume. It
+  // reloads the history when the row changes; undo asks for confirmation
+  // naming each image before and after, and sends the resourceVersion the
+  // history was read at, so a change made meanwhile is refused (409).
+  function detailView(r) {
+    const path = base + "/" + encodeURIComponent(r.name);
+    const box = el("div", { class: "rollout" });
+    const tr = el("tr", { class: "detail", "data-detail-for": r.name }, el("td", { colspan: "8" }, box));
+    r.tr.after(tr);
+    let history = null, error = "", note = null, confirming = null, busy = false, reload = null, gone = false;
+
+    function load() {
+      return api("GET", path + "/history").then((h) => { history = h; error = ""; }, (e) => { error = errorText(e); })
+        .finally(() => { if (!gone) render(); });
+    }
+
+    function act(what, body, done) {
+      busy = true; note = null; render();
+      api("POST", path + "/" + what, body).then((res) => {
+        note = { ok: true, text: res.changed ? done : "unchanged: it already was so" };
+        confirming = null;
+      }, (e) => {
+        note = { ok: false, text: errorText(e) };
+        if (e.status === 401) sessionStorage.removeItem(TOKEN_KEY);
+        if (e.status === 409) confirming = null; // changed meanwhile: look again
+      }).finally(() => { busy = false; load(); });
+    }
+
+    function imagesOf(rev) {
+      const m = new Map();
+      for (const c of rev.initContainers || []) m.set("init container " + c.container, c.image);
+      for (const c of rev.containers || []) m.set("container " + c.container, c.image);
+      return m;
+    }
+
+    function confirmBox(rev) {
+      const before = new Map();
+      for (const c of r.event.containers || []) before.set("container " + c.name, c.image);
+      const current = (history.revisions || []).find((x) => x.current);
+      const from = current ? imagesOf(current) : before;
+      const to = imagesOf(rev);
+      const lines = [];
+      for (const k of new Set([...from.keys(), ...to.keys()])) {
+        const a = from.get(k) || "none", b = to.get(k) || "none";
+        lines.push(el("li", { class: a === b ? "same" : "differs" }, k + ": " + a + (a === b ? " (unchanged)" : " → " + b)));
+      }
+      return el("div", { class: "confirm", role: "dialog", "aria-label": "confirm undo" },
+        el("p", {}, "Roll " + r.name + " back to revision " + rev.revision + (current ? " (from revision " + current.revision + ")" : "") + "?"),
+        el("ul", { class: "changes" }, lines),
+        el("button", { type: "button", class: "control confirm-undo", disabled: busy,
+          onclick: () => act("undo", { toRevision: rev.revision, resourceVersion: history.resourceVersion }, "rolled back to revision " + rev.revision) }, "Roll back"),
+        " ",
+        el("button", { type: "button", class: "cancel", onclick: () => { confirming = null; render(); } }, "Cancel"));
+    }
+
+    function render() {
+      const paused = history ? history.paused : r.event.status === "Paused";
+      const actions = el("div", { class: "actions" });
+      if (can("patch")) {
+        actions.append(
+          el("button", { type: "button", class: "control restart", disabled: busy || paused, title: paused ? "resume it first" : "replace every pod",
+            onclick: () => act("restart", {}, "restarted") }, "Restart"),
+          paused ? el("button", { type: "button", class: "control resume", disabled: busy, onclick: () => act("resume", {}, "resumed") }, "Resume")
+            : el("button", { type: "button", class: "control pause", disabled: busy, onclick: () => act("pause", {}, "paused") }, "Pause"));
+      }
+      const parts = [actions];
+      if (note) parts.push(el("div", { class: note.ok ? "field-ok note" : "field-error note", role: "alert" }, note.text));
+      if (error) parts.push(el("div", { class: "field-error" }, error));
+      if (history) {
+        const canUndo = can("patch") && perms.history;
+        const rows = (history.revisions || []).map((rev) => el("tr", { "data-revision": rev.revision, class: rev.current ? "current" : "" },
+          el("td", { class: "num" }, rev.revision),
+          el("td", {}, [...imagesOf(rev)].map(([k, v]) => el("div", { class: "img" }, k.replace(/^container /, "") + "=" + v))),
+          el("td", {}, rev.changeCause || el("span", { class: "muted" }, "none recorded")),
+          el("td", { class: "muted" }, ago(rev.created)),
+          el("td", { class: "num" }, rev.readyReplicas + "/" + rev.replicas),
+          el("td", {}, rev.current ? el("span", { class: "muted" }, "current")
+            : canUndo ? el("button", { type: "button", class: "control undo-to", "data-revision": rev.revision, disabled: busy,
+              onclick: () => { confirming = rev.revision; note = null; render(); } }, "Undo to " + rev.revision) : "")));
+        parts.push(el("table", { class: "history" },
+          el("thead", {}, el("tr", {}, ["Revision", "Images", "Change cause", "Created", "Pods", ""].map((h) => el("th", {}, h)))),
+          el("tbody", {}, rows)));
+        const rev = (history.revisions || []).find((x) => x.revision === confirming);
+        if (rev && canUndo) parts.push(confirmBox(rev));
+      } else if (!error) parts.push(el("p", { class: "muted" }, "Loading history…"));
+      box.replaceChildren(...parts);
+    }
+
+    load();
+    return {
+      tr, render,
+      changed() { // the row changed: read the history again, at most every half second
+        if (reload) return;
+        reload = setTimeout(() => { reload = null; if (!gone) load(); }, 500);
+      },
+      close() { gone = true; clearTimeout(reload); tr.remove(); },
+    };
+  }
+
   const tick = setInterval(() => {
     for (const r of rows.values()) r.cells.last.textContent = ago(r.cells.last.dataset.time);
   }, 5000);
@@ -319,6 +459,7 @@ function namespaceView(ns) {
       closed = true;
       clearInterval(tick);
       clearTimeout(timer);
+      for (const r of rows.values()) if (r.detail) r.detail.close();
       if (es) es.close();
       setConn("idle");
     },

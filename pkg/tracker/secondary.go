@@ -1,0 +1,223 @@
+package tracker
+
+import (
+	"cmp"
+	"context"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/diagnosis"
+)
+
+// Diagnose are the clients a tracker reads a rollout's ReplicaSets, Pods
+// and Warning Events with, to say why it does not progress.
+type Diagnose struct {
+	ReplicaSets appsv1client.ReplicaSetsGetter
+	Pods        corev1client.PodsGetter
+	Events      corev1client.EventsGetter
+}
+
+// DiagnoseWith reads through one clientset.
+func DiagnoseWith(kube kubernetes.Interface) *Diagnose {
+	return &Diagnose{ReplicaSets: kube.AppsV1(), Pods: kube.CoreV1(), Events: kube.CoreV1()}
+}
+
+// RevisionAnnotation is where the deployment controller records the
+// revision of a Deployment and of each of its ReplicaSets.
+const RevisionAnnotation = "deployment.kubernetes.io/revision"
+
+// Index names of the secondary informers.
+const (
+	byOwner  = "owner"  // ReplicaSets by Deployment, Pods by ReplicaSet: "ns/name"
+	byObject = "object" // Events by what they are about: "ns/Kind/name"
+)
+
+func ownerIndex(obj any) ([]string, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return nil, nil
+	}
+	if ref := metav1.GetControllerOfNoCopy(m); ref != nil {
+		return []string{m.GetNamespace() + "/" + ref.Name}, nil
+	}
+	return nil, nil
+}
+
+func objectIndex(obj any) ([]string, error) {
+	e, ok := obj.(*corev1.Event)
+	if !ok {
+		return nil, nil
+	}
+	o := e.InvolvedObject
+	return []string{cmp.Or(o.Namespace, e.Namespace) + "/" + o.Kind + "/" + o.Name}, nil
+}
+
+// secondary is one informer the diagnosis reads.
+type secondary struct {
+	name     string // for messages: "replicasets", "pods", "events"
+	informer cache.SharedIndexInformer
+}
+
+// secondaries builds the diagnosis's informers, each keeping only what the
+// diagnosis reads.
+func (t *Tracker) secondaries() []*secondary {
+	d := t.opts.Diagnose
+	ns := t.opts.Namespace
+	rs := d.ReplicaSets.ReplicaSets(ns)
+	pods := d.Pods.Pods(ns)
+	events := d.Events.Events(ns)
+	mk := func(name string, lw *cache.ListWatch, client any, obj runtime.Object, transform cache.TransformFunc, indexers cache.Indexers) *secondary {
+		inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), obj, cache.SharedIndexInformerOptions{ObjectDescription: name, Indexers: indexers})
+		_ = inf.SetTransform(transform) // cannot fail before Run
+		return &secondary{name: name, informer: inf}
+	}
+	warnings := func(o *metav1.ListOptions) { o.FieldSelector = "type=" + corev1.EventTypeWarning }
+	return []*secondary{
+		mk("replicasets", &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return rs.List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return rs.Watch(ctx, o)
+			},
+		}, d.ReplicaSets, &appsv1.ReplicaSet{}, StripReplicaSet, cache.Indexers{byOwner: ownerIndex}),
+		mk("pods", &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return pods.List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return pods.Watch(ctx, o)
+			},
+		}, d.Pods, &corev1.Pod{}, StripPod, cache.Indexers{byOwner: ownerIndex}),
+		mk("events", &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				warnings(&o)
+				return events.List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				warnings(&o)
+				return events.Watch(ctx, o)
+			},
+		}, d.Events, &corev1.Event{}, StripEvent, cache.Indexers{byObject: objectIndex}),
+	}
+}
+
+// diagnose reads the diagnosis of d from the secondary informers; nil when
+// the tracker does not diagnose.
+func (t *Tracker) diagnose(d *appsv1.Deployment) *deployment.Diagnosis {
+	if t.rs == nil {
+		return nil
+	}
+	if !t.diagnosable.Load() {
+		return &deployment.Diagnosis{}
+	}
+	diag := &deployment.Diagnosis{Known: true}
+	if d.Status.ObservedGeneration < d.Generation {
+		return diag // its new ReplicaSet may not exist yet
+	}
+	newRS := t.newReplicaSet(d)
+	if newRS == nil {
+		return diag
+	}
+	diag.ReplicaSet = newRS.Name
+	in := diagnosis.Input{ReplicaSet: newRS}
+	pods, _ := t.pods.GetIndexer().ByIndex(byOwner, newRS.Namespace+"/"+newRS.Name)
+	for _, o := range pods {
+		if p, ok := o.(*corev1.Pod); ok {
+			in.Pods = append(in.Pods, p)
+		}
+	}
+	if t.events != nil {
+		add := func(kind, name string) {
+			evs, _ := t.events.GetIndexer().ByIndex(byObject, newRS.Namespace+"/"+kind+"/"+name)
+			for _, o := range evs {
+				if e, ok := o.(*corev1.Event); ok {
+					in.Events = append(in.Events, e)
+				}
+			}
+		}
+		add("ReplicaSet", newRS.Name)
+		for _, p := range in.Pods {
+			add("Pod", p.Name)
+		}
+	}
+	diag.Problems = diagnosis.Diagnose(in)
+	return diag
+}
+
+// newReplicaSet is d's ReplicaSet of d's current revision (the highest
+// revision if none matches), among those d controls.
+func (t *Tracker) newReplicaSet(d *appsv1.Deployment) *appsv1.ReplicaSet {
+	objs, _ := t.rs.GetIndexer().ByIndex(byOwner, d.Namespace+"/"+d.Name)
+	want := d.Annotations[RevisionAnnotation]
+	var best *appsv1.ReplicaSet
+	bestRev := int64(-1)
+	for _, o := range objs {
+		rs, ok := o.(*appsv1.ReplicaSet)
+		if !ok {
+			continue
+		}
+		if ref := metav1.GetControllerOfNoCopy(rs); ref == nil || ref.UID != d.UID {
+			continue // an old Deployment's, by the same name
+		}
+		rev := rs.Annotations[RevisionAnnotation]
+		if want != "" && rev == want {
+			return rs
+		}
+		if n, err := strconv.ParseInt(rev, 10, 64); err == nil && n > bestRev {
+			best, bestRev = rs, n
+		}
+	}
+	return best
+}
+
+// deploymentKeysOf maps a ReplicaSet, Pod or Event to the key of the
+// Deployment it belongs to, or "".
+func (t *Tracker) deploymentKeyOf(obj any) string {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	switch o := obj.(type) {
+	case *appsv1.ReplicaSet:
+		if ref := metav1.GetControllerOfNoCopy(o); ref != nil && ref.Kind == "Deployment" {
+			return o.Namespace + "/" + ref.Name
+		}
+	case *corev1.Pod:
+		if ref := metav1.GetControllerOfNoCopy(o); ref != nil && ref.Kind == "ReplicaSet" {
+			return t.rsOwner(o.Namespace, ref.Name)
+		}
+	case *corev1.Event:
+		io := o.InvolvedObject
+		switch io.Kind {
+		case "ReplicaSet":
+			return t.rsOwner(io.Namespace, io.Name)
+		case "Pod":
+			if p, ok, _ := t.pods.GetIndexer().GetByKey(io.Namespace + "/" + io.Name); ok {
+				return t.deploymentKeyOf(p)
+			}
+		}
+	}
+	return ""
+}
+
+func (t *Tracker) rsOwner(ns, name string) string {
+	o, ok, _ := t.rs.GetIndexer().GetByKey(ns + "/" + name)
+	if !ok {
+		return ""
+	}
+	rs := o.(*appsv1.ReplicaSet)
+	if ref := metav1.GetControllerOfNoCopy(rs); ref != nil && ref.Kind == "Deployment" {
+		return ns + "/" + ref.Name
+	}
+	return ""
+}

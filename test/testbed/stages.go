@@ -1,0 +1,319 @@
+package testbed
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// This file writes the kwok Stages that play the kubelet's part for pods:
+// kwok's own default pod stages (kustomize/stage/pod/fast in kwok v0.7.0),
+// told to leave fault pods alone, and the fault stages. A pod Stage in the
+// kwokctl configuration replaces all of kwok's default pod stages, so the
+// defaults are written here too; kwok keeps its default node stages.
+//
+// kwok v0.7.0 matches a pod against every Stage on each change of the pod,
+// picks the one that matches (the selectors below never overlap), waits the
+// Stage's delay, then records its event and patches the pod's status with
+// its template (a Go template over the pod as JSON, with sprig's functions).
+// A fault is therefore a small state machine: each Stage selects the pod's
+// fault and the state of its failing container, and moves it to the next.
+//
+// kwok records a Stage's event message verbatim (no template), so an event
+// message can name a pod's image only when the image is known in advance: the
+// fault images get Stages of their own whose messages name them.
+
+// faultExpr is a jq expression for the pod's fault: its FaultLabel value, or
+// else the fault its first container's image names.
+var faultExpr = fmt.Sprintf(`.metadata.labels[%q] // ((.spec.containers[0].image // "") | select(startswith(%q)) | ltrimstr(%q) | split(":")[0] | ascii_downcase)`,
+	FaultLabel, faultRegistry, faultRegistry)
+
+// stateExpr is a jq expression for the state of the first container of a
+// status list (containerStatuses or initContainerStatuses): "new" when the
+// kubelet has reported nothing yet, else the state ("waiting:<reason>",
+// "running", "terminated") and ":first" (restartCount 0) or ":again".
+func stateExpr(list string) string {
+	return fmt.Sprintf(`((.status.%s // [])[0]) as $c | if $c == null then "new" else `+
+		`(if $c.state.waiting != null then "waiting:" + ($c.state.waiting.reason // "") `+
+		`elif $c.state.running != null then "running" `+
+		`elif $c.state.terminated != null then "terminated" else "unknown" end) + `+
+		`(if ($c.restartCount // 0) == 0 then ":first" else ":again" end) end`, list)
+}
+
+// pulledLongEnough is a jq expression: "yes" once the pod started 5 s ago or
+// more (startTime has whole seconds).
+const pulledLongEnough = `if (.status.startTime // "") == "" then "no" elif (now - (.status.startTime | fromdate)) >= 5 then "yes" else "no" end`
+
+// Delays between states, in milliseconds: [duration, jitter]; kwok waits a
+// random time between the two.
+var (
+	delayStart   = [2]int64{100, 400}   // the kubelet's first sync of a new pod
+	delayStep    = [2]int64{1000, 2000} // a container runs, exits, or a pull fails
+	delayBackOff = [2]int64{2000, 3000} // a back-off (the kubelet's are 10 s and up)
+	delayPull    = [2]int64{7500, 8500} // FaultSlowPull's pull
+	delayEvict   = [2]int64{2000, 3000} // FaultEvicted's pod runs this long
+)
+
+// The kubelet's and the container runtime's messages (see the package doc).
+const (
+	// containerd's error for a tag the registry does not have; %[1]s is the image.
+	pullErrFmt = `rpc error: code = NotFound desc = failed to pull and unpack image "%[1]s": failed to resolve reference "%[1]s": %[1]s: not found`
+	// runc's error for a command that does not exist in the image.
+	runErr = `failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: exec: "/app/server": stat /app/server: no such file or directory: unknown`
+	// The kubelet's error when a ConfigMap an env var refers to is missing.
+	configErr = `configmap "app-config" not found`
+	// The prober's event for a readiness probe answered with 503.
+	unhealthy = `Readiness probe failed: HTTP probe failed with statuscode: 503`
+	// The eviction manager's message for memory pressure.
+	evictedMsg = `The node was low on resource: memory. Threshold quantity: 100Mi, available: 48236Ki. `
+	// The kubelet's crash-loop event; kwok cannot name the container and
+	// pod the kubelet's message goes on with (" web in pod web-1_ns(uid)").
+	backOffMsg = `Back-off restarting failed container`
+)
+
+// stageEvent is the event a Stage records when it plays.
+type stageEvent struct {
+	Type    string `json:"type"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+func warning(reason, message string) *stageEvent {
+	return &stageEvent{Type: "Warning", Reason: reason, Message: message}
+}
+
+func normal(reason, message string) *stageEvent {
+	return &stageEvent{Type: "Normal", Reason: reason, Message: message}
+}
+
+var started = normal("Started", "Container started")
+
+// step is one transition of a fault's state machine.
+type step struct {
+	name  string
+	state string // the failing container's state (stateExpr) the step starts from
+	extra []requirement
+	delay [2]int64
+	// event returns the event, given the pod's first image when it is a
+	// known fault image, else "". nil: no event.
+	event func(image string) *stageEvent
+	// imageEvent: event depends on the image, so the step is written once
+	// per fault image and once for any other image.
+	imageEvent bool
+	status     string // status template; "" patches nothing
+}
+
+func always(e *stageEvent) func(string) *stageEvent { return func(string) *stageEvent { return e } }
+
+type requirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values,omitempty"`
+}
+
+// stagesConfig returns the kwokctl configuration documents (YAML: JSON
+// documents separated by "---") of every pod Stage of the test bed.
+func stagesConfig() string {
+	var docs []string
+	add := func(name string, reqs []requirement, delay [2]int64, ev *stageEvent, status string, extra map[string]any) {
+		spec := map[string]any{
+			"resourceRef": map[string]string{"apiGroup": "v1", "kind": "Pod"},
+			"selector":    map[string]any{"matchExpressions": reqs},
+		}
+		if delay != [2]int64{} {
+			spec["delay"] = map[string]int64{"durationMilliseconds": delay[0], "jitterDurationMilliseconds": delay[1]}
+		}
+		next := map[string]any{}
+		if ev != nil {
+			next["event"] = ev
+		}
+		if status != "" {
+			next["statusTemplate"] = status
+		}
+		for k, v := range extra {
+			next[k] = v
+		}
+		spec["next"] = next
+		raw, err := json.MarshalIndent(map[string]any{
+			"apiVersion": "kwok.x-k8s.io/v1alpha1",
+			"kind":       "Stage",
+			"metadata":   map[string]string{"name": name},
+			"spec":       spec,
+		}, "", "  ")
+		if err != nil {
+			panic(err) // maps of strings: cannot fail
+		}
+		docs = append(docs, string(raw))
+	}
+
+	notDeleted := requirement{Key: ".metadata.deletionTimestamp", Operator: "DoesNotExist"}
+	noFault := requirement{Key: faultExpr, Operator: "NotIn", Values: Faults}
+
+	// kwok's default pod stages; ready and complete leave fault pods alone.
+	add("pod-ready", []requirement{notDeleted, {Key: ".status.podIP", Operator: "DoesNotExist"}, noFault},
+		[2]int64{}, nil, defaultReadyTemplate, nil)
+	add("pod-complete", []requirement{notDeleted, {Key: ".status.phase", Operator: "In", Values: []string{"Running"}},
+		{Key: ".metadata.ownerReferences.[].kind", Operator: "In", Values: []string{"Job"}}, noFault},
+		[2]int64{}, nil, defaultCompleteTemplate, nil)
+	add("pod-delete", []requirement{{Key: ".metadata.deletionTimestamp", Operator: "Exists"}},
+		[2]int64{}, nil, "", map[string]any{"finalizers": map[string]bool{"empty": true}, "delete": true})
+
+	for _, fault := range Faults {
+		list := "containerStatuses"
+		if fault == FaultInitCrash {
+			list = "initContainerStatuses"
+		}
+		images := faultImages(fault)
+		for _, s := range faultSteps(fault) {
+			base := []requirement{
+				notDeleted,
+				{Key: faultExpr, Operator: "In", Values: []string{fault}},
+				{Key: stateExpr(list), Operator: "In", Values: []string{s.state}},
+			}
+			base = append(base, s.extra...)
+			name := "testbed-" + fault + "-" + s.name
+			event := func(image string) *stageEvent {
+				if s.event == nil {
+					return nil
+				}
+				return s.event(image)
+			}
+			if !s.imageEvent {
+				add(name, base, s.delay, event(""), s.status, nil)
+				continue
+			}
+			imageKey := ".spec.containers[0].image"
+			for i, image := range images {
+				reqs := append(append([]requirement{}, base...), requirement{Key: imageKey, Operator: "In", Values: []string{image}})
+				add(fmt.Sprintf("%s-%s", name, FaultImageTags[i]), reqs, s.delay, event(image), s.status, nil)
+			}
+			reqs := append(append([]requirement{}, base...), requirement{Key: imageKey, Operator: "NotIn", Values: images})
+			add(name, reqs, s.delay, event(""), s.status, nil)
+		}
+	}
+	return strings.Join(docs, "\n---\n") + "\n"
+}
+
+// faultSteps is the state machine of a fault.
+func faultSteps(fault string) []step {
+	switch fault {
+	case FaultImagePull, FaultPullThenRun:
+		pullFailed := func(image string) *stageEvent {
+			if image == "" {
+				return warning("Failed", "Error: ErrImagePull")
+			}
+			return warning("Failed", fmt.Sprintf(`Failed to pull image %q: `+pullErrFmt, image))
+		}
+		steps := []step{
+			{name: "pull-failed", state: "new", delay: delayStart, event: pullFailed, imageEvent: true,
+				status: podStarts(false, "Pending", errImagePull)},
+			{name: "back-off", state: "waiting:ErrImagePull:first", delay: delayStep,
+				event: always(warning("Failed", "Error: ImagePullBackOff")), status: containers("Pending", imagePullBackOff)},
+		}
+		if fault == FaultImagePull {
+			return append(steps, step{name: "pull-again", state: "waiting:ImagePullBackOff:first", delay: delayBackOff,
+				event: pullFailed, imageEvent: true, status: containers("Pending", errImagePull)})
+		}
+		return append(steps,
+			step{name: "pull-again", state: "waiting:ImagePullBackOff:first", delay: delayBackOff,
+				extra: []requirement{{Key: pulledLongEnough, Operator: "In", Values: []string{"no"}}},
+				event: pullFailed, imageEvent: true, status: containers("Pending", errImagePull)},
+			step{name: "pulled", state: "waiting:ImagePullBackOff:first", delay: delayStep,
+				extra: []requirement{{Key: pulledLongEnough, Operator: "In", Values: []string{"yes"}}},
+				event: pulled, imageEvent: true, status: becomesReady})
+
+	case FaultSlowPull:
+		return []step{
+			{name: "pulling", state: "new", delay: delayStart, imageEvent: true,
+				event: func(image string) *stageEvent {
+					if image == "" {
+						return nil
+					}
+					return normal("Pulling", fmt.Sprintf("Pulling image %q", image))
+				},
+				status: podStarts(false, "Pending", containerCreating)},
+			{name: "pulled", state: "waiting:ContainerCreating:first", delay: delayPull,
+				event: pulled, imageEvent: true, status: becomesReady},
+		}
+
+	case FaultInvalidImage:
+		return []step{
+			{name: "invalid", state: "new", delay: delayStart, imageEvent: true,
+				event: func(image string) *stageEvent {
+					if image == "" {
+						return warning("Failed", "Error: InvalidImageName")
+					}
+					return warning("InspectFailed", invalidImageMessage(image))
+				},
+				status: podStarts(false, "Pending", invalidImageName)},
+			{name: "invalid-again", state: "waiting:InvalidImageName:first", delay: delayStep,
+				event: always(warning("Failed", "Error: InvalidImageName"))},
+		}
+
+	case FaultConfigError:
+		return []step{{name: "config-error", state: "new", delay: delayStart,
+			event: always(warning("Failed", "Error: "+configErr)), status: podStarts(false, "Pending", createConfigError)}}
+
+	case FaultCrashLoop, FaultOOMKilled, FaultInitCrash:
+		exit, reason := "1", "Error"
+		if fault == FaultOOMKilled {
+			exit, reason = "137", "OOMKilled"
+		}
+		r := strings.NewReplacer("__EXIT__", exit, "__REASON__", reason)
+		t := containers
+		first := func(phase, c0 string) string { return podStarts(false, phase, c0) }
+		phase := "Running"
+		if fault == FaultInitCrash {
+			t, first, phase = initContainers, initStarts, "Pending"
+		}
+		return []step{
+			{name: "start", state: "new", delay: delayStart, event: always(started), status: first(phase, runningNotReady)},
+			{name: "exit", state: "running:first", delay: delayStep, status: t(phase, r.Replace(exited))},
+			{name: "restart", state: "terminated:first", delay: delayStart, event: always(started), status: t(phase, runningNotReady)},
+			{name: "crash", state: "running:again", delay: delayStep,
+				event: always(warning("BackOff", backOffMsg)), status: t(phase, r.Replace(crashLoopBackOff))},
+			{name: "restart-again", state: "waiting:CrashLoopBackOff:again", delay: delayBackOff,
+				event: always(started), status: t(phase, runningNotReady)},
+		}
+
+	case FaultRunError:
+		failed := always(warning("Failed", "Error: "+runErr))
+		return []step{
+			{name: "start-failed", state: "new", delay: delayStart, event: failed, status: podStarts(false, "Running", runContainerError)},
+			{name: "start-failed-again", state: "waiting:RunContainerError:first", delay: delayStep, event: failed,
+				status: containers("Running", runContainerError)},
+			{name: "back-off", state: "waiting:RunContainerError:again", delay: delayStep,
+				event: always(warning("BackOff", backOffMsg)), status: containers("Running", startErrorBackOff)},
+			{name: "start-failed-after-back-off", state: "waiting:CrashLoopBackOff:again", delay: delayBackOff, event: failed,
+				status: containers("Running", runContainerError)},
+		}
+
+	case FaultNotReady:
+		return []step{
+			{name: "start", state: "new", delay: delayStart, event: always(started), status: podStarts(false, "Running", runningNotReady)},
+			{name: "probe-failed", state: "running:first", delay: delayStep, event: always(warning("Unhealthy", unhealthy))},
+		}
+
+	case FaultEvicted:
+		return []step{
+			{name: "start", state: "new", delay: delayStart, event: always(started), status: podStarts(true, "Running", runningReady)},
+			{name: "evict", state: "running:first", delay: delayEvict, event: always(warning("Evicted", evictedMsg)), status: evictedTemplate},
+		}
+	}
+	panic("testbed: no stages for fault " + fault)
+}
+
+func pulled(image string) *stageEvent {
+	if image == "" {
+		return started
+	}
+	return normal("Pulled", fmt.Sprintf("Successfully pulled image %q in 8s (8s including waiting). Image size: 4718592 bytes.", image))
+}
+
+// invalidImageMessage is the kubelet's message for a fault image of
+// FaultInvalidImage, as github.com/distribution/reference words the parse
+// error of an upper-case repository.
+func invalidImageMessage(image string) string {
+	repo := strings.TrimPrefix(image[:strings.LastIndex(image, ":")], "registry.testbed.invalid/")
+	return fmt.Sprintf(`Failed to apply default image tag %q: couldn't parse image name %q: invalid reference format: repository name (%s) must be lowercase`, image, image, repo)
+}
