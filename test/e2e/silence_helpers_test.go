@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/util/retry"
+
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 )
 
@@ -22,7 +24,8 @@ func proveSilence(t *testing.T, b *faultBed, w *watchProc, f *sseFollower, name 
 		_, inStream := f.view()[name]
 		return inWatch && inStream
 	})
-	if err := b.scale(t, name, 2); err != nil {
+	// The controller is still writing the new Deployment's status.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error { return b.scale(t, name, 2) }); err != nil {
 		t.Fatal(err)
 	}
 	scaled := func(evs []deployment.Event) bool {
