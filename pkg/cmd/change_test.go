@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -87,19 +88,19 @@ func TestChangeCommands(t *testing.T) {
 		actions []string
 	}{
 		{name: "scale", cmd: scaleCmd, args: []string{"web", "--replicas=5"},
-			out: "deployment.apps/web scaled\n", actions: []string{"get deployments/scale", "update deployments/scale"}},
+			out: "deployment.apps/web scaled\n", actions: []string{"get deployments/scale", "update deployments/scale", "list horizontalpodautoscalers"}},
 		{name: "scale TYPE/NAME", cmd: scaleCmd, args: []string{"deploy/web", "--replicas", "5"},
-			out: "deployment.apps/web scaled\n", actions: []string{"get deployments/scale", "update deployments/scale"}},
+			out: "deployment.apps/web scaled\n", actions: []string{"get deployments/scale", "update deployments/scale", "list horizontalpodautoscalers"}},
 		{name: "scale unchanged", cmd: scaleCmd, args: []string{"web", "--replicas=3"},
 			out: "deployment.apps/web unchanged\n", actions: []string{"get deployments/scale"}},
 		{name: "scale client dry run", cmd: scaleCmd, args: []string{"web", "--replicas=5", "--dry-run=client"},
-			out: "deployment.apps/web scaled (dry run)\n", actions: []string{"get deployments/scale"}},
+			out: "deployment.apps/web scaled (dry run)\n", actions: []string{"get deployments/scale", "list horizontalpodautoscalers"}},
 		{name: "scale bare --dry-run is client", cmd: scaleCmd, args: []string{"web", "--replicas=5", "--dry-run"},
-			out: "deployment.apps/web scaled (dry run)\n", actions: []string{"get deployments/scale"}},
+			out: "deployment.apps/web scaled (dry run)\n", actions: []string{"get deployments/scale", "list horizontalpodautoscalers"}},
 		{name: "scale server dry run", cmd: scaleCmd, args: []string{"web", "--replicas=5", "--dry-run=server"},
-			out: "deployment.apps/web scaled (server dry run)\n", actions: []string{"get deployments/scale", "update deployments/scale"}},
+			out: "deployment.apps/web scaled (server dry run)\n", actions: []string{"get deployments/scale", "update deployments/scale", "list horizontalpodautoscalers"}},
 		{name: "scale -o name", cmd: scaleCmd, args: []string{"web", "--replicas=5", "-o", "name"},
-			out: "deployment.apps/web\n", actions: []string{"get deployments/scale", "update deployments/scale"}},
+			out: "deployment.apps/web\n", actions: []string{"get deployments/scale", "update deployments/scale", "list horizontalpodautoscalers"}},
 		{name: "scale every bad input at once", cmd: scaleCmd, args: []string{"--replicas=abc", "--current-replicas=-1", "--dry-run=maybe", "-o", "xml", "--timeout=1m"},
 			errs: []string{"no deployment given", `--replicas must be a whole number, got "abc"`, "current replicas must not be negative",
 				`unknown dry-run mode "maybe"`, "-o xml", "--timeout only applies with --wait"}},
@@ -150,6 +151,36 @@ func TestChangeCommands(t *testing.T) {
 				t.Errorf("actions %v, want %v", got, tt.actions)
 			}
 		})
+	}
+}
+
+// TestScaleWarnsOfAutoscaler: a scale of a Deployment an HPA targets prints
+// one warning line that names it, and is still made; an unchanged scale
+// does not look.
+func TestScaleWarnsOfAutoscaler(t *testing.T) {
+	min := int32(2)
+	newCmd := func(streams genericiooptions.IOStreams, c *clients) *cobra.Command {
+		if err := c.Kube.(*fake.Clientset).Tracker().Add(&autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-hpa", Namespace: "shop"},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: &min, MaxReplicas: 6,
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return scaleCmd(streams, c)
+	}
+	_, out, err := runChange(t, newCmd, "web", "--replicas=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `warning: HorizontalPodAutoscaler "web-hpa" (min 2, max 6 replicas) targets deployment "web" in namespace "shop" and will undo this change of its replicas; change the HorizontalPodAutoscaler's minReplicas and maxReplicas instead`
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], want) || lines[1] != "deployment.apps/web scaled" {
+		t.Errorf("output %q, want the warning line, then the result", out)
+	}
+	_, out, err = runChange(t, newCmd, "web", "--replicas=3")
+	if err != nil || out != "deployment.apps/web unchanged\n" {
+		t.Errorf("unchanged: %q, %v", out, err)
 	}
 }
 

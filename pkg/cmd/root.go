@@ -111,11 +111,40 @@ Without a subcommand, deploywatch watches: "kubectl deploywatch NAMESPACE" is
 
 // Execute runs root and returns the process exit code. Errors are printed
 // here, once, as a single line.
+//
+// The first SIGINT or SIGTERM cancels the command's context, so it can shut
+// down gracefully (serve drains, watch restores the terminal). A second one
+// ends the wait for that at once: Execute returns 128+signal (130 for
+// Ctrl-C) without waiting for the command, and main exits with it, as a user
+// pressing Ctrl-C again expects.
 func Execute(root *cobra.Command, streams genericiooptions.IOStreams) int {
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	return executeWith(root, streams, signals)
+}
+
+// executeWith is Execute with the signals given.
+func executeWith(root *cobra.Command, streams genericiooptions.IOStreams, signals <-chan os.Signal) int {
 	quietKlog()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := root.ExecuteContext(ctx)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case sig := <-signals:
+		// As signal.NotifyContext says it: the cause names the signal and
+		// is a context.Canceled.
+		cancel(signalCause{sig})
+		select {
+		case err = <-done:
+		case sig := <-signals:
+			fmt.Fprintf(streams.ErrOut, "error: %s again: exiting without waiting for the shutdown to finish\n", signalName(sig))
+			return signalCode(sig)
+		}
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -128,6 +157,29 @@ func Execute(root *cobra.Command, streams genericiooptions.IOStreams) int {
 		fmt.Fprintln(streams.ErrOut, "error: "+oneLine(msg))
 	}
 	return code
+}
+
+// signalCause is why the first signal canceled the context, in the words of
+// signal.NotifyContext ("interrupt signal received"); it is a
+// context.Canceled.
+type signalCause struct{ sig os.Signal }
+
+func (c signalCause) Error() string        { return c.sig.String() + " signal received" }
+func (c signalCause) Is(target error) bool { return target == context.Canceled }
+
+// signalCode is the shell's exit code for a process a signal ended.
+func signalCode(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return exitSignal
+}
+
+func signalName(sig os.Signal) string {
+	if sig == os.Interrupt {
+		return "interrupted"
+	}
+	return "terminated"
 }
 
 // quietKlog keeps client-go's internal logging off the terminal: deploywatch

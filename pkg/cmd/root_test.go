@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
@@ -258,5 +260,69 @@ func TestEmptyNotice(t *testing.T) {
 	n.OnSynced([]deployment.Summary{summary("web", deployment.Running, "")})
 	if errOut.Len() != 0 {
 		t.Errorf("a namespace with deployments printed %q", errOut.String())
+	}
+}
+
+// TestSecondSignalEndsAtOnce: the first signal cancels the command's context
+// (its cause a context.Canceled naming the signal) and Execute waits for the
+// command's shutdown; a second one returns 128+signal at once, while the
+// command is still shutting down.
+func TestSecondSignalEndsAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		second os.Signal
+		code   int
+		says   string
+	}{
+		{os.Interrupt, 130, "error: interrupted again"},
+		{syscall.SIGTERM, 143, "error: terminated again"},
+	} {
+		canceled := make(chan error, 1)
+		release := make(chan struct{})
+		defer close(release)
+		root := &cobra.Command{Use: "slow", SilenceUsage: true, RunE: func(cmd *cobra.Command, _ []string) error {
+			<-cmd.Context().Done()
+			canceled <- context.Cause(cmd.Context())
+			<-release // a shutdown that would take long
+			return nil
+		}}
+		root.SetArgs(nil)
+		streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+		signals := make(chan os.Signal, 2)
+		code := make(chan int, 1)
+		go func() { code <- executeWith(root, streams, signals) }()
+
+		signals <- os.Interrupt
+		cause := <-canceled
+		if !errors.Is(cause, context.Canceled) || cause.Error() != "interrupt signal received" {
+			t.Errorf("cause %v, want a context.Canceled saying the signal", cause)
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("Execute returned %d after one signal, before the command ended", c)
+		default:
+		}
+		signals <- tc.second
+		if got := <-code; got != tc.code {
+			t.Errorf("exit code %d after a second %v, want %d", got, tc.second, tc.code)
+		}
+		if !strings.HasPrefix(errOut.String(), tc.says) || strings.Count(errOut.String(), "\n") != 1 {
+			t.Errorf("stderr %q, want one line starting %q", errOut.String(), tc.says)
+		}
+	}
+}
+
+// TestOneSignalWaitsForTheCommand: after one signal, the command's own
+// result is the exit code.
+func TestOneSignalWaitsForTheCommand(t *testing.T) {
+	root := &cobra.Command{Use: "quick", SilenceUsage: true, SilenceErrors: true, RunE: func(cmd *cobra.Command, _ []string) error {
+		<-cmd.Context().Done()
+		return &ExitError{Code: exitSignal, Err: errors.New("interrupted while waiting")}
+	}}
+	root.SetArgs(nil)
+	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+	signals := make(chan os.Signal, 2)
+	signals <- os.Interrupt
+	if got := executeWith(root, streams, signals); got != exitSignal || errOut.String() != "error: interrupted while waiting\n" {
+		t.Errorf("exit %d, stderr %q", got, errOut.String())
 	}
 }

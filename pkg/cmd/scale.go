@@ -42,7 +42,11 @@ RBAC on deployments/scale (get, update) is enough. Nothing is written when the
 count is already N, or when a precondition does not hold.
 
 With --wait, the rollout is followed until the Deployment is Running (exit 0)
-or Failed (exit 1), or --timeout runs out (exit 2).`,
+or Failed (exit 1), or --timeout runs out (exit 2).
+
+When a HorizontalPodAutoscaler targets the Deployment, a warning says it will
+undo the change; with --wait, another replica count set meanwhile (by the
+autoscaler or anyone) ends the wait with exit 1.`,
 		Example: `  # Scale web to 5 replicas
   kubectl deploywatch scale web --replicas=5
 
@@ -111,6 +115,10 @@ func (o *ScaleOptions) Run(ctx context.Context) error {
 	res, err := operations.Scale(ctx, o.clients.Kube.AppsV1(), o.request)
 	if err != nil {
 		return o.explain(ctx, err)
+	}
+	operations.NoteAutoscalers(ctx, o.clients.Kube.AutoscalingV2(), &res)
+	if res.Warning != "" {
+		fmt.Fprintln(o.ErrOut, "warning: "+res.Warning)
 	}
 	return o.finish(ctx, res, "scaled")
 }

@@ -33,9 +33,11 @@ func newCmdSetImage(o *SetImageOptions) *cobra.Command {
 		Use:   "set-image DEPLOYMENT CONTAINER=IMAGE [CONTAINER=IMAGE ...]",
 		Short: "Change a Deployment's container images, and optionally follow the rollout",
 		Long: `Set container images of a Deployment's pod template. "*=IMAGE" sets every
-container; init containers change only when named. Images are checked as the
-kubelet parses them before anything is sent, and the change is a JSON patch
-that touches only the images: a concurrent edit is never overwritten.
+container and init container, as kubectl set image does; a container also named
+gets its own image. Images are checked as the kubelet parses them before
+anything is sent, and the change is a JSON patch that touches only the images,
+guarded by each one's old value: an image someone else changed meanwhile is
+never overwritten (a conflict, exit 1).
 Nothing is written when every image is already as asked.
 
 With --wait, the rollout is followed until the Deployment is Running (exit 0)

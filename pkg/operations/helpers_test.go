@@ -2,6 +2,7 @@ package operations
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"testing"
 
@@ -87,6 +88,20 @@ func newClient(t *testing.T, objs ...runtime.Object) *fake.Clientset {
 			}
 		}
 		return true, scaleOf(d), nil
+	})
+	// A JSON patch the tracker cannot apply (a failed "test" op, a path
+	// that is gone) is answered as the API server answers it: 422 with
+	// json-patch's message and no kind or name (apiserver's patch handler).
+	c.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		pa := a.(k8stesting.PatchAction)
+		if pa.GetPatchType() != types.JSONPatchType || pa.GetSubresource() != "" {
+			return false, nil, nil
+		}
+		handled, obj, err := k8stesting.ObjectReaction(tracker)(a)
+		if _, ok := err.(apierrors.APIStatus); err != nil && !ok {
+			err = apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
+		}
+		return handled, obj, err
 	})
 	return c
 }

@@ -7,9 +7,11 @@ import (
 	"github.com/distribution/reference"
 )
 
-// AllContainers as a container name sets the image of every container of
-// the pod template, init containers excepted (they are changed only when
-// named), as in `kubectl set image`.
+// AllContainers as a container name sets the image of every container and
+// every init container of the pod template, as `kubectl set image` does
+// (k8s.io/kubectl's set_image.go applies "*" to both lists). Unlike kubectl,
+// whose order over its map of names is random, a container also named
+// explicitly gets its own image, whatever the argument order.
 const AllContainers = "*"
 
 // ContainerImage is one CONTAINER=IMAGE pair.

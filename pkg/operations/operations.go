@@ -167,11 +167,18 @@ type Result struct {
 	Generation int64 `json:"generation,omitempty"`
 	// Replicas is the desired count after a Scale.
 	Replicas *int32 `json:"replicas,omitempty"`
+	// Autoscalers that set the Deployment's replicas, which a Scale's
+	// caller found with Autoscalers; Warning says what they mean for it.
+	Autoscalers []Autoscaler `json:"autoscalers,omitempty"`
+	// Warning is one line the user should read: a scale that an
+	// autoscaler will undo.
+	Warning string `json:"warning,omitempty"`
 }
 
 // WaitRequest returns what Wait needs to follow the rollout of this change.
 func (r Result) WaitRequest() WaitRequest {
-	return WaitRequest{Namespace: r.Namespace, Name: r.Name, MinGeneration: r.Generation, Replicas: r.Replicas}
+	return WaitRequest{Namespace: r.Namespace, Name: r.Name, MinGeneration: r.Generation, Replicas: r.Replicas,
+		ResourceVersion: r.ResourceVersion, Autoscalers: r.Autoscalers}
 }
 
 // validateTarget checks the fields every request has.

@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
@@ -19,8 +20,7 @@ type ImageRequest struct {
 	Namespace string
 	Name      string
 	// Images to set; a Container of AllContainers ("*") sets every
-	// container that is not named otherwise. Init containers change only
-	// when named.
+	// container and init container that is not named otherwise.
 	Images []ContainerImage
 	// ResourceVersion, when set, is a precondition: change only if the
 	// Deployment is still at this version.
@@ -42,17 +42,20 @@ func (r ImageRequest) Validate() error {
 // It reads the Deployment first, to check the container names (an unknown
 // one is an error listing the names there are), the resourceVersion
 // precondition, and whether anything would change at all. The patch then
-// replaces only the images that change, each guarded by a "test" op on the
-// container's name at its index (and, with a precondition, on the
-// resourceVersion): if the containers moved, or the Deployment changed,
-// between the read and the write, the API server applies nothing, and
-// SetImages reads again and re-checks everything.
+// replaces only the images that change, each guarded by "test" ops on the
+// container's name and on the image it had when read (and, with a
+// precondition, on the resourceVersion). If the Deployment changed between
+// the read and the write, the API server applies nothing and SetImages
+// reads again: a container of the change that was removed, or whose image
+// someone else changed meanwhile, is a Conflict (their edit is kept);
+// containers that only moved are planned again from the fresh read.
 func SetImages(ctx context.Context, client appsv1client.DeploymentsGetter, req ImageRequest) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
 	}
 	dryRun, _ := ParseDryRun(string(req.DryRun))
 	deployments := client.Deployments(req.Namespace)
+	var lost *lostPatch // the previous attempt's refused patch, if any
 	for attempt := 1; ; attempt++ {
 		current, err := deployments.Get(ctx, req.Name, metav1.GetOptions{})
 		if err != nil {
@@ -61,6 +64,20 @@ func SetImages(ctx context.Context, client appsv1client.DeploymentsGetter, req I
 		if req.ResourceVersion != "" && current.ResourceVersion != req.ResourceVersion {
 			return Result{}, preconditionFailed(req.Namespace, req.Name,
 				fmt.Sprintf("is at resourceVersion %s, expected %s", current.ResourceVersion, req.ResourceVersion))
+		}
+		if lost != nil {
+			// The API server refused the patch with 422: either a test op
+			// failed (the Deployment changed since it was read) or it
+			// refused the change itself. Told apart by what the Deployment
+			// is now, not by the error's text.
+			if err := lost.explain(current, req); err != nil {
+				return Result{}, err
+			}
+			if attempt > maxAttempts {
+				return Result{}, &Error{Reason: Conflict, Err: lost.err,
+					Message: fmt.Sprintf("deployment %q in namespace %q kept changing while its images were being set; nothing was changed", req.Name, req.Namespace),
+					Hint:    "try again"}
+			}
 		}
 		p, err := planImages(current, req.Images)
 		if err != nil {
@@ -88,13 +105,9 @@ func SetImages(ctx context.Context, client appsv1client.DeploymentsGetter, req I
 			opts.DryRun = []string{metav1.DryRunAll}
 		}
 		written, err := deployments.Patch(ctx, req.Name, types.JSONPatchType, patch, opts)
-		if isTestFailed(err) {
-			if attempt < maxAttempts {
-				continue // changed since it was read: read again and re-check
-			}
-			return Result{}, &Error{Reason: Conflict, Err: err,
-				Message: fmt.Sprintf("deployment %q in namespace %q kept changing while its images were being set; nothing was changed", req.Name, req.Namespace),
-				Hint:    "try again"}
+		if apierrors.IsInvalid(err) {
+			lost = &lostPatch{plan: p, read: current, err: err}
+			continue // read again, and find out why
 		}
 		if err != nil {
 			return Result{}, apiError(err, req.Namespace, req.Name, imageAccess)
@@ -105,10 +118,73 @@ func SetImages(ctx context.Context, client appsv1client.DeploymentsGetter, req I
 	}
 }
 
-// isTestFailed reports a JSON patch whose "test" op did not hold. The API
-// server answers 422 with json-patch's message, which says "test failed".
-func isTestFailed(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "test failed")
+// lostPatch is a patch the API server refused with 422, with the state it
+// was planned from.
+type lostPatch struct {
+	plan *imagePlan
+	read *appsv1.Deployment
+	err  error
+}
+
+// explain decides, from the Deployment as it is now, why the patch was
+// refused. It returns nil when the patch may be planned again (only the
+// containers' order changed, or someone else set the very images asked
+// for), a Conflict when a container of the change was removed or got
+// another image meanwhile, and the API server's own refusal when nothing
+// the patch tested has changed.
+func (l *lostPatch) explain(now *appsv1.Deployment, req ImageRequest) error {
+	if now.ResourceVersion == l.read.ResourceVersion && l.plan.holds(now) {
+		return apiError(l.err, req.Namespace, req.Name, imageAccess)
+	}
+	for _, e := range l.plan.edits {
+		c, ok := findContainer(now, e.init, e.container)
+		what := "container"
+		if e.init {
+			what = "init container"
+		}
+		switch {
+		case !ok:
+			return &Error{Reason: Conflict, Err: l.err,
+				Message: fmt.Sprintf("%s %q of deployment %q in namespace %q was removed while its image was being set; nothing was changed", what, e.container, req.Name, req.Namespace),
+				Hint:    retryHint(req.Namespace, req.Name)}
+		case c.Image != e.from && c.Image != e.to:
+			return &Error{Reason: Conflict, Err: l.err,
+				Message: fmt.Sprintf("the image of %s %q of deployment %q in namespace %q changed from %s to %s while it was being set; nothing was changed", what, e.container, req.Name, req.Namespace, e.from, c.Image),
+				Hint:    retryHint(req.Namespace, req.Name)}
+		}
+	}
+	return nil
+}
+
+func retryHint(namespace, name string) string {
+	return fmt.Sprintf("read its current state with 'kubectl get deployment %s -n %s -o yaml' and try again", name, namespace)
+}
+
+// holds reports whether every test op of the plan's patch holds on d.
+func (p *imagePlan) holds(d *appsv1.Deployment) bool {
+	for _, e := range p.edits {
+		cs := d.Spec.Template.Spec.Containers
+		if e.init {
+			cs = d.Spec.Template.Spec.InitContainers
+		}
+		if e.index >= len(cs) || cs[e.index].Name != e.container || cs[e.index].Image != e.from {
+			return false
+		}
+	}
+	return true
+}
+
+func findContainer(d *appsv1.Deployment, init bool, name string) (corev1.Container, bool) {
+	cs := d.Spec.Template.Spec.Containers
+	if init {
+		cs = d.Spec.Template.Spec.InitContainers
+	}
+	for _, c := range cs {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return corev1.Container{}, false
 }
 
 // imageEdit is one container whose image changes.
@@ -140,7 +216,7 @@ func planImages(d *appsv1.Deployment, images []ContainerImage) (*imagePlan, erro
 			used[c.Name] = used[c.Name] || named
 			switch {
 			case named:
-			case hasAll && !init:
+			case hasAll: // init containers too, as kubectl's setImage does
 				image = all
 			default:
 				continue
@@ -217,9 +293,9 @@ type patchOp struct {
 	Value string `json:"value"`
 }
 
-// jsonPatch guards each replaced image with a test of its container's name
-// at that index, and the whole patch with a test of the resourceVersion when
-// the caller asked for one.
+// jsonPatch guards each replaced image with tests of its container's name
+// and of its image as read, at that index, and the whole patch with a test
+// of the resourceVersion when the caller asked for one.
 func (p *imagePlan) jsonPatch(resourceVersion string) ([]byte, error) {
 	var ops []patchOp
 	if resourceVersion != "" {
@@ -233,6 +309,7 @@ func (p *imagePlan) jsonPatch(resourceVersion string) ([]byte, error) {
 		base := fmt.Sprintf("/spec/template/spec/%s/%d", list, e.index)
 		ops = append(ops,
 			patchOp{"test", base + "/name", e.container},
+			patchOp{"test", base + "/image", e.from},
 			patchOp{"replace", base + "/image", e.to})
 	}
 	return json.Marshal(ops)

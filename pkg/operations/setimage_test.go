@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -63,19 +64,35 @@ func TestSetImages(t *testing.T) {
 			stored: []string{"init:migrate=app:1", "web=nginx:1.28", "sidecar=envoy:1.30"},
 			patch: []patchOp{
 				{"test", "/spec/template/spec/containers/0/name", "web"},
+				{"test", "/spec/template/spec/containers/0/image", "nginx:1.27"},
 				{"replace", "/spec/template/spec/containers/0/image", "nginx:1.28"}}},
-		{name: "star sets every container but init containers", req: ImageRequest{Images: []ContainerImage{{"*", "busybox:1.36"}}},
+		// kubectl's set_image.go: setImage(spec.InitContainers, "*", ...) and
+		// setImage(spec.Containers, "*", ...) both match every name.
+		{name: "star sets every container and init container, as kubectl", req: ImageRequest{Images: []ContainerImage{{"*", "busybox:1.36"}}},
 			verbs: []string{get, patch}, changed: true,
-			stored: []string{"init:migrate=app:1", "web=busybox:1.36", "sidecar=busybox:1.36"}},
+			stored: []string{"init:migrate=busybox:1.36", "web=busybox:1.36", "sidecar=busybox:1.36"},
+			patch: []patchOp{
+				{"test", "/spec/template/spec/containers/0/name", "web"},
+				{"test", "/spec/template/spec/containers/0/image", "nginx:1.27"},
+				{"replace", "/spec/template/spec/containers/0/image", "busybox:1.36"},
+				{"test", "/spec/template/spec/containers/1/name", "sidecar"},
+				{"test", "/spec/template/spec/containers/1/image", "envoy:1.30"},
+				{"replace", "/spec/template/spec/containers/1/image", "busybox:1.36"},
+				{"test", "/spec/template/spec/initContainers/0/name", "migrate"},
+				{"test", "/spec/template/spec/initContainers/0/image", "app:1"},
+				{"replace", "/spec/template/spec/initContainers/0/image", "busybox:1.36"}}},
 		{name: "init container when named, named wins over star", req: ImageRequest{Images: []ContainerImage{{"*", "busybox:1.36"}, {"migrate", "app:2"}, {"sidecar", "envoy:1.31"}}},
 			verbs: []string{get, patch}, changed: true,
 			stored: []string{"init:migrate=app:2", "web=busybox:1.36", "sidecar=envoy:1.31"},
 			patch: []patchOp{
 				{"test", "/spec/template/spec/containers/0/name", "web"},
+				{"test", "/spec/template/spec/containers/0/image", "nginx:1.27"},
 				{"replace", "/spec/template/spec/containers/0/image", "busybox:1.36"},
 				{"test", "/spec/template/spec/containers/1/name", "sidecar"},
+				{"test", "/spec/template/spec/containers/1/image", "envoy:1.30"},
 				{"replace", "/spec/template/spec/containers/1/image", "envoy:1.31"},
 				{"test", "/spec/template/spec/initContainers/0/name", "migrate"},
+				{"test", "/spec/template/spec/initContainers/0/image", "app:1"},
 				{"replace", "/spec/template/spec/initContainers/0/image", "app:2"}}},
 		{name: "same image writes nothing", req: ImageRequest{Images: []ContainerImage{{"web", "nginx:1.27"}}},
 			verbs: []string{get}, stored: before, result: before},
@@ -84,6 +101,7 @@ func TestSetImages(t *testing.T) {
 			stored: []string{"init:migrate=app:1", "web=nginx:1.27", "sidecar=envoy:1.31"},
 			patch: []patchOp{
 				{"test", "/spec/template/spec/containers/1/name", "sidecar"},
+				{"test", "/spec/template/spec/containers/1/image", "envoy:1.30"},
 				{"replace", "/spec/template/spec/containers/1/image", "envoy:1.31"}}},
 		{name: "unknown containers are listed with the ones there are", req: ImageRequest{Images: []ContainerImage{{"web", "nginx:2"}, {"api", "x"}, {"db", "y"}}},
 			reason: BadRequest, message: []string{`deployment "web" in namespace "shop" has no containers "api", "db"; its containers: web, sidecar; its init containers: migrate`},
@@ -94,6 +112,7 @@ func TestSetImages(t *testing.T) {
 			patch: []patchOp{
 				{"test", "/metadata/resourceVersion", "7"},
 				{"test", "/spec/template/spec/containers/0/name", "web"},
+				{"test", "/spec/template/spec/containers/0/image", "nginx:1.27"},
 				{"replace", "/spec/template/spec/containers/0/image", "nginx:1.28"}}},
 		{name: "resource version does not hold", req: ImageRequest{Images: []ContainerImage{{"web", "nginx:1.28"}}, ResourceVersion: "5"},
 			reason: Conflict, message: []string{"is at resourceVersion 7, expected 5", "nothing was changed"},
@@ -194,51 +213,145 @@ func TestSetImages(t *testing.T) {
 	}
 }
 
-// TestSetImagesRace: when the containers move between the read and the
-// patch, the patch's test ops make the API server apply nothing, and the
-// images are planned again from a fresh read.
+// TestSetImagesRace: when the Deployment changes between the read and the
+// patch, the patch's test ops make the API server apply nothing; SetImages
+// reads again and either plans again (containers only moved) or reports a
+// Conflict that keeps the other writer's edit (a container of the change
+// removed, or given another image).
 func TestSetImagesRace(t *testing.T) {
+	const (
+		get   = "get deployments"
+		patch = "patch deployments"
+	)
 	tests := []struct {
-		name   string
-		other  func(*appsv1.Deployment)
-		reason Reason
-		stored []string
+		name    string
+		other   func(*appsv1.Deployment)
+		always  bool // race every patch, not only the first
+		reason  Reason
+		message []string
+		verbs   []string
+		changed bool
+		stored  []string
 	}{
 		{name: "containers reordered: patched at the new index",
 			other: func(d *appsv1.Deployment) {
 				cs := d.Spec.Template.Spec.Containers
 				cs[0], cs[1] = cs[1], cs[0]
 			},
+			verbs: []string{get, patch, get, patch}, changed: true,
 			stored: []string{"init:migrate=app:1", "sidecar=envoy:1.30", "web=nginx:1.28"}},
-		{name: "container removed: reported, nothing added",
+		{name: "container removed: a conflict, nothing added",
 			other: func(d *appsv1.Deployment) {
 				d.Spec.Template.Spec.Containers = d.Spec.Template.Spec.Containers[1:]
 			},
-			reason: BadRequest,
-			stored: []string{"init:migrate=app:1", "sidecar=envoy:1.30"}},
+			reason:  Conflict,
+			message: []string{`container "web" of deployment "web" in namespace "shop" was removed while its image was being set; nothing was changed`, "try again"},
+			verbs:   []string{get, patch, get},
+			stored:  []string{"init:migrate=app:1", "sidecar=envoy:1.30"}},
+		{name: "last container removed: a conflict, not a 422",
+			other: func(d *appsv1.Deployment) {
+				d.Spec.Template.Spec.Containers = d.Spec.Template.Spec.Containers[:1]
+			},
+			reason:  Conflict,
+			message: []string{`container "sidecar" of deployment "web" in namespace "shop" was removed`},
+			verbs:   []string{get, patch, get},
+			stored:  []string{"init:migrate=app:1", "web=nginx:1.27"}},
+		{name: "image changed by another writer: kept, a conflict",
+			other: func(d *appsv1.Deployment) {
+				d.Spec.Template.Spec.Containers[0].Image = "nginx:1.29"
+			},
+			reason:  Conflict,
+			message: []string{`the image of container "web" of deployment "web" in namespace "shop" changed from nginx:1.27 to nginx:1.29 while it was being set; nothing was changed`},
+			verbs:   []string{get, patch, get},
+			stored:  []string{"init:migrate=app:1", "web=nginx:1.29", "sidecar=envoy:1.30"}},
+		{name: "init container image changed by another writer: kept, a conflict",
+			other: func(d *appsv1.Deployment) {
+				d.Spec.Template.Spec.InitContainers[0].Image = "app:9"
+			},
+			reason:  Conflict,
+			message: []string{`the image of init container "migrate"`, "changed from app:1 to app:9"},
+			verbs:   []string{get, patch, get},
+			stored:  []string{"init:migrate=app:9", "web=nginx:1.27", "sidecar=envoy:1.30"}},
+		{name: "the same images set by another writer: unchanged",
+			other: func(d *appsv1.Deployment) {
+				for _, cs := range [][]corev1.Container{d.Spec.Template.Spec.Containers, d.Spec.Template.Spec.InitContainers} {
+					for i := range cs {
+						cs[i].Image = "nginx:1.29"
+					}
+				}
+			},
+			verbs:  []string{get, patch, get},
+			stored: []string{"init:migrate=nginx:1.29", "web=nginx:1.29", "sidecar=nginx:1.29"}},
+		{name: "changing all the time: gives up",
+			other: func(d *appsv1.Deployment) {
+				cs := d.Spec.Template.Spec.Containers
+				cs[0], cs[1] = cs[1], cs[0]
+			},
+			always:  true,
+			reason:  Conflict,
+			message: []string{"kept changing while its images were being set; nothing was changed"},
+			verbs:   []string{get, patch, get, patch, get, patch, get, patch, get, patch, get},
+			stored:  []string{"init:migrate=app:1", "sidecar=envoy:1.30", "web=nginx:1.27"}}, // swapped 5 times
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newClient(t, podOf())
 			raced := false
 			c.PrependReactor("patch", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
-				if !raced {
+				if !raced || tt.always {
 					raced = true
 					d := deploymentOf(t, c).DeepCopy()
 					tt.other(d)
+					bumpResourceVersion(d)
 					if err := c.Tracker().Update(deploymentsGVR, d, "shop"); err != nil {
 						t.Fatal(err)
 					}
 				}
 				return false, nil, nil
 			})
-			_, err := SetImages(context.Background(), c.AppsV1(), ImageRequest{Namespace: "shop", Name: "web", Images: []ContainerImage{{"web", "nginx:1.28"}}})
+			asked := []ContainerImage{{"web", "nginx:1.28"}}
+			switch {
+			case strings.Contains(tt.name, "init") || strings.Contains(tt.name, "same images"):
+				asked = []ContainerImage{{"*", "nginx:1.29"}}
+			case strings.Contains(tt.name, "last container"):
+				asked = []ContainerImage{{"sidecar", "envoy:1.31"}}
+			}
+			res, err := SetImages(context.Background(), c.AppsV1(), ImageRequest{Namespace: "shop", Name: "web", Images: asked})
 			if got := ReasonOf(err); got != tt.reason {
 				t.Fatalf("reason = %q (err %v), want %q", got, err, tt.reason)
+			}
+			for _, m := range tt.message {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %v does not say %q", err, m)
+				}
+			}
+			if got := verbs(c); !slices.Equal(got, tt.verbs) {
+				t.Errorf("actions = %v, want %v", got, tt.verbs)
 			}
 			if got := images(deploymentOf(t, c)); !slices.Equal(got, tt.stored) {
 				t.Errorf("stored images = %v, want %v", got, tt.stored)
 			}
+			if err == nil && res.Changed != tt.changed {
+				t.Errorf("changed = %v, want %v", res.Changed, tt.changed)
+			}
 		})
+	}
+}
+
+// TestSetImagesRefused: a 422 the API server gives for the change itself,
+// with nothing changed meanwhile, is reported as Invalid at once, not
+// retried as a race.
+func TestSetImagesRefused(t *testing.T) {
+	c := newClient(t, podOf())
+	c.PrependReactor("patch", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewInvalid(schema.GroupKind{Group: "apps", Kind: "Deployment"}, "web",
+			field.ErrorList{field.Invalid(field.NewPath("spec", "template", "spec", "containers").Index(0).Child("image"), "x", "refused by a webhook")})
+	})
+	_, err := SetImages(context.Background(), c.AppsV1(), ImageRequest{Namespace: "shop", Name: "web", Images: []ContainerImage{{"web", "nginx:1.28"}}})
+	if got := ReasonOf(err); got != Invalid {
+		t.Fatalf("reason = %q (err %v), want Invalid", got, err)
+	}
+	if got, want := verbs(c), []string{"get deployments", "patch deployments", "get deployments"}; !slices.Equal(got, want) {
+		t.Errorf("actions = %v, want %v", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
@@ -27,6 +28,14 @@ type WaitRequest struct {
 	// response carries no generation, so this is how its state is told
 	// from the one before.
 	Replicas *int32
+	// ResourceVersion is the Deployment's after the change: a summary at
+	// or after it that shows another desired count than Replicas was
+	// scaled again by someone else, and the wait ends rather than waiting
+	// for a count that will not come back.
+	ResourceVersion string
+	// Autoscalers that target the Deployment, named when they are the
+	// likely someone else.
+	Autoscalers []Autoscaler
 	// Diagnose, when set, also reads the rollout's ReplicaSets, Pods and
 	// Events, so a rollout that is Failing fails the wait after
 	// FailingGrace instead of at the progress deadline.
@@ -43,6 +52,9 @@ type WaitRequest struct {
 //     FailingGrace (its message says why), or is paused with old replicas left (it
 //     will not roll out until resumed);
 //   - an *Error with Reason NotFound when it is, or gets, deleted;
+//   - an *Error with Reason Conflict when, with Replicas set, someone else
+//     (a HorizontalPodAutoscaler, say) sets another replica count after the
+//     change;
 //   - ctx's error, wrapped, when ctx ends first (a timeout, an interrupt).
 func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req WaitRequest, sink tracker.Sink) (deployment.Summary, error) {
 	ctx, stop := context.WithCancel(ctx)
@@ -87,9 +99,13 @@ type waiter struct {
 	timer  *time.Timer // judges a Failing rollout again when its grace ends
 	synced bool        // the tracker has delivered its initial list
 	seen   bool
-	last   deployment.Summary
-	done   bool
-	err    error
+	// confirmed: a summary showed the desired count of req.Replicas, so a
+	// later other count is someone else's (when resourceVersions cannot
+	// be compared).
+	confirmed bool
+	last      deployment.Summary
+	done      bool
+	err       error
 }
 
 func (w *waiter) OnEvent(e deployment.Event) {
@@ -134,11 +150,18 @@ func (w *waiter) finish(err error) {
 // check ends the wait on a settled or failed summary of the change's state.
 func (w *waiter) check() {
 	s := &w.last
+	if w.req.Replicas != nil {
+		if s.Replicas.Desired == *w.req.Replicas {
+			w.confirmed = true
+		} else {
+			if w.after(s) {
+				w.finish(w.scaledByOther(s))
+			}
+			return // an older state
+		}
+	}
 	if s.ObservedGeneration < s.Generation || s.Generation < w.req.MinGeneration {
 		return // the controller has not acted on the change yet
-	}
-	if w.req.Replicas != nil && s.Replicas.Desired != *w.req.Replicas {
-		return // an older state, or someone scaled it again since
 	}
 	verdict, deadline := w.judge.Verdict(s)
 	switch {
@@ -162,4 +185,33 @@ func (w *waiter) check() {
 			}
 		})
 	}
+}
+
+// after reports whether s is the state the change wrote or a later one. The
+// API server's resourceVersions are comparable integers
+// (k8s.io/apimachinery's resourceversion package); where one is not, only
+// a state seen after the change's own is known to be later.
+func (w *waiter) after(s *deployment.Summary) bool {
+	if w.req.ResourceVersion != "" {
+		if c, err := resourceversion.CompareResourceVersion(s.ResourceVersion, w.req.ResourceVersion); err == nil {
+			return c >= 0
+		}
+	}
+	return w.confirmed
+}
+
+// scaledByOther is the end of a wait for a replica count someone else
+// changed, naming the autoscalers that are the likely cause.
+func (w *waiter) scaledByOther(s *deployment.Summary) error {
+	e := &Error{Reason: Conflict,
+		Message: fmt.Sprintf("deployment %q in namespace %q was scaled to %d replicas by someone else while waiting for %d",
+			w.req.Name, w.req.Namespace, s.Replicas.Desired, *w.req.Replicas)}
+	if len(w.req.Autoscalers) > 0 {
+		e.Message += ": " + describeAutoscalers(w.req.Autoscalers) + " sets its replicas"
+		e.Hint = fmt.Sprintf("change the HorizontalPodAutoscaler's minReplicas and maxReplicas instead, e.g. 'kubectl patch hpa %s -n %s -p {\"spec\":{\"minReplicas\":%d}}'",
+			w.req.Autoscalers[0].Name, w.req.Namespace, *w.req.Replicas)
+	} else {
+		e.Hint = fmt.Sprintf("see who in its managed fields: 'kubectl get deployment %s -n %s --show-managed-fields -o yaml'", w.req.Name, w.req.Namespace)
+	}
+	return e
 }

@@ -243,3 +243,40 @@ func (w *syncWriter) String() string {
 	defer w.mu.Unlock()
 	return w.buf.String()
 }
+
+// TestStreamSkipsRowsThatRepeatTheLastOne: an event that changes only what
+// the piped table does not show (current, unavailable) prints nothing; a
+// later change of a shown column prints, and so does a Deployment made
+// again under a deleted one's name.
+func TestStreamSkipsRowsThatRepeatTheLastOne(t *testing.T) {
+	for _, o := range []Options{{}, {Wide: true, AllNamespaces: true}} {
+		var out bytes.Buffer
+		p := NewStream(&out, o)
+		p.OnEvent(event(deployment.Added, "shop", "web", deployment.Scaling, 3, 5, "nginx:1"))
+		hidden := event(deployment.Added, "shop", "web", deployment.Scaling, 3, 5, "nginx:1") // before the first table, too
+		hidden.Replicas.Current = 4
+		p.OnEvent(hidden)
+		p.OnSynced(nil)
+		for _, change := range []func(*deployment.Event){
+			func(e *deployment.Event) { e.Replicas.Current = 5 },
+			func(e *deployment.Event) { e.Replicas.Unavailable = 2 },
+			func(e *deployment.Event) { e.Time = e.Time.Add(time.Minute) }, // LAST CHANGE alone
+		} {
+			e := event(deployment.Modified, "shop", "web", deployment.Scaling, 3, 5, "nginx:1")
+			change(&e)
+			p.OnEvent(e)
+		}
+		p.OnEvent(event(deployment.Modified, "shop", "web", deployment.Running, 5, 5, "nginx:1"))
+		p.OnEvent(event(deployment.Deleted, "shop", "web", deployment.Running, 5, 5, "nginx:1"))
+		p.OnEvent(event(deployment.Added, "shop", "web", deployment.Running, 5, 5, "nginx:1"))
+
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		var statuses []string
+		for _, l := range lines[1:] {
+			statuses = append(statuses, strings.Fields(l)[map[bool]int{false: 1, true: 2}[o.AllNamespaces]])
+		}
+		if got, want := strings.Join(statuses, ","), "Scaling,Running,Deleted,Running"; got != want {
+			t.Errorf("%+v: rows %s, want %s:\n%s", o, got, want, out.String())
+		}
+	}
+}

@@ -19,11 +19,32 @@ type Stream struct {
 	widths  []int
 	synced  bool
 	err     error
+	// shown is each Deployment's last printed row, without its LAST CHANGE
+	// cell: an event that changes only what the table does not show (the
+	// current or unavailable count, say, which NDJSON carries) would
+	// print the same row again.
+	shown map[string]string
 }
 
 // NewStream returns a Stream printer writing to w.
 func NewStream(w io.Writer, o Options) *Stream {
-	return &Stream{w: w, o: o}
+	return &Stream{w: w, o: o, shown: map[string]string{}}
+}
+
+// repeats reports whether e's row shows nothing new for its Deployment, and
+// remembers it otherwise.
+func (p *Stream) repeats(e *deployment.Event, cells []string) bool {
+	key := e.Namespace + "/" + e.Name
+	if e.Type == deployment.Deleted {
+		delete(p.shown, key) // a Deployment made again under the name is new
+		return false
+	}
+	seen := strings.Join(cells[:len(cells)-2], "\x00") + "\x00" + cells[len(cells)-1] // all but LAST CHANGE
+	if p.shown[key] == seen {
+		return true
+	}
+	p.shown[key] = seen
+	return false
 }
 
 func (p *Stream) cells(e *deployment.Event) []string {
@@ -37,6 +58,9 @@ func (p *Stream) cells(e *deployment.Event) []string {
 // OnEvent prints a row, or keeps it for the first table until synced.
 func (p *Stream) OnEvent(e deployment.Event) {
 	cells := p.cells(&e)
+	if p.repeats(&e, cells) {
+		return
+	}
 	if !p.synced || p.widths == nil {
 		p.pending = append(p.pending, cells)
 		if p.synced {

@@ -381,10 +381,14 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request) {
 			return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
 				Problems: []operations.Problem{{Field: "replicas", Message: `replicas is required, e.g. {"replicas": 3}`}}}
 		}
-		return operations.Scale(ctx, s.opts.Client.AppsV1(), operations.ScaleRequest{
+		res, err := operations.Scale(ctx, s.opts.Client.AppsV1(), operations.ScaleRequest{
 			Namespace: ns, Name: name, Replicas: *body.Replicas,
 			CurrentReplicas: body.CurrentReplicas, ResourceVersion: body.ResourceVersion,
 		})
+		if err == nil {
+			operations.NoteAutoscalers(ctx, s.opts.Client.AutoscalingV2(), &res)
+		}
+		return res, err
 	})
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -15,6 +16,10 @@ import (
 // zero value is ready to use.
 type nsChecks struct {
 	group singleflight.Group
+	// waiting counts the callers waiting for a check, the one that runs
+	// it included, once they have joined it: how tests know that every
+	// caller has arrived, without guessing with sleeps.
+	waiting atomic.Int32
 }
 
 // do runs check for ns, or waits for the run already in flight.
@@ -25,6 +30,8 @@ func (c *nsChecks) do(ctx context.Context, ns string, check func(context.Context
 		defer cancel()
 		return check(cctx, ns), nil
 	})
+	c.waiting.Add(1)
+	defer c.waiting.Add(-1)
 	select {
 	case r := <-result:
 		return r.Val.(*apiError)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,11 +34,7 @@ func TestNamespaceCheckSharedByStreamsArrivingTogether(t *testing.T) {
 			errs[i] = c.do(context.Background(), "missing", check)
 		}()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for calls.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // let the other callers join
+	waitWaiting(t, &c, callers) // every caller has joined the one check in flight
 	close(release)
 	wg.Wait()
 	if got := calls.Load(); got != 1 {
@@ -59,16 +56,27 @@ func TestNamespaceCheckSharedByStreamsArrivingTogether(t *testing.T) {
 }
 
 // TestNamespaceCheckCallerLeaving: a caller whose request ends stops
-// waiting, and the check still answers the others.
+// waiting, and the check still answers the others. The check honours its
+// context, as the real one (a GET) does: were it run under the first
+// caller's context, that caller's leaving would fail the one that stayed.
 func TestNamespaceCheckCallerLeaving(t *testing.T) {
 	var c nsChecks
 	release := make(chan struct{})
-	check := func(context.Context, string) *apiError { <-release; return nil }
+	check := func(ctx context.Context, ns string) *apiError {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return errorf(503, "Canceled", "the check of namespace %q was canceled", ns)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan *apiError)
 	go func() { first <- c.do(ctx, "shop", check) }()
+	waitWaiting(t, &c, 1) // the first caller runs the check
 	second := make(chan *apiError)
 	go func() { second <- c.do(context.Background(), "shop", check) }()
+	waitWaiting(t, &c, 2) // the second has joined it
 	cancel()
 	if e := <-first; e == nil {
 		t.Fatal("the caller that left got no error")
@@ -76,5 +84,17 @@ func TestNamespaceCheckCallerLeaving(t *testing.T) {
 	close(release)
 	if e := <-second; e != nil {
 		t.Fatalf("the caller that stayed got %v, want the check's answer", e)
+	}
+}
+
+// waitWaiting waits until n callers wait for a check.
+func waitWaiting(t *testing.T, c *nsChecks, n int32) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for c.waiting.Load() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callers wait for the check after 30s, want %d", c.waiting.Load(), n)
+		}
+		runtime.Gosched()
 	}
 }

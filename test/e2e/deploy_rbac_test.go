@@ -32,7 +32,7 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"list", "deployments.apps"}, {"watch", "deployments.apps"}, {"get", "deployments.apps"},
 		{"patch", "deployments.apps"}, {"list", "deployments.apps", "--all-namespaces"},
 		{"get", "deployments.apps", "--subresource=scale"}, {"update", "deployments.apps", "--subresource=scale"},
-		{"list", "namespaces"}, {"get", "namespaces"},
+		{"list", "namespaces"}, {"get", "namespaces"}, {"list", "horizontalpodautoscalers.autoscaling"},
 	}
 	refused := [][]string{
 		{"create", "deployments.apps"}, {"delete", "deployments.apps"}, {"update", "deployments.apps"},
@@ -44,6 +44,7 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"create", "clusterrolebindings.rbac.authorization.k8s.io"}, {"bind", "clusterroles.rbac.authorization.k8s.io"},
 		{"escalate", "clusterroles.rbac.authorization.k8s.io"}, {"impersonate", "users"},
 		{"create", "serviceaccounts", "--subresource=token"}, {"*", "*"},
+		{"create", "horizontalpodautoscalers.autoscaling"}, {"update", "horizontalpodautoscalers.autoscaling"}, {"delete", "horizontalpodautoscalers.autoscaling"},
 	}
 	// Notifications: the Lease and the ConfigMap of deploy/notify-rbac.yaml,
 	// in serve's own namespace, and nothing else there.

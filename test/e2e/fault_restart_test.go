@@ -69,8 +69,9 @@ func TestFaultAPIServerKilled(t *testing.T) {
 	opsPoll(t, 2*time.Minute, "serve's stream to end at the API server's state", func() bool {
 		return matchesAll(f.view(), truth) == ""
 	})
-	time.Sleep(2 * time.Second) // stragglers would show here
-	all := w.allEvents()
+	// Stragglers would show before a later change.
+	proveSilence(t, b, w, f, "later")
+	all := without(w.allEvents(), "later")
 	after := all[printed:]
 
 	if dups := duplicates(all); len(dups) > 0 {

@@ -217,16 +217,22 @@ func TestWatchNDJSONFollowsARollout(t *testing.T) {
 		evs := w.eventsOf("web")
 		return matchesTruth(evs[len(evs)-1], opsGet(t, ns, "web")) == ""
 	})
-	// Give stray updates (condition timestamps, resyncs) time to arrive: they
-	// must print nothing.
+	// Stray updates of the settled Deployment (condition timestamps,
+	// observedGeneration, resyncs) must print nothing. A Deployment made
+	// afterwards proves the silence: the watch delivers in order, so once
+	// its line is printed, every update stored before it was seen.
 	before := len(w.output())
-	time.Sleep(2 * time.Second)
+	opsDeployment(t, ns, "later", 0, false, nil)
+	w.waitEvent(t, "later", "is added", func(e deployment.Event) bool { return e.Type == deployment.Added })
 
 	if code := w.stop(t); code != 0 {
 		t.Errorf("watch exited %d after SIGINT, want 0 (stderr: %s)", code, w.stderr.String())
 	}
-	if after := len(w.output()); after != before {
-		t.Errorf("a settled Deployment printed %d more lines: %v", after-before, w.output()[before:])
+	for _, line := range w.output()[before:] {
+		if !strings.Contains(line, `"name":"later"`) {
+			t.Errorf("a settled Deployment printed more lines: %v", w.output()[before:])
+			break
+		}
 	}
 	if len(w.bad) > 0 {
 		t.Errorf("lines that are not one JSON event each: %q", w.bad)
@@ -302,8 +308,8 @@ func TestWatchInitialAndSelectors(t *testing.T) {
 
 	labelled.waitEvent(t, "front", "is listed", func(e deployment.Event) bool { return e.Type == deployment.Added })
 	named.waitEvent(t, "old", "is listed", func(e deployment.Event) bool { return e.Type == deployment.Added })
-	// Let --initial=false sync before the change it must show.
-	time.Sleep(time.Second)
+	// --initial=false must have synced before the change it must show.
+	waitSynced(t, changesOnly, ns)
 	testbed.Kubectl(t, "-n", ns, "scale", "deployment/old", "--replicas=2")
 	changesOnly.waitEvent(t, "old", "scales to 2", func(e deployment.Event) bool { return e.Replicas.Desired == 2 })
 	named.waitEvent(t, "old", "scales to 2", func(e deployment.Event) bool { return e.Replicas.Desired == 2 })
@@ -322,6 +328,29 @@ func TestWatchInitialAndSelectors(t *testing.T) {
 	if evs := named.eventsOf("front"); len(evs) > 0 {
 		t.Errorf("--field-selector metadata.name=old printed front: %v", eventTypes(evs))
 	}
+}
+
+// waitSynced waits until a watch with --initial=false has synced: a
+// Deployment created after its sync is printed as ADDED, one created before
+// is not, so markers are created until one is printed. The wait for each is
+// only how long to give it before trying the next; what proves the sync is
+// the printed event.
+func waitSynced(t *testing.T, p *watchProc, ns string) {
+	t.Helper()
+	for i := range 30 {
+		name := fmt.Sprintf("synced-%d", i)
+		opsDeployment(t, ns, name, 0, false, nil)
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, e := range p.eventsOf(name) {
+				if e.Type == deployment.Added {
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	t.Fatalf("the watch printed none of 30 Deployments created one after the other")
 }
 
 // TestWatchUntilComplete waits for a namespace to roll out as CI does: exit 0

@@ -325,9 +325,15 @@ function namespaceView(ns) {
       busy = true;
       button.disabled = true;
       clearMsg();
-      save(input.value, baseValue).then(() => {
+      save(input.value, baseValue).then((res) => {
         setDirty(false);
-        msg.hidden = false; msg.className = "field-ok"; msg.textContent = "saved";
+        msg.hidden = false;
+        if (res && res.warning) {
+          // Saved, but an autoscaler will undo it: say so until the next edit.
+          msg.className = "field-warning"; msg.textContent = "saved; warning: " + res.warning;
+          return;
+        }
+        msg.className = "field-ok"; msg.textContent = "saved";
         setTimeout(() => { if (msg.className === "field-ok") clearMsg(); }, 2000);
       }, (e) => {
         msg.hidden = false;
