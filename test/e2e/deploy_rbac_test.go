@@ -33,13 +33,14 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"patch", "deployments.apps"}, {"list", "deployments.apps", "--all-namespaces"},
 		{"get", "deployments.apps", "--subresource=scale"}, {"update", "deployments.apps", "--subresource=scale"},
 		{"list", "namespaces"}, {"get", "namespaces"}, {"list", "horizontalpodautoscalers.autoscaling"},
+		{"list", "replicasets.apps"}, {"watch", "replicasets.apps"}, {"list", "pods"}, {"watch", "pods"}, {"list", "events"}, {"watch", "events"},
 	}
 	refused := [][]string{
 		{"create", "deployments.apps"}, {"delete", "deployments.apps"}, {"update", "deployments.apps"},
 		{"deletecollection", "deployments.apps"}, {"patch", "deployments.apps", "--subresource=scale"},
-		{"update", "deployments.apps", "--subresource=status"}, {"list", "replicasets.apps"},
+		{"update", "deployments.apps", "--subresource=status"}, {"delete", "replicasets.apps"}, {"patch", "replicasets.apps"},
 		{"get", "secrets"}, {"list", "secrets"}, {"list", "configmaps"},
-		{"create", "pods"}, {"delete", "pods"}, {"list", "pods"}, {"get", "pods", "--subresource=log"}, {"create", "pods", "--subresource=exec"},
+		{"create", "pods"}, {"delete", "pods"}, {"get", "pods"}, {"get", "pods", "--subresource=log"}, {"create", "events"}, {"create", "pods", "--subresource=exec"},
 		{"create", "namespaces"}, {"delete", "namespaces"}, {"patch", "namespaces"},
 		{"create", "clusterrolebindings.rbac.authorization.k8s.io"}, {"bind", "clusterroles.rbac.authorization.k8s.io"},
 		{"escalate", "clusterroles.rbac.authorization.k8s.io"}, {"impersonate", "users"},
@@ -176,7 +177,7 @@ func TestDeployServeWithServiceAccountToken(t *testing.T) {
 	for _, args := range [][]string{
 		{"-n", ns, "delete", "deployment", "web"},
 		{"-n", ns, "scale", "deployment", "web", "--replicas=1"}, // kubectl patches deployments/scale; serve updates it
-		{"-n", ns, "get", "pods"},
+		{"-n", ns, "get", "pod", "any-pod"}, // the diagnosis lists and watches pods; it never gets one
 		{"-n", deployNamespace, "get", "secret", "deploywatch-token"},
 		{"create", "namespace", "deploy-rbac-should-not-exist"},
 	} {
