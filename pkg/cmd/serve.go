@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -68,8 +69,8 @@ func NewCmdServe(configFlags *genericclioptions.ConfigFlags, streams genericioop
 you change their replicas and images, acting with your kubeconfig's identity.
 
 One watch per namespace is shared by every open page. The server listens on
-loopback by default; changes need the token printed with the URL (or the one
-in --token-file), and --read-only refuses them all. Stop it with Ctrl-C or
+loopback by default; every API request, reads included, needs the token printed
+with the URL (or the one in --token-file), and --read-only refuses all changes. Stop it with Ctrl-C or
 SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 		Example: `  # Serve on http://127.0.0.1:8080 and open the printed URL
   kubectl deploywatch serve
@@ -92,7 +93,7 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 	fs.StringSliceVar(&o.AllowedHosts, "allowed-hosts", o.AllowedHosts, "further host names that may reach the server (comma-separated), e.g. its Service's DNS name or an Ingress host; other Host headers are refused (DNS rebinding)")
 	fs.StringSliceVar(&o.Namespaces, "namespaces", o.Namespaces, "serve only these namespaces (comma-separated); others are refused with 403")
 	fs.BoolVar(&o.ReadOnly, "read-only", o.ReadOnly, "refuse every change (scale, image) with 403")
-	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the token that authorizes changes; without it a random token is made and printed")
+	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the token every API request needs (at least 32 random bytes, e.g. openssl rand -hex 32); without it a random token is made and printed")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a graceful shutdown may take before connections are cut")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "on SIGTERM, keep serving this long with /readyz failing before closing the listener, for load balancers that drain by health check; part of --shutdown-timeout, at most half of it")
 	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left; 0 stops it at once")
@@ -110,17 +111,57 @@ func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
 	}
 	o.clients = c
 	o.notify.complete(cmd, c.Namespace)
-	if o.TokenFile != "" && !o.ReadOnly {
+	if o.TokenFile != "" {
 		b, err := os.ReadFile(o.TokenFile)
 		if err != nil {
 			return fmt.Errorf("cannot read --token-file: %w; check the path, or drop the flag to get a random token", err)
 		}
 		o.token = strings.TrimSpace(string(b))
-		if o.token == "" {
-			return fmt.Errorf("--token-file %s is empty: put a token in it, or drop the flag to get a random one", o.TokenFile)
+		if err := checkToken(o.token); err != nil {
+			return fmt.Errorf("--token-file %s %w: make a strong one with 'openssl rand -hex 32 > %s', or drop the flag to get a random one", o.TokenFile, err, o.TokenFile)
 		}
 	}
 	return nil
+}
+
+// Weak tokens are refused: anyone who can reach the server could guess one.
+const (
+	minTokenBytes = 32
+	minTokenBits  = 96
+)
+
+// checkToken refuses a token that is short or, by the frequency of its
+// characters (a coarse upper bound of its randomness), predictable:
+// 'openssl rand -hex 32' gives about 250 bits by this measure (-hex 16
+// about 115), a word repeated to 32 characters under 90.
+func checkToken(token string) error {
+	if len(token) < minTokenBytes {
+		if token == "" {
+			return errors.New("is empty")
+		}
+		return fmt.Errorf("holds a token of %d bytes, fewer than %d", len(token), minTokenBytes)
+	}
+	if bits := tokenBits(token); bits < minTokenBits {
+		return fmt.Errorf("holds a predictable token (about %.0f bits by its characters' frequencies, fewer than %d)", bits, minTokenBits)
+	}
+	return nil
+}
+
+// tokenBits is the Shannon entropy of the token's bytes times its length.
+func tokenBits(token string) float64 {
+	var counts [256]int
+	for i := 0; i < len(token); i++ {
+		counts[token[i]]++
+	}
+	n := float64(len(token))
+	var h float64
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h * n
 }
 
 // Validate reports every problem with the flags at once.
@@ -140,9 +181,6 @@ func (o *ServeOptions) Validate() error {
 		if strings.ContainsAny(h, "/:@ ") && net.ParseIP(strings.Trim(h, "[]")) == nil || h == "" {
 			problems = append(problems, fmt.Sprintf("invalid host %q in --allowed-hosts: give a bare host name or IP, e.g. deploywatch.example.com (no scheme, port or path)", h))
 		}
-	}
-	if o.ReadOnly && o.TokenFile != "" {
-		problems = append(problems, "--token-file has no use with --read-only, which refuses every change; drop one of them")
 	}
 	if o.ShutdownTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--shutdown-timeout must be positive, got %s", o.ShutdownTimeout))
@@ -171,7 +209,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("cannot listen on %s: %w; pick another address with --address, e.g. --address 127.0.0.1:0", o.Address, err)
 	}
 	defer ln.Close()
-	if !o.ReadOnly && o.token == "" {
+	if o.token == "" {
 		o.token = randomToken()
 	}
 	log := slog.New(slog.NewTextHandler(o.ErrOut, nil))
@@ -218,7 +256,9 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 }
 
 // pageURL is the address to open: on loopback when bound to every
-// interface, with the token in the fragment, which browsers do not send.
+// interface, with the token in the fragment, which browsers do not send. A
+// token from a file is never printed (the output may be a pod's log): the
+// URL says where it is instead.
 func (o *ServeOptions) pageURL(addr net.Addr) string {
 	tcp, ok := addr.(*net.TCPAddr)
 	host := addr.String()
@@ -230,10 +270,10 @@ func (o *ServeOptions) pageURL(addr net.Addr) string {
 		host = net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
 	}
 	u := "http://" + host + "/"
-	if o.token != "" {
-		u += "#token=" + url.QueryEscape(o.token)
+	if o.TokenFile != "" {
+		return u + " (token from " + o.TokenFile + "; add #token=<it> to the address)"
 	}
-	return u
+	return u + "#token=" + url.QueryEscape(o.token)
 }
 
 func isLoopback(addr net.Addr) bool {

@@ -106,6 +106,7 @@ func (s *Server) routes() http.Handler {
 			s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s is not allowed on %s; use %s", r.Method, r.URL.Path, method))
 		})
 	}
+	handle(http.MethodPost, "/api/tickets", s.tickets)
 	handle(http.MethodGet, "/api/info", s.info)
 	handle(http.MethodGet, "/api/namespaces", s.listNamespaces)
 	handle(http.MethodGet, "/api/namespaces/{ns}/deployments", s.listDeployments)
@@ -127,7 +128,9 @@ func (s *Server) routes() http.Handler {
 		}
 		page.ServeHTTP(w, r)
 	})
-	return s.middleware(mux)
+	// Authentication wraps the whole mux, so every /api/ route, present or
+	// added later, needs the token.
+	return s.middleware(s.authenticate(mux))
 }
 
 // middleware applies the origin check to everything and logs requests.

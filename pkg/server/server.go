@@ -3,14 +3,14 @@
 // page, and the operational endpoints (/healthz, /readyz, /metrics).
 //
 // It is safe by default: it refuses requests whose Host or Origin is not
-// its own (DNS rebinding, cross-site requests), changes need a bearer token
-// and are refused entirely in read-only mode, and request bodies are small.
+// its own (DNS rebinding, cross-site requests), every API request (reads
+// too) needs the token, changes are refused entirely in read-only mode, and
+// request bodies are small.
 // It acts with the identity of its Kubernetes client and never more.
 package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,8 +45,8 @@ type Options struct {
 	Client kubernetes.Interface
 	// Hub feeds the streams; the caller closes it after Serve returns.
 	Hub *hub.Hub
-	// Token authorizes changes (Authorization: Bearer <token>). Required
-	// unless ReadOnly.
+	// Token authenticates every API request (Authorization: Bearer
+	// <token>, or a stream ticket made with it). Required.
 	Token string
 	// ReadOnly refuses every change with 403.
 	ReadOnly bool
@@ -105,6 +105,7 @@ type Server struct {
 	stopCtx  context.Context // done when streams must end
 	stopAll  context.CancelFunc
 	checks   nsChecks // namespace checks shared by streams that arrive together
+	auth     *authn
 }
 
 // New checks opts and builds a Server.
@@ -112,8 +113,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Client == nil || opts.Hub == nil || opts.Addr == nil {
 		return nil, errors.New("server: Client, Hub and Addr are required")
 	}
-	if opts.Token == "" && !opts.ReadOnly {
-		return nil, errors.New("server: a token is required unless read-only")
+	if opts.Token == "" {
+		return nil, errors.New("server: a token is required")
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
@@ -139,6 +140,7 @@ func New(opts Options) (*Server, error) {
 		served:   map[string]bool{},
 		log:      opts.Logger,
 		registry: prometheus.NewRegistry(),
+		auth:     newAuthn(opts.Token),
 	}
 	s.stopCtx, s.stopAll = context.WithCancel(context.Background())
 	for _, ns := range opts.Namespaces {
@@ -280,18 +282,15 @@ func (s *Server) sameOrigin(r *http.Request) *apiError {
 	return nil
 }
 
-// authorize lets a change through: not read-only, and the right token.
+// authorize lets a change through: not read-only, and the token itself
+// (authenticate checked it for every API route; a ticket is for reads).
 func (s *Server) authorize(r *http.Request) *apiError {
 	if s.opts.ReadOnly {
 		return errorf(http.StatusForbidden, "ReadOnly", "this server is read-only (--read-only): changes are refused")
 	}
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+	if !hasBearer(r) {
 		return errorf(http.StatusUnauthorized, "Unauthorized",
 			"changes need the header 'Authorization: Bearer <token>'; open the URL serve printed, which carries the token")
-	}
-	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.opts.Token)) != 1 {
-		return errorf(http.StatusUnauthorized, "Unauthorized", "wrong token; use the one serve printed or the one in --token-file")
 	}
 	return nil
 }

@@ -86,12 +86,16 @@ func (f *fixture) do(t *testing.T, method, path, body string, header map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
+	withToken(req, header)
 	for k, v := range header {
-		if k == "Host" {
+		switch {
+		case k == "Host":
 			req.Host = v
-			continue
+		case v == "":
+			req.Header.Del(k)
+		default:
+			req.Header.Set(k, v)
 		}
-		req.Header.Set(k, v)
 	}
 	resp, err := f.ts.Client().Do(req)
 	if err != nil {
@@ -113,6 +117,17 @@ func (f *fixture) do(t *testing.T, method, path, body string, header map[string]
 
 var bearer = map[string]string{"Authorization": "Bearer " + testToken}
 
+// noAuth leaves the token out of a request.
+var noAuth = map[string]string{"Authorization": ""}
+
+// withToken gives an API request the token, as every client of the API
+// has it, unless header says otherwise.
+func withToken(req *http.Request, header map[string]string) {
+	if _, ok := header["Authorization"]; !ok && strings.HasPrefix(req.URL.Path, "/api/") {
+		req.Header.Set("Authorization", "Bearer "+testToken)
+	}
+}
+
 func TestAllowedHosts(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.AllowedHosts = []string{"Deploywatch.Example"} }, namespaceObj("shop"))
 	for host, want := range map[string]int{
@@ -130,7 +145,7 @@ func TestAllowedHosts(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	f := newFixture(t, nil, namespaceObj("shop"), newDeployment("shop", "web", 1))
-	ro := newFixture(t, func(o *Options) { o.ReadOnly = true; o.Token = "" }, namespaceObj("shop"))
+	ro := newFixture(t, func(o *Options) { o.ReadOnly = true }, namespaceObj("shop"))
 	only := newFixture(t, func(o *Options) { o.Namespaces = []string{"bank"} }, namespaceObj("shop"))
 	big := `{"replicas": 1, "resourceVersion": "` + strings.Repeat("x", DefaultMaxBodyBytes) + `"}`
 	tests := []struct {
@@ -142,7 +157,11 @@ func TestRefusals(t *testing.T) {
 		status       int
 		reason       string
 	}{
-		{"no token", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, nil, 401, "Unauthorized"},
+		{"no token", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, noAuth, 401, "Unauthorized"},
+		{"no token to read", f, "GET", "/api/namespaces", "", noAuth, 401, "Unauthorized"},
+		{"no token to stream", f, "GET", "/api/namespaces/shop/deployments/stream", "", noAuth, 401, "Unauthorized"},
+		{"wrong ticket", f, "GET", "/api/namespaces/shop/deployments/stream?ticket=AAAA", "", noAuth, 401, "Unauthorized"},
+		{"no token for a ticket", f, "POST", "/api/tickets", "", noAuth, 401, "Unauthorized"},
 		{"wrong token", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, map[string]string{"Authorization": "Bearer nope"}, 401, "Unauthorized"},
 		{"not bearer", f, "PUT", "/api/namespaces/shop/deployments/web/image", `{}`, map[string]string{"Authorization": "Basic " + testToken}, 401, "Unauthorized"},
 		{"read-only", ro, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, nil, 403, "ReadOnly"},
@@ -277,7 +296,9 @@ func TestListNamespaces(t *testing.T) {
 
 func getJSON(t *testing.T, f *fixture, path string, v any) {
 	t.Helper()
-	resp, err := f.ts.Client().Get(f.ts.URL + path)
+	req, _ := http.NewRequest("GET", f.ts.URL+path, nil)
+	withToken(req, nil)
+	resp, err := f.ts.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,8 +361,13 @@ func openStream(t *testing.T, url string, header map[string]string) (*http.Respo
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Accept-Encoding", "gzip") // must be ignored
+	withToken(req, header)
 	for k, v := range header {
-		req.Header.Set(k, v)
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
 	}
 	tr := &http.Transport{DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -486,8 +512,14 @@ func TestShutdownDelayFailsReadinessFirst(t *testing.T) {
 	if saw != http.StatusServiceUnavailable {
 		t.Fatal("readyz never failed during the shutdown delay")
 	}
-	if resp, err := client503.Get(base + "/api/namespaces/shop/deployments/stream"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("a new stream during the delay: %v %v, want 503", resp, err)
+	// A new stream during the delay is told to come back, in a way every
+	// EventSource follows: 200, a retry delay, a reconnect event, the end.
+	_, late := openStream(t, base+"/api/namespaces/shop/deployments/stream", map[string]string{"Connection": "close"})
+	if ev, err := late.next(); err != nil || ev.event != "reconnect" || late.retry == "" || !strings.Contains(ev.data, `"shutdown"`) {
+		t.Fatalf("a new stream during the delay got %+v (retry %q), %v; want a reconnect event with a retry delay", ev, late.retry, err)
+	}
+	if ev, err := late.next(); err != io.EOF {
+		t.Fatalf("after the reconnect event got %+v, %v; want the end of the stream", ev, err)
 	}
 	// The open stream is told to reconnect once the delay (cut to half the
 	// timeout) ends and the listener closes.
