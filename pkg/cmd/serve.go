@@ -40,6 +40,7 @@ type ServeOptions struct {
 	ShutdownDelay   time.Duration
 	Linger          time.Duration
 	Heartbeat       time.Duration
+	MaxStreams      int
 	notify          notifyOptions
 
 	// Filled in by Complete.
@@ -97,6 +98,7 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a graceful shutdown may take before connections are cut")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "on SIGTERM, keep serving this long with /readyz failing before closing the listener, for load balancers that drain by health check; part of --shutdown-timeout, at most half of it")
 	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left; 0 stops it at once")
+	fs.IntVar(&o.MaxStreams, "max-streams", o.MaxStreams, "most event streams open at once; more are told to reconnect later. 0 takes it from the limits: open files less 128 kept for probes and the API server, and half the cgroup memory limit at 64 KiB a stream")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
 	o.notify.addFlags(fs)
@@ -191,6 +193,9 @@ func (o *ServeOptions) Validate() error {
 	if o.Linger < 0 {
 		problems = append(problems, fmt.Sprintf("--linger must not be negative, got %s", o.Linger))
 	}
+	if o.MaxStreams < 0 {
+		problems = append(problems, fmt.Sprintf("--max-streams must not be negative, got %d; 0 takes it from the limits", o.MaxStreams))
+	}
 	if o.Heartbeat <= 0 {
 		problems = append(problems, fmt.Sprintf("--heartbeat must be positive, got %s", o.Heartbeat))
 	}
@@ -204,7 +209,7 @@ func (o *ServeOptions) Validate() error {
 // Run listens, prints the URL and serves until the command's context ends
 // (SIGINT, SIGTERM), then shuts down gracefully.
 func (o *ServeOptions) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", o.Address)
+	ln, err := net.Listen(listenNetwork(o.Address), o.Address)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w; pick another address with --address, e.g. --address 127.0.0.1:0", o.Address, err)
 	}
@@ -229,6 +234,10 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if notifier != nil {
 		collectors = notifier.Collectors()
 	}
+	maxStreams := o.MaxStreams
+	if maxStreams == 0 {
+		maxStreams = defaultMaxStreams(fileLimit(), memoryLimit())
+	}
 	srv, err := server.New(server.Options{
 		Client:           o.clients.Kube,
 		Hub:              h,
@@ -240,6 +249,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		AllowedHosts:     o.AllowedHosts,
 		Heartbeat:        o.Heartbeat,
 		ShutdownDelay:    o.ShutdownDelay,
+		MaxStreams:       maxStreams,
 		Logger:           log,
 		Version:          version.Version,
 		Collectors:       collectors,
@@ -248,10 +258,10 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if !isLoopback(ln.Addr()) {
-		fmt.Fprintf(o.ErrOut, "warning: listening on %s, beyond loopback: anyone who can reach it can read what your kubeconfig can read\n", ln.Addr())
+		fmt.Fprintf(o.ErrOut, "warning: listening on %s (%s), beyond loopback: anyone who can reach it and has the token can read what your kubeconfig can read\n", ln.Addr(), listensOn(ln.Addr()))
 	}
 	fmt.Fprintf(o.Out, "Serving Deployments on %s\n", o.pageURL(ln.Addr()))
-	log.Info("serving", "address", ln.Addr().String(), "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host)
+	log.Info("serving", "address", ln.Addr().String(), "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host, "maxStreams", maxStreams)
 	return srv.Serve(ctx, ln, o.ShutdownTimeout)
 }
 
@@ -274,6 +284,76 @@ func (o *ServeOptions) pageURL(addr net.Addr) string {
 		return u + " (token from " + o.TokenFile + "; add #token=<it> to the address)"
 	}
 	return u + "#token=" + url.QueryEscape(o.token)
+}
+
+// listenNetwork keeps an IPv4 address to IPv4: Go would listen on every
+// IPv6 address too for 0.0.0.0, which the user did not name.
+func listenNetwork(address string) string {
+	host, _, err := net.SplitHostPort(address)
+	if ip := net.ParseIP(host); err == nil && ip != nil && ip.To4() != nil {
+		return "tcp4"
+	}
+	return "tcp"
+}
+
+// listensOn says in words which addresses a listener covers.
+func listensOn(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	switch {
+	case !ok:
+		return addr.String()
+	case tcp.IP.Equal(net.IPv4zero):
+		return "every IPv4 address of this machine, no IPv6; --address [::]:PORT adds IPv6"
+	case tcp.IP.Equal(net.IPv6unspecified):
+		return "every address of this machine, IPv6 and IPv4"
+	}
+	return "this address only"
+}
+
+// Figures for the default --max-streams.
+const (
+	// reservedFiles are kept for what is not a stream: probes, the page,
+	// the API server's connections, the notifier.
+	reservedFiles = 128
+	// streamBytes is a stream's cost with room to spare (about 24 KiB
+	// measured: buffers, a goroutine, its queue).
+	streamBytes = 64 << 10
+	// noLimitStreams is the bound when neither limit is known.
+	noLimitStreams = 10000
+)
+
+// defaultMaxStreams bounds the streams so that the probes still get a file
+// descriptor (openFiles, 0 if unknown) and half the memory limit (bytes, 0
+// if none) is never passed by streams alone.
+func defaultMaxStreams(openFiles uint64, memory int64) int {
+	n := noLimitStreams
+	if openFiles > 0 {
+		byFiles := int(openFiles) - reservedFiles
+		if openFiles < 2*reservedFiles {
+			byFiles = int(openFiles) / 2
+		}
+		n = min(n, byFiles)
+	}
+	if memory > 0 {
+		n = min(n, int(memory/2/streamBytes))
+	}
+	return max(n, 1)
+}
+
+// memoryLimit is the cgroup's memory limit in bytes, 0 if none is known.
+func memoryLimit() int64 {
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err == nil && n > 0 && n < 1<<50 { // cgroup v1 says "no limit" with a huge number
+			return n
+		}
+		return 0
+	}
+	return 0
 }
 
 func isLoopback(addr net.Addr) bool {

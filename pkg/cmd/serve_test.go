@@ -81,3 +81,37 @@ func TestCheckToken(t *testing.T) {
 		}
 	}
 }
+
+func TestListenNetwork(t *testing.T) {
+	for addr, want := range map[string]string{
+		"0.0.0.0:8080":   "tcp4",
+		"127.0.0.1:0":    "tcp4",
+		"[::]:8080":      "tcp",
+		"[::1]:8080":     "tcp",
+		"localhost:8080": "tcp",
+	} {
+		if got := listenNetwork(addr); got != want {
+			t.Errorf("listenNetwork(%s) = %s, want %s", addr, got, want)
+		}
+	}
+}
+
+func TestDefaultMaxStreams(t *testing.T) {
+	for _, tt := range []struct {
+		files  uint64
+		memory int64
+		want   int
+	}{
+		{0, 0, 10000},
+		{1 << 20, 0, 10000},
+		{1024, 0, 1024 - 128},
+		{160, 0, 80},
+		{1 << 20, 256 << 20, 2048}, // deploy/'s 256Mi
+		{1024, 256 << 20, 896},
+		{1, 1, 1},
+	} {
+		if got := defaultMaxStreams(tt.files, tt.memory); got != tt.want {
+			t.Errorf("defaultMaxStreams(%d, %d) = %d, want %d", tt.files, tt.memory, got, tt.want)
+		}
+	}
+}

@@ -78,6 +78,9 @@ type Options struct {
 	ShutdownDelay time.Duration
 	// MaxBodyBytes bounds request bodies (413 beyond).
 	MaxBodyBytes int64
+	// MaxStreams bounds the streams open at once; one more is told to
+	// reconnect later. Zero means no bound.
+	MaxStreams int
 	// SendBuffer is the kernel's send buffer per connection. Left to
 	// autotuning, a client that stops reading could hold megabytes there;
 	// kept small, a stalled stream backs up into the hub, whose queue
@@ -106,6 +109,8 @@ type Server struct {
 	stopAll  context.CancelFunc
 	checks   nsChecks // namespace checks shared by streams that arrive together
 	auth     *authn
+	streams  atomic.Int64 // streams open, for MaxStreams
+	nsList   nsListCache  // GET /api/namespaces, shared by every client for a moment
 }
 
 // New checks opts and builds a Server.
@@ -257,8 +262,14 @@ func ownHosts(addr net.Addr, allowed []string) map[string]bool {
 
 // sameOrigin refuses a request whose Host is not one of the server's names
 // (DNS rebinding), or whose Origin, when the browser sends one, is not the
-// server itself (a cross-site page). Ports are not compared: a port-forward
-// or proxy may change them, and rebinding is about names.
+// server itself (a cross-site page), or that a browser marks cross-site.
+// The Host check ignores the port: a port-forward or proxy may change it,
+// and rebinding is about names. The Origin check compares it with the Host
+// header, port included: both come from the address the browser shows, and
+// another port on the same host is another site's page (another server on
+// localhost must not call this API). One cross-site request is let through:
+// a top-level navigation to the page (a link from a wiki or a chat), which
+// carries no token and whose page holds no data.
 func (s *Server) sameOrigin(r *http.Request) *apiError {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -276,10 +287,18 @@ func (s *Server) sameOrigin(r *http.Request) *apiError {
 				"cross-origin request from %q refused; use the page this server serves", origin)
 		}
 	}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" && !pageNavigation(r) {
 		return errorf(http.StatusForbidden, "ForeignOrigin", "cross-site request refused; use the page this server serves")
 	}
 	return nil
+}
+
+// pageNavigation reports whether r is a browser opening the page itself:
+// a GET of a page path as a top-level navigation.
+func pageNavigation(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		!strings.HasPrefix(r.URL.Path, "/api/") &&
+		r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") != "iframe"
 }
 
 // authorize lets a change through: not read-only, and the token itself

@@ -26,6 +26,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		s.tellReconnect(w, r, "shutdown", "the server is shutting down; reconnect")
 		return
 	}
+	// Counted before anything costs: at the cap, a stream is told to come
+	// back later, and the descriptors left keep the probes answering.
+	if n := s.streams.Add(1); s.opts.MaxStreams > 0 && n > int64(s.opts.MaxStreams) {
+		s.streams.Add(-1)
+		s.metrics.refused.Inc()
+		s.streamError(w, r, errorf(http.StatusTooManyRequests, "TooManyStreams",
+			"this server has %d streams open, its most (--max-streams); reconnect later", s.opts.MaxStreams))
+		return
+	}
+	defer s.streams.Add(-1)
 	check := s.serves(ns)
 	if check == nil && !s.opts.Hub.Running(ns) {
 		check = s.checks.do(r.Context(), ns, s.checkNamespace) // once per tracker, not per client
@@ -130,6 +140,7 @@ func (s *Server) tellReconnect(w http.ResponseWriter, r *http.Request, reason, m
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
+	h.Set("Connection", "close") // its descriptor is free at once
 	w.WriteHeader(http.StatusOK)
 	retry := s.opts.Retry + rand.N(s.opts.Retry+1)
 	out := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}

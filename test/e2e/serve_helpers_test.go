@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,9 +70,23 @@ func startServe(t *testing.T, args ...string) *serveProc {
 
 func startServeEnv(t *testing.T, env []string, args ...string) *serveProc {
 	t.Helper()
+	return startServeUnder(t, nil, env, args...)
+}
+
+// startServeUnder is startServeEnv run by a wrapper command, e.g. prlimit.
+func startServeUnder(t *testing.T, wrapper []string, env []string, args ...string) *serveProc {
+	t.Helper()
 	testbed.BuildPlugin(t)
 	cmd := testbed.Shared().KubectlCmd(context.Background(), append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(cmd.Env, env...)
+	if len(wrapper) > 0 {
+		path, err := exec.LookPath(wrapper[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Args = append(append(slices.Clone(wrapper), cmd.Path), cmd.Args[1:]...)
+		cmd.Path = path
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
