@@ -134,7 +134,7 @@ func TestServeNoInformerForUncheckedNamespaces(t *testing.T) {
 	status, body := named.request(t, "GET", "/api/namespaces/"+listOnly+"/deployments/stream", "", nil)
 	apiErr(t, "a namespace the identity may not watch", status, body, 403, "Forbidden")
 	admin := startServe(t, "--linger", "1h")
-	status, body = admin.request(t, "GET", "/api/namespaces/no-such-namespace-"+ns+"/deployments/stream", "", nil)
+	status, body = admin.request(t, "GET", "/api/namespaces/no-such-namespace-xyz/deployments/stream", "", nil)
 	apiErr(t, "a namespace that does not exist", status, body, 404, "NotFound")
 	for name, p := range map[string]*serveProc{"viewer": viewer, "named": named, "admin": admin} {
 		if n := p.metric(t, "deploywatch_informers_running"); n != 0 {
