@@ -348,17 +348,12 @@ func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
 	if e := s.serves(ns); e != nil {
 		return e
 	}
-	_, err := s.opts.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	_, getErr := s.opts.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	switch {
-	case apierrors.IsForbidden(err):
-		if !s.served[ns] && ns != s.opts.DefaultNamespace {
-			return errorf(http.StatusForbidden, "NamespaceUnverified",
-				"namespace %q cannot be checked: this server's identity may not get namespaces; name it with --namespaces to serve it", ns)
-		}
-	case apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(getErr):
 		return errorf(http.StatusNotFound, "NotFound", "namespace %q not found", ns)
-	case err != nil:
-		return fromError(err)
+	case getErr != nil && !apierrors.IsForbidden(getErr):
+		return fromError(getErr)
 	}
 	review, err := s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
@@ -366,12 +361,13 @@ func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
 		}},
 	}, metav1.CreateOptions{})
 	switch {
-	case err != nil && apierrors.IsForbidden(err):
-		return nil // may not ask: the tracker's first list still tells
-	case err != nil:
+	case err != nil && !apierrors.IsForbidden(err): // forbidden to ask: the tracker's first list still tells
 		return fromError(err)
-	case !review.Status.Allowed:
+	case err == nil && !review.Status.Allowed:
 		return errorf(http.StatusForbidden, "Forbidden", "this server's identity may not watch deployments in namespace %q", ns)
+	case apierrors.IsForbidden(getErr) && !s.served[ns] && ns != s.opts.DefaultNamespace:
+		return errorf(http.StatusForbidden, "NamespaceUnverified",
+			"namespace %q cannot be checked: this server's identity may not get namespaces; name it with --namespaces to serve it", ns)
 	}
 	return nil
 }

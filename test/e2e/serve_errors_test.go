@@ -177,7 +177,20 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	token := strings.TrimSpace(testbed.Kubectl(t, "-n", ns, "create", "token", "viewer", "--duration=1h"))
+	path := serviceAccountKubeconfig(t, ns, "viewer")
+	// RBAC takes effect at once, but the token's user is checked on use.
+	waitUntil(t, 30*time.Second, "the viewer to read deployments", func() bool {
+		_, _, err := testbed.KubectlErr("--kubeconfig", path, "get", "deployments")
+		return err == nil
+	})
+	return path
+}
+
+// serviceAccountKubeconfig writes a kubeconfig that authenticates as
+// ServiceAccount ns/name, with ns as its namespace.
+func serviceAccountKubeconfig(t *testing.T, ns, name string) string {
+	t.Helper()
+	token := strings.TrimSpace(testbed.Kubectl(t, "-n", ns, "create", "token", name, "--duration=1h"))
 
 	admin, err := clientcmd.LoadFromFile(testbed.Kubeconfig())
 	if err != nil {
@@ -186,9 +199,9 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 	cluster := admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["bed"] = cluster
-	cfg.AuthInfos["viewer"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["viewer"] = &clientcmdapi.Context{Cluster: "bed", AuthInfo: "viewer", Namespace: ns}
-	cfg.CurrentContext = "viewer"
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: "bed", AuthInfo: name, Namespace: ns}
+	cfg.CurrentContext = name
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		t.Fatal(err)
@@ -196,11 +209,6 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 	if err := os.Chmod(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// RBAC takes effect at once, but the token's user is checked on use.
-	waitUntil(t, 30*time.Second, "the viewer to read deployments", func() bool {
-		_, _, err := testbed.KubectlErr("--kubeconfig", path, "get", "deployments")
-		return err == nil
-	})
 	return path
 }
 

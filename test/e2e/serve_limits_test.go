@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -99,11 +100,12 @@ func TestServeStreamsCappedProbesAnswer(t *testing.T) {
 	t.Logf("%d descriptors: %d streams open, %d told to reconnect, probes answered", 160, opened, refused)
 }
 
-// TestServeNoInformerForUncheckedNamespaces: with an identity that may not
-// get namespaces, made-up namespace names start no informer (serve cannot
-// tell they do not exist, so it serves only those the user named); a named
-// namespace whose Deployments the identity may list but not watch starts
-// none either; a namespace that does not exist starts none.
+// TestServeNoInformerForUncheckedNamespaces: with an identity that may
+// watch Deployments everywhere but not get namespaces, made-up namespace
+// names start no informer (serve cannot tell they do not exist, so it
+// serves only those the user named); an identity that may not watch them
+// is refused; a named namespace whose Deployments the identity may list but
+// not watch starts none either; a namespace that does not exist starts none.
 func TestServeNoInformerForUncheckedNamespaces(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	listOnly := testbed.NewNamespace(t)
@@ -124,19 +126,50 @@ func TestServeNoInformerForUncheckedNamespaces(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// A watcher of Deployments everywhere that may not get namespaces: a
+	// made-up name cannot be told from a real one.
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "watcher"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-watcher"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-watcher"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: ns + "-watcher"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "watcher", Namespace: ns}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cs.RbacV1().ClusterRoleBindings().Delete(context.Background(), ns+"-watcher", metav1.DeleteOptions{})
+		_ = cs.RbacV1().ClusterRoles().Delete(context.Background(), ns+"-watcher", metav1.DeleteOptions{})
+	})
+	watcherConfig := serviceAccountKubeconfig(t, ns, "watcher")
+	waitUntil(t, 30*time.Second, "the watcher to list deployments everywhere", func() bool {
+		_, _, err := testbed.KubectlErr("--kubeconfig", watcherConfig, "get", "deployments", "-A")
+		return err == nil
+	})
+
 	watchesBefore := deploymentWatches(t)
-	viewer := startServeEnv(t, []string{"KUBECONFIG=" + kubeconfig}, "--linger", "1h")
+	watcher := startServeEnv(t, []string{"KUBECONFIG=" + watcherConfig}, "--linger", "1h")
 	for i := range 20 {
-		status, body := viewer.request(t, "GET", fmt.Sprintf("/api/namespaces/made-up-%d/deployments/stream", i), "", nil)
+		status, body := watcher.request(t, "GET", fmt.Sprintf("/api/namespaces/made-up-%d/deployments/stream", i), "", nil)
 		apiErr(t, "a made-up namespace", status, body, 403, "NamespaceUnverified")
 	}
+	viewer := startServeEnv(t, []string{"KUBECONFIG=" + kubeconfig}, "--linger", "1h")
+	status, body := viewer.request(t, "GET", "/api/namespaces/made-up/deployments/stream", "", nil)
+	apiErr(t, "a made-up namespace the identity may not watch", status, body, 403, "Forbidden")
 	named := startServeEnv(t, []string{"KUBECONFIG=" + kubeconfig}, "--linger", "1h", "--namespaces", ns+","+listOnly)
-	status, body := named.request(t, "GET", "/api/namespaces/"+listOnly+"/deployments/stream", "", nil)
+	status, body = named.request(t, "GET", "/api/namespaces/"+listOnly+"/deployments/stream", "", nil)
 	apiErr(t, "a namespace the identity may not watch", status, body, 403, "Forbidden")
 	admin := startServe(t, "--linger", "1h")
 	status, body = admin.request(t, "GET", "/api/namespaces/no-such-namespace-xyz/deployments/stream", "", nil)
 	apiErr(t, "a namespace that does not exist", status, body, 404, "NotFound")
-	for name, p := range map[string]*serveProc{"viewer": viewer, "named": named, "admin": admin} {
+	for name, p := range map[string]*serveProc{"watcher": watcher, "viewer": viewer, "named": named, "admin": admin} {
 		if n := p.metric(t, "deploywatch_informers_running"); n != 0 {
 			t.Errorf("%s: %v informers after refused streams, want 0", name, n)
 		}

@@ -165,7 +165,11 @@ function namespaceView(ns) {
     es.addEventListener("snapshot", (e) => { lastId = e.lastEventId; snapshot(JSON.parse(e.data)); });
     es.addEventListener("upsert", (e) => { lastId = e.lastEventId; upsert(JSON.parse(e.data), true); });
     es.addEventListener("delete", (e) => { lastId = e.lastEventId; remove(JSON.parse(e.data)); });
-    es.addEventListener("reconnect", () => { retry("server restarting"); });
+    es.addEventListener("reconnect", (e) => {
+      let reason = "";
+      try { reason = JSON.parse(e.data).reason; } catch (_) { /* an older server */ }
+      retry(reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable" : "server restarting");
+    });
     // EventSource retries by itself, without backoff or jitter, and gives
     // up for good on an HTTP error: handle every failure here instead.
     es.onerror = () => { retry(everOpened ? "connection lost" : "cannot connect"); };
