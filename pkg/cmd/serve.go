@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -40,6 +41,7 @@ type ServeOptions struct {
 	ShutdownDelay   time.Duration
 	Linger          time.Duration
 	Heartbeat       time.Duration
+	MaxStreams      int
 	notify          notifyOptions
 
 	// Filled in by Complete.
@@ -69,8 +71,8 @@ func NewCmdServe(configFlags *genericclioptions.ConfigFlags, streams genericioop
 you change their replicas and images, acting with your kubeconfig's identity.
 
 One watch per namespace is shared by every open page. The server listens on
-loopback by default; changes need the token printed with the URL (or the one
-in --token-file), and --read-only refuses them all. Stop it with Ctrl-C or
+loopback by default; every API request, reads included, needs the token printed
+with the URL (or the one in --token-file), and --read-only refuses all changes. Stop it with Ctrl-C or
 SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 		Example: `  # Serve on http://127.0.0.1:8080 and open the printed URL
   kubectl deploywatch serve
@@ -93,10 +95,11 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 	fs.StringSliceVar(&o.AllowedHosts, "allowed-hosts", o.AllowedHosts, "further host names that may reach the server (comma-separated), e.g. its Service's DNS name or an Ingress host; other Host headers are refused (DNS rebinding)")
 	fs.StringSliceVar(&o.Namespaces, "namespaces", o.Namespaces, "serve only these namespaces (comma-separated); others are refused with 403")
 	fs.BoolVar(&o.ReadOnly, "read-only", o.ReadOnly, "refuse every change (scale, image) with 403")
-	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the token that authorizes changes; without it a random token is made and printed")
+	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the token every API request needs (at least 32 random bytes, e.g. openssl rand -hex 32); without it a random token is made and printed")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a graceful shutdown may take before connections are cut")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "on SIGTERM, keep serving this long with /readyz failing before closing the listener, for load balancers that drain by health check; part of --shutdown-timeout, at most half of it")
 	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left; 0 stops it at once")
+	fs.IntVar(&o.MaxStreams, "max-streams", o.MaxStreams, "most event streams open at once; more are told to reconnect later. 0 takes it from the limits: open files less 128 kept for probes and the API server, and half the cgroup memory limit at 64 KiB a stream")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
 	o.notify.addFlags(fs)
@@ -111,17 +114,57 @@ func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
 	}
 	o.clients = c
 	o.notify.complete(cmd, c.Namespace)
-	if o.TokenFile != "" && !o.ReadOnly {
+	if o.TokenFile != "" {
 		b, err := os.ReadFile(o.TokenFile)
 		if err != nil {
 			return fmt.Errorf("cannot read --token-file: %w; check the path, or drop the flag to get a random token", err)
 		}
 		o.token = strings.TrimSpace(string(b))
-		if o.token == "" {
-			return fmt.Errorf("--token-file %s is empty: put a token in it, or drop the flag to get a random one", o.TokenFile)
+		if err := checkToken(o.token); err != nil {
+			return fmt.Errorf("--token-file %s %w: make a strong one with 'openssl rand -hex 32 > %s', or drop the flag to get a random one", o.TokenFile, err, o.TokenFile)
 		}
 	}
 	return nil
+}
+
+// Weak tokens are refused: anyone who can reach the server could guess one.
+const (
+	minTokenBytes = 32
+	minTokenBits  = 96
+)
+
+// checkToken refuses a token that is short or, by the frequency of its
+// characters (a coarse upper bound of its randomness), predictable:
+// 'openssl rand -hex 32' gives about 250 bits by this measure (-hex 16
+// about 115), a word repeated to 32 characters under 90.
+func checkToken(token string) error {
+	if len(token) < minTokenBytes {
+		if token == "" {
+			return errors.New("is empty")
+		}
+		return fmt.Errorf("holds a token of %d bytes, fewer than %d", len(token), minTokenBytes)
+	}
+	if bits := tokenBits(token); bits < minTokenBits {
+		return fmt.Errorf("holds a predictable token (about %.0f bits by its characters' frequencies, fewer than %d)", bits, minTokenBits)
+	}
+	return nil
+}
+
+// tokenBits is the Shannon entropy of the token's bytes times its length.
+func tokenBits(token string) float64 {
+	var counts [256]int
+	for i := 0; i < len(token); i++ {
+		counts[token[i]]++
+	}
+	n := float64(len(token))
+	var h float64
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h * n
 }
 
 // Validate reports every problem with the flags at once.
@@ -142,9 +185,6 @@ func (o *ServeOptions) Validate() error {
 			problems = append(problems, fmt.Sprintf("invalid host %q in --allowed-hosts: give a bare host name or IP, e.g. deploywatch.example.com (no scheme, port or path)", h))
 		}
 	}
-	if o.ReadOnly && o.TokenFile != "" {
-		problems = append(problems, "--token-file has no use with --read-only, which refuses every change; drop one of them")
-	}
 	if o.ShutdownTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--shutdown-timeout must be positive, got %s", o.ShutdownTimeout))
 	}
@@ -153,6 +193,9 @@ func (o *ServeOptions) Validate() error {
 	}
 	if o.Linger < 0 {
 		problems = append(problems, fmt.Sprintf("--linger must not be negative, got %s", o.Linger))
+	}
+	if o.MaxStreams < 0 {
+		problems = append(problems, fmt.Sprintf("--max-streams must not be negative, got %d; 0 takes it from the limits", o.MaxStreams))
 	}
 	if o.Heartbeat <= 0 {
 		problems = append(problems, fmt.Sprintf("--heartbeat must be positive, got %s", o.Heartbeat))
@@ -167,12 +210,12 @@ func (o *ServeOptions) Validate() error {
 // Run listens, prints the URL and serves until the command's context ends
 // (SIGINT, SIGTERM), then shuts down gracefully.
 func (o *ServeOptions) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", o.Address)
+	ln, err := net.Listen(listenNetwork(o.Address), o.Address)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w; pick another address with --address, e.g. --address 127.0.0.1:0", o.Address, err)
 	}
 	defer ln.Close()
-	if !o.ReadOnly && o.token == "" {
+	if o.token == "" {
 		o.token = randomToken()
 	}
 	log := slog.New(slog.NewTextHandler(o.ErrOut, nil))
@@ -196,6 +239,10 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if notifier != nil {
 		collectors = notifier.Collectors()
 	}
+	maxStreams := o.MaxStreams
+	if maxStreams == 0 {
+		maxStreams = defaultMaxStreams(fileLimit(), memoryLimit())
+	}
 	srv, err := server.New(server.Options{
 		Client:           o.clients.Kube,
 		Hub:              h,
@@ -207,6 +254,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		AllowedHosts:     o.AllowedHosts,
 		Heartbeat:        o.Heartbeat,
 		ShutdownDelay:    o.ShutdownDelay,
+		MaxStreams:       maxStreams,
 		Logger:           log,
 		Version:          version.Version,
 		Collectors:       collectors,
@@ -215,15 +263,17 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if !isLoopback(ln.Addr()) {
-		fmt.Fprintf(o.ErrOut, "warning: listening on %s, beyond loopback: anyone who can reach it can read what your kubeconfig can read\n", ln.Addr())
+		fmt.Fprintf(o.ErrOut, "warning: listening on %s (%s), beyond loopback: anyone who can reach it and has the token can read what your kubeconfig can read\n", ln.Addr(), listensOn(ln.Addr()))
 	}
 	fmt.Fprintf(o.Out, "Serving Deployments on %s\n", o.pageURL(ln.Addr()))
-	log.Info("serving", "address", ln.Addr().String(), "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host)
+	log.Info("serving", "address", ln.Addr().String(), "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host, "maxStreams", maxStreams)
 	return srv.Serve(ctx, ln, o.ShutdownTimeout)
 }
 
 // pageURL is the address to open: on loopback when bound to every
-// interface, with the token in the fragment, which browsers do not send.
+// interface, with the token in the fragment, which browsers do not send. A
+// token from a file is never printed (the output may be a pod's log): the
+// URL says where it is instead.
 func (o *ServeOptions) pageURL(addr net.Addr) string {
 	tcp, ok := addr.(*net.TCPAddr)
 	host := addr.String()
@@ -235,10 +285,80 @@ func (o *ServeOptions) pageURL(addr net.Addr) string {
 		host = net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
 	}
 	u := "http://" + host + "/"
-	if o.token != "" {
-		u += "#token=" + url.QueryEscape(o.token)
+	if o.TokenFile != "" {
+		return u + " (token from " + o.TokenFile + "; add #token=<it> to the address)"
 	}
-	return u
+	return u + "#token=" + url.QueryEscape(o.token)
+}
+
+// listenNetwork keeps an IPv4 address to IPv4: Go would listen on every
+// IPv6 address too for 0.0.0.0, which the user did not name.
+func listenNetwork(address string) string {
+	host, _, err := net.SplitHostPort(address)
+	if ip := net.ParseIP(host); err == nil && ip != nil && ip.To4() != nil {
+		return "tcp4"
+	}
+	return "tcp"
+}
+
+// listensOn says in words which addresses a listener covers.
+func listensOn(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	switch {
+	case !ok:
+		return addr.String()
+	case tcp.IP.Equal(net.IPv4zero):
+		return "every IPv4 address of this machine, no IPv6; --address [::]:PORT adds IPv6"
+	case tcp.IP.Equal(net.IPv6unspecified):
+		return "every address of this machine, IPv6 and IPv4"
+	}
+	return "this address only"
+}
+
+// Figures for the default --max-streams.
+const (
+	// reservedFiles are kept for what is not a stream: probes, the page,
+	// the API server's connections, the notifier.
+	reservedFiles = 128
+	// streamBytes is a stream's cost with room to spare (about 24 KiB
+	// measured: buffers, a goroutine, its queue).
+	streamBytes = 64 << 10
+	// noLimitStreams is the bound when neither limit is known.
+	noLimitStreams = 10000
+)
+
+// defaultMaxStreams bounds the streams so that the probes still get a file
+// descriptor (openFiles, 0 if unknown) and half the memory limit (bytes, 0
+// if none) is never passed by streams alone.
+func defaultMaxStreams(openFiles uint64, memory int64) int {
+	n := noLimitStreams
+	if openFiles > 0 {
+		byFiles := int(openFiles) - reservedFiles
+		if openFiles < 2*reservedFiles {
+			byFiles = int(openFiles) / 2
+		}
+		n = min(n, byFiles)
+	}
+	if memory > 0 {
+		n = min(n, int(memory/2/streamBytes))
+	}
+	return max(n, 1)
+}
+
+// memoryLimit is the cgroup's memory limit in bytes, 0 if none is known.
+func memoryLimit() int64 {
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err == nil && n > 0 && n < 1<<50 { // cgroup v1 says "no limit" with a huge number
+			return n
+		}
+		return 0
+	}
+	return 0
 }
 
 func isLoopback(addr net.Addr) bool {

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestServeValidate(t *testing.T) {
 		{"shutdown delay", func(o *ServeOptions) { o.ShutdownDelay = 5 * time.Second }, nil},
 		{"shutdown delay as long as the timeout", func(o *ServeOptions) { o.ShutdownDelay = o.ShutdownTimeout }, []string{"--shutdown-delay 10s must be at least 0 and less than --shutdown-timeout 10s"}},
 		{"negative shutdown delay", func(o *ServeOptions) { o.ShutdownDelay = -time.Second }, []string{"--shutdown-delay -1s"}},
-		{"read-only with a token file", func(o *ServeOptions) { o.ReadOnly, o.TokenFile = true, "/tmp/t" }, []string{"--token-file has no use with --read-only"}},
+		{"read-only with a token file (reads need it)", func(o *ServeOptions) { o.ReadOnly, o.TokenFile = true, "/tmp/t" }, nil},
 		{"everything wrong at once", func(o *ServeOptions) {
 			o.ShutdownTimeout, o.Linger, o.Heartbeat = 0, -time.Second, 0
 		}, []string{"--shutdown-timeout must be positive", "--linger must not be negative", "--heartbeat must be positive"}},
@@ -57,8 +58,60 @@ func TestServePageURL(t *testing.T) {
 			t.Errorf("pageURL(%s) = %s, want %s", addr, got, want)
 		}
 	}
-	o.token = ""
-	if got := o.pageURL(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}); got != "http://127.0.0.1:1/" {
-		t.Errorf("read-only URL = %s", got)
+	// A token from a file is never printed, only where it is.
+	o.TokenFile = "/etc/deploywatch/token"
+	if got := o.pageURL(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}); got != "http://127.0.0.1:1/ (token from /etc/deploywatch/token; add #token=<it> to the address)" {
+		t.Errorf("URL with --token-file = %s", got)
+	}
+}
+
+func TestCheckToken(t *testing.T) {
+	for token, want := range map[string]string{
+		"":                            "is empty",
+		"abc":                         "holds a token of 3 bytes, fewer than 32",
+		strings.Repeat("password", 4): "holds a predictable token",
+		strings.Repeat("a", 64):       "holds a predictable token",
+		randomToken():                 "",
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08": "", // openssl rand -hex 32
+		"3b5d5c3712955042212e2f7bd1e0e4f1":                                 "", // openssl rand -hex 16
+	} {
+		err := checkToken(token)
+		if (want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("checkToken(%q) = %v, want %q", token, err, want)
+		}
+	}
+}
+
+func TestListenNetwork(t *testing.T) {
+	for addr, want := range map[string]string{
+		"0.0.0.0:8080":   "tcp4",
+		"127.0.0.1:0":    "tcp4",
+		"[::]:8080":      "tcp",
+		"[::1]:8080":     "tcp",
+		"localhost:8080": "tcp",
+	} {
+		if got := listenNetwork(addr); got != want {
+			t.Errorf("listenNetwork(%s) = %s, want %s", addr, got, want)
+		}
+	}
+}
+
+func TestDefaultMaxStreams(t *testing.T) {
+	for _, tt := range []struct {
+		files  uint64
+		memory int64
+		want   int
+	}{
+		{0, 0, 10000},
+		{1 << 20, 0, 10000},
+		{1024, 0, 1024 - 128},
+		{160, 0, 80},
+		{1 << 20, 256 << 20, 2048}, // deploy/'s 256Mi
+		{1024, 256 << 20, 896},
+		{1, 1, 1},
+	} {
+		if got := defaultMaxStreams(tt.files, tt.memory); got != tt.want {
+			t.Errorf("defaultMaxStreams(%d, %d) = %d, want %d", tt.files, tt.memory, got, tt.want)
+		}
 	}
 }

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,8 +17,11 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 
@@ -96,7 +101,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(method, path string, h http.HandlerFunc) {
-		mux.HandleFunc(method+" "+path, h)
+		mux.HandleFunc(method+" "+path, s.validNames(h))
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			allow := method
 			if method == http.MethodGet {
@@ -106,6 +111,7 @@ func (s *Server) routes() http.Handler {
 			s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s is not allowed on %s; use %s", r.Method, r.URL.Path, method))
 		})
 	}
+	handle(http.MethodPost, "/api/tickets", s.tickets)
 	handle(http.MethodGet, "/api/info", s.info)
 	handle(http.MethodGet, "/api/namespaces", s.listNamespaces)
 	handle(http.MethodGet, "/api/namespaces/{ns}/deployments", s.listDeployments)
@@ -128,7 +134,9 @@ func (s *Server) routes() http.Handler {
 		}
 		page.ServeHTTP(w, r)
 	})
-	return s.middleware(mux)
+	// Authentication wraps the whole mux, so every /api/ route, present or
+	// added later, needs the token.
+	return s.middleware(s.authenticate(mux))
 }
 
 // middleware applies the origin check to everything and logs requests.
@@ -146,6 +154,27 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr)
 	})
+}
+
+// validNames refuses a request whose {ns} or {name} is not a valid
+// Kubernetes name (400) before anything else sees it: client-go cannot put
+// "../b" in a path and would fail with an error that reads as the server's.
+func (s *Server) validNames(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if ns := r.PathValue("ns"); ns != "" {
+			if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+				s.writeError(w, r, errorf(http.StatusBadRequest, "BadRequest", "invalid namespace %q: %s", ns, errs[0]))
+				return
+			}
+		}
+		if name := r.PathValue("name"); name != "" {
+			if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+				s.writeError(w, r, errorf(http.StatusBadRequest, "BadRequest", "invalid Deployment name %q: %s", name, errs[0]))
+				return
+			}
+		}
+		next(w, r)
+	}
 }
 
 // statusRecorder remembers the status for the log; Unwrap lets
@@ -170,29 +199,31 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// decode reads a JSON body of at most MaxBodyBytes into v, refusing
-// unknown fields and trailing data.
+// decode reads a JSON body of at most MaxBodyBytes into v. It is strict,
+// so that what the server acts on is what the client meant: the media type
+// is parsed (application/json, in UTF-8 if a charset is named), names match
+// the fields exactly (encoding/json's case-insensitive matching would take
+// {"REPLICAS": 2} as replicas), and unknown names, a name given twice (which
+// one wins differs between parsers) and trailing data are refused. The
+// JSON v2 decoder does all of this by default or by option.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) *apiError {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return errorf(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "send the body as application/json, not %s", ct)
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		media, params, err := mime.ParseMediaType(ct)
+		if charset, ok := params["charset"]; err != nil || media != "application/json" || ok && !strings.EqualFold(charset, "utf-8") {
+			return errorf(http.StatusUnsupportedMediaType, "UnsupportedMediaType", "send the body as application/json (UTF-8), not %q", ct)
+		}
 	}
-	body := http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	}
-	if err == nil {
-		_, err = io.Copy(io.Discard, body) // trailing space is fine; this catches an oversized tail
-	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		return errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body larger than %d bytes", tooLarge.Limit)
-	case errors.Is(err, io.EOF):
-		return errorf(http.StatusBadRequest, "BadRequest", "empty request body: send a JSON object")
 	case err != nil:
+		return errorf(http.StatusBadRequest, "BadRequest", "reading the request body: %v", err)
+	case len(bytes.TrimSpace(data)) == 0:
+		return errorf(http.StatusBadRequest, "BadRequest", "empty request body: send a JSON object")
+	}
+	if err := jsonv2.Unmarshal(data, v, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return errorf(http.StatusBadRequest, "BadRequest", "invalid JSON body: %v", err)
 	}
 	return nil
@@ -224,8 +255,20 @@ type namespaceList struct {
 	Warning string `json:"warning,omitempty"`
 }
 
+// listNamespaces answers from a list shared by every client for
+// nsListTTL: however many pages poll it, the API server sees at most one
+// cluster-wide LIST per nsListTTL.
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	out, e := s.nsList.get(r.Context(), s.namespaceList)
+	if e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+// namespaceList asks the API server for the namespaces and their counts.
+func (s *Server) namespaceList(ctx context.Context) (*namespaceList, *apiError) {
 	var out namespaceList
 	names := slices.Clone(s.opts.Namespaces)
 	if len(names) == 0 {
@@ -235,8 +278,7 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 			names = []string{s.opts.DefaultNamespace}
 			out.Warning = fmt.Sprintf("you may not list namespaces, so only namespace %q (the kubeconfig's) is shown; restart serve with --namespaces to choose", s.opts.DefaultNamespace)
 		case err != nil:
-			s.writeError(w, r, fromError(err))
-			return
+			return nil, fromError(err)
 		default:
 			for _, ns := range list.Items {
 				names = append(names, ns.Name)
@@ -248,7 +290,7 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 	for _, ns := range names {
 		out.Namespaces = append(out.Namespaces, counts[ns])
 	}
-	s.writeJSON(w, http.StatusOK, out)
+	return &out, nil
 }
 
 // countDeployments counts the Deployments of each namespace by status, with
@@ -298,21 +340,37 @@ func (s *Server) summaries(ctx context.Context, ns string) ([]deployment.Summary
 	return out, nil
 }
 
-// checkNamespace refuses a namespace that is not served or does not exist.
-// Without permission to read namespaces, it trusts the caller.
+// checkNamespace refuses a namespace that is not served, does not exist,
+// or whose Deployments the server's identity may not watch, so that no
+// informer starts for it. Without permission to get namespaces, existence
+// cannot be told: only the namespaces the user named (--namespaces, the
+// kubeconfig's) are served then, not any name a client makes up.
 func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
 	if e := s.serves(ns); e != nil {
 		return e
 	}
-	_, err := s.opts.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	_, getErr := s.opts.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	switch {
-	case err == nil, apierrors.IsForbidden(err):
-		return nil
-	case apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(getErr):
 		return errorf(http.StatusNotFound, "NotFound", "namespace %q not found", ns)
-	default:
-		return fromError(err)
+	case getErr != nil && !apierrors.IsForbidden(getErr):
+		return fromError(getErr)
 	}
+	review, err := s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: ns, Verb: "watch", Group: "apps", Resource: "deployments",
+		}},
+	}, metav1.CreateOptions{})
+	switch {
+	case err != nil && !apierrors.IsForbidden(err): // forbidden to ask: the tracker's first list still tells
+		return fromError(err)
+	case err == nil && !review.Status.Allowed:
+		return errorf(http.StatusForbidden, "Forbidden", "this server's identity may not watch deployments in namespace %q", ns)
+	case apierrors.IsForbidden(getErr) && !s.served[ns] && ns != s.opts.DefaultNamespace:
+		return errorf(http.StatusForbidden, "NamespaceUnverified",
+			"namespace %q cannot be checked: this server's identity may not get namespaces; name it with --namespaces to serve it", ns)
+	}
+	return nil
 }
 
 // listDeployments answers GET /api/namespaces/{ns}/deployments with the

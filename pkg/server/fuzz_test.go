@@ -51,7 +51,7 @@ func FuzzRequest(f *testing.F) {
 	serveScale(fx.client)
 	handler := fx.srv.Handler()
 	allowed := map[int]bool{200: true, 301: true, 304: true, 307: true, 308: true, // redirects: the mux cleans paths
-		400: true, 401: true, 403: true, 404: true, 405: true, 409: true, 413: true, 415: true, 422: true, 503: true}
+		400: true, 401: true, 403: true, 404: true, 405: true, 409: true, 413: true, 415: true, 422: true, 429: true, 503: true}
 
 	f.Fuzz(func(t *testing.T, method, path, body, token, lastID string) {
 		if _, err := url.ParseRequestURI(path); err != nil || !validMethod(method) || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") {

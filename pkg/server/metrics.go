@@ -13,7 +13,8 @@ import (
 // metrics live in the server's own registry, not the global one, so that
 // two servers in one process (tests) do not collide.
 type metrics struct {
-	sent *prometheus.CounterVec
+	sent    *prometheus.CounterVec
+	refused prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
@@ -22,11 +23,16 @@ func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
 			Name: "deploywatch_sse_events_sent_total",
 			Help: "Server-Sent Events written to clients, by event name.",
 		}, []string{"event"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "deploywatch_sse_streams_refused_total",
+			Help: "Streams told to reconnect later because --max-streams were open.",
+		}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.sent,
+		m.refused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "deploywatch_sse_clients",
 			Help: "Event streams connected.",

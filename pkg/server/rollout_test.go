@@ -115,7 +115,7 @@ func mustRequest(t *testing.T, method, url, body string, header map[string]strin
 
 func TestRolloutRefusals(t *testing.T) {
 	f := newFixture(t, nil, rolloutObjects()...)
-	ro := newFixture(t, func(o *Options) { o.ReadOnly = true; o.Token = "" }, rolloutObjects()...)
+	ro := newFixture(t, func(o *Options) { o.ReadOnly = true }, rolloutObjects()...)
 	only := newFixture(t, func(o *Options) { o.Namespaces = []string{"bank"} }, rolloutObjects()...)
 	for _, tc := range []struct {
 		name         string
@@ -125,7 +125,8 @@ func TestRolloutRefusals(t *testing.T) {
 		status       int
 		reason       string
 	}{
-		{"undo without a token", f, "POST", "/api/namespaces/shop/deployments/web/undo", nil, 401, "Unauthorized"},
+		{"undo without a token", f, "POST", "/api/namespaces/shop/deployments/web/undo", noAuth, 401, "Unauthorized"},
+		{"history without a token", f, "GET", "/api/namespaces/shop/deployments/web/history", noAuth, 401, "Unauthorized"},
 		{"restart with a wrong token", f, "POST", "/api/namespaces/shop/deployments/web/restart", map[string]string{"Authorization": "Bearer x"}, 401, "Unauthorized"},
 		{"pause read-only", ro, "POST", "/api/namespaces/shop/deployments/web/pause", bearer, 403, "ReadOnly"},
 		{"resume from another site", f, "POST", "/api/namespaces/shop/deployments/web/resume", map[string]string{"Authorization": "Bearer " + testToken, "Origin": "http://evil.example"}, 403, "ForeignOrigin"},
@@ -182,7 +183,7 @@ func TestPermissions(t *testing.T) {
 		t.Errorf("%d reviews after the TTL, want 6", n)
 	}
 
-	ro := newFixture(t, func(o *Options) { o.ReadOnly = true; o.Token = "" }, rolloutObjects()...)
+	ro := newFixture(t, func(o *Options) { o.ReadOnly = true }, rolloutObjects()...)
 	getJSON(t, ro, "/api/namespaces/shop/permissions", &p)
 	if p != (Permissions{ReadOnly: true}) || len(ro.client.Actions()) != 0 {
 		t.Errorf("read-only permissions = %+v after %d requests", p, len(ro.client.Actions()))

@@ -3,14 +3,14 @@
 // page, and the operational endpoints (/healthz, /readyz, /metrics).
 //
 // It is safe by default: it refuses requests whose Host or Origin is not
-// its own (DNS rebinding, cross-site requests), changes need a bearer token
-// and are refused entirely in read-only mode, and request bodies are small.
+// its own (DNS rebinding, cross-site requests), every API request (reads
+// too) needs the token, changes are refused entirely in read-only mode, and
+// request bodies are small.
 // It acts with the identity of its Kubernetes client and never more.
 package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,8 +45,8 @@ type Options struct {
 	Client kubernetes.Interface
 	// Hub feeds the streams; the caller closes it after Serve returns.
 	Hub *hub.Hub
-	// Token authorizes changes (Authorization: Bearer <token>). Required
-	// unless ReadOnly.
+	// Token authenticates every API request (Authorization: Bearer
+	// <token>, or a stream ticket made with it). Required.
 	Token string
 	// ReadOnly refuses every change with 403.
 	ReadOnly bool
@@ -78,6 +78,9 @@ type Options struct {
 	ShutdownDelay time.Duration
 	// MaxBodyBytes bounds request bodies (413 beyond).
 	MaxBodyBytes int64
+	// MaxStreams bounds the streams open at once; one more is told to
+	// reconnect later. Zero means no bound.
+	MaxStreams int
 	// SendBuffer is the kernel's send buffer per connection. Left to
 	// autotuning, a client that stops reading could hold megabytes there;
 	// kept small, a stalled stream backs up into the hub, whose queue
@@ -106,6 +109,9 @@ type Server struct {
 	stopAll  context.CancelFunc
 	checks   nsChecks // namespace checks shared by streams that arrive together
 	perms    permissionsCache
+	auth     *authn
+	streams  atomic.Int64 // streams open, for MaxStreams
+	nsList   nsListCache  // GET /api/namespaces, shared by every client for a moment
 }
 
 // New checks opts and builds a Server.
@@ -113,8 +119,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Client == nil || opts.Hub == nil || opts.Addr == nil {
 		return nil, errors.New("server: Client, Hub and Addr are required")
 	}
-	if opts.Token == "" && !opts.ReadOnly {
-		return nil, errors.New("server: a token is required unless read-only")
+	if opts.Token == "" {
+		return nil, errors.New("server: a token is required")
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
@@ -140,6 +146,7 @@ func New(opts Options) (*Server, error) {
 		served:   map[string]bool{},
 		log:      opts.Logger,
 		registry: prometheus.NewRegistry(),
+		auth:     newAuthn(opts.Token),
 	}
 	s.stopCtx, s.stopAll = context.WithCancel(context.Background())
 	for _, ns := range opts.Namespaces {
@@ -256,8 +263,14 @@ func ownHosts(addr net.Addr, allowed []string) map[string]bool {
 
 // sameOrigin refuses a request whose Host is not one of the server's names
 // (DNS rebinding), or whose Origin, when the browser sends one, is not the
-// server itself (a cross-site page). Ports are not compared: a port-forward
-// or proxy may change them, and rebinding is about names.
+// server itself (a cross-site page), or that a browser marks cross-site.
+// The Host check ignores the port: a port-forward or proxy may change it,
+// and rebinding is about names. The Origin check compares it with the Host
+// header, port included: both come from the address the browser shows, and
+// another port on the same host is another site's page (another server on
+// localhost must not call this API). One cross-site request is let through:
+// a top-level navigation to the page (a link from a wiki or a chat), which
+// carries no token and whose page holds no data.
 func (s *Server) sameOrigin(r *http.Request) *apiError {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -275,24 +288,29 @@ func (s *Server) sameOrigin(r *http.Request) *apiError {
 				"cross-origin request from %q refused; use the page this server serves", origin)
 		}
 	}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" && !pageNavigation(r) {
 		return errorf(http.StatusForbidden, "ForeignOrigin", "cross-site request refused; use the page this server serves")
 	}
 	return nil
 }
 
-// authorize lets a change through: not read-only, and the right token.
+// pageNavigation reports whether r is a browser opening the page itself:
+// a GET of a page path as a top-level navigation.
+func pageNavigation(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		!strings.HasPrefix(r.URL.Path, "/api/") &&
+		r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") != "iframe"
+}
+
+// authorize lets a change through: not read-only, and the token itself
+// (authenticate checked it for every API route; a ticket is for reads).
 func (s *Server) authorize(r *http.Request) *apiError {
 	if s.opts.ReadOnly {
 		return errorf(http.StatusForbidden, "ReadOnly", "this server is read-only (--read-only): changes are refused")
 	}
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+	if !hasBearer(r) {
 		return errorf(http.StatusUnauthorized, "Unauthorized",
 			"changes need the header 'Authorization: Bearer <token>'; open the URL serve printed, which carries the token")
-	}
-	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.opts.Token)) != 1 {
-		return errorf(http.StatusUnauthorized, "Unauthorized", "wrong token; use the one serve printed or the one in --token-file")
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,6 +50,18 @@ func namespaceObj(name string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 }
 
+// newClient is a fake clientset whose identity may do everything; the fake
+// cannot answer access reviews by itself.
+func newClient(objects ...runtime.Object) *fake.Clientset {
+	client := fake.NewClientset(objects...)
+	client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		review := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		review.Status.Allowed = true
+		return true, review, nil
+	})
+	return client
+}
+
 type fixture struct {
 	client *fake.Clientset
 	hub    *hub.Hub
@@ -58,7 +71,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, mutate func(*Options), objects ...runtime.Object) *fixture {
 	t.Helper()
-	client := fake.NewClientset(objects...)
+	client := newClient(objects...)
 	h := hub.New(fakeApps{client.AppsV1()}, hub.Options{})
 	ts := httptest.NewUnstartedServer(nil)
 	opts := Options{Client: client, Hub: h, Token: testToken, Addr: ts.Listener.Addr(), DefaultNamespace: "shop", Heartbeat: time.Hour}
@@ -86,12 +99,16 @@ func (f *fixture) do(t *testing.T, method, path, body string, header map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
+	withToken(req, header)
 	for k, v := range header {
-		if k == "Host" {
+		switch {
+		case k == "Host":
 			req.Host = v
-			continue
+		case v == "":
+			req.Header.Del(k)
+		default:
+			req.Header.Set(k, v)
 		}
-		req.Header.Set(k, v)
 	}
 	resp, err := f.ts.Client().Do(req)
 	if err != nil {
@@ -113,6 +130,17 @@ func (f *fixture) do(t *testing.T, method, path, body string, header map[string]
 
 var bearer = map[string]string{"Authorization": "Bearer " + testToken}
 
+// noAuth leaves the token out of a request.
+var noAuth = map[string]string{"Authorization": ""}
+
+// withToken gives an API request the token, as every client of the API
+// has it, unless header says otherwise.
+func withToken(req *http.Request, header map[string]string) {
+	if _, ok := header["Authorization"]; !ok && strings.HasPrefix(req.URL.Path, "/api/") {
+		req.Header.Set("Authorization", "Bearer "+testToken)
+	}
+}
+
 func TestAllowedHosts(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.AllowedHosts = []string{"Deploywatch.Example"} }, namespaceObj("shop"))
 	for host, want := range map[string]int{
@@ -130,7 +158,7 @@ func TestAllowedHosts(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	f := newFixture(t, nil, namespaceObj("shop"), newDeployment("shop", "web", 1))
-	ro := newFixture(t, func(o *Options) { o.ReadOnly = true; o.Token = "" }, namespaceObj("shop"))
+	ro := newFixture(t, func(o *Options) { o.ReadOnly = true }, namespaceObj("shop"))
 	only := newFixture(t, func(o *Options) { o.Namespaces = []string{"bank"} }, namespaceObj("shop"))
 	big := `{"replicas": 1, "resourceVersion": "` + strings.Repeat("x", DefaultMaxBodyBytes) + `"}`
 	tests := []struct {
@@ -142,7 +170,11 @@ func TestRefusals(t *testing.T) {
 		status       int
 		reason       string
 	}{
-		{"no token", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, nil, 401, "Unauthorized"},
+		{"no token", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, noAuth, 401, "Unauthorized"},
+		{"no token to read", f, "GET", "/api/namespaces", "", noAuth, 401, "Unauthorized"},
+		{"no token to stream", f, "GET", "/api/namespaces/shop/deployments/stream", "", noAuth, 401, "Unauthorized"},
+		{"wrong ticket", f, "GET", "/api/namespaces/shop/deployments/stream?ticket=AAAA", "", noAuth, 401, "Unauthorized"},
+		{"no token for a ticket", f, "POST", "/api/tickets", "", noAuth, 401, "Unauthorized"},
 		{"wrong token", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, map[string]string{"Authorization": "Bearer nope"}, 401, "Unauthorized"},
 		{"not bearer", f, "PUT", "/api/namespaces/shop/deployments/web/image", `{}`, map[string]string{"Authorization": "Basic " + testToken}, 401, "Unauthorized"},
 		{"read-only", ro, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, nil, 403, "ReadOnly"},
@@ -153,10 +185,21 @@ func TestRefusals(t *testing.T) {
 		{"other local origin", f, "GET", "/api/namespaces", "", map[string]string{"Origin": "http://localhost:3000"}, 403, "ForeignOrigin"},
 		{"null origin", f, "GET", "/api/namespaces", "", map[string]string{"Origin": "null"}, 403, "ForeignOrigin"},
 		{"cross-site fetch", f, "GET", "/api/namespaces", "", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403, "ForeignOrigin"},
+		{"cross-site navigation to the API", f, "GET", "/api/namespaces", "", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}, 403, "ForeignOrigin"},
+		{"cross-site script of the page", f, "GET", "/app.js", "", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}, 403, "ForeignOrigin"},
+		{"cross-site frame of the page", f, "GET", "/", "", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}, 403, "ForeignOrigin"},
+		{"cross-site form post to the page", f, "POST", "/", "", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}, 403, "ForeignOrigin"},
 		{"body too large", f, "PUT", "/api/namespaces/shop/deployments/web/scale", big, bearer, 413, "RequestEntityTooLarge"},
 		{"bad JSON", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": `, bearer, 400, "BadRequest"},
 		{"wrong type", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": "two"}`, bearer, 400, "BadRequest"},
 		{"unknown field", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replica": 2}`, bearer, 400, "BadRequest"},
+		{"field in another case", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"REPLICAS": 2}`, bearer, 400, "BadRequest"},
+		{"duplicate field", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2, "replicas": 9}`, bearer, 400, "BadRequest"},
+		{"content type by prefix", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, map[string]string{"Content-Type": "application/jsonfoo"}, 415, "UnsupportedMediaType"},
+		{"content type in another charset", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, map[string]string{"Content-Type": "application/json; charset=latin1"}, 415, "UnsupportedMediaType"},
+		{"namespace with a slash", f, "GET", "/api/namespaces/..%2fb/deployments", "", nil, 400, "BadRequest"},
+		{"namespace with a slash, stream", f, "GET", "/api/namespaces/..%2fb/deployments/stream", "", nil, 400, "BadRequest"},
+		{"deployment name with a slash", f, "PUT", "/api/namespaces/shop/deployments/..%2fweb/scale", `{"replicas": 2}`, bearer, 400, "BadRequest"},
 		{"two values", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}{}`, bearer, 400, "BadRequest"},
 		{"empty body", f, "PUT", "/api/namespaces/shop/deployments/web/scale", ``, bearer, 400, "BadRequest"},
 		{"missing replicas", f, "PUT", "/api/namespaces/shop/deployments/web/scale", `{}`, bearer, 400, "BadRequest"},
@@ -256,6 +299,7 @@ func TestListNamespaces(t *testing.T) {
 	}
 
 	t.Run("forbidden to list namespaces", func(t *testing.T) {
+		f.srv.nsList.forget() // the list above is shared for a while
 		f.client.PrependReactor("list", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, "", errors.New("no"))
 		})
@@ -277,7 +321,9 @@ func TestListNamespaces(t *testing.T) {
 
 func getJSON(t *testing.T, f *fixture, path string, v any) {
 	t.Helper()
-	resp, err := f.ts.Client().Get(f.ts.URL + path)
+	req, _ := http.NewRequest("GET", f.ts.URL+path, nil)
+	withToken(req, nil)
+	resp, err := f.ts.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,8 +386,13 @@ func openStream(t *testing.T, url string, header map[string]string) (*http.Respo
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Accept-Encoding", "gzip") // must be ignored
+	withToken(req, header)
 	for k, v := range header {
-		req.Header.Set(k, v)
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
 	}
 	tr := &http.Transport{DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -405,7 +456,7 @@ func TestStream(t *testing.T) {
 }
 
 func TestShutdownSendsReconnect(t *testing.T) {
-	client := fake.NewClientset(namespaceObj("shop"), newDeployment("shop", "web", 1))
+	client := newClient(namespaceObj("shop"), newDeployment("shop", "web", 1))
 	h := hub.New(fakeApps{client.AppsV1()}, hub.Options{})
 	defer h.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -449,7 +500,7 @@ func TestShutdownSendsReconnect(t *testing.T) {
 // answers 503 and new streams are refused while open streams still get
 // events, and only then does the listener close.
 func TestShutdownDelayFailsReadinessFirst(t *testing.T) {
-	client := fake.NewClientset(namespaceObj("shop"), newDeployment("shop", "web", 1))
+	client := newClient(namespaceObj("shop"), newDeployment("shop", "web", 1))
 	h := hub.New(fakeApps{client.AppsV1()}, hub.Options{})
 	defer h.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -486,8 +537,14 @@ func TestShutdownDelayFailsReadinessFirst(t *testing.T) {
 	if saw != http.StatusServiceUnavailable {
 		t.Fatal("readyz never failed during the shutdown delay")
 	}
-	if resp, err := client503.Get(base + "/api/namespaces/shop/deployments/stream"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("a new stream during the delay: %v %v, want 503", resp, err)
+	// A new stream during the delay is told to come back, in a way every
+	// EventSource follows: 200, a retry delay, a reconnect event, the end.
+	_, late := openStream(t, base+"/api/namespaces/shop/deployments/stream", map[string]string{"Connection": "close"})
+	if ev, err := late.next(); err != nil || ev.event != "reconnect" || late.retry == "" || !strings.Contains(ev.data, `"shutdown"`) {
+		t.Fatalf("a new stream during the delay got %+v (retry %q), %v; want a reconnect event with a retry delay", ev, late.retry, err)
+	}
+	if ev, err := late.next(); err != io.EOF {
+		t.Fatalf("after the reconnect event got %+v, %v; want the end of the stream", ev, err)
 	}
 	// The open stream is told to reconnect once the delay (cut to half the
 	// timeout) ends and the listener closes.
@@ -540,5 +597,101 @@ func TestMetricsAndPage(t *testing.T) {
 		if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 			t.Errorf("GET %s: no Content-Security-Policy", path)
 		}
+	}
+}
+
+// TestLinkFromAnotherSiteOpensThePage: a click on a link to the page in a
+// wiki or a chat is a cross-site top-level navigation; it gets the page.
+func TestLinkFromAnotherSiteOpensThePage(t *testing.T) {
+	f := newFixture(t, nil)
+	resp, e := f.do(t, "GET", "/", "", map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"})
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("a link from another site: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), e.Message)
+	}
+}
+
+// TestContentTypeIsAMediaType: the media type is compared, not the text.
+func TestContentTypeIsAMediaType(t *testing.T) {
+	for _, ct := range []string{"APPLICATION/JSON", "application/json; charset=UTF-8", "Application/Json ; charset=\"utf-8\""} {
+		f := newFixture(t, nil, namespaceObj("shop"), newDeployment("shop", "web", 1))
+		serveScale(f.client)
+		if resp, e := f.do(t, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas": 2}`, map[string]string{"Content-Type": ct}); resp.StatusCode != 200 {
+			t.Errorf("Content-Type %q: %d %s", ct, resp.StatusCode, e.Message)
+		}
+	}
+}
+
+// TestStreamCap: beyond MaxStreams, a stream is told to reconnect later in
+// a way a standard EventSource follows (200, retry:, reconnect, the end).
+func TestStreamCap(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MaxStreams = 1 }, namespaceObj("shop"), newDeployment("shop", "web", 1))
+	_, first := openStream(t, f.ts.URL+"/api/namespaces/shop/deployments/stream", nil)
+	if ev, err := first.next(); err != nil || ev.event != "snapshot" {
+		t.Fatalf("first stream: %+v %v", ev, err)
+	}
+	resp, second := openStream(t, f.ts.URL+"/api/namespaces/shop/deployments/stream", nil)
+	if ev, err := second.next(); err != nil || ev.event != "reconnect" || !strings.Contains(ev.data, "TooManyStreams") || second.retry == "" {
+		t.Fatalf("second stream: %+v %v (retry %q), want a reconnect event", ev, err, second.retry)
+	}
+	if _, err := second.next(); err != io.EOF {
+		t.Fatalf("after the reconnect event: %v, want the end", err)
+	}
+	if !resp.Close {
+		t.Errorf("a refused stream keeps its connection")
+	}
+	if resp, _ := f.do(t, "GET", "/healthz", "", nil); resp.StatusCode != 200 {
+		t.Errorf("/healthz at the cap: %d", resp.StatusCode)
+	}
+}
+
+// TestNoInformerForUncheckedNamespaces: a namespace that does not exist,
+// that the identity may not watch, or (without the right to get namespaces)
+// that the user did not name, starts no informer.
+func TestNoInformerForUncheckedNamespaces(t *testing.T) {
+	f := newFixture(t, nil, namespaceObj("shop"), namespaceObj("bank"))
+	f.client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		review := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		review.Status.Allowed = review.Spec.ResourceAttributes.Namespace != "bank"
+		return true, review, nil
+	})
+	for path, reason := range map[string]string{
+		"/api/namespaces/nope/deployments/stream": "NotFound",
+		"/api/namespaces/bank/deployments/stream": "Forbidden",
+	} {
+		if resp, e := f.do(t, "GET", path, "", nil); resp.StatusCode/100 != 4 || e.Reason != reason {
+			t.Errorf("%s: %d %s, want %s", path, resp.StatusCode, e.Reason, reason)
+		}
+	}
+	noGet := newFixture(t, nil, namespaceObj("shop"))
+	noGet.client.PrependReactor("get", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, "", errors.New("no"))
+	})
+	if resp, e := noGet.do(t, "GET", "/api/namespaces/made-up/deployments/stream", "", nil); resp.StatusCode != 403 || e.Reason != "NamespaceUnverified" {
+		t.Errorf("a made-up namespace without the right to get namespaces: %d %s", resp.StatusCode, e.Reason)
+	}
+	_, s := openStream(t, noGet.ts.URL+"/api/namespaces/shop/deployments/stream", nil) // the kubeconfig's
+	if ev, err := s.next(); err != nil || ev.event != "snapshot" {
+		t.Fatalf("the kubeconfig's namespace: %+v %v", ev, err)
+	}
+	if n := f.hub.Stats().Informers; n != 0 {
+		t.Errorf("%d informers for refused namespaces", n)
+	}
+}
+
+// TestNamespaceListShared: many GET /api/namespaces cost one LIST.
+func TestNamespaceListShared(t *testing.T) {
+	f := newFixture(t, nil, namespaceObj("shop"), newDeployment("shop", "web", 1))
+	for range 20 {
+		var got namespaceList
+		getJSON(t, f, "/api/namespaces", &got)
+	}
+	lists := 0
+	for _, a := range f.client.Actions() {
+		if a.GetVerb() == "list" && a.GetResource().Resource == "namespaces" {
+			lists++
+		}
+	}
+	if lists != 1 {
+		t.Errorf("20 requests made %d namespace lists, want 1", lists)
 	}
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -21,15 +23,25 @@ const reconnectEvent = "reconnect"
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	ns := r.PathValue("ns")
 	if s.draining.Load() {
-		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "ShuttingDown", "shutting down; reconnect in a moment"))
+		s.tellReconnect(w, r, "shutdown", "the server is shutting down; reconnect")
 		return
 	}
+	// Counted before anything costs: at the cap, a stream is told to come
+	// back later, and the descriptors left keep the probes answering.
+	if n := s.streams.Add(1); s.opts.MaxStreams > 0 && n > int64(s.opts.MaxStreams) {
+		s.streams.Add(-1)
+		s.metrics.refused.Inc()
+		s.streamError(w, r, errorf(http.StatusTooManyRequests, "TooManyStreams",
+			"this server has %d streams open, its most (--max-streams); reconnect later", s.opts.MaxStreams))
+		return
+	}
+	defer s.streams.Add(-1)
 	check := s.serves(ns)
 	if check == nil && !s.opts.Hub.Running(ns) {
 		check = s.checks.do(r.Context(), ns, s.checkNamespace) // once per tracker, not per client
 	}
 	if check != nil {
-		s.writeError(w, r, check)
+		s.streamError(w, r, check)
 		return
 	}
 	lastID := r.Header.Get("Last-Event-ID")
@@ -45,9 +57,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	sub, err := s.opts.Hub.Subscribe(ctx, ns, lastID)
 	if err != nil {
 		if s.isStopping() || errors.Is(err, hub.ErrClosed) {
-			s.writeError(w, r, errorf(http.StatusServiceUnavailable, "ShuttingDown", "shutting down; reconnect in a moment"))
+			s.tellReconnect(w, r, "shutdown", "the server is shutting down; reconnect")
 		} else if ctx.Err() == nil {
-			s.writeError(w, r, fromError(err))
+			s.streamError(w, r, fromError(err))
 		}
 		return
 	}
@@ -101,6 +113,44 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) isStopping() bool { return s.stopCtx.Err() != nil }
+
+// streamError answers a stream that cannot start. A standard EventSource
+// gives up for good on any answer but 200, so what retrying can fix (the
+// API server down, the server busy or shutting down: 5xx, 429) is answered
+// with 200, a retry delay and a reconnect event, then the end of the
+// stream, which every EventSource client follows by reconnecting. What
+// retrying cannot fix (not found, forbidden, bad request) keeps its status,
+// so such clients stop.
+func (s *Server) streamError(w http.ResponseWriter, r *http.Request, e *apiError) {
+	if e.Status >= 500 || e.Status == http.StatusTooManyRequests {
+		if e.Status >= 500 {
+			s.log.Warn("stream refused for now", "path", r.URL.Path, "reason", e.Reason, "error", e.Message)
+		}
+		s.tellReconnect(w, r, e.Reason, e.Message)
+		return
+	}
+	s.writeError(w, r, e)
+}
+
+// tellReconnect answers a stream with only a reconnect event, advising a
+// delay of Options.Retry up to twice that, so that clients told together
+// do not all come back at the same instant.
+func (s *Server) tellReconnect(w http.ResponseWriter, r *http.Request, reason, message string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("X-Accel-Buffering", "no")
+	h.Set("Connection", "close") // its descriptor is free at once
+	w.WriteHeader(http.StatusOK)
+	retry := s.opts.Retry + rand.N(s.opts.Retry+1)
+	out := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}
+	out.buf.WriteString("retry: " + strconv.FormatInt(retry.Milliseconds(), 10) + "\n\n")
+	data, _ := json.Marshal(map[string]string{"reason": reason, "message": message})
+	out.event("", reconnectEvent, data)
+	if out.flush() == nil {
+		s.metrics.sent.WithLabelValues(reconnectEvent).Inc()
+	}
+}
 
 // sseWriter frames events and writes them with a deadline per write.
 type sseWriter struct {

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -61,7 +63,7 @@ func deployApply(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := "deploy-test-" + strings.ReplaceAll(t.Name(), "/", "-")
+	token := randomHex(t) // as kustomization.yaml says to make it
 	testbed.Kubectl(t, "create", "namespace", deployNamespace)
 	t.Cleanup(func() {
 		// The namespace deletion takes the Secret with it.
@@ -275,4 +277,14 @@ func sameRules(a, b []rbacv1.PolicyRule) bool {
 		return slices.Compact(s)
 	}
 	return slices.Equal(flat(a), flat(b))
+}
+
+// randomHex is 32 random bytes in hex, what 'openssl rand -hex 32' gives.
+func randomHex(t *testing.T) string {
+	t.Helper()
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
 }

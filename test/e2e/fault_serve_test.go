@@ -25,7 +25,7 @@ import (
 
 // rawStream opens a namespace's stream on a bare TCP connection, so a test
 // can leave it any way a client can: cleanly, or with a reset mid-event.
-func rawStream(base, ns string) (*net.TCPConn, *bufio.Reader, error) {
+func rawStream(base, token, ns string) (*net.TCPConn, *bufio.Reader, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, nil, err
@@ -36,7 +36,7 @@ func rawStream(base, ns string) (*net.TCPConn, *bufio.Reader, error) {
 	}
 	conn := c.(*net.TCPConn)
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	fmt.Fprintf(conn, "GET /api/namespaces/%s/deployments/stream HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", ns, u.Host)
+	fmt.Fprintf(conn, "GET /api/namespaces/%s/deployments/stream HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", ns, u.Host, token)
 	r := bufio.NewReader(conn)
 	status, err := r.ReadString('\n')
 	if err != nil || !strings.Contains(status, " 200 ") {
@@ -100,7 +100,7 @@ func TestFaultSSEClientChurn(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < clients; i += workers {
-				conn, r, err := rawStream(srv.base, ns)
+				conn, r, err := rawStream(srv.base, srv.token, ns)
 				if err != nil {
 					failed.Add(1)
 					t.Errorf("client %d: %v", i, err)

@@ -55,9 +55,9 @@ func TestServeRefusesWithoutChanging(t *testing.T) {
 		status       int
 		reason       string
 	}{
-		{"no token", p, "PUT", scale, `{"replicas": 5}`, nil, 401, "Unauthorized"},
+		{"no token", p, "PUT", scale, `{"replicas": 5}`, noAuth, 401, "Unauthorized"},
 		{"wrong token", p, "PUT", scale, `{"replicas": 5}`, map[string]string{"Authorization": "Bearer wrong"}, 401, "Unauthorized"},
-		{"no token for an image", p, "PUT", image, `{"container": "app", "image": "nginx:2"}`, nil, 401, "Unauthorized"},
+		{"no token for an image", p, "PUT", image, `{"container": "app", "image": "nginx:2"}`, noAuth, 401, "Unauthorized"},
 		{"read-only", ro, "PUT", scale, `{"replicas": 5}`, nil, 403, "ReadOnly"},
 		{"read-only image", ro, "PUT", image, `{"container": "app", "image": "nginx:2"}`, nil, 403, "ReadOnly"},
 		{"foreign origin", p, "PUT", scale, `{"replicas": 5}`, with(token, "Origin", "http://evil.example"), 403, "ForeignOrigin"},
@@ -177,7 +177,20 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	token := strings.TrimSpace(testbed.Kubectl(t, "-n", ns, "create", "token", "viewer", "--duration=1h"))
+	path := serviceAccountKubeconfig(t, ns, "viewer")
+	// RBAC takes effect at once, but the token's user is checked on use.
+	waitUntil(t, 30*time.Second, "the viewer to read deployments", func() bool {
+		_, _, err := testbed.KubectlErr("--kubeconfig", path, "get", "deployments")
+		return err == nil
+	})
+	return path
+}
+
+// serviceAccountKubeconfig writes a kubeconfig that authenticates as
+// ServiceAccount ns/name, with ns as its namespace.
+func serviceAccountKubeconfig(t *testing.T, ns, name string) string {
+	t.Helper()
+	token := strings.TrimSpace(testbed.Kubectl(t, "-n", ns, "create", "token", name, "--duration=1h"))
 
 	admin, err := clientcmd.LoadFromFile(testbed.Kubeconfig())
 	if err != nil {
@@ -186,9 +199,9 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 	cluster := admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["bed"] = cluster
-	cfg.AuthInfos["viewer"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["viewer"] = &clientcmdapi.Context{Cluster: "bed", AuthInfo: "viewer", Namespace: ns}
-	cfg.CurrentContext = "viewer"
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: "bed", AuthInfo: name, Namespace: ns}
+	cfg.CurrentContext = name
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		t.Fatal(err)
@@ -196,11 +209,6 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 	if err := os.Chmod(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// RBAC takes effect at once, but the token's user is checked on use.
-	waitUntil(t, 30*time.Second, "the viewer to read deployments", func() bool {
-		_, _, err := testbed.KubectlErr("--kubeconfig", path, "get", "deployments")
-		return err == nil
-	})
 	return path
 }
 
@@ -213,6 +221,13 @@ func TestServeBadFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
+	dir := t.TempDir()
+	short, repeated, empty := filepath.Join(dir, "short"), filepath.Join(dir, "repeated"), filepath.Join(dir, "empty")
+	for file, content := range map[string]string{short: "abc\n", repeated: strings.Repeat("password", 4) + "\n", empty: "\n"} {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -220,7 +235,9 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--address", "localhost"}, `invalid --address "localhost": use HOST:PORT`},
 		{[]string{"--address", busy.Addr().String()}, "cannot listen on " + busy.Addr().String()},
 		{[]string{"--namespaces", "Shop"}, `invalid namespace "Shop" in --namespaces`},
-		{[]string{"--read-only", "--token-file", "/nonexistent"}, "--token-file has no use with --read-only"},
+		{[]string{"--token-file", short}, "--token-file " + short + " holds a token of 3 bytes, fewer than 32: make a strong one with 'openssl rand -hex 32 > " + short + "'"},
+		{[]string{"--token-file", repeated}, "--token-file " + repeated + " holds a predictable token"},
+		{[]string{"--read-only", "--token-file", empty}, "--token-file " + empty + " is empty"},
 		{[]string{"--token-file", "/nonexistent"}, "cannot read --token-file"},
 		{[]string{"shop"}, "serve takes no arguments"},
 		{[]string{"--allowed-hosts", "https://deploywatch.example"}, `invalid host "https://deploywatch.example" in --allowed-hosts`},

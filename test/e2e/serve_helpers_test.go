@@ -9,8 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +32,7 @@ import (
 type serveProc struct {
 	cmd    *exec.Cmd
 	base   string // http://127.0.0.1:PORT
+	line   string // what it printed once listening
 	token  string
 	stderr *syncBuffer
 	exited chan struct{}
@@ -54,7 +57,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var servingLine = regexp.MustCompile(`Serving Deployments on (http://[^/\s]+)/(?:#token=(\S+))?`)
+// servingLine is what serve prints once listening: the URL with the token
+// in its fragment, or, for a token from a file, where the token is.
+var servingLine = regexp.MustCompile(`Serving Deployments on (http://[^/\s]+)/(?:#token=(\S+)| \(token from (\S+?);.*\))$`)
 
 // startServe runs `kubectl deploywatch serve --address 127.0.0.1:0 args...`
 // against the shared cluster and waits for the URL it prints. It is stopped
@@ -65,9 +70,23 @@ func startServe(t *testing.T, args ...string) *serveProc {
 
 func startServeEnv(t *testing.T, env []string, args ...string) *serveProc {
 	t.Helper()
+	return startServeUnder(t, nil, env, args...)
+}
+
+// startServeUnder is startServeEnv run by a wrapper command, e.g. prlimit.
+func startServeUnder(t *testing.T, wrapper []string, env []string, args ...string) *serveProc {
+	t.Helper()
 	testbed.BuildPlugin(t)
 	cmd := testbed.Shared().KubectlCmd(context.Background(), append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(cmd.Env, env...)
+	if len(wrapper) > 0 {
+		path, err := exec.LookPath(wrapper[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Args = append(append(slices.Clone(wrapper), cmd.Path), cmd.Args[1:]...)
+		cmd.Path = path
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -101,9 +120,15 @@ func startServeEnv(t *testing.T, env []string, args ...string) *serveProc {
 		if !ok || m == nil {
 			t.Fatalf("serve printed %q, want its URL; stderr:\n%s", line, p.stderr.String())
 		}
-		p.base = m[1]
+		p.base, p.line = m[1], line
 		if m[2] != "" {
 			p.token, _ = url.QueryUnescape(m[2])
+		} else {
+			b, err := os.ReadFile(m[3])
+			if err != nil {
+				t.Fatalf("serve says the token is in %s: %v", m[3], err)
+			}
+			p.token = strings.TrimSpace(string(b))
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("serve printed no URL within 2 minutes; stderr:\n%s", p.stderr.String())
@@ -145,10 +170,14 @@ func (p *serveProc) request(t *testing.T, method, path, body string, header map[
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	p.authorize(req, header)
 	for k, v := range header {
-		if k == "Host" {
+		switch {
+		case k == "Host":
 			req.Host = v
-		} else {
+		case v == "":
+			req.Header.Del(k)
+		default:
 			req.Header.Set(k, v)
 		}
 	}
@@ -163,6 +192,17 @@ func (p *serveProc) request(t *testing.T, method, path, body string, header map[
 
 func (p *serveProc) auth() map[string]string {
 	return map[string]string{"Authorization": "Bearer " + p.token}
+}
+
+// noAuth is a header that leaves the token out of a request.
+var noAuth = map[string]string{"Authorization": ""}
+
+// authorize gives an API request serve's token, as every client that may
+// use the API has it, unless header says otherwise (noAuth, another token).
+func (p *serveProc) authorize(req *http.Request, header map[string]string) {
+	if _, ok := header["Authorization"]; !ok && strings.HasPrefix(req.URL.Path, "/api/") && p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
 }
 
 // metric reads one unlabelled (or fully labelled) sample from serve's /metrics.
@@ -285,27 +325,32 @@ func (p *serveProc) openStream(t *testing.T, ns string, header map[string]string
 
 func (p *serveProc) tryStream(t *testing.T, ns string, header map[string]string) (*sseStream, int, []byte) {
 	t.Helper()
-	return tryStreamURL(t, p.base+"/api/namespaces/"+ns+"/deployments/stream", header)
+	return p.tryStreamURL(t, p.base+"/api/namespaces/"+ns+"/deployments/stream", header)
 }
 
 // openStreamPath is openStream for a path of the caller's, with a query.
 func (p *serveProc) openStreamPath(t *testing.T, path string) *sseStream {
 	t.Helper()
-	s, status, body := tryStreamURL(t, p.base+path, nil)
+	s, status, body := p.tryStreamURL(t, p.base+path, nil)
 	if status != 200 {
 		t.Fatalf("stream %s: %d %s", path, status, body)
 	}
 	return s
 }
 
-func tryStreamURL(t *testing.T, url string, header map[string]string) (*sseStream, int, []byte) {
+func (p *serveProc) tryStreamURL(t *testing.T, url string, header map[string]string) (*sseStream, int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.authorize(req, header)
 	for k, v := range header {
-		req.Header.Set(k, v)
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
 	}
 	// One connection per stream, as browsers have, and no shared pool.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}

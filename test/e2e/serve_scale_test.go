@@ -147,7 +147,12 @@ func TestServeStalledClientDelaysNobody(t *testing.T) {
 		gate.Conn = c
 		return gate, err
 	}}}
-	resp, err := stalledClient.Get(p.base + "/api/namespaces/" + ns + "/deployments/stream")
+	req, err := http.NewRequest("GET", p.base+"/api/namespaces/"+ns+"/deployments/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	resp, err := stalledClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("stalled client's stream: %v %v", resp, err)
 	}

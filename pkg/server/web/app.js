@@ -51,7 +51,8 @@ async function api(method, path, body) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
   }
-  if (method !== "GET" && token()) opts.headers["Authorization"] = "Bearer " + token();
+  // Every API request needs the token, reads too.
+  if (token()) opts.headers["Authorization"] = "Bearer " + token();
   let resp;
   try {
     resp = await fetch(path, opts);
@@ -59,6 +60,9 @@ async function api(method, path, body) {
     throw { status: 0, error: "cannot reach the deploywatch server: " + e.message, reason: "Offline" };
   }
   const data = await resp.json().catch(() => ({}));
+  if (resp.status === 401 && !token()) {
+    data.error = "This tab has no token. Open the URL that 'kubectl deploywatch serve' printed (it ends in #token=…), or add #token=<the token> to this page's address.";
+  }
   if (!resp.ok) throw Object.assign({ status: resp.status, error: resp.statusText }, data);
   return data;
 }
@@ -129,8 +133,7 @@ function namespaceView(ns) {
     el("thead", {}, el("tr", {}, ["Name", "Status", "Ready", "Up-to-date", "Available", "Replicas", "Images", "Last change"].map((h) => el("th", {}, h)))),
     tbody);
   $("main").replaceChildren(el("h1", {}, ns), table, empty);
-  const note = info.readOnly ? "This server is read-only (--read-only): changes are disabled."
-    : token() ? "" : "View only: this tab has no token. Open the URL that 'kubectl deploywatch serve' printed (it ends in #token=…) to make changes.";
+  const note = info.readOnly ? "This server is read-only (--read-only): changes are disabled." : "";
   banner(note);
 
   const rows = new Map(); // name -> {tr, event, cells}
@@ -157,13 +160,32 @@ function namespaceView(ns) {
   function connect() {
     if (closed) return;
     setConn(attempt ? "reconnecting" : "connecting", attempt ? "reconnecting…" : "connecting…");
-    const url = base + "/stream" + (lastId ? "?lastEventId=" + encodeURIComponent(lastId) : "");
+    // EventSource cannot send the token: trade it for a short-lived stream
+    // ticket first, a new one for every connection.
+    api("POST", "/api/tickets").then((t) => {
+      if (closed) return;
+      const q = "?ticket=" + encodeURIComponent(t.ticket) + (lastId ? "&lastEventId=" + encodeURIComponent(lastId) : "");
+      openStream(base + "/stream" + q);
+    }, (e) => {
+      if (closed) return;
+      if (e.status >= 400 && e.status < 500 && e.status !== 429) {
+        setConn("error", "not connected");
+        banner(e.error, true);
+      } else schedule("cannot connect");
+    });
+  }
+
+  function openStream(url) {
     es = new EventSource(url);
     es.onopen = () => { attempt = 0; everOpened = true; setConn("live", "live"); };
     es.addEventListener("snapshot", (e) => { lastId = e.lastEventId; snapshot(JSON.parse(e.data)); });
     es.addEventListener("upsert", (e) => { lastId = e.lastEventId; upsert(JSON.parse(e.data), true); });
     es.addEventListener("delete", (e) => { lastId = e.lastEventId; remove(JSON.parse(e.data)); });
-    es.addEventListener("reconnect", () => { retry("server restarting"); });
+    es.addEventListener("reconnect", (e) => {
+      let reason = "";
+      try { reason = JSON.parse(e.data).reason; } catch (_) { /* an older server */ }
+      retry(reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable" : "server restarting");
+    });
     // EventSource retries by itself, without backoff or jitter, and gives
     // up for good on an HTTP error: handle every failure here instead.
     es.onerror = () => { retry(everOpened ? "connection lost" : "cannot connect"); };
