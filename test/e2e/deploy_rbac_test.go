@@ -182,7 +182,7 @@ func TestDeployServeWithServiceAccountToken(t *testing.T) {
 	for _, args := range [][]string{
 		{"-n", ns, "delete", "deployment", "web"},
 		{"-n", ns, "scale", "deployment", "web", "--replicas=1"}, // kubectl patches deployments/scale; serve updates it
-		{"-n", ns, "get", "pod", "any-pod"}, // the diagnosis lists and watches pods; it never gets one
+		{"-n", ns, "get", "pod", "any-pod"},                      // the diagnosis lists and watches pods; it never gets one
 		{"-n", deployNamespace, "get", "secret", "deploywatch-token"},
 		{"create", "namespace", "deploy-rbac-should-not-exist"},
 	} {
