@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 )
 
@@ -382,12 +383,37 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, e)
 		return
 	}
-	items, err := s.summaries(r.Context(), ns)
+	items, err := s.snapshot(r.Context(), ns)
 	if err != nil {
 		s.writeError(w, r, fromError(err))
 		return
 	}
 	s.writeJSON(w, http.StatusOK, items)
+}
+
+// snapshot is the namespace's Deployments as its shared tracker has them:
+// the state the stream starts from, diagnosis included, so the list and
+// the stream never disagree on a Deployment's status. It starts the
+// namespace's tracker if no one watches it, which then lingers for the
+// next request or viewer.
+func (s *Server) snapshot(ctx context.Context, ns string) ([]deployment.Summary, error) {
+	sub, err := s.opts.Hub.Subscribe(ctx, ns, "")
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Close()
+	msgs, err := sub.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) == 0 || msgs[0].Kind != hub.Snapshot {
+		return nil, fmt.Errorf("namespace %q: the hub's first message is not a snapshot", ns)
+	}
+	out := make([]deployment.Summary, len(msgs[0].Events))
+	for i, e := range msgs[0].Events {
+		out[i] = e.Summary
+	}
+	return out, nil
 }
 
 // scaleBody is the body of PUT .../scale.
