@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -40,4 +42,39 @@ func TestDiagnoseOnThePage(t *testing.T) {
 	}
 	poll("the problem with its pod, container and node", `(() => { const li = document.querySelector('tr[data-name="crash"] details.problems[open] li.problem');
 		return li && li.textContent.includes("pod crash-") && li.textContent.includes("container web") && li.textContent.includes("node ") && li.textContent.includes("restarts"); })()`)
+}
+
+// TestDiagnoseServeListAgreesWithStream: serve's REST list and its stream
+// say the same of a failing rollout, status, message and problems.
+func TestDiagnoseServeListAgreesWithStream(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	opsDeployment(t, ns, "crash", 1, false, faultLabel(testbed.FaultConfigError))
+	p := startServe(t)
+	s := p.openStream(t, ns, nil)
+	var streamed deployment.Event
+	s.until(t, 90*time.Second, "crash Failing on the stream", func(ev sseEvent) bool {
+		var events []deployment.Event
+		switch ev.Event {
+		case "snapshot":
+			events = snapshotOf(t, ev)
+		case "upsert":
+			events = []deployment.Event{eventOf(t, ev)}
+		}
+		for _, e := range events {
+			if e.Name == "crash" && e.Status == deployment.Failing {
+				streamed = e
+				return true
+			}
+		}
+		return false
+	})
+	status, body := p.request(t, "GET", "/api/namespaces/"+ns+"/deployments", "", nil)
+	var listed []deployment.Summary
+	if err := json.Unmarshal(body, &listed); status != 200 || err != nil || len(listed) != 1 {
+		t.Fatalf("GET deployments: %d %s (%v)", status, body, err)
+	}
+	got := listed[0]
+	if got.Status != streamed.Status || got.Message != streamed.Message || len(got.Problems) != len(streamed.Problems) || got.Problems[0].Reason != "CreateContainerConfigError" {
+		t.Errorf("the list says %s %q %+v; the stream %s %q %+v", got.Status, got.Message, got.Problems, streamed.Status, streamed.Message, streamed.Problems)
+	}
 }
