@@ -342,3 +342,15 @@ func describe(s deployment.Summary) string {
 	}
 	return msg
 }
+
+// oneDeployment reports args that do not name exactly one Deployment, for
+// the commands that change one: verb is the command, example a use of it.
+func oneDeployment(args []string, verb, example string) []string {
+	switch {
+	case len(args) == 0:
+		return []string{fmt.Sprintf("no deployment given: name one, e.g. '%s'", example)}
+	case len(args) > 1:
+		return []string{fmt.Sprintf("%s takes one deployment, got %d arguments: %q", verb, len(args), args)}
+	}
+	return nil
+}

@@ -101,12 +101,7 @@ func (o *HistoryOptions) Complete(cmd *cobra.Command, args []string) error {
 func (o *HistoryOptions) Validate() error {
 	var ps []string
 	argsWrong := len(o.args) != 1
-	switch {
-	case len(o.args) == 0:
-		ps = append(ps, "no deployment given: name one, e.g. 'kubectl deploywatch history web'")
-	case len(o.args) > 1:
-		ps = append(ps, fmt.Sprintf("history takes one deployment, got %d arguments: %q", len(o.args), o.args))
-	}
+	ps = append(ps, oneDeployment(o.args, "history", "kubectl deploywatch history web")...)
 	ps = append(ps, o.problems...)
 	ps = append(ps, requestProblems(o.request.Validate(), argsWrong)...)
 	if !slices.Contains(historyFormats, o.Output) {

@@ -95,12 +95,7 @@ func (o *ScaleOptions) Complete(cmd *cobra.Command, args []string) error {
 func (o *ScaleOptions) Validate() error {
 	var ps []string
 	argsWrong := len(o.args) != 1
-	switch {
-	case len(o.args) == 0:
-		ps = append(ps, "no deployment given: name one, e.g. 'kubectl deploywatch scale web --replicas=3'")
-	case len(o.args) > 1:
-		ps = append(ps, fmt.Sprintf("scale takes one deployment, got %d arguments: %q", len(o.args), o.args))
-	}
+	ps = append(ps, oneDeployment(o.args, "scale", "kubectl deploywatch scale web --replicas=3")...)
 	ps = append(ps, o.problems...)
 	ps = append(ps, requestProblems(o.request.Validate(), argsWrong)...)
 	ps = append(ps, o.changeOptions.problems()...)

@@ -91,12 +91,7 @@ func (o *UndoOptions) Complete(cmd *cobra.Command, args []string) error {
 func (o *UndoOptions) Validate() error {
 	var ps []string
 	argsWrong := len(o.args) != 1
-	switch {
-	case len(o.args) == 0:
-		ps = append(ps, "no deployment given: name one, e.g. 'kubectl deploywatch undo web'")
-	case len(o.args) > 1:
-		ps = append(ps, fmt.Sprintf("undo takes one deployment, got %d arguments: %q", len(o.args), o.args))
-	}
+	ps = append(ps, oneDeployment(o.args, "undo", "kubectl deploywatch undo web")...)
 	ps = append(ps, o.problems...)
 	ps = append(ps, requestProblems(o.request.Validate(), argsWrong)...)
 	ps = append(ps, o.changeOptions.problems()...)
