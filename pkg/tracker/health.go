@@ -57,6 +57,14 @@ type HealthSink interface {
 	OnHealth(Health)
 }
 
+// TellHealth passes h on to sink if it wants it: for sinks that wrap
+// another.
+func TellHealth(sink Sink, h Health) {
+	if hs, ok := sink.(HealthSink); ok {
+		hs.OnHealth(h)
+	}
+}
+
 // StreamGrace is how long a watch stream may stay closed before the watch
 // counts as lost. A stream the API server ends on its timeout is reopened
 // at once; one that is not reopened within this time is a connection that
