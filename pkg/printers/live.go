@@ -72,7 +72,7 @@ func (p *Live) OnEvent(e deployment.Event) {
 	if e.Type == deployment.Deleted {
 		delete(p.rows, key)
 	} else {
-		p.rows[key] = &liveRow{summary: e.Summary, changed: e.Time}
+		p.rows[key] = &liveRow{summary: e.Summary, changed: ChangedAt(&e)}
 	}
 	p.dirty = true
 }

@@ -191,6 +191,31 @@ func TestLiveTitleSaysWhileTheWatchIsLost(t *testing.T) {
 	}
 }
 
+func TestLastChangeOfAnAddedRowIsSinceWhenItIsInItsState(t *testing.T) {
+	now := t0.Add(90 * time.Second)
+	p := NewLive(&syncWriter{}, Options{Now: func() time.Time { return now }}, "t", func() (int, int) { return 0, 0 })
+	defer p.Close()
+	failed := event(deployment.Added, "shop", "api", deployment.Failed, 0, 1, "nginx:1")
+	failed.Time = now
+	failed.Since = now.Add(-41 * time.Minute) // failed long before the watch started
+	fresh := event(deployment.Added, "shop", "web", deployment.Running, 1, 1, "nginx:1")
+	fresh.Time = now // nothing recorded: when first seen
+	p.OnEvent(failed)
+	p.OnEvent(fresh)
+	p.OnSynced(nil)
+	f := p.Frame(0, 0)
+	if !strings.HasSuffix(f[2], " 41m0s") || !strings.HasSuffix(f[3], " 0s") {
+		t.Errorf("LAST CHANGE of a row Failed for 41m and of a fresh one:\n%s", strings.Join(f, "\n"))
+	}
+	// A change deploywatch sees is dated when it saw it.
+	mod := event(deployment.Modified, "shop", "api", deployment.Running, 1, 1, "nginx:1")
+	mod.Time, mod.Since = now.Add(-time.Second), now.Add(-time.Hour)
+	p.OnEvent(mod)
+	if f := p.Frame(0, 0); !strings.HasSuffix(f[2], " 1s") {
+		t.Errorf("LAST CHANGE after a change seen 1s ago: %q", f[2])
+	}
+}
+
 func TestAge(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		-time.Second: "0s", 59 * time.Second: "59s", 90 * time.Second: "1m30s",

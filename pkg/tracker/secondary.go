@@ -130,6 +130,7 @@ func (t *Tracker) diagnose(d *appsv1.Deployment) *deployment.Diagnosis {
 	if newRS == nil {
 		return diag
 	}
+	diag.NewReplicaSetCreated = newRS.CreationTimestamp.Time
 	in := diagnosis.Input{ReplicaSet: newRS}
 	pods, _ := t.pods.GetIndexer().ByIndex(byOwner, newRS.Namespace+"/"+newRS.Name)
 	for _, o := range pods {
