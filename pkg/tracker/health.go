@@ -71,6 +71,17 @@ func TellHealth(sink Sink, h Health) {
 // cannot be made (or hangs), even if no call has failed yet.
 var StreamGrace = 3 * time.Second
 
+// StreamSettle is how long a watch stream must stay open, if no event
+// comes first, before the watch counts as live again. client-go answers a
+// watch call that cannot connect (EOF, a timeout) with an empty watch that
+// is closed at once and no error, and retries it quietly: a watch call that
+// "succeeds" proves nothing until its stream lives.
+var StreamSettle = time.Second
+
+// errWatchClosedAtOnce is the error of a watch whose stream closed before
+// it settled, when no earlier error says more.
+var errWatchClosedAtOnce = errors.New("the watch closed as soon as it opened")
+
 // errStreamClosed is the error of a watch whose stream ended and was not
 // opened again within StreamGrace.
 var errStreamClosed = errors.New("the watch stream closed and was not reopened")
@@ -213,22 +224,32 @@ func (h *health) listDone(name string, err error) {
 	h.set(name, Live, nil, true)
 }
 
-// watchOpened: a watch call that failed loses the watch; one that
-// succeeded resumes it (from a resource version, so nothing is missed).
+// watchOpened: a watch call that failed loses the watch. One that
+// succeeded is not live yet: its stream must deliver or settle
+// (streamAlive), since client-go fakes success with an empty watch when it
+// cannot connect.
 func (h *health) watchOpened(name string, err error) uint64 {
 	h.mu.Lock()
 	w := h.watch(name)
 	w.streamGen++
 	gen := w.streamGen
 	h.mu.Unlock()
-	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			h.set(name, Reconnecting, err, false)
-		}
-		return gen
+	if err != nil && !errors.Is(err, context.Canceled) {
+		h.set(name, Reconnecting, err, false)
 	}
-	h.set(name, Live, nil, true)
 	return gen
+}
+
+// streamAlive: the stream of watch call gen delivered an event or stayed
+// open for StreamSettle: the watch is live again (resumed from a resource
+// version, so nothing was missed).
+func (h *health) streamAlive(name string, gen uint64) {
+	h.mu.Lock()
+	current := h.watch(name).streamGen == gen
+	h.mu.Unlock()
+	if current {
+		h.set(name, Live, nil, true)
+	}
 }
 
 // contact records an event on a stream.
@@ -238,9 +259,25 @@ func (h *health) contact() {
 	h.mu.Unlock()
 }
 
-// streamEnded starts the grace of a stream that ended: if no list or watch
-// call follows within StreamGrace, the watch is lost.
-func (h *health) streamEnded(ctx context.Context, name string, gen uint64) {
+// streamEnded handles the end of the stream of watch call gen. One that
+// never lived (closed at once) loses the watch now, keeping an earlier
+// error that says more. One that lived gets StreamGrace: if no list or
+// watch call follows within it, the watch is lost.
+func (h *health) streamEnded(ctx context.Context, name string, gen uint64, lived bool) {
+	if !lived {
+		h.mu.Lock()
+		w := h.watch(name)
+		current, err := w.streamGen == gen, w.err
+		lost := w.state == Reconnecting
+		h.mu.Unlock()
+		if current && ctx.Err() == nil {
+			if !lost || err == nil {
+				err = errWatchClosedAtOnce
+			}
+			h.set(name, Reconnecting, err, false)
+		}
+		return
+	}
 	h.after(StreamGrace, func() {
 		if ctx.Err() != nil {
 			return
@@ -282,36 +319,58 @@ func (h *health) monitor(ctx context.Context, name string, lw *cache.ListWatch) 
 				h.watch(name).started = true
 				h.mu.Unlock()
 			}
-			return newWatchedStream(w, h.contact, func() { h.streamEnded(ctx, name, gen) }), nil
+			return newWatchedStream(w, h.after, h.contact,
+				func() { h.streamAlive(name, gen) },
+				func(lived bool) { h.streamEnded(ctx, name, gen, lived) }), nil
 		},
 	}
 }
 
-// watchedStream passes a watch's events on, noting each as contact, and
-// reports when the API server ends the stream.
+// watchedStream passes a watch's events on, noting each as contact, says
+// when the stream lives (a first event, or StreamSettle open) and reports
+// when the API server ends it.
 type watchedStream struct {
 	inner watch.Interface
 	out   chan watch.Event
 	stop  chan struct{}
 	once  sync.Once
+
+	mu     sync.Mutex
+	lived  bool
+	closed bool
 }
 
-func newWatchedStream(inner watch.Interface, contact, ended func()) *watchedStream {
+func newWatchedStream(inner watch.Interface, after func(time.Duration, func()), contact, alive func(), ended func(lived bool)) *watchedStream {
 	s := &watchedStream{inner: inner, out: make(chan watch.Event), stop: make(chan struct{})}
+	live := func() {
+		s.mu.Lock()
+		first := !s.lived && !s.closed
+		s.lived = s.lived || first
+		s.mu.Unlock()
+		if first {
+			alive()
+		}
+	}
+	after(StreamSettle, live)
 	go func() {
 		defer close(s.out)
 		for ev := range inner.ResultChan() {
 			contact()
+			live()
 			select {
 			case s.out <- ev:
 			case <-s.stop:
 				return // the reflector stopped reading: Stop was called
 			}
 		}
+		s.mu.Lock()
+		s.closed = true
+		lived := s.lived
+		s.mu.Unlock()
 		select {
 		case <-s.stop: // stopped by the reflector, not ended by the server
 		default:
-			ended()
+			ended(lived)
 		}
 	}()
 	return s
@@ -320,6 +379,9 @@ func newWatchedStream(inner watch.Interface, contact, ended func()) *watchedStre
 func (s *watchedStream) ResultChan() <-chan watch.Event { return s.out }
 
 func (s *watchedStream) Stop() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.once.Do(func() { close(s.stop) })
 	s.inner.Stop()
 }

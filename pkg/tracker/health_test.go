@@ -148,19 +148,35 @@ func TestHealthRelistIsRelistingNotLost(t *testing.T) {
 	}
 }
 
+// timers captures a rig's settle and grace timers, to fire by hand.
+type timers struct{ settle, grace chan func() }
+
+func captureTimers(r *healthRig) timers {
+	tm := timers{settle: make(chan func(), 10), grace: make(chan func(), 10)}
+	r.h.after = func(d time.Duration, f func()) {
+		if d == StreamSettle {
+			tm.settle <- f
+		} else {
+			tm.grace <- f
+		}
+	}
+	return tm
+}
+
 func TestHealthStreamReopenedAtOnceIsNoBlip(t *testing.T) {
 	r := newHealthRig(t, context.Background())
-	graces := make(chan func(), 2)
-	r.h.after = func(d time.Duration, f func()) { graces <- f }
+	tm := captureTimers(r)
 	r.list()
 	w := r.watch()
+	(<-tm.settle)()
 	// The API server ends the stream on its timeout; the reflector sees the
 	// end and opens the next watch at once.
 	r.streams[0].Stop()
 	for range w.ResultChan() {
 	}
-	first := <-graces
+	first := <-tm.grace
 	r.watch()
+	(<-tm.settle)()
 	first() // the grace ends after the reopen: no blip
 	r.quiet()
 	if got := r.h.current(); got.State != Live {
@@ -168,14 +184,58 @@ func TestHealthStreamReopenedAtOnceIsNoBlip(t *testing.T) {
 	}
 	// The next stream ends and nothing reopens it: lost once the grace ends.
 	r.streams[1].Stop()
-	(<-graces)()
+	(<-tm.grace)()
 	hl := r.next()
 	if hl.State != Reconnecting || !errors.Is(hl.Err, errStreamClosed) {
 		t.Fatalf("after a stream not reopened: %+v, want reconnecting with %v", hl, errStreamClosed)
 	}
 	r.watch()
+	r.quiet() // opened, not yet live
+	(<-tm.settle)()
 	if hl := r.next(); hl.State != Live {
-		t.Fatalf("after the watch reopened: %+v, want live", hl)
+		t.Fatalf("after the watch reopened and settled: %+v, want live", hl)
+	}
+}
+
+// client-go answers a watch call that cannot connect with an empty watch,
+// closed at once, and no error: that is no way back.
+func TestHealthWatchClosedAtOnceIsNotLive(t *testing.T) {
+	r := newHealthRig(t, context.Background())
+	tm := captureTimers(r)
+	r.list()
+	r.listErr = errors.New("connect: connection refused")
+	r.list()
+	if hl := r.next(); hl.State != Relisting {
+		t.Fatalf("a second list: %+v, want relisting first", hl)
+	}
+	hl := r.next()
+	if hl.State != Reconnecting {
+		t.Fatalf("after a refused list: %+v, want reconnecting", hl)
+	}
+	for i := 0; i < 3; i++ {
+		w := r.watch()
+		r.streams[len(r.streams)-1].Stop() // empty: closed at once
+		for range w.ResultChan() {
+		}
+		settle := <-tm.settle
+		settle() // too late: the stream is gone
+	}
+	r.quiet()
+	if got := r.h.current(); got.State != Reconnecting || got.Err == nil || got.Err.Error() != "connect: connection refused" {
+		t.Fatalf("after empty watches: %+v, want still reconnecting with the refused list's error", got)
+	}
+	// Live before, an empty watch loses it at once.
+	r.listErr = nil
+	r.list()
+	if hl := r.next(); hl.State != Live {
+		t.Fatalf("after a good list: %+v, want live", hl)
+	}
+	w := r.watch()
+	r.streams[len(r.streams)-1].Stop()
+	for range w.ResultChan() {
+	}
+	if hl := r.next(); hl.State != Reconnecting || !errors.Is(hl.Err, errWatchClosedAtOnce) {
+		t.Fatalf("after a watch closed at once: %+v, want reconnecting with %v", hl, errWatchClosedAtOnce)
 	}
 }
 
