@@ -3,7 +3,6 @@ package tracker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -384,14 +383,6 @@ func (s *watchedStream) Stop() {
 	s.mu.Unlock()
 	s.once.Do(func() { close(s.stop) })
 	s.inner.Stop()
-}
-
-// describe says in a line how a Health reads, for messages.
-func (hl Health) describe() string {
-	if hl.State == Live {
-		return "live"
-	}
-	return fmt.Sprintf("%s since %s: %v", hl.State, hl.Since.Format(time.TimeOnly), hl.Err)
 }
 
 // forget drops a watch the tracker gave up (a diagnosis resource it may
