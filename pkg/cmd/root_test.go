@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
 // kubeconfig writes a kubeconfig whose server nothing listens on: enough for
@@ -247,6 +248,51 @@ func TestCompletionOutcomes(t *testing.T) {
 			t.Fatalf("result after an interrupt = %v, want exit 130", err)
 		}
 	})
+}
+
+func TestCompletionDecidesNothingWhileTheWatchIsLost(t *testing.T) {
+	lostAt := time.Date(2026, 12, 2, 14, 9, 0, 0, time.Local)
+	refused := errors.New("connect: connection refused")
+	stopped := 0
+	c := newCompletion(nopSink{}, func() { stopped++ }, time.Minute)
+	c.OnSynced([]deployment.Summary{summary("web", deployment.Progressing, "1 of 3 updated")})
+	c.OnHealth(tracker.Health{State: tracker.Reconnecting, Since: lostAt, Err: refused})
+	ctx, cancel := context.WithTimeout(context.Background(), 0)
+	defer cancel()
+	<-ctx.Done()
+	var exit *ExitError
+	err := c.result(ctx, 3*time.Second)
+	want := "timed out after 3s while the watch was lost (reconnecting since 14:09:00: connect: connection refused); the last state seen, possibly stale: shop/web (Progressing)"
+	if !errors.As(err, &exit) || exit.Code != exitTimeout || err.Error() != want {
+		t.Fatalf("a timeout while lost: %v, want exit 2 with %q", err, want)
+	}
+	// What arrives while lost (nothing should; were it to) decides nothing.
+	c.OnEvent(deployment.Event{Type: deployment.Modified, Summary: summary("web", deployment.Running, "")})
+	if stopped != 0 {
+		t.Fatal("decided complete while the watch was lost")
+	}
+	// Back, and the relist brought the truth: decided on it.
+	c.OnHealth(tracker.Health{State: tracker.Live, Since: lostAt.Add(time.Minute)})
+	if stopped != 1 {
+		t.Fatalf("stopped %d times once live again with web Running, want 1", stopped)
+	}
+}
+
+func TestHealthNoticeOneLineLostOneLineBack(t *testing.T) {
+	var errOut bytes.Buffer
+	n := &healthNotice{Sink: nopSink{}, errOut: &errOut, what: `deployments in namespace "shop"`}
+	lostAt := time.Date(2026, 12, 2, 14, 9, 0, 0, time.Local)
+	n.OnHealth(tracker.Health{State: tracker.Reconnecting, Since: lostAt, Err: errors.New("connection\nrefused")})
+	n.OnHealth(tracker.Health{State: tracker.Reconnecting, Since: lostAt, Err: errors.New("EOF")}) // another error: no line
+	n.OnHealth(tracker.Health{State: tracker.Live, Since: lostAt.Add(27 * time.Second)})
+	n.OnHealth(tracker.Health{State: tracker.Relisting, Since: lostAt.Add(time.Hour)}) // not lost: no line
+	n.OnHealth(tracker.Health{State: tracker.Live, Since: lostAt.Add(time.Hour)})
+	want := `warning: lost the watch of deployments in namespace "shop" at 14:09:00, reconnecting: connection refused
+warning: the watch of deployments in namespace "shop" is back at 14:09:27 after 27s; the rows that follow are current
+`
+	if errOut.String() != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errOut.String(), want)
+	}
 }
 
 func TestEmptyNotice(t *testing.T) {

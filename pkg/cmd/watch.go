@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -158,12 +159,13 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err := o.checkNamespace(ctx); err != nil {
 		return err
 	}
+	var synced atomic.Bool // after the first sync, health says what the errors would
 	topts := tracker.Options{
 		Namespace:     o.namespace,
 		LabelSelector: o.LabelSelector,
 		FieldSelector: o.FieldSelector,
 		SkipInitial:   !o.Initial,
-		OnError:       o.reportTransient(),
+		OnError:       o.reportTransient(&synced),
 	}
 	if o.Diagnose {
 		topts.Diagnose = tracker.DiagnoseWith(o.clients.Kube)
@@ -184,6 +186,12 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if o.Output != "ndjson" && !o.IsTerminal(o.Out) {
 		sink = &emptyNotice{Sink: sink, errOut: o.ErrOut, where: o.namespace}
 	}
+	if o.Output == "ndjson" || !o.IsTerminal(o.Out) {
+		// The live table says it in its title; piped, stdout stays a list
+		// of Deployment events and the outage is told on stderr.
+		sink = &healthNotice{Sink: sink, errOut: o.ErrOut, what: topts.Describe()}
+	}
+	sink = &syncFlag{Sink: sink, synced: &synced}
 	var done *completion
 	if o.UntilComplete {
 		done = newCompletion(sink, stopTracker, o.FailingGrace)
@@ -237,12 +245,16 @@ func (o *WatchOptions) forbiddenHint() string {
 	return fmt.Sprintf("ask for list and watch on deployments in namespace %q, check with 'kubectl auth can-i watch deployments -n %s'", o.namespace, o.namespace)
 }
 
-// reportTransient prints connection trouble after the start once per
-// distinct message, so an outage costs a line, not a flood.
-func (o *WatchOptions) reportTransient() func(error) {
+// reportTransient prints connection trouble before the first sync once per
+// distinct message, so a slow start costs a line, not a flood. After the
+// sync the tracker's health tells an outage (healthNotice, the live title).
+func (o *WatchOptions) reportTransient(synced *atomic.Bool) func(error) {
 	var mu sync.Mutex
 	var last string
 	return func(err error) {
+		if synced.Load() {
+			return
+		}
 		msg := oneLine(err.Error())
 		mu.Lock()
 		defer mu.Unlock()
@@ -283,6 +295,44 @@ type emptyNotice struct {
 	where  string
 }
 
+func (n *emptyNotice) OnHealth(h tracker.Health) { tracker.TellHealth(n.Sink, h) }
+
+// syncFlag raises synced once the first table is out.
+type syncFlag struct {
+	tracker.Sink
+	synced *atomic.Bool
+}
+
+func (s *syncFlag) OnSynced(snapshot []deployment.Summary) {
+	s.Sink.OnSynced(snapshot)
+	s.synced.Store(true)
+}
+
+func (s *syncFlag) OnHealth(h tracker.Health) { tracker.TellHealth(s.Sink, h) }
+
+// healthNotice prints one warning line on stderr when the watch is lost and
+// one when it is back, so a reader of a pipe knows which rows may be stale.
+type healthNotice struct {
+	tracker.Sink
+	errOut io.Writer
+	what   string
+	lost   *tracker.Health // since when, while lost
+}
+
+func (n *healthNotice) OnHealth(h tracker.Health) {
+	switch {
+	case h.State == tracker.Reconnecting && n.lost == nil:
+		n.lost = &h
+		fmt.Fprintf(n.errOut, "warning: lost the watch of %s at %s, reconnecting: %s\n",
+			n.what, h.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(h.Err)))
+	case h.State == tracker.Live && n.lost != nil:
+		fmt.Fprintf(n.errOut, "warning: the watch of %s is back at %s after %s; the rows that follow are current\n",
+			n.what, h.Since.Local().Format(time.TimeOnly), h.Since.Sub(n.lost.Since).Round(time.Second))
+		n.lost = nil
+	}
+	tracker.TellHealth(n.Sink, h)
+}
+
 func (n *emptyNotice) OnSynced(snapshot []deployment.Summary) {
 	n.Sink.OnSynced(snapshot)
 	if len(snapshot) > 0 {
@@ -309,6 +359,21 @@ type completion struct {
 	synced  bool
 	outcome string // "", "complete" or "failed"
 	failed  deployment.Summary
+	// health is the watch's; while it is not live nothing is decided: the
+	// state may be stale, and the events after the outage bring the truth.
+	health tracker.Health
+}
+
+func (c *completion) OnHealth(h tracker.Health) {
+	tracker.TellHealth(c.Sink, h)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.health = h
+	c.checkLocked() // back: decide on what the relist or resumed watch brought
+}
+
+func (c *completion) liveLocked() bool {
+	return c.health.State == "" || c.health.State == tracker.Live
 }
 
 func newCompletion(next tracker.Sink, stop func(), grace time.Duration) *completion {
@@ -340,7 +405,7 @@ func (c *completion) OnSynced(snapshot []deployment.Summary) {
 }
 
 func (c *completion) checkLocked() {
-	if !c.synced || c.outcome != "" {
+	if !c.synced || c.outcome != "" || !c.liveLocked() {
 		return
 	}
 	keys := make([]string, 0, len(c.state))
@@ -397,6 +462,11 @@ func (c *completion) result(ctx context.Context, timeout time.Duration) error {
 		return &ExitError{Code: exitFailure, Err: fmt.Errorf("deployment %s is %s: %s", c.failed.Key(), c.failed.Status, c.failed.Message)}
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if !c.liveLocked() {
+			h := c.health
+			return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s while the watch was lost (reconnecting since %s: %s); the last state seen, possibly stale: %s",
+				timeout, h.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(h.Err)), c.pendingLocked())}
+		}
 		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s waiting for %s", timeout, c.pendingLocked())}
 	}
 	return &ExitError{Code: exitSignal, Err: fmt.Errorf("interrupted while waiting for %s", c.pendingLocked())}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -54,6 +55,9 @@ type Diagnosis struct {
 	// ReplicaSet is the name of the new ReplicaSet, "" when unknown.
 	ReplicaSet string
 	Problems   []diagnosis.Problem
+	// NewReplicaSetCreated is when the new ReplicaSet was created: when
+	// the current rollout began (zero when unknown).
+	NewReplicaSetCreated time.Time
 }
 
 // Classify decides the status and message of d from what every observer
@@ -181,4 +185,54 @@ func condition(d *appsv1.Deployment, t appsv1.DeploymentConditionType) *appsv1.D
 		}
 	}
 	return nil
+}
+
+// sinceOf is when d entered its current state, as the cluster recorded it
+// (the rules are in the README): never when deploywatch first saw it, so a
+// fresh watch, a running one and a reloaded page agree.
+func sinceOf(d *appsv1.Deployment, status Status, problems []diagnosis.Problem, diag *Diagnosis) time.Time {
+	progressing := condition(d, appsv1.DeploymentProgressing)
+	failure := condition(d, appsv1.DeploymentReplicaFailure)
+	switch status {
+	case Deleting:
+		return d.DeletionTimestamp.Time
+	case Failed:
+		return progressing.LastTransitionTime.Time
+	case Failing:
+		var first time.Time
+		for _, p := range problems {
+			if !p.Since.IsZero() && (first.IsZero() || p.Since.Before(first)) {
+				first = p.Since
+			}
+		}
+		if !first.IsZero() {
+			return first
+		}
+		if failure != nil && !failure.LastTransitionTime.IsZero() {
+			return failure.LastTransitionTime.Time
+		}
+	}
+	// Otherwise the latest thing the controller recorded: the rollout's
+	// start (the new ReplicaSet's creation), its last progress or end (the
+	// Progressing condition's update), a change of availability.
+	latest := d.CreationTimestamp.Time
+	later := func(t time.Time) {
+		if t.After(latest) {
+			latest = t
+		}
+	}
+	if progressing != nil {
+		later(progressing.LastUpdateTime.Time)
+		later(progressing.LastTransitionTime.Time)
+	}
+	if available := condition(d, appsv1.DeploymentAvailable); available != nil {
+		later(available.LastTransitionTime.Time)
+	}
+	if failure != nil {
+		later(failure.LastTransitionTime.Time)
+	}
+	if diag != nil {
+		later(diag.NewReplicaSetCreated)
+	}
+	return latest
 }

@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -169,5 +170,47 @@ func TestSummarizeDefaultsReplicasToOne(t *testing.T) {
 	d.Spec.Replicas = nil
 	if s := Summarize(d, nil); s.Replicas.Desired != 1 || s.Status != Running {
 		t.Fatalf("got desired %d status %s, want 1 Running", s.Replicas.Desired, s.Status)
+	}
+}
+
+func TestSinceIsWhatTheClusterRecorded(t *testing.T) {
+	at := func(min int) metav1.Time { return metav1.NewTime(time.Date(2026, 12, 2, 14, min, 0, 0, time.UTC)) }
+	cond := func(c *appsv1.DeploymentCondition, transition, update int) *appsv1.DeploymentCondition {
+		c = c.DeepCopy()
+		c.LastTransitionTime, c.LastUpdateTime = at(transition), at(update)
+		return c
+	}
+	withAvailable := func(d *appsv1.Deployment, transition int) *appsv1.Deployment {
+		d.Status.Conditions = append(d.Status.Conditions, appsv1.DeploymentCondition{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, LastTransitionTime: at(transition)})
+		return d
+	}
+	created := func(d *appsv1.Deployment) *appsv1.Deployment { d.CreationTimestamp = at(0); return d }
+	tests := []struct {
+		name string
+		d    *appsv1.Deployment
+		diag *Diagnosis
+		want metav1.Time
+	}{
+		{"running: when the rollout completed", withAvailable(created(dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: cond(complete, 1, 7)}.build()), 2), nil, at(7)},
+		{"running: availability regained later", withAvailable(created(dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: cond(complete, 1, 7)}.build()), 9), nil, at(9)},
+		{"failed: when the deadline passed, not later updates", withAvailable(created(dep{desired: 3, replicas: 3, updated: 1, ready: 2, available: 2, progressing: cond(deadline, 5, 5)}.build()), 8), nil, at(5)},
+		{"failing: when its first problem began", created(dep{desired: 3, replicas: 3, updated: 1, ready: 2, available: 2, progressing: cond(rsUpdated, 1, 6)}.build()),
+			&Diagnosis{Known: true, Problems: []diagnosis.Problem{{Reason: "ImagePullBackOff", Pods: 1, Since: at(4).Time}, {Reason: "CrashLoopBackOff", Pods: 1, Since: at(3).Time}}}, at(3)},
+		{"progressing: the new ReplicaSet's creation", created(dep{desired: 3, replicas: 3, updated: 1, ready: 3, available: 3, progressing: cond(rsUpdated, 1, 1)}.build()),
+			&Diagnosis{Known: true, NewReplicaSetCreated: at(4).Time}, at(4)},
+		{"nothing recorded but the creation", created(dep{desired: 1}.build()), nil, at(0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Summarize(tt.d, tt.diag).Since; !got.Equal(tt.want.Time) {
+				t.Errorf("since = %s, want %s", got, tt.want.Time)
+			}
+		})
+	}
+	// A condition's heartbeat moves since but is no change to show.
+	a := Summarize(withAvailable(created(dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: cond(rsUpdated, 1, 7)}.build()), 2), nil)
+	b := Summarize(withAvailable(created(dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: cond(rsUpdated, 1, 8)}.build()), 2), nil)
+	if a.Since.Equal(b.Since) || len(Changed(&a, &b)) != 0 {
+		t.Errorf("since %s -> %s changed %v, want a later since and no change", a.Since, b.Since, Changed(&a, &b))
 	}
 }

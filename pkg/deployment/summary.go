@@ -45,6 +45,10 @@ type Summary struct {
 	// Problems are why the rollout does not progress, most widespread
 	// first (see package diagnosis); absent when there are none.
 	Problems []diagnosis.Problem `json:"problems,omitempty"`
+	// Since is when the Deployment entered its current state, as the
+	// cluster recorded it (see sinceOf); absent when nothing is recorded.
+	// Not part of Changed: it moves with what is shown, never alone.
+	Since time.Time `json:"since,omitzero"`
 	// UID tells a Deployment from a new one created under the same name.
 	UID types.UID `json:"-"`
 }
@@ -94,6 +98,7 @@ func Summarize(d *appsv1.Deployment, diag *Diagnosis) Summary {
 	if diag != nil && s.Status != Running && s.Status != ScaledToZero {
 		s.Problems = diag.Problems
 	}
+	s.Since = sinceOf(d, s.Status, s.Problems, diag)
 	return s
 }
 

@@ -39,14 +39,15 @@ func TestEventJSONSchema(t *testing.T) {
 	e := Event{
 		Type: Modified, Time: time.Date(2026, 11, 23, 1, 2, 3, 0, time.UTC),
 		Summary: Summary{Namespace: "shop", Name: "web", Status: Running, Replicas: Replicas{3, 3, 3, 3, 3, 0},
-			Containers: []Container{{"web", "nginx:1.25"}}, Generation: 2, ObservedGeneration: 2, ResourceVersion: "42", UID: "secret"},
+			Containers: []Container{{"web", "nginx:1.25"}}, Generation: 2, ObservedGeneration: 2, ResourceVersion: "42", UID: "secret",
+			Since: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)},
 		Changed: []string{"replicas.ready"},
 	}
 	got, err := json.Marshal(e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"type":"MODIFIED","time":"2026-11-23T01:02:03Z","namespace":"shop","name":"web","status":"Running","message":"","replicas":{"desired":3,"current":3,"updated":3,"ready":3,"available":3,"unavailable":0},"containers":[{"name":"web","image":"nginx:1.25"}],"generation":2,"observedGeneration":2,"resourceVersion":"42","changed":["replicas.ready"]}`
+	want := `{"type":"MODIFIED","time":"2026-11-23T01:02:03Z","namespace":"shop","name":"web","status":"Running","message":"","replicas":{"desired":3,"current":3,"updated":3,"ready":3,"available":3,"unavailable":0},"containers":[{"name":"web","image":"nginx:1.25"}],"generation":2,"observedGeneration":2,"resourceVersion":"42","since":"2026-11-22T09:00:00Z","changed":["replicas.ready"]}`
 	if string(got) != want {
 		t.Errorf("JSON =\n%s\nwant\n%s", got, want)
 	}

@@ -308,6 +308,28 @@ func (h *Hub) Stats() Stats {
 	}
 }
 
+// Upstream reports, per namespace with a running tracker, whether its
+// watch of the API server is live.
+func (h *Hub) Upstream() map[string]bool {
+	h.mu.Lock()
+	all := make([]*namespace, 0, len(h.namespaces))
+	for _, n := range h.namespaces {
+		all = append(all, n)
+	}
+	h.mu.Unlock()
+	out := make(map[string]bool, len(all))
+	for _, n := range all {
+		select {
+		case <-n.ready:
+			if n.err == nil {
+				out[n.name] = n.live()
+			}
+		default: // still starting
+		}
+	}
+	return out
+}
+
 // Running reports whether namespace ns has a tracker, started or starting.
 func (h *Hub) Running(ns string) bool {
 	h.mu.Lock()

@@ -300,6 +300,64 @@ func TestSnapshotThenEvents(t *testing.T) {
 	}
 }
 
+func (s *script) health(h tracker.Health) {
+	s.mu.Lock()
+	sink := s.sink
+	s.mu.Unlock()
+	sink.(tracker.HealthSink).OnHealth(h)
+}
+
+func TestUpstreamStateReachesSubscribersAndFollowsSnapshots(t *testing.T) {
+	ss := &scripts{make: func() *script {
+		return &script{initial: []deployment.Event{ev(deployment.Added, "web", 1)}}
+	}}
+	h := New(nil, Options{NewSource: ss.newSource})
+	defer h.Close()
+	s := subscribe(t, h, "shop", "")
+	defer s.Close()
+	first := next(t, s)
+	if len(first) != 1 || first[0].Kind != Snapshot {
+		t.Fatalf("first messages = %+v, want one snapshot (live: no upstream message)", first)
+	}
+	if got := h.Upstream(); !maps.Equal(got, map[string]bool{"shop": true}) {
+		t.Fatalf("Upstream() = %v, want shop live", got)
+	}
+
+	lostAt := time.Date(2026, 12, 2, 14, 9, 0, 0, time.UTC)
+	src := ss.last()
+	src.health(tracker.Health{State: tracker.Reconnecting, Since: lostAt, Err: errors.New("connection refused")})
+	msgs := next(t, s)
+	want := `{"state":"reconnecting","since":"2026-12-02T14:09:00Z","error":"connection refused"}`
+	if len(msgs) != 1 || msgs[0].Kind != UpstreamKind || string(msgs[0].Data) != want || msgs[0].ID == "" {
+		t.Fatalf("after the watch was lost: %+v, want one upstream message %s with an ID", msgs, want)
+	}
+	if got := h.Upstream(); !maps.Equal(got, map[string]bool{"shop": false}) {
+		t.Fatalf("Upstream() = %v, want shop not live", got)
+	}
+	// A subscriber arriving meanwhile gets the snapshot and then the state.
+	late := subscribe(t, h, "shop", "")
+	defer late.Close()
+	msgs = next(t, late)
+	if len(msgs) != 2 || msgs[0].Kind != Snapshot || msgs[1].Kind != UpstreamKind || string(msgs[1].Data) != want {
+		t.Fatalf("a new subscriber while lost got %+v, want the snapshot then %s", msgs, want)
+	}
+	// One resuming from before the outage gets it from the history.
+	resumed := subscribe(t, h, "shop", first[0].ID)
+	defer resumed.Close()
+	if msgs := next(t, resumed); len(msgs) != 1 || msgs[0].Kind != UpstreamKind {
+		t.Fatalf("a resumed subscriber got %+v, want the upstream message it missed", msgs)
+	}
+
+	src.health(tracker.Health{State: tracker.Live, Since: lostAt.Add(time.Minute)})
+	msgs = next(t, s)
+	if len(msgs) != 1 || msgs[0].Kind != UpstreamKind || string(msgs[0].Data) != `{"state":"live","since":"2026-12-02T14:10:00Z"}` {
+		t.Fatalf("once back: %+v, want upstream live", msgs)
+	}
+	if got := h.Upstream(); !maps.Equal(got, map[string]bool{"shop": true}) {
+		t.Fatalf("Upstream() = %v, want shop live again", got)
+	}
+}
+
 func TestResume(t *testing.T) {
 	ss := &scripts{make: func() *script { return &script{initial: []deployment.Event{ev(deployment.Added, "web", 1)}} }}
 	h := New(nil, Options{Linger: time.Hour, HistorySize: 4, NewSource: ss.newSource})

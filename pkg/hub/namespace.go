@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
 // Kind is the kind of a Message, the SSE event name.
@@ -22,7 +24,39 @@ const (
 	Upsert Kind = "upsert"
 	// Delete carries a DELETED event.
 	Delete Kind = "delete"
+	// UpstreamKind says whether the namespace's watch of the API server is
+	// live, reconnecting or relisting; its Data is an Upstream.
+	UpstreamKind Kind = "upstream"
 )
+
+// Upstream is the state of a namespace's watch of the API server, the data
+// of an upstream message.
+type Upstream struct {
+	// State is "live", "reconnecting" or "relisting" (tracker.State).
+	State string `json:"state"`
+	// Since is when that state began.
+	Since time.Time `json:"since"`
+	// Error is why the watch is not live; absent when live.
+	Error string `json:"error,omitempty"`
+	// LastContact is when the server last heard from the API server.
+	LastContact *time.Time `json:"lastContact,omitempty"`
+}
+
+// upstreamKey is the queue and history key of upstream entries: no
+// Deployment is called that, so coalescing keeps the latest state.
+const upstreamKey = "\x00upstream"
+
+func upstreamOf(h tracker.Health) Upstream {
+	u := Upstream{State: string(h.State), Since: h.Since.UTC()}
+	if h.Err != nil {
+		u.Error = strings.Join(strings.Fields(h.Err.Error()), " ")
+	}
+	if !h.LastContact.IsZero() {
+		c := h.LastContact.UTC()
+		u.LastContact = &c
+	}
+	return u
+}
 
 // Message is one thing to tell a subscriber.
 type Message struct {
@@ -48,6 +82,9 @@ type entry struct {
 	// subscribers, an event would otherwise cost thousands of copies.
 	id     string             // formatID of seq
 	events []deployment.Event // ev alone; nil after coalescing
+	// upstream marks an entry about the watch itself (data is an
+	// Upstream), not about a Deployment.
+	upstream bool
 }
 
 // namespace is one tracked namespace: its tracker, its state as the events
@@ -74,6 +111,9 @@ type namespace struct {
 	history []entry          // ring of the last HistorySize entries
 	head    int              // index of the oldest entry once the ring is full
 	subs    map[*Subscription]struct{}
+	// health is the tracker's as last told (zero: live); lost entries
+	// follow every snapshot, so a new subscriber knows the rows are stale.
+	health tracker.Health
 }
 
 func newNamespace(name string, opts Options) *namespace {
@@ -107,6 +147,32 @@ func (n *namespace) OnEvent(e deployment.Event) {
 	for s := range n.subs {
 		s.push(en)
 	}
+}
+
+// OnHealth records the watch's state and tells every subscriber.
+func (n *namespace) OnHealth(h tracker.Health) {
+	data, _ := json.Marshal(upstreamOf(h))
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.health = h
+	n.seq++
+	en := entry{seq: n.seq, key: upstreamKey, data: data, id: formatID(n.epoch, n.seq), upstream: true}
+	if len(n.history) < n.opts.HistorySize {
+		n.history = append(n.history, en)
+	} else {
+		n.history[n.head] = en
+		n.head = (n.head + 1) % len(n.history)
+	}
+	for s := range n.subs {
+		s.push(en)
+	}
+}
+
+// live reports whether the watch is live, as last told.
+func (n *namespace) live() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.health.State == "" || n.health.State == tracker.Live
 }
 
 // OnSynced needs nothing: the ADDED events before it built the state.
@@ -292,7 +358,7 @@ func (s *Subscription) Next(ctx context.Context) ([]Message, error) {
 			return nil, ErrClosed
 		case s.needSnapshot:
 			s.mu.Unlock()
-			return []Message{s.snapshot()}, nil
+			return s.snapshot(), nil
 		case len(s.queue) > 0:
 			q := s.queue
 			s.queue, s.spare = s.spare, nil
@@ -318,23 +384,34 @@ func (s *Subscription) Next(ctx context.Context) ([]Message, error) {
 
 // snapshot takes the namespace's state and clears the debt of a snapshot,
 // atomically with respect to events: those after it are queued as usual.
-func (s *Subscription) snapshot() Message {
+// While the watch is not live, an upstream message follows it.
+func (s *Subscription) snapshot() []Message {
 	n := s.ns
 	n.mu.Lock()
 	s.mu.Lock()
 	events := n.snapshotLocked()
 	id := formatID(n.epoch, n.seq)
+	health := n.health
 	s.needSnapshot = false
 	s.queue = nil
 	s.mu.Unlock()
 	n.mu.Unlock()
 	data, _ := json.Marshal(events)
-	return Message{Kind: Snapshot, ID: id, Events: events, Data: data}
+	out := []Message{{Kind: Snapshot, ID: id, Events: events, Data: data}}
+	if health.State != "" && health.State != tracker.Live {
+		up, _ := json.Marshal(upstreamOf(health))
+		out = append(out, Message{Kind: UpstreamKind, Data: up}) // no ID: the snapshot's holds
+	}
+	return out
 }
 
 func (s *Subscription) messages(q []entry) []Message {
 	out := make([]Message, len(q))
 	for i, en := range q {
+		if en.upstream {
+			out[i] = Message{Kind: UpstreamKind, ID: en.id, Data: en.data}
+			continue
+		}
 		kind := Upsert
 		if en.ev.Type == deployment.Deleted {
 			kind = Delete

@@ -84,6 +84,10 @@ func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req WaitRe
 			state += " (" + w.last.Message + ")"
 		}
 	}
+	if w.lost != nil {
+		return w.last, fmt.Errorf("deployment %q in namespace %q was last seen %s, but the watch has been lost since %s (%v): %w",
+			req.Name, req.Namespace, state, w.lost.Since.Local().Format(time.TimeOnly), w.lost.Err, context.Cause(ctx))
+	}
 	return w.last, fmt.Errorf("deployment %q in namespace %q is %s: %w", req.Name, req.Namespace, state, context.Cause(ctx))
 }
 
@@ -106,6 +110,25 @@ type waiter struct {
 	last      deployment.Summary
 	done      bool
 	err       error
+	// lost is the watch's health while it is not live (nil when live):
+	// nothing is decided on what may be stale.
+	lost *tracker.Health
+}
+
+func (w *waiter) OnHealth(h tracker.Health) {
+	if w.next != nil {
+		tracker.TellHealth(w.next, h)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if h.State != tracker.Live {
+		w.lost = &h
+		return
+	}
+	w.lost = nil
+	if w.seen && !w.done {
+		w.check() // decide on what the resumed watch or relist brought
+	}
 }
 
 func (w *waiter) OnEvent(e deployment.Event) {
@@ -149,6 +172,9 @@ func (w *waiter) finish(err error) {
 
 // check ends the wait on a settled or failed summary of the change's state.
 func (w *waiter) check() {
+	if w.lost != nil {
+		return
+	}
 	s := &w.last
 	if w.req.Replicas != nil {
 		if s.Replicas.Desired == *w.req.Replicas {

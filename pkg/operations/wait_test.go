@@ -18,6 +18,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
 func TestWaiterCheck(t *testing.T) {
@@ -69,6 +70,21 @@ func TestWaiterCheck(t *testing.T) {
 				t.Errorf("reason = %q (err %v), want %q", got, w.err, tt.reason)
 			}
 		})
+	}
+}
+
+func TestWaiterDecidesNothingWhileTheWatchIsLost(t *testing.T) {
+	stopped := false
+	w := &waiter{req: WaitRequest{MinGeneration: 5}, stop: func() { stopped = true }, synced: true}
+	w.OnEvent(deployment.Event{Type: deployment.Modified, Summary: deployment.Summary{Namespace: "shop", Name: "web", Generation: 5, ObservedGeneration: 5, Status: deployment.Progressing}})
+	w.OnHealth(tracker.Health{State: tracker.Reconnecting, Since: time.Now(), Err: errors.New("connection refused")})
+	w.OnEvent(deployment.Event{Type: deployment.Modified, Summary: deployment.Summary{Namespace: "shop", Name: "web", Generation: 5, ObservedGeneration: 5, Status: deployment.Running}})
+	if w.done || stopped {
+		t.Fatal("decided while the watch was lost")
+	}
+	w.OnHealth(tracker.Health{State: tracker.Live, Since: time.Now()})
+	if !w.done || !stopped || w.err != nil {
+		t.Fatalf("once live again: done %v, stopped %v, err %v; want done on Running", w.done, stopped, w.err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
 // Terminal control sequences.
@@ -36,6 +37,7 @@ type Live struct {
 	size  func() (width, height int)
 
 	mu      sync.Mutex
+	health  tracker.Health // the watch's; the zero value is live
 	rows    map[string]*liveRow
 	synced  bool
 	dirty   bool
@@ -70,9 +72,16 @@ func (p *Live) OnEvent(e deployment.Event) {
 	if e.Type == deployment.Deleted {
 		delete(p.rows, key)
 	} else {
-		p.rows[key] = &liveRow{summary: e.Summary, changed: e.Time}
+		p.rows[key] = &liveRow{summary: e.Summary, changed: ChangedAt(&e)}
 	}
 	p.dirty = true
+}
+
+// OnHealth shows in the title whether the watch is live.
+func (p *Live) OnHealth(h tracker.Health) {
+	p.mu.Lock()
+	p.health, p.dirty = h, true
+	p.mu.Unlock()
 }
 
 // OnSynced marks the table complete.
@@ -131,13 +140,34 @@ func (p *Live) linesLocked(width, height int) []string {
 	}
 	sort.Strings(keys)
 
-	title := p.title + " · " + now.Format(time.TimeOnly)
+	// While the watch is lost the clock stops: the title says since when
+	// the rows may be stale, and why.
+	clock := now.Format(time.TimeOnly)
+	lost := p.health.State != "" && p.health.State != tracker.Live
+	if lost {
+		clock = fmt.Sprintf("%s since %s", p.health.State, p.health.Since.Local().Format(time.TimeOnly))
+		if p.health.Err != nil {
+			clock += ": " + strings.Join(strings.Fields(p.health.Err.Error()), " ")
+		}
+	}
+	title := p.title + " · " + clock
 	if !p.synced {
 		title += " · loading…"
 	} else {
 		title += " · " + tally(len(keys), counts)
 	}
-	lines := []string{cut(title, width)}
+	title = cut(title, width)
+	if lost && p.o.Color {
+		if i := strings.Index(title, " · "+string(p.health.State)); i >= 0 {
+			i += len(" · ")
+			end := len(title)
+			if j := strings.Index(title[i:], " · "); j >= 0 {
+				end = i + j
+			}
+			title = title[:i] + "\x1b[1;33m" + title[i:end] + "\x1b[0m" + title[end:]
+		}
+	}
+	lines := []string{title}
 	if p.synced && len(keys) == 0 {
 		return append(lines, "", "No deployments found.")
 	}

@@ -144,3 +144,14 @@ func age(d time.Duration) string {
 		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 	}
 }
+
+// ChangedAt is when e's Deployment last changed in something shown: for a
+// Deployment seen first (ADDED), since when it is in its state as the
+// cluster recorded it (Summary.Since), not when deploywatch started; for a
+// change deploywatch saw, when it saw it.
+func ChangedAt(e *deployment.Event) time.Time {
+	if e.Type == deployment.Added && !e.Since.IsZero() && e.Since.Before(e.Time) {
+		return e.Since
+	}
+	return e.Time
+}

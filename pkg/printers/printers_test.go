@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
 var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
@@ -163,6 +164,55 @@ func TestLiveFrame(t *testing.T) {
 		if n := len([]rune(l)); n > 20 {
 			t.Errorf("line %q is %d runes wide on a 20-column terminal", l, n)
 		}
+	}
+}
+
+func TestLiveTitleSaysWhileTheWatchIsLost(t *testing.T) {
+	now := t0.Add(90 * time.Second)
+	for _, color := range []bool{false, true} {
+		p := NewLive(&syncWriter{}, Options{Color: color, Now: func() time.Time { return now }}, `deployments in namespace "shop"`, func() (int, int) { return 0, 0 })
+		p.OnSynced(nil)
+		p.OnEvent(event(deployment.Added, "shop", "web", deployment.Running, 1, 1, "nginx:1"))
+		lostAt := t0.Add(30 * time.Second)
+		p.OnHealth(tracker.Health{State: tracker.Reconnecting, Since: lostAt, Err: errors.New("dial tcp: connect:\nconnection refused")})
+		lost := "reconnecting since " + lostAt.Local().Format(time.TimeOnly) + ": dial tcp: connect: connection refused"
+		want := `deployments in namespace "shop" · ` + lost + ` · 1 deployment: 1 Running`
+		if color {
+			want = `deployments in namespace "shop" · ` + "\x1b[1;33m" + lost + "\x1b[0m" + ` · 1 deployment: 1 Running`
+		}
+		if f := p.Frame(0, 0); f[0] != want {
+			t.Errorf("color %v: title while lost = %q, want %q (the clock stops)", color, f[0], want)
+		}
+		p.OnHealth(tracker.Health{State: tracker.Live, Since: now})
+		if f := p.Frame(0, 0); f[0] != `deployments in namespace "shop" · `+now.Local().Format(time.TimeOnly)+` · 1 deployment: 1 Running` {
+			t.Errorf("color %v: title once live again = %q", color, f[0])
+		}
+		p.Close()
+	}
+}
+
+func TestLastChangeOfAnAddedRowIsSinceWhenItIsInItsState(t *testing.T) {
+	now := t0.Add(90 * time.Second)
+	p := NewLive(&syncWriter{}, Options{Now: func() time.Time { return now }}, "t", func() (int, int) { return 0, 0 })
+	defer p.Close()
+	failed := event(deployment.Added, "shop", "api", deployment.Failed, 0, 1, "nginx:1")
+	failed.Time = now
+	failed.Since = now.Add(-41 * time.Minute) // failed long before the watch started
+	fresh := event(deployment.Added, "shop", "web", deployment.Running, 1, 1, "nginx:1")
+	fresh.Time = now // nothing recorded: when first seen
+	p.OnEvent(failed)
+	p.OnEvent(fresh)
+	p.OnSynced(nil)
+	f := p.Frame(0, 0)
+	if !strings.HasSuffix(f[2], " 41m0s") || !strings.HasSuffix(f[3], " 0s") {
+		t.Errorf("LAST CHANGE of a row Failed for 41m and of a fresh one:\n%s", strings.Join(f, "\n"))
+	}
+	// A change deploywatch sees is dated when it saw it.
+	mod := event(deployment.Modified, "shop", "api", deployment.Running, 1, 1, "nginx:1")
+	mod.Time, mod.Since = now.Add(-time.Second), now.Add(-time.Hour)
+	p.OnEvent(mod)
+	if f := p.Frame(0, 0); !strings.HasSuffix(f[2], " 1s") {
+		t.Errorf("LAST CHANGE after a change seen 1s ago: %q", f[2])
 	}
 }
 

@@ -52,7 +52,7 @@ func (p *Stream) cells(e *deployment.Event) []string {
 	if e.Type == deployment.Deleted {
 		status = "Deleted"
 	}
-	return row(p.o, &e.Summary, status, e.Time.Local().Format(time.TimeOnly))
+	return row(p.o, &e.Summary, status, ChangedAt(e).Local().Format(time.TimeOnly))
 }
 
 // OnEvent prints a row, or keeps it for the first table until synced.

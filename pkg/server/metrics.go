@@ -49,8 +49,9 @@ func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
 			Name: "deploywatch_upstream_relists_total",
 			Help: "Full relists of Deployments from the API server after the first list of each informer.",
 		}, func() float64 { return float64(h.Stats().Relists) }),
+		upstreamCollector{h},
 	)
-	for _, event := range []string{string(hub.Snapshot), string(hub.Upsert), string(hub.Delete), reconnectEvent} {
+	for _, event := range []string{string(hub.Snapshot), string(hub.Upsert), string(hub.Delete), string(hub.UpstreamKind), reconnectEvent} {
 		m.sent.WithLabelValues(event) // present at 0 from the start
 	}
 	return m
@@ -58,4 +59,25 @@ func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
 
 func (m *metrics) handler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// upstreamCollector reports deploywatch_upstream_live per namespace being
+// watched: 1 while its watch of the API server is live, 0 while it is
+// reconnecting or relisting (the page shows its rows as stale).
+type upstreamCollector struct{ h *hub.Hub }
+
+var upstreamLiveDesc = prometheus.NewDesc("deploywatch_upstream_live",
+	"1 while the namespace's watch of the API server is live, 0 while it is reconnecting or relisting.",
+	[]string{"namespace"}, nil)
+
+func (c upstreamCollector) Describe(ch chan<- *prometheus.Desc) { ch <- upstreamLiveDesc }
+
+func (c upstreamCollector) Collect(ch chan<- prometheus.Metric) {
+	for ns, live := range c.h.Upstream() {
+		v := 0.0
+		if live {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(upstreamLiveDesc, prometheus.GaugeValue, v, ns)
+	}
 }

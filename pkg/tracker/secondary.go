@@ -70,13 +70,14 @@ type secondary struct {
 
 // secondaries builds the diagnosis's informers, each keeping only what the
 // diagnosis reads.
-func (t *Tracker) secondaries() []*secondary {
+func (t *Tracker) secondaries(ctx context.Context) []*secondary {
 	d := t.opts.Diagnose
 	ns := t.opts.Namespace
 	rs := d.ReplicaSets.ReplicaSets(ns)
 	pods := d.Pods.Pods(ns)
 	events := d.Events.Events(ns)
 	mk := func(name string, lw *cache.ListWatch, client any, obj runtime.Object, transform cache.TransformFunc, indexers cache.Indexers) *secondary {
+		lw = t.health.monitor(ctx, name, lw)
 		inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), obj, cache.SharedIndexInformerOptions{ObjectDescription: name, Indexers: indexers})
 		_ = inf.SetTransform(transform) // cannot fail before Run
 		return &secondary{name: name, informer: inf}
@@ -130,6 +131,7 @@ func (t *Tracker) diagnose(d *appsv1.Deployment) *deployment.Diagnosis {
 		return diag
 	}
 	diag.ReplicaSet = newRS.Name
+	diag.NewReplicaSetCreated = newRS.CreationTimestamp.Time
 	in := diagnosis.Input{ReplicaSet: newRS}
 	pods, _ := t.pods.GetIndexer().ByIndex(byOwner, newRS.Namespace+"/"+newRS.Name)
 	for _, o := range pods {

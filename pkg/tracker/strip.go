@@ -45,8 +45,10 @@ func Strip(obj any) (any, error) {
 	if len(conds) > 0 {
 		out.Status.Conditions = make([]appsv1.DeploymentCondition, len(conds))
 		for i, c := range conds {
-			// Timestamps change on every controller heartbeat and are never shown.
-			out.Status.Conditions[i] = appsv1.DeploymentCondition{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message}
+			// The timestamps say since when a Deployment is in its state
+			// (Summary.Since); they are not part of what counts as a change.
+			out.Status.Conditions[i] = appsv1.DeploymentCondition{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message,
+				LastTransitionTime: c.LastTransitionTime, LastUpdateTime: c.LastUpdateTime}
 		}
 	}
 	return out, nil

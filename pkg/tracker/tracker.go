@@ -70,6 +70,13 @@ type Tracker struct {
 
 	lists atomic.Int64 // full lists from the API server, the first included
 
+	// health follows the connection of every watch; sink, synced and
+	// stopped (guarded by mu) say whether a change of it is delivered.
+	health  *health
+	sink    Sink
+	synced  bool
+	stopped bool
+
 	// The diagnosis's informers (nil without Options.Diagnose), and whether
 	// ReplicaSets and Pods could be read.
 	deployments cache.SharedIndexInformer
@@ -88,7 +95,26 @@ func New(client appsv1client.DeploymentsGetter, opts Options) *Tracker {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Tracker{client: client, opts: opts, last: map[string]deployment.Summary{}}
+	t := &Tracker{client: client, opts: opts, last: map[string]deployment.Summary{}}
+	t.health = newHealth(opts.Now, t.deliverHealth)
+	return t
+}
+
+// Health is the state of the tracker's watches now.
+func (t *Tracker) Health() Health { return t.health.current() }
+
+// deliverHealth applies a change of health with the tracker's lock held,
+// so a sink hears it in order with events, and only once it has synced.
+func (t *Tracker) deliverHealth(update func() (Health, bool)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	hl, changed := update()
+	if !changed || !t.synced || t.stopped {
+		return
+	}
+	if hs, ok := t.sink.(HealthSink); ok {
+		hs.OnHealth(hl)
+	}
 }
 
 // Run watches until ctx ends, delivering to sink. It returns an error if the
@@ -100,6 +126,14 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }() // every informer's goroutines end before Run returns
+	defer func() {
+		t.mu.Lock()
+		t.stopped = true // a late health change is not delivered
+		t.mu.Unlock()
+	}()
+	t.mu.Lock()
+	t.sink = sink
+	t.mu.Unlock()
 	run := func(ctx context.Context, inf cache.SharedIndexInformer) {
 		wg.Add(1)
 		go func() {
@@ -108,7 +142,7 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		}()
 	}
 
-	t.deployments = cache.NewSharedIndexInformerWithOptions(t.listWatch(), &appsv1.Deployment{},
+	t.deployments = cache.NewSharedIndexInformerWithOptions(t.listWatch(ctx), &appsv1.Deployment{},
 		cache.SharedIndexInformerOptions{ObjectDescription: "deployments"})
 	if err := t.deployments.SetTransform(Strip); err != nil {
 		return err
@@ -147,6 +181,12 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 	}
 	t.mu.Lock()
 	sink.OnSynced(t.snapshotLocked())
+	t.synced = true
+	if hs, ok := sink.(HealthSink); ok {
+		if hl := t.health.current(); hl.State != Live {
+			hs.OnHealth(hl) // lost between the first list and now
+		}
+	}
 	t.mu.Unlock()
 
 	<-ctx.Done()
@@ -181,7 +221,7 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 		s   *secondary
 		err error
 	}
-	secs := t.secondaries()
+	secs := t.secondaries(ctx)
 	t.rs, t.pods, t.events = secs[0].informer, secs[1].informer, secs[2].informer
 	results := make(chan result, len(secs))
 	for _, sec := range secs {
@@ -194,6 +234,7 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 			}
 			if !synced.Load() && Permanent(err) {
 				stop() // this resource cannot be read: diagnose without it
+				t.health.forget(sec.name)
 				if reported.CompareAndSwap(false, true) {
 					results <- result{sec, err}
 				}
@@ -295,6 +336,12 @@ func (s *syncNotifier) OnSynced(snapshot []deployment.Summary) {
 	close(s.synced)
 }
 
+func (s *syncNotifier) OnHealth(h Health) {
+	if hs, ok := s.Sink.(HealthSink); ok {
+		hs.OnHealth(h)
+	}
+}
+
 // Snapshot returns the current summary of every tracked Deployment, sorted by
 // namespace and name.
 func (t *Tracker) Snapshot() []deployment.Summary {
@@ -321,7 +368,7 @@ func (t *Tracker) Relists() int64 {
 	return 0
 }
 
-func (t *Tracker) listWatch() cache.ListerWatcher {
+func (t *Tracker) listWatch(ctx context.Context) cache.ListerWatcher {
 	deployments := t.client.Deployments(t.opts.Namespace)
 	selectors := func(o *metav1.ListOptions) {
 		o.LabelSelector = t.opts.LabelSelector
@@ -341,7 +388,7 @@ func (t *Tracker) listWatch() cache.ListerWatcher {
 			return deployments.Watch(ctx, o)
 		},
 	}
-	return cache.ToListWatcherWithWatchListSemantics(lw, t.client)
+	return cache.ToListWatcherWithWatchListSemantics(t.health.monitor(ctx, "deployments", lw), t.client)
 }
 
 // observe handles an added or updated Deployment.

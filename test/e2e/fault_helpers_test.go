@@ -283,6 +283,7 @@ type sseFollower struct {
 	events    []deployment.Event // upserts and deletes, in order
 	snapshots int
 	reconnect int
+	upstream  []string // the states of upstream events, in order
 	lastID    string
 	ended     chan struct{}
 }
@@ -330,6 +331,13 @@ func (f *sseFollower) apply(t *testing.T, ev sseEvent) {
 		}
 	case "reconnect":
 		f.reconnect++
+	case "upstream":
+		var u struct{ State, Error string }
+		if err := jsonUnmarshal(ev.Data, &u); err != nil || u.State == "" || (u.State == "reconnecting") != (u.Error != "") {
+			t.Errorf("upstream %q: %v; want a state, and an error exactly when reconnecting", ev.Data, err)
+			return
+		}
+		f.upstream = append(f.upstream, u.State)
 	}
 }
 
@@ -341,6 +349,12 @@ func (f *sseFollower) view() map[string]deployment.Event {
 		out[k] = v
 	}
 	return out
+}
+
+func (f *sseFollower) upstreams() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.upstream)
 }
 
 func (f *sseFollower) all() []deployment.Event {

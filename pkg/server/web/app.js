@@ -186,6 +186,9 @@ function namespaceView(ns) {
       try { reason = JSON.parse(e.data).reason; } catch (_) { /* an older server */ }
       retry(reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable" : "server restarting");
     });
+    // The server's own watch of the API server: while it is not live the
+    // rows may be stale, and the page says so.
+    es.addEventListener("upstream", (e) => { if (e.lastEventId) lastId = e.lastEventId; upstream(JSON.parse(e.data)); });
     // EventSource retries by itself, without backoff or jitter, and gives
     // up for good on an HTTP error: handle every failure here instead.
     es.onerror = () => { retry(everOpened ? "connection lost" : "cannot connect"); };
@@ -216,8 +219,16 @@ function namespaceView(ns) {
     timer = setTimeout(() => { timer = null; connect(); }, delay);
   }
 
+  function upstream(u) {
+    const lost = u.state !== "live";
+    table.classList.toggle("stale", lost);
+    if (lost) setConn("upstream", "API server " + u.state + " since " + new Date(u.since).toLocaleTimeString() + (u.error ? ": " + u.error : "") + "; rows may be stale");
+    else setConn("live", "live");
+  }
+
   function snapshot(events) {
     banner(note); // clears an error shown while disconnected
+    upstream({ state: "live" }); // an upstream event follows if the watch is lost
     const seen = new Set();
     for (const ev of events) { seen.add(ev.name); upsert(ev, false); }
     for (const name of [...rows.keys()]) if (!seen.has(name)) remove({ name });
@@ -255,8 +266,11 @@ function namespaceView(ns) {
     c.available.textContent = rep.available;
     r.replicas.update(String(rep.desired));
     updateImages(r, ev);
-    c.last.dataset.time = ev.time;
-    c.last.textContent = ago(ev.time);
+    // A row first seen dates from when it entered its state (since), not
+    // from when the server or this page first saw it.
+    const changedAt = ev.type === "ADDED" && ev.since && Date.parse(ev.since) < Date.parse(ev.time) ? ev.since : ev.time;
+    c.last.dataset.time = changedAt;
+    c.last.textContent = ago(changedAt);
     c.last.title = ev.type + (ev.changed && ev.changed.length ? ": " + ev.changed.join(", ") : "") + " at " + new Date(ev.time).toLocaleString();
     r.tr.dataset.status = ev.status;
     if (flash) { r.tr.classList.remove("flash"); void r.tr.offsetWidth; r.tr.classList.add("flash"); }
