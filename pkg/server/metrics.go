@@ -61,23 +61,27 @@ func (m *metrics) handler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 
-// upstreamCollector reports deploywatch_upstream_live per namespace being
-// watched: 1 while its watch of the API server is live, 0 while it is
-// reconnecting or relisting (the page shows its rows as stale).
+// upstreamCollector reports deploywatch_upstream_watches by state: how
+// many namespaces' watches of the API server are live, and how many are
+// lost (reconnecting or relisting: the page shows their rows as stale).
+// Counts only, so /metrics, which needs no token, names no namespace.
 type upstreamCollector struct{ h *hub.Hub }
 
-var upstreamLiveDesc = prometheus.NewDesc("deploywatch_upstream_live",
-	"1 while the namespace's watch of the API server is live, 0 while it is reconnecting or relisting.",
-	[]string{"namespace"}, nil)
+var upstreamWatchesDesc = prometheus.NewDesc("deploywatch_upstream_watches",
+	"Namespaces whose watch of the API server is live (state=live) or lost, reconnecting or relisting (state=lost).",
+	[]string{"state"}, nil)
 
-func (c upstreamCollector) Describe(ch chan<- *prometheus.Desc) { ch <- upstreamLiveDesc }
+func (c upstreamCollector) Describe(ch chan<- *prometheus.Desc) { ch <- upstreamWatchesDesc }
 
 func (c upstreamCollector) Collect(ch chan<- prometheus.Metric) {
-	for ns, live := range c.h.Upstream() {
-		v := 0.0
-		if live {
-			v = 1
+	var live, lost float64
+	for _, ok := range c.h.Upstream() {
+		if ok {
+			live++
+		} else {
+			lost++
 		}
-		ch <- prometheus.MustNewConstMetric(upstreamLiveDesc, prometheus.GaugeValue, v, ns)
 	}
+	ch <- prometheus.MustNewConstMetric(upstreamWatchesDesc, prometheus.GaugeValue, live, "live")
+	ch <- prometheus.MustNewConstMetric(upstreamWatchesDesc, prometheus.GaugeValue, lost, "lost")
 }

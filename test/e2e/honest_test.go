@@ -25,7 +25,7 @@ import (
 // change happens unseen) while `watch -o ndjson`, a piped `watch`, the live
 // table in tmux, `serve` with a stream open, and a `watch --until-complete
 // --timeout` run. While it is down: one warning line on each piped watch's
-// stderr, an `upstream` SSE event and deploywatch_upstream_live at 0, the
+// stderr, an `upstream` SSE event and deploywatch_upstream_watches{state="live"} at 0, the
 // live title saying since when and why, and the timeout saying the watch was
 // lost. Once back: one more warning line each, `upstream` live, the title's
 // clock again, and every view at the API server's state.
@@ -77,7 +77,7 @@ func TestOutageIsVisible(t *testing.T) {
 	title := func() string { return strings.SplitN(tmux("capture-pane", "-p", "-t", "e2e"), "\n", 2)[0] }
 	clock := regexp.MustCompile(`^deployments in namespace "fault" · \d\d:\d\d:\d\d · 2 deployments: 2 Running`)
 
-	upLive := `deploywatch_upstream_live{namespace="fault"}`
+	upLive := `deploywatch_upstream_watches{state="live"}` // the server watches only "fault"
 	opsPoll(t, 2*time.Minute, "every view to show both deployments", func() bool {
 		return matchesAll(lastByName(nd.allEvents()), before) == "" && matchesAll(f.view(), before) == "" &&
 			len(table.output()) >= 3 && clock.MatchString(title())
@@ -281,6 +281,9 @@ func TestServeBrowserOutage(t *testing.T) {
 	row := `document.querySelector('tr[data-name="web"]')`
 	conn := `document.getElementById("conn")`
 	stale := `document.getElementById("deployments").classList.contains("stale")`
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.base+"/#token="+srv.token)); err != nil {
+		t.Fatal(err)
+	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.base+"/#/ns/"+b.ns)); err != nil {
 		t.Fatal(err)
 	}

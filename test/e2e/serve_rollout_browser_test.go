@@ -57,7 +57,7 @@ func TestServeBrowserUndo(t *testing.T) {
 	opsPoll(t, time.Minute, "the rollout to fail", func() bool { return opsFailed(opsGet(t, ns, "web")) })
 
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("browser-undo-token\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(randomHex(t)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p := startServe(t, "--token-file", tokenFile)

@@ -35,7 +35,7 @@ func TestServeRolloutAPI(t *testing.T) {
 		t.Errorf("GET permissions as the admin: %d %s", status, body)
 	}
 
-	status, body = p.request(t, "POST", path+"undo", `{"toRevision": 1}`, nil)
+	status, body = p.request(t, "POST", path+"undo", `{"toRevision": 1}`, noAuth)
 	apiErr(t, "undo without a token", status, body, 401, "Unauthorized")
 	status, body = p.request(t, "POST", path+"undo", `{"toRevision": 9}`, p.auth())
 	apiErr(t, "undo to no such revision", status, body, 404, "NotFound")
