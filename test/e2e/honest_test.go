@@ -138,7 +138,12 @@ func TestOutageIsVisible(t *testing.T) {
 	}
 	// Not waited for to roll out: after a restart kwok does not always start
 	// the pods of a scale. The views must end at whatever the truth is.
-	opsPoll(t, time.Minute, "the controller to observe the scale", func() bool {
+	opsPoll(t, 2*time.Minute, "the controller to observe the scale", func() bool {
+		if restarted, err := b.c.StartIfExited(testbed.ControllerManager); err != nil {
+			t.Fatal(err)
+		} else if restarted {
+			t.Log("the controller-manager lost its leader lease in the outage and exited; started it again")
+		}
 		d := b.truth(t)["web"]
 		return d.Status.ObservedGeneration >= d.Generation
 	})
@@ -310,7 +315,12 @@ func TestServeBrowserOutage(t *testing.T) {
 	}
 	// Not waited for to roll out (after a restart kwok does not always start
 	// the pods of a scale): the page must end at whatever the truth is.
-	opsPoll(t, time.Minute, "the controller to observe the scale", func() bool {
+	opsPoll(t, 2*time.Minute, "the controller to observe the scale", func() bool {
+		if restarted, err := b.c.StartIfExited(testbed.ControllerManager); err != nil {
+			t.Fatal(err)
+		} else if restarted {
+			t.Log("the controller-manager lost its leader lease in the outage and exited; started it again")
+		}
 		d := b.truth(t)["web"]
 		return d.Status.ObservedGeneration >= d.Generation
 	})

@@ -727,6 +727,25 @@ func (c *Cluster) RestartComponent(name string) error {
 	return c.startComponents()
 }
 
+// StartIfExited starts component name again if it has exited, and says
+// whether it had. A controller-manager or scheduler whose leader lease ran
+// out while the API server was down exits, as the real ones do; the test
+// bed has no supervisor (a kubelet, systemd) to start it again.
+func (c *Cluster) StartIfExited(name string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	raw, err := os.ReadFile(c.pidFile(name))
+	if err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(raw))); err == nil && alive(pid) {
+			return false, nil
+		}
+	}
+	if err := c.stopComponent(name); err != nil {
+		return false, err
+	}
+	return true, c.startComponents()
+}
+
 // StopAPIServer kills the API server with SIGKILL; clients then get
 // "connection refused" on its address until StartAPIServer.
 func (c *Cluster) StopAPIServer() error { return c.StopComponent(APIServer) }
