@@ -15,7 +15,7 @@ import (
 // a kwok starved of CPU would be) is replaced by a new one, with its own
 // workdir and ports, and the failure shows kwok-controller's log.
 func TestStartAgainWhenNotReady(t *testing.T) {
-	first, failure, c := startFailingFirst(t, 30*time.Second, func(c *Cluster) {
+	first, failure, c := startFailingFirst(t, 90*time.Second, func(c *Cluster) {
 		pid, err := c.ComponentPID(KwokController)
 		if err == nil {
 			err = syscall.Kill(pid, syscall.SIGSTOP)
