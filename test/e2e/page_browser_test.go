@@ -153,6 +153,21 @@ func TestPageLayout(t *testing.T) {
 		t.Errorf("at 420 px: %s", bad)
 	}
 	b.screenshot("page-420.png")
+
+	// A history opened on a phone scrolls in its box, not the page.
+	b.do("open web's history", chromedp.Click(chromedp.CSS(`tr[data-name="web"] button.toggle`)))
+	b.poll("the history", 30*time.Second, `!!document.querySelector('tr[data-detail-for="web"] table.history tr[data-revision]')`)
+	if bad := b.str(layoutProblems); bad != "" {
+		t.Errorf("at 420 px with a history open: %s", bad)
+	}
+	// The namespace list on a phone.
+	b.do("back to the namespaces", chromedp.Navigate(p.base+"/#/"))
+	b.poll("the namespace list", 30*time.Second, `!!document.querySelector('#namespaces tr[data-namespace="`+ns+`"]')`)
+	if bad := b.str(`(() => { const W = document.documentElement.clientWidth, r = document.getElementById("namespaces").getBoundingClientRect();
+		return document.documentElement.scrollWidth > W || r.right > W + 0.5 ? "the list spans " + Math.round(r.left) + ".." + Math.round(r.right) + " in " + W : ""; })()`); bad != "" {
+		t.Errorf("at 420 px, the namespace list: %s", bad)
+	}
+	b.screenshot("namespaces-420.png")
 }
 
 // TestPageSortAndFilter: the table sorts by status with what failed first,
@@ -288,4 +303,9 @@ func TestPageTokenRefused(t *testing.T) {
 		t.Errorf("the page sent the refused token %d times", refusals)
 	}
 	t.Logf("the page sent the refused token %s time(s) before asking for another", strconv.Itoa(refusals))
+
+	// A link with a wrong token: the same words from the first request.
+	b.do("open a link with a wrong token", chromedp.Navigate(p2.base+"/?again#token=not-the-token"))
+	b.poll("the banner for a wrong link", 30*time.Second, `document.body.dataset.auth === "refused" && document.getElementById("banner").innerText.includes("did not accept the token") &&
+		!document.getElementById("main").innerText.includes("Loading")`)
 }

@@ -102,6 +102,8 @@ function tokenRefused() {
   b.hidden = false;
   b.className = "banner error auth";
   b.replaceChildren(el("p", {}, text + "Open the link that kubectl deploywatch serve printed (it ends in #token=…), or paste the token below; with --token-file, it is that file's content."), form);
+  if (!view) main.replaceChildren(); // refused before anything was shown: no "Loading…" forever
+  input.focus();
 }
 
 function ago(t) {
