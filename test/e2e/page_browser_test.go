@@ -309,3 +309,19 @@ func TestPageTokenRefused(t *testing.T) {
 	b.poll("the banner for a wrong link", 30*time.Second, `document.body.dataset.auth === "refused" && document.getElementById("banner").innerText.includes("did not accept the token") &&
 		!document.getElementById("main").innerText.includes("Loading")`)
 }
+
+// TestPageNamespaceRefused: a namespace the server refuses for good (not
+// in --namespaces) gets the server's reason on a banner, after the page's
+// jittered wait, and the page stops trying.
+func TestPageNamespaceRefused(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	p := startServe(t, "--namespaces", ns)
+	b := openPage(t)
+	b.do("open the page", chromedp.Navigate(p.base+"/#token="+p.token))
+	b.do("open a namespace not served", chromedp.Navigate(p.base+"/#/ns/kube-system"))
+	b.poll("the refusal on the banner", 30*time.Second, `document.getElementById("conn").dataset.state === "error" &&
+		document.getElementById("banner").classList.contains("error") && document.getElementById("banner").innerText.includes("kube-system")`)
+	if text := b.str(`document.getElementById("banner").innerText`); !strings.Contains(text, "not served") {
+		t.Errorf("the banner says %q, want the server's reason (not served)", text)
+	}
+}

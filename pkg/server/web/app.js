@@ -363,38 +363,46 @@ function namespaceView(ns, params) {
 
   function openStream(url) {
     es = new EventSource(url);
-    es.onopen = () => { attempt = 0; everOpened = true; setConn("live", "live"); };
+    let opened = false;
+    es.onopen = () => { attempt = 0; opened = everOpened = true; setConn("live", "live"); };
     es.addEventListener("snapshot", (e) => { lastId = e.lastEventId; snapshot(JSON.parse(e.data)); });
     es.addEventListener("upsert", (e) => { lastId = e.lastEventId; upsert(JSON.parse(e.data), true); });
     es.addEventListener("delete", (e) => { lastId = e.lastEventId; remove(JSON.parse(e.data)); });
     es.addEventListener("reconnect", (e) => {
       let reason = "";
       try { reason = JSON.parse(e.data).reason; } catch (_) { /* an older server */ }
-      retry(reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable" : "server restarting");
+      retry(reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable" : "server restarting", false);
     });
     // The server's own watch of the API server: while it is not live the
     // rows may be stale, and the page says so.
     es.addEventListener("upstream", (e) => { if (e.lastEventId) lastId = e.lastEventId; upstream(JSON.parse(e.data)); });
     // EventSource retries by itself, without backoff or jitter, and gives
     // up for good on an HTTP error: handle every failure here instead.
-    es.onerror = () => { retry(everOpened ? "connection lost" : "cannot connect"); };
+    es.onerror = () => { retry(everOpened ? "connection lost" : "cannot connect", !opened); };
   }
 
-  function retry(why) {
+  // retry waits, then connects again. A stream that did not even open may
+  // have been refused for good (not served, not found, forbidden), which
+  // EventSource does not tell: after the wait, a GET of the list tells.
+  // Only after the wait, so that the pages of a restarted server do not
+  // all ask at the same instant.
+  function retry(why, probe) {
     if (es) { es.close(); es = null; }
-    if (closed || timer) return;
-    // A refusal that retrying cannot fix (not served, not found, forbidden)
-    // is shown as it is and not retried.
-    api("GET", base).then(() => schedule(why), (e) => {
-      if (e.status === 401) return; // the token banner says what to do
+    schedule(why, probe);
+  }
+
+  function probeThenConnect() {
+    if (closed || refused) return;
+    api("GET", base).then(connect, (e) => {
+      if (closed || e.status === 401) return; // the token banner says what to do
       if (e.status >= 400 && e.status < 500 && e.status !== 429) {
         setConn("error", "not connected");
         banner(e.error, true);
-      } else schedule(why);
+      } else schedule("cannot connect", true);
     });
   }
 
-  function schedule(why) {
+  function schedule(why, probe) {
     if (closed || timer || refused) return;
     // Exponential backoff from 0.5 s to 30 s, with "equal jitter": half the
     // delay fixed, half random, so that clients of a restarted server do
@@ -403,7 +411,7 @@ function namespaceView(ns, params) {
     const delay = cap / 2 + Math.random() * cap / 2;
     attempt++;
     setConn("reconnecting", why + "; retrying in " + Math.ceil(delay / 1000) + "s");
-    timer = setTimeout(() => { timer = null; connect(); }, delay);
+    timer = setTimeout(() => { timer = null; if (probe) probeThenConnect(); else connect(); }, delay);
   }
 
   function upstream(u) {
