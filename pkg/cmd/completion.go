@@ -173,3 +173,42 @@ func commaList(candidates []string, toComplete string) []string {
 	}
 	return out
 }
+
+// completeImageArgs completes set-image's arguments: the Deployment, then
+// CONTAINER= for each of its containers and init containers not set yet (the
+// image is the user's to type).
+func completeImageArgs(getter genericclioptions.RESTClientGetter) completionFunc {
+	deployments := completeDeployments(getter)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return deployments(cmd, args, toComplete)
+		}
+		if strings.Contains(toComplete, "=") {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		c, err := newClients(getter)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		d, err := c.Kube.AppsV1().Deployments(c.Namespace).Get(cmd.Context(), args[0], metav1.GetOptions{})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		set := map[string]bool{}
+		for _, a := range args[1:] {
+			name, _, _ := strings.Cut(a, "=")
+			set[name] = true
+		}
+		var out []string
+		pod := d.Spec.Template.Spec
+		for _, ctr := range append(pod.InitContainers, pod.Containers...) {
+			if !set[ctr.Name] && strings.HasPrefix(ctr.Name, toComplete) {
+				out = append(out, ctr.Name+"=")
+			}
+		}
+		if len(out) == 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
+}

@@ -85,15 +85,22 @@ func TestCompletionThroughKubectl(t *testing.T) {
 		{[]string{"--namespace=" + ns, "--until-complete", ns[:len(ns)-2]}, []string{ns}},
 		{[]string{"scale", "-n", ns, ""}, []string{"api", "web"}},
 		{[]string{"-n", ns, "set-image", "w"}, []string{"web"}},
+		{[]string{"set-image", "-n", ns, "web", ""}, []string{"app="}},
+		{[]string{"set-image", "-n", ns, "web", "app="}, nil},
+		{[]string{"set-image", "-n", ns, "web", "app=nginx:1", ""}, nil},
 		{[]string{"history", "-n", ns, "--revision", "1", ""}, []string{"api", "web"}},
 		{[]string{"restart", "-n", ns, "web", ""}, []string{"api"}},
 		{[]string{"scale", "-n", ns, "web", ""}, nil},
 		{[]string{"scale", "-n", ns, "--dry-run=server", "--replicas", ""}, nil},
 		{[]string{"watch", "-o", ""}, []string{"table", "wide", "ndjson"}},
 	} {
+		want := ":4" // no file names
+		if slices.ContainsFunc(tt.want, func(s string) bool { return strings.HasSuffix(s, "=") }) {
+			want = ":6" // and no space after CONTAINER=, where the image follows
+		}
 		got, directive := kubectlComplete(t, dir, tt.words...)
-		if !slices.Equal(got, tt.want) || directive != ":4" {
-			t.Errorf("kubectl __complete deploywatch %q: %q %s; want %q :4", tt.words, got, directive, tt.want)
+		if !slices.Equal(got, tt.want) || directive != want {
+			t.Errorf("kubectl __complete deploywatch %q: %q %s; want %q %s", tt.words, got, directive, tt.want, want)
 		}
 	}
 }
