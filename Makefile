@@ -17,12 +17,20 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(DATE)
 
-.PHONY: all build test lint test-unit test-release test-e2e testbed
+.PHONY: all build install test lint test-unit test-release test-e2e testbed
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-deploywatch ./cmd/kubectl-deploywatch
+
+# From a clone: the plugin, version-stamped, and kubectl_complete-deploywatch,
+# the script kubectl runs to complete its arguments, into BINDIR (Go's own bin
+# directory unless given), which must be on PATH.
+BINDIR ?= $(shell d=$$($(GO) env GOBIN); echo "$${d:-$$($(GO) env GOPATH)/bin}")
+install: build
+	install -d '$(BINDIR)'
+	install -m 0755 bin/kubectl-deploywatch kubectl_complete-deploywatch '$(BINDIR)/'
 
 test: lint test-unit test-release test-e2e
 
@@ -49,12 +57,13 @@ test-release:
 testbed:
 	./test/testbed/build.sh
 
-# Release archives, checksums.txt and the krew manifest (see hack/dist).
-# Reproducible: the binaries and every archive entry carry the commit's date,
-# so two builds of one commit give the same bytes. krew wants a semver version
-# with a leading v: the tag, or VERSION=vX.Y.Z, or v0.1.0 before the first tag.
+# Release archives, checksums.txt and the krew manifest, all in dist/ (see
+# hack/dist); no tracked file changes. Reproducible: the binaries and every
+# archive entry carry the commit's date, so two builds of one commit with one
+# Go give the same bytes. krew wants a semver version with a leading v: the
+# tag, or VERSION=vX.Y.Z, or v0.1.0 before the first tag.
 DIST_DIR ?= dist
-PLUGIN_MANIFEST ?= plugins/deploywatch.yaml
+PLUGIN_MANIFEST ?= $(DIST_DIR)/deploywatch.yaml
 ifneq ($(filter command line environment,$(origin VERSION)),)
 DIST_VERSION := $(VERSION)
 else
@@ -63,10 +72,23 @@ endif
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 DIST_LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(DIST_VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(DATE)
 
-.PHONY: dist
+.PHONY: dist release-manifest
 dist:
 	GO='$(GO)' $(GO) run ./hack/dist -version '$(DIST_VERSION)' -ldflags '$(DIST_LDFLAGS)' \
-		-mtime '$(SOURCE_DATE_EPOCH)' -out '$(DIST_DIR)' -template krew-manifest.yaml -manifest '$(PLUGIN_MANIFEST)'
+		-mtime '$(SOURCE_DATE_EPOCH)' -out '$(DIST_DIR)' -template krew-manifest.yaml -manifest '$(PLUGIN_MANIFEST)' \
+		-completion kubectl_complete-deploywatch $(if $(RELEASE_RECORD),-record '$(RELEASE_RECORD)' -commit '$(COMMIT)')
+
+# The release step, at the commit to be released as VERSION, with nothing
+# uncommitted: make dist, then write its manifest to plugins/deploywatch.yaml
+# headed by the commit and Go version that build those archives again, byte
+# for byte (test/release does). Then commit plugins/, tag the commit it names
+# VERSION and upload dist/'s files to that tag's GitHub release.
+release-manifest:
+	@if [[ "$(origin VERSION)" != "command line" ]]; then \
+		echo "error: name the release: make release-manifest VERSION=vX.Y.Z" >&2; exit 1; fi
+	@if [[ -n "$$(git status --porcelain)" ]]; then \
+		echo "error: uncommitted changes (git status): a release is built from a commit; commit or stash them first" >&2; exit 1; fi
+	$(MAKE) --no-print-directory dist RELEASE_RECORD=plugins/deploywatch.yaml
 
 # The benchmark suite of issue 6 against the test bed (not part of make test):
 # prints a side-by-side table and writes it to $(BENCH_REPORT). QUICK=1

@@ -356,17 +356,25 @@ var licenseNames = map[string]bool{
 // the install directory (executable, off Windows) and that a license file
 // was installed beside it.
 func CheckKrewInstall(p KrewPlatform, archive []byte, goos string) error {
-	sum := sha256.Sum256(archive)
-	if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, p.Sha256) {
-		return fmt.Errorf("sha256 of %s is %s, the manifest says %s", p.URI, got, p.Sha256)
-	}
 	work, err := os.MkdirTemp("", "deploywatch-krew-install-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	staging := filepath.Join(work, "staging")
-	install := filepath.Join(work, "install")
+	return KrewInstall(p, archive, goos, filepath.Join(work, "install"))
+}
+
+// KrewInstall is CheckKrewInstall into install, a directory it creates, so
+// that a caller can look at what krew would install; its staging directory
+// is install+".staging".
+func KrewInstall(p KrewPlatform, archive []byte, goos, install string) error {
+	sum := sha256.Sum256(archive)
+	if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, p.Sha256) {
+		return fmt.Errorf("sha256 of %s is %s, the manifest says %s", p.URI, got, p.Sha256)
+	}
+	staging := install + ".staging"
+	defer os.RemoveAll(staging)
+	var err error
 	for _, d := range []string{staging, install} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return err

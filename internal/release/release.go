@@ -27,6 +27,10 @@ const BinaryName = "kubectl-deploywatch"
 // requires a license file among the installed files.
 const LicenseName = "LICENSE"
 
+// CompletionName is the executable kubectl (1.26 and later) runs from PATH
+// to complete the plugin's arguments: kubectl_complete-<plugin>.
+const CompletionName = "kubectl_complete-deploywatch"
+
 // ChecksumsName is the file in the output directory that lists every
 // archive's sha256, in sha256sum's format.
 const ChecksumsName = "checksums.txt"
@@ -42,6 +46,11 @@ var Platforms = []Platform{
 }
 
 func (p Platform) String() string { return p.OS + "/" + p.Arch }
+
+// ShipsCompletion says whether the platform's archive holds CompletionName,
+// a POSIX shell script: not on Windows, where kubectl would need a .cmd or
+// .exe that no one has tested.
+func (p Platform) ShipsCompletion() bool { return p.OS != "windows" }
 
 // Binary is the executable's name on the platform.
 func (p Platform) Binary() string {
@@ -70,19 +79,20 @@ type Artifact struct {
 
 // DistOptions says what Dist builds and where.
 type DistOptions struct {
-	ModuleDir string     // the module's root, where `go build` runs
-	Package   string     // the main package, "./cmd/kubectl-deploywatch" when empty
-	OutDir    string     // receives the archives and checksums.txt
-	Version   string     // in the archive names; stamp it into the binary with LDFlags
-	LDFlags   string     // passed to go build -ldflags
-	ModTime   time.Time  // every archive entry's mtime: the commit's date
-	License   string     // path of the license file to ship
-	Platforms []Platform // Platforms when empty
-	Parallel  int        // concurrent `go build`s; 1 when < 1
-	Go        string     // the go command; "go" when empty
-	Log       io.Writer  // progress; discarded when nil
-	Env       []string   // the builds' environment; os.Environ() when nil
-	build     buildFunc  // tests replace the compiler
+	ModuleDir  string     // the module's root, where `go build` runs
+	Package    string     // the main package, "./cmd/kubectl-deploywatch" when empty
+	OutDir     string     // receives the archives and checksums.txt
+	Version    string     // in the archive names; stamp it into the binary with LDFlags
+	LDFlags    string     // passed to go build -ldflags
+	ModTime    time.Time  // every archive entry's mtime: the commit's date
+	License    string     // path of the license file to ship
+	Completion string     // path of the kubectl_complete-deploywatch script, shipped where ShipsCompletion
+	Platforms  []Platform // Platforms when empty
+	Parallel   int        // concurrent `go build`s; 1 when < 1
+	Go         string     // the go command; "go" when empty
+	Log        io.Writer  // progress; discarded when nil
+	Env        []string   // the builds' environment; os.Environ() when nil
+	build      buildFunc  // tests replace the compiler
 }
 
 type buildFunc func(ctx context.Context, o DistOptions, p Platform, out string) error
@@ -118,6 +128,10 @@ func Dist(ctx context.Context, o DistOptions) ([]Artifact, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the license to ship: %w", err)
 	}
+	completion, err := os.ReadFile(o.Completion)
+	if err != nil {
+		return nil, fmt.Errorf("read the completion script to ship: %w", err)
+	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -150,7 +164,7 @@ func Dist(ctx context.Context, o DistOptions) ([]Artifact, error) {
 			if ctx.Err() != nil {
 				return
 			}
-			a, err := distOne(ctx, o, p, tmp, license)
+			a, err := distOne(ctx, o, p, tmp, license, completion)
 			if err != nil {
 				mu.Lock()
 				if first == nil {
@@ -181,7 +195,7 @@ func Dist(ctx context.Context, o DistOptions) ([]Artifact, error) {
 	return arts, nil
 }
 
-func distOne(ctx context.Context, o DistOptions, p Platform, tmp string, license []byte) (Artifact, error) {
+func distOne(ctx context.Context, o DistOptions, p Platform, tmp string, license, completion []byte) (Artifact, error) {
 	start := time.Now()
 	bin := filepath.Join(tmp, p.OS+"_"+p.Arch, p.Binary())
 	if err := o.build(ctx, o, p, bin); err != nil {
@@ -194,6 +208,9 @@ func distOne(ctx context.Context, o DistOptions, p Platform, tmp string, license
 	files := []File{
 		{Name: p.Binary(), Mode: 0o755, Data: data},
 		{Name: LicenseName, Mode: 0o644, Data: license},
+	}
+	if p.ShipsCompletion() {
+		files = append(files, File{Name: CompletionName, Mode: 0o755, Data: completion})
 	}
 	name := p.ArchiveName(o.Version)
 	path := filepath.Join(o.OutDir, name)

@@ -23,13 +23,19 @@ func fakeBuild(built *sync.Map) buildFunc {
 	}
 }
 
+const completionScript = "#!/bin/sh\nexec kubectl-deploywatch __complete \"$@\"\n"
+
 func distOptions(t *testing.T, out string, build buildFunc) DistOptions {
 	t.Helper()
 	license := filepath.Join(t.TempDir(), "LICENSE")
 	if err := os.WriteFile(license, []byte("license"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return DistOptions{OutDir: out, Version: "v0.1.0", LDFlags: "-X v", ModTime: commitTime, License: license, Parallel: 2, build: build}
+	completion := filepath.Join(t.TempDir(), CompletionName)
+	if err := os.WriteFile(completion, []byte(completionScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return DistOptions{OutDir: out, Version: "v0.1.0", LDFlags: "-X v", ModTime: commitTime, License: license, Completion: completion, Parallel: 2, build: build}
 }
 
 func TestDist(t *testing.T) {
@@ -72,9 +78,25 @@ func TestDist(t *testing.T) {
 		// Each archive holds its own platform's binary.
 		data, _ := os.ReadFile(filepath.Join(out, a.Name))
 		p := a.Platform
-		pl := KrewPlatform{URI: "https://x/" + a.Name, Sha256: sum, Bin: p.Binary(), Files: []KrewFileOperation{{From: p.Binary(), To: "."}, {From: "LICENSE", To: "."}}}
-		if err := CheckKrewInstall(pl, data, p.OS); err != nil {
+		pl := KrewPlatform{URI: "https://x/" + a.Name, Sha256: sum, Bin: p.Binary()} // files left out: krew installs everything
+		install := filepath.Join(t.TempDir(), "install")
+		if err := KrewInstall(pl, data, p.OS, install); err != nil {
 			t.Errorf("%s: %v", a.Name, err)
+		}
+		// The completion script, executable, beside the binary on Linux
+		// and macOS; nothing else on Windows.
+		want := []string{LicenseName, p.Binary()}
+		if p.ShipsCompletion() {
+			want = append(want, CompletionName)
+			fi, err := os.Stat(filepath.Join(install, CompletionName))
+			if err != nil || fi.Mode().Perm() != 0o755 {
+				t.Errorf("%s: %s installed as %v, %v; want mode 0755", a.Name, CompletionName, fi, err)
+			} else if b, _ := os.ReadFile(filepath.Join(install, CompletionName)); string(b) != completionScript {
+				t.Errorf("%s: %s holds %q; want the script given", a.Name, CompletionName, b)
+			}
+		}
+		if got := listFiles(install); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s installs %q; want %q", a.Name, got, want)
 		}
 		if _, ok := built.Load(p); !ok {
 			t.Errorf("%s: nothing was built for %s", a.Name, p)
@@ -95,6 +117,7 @@ func TestDistRefuses(t *testing.T) {
 		{"a version krew refuses", func(o *DistOptions) { o.Version = "abc1234-dirty" }, "VERSION=v1.2.3"},
 		{"no mtime", func(o *DistOptions) { o.ModTime = time.Time{} }, "SOURCE_DATE_EPOCH"},
 		{"no license", func(o *DistOptions) { o.License = filepath.Join(t.TempDir(), "missing") }, "license"},
+		{"no completion script", func(o *DistOptions) { o.Completion = filepath.Join(t.TempDir(), "missing") }, "completion script"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var built sync.Map

@@ -100,6 +100,7 @@ Without a subcommand, deploywatch watches: "kubectl deploywatch NAMESPACE" is
 		NewCmdServe(configFlags, streams),
 		NewCmdVersion(streams),
 	)
+	registerCompletions(root, configFlags)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w; see '%s --help'", err, cmd.CommandPath())
 	})

@@ -51,7 +51,7 @@ or Failed (exit 1), or --timeout runs out (exit 2).`,
   # Only if nobody changed the Deployment since resourceVersion 4711
   kubectl deploywatch set-image web web=nginx:1.27 --resource-version=4711`,
 		Args:              cobra.ArbitraryArgs, // checked in Validate, with every other problem
-		ValidArgsFunction: completeDeployments(o.configFlags),
+		ValidArgsFunction: completeImageArgs(o.configFlags),
 		RunE:              func(cmd *cobra.Command, args []string) error { return run(cmd, args, o) },
 	}
 	o.addFlags(cmd)

@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,25 +103,37 @@ func TestVersionIsStampedByLdflags(t *testing.T) {
 	}
 }
 
-// build is one `make dist` from a fresh clone of HEAD.
+// build is one `make dist` from a fresh clone.
 type build struct {
 	src      string    // the clone
-	out      string    // DIST_DIR: archives and checksums.txt
-	manifest string    // PLUGIN_MANIFEST
-	commit   string    // the clone's HEAD
+	out      string    // DIST_DIR: archives, checksums.txt and the manifest
+	manifest string    // the rendered manifest, out/deploywatch.yaml
+	commit   string    // the commit built
 	date     time.Time // the commit's date
+}
+
+// distSpec says what a build is of and how it is made.
+type distSpec struct {
+	commit string   // what to build; "" for the commit HEAD was at when the first build started
+	vars   []string // make variables, e.g. VERSION=v0.1.0
+	env    []string // more environment, e.g. GOTOOLCHAIN=go1.26.8
+	inTree bool     // leave DIST_DIR to its default, dist/ in the clone
 }
 
 var (
 	buildsMu sync.Mutex
 	builds   = map[string]*build{}
+	specs    = map[string]distSpec{
+		"a": {},
+		"b": {inTree: true},
+	}
 )
 
-// distBuild returns the dist built under name ("a", "b"), building it the
+// distBuild returns the dist built under name (see specs), building it the
 // first time. A clean clone is what a release is built from, and others'
 // uncommitted work in this checkout neither breaks nor changes it. Every
-// build is of the commit the first one found at HEAD, however HEAD moves
-// while the tests run.
+// build of HEAD is of the commit the first one found there, however HEAD
+// moves while the tests run.
 func distBuild(t *testing.T, name string) *build {
 	t.Helper()
 	buildsMu.Lock()
@@ -131,6 +144,7 @@ func distBuild(t *testing.T, name string) *build {
 		}
 		return b
 	}
+	spec := specs[name]
 	builds[name] = nil
 	dir, err := os.MkdirTemp("", "deploywatch-release-"+name+"-")
 	if err != nil {
@@ -138,17 +152,20 @@ func distBuild(t *testing.T, name string) *build {
 	}
 	// Deleted when the package's tests end, not this test's.
 	dirs = append(dirs, dir)
-	b := &build{
-		src:      filepath.Join(dir, "src"),
-		out:      filepath.Join(dir, "dist"),
-		manifest: filepath.Join(dir, "plugins", pluginName+".yaml"),
+	b := &build{src: filepath.Join(dir, "src"), out: filepath.Join(dir, "dist")}
+	if spec.inTree {
+		b.out = filepath.Join(b.src, "dist")
 	}
+	b.manifest = filepath.Join(b.out, pluginName+".yaml")
 	command(t, "", nil, "git", "clone", "-q", moduleRoot(t), b.src)
 	if distCommit == "" {
 		distCommit = strings.TrimSpace(command(t, b.src, nil, "git", "rev-parse", "HEAD"))
 	}
-	command(t, b.src, nil, "git", "checkout", "-q", "--detach", distCommit)
 	b.commit = distCommit
+	if spec.commit != "" {
+		b.commit = spec.commit
+	}
+	command(t, b.src, nil, "git", "checkout", "-q", "--detach", b.commit)
 	secs, err := strconv.ParseInt(strings.TrimSpace(command(t, b.src, nil, "git", "log", "-1", "--format=%ct")), 10, 64)
 	if err != nil {
 		t.Fatal(err)
@@ -161,14 +178,19 @@ func distBuild(t *testing.T, name string) *build {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VERSION", "COMMIT", "DATE", "SOURCE_DATE_EPOCH", "DIST_DIR", "PLUGIN_MANIFEST":
+		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VERSION", "COMMIT", "DATE", "SOURCE_DATE_EPOCH", "DIST_DIR", "PLUGIN_MANIFEST", "RELEASE_RECORD":
 			continue
 		}
 		env = append(env, kv)
 	}
+	env = append(env, spec.env...) // later entries win
+	args := append([]string{"--no-print-directory", "dist"}, spec.vars...)
+	if !spec.inTree {
+		args = append(args, "DIST_DIR="+b.out)
+	}
 	start := time.Now()
-	command(t, b.src, env, "make", "--no-print-directory", "dist", "DIST_DIR="+b.out, "PLUGIN_MANIFEST="+b.manifest)
-	t.Logf("make dist %s took %v", name, time.Since(start).Round(time.Second))
+	command(t, b.src, env, "make", args...)
+	t.Logf("make %s (%s) took %v", strings.Join(args[1:], " "), name, time.Since(start).Round(time.Second))
 	builds[name] = b
 	return b
 }
@@ -320,13 +342,17 @@ func readArchive(t *testing.T, path string) (names []string, entries map[string]
 	}
 }
 
-// TestDistArchives opens every archive: exactly the platform's binary and
-// LICENSE, sorted, owned by 0/0, with the commit's date; a static binary
+// TestDistArchives opens every archive: exactly the platform's binary,
+// LICENSE and, off Windows, kubectl_complete-deploywatch, sorted, owned by 0/0, with the commit's date; a static binary
 // for that very platform, stamped with the release's version and commit.
 func TestDistArchives(t *testing.T) {
 	b := distBuild(t, "a")
 	version := b.plugin(t).Spec.Version
 	license, err := os.ReadFile(filepath.Join(b.src, "LICENSE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	completion, err := os.ReadFile(filepath.Join(b.src, rel.CompletionName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +364,11 @@ func TestDistArchives(t *testing.T) {
 				t.Errorf("checksums.txt does not list %s", name)
 			}
 			names, entries := readArchive(t, filepath.Join(b.out, name))
-			if want := []string{"LICENSE", p.Binary()}; strings.Join(names, " ") != strings.Join(want, " ") {
+			want := []string{"LICENSE", p.Binary()}
+			if p.ShipsCompletion() {
+				want = append(want, rel.CompletionName)
+			}
+			if strings.Join(names, " ") != strings.Join(want, " ") {
 				t.Fatalf("%s holds %q; want %q", name, names, want)
 			}
 			for n, e := range entries {
@@ -348,6 +378,9 @@ func TestDistArchives(t *testing.T) {
 			}
 			if e := entries["LICENSE"]; e.mode != 0o644 || !bytes.Equal(e.data, license) {
 				t.Errorf("LICENSE: mode %v, %d bytes; want 0644 and the repository's LICENSE", e.mode, len(e.data))
+			}
+			if e, ok := entries[rel.CompletionName]; ok && (e.mode != 0o755 || !bytes.Equal(e.data, completion)) {
+				t.Errorf("%s: mode %v, %d bytes; want 0755 and the repository's script", rel.CompletionName, e.mode, len(e.data))
 			}
 			bin := entries[p.Binary()]
 			if bin.mode != 0o755 {
@@ -492,13 +525,19 @@ func TestKrewManifestFromDist(t *testing.T) {
 }
 
 // TestCommittedKrewManifest checks plugins/deploywatch.yaml in this
-// checkout: it follows krew's rules, and it is krew-manifest.yaml rendered
-// for its own version and sums, so neither was edited without the other.
+// checkout without building anything: it records the release it describes
+// (version, commit, Go), follows krew's rules, and is krew-manifest.yaml as
+// of that commit rendered for its version and sums, so neither was edited by
+// hand. TestPluginsManifestBuildsAgain builds the archives it names.
 func TestCommittedKrewManifest(t *testing.T) {
 	root := moduleRoot(t)
 	committed, err := os.ReadFile(filepath.Join(root, "plugins", pluginName+".yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	rec, body, err := rel.ParseRecordedManifest(committed)
+	if err != nil {
+		t.Fatalf("plugins/%s.yaml: %v", pluginName, err)
 	}
 	p, err := rel.DecodeKrewPlugin(committed)
 	if err != nil {
@@ -507,11 +546,11 @@ func TestCommittedKrewManifest(t *testing.T) {
 	if err := rel.ValidateKrewPlugin(pluginName, p); err != nil {
 		t.Fatal(err)
 	}
-	tmpl, err := os.ReadFile(filepath.Join(root, "krew-manifest.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	if p.Spec.Version != rec.Version {
+		t.Errorf("the record says %s, the manifest %s", rec.Version, p.Spec.Version)
 	}
-	rendered, _, err := rel.RenderKrewTemplate(tmpl, p.Spec.Version, func(uri string) (string, error) {
+	tmpl := command(t, root, nil, "git", "show", rec.Commit+":krew-manifest.yaml")
+	rendered, _, err := rel.RenderKrewTemplate([]byte(tmpl), p.Spec.Version, func(uri string) (string, error) {
 		for _, pl := range p.Spec.Platforms {
 			if pl.URI == uri {
 				return pl.Sha256, nil
@@ -520,9 +559,170 @@ func TestCommittedKrewManifest(t *testing.T) {
 		return "", fmt.Errorf("plugins/%s.yaml has no platform with uri %s", pluginName, uri)
 	})
 	if err != nil {
-		t.Fatalf("%v; run make dist to render plugins/%s.yaml again", err, pluginName)
+		t.Fatalf("%v; run make release-manifest to write plugins/%s.yaml again", err, pluginName)
 	}
-	if !bytes.Equal(rendered, committed) {
-		t.Errorf("plugins/%s.yaml is not krew-manifest.yaml rendered for %s; run make dist to render it again", pluginName, p.Spec.Version)
+	if !bytes.Equal(rendered, body) {
+		t.Errorf("plugins/%s.yaml is not krew-manifest.yaml of %s rendered for %s; run make release-manifest to write it again", pluginName, rec.Commit, p.Spec.Version)
 	}
+}
+
+// recordedRelease registers the build of the release plugins/deploywatch.yaml
+// records, as `make dist VERSION=...` at its commit with its Go (Go fetches
+// that toolchain when it is not the one here), and returns the record and
+// the file.
+func recordedRelease(t *testing.T) (rel.ReleaseRecord, []byte) {
+	t.Helper()
+	committed, err := os.ReadFile(filepath.Join(moduleRoot(t), "plugins", pluginName+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _, err := rel.ParseRecordedManifest(committed)
+	if err != nil {
+		t.Fatalf("plugins/%s.yaml: %v", pluginName, err)
+	}
+	buildsMu.Lock()
+	specs["release"] = distSpec{commit: rec.Commit, vars: []string{"VERSION=" + rec.Version}, env: []string{"GOTOOLCHAIN=" + rec.GoVersion}}
+	buildsMu.Unlock()
+	return rec, committed
+}
+
+// TestPluginsManifestBuildsAgain is what makes plugins/deploywatch.yaml
+// installable: `make dist` at the commit it records, from a clean clone,
+// gives archives whose sha256s are the manifest's, and the very manifest,
+// byte for byte; krew installs every platform from those archives.
+func TestPluginsManifestBuildsAgain(t *testing.T) {
+	rec, committed := recordedRelease(t)
+	b := distBuild(t, "release")
+	built, err := os.ReadFile(b.manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := rel.ParseRecordedManifest(committed)
+	if !bytes.Equal(built, body) {
+		t.Errorf("make dist VERSION=%s at %s with %s rendered\n%s\nplugins/%s.yaml holds\n%s", rec.Version, rec.Commit, rec.GoVersion, built, pluginName, body)
+	}
+	if _, err := rel.CheckKrewManifest(pluginName, committed, b.out); err != nil {
+		t.Errorf("plugins/%s.yaml does not install from the archives built again: %v", pluginName, err)
+	}
+}
+
+// TestDistLeavesTheTreeClean: `make dist` writes into dist/ (which git
+// ignores) and rewrites no tracked file, plugins/ included.
+func TestDistLeavesTheTreeClean(t *testing.T) {
+	b := distBuild(t, "b")
+	if _, err := os.Stat(filepath.Join(b.src, "dist", pluginName+".yaml")); err != nil {
+		t.Errorf("make dist wrote no dist/%s.yaml: %v", pluginName, err)
+	}
+	if st := command(t, b.src, nil, "git", "status", "--porcelain"); st != "" {
+		t.Errorf("make dist left the tree changed:\n%s", st)
+	}
+}
+
+// hostEnv is the environment for a command that must find dir's programs
+// first on PATH and no cluster.
+func hostEnv(t *testing.T, dir string) []string {
+	env := []string{"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"KUBECONFIG=" + filepath.Join(t.TempDir(), "no-kubeconfig"), "HOME=" + t.TempDir()}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != "PATH" && k != "KUBECONFIG" && k != "HOME" {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// checkKubectlCompletes runs kubectl's own completion of `kubectl
+// deploywatch <TAB>` with env and expects the plugin's subcommands.
+func checkKubectlCompletes(t *testing.T, env []string) {
+	t.Helper()
+	out := command(t, "", env, "kubectl", "__complete", "deploywatch", "")
+	var got []string
+	for _, l := range strings.Split(out, "\n") {
+		name, _, _ := strings.Cut(l, "\t")
+		got = append(got, name)
+	}
+	for _, want := range []string{"scale", "set-image", "watch", "serve", ":4"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("kubectl __complete deploywatch '' printed %q; want %s among the lines", got, want)
+		}
+	}
+}
+
+// TestKrewInstallCompletes installs this machine's platform entry as krew
+// would (into KREW_ROOT/store/deploywatch/VERSION, the plugin linked into
+// KREW_ROOT/bin), runs the manifest's caveats' commands for completion as a
+// user pastes them, and then kubectl completes the plugin's arguments.
+func TestKrewInstallCompletes(t *testing.T) {
+	host := rel.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH}
+	if !host.ShipsCompletion() {
+		t.Skipf("no completion script is shipped for %s", host)
+	}
+	b := distBuild(t, "a")
+	p := b.plugin(t)
+	var entry *rel.KrewPlatform
+	for i := range p.Spec.Platforms {
+		if p.Spec.Platforms[i].Matches(host.OS, host.Arch) {
+			entry = &p.Spec.Platforms[i]
+		}
+	}
+	if entry == nil {
+		t.Fatalf("no platform entry for %s", host)
+	}
+	archive, err := os.ReadFile(filepath.Join(b.out, host.ArchiveName(p.Spec.Version)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	store := filepath.Join(root, "store", pluginName, p.Spec.Version)
+	if err := os.MkdirAll(filepath.Dir(store), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := rel.KrewInstall(*entry, archive, host.OS, store); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(root, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(store, entry.Bin), filepath.Join(bin, "kubectl-"+pluginName)); err != nil {
+		t.Fatal(err)
+	}
+
+	var script []string
+	for _, l := range strings.Split(p.Spec.Caveats, "\n") {
+		if l := strings.TrimSpace(l); strings.HasPrefix(l, "k=") || strings.HasPrefix(l, "cp ") {
+			script = append(script, l)
+		}
+	}
+	if len(script) != 2 {
+		t.Fatalf("the caveats hold %q; want the two lines that copy %s", script, rel.CompletionName)
+	}
+	env := append(hostEnv(t, bin), "KREW_ROOT="+root)
+	command(t, "", env, "sh", "-eu", "-c", strings.Join(script, "\n"))
+	checkKubectlCompletes(t, env)
+}
+
+// TestMakeInstall is the README's first install route: `make install` from
+// a clone puts the plugin, stamped with the clone's commit, and its
+// completion script in BINDIR; kubectl then runs the one and completes the
+// other.
+func TestMakeInstall(t *testing.T) {
+	b := distBuild(t, "a")
+	bin := t.TempDir()
+	command(t, b.src, nil, "make", "--no-print-directory", "install", "BINDIR="+bin)
+	for _, name := range []string{rel.BinaryName, rel.CompletionName} {
+		if fi, err := os.Stat(filepath.Join(bin, name)); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("make install: %s is %v, %v; want it with mode 0755", name, fi, err)
+		}
+	}
+	env := hostEnv(t, bin)
+	var info struct{ Commit string }
+	if err := json.Unmarshal([]byte(command(t, "", env, "kubectl", pluginName, "version", "-o", "json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Commit != b.commit {
+		t.Errorf("kubectl %s version says commit %q; want the clone's %s", pluginName, info.Commit, b.commit)
+	}
+	checkKubectlCompletes(t, env)
 }

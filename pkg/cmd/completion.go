@@ -1,0 +1,214 @@
+package cmd
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
+)
+
+// Shell completion: cobra's own scripts (`completion bash|zsh|fish`) and
+// kubectl 1.26+, which runs kubectl_complete-deploywatch from PATH (a script
+// that calls `kubectl-deploywatch __complete ...`), both end here. Arguments
+// complete in each command's ValidArgsFunction; flags here.
+
+type completionFunc = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective)
+
+// fileFlags take a path: the shell completes file names for them.
+var fileFlags = []string{"kubeconfig", "cache-dir", "certificate-authority", "client-certificate", "client-key", "token-file"}
+
+// registerCompletions gives every flag of the tree below root that takes a
+// value a completion: names from the cluster or the kubeconfig, a flag's
+// fixed values, or, for a free value (a count, a duration, a selector),
+// nothing rather than the shell's file names. Commands without arguments
+// complete none either.
+func registerCompletions(root *cobra.Command, getter genericclioptions.RESTClientGetter) {
+	namespaces := func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return namespaceNames(cmd.Context(), getter, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+	namespaceList := func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return commaList(namespaceNames(cmd.Context(), getter, ""), toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+	byName := map[string]completionFunc{
+		"namespace":                 namespaces,
+		"leader-election-namespace": namespaces,
+		"namespaces":                namespaceList,
+		"notify-namespaces":         namespaceList,
+		"context":                   kubeconfigNames(getter, func(c *clientcmdapi.Config) map[string]bool { return keys(c.Contexts) }),
+		"cluster":                   kubeconfigNames(getter, func(c *clientcmdapi.Config) map[string]bool { return keys(c.Clusters) }),
+		"user":                      kubeconfigNames(getter, func(c *clientcmdapi.Config) map[string]bool { return keys(c.AuthInfos) }),
+		"dry-run":                   fixed(operations.DryRunModes...),
+		"notify-format":             fixed(notify.JSON, notify.Slack),
+		"notify-on": func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			return commaList(strs(notify.Kinds...), toComplete), cobra.ShellCompDirectiveNoFileComp
+		},
+	}
+	// -o differs by command; the commands that change a Deployment print
+	// the result with kubectl's print flags.
+	changeOutputs := fixed(genericclioptions.NewPrintFlags("").AllowedFormats()...)
+	outputs := map[string]completionFunc{
+		root.Name(): fixed(printers.Formats...),
+		"watch":     fixed(printers.Formats...),
+		"history":   fixed(historyFormats...),
+		"version":   fixed("json"),
+	}
+	done := map[*pflag.Flag]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Args != nil && c.ValidArgsFunction == nil {
+			c.ValidArgsFunction = cobra.NoFileCompletions // serve, version
+		}
+		register := func(f *pflag.Flag) {
+			if done[f] || f.Value.Type() == "bool" || slices.Contains(fileFlags, f.Name) {
+				return
+			}
+			done[f] = true
+			fn := byName[f.Name]
+			if f.Name == "output" {
+				if fn = outputs[c.Name()]; fn == nil {
+					fn = changeOutputs
+				}
+			}
+			if fn == nil {
+				fn = cobra.NoFileCompletions
+			}
+			_ = c.RegisterFlagCompletionFunc(f.Name, fn) // fails only for a name registered twice, which done prevents
+		}
+		c.PersistentFlags().VisitAll(register)
+		c.LocalNonPersistentFlags().VisitAll(register)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// namespaceNames lists the cluster's namespaces that start with prefix;
+// nothing when the cluster cannot be read (completion prints no errors).
+func namespaceNames(ctx context.Context, getter genericclioptions.RESTClientGetter, prefix string) []string {
+	c, err := newClients(getter)
+	if err != nil {
+		return nil
+	}
+	list, err := c.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, ns := range list.Items {
+		if strings.HasPrefix(ns.Name, prefix) {
+			names = append(names, ns.Name)
+		}
+	}
+	return names
+}
+
+// kubeconfigNames completes the names of one kind of kubeconfig entry, read
+// with --kubeconfig and KUBECONFIG as every command reads them.
+func kubeconfigNames(getter genericclioptions.RESTClientGetter, names func(*clientcmdapi.Config) map[string]bool) completionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		raw, err := getter.ToRawKubeConfigLoader().RawConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for n := range names(&raw) {
+			if strings.HasPrefix(n, toComplete) {
+				out = append(out, n)
+			}
+		}
+		slices.Sort(out)
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func keys[V any](m map[string]V) map[string]bool {
+	s := make(map[string]bool, len(m))
+	for k := range m {
+		s[k] = true
+	}
+	return s
+}
+
+func strs[S ~string](v ...S) []string {
+	out := make([]string, len(v))
+	for i := range v {
+		out[i] = string(v[i])
+	}
+	return out
+}
+
+// fixed completes one of values.
+func fixed[S ~string](values ...S) completionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		var out []string
+		for _, v := range strs(values...) {
+			if strings.HasPrefix(v, toComplete) {
+				out = append(out, v)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// commaList completes the last element of a comma-separated list: the
+// candidates not listed yet, each after what was typed before it.
+func commaList(candidates []string, toComplete string) []string {
+	i := strings.LastIndex(toComplete, ",")
+	done, last := strings.Split(toComplete[:max(i, 0)], ","), toComplete[i+1:]
+	var out []string
+	for _, c := range candidates {
+		if strings.HasPrefix(c, last) && !slices.Contains(done, c) {
+			out = append(out, toComplete[:i+1]+c)
+		}
+	}
+	return out
+}
+
+// completeImageArgs completes set-image's arguments: the Deployment, then
+// CONTAINER= for each of its containers and init containers not set yet (the
+// image is the user's to type).
+func completeImageArgs(getter genericclioptions.RESTClientGetter) completionFunc {
+	deployments := completeDeployments(getter)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return deployments(cmd, args, toComplete)
+		}
+		if strings.Contains(toComplete, "=") {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		c, err := newClients(getter)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		d, err := c.Kube.AppsV1().Deployments(c.Namespace).Get(cmd.Context(), args[0], metav1.GetOptions{})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		set := map[string]bool{}
+		for _, a := range args[1:] {
+			name, _, _ := strings.Cut(a, "=")
+			set[name] = true
+		}
+		var out []string
+		pod := d.Spec.Template.Spec
+		for _, ctr := range append(pod.InitContainers, pod.Containers...) {
+			if !set[ctr.Name] && strings.HasPrefix(ctr.Name, toComplete) {
+				out = append(out, ctr.Name+"=")
+			}
+		}
+		if len(out) == 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
+}

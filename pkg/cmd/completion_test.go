@@ -1,0 +1,76 @@
+package cmd
+
+import (
+	"strings"
+	"testing"
+)
+
+// complete runs `__complete args...` as kubectl_complete-deploywatch does
+// and returns the candidates (descriptions cut off) and the directive line.
+func complete(t *testing.T, args ...string) (candidates []string, directive string) {
+	t.Helper()
+	code, out, errOut := execute(t, append([]string{"__complete"}, args...)...)
+	if code != 0 {
+		t.Fatalf("__complete %q: exit %d, stderr %q", args, code, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	for _, l := range lines[:len(lines)-1] {
+		name, _, _ := strings.Cut(l, "\t")
+		candidates = append(candidates, name)
+	}
+	return candidates, lines[len(lines)-1]
+}
+
+// TestFlagCompletions: flags with a fixed set of values offer it, kubeconfig
+// flags the kubeconfig's names, free values nothing (not the shell's file
+// names), file flags file names; commands without arguments offer nothing.
+// Names from the cluster are tested against a real one in test/e2e.
+func TestFlagCompletions(t *testing.T) {
+	cfg := kubeconfig(t)
+	const noFiles, files = ":4", ":0"
+	for _, tt := range []struct {
+		args      []string
+		want      string
+		directive string
+	}{
+		{[]string{"-o", ""}, "table wide ndjson", noFiles},
+		{[]string{"watch", "-o", "w"}, "wide", noFiles},
+		{[]string{"history", "-o", ""}, "table json ndjson", noFiles},
+		{[]string{"version", "-o", ""}, "json", noFiles},
+		{[]string{"scale", "-o", "j"}, "json jsonpath jsonpath-as-json jsonpath-file", noFiles},
+		{[]string{"set-image", "--dry-run="}, "none client server", noFiles},
+		{[]string{"serve", "--notify-format", ""}, "json slack", noFiles},
+		{[]string{"serve", "--notify-on", "failed,"}, "failed,recovered failed,started failed,completed failed,failing", noFiles},
+		{[]string{"--kubeconfig", cfg, "--context", ""}, "ctx", noFiles},
+		{[]string{"--kubeconfig", cfg, "scale", "--cluster", ""}, "c", noFiles},
+		{[]string{"--kubeconfig", cfg, "--user", ""}, "u", noFiles},
+		{[]string{"scale", "--replicas", ""}, "", noFiles},
+		{[]string{"--timeout", ""}, "", noFiles},
+		{[]string{"--kubeconfig", ""}, "", files},
+		{[]string{"serve", "--token-file", ""}, "", files},
+		{[]string{"serve", ""}, "", noFiles},
+		{[]string{"version", ""}, "", noFiles},
+		// The cluster cannot be reached: no names, no error.
+		{[]string{"--kubeconfig", cfg, "-n", ""}, "", noFiles},
+		{[]string{"--kubeconfig", cfg, "scale", ""}, "", noFiles},
+	} {
+		got, directive := complete(t, tt.args...)
+		if strings.Join(got, " ") != tt.want || directive != tt.directive {
+			t.Errorf("__complete %q: %q %s; want %q %s", tt.args, got, directive, tt.want, tt.directive)
+		}
+	}
+}
+
+func TestCommaList(t *testing.T) {
+	for _, tt := range []struct{ typed, want string }{
+		{"", "a b c"},
+		{"b", "b"},
+		{"a,", "a,b a,c"},
+		{"a,c,b", "a,c,b"},
+		{"a,c,x", ""},
+	} {
+		if got := strings.Join(commaList([]string{"a", "b", "c"}, tt.typed), " "); got != tt.want {
+			t.Errorf("commaList(%q) = %q; want %q", tt.typed, got, tt.want)
+		}
+	}
+}
