@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -26,14 +27,15 @@ import (
 // serveProc is a running `kubectl deploywatch serve` on a free port.
 type serveProc struct {
 	*proc
-	addr string // 127.0.0.1:PORT
+	addr  string // 127.0.0.1:PORT
+	token string // every API request needs it
 }
 
-var servingLine = regexp.MustCompile(`Serving Deployments on http://([^/\s]+)/`)
+var servingLine = regexp.MustCompile(`Serving Deployments on http://([^/\s]+)/#token=(\S+)`)
 
 func startServe(t testing.TB, args ...string) *serveProc {
 	t.Helper()
-	addr := make(chan string, 1)
+	addr := make(chan [2]string, 1)
 	cmd := testbed.Shared().KubectlCmd(context.Background(), append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0"}, args...)...)
 	if pprofAddr != "" {
 		// The same serve with pprof on pprofAddr (see ./pprofserve).
@@ -43,16 +45,27 @@ func startServe(t testing.TB, args ...string) *serveProc {
 	}
 	p := startLines(t, "serve", cmd, func(line []byte, _ time.Time) {
 		if m := servingLine.FindSubmatch(line); m != nil {
-			addr <- string(m[1])
+			token, _ := url.QueryUnescape(string(m[2]))
+			addr <- [2]string{string(m[1]), token}
 		}
 	})
 	select {
 	case a := <-addr:
-		return &serveProc{proc: p, addr: a}
+		return &serveProc{proc: p, addr: a[0], token: a[1]}
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("serve printed no URL; stderr:\n%s", p.stderr.String())
 		return nil
 	}
+}
+
+// get requests path from serve with its token.
+func (s *serveProc) get(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.addr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	return http.DefaultClient.Do(req)
 }
 
 // metric reads an unlabelled sample from serve's /metrics.
@@ -109,13 +122,14 @@ func (c *stalledConn) Read(b []byte) (int, error) {
 // connect opens n streams (plus one that can stall, with stall) from local
 // address 127.0.0.<ip> (every address has its own ephemeral ports, so runs
 // one after the other do not run out).
-func connect(t testing.TB, addr, ns string, n, rounds int, ip byte, stall bool) *load {
+func connect(t testing.TB, s *serveProc, ns string, n, rounds int, ip byte, stall bool) *load {
 	t.Helper()
+	addr := s.addr
 	l := &load{n: n, received: make([]atomic.Int64, rounds+1), at: make([][]int64, rounds+1), conns: make([]net.Conn, n)}
 	for i := range l.at {
 		l.at[i] = make([]int64, n)
 	}
-	req := []byte("GET /api/namespaces/" + ns + "/deployments/stream HTTP/1.0\r\nHost: " + addr + "\r\nAccept: text/event-stream\r\n\r\n")
+	req := []byte("GET /api/namespaces/" + ns + "/deployments/stream HTTP/1.0\r\nHost: " + addr + "\r\nAccept: text/event-stream\r\nAuthorization: Bearer " + s.token + "\r\n\r\n")
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
@@ -323,7 +337,7 @@ func benchFanout(t *testing.T, r *report) {
 				s := startServe(t)
 				cpu0 := cpuTime(s.pid())
 				t0 := time.Now()
-				l := connect(t, s.addr, ns, n, rounds, ip, false)
+				l := connect(t, s, ns, n, rounds, ip, false)
 				connectTook := time.Since(t0)
 				cpu1 := cpuTime(s.pid())
 				time.Sleep(500 * time.Millisecond)
@@ -382,7 +396,7 @@ func benchStalled(t *testing.T, r *report) {
 	const n = 1000
 	rounds := pick(30, 15)
 	s := startServe(t)
-	l := connect(t, s.addr, ns, n, 2*rounds, 20, true)
+	l := connect(t, s, ns, n, 2*rounds, 20, true)
 	time.Sleep(500 * time.Millisecond)
 
 	var before, during []time.Duration

@@ -31,7 +31,7 @@ func benchStorm(t *testing.T, r *report) {
 	for k, n := range clients {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			s := startServe(t)
-			l := connect(t, s.addr, ns, n, 0, byte(40+2*k), false)
+			l := connect(t, s, ns, n, 0, byte(40+2*k), false)
 			time.Sleep(time.Second)
 			rss := procStatus(s.pid(), "VmRSS")
 			// Resets VmHWM to the current RSS, so the peak is the storm's.
@@ -62,7 +62,7 @@ func benchStorm(t *testing.T, r *report) {
 			cpu0 := cpuTime(s.pid())
 			t0 := time.Now()
 			l.close()
-			l2 := connect(t, s.addr, ns, n, 1, byte(41+2*k), false)
+			l2 := connect(t, s, ns, n, 1, byte(41+2*k), false)
 			back := time.Since(t0)
 			cpu1 := cpuTime(s.pid())
 			req1 := requests()
