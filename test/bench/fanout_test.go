@@ -103,6 +103,11 @@ type load struct {
 	ended    atomic.Int64 // streams the server ended
 	closing  atomic.Bool
 	firstErr atomic.Value
+	// redial, when set, opens a stream again; a client whose stream serve
+	// ends then comes back after the retry serve advised, as EventSource does.
+	redial  func() (net.Conn, error)
+	redials atomic.Int64
+	connMu  sync.Mutex // guards conns once streams are redialled
 }
 
 // stalledConn is a client that can stop reading, as a frozen tab does.
@@ -123,6 +128,12 @@ func (c *stalledConn) Read(b []byte) (int, error) {
 // address 127.0.0.<ip> (every address has its own ephemeral ports, so runs
 // one after the other do not run out).
 func connect(t testing.TB, s *serveProc, ns string, n, rounds int, ip byte, stall bool) *load {
+	return connectLoad(t, s, ns, n, rounds, ip, stall, false)
+}
+
+// connectLoad is connect, with clients that reconnect when serve ends their
+// stream if redial.
+func connectLoad(t testing.TB, s *serveProc, ns string, n, rounds int, ip byte, stall, redial bool) *load {
 	t.Helper()
 	addr := s.addr
 	l := &load{n: n, received: make([]atomic.Int64, rounds+1), at: make([][]int64, rounds+1), conns: make([]net.Conn, n)}
@@ -131,6 +142,16 @@ func connect(t testing.TB, s *serveProc, ns string, n, rounds int, ip byte, stal
 	}
 	req := []byte("GET /api/namespaces/" + ns + "/deployments/stream HTTP/1.0\r\nHost: " + addr + "\r\nAccept: text/event-stream\r\nAuthorization: Bearer " + s.token + "\r\n\r\n")
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}
+	if redial {
+		l.redial = func() (net.Conn, error) {
+			d := net.Dialer{LocalAddr: local, Timeout: time.Minute}
+			conn, err := d.Dial("tcp", addr)
+			if err == nil {
+				_, err = conn.Write(req)
+			}
+			return conn, err
+		}
+	}
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -148,7 +169,9 @@ func connect(t testing.TB, s *serveProc, ns string, n, rounds int, ip byte, stal
 				l.fail(err)
 				return
 			}
+			l.connMu.Lock()
 			l.conns[i] = conn
+			l.connMu.Unlock()
 			l.wg.Add(1)
 			go l.read(i, conn)
 		}()
@@ -186,39 +209,71 @@ func (l *load) fail(err error) {
 	l.errs.Add(1)
 }
 
-// read follows one stream: it counts the snapshot and stamps, for each
-// round, the first upsert with the wanted replicas.
+// read follows one stream, and with redial the ones that replace it.
 func (l *load) read(i int, conn net.Conn) {
 	defer l.wg.Done()
+	var done int64 // last round recorded
+	for {
+		retry, ended := l.follow(i, conn, &done)
+		if !ended || l.redial == nil || l.closing.Load() {
+			return
+		}
+		l.redials.Add(1)
+		time.Sleep(retry) // the client's own wait, as serve advised
+		c, err := l.redial()
+		if err != nil {
+			l.fail(err)
+			return
+		}
+		l.connMu.Lock()
+		if l.closing.Load() {
+			c.Close()
+		} else if i >= 0 {
+			l.conns[i] = c
+		}
+		l.connMu.Unlock()
+		conn = c
+	}
+}
+
+// follow reads one stream: it counts the snapshot and stamps, for each
+// round, the first upsert with the wanted replicas. It reports whether
+// serve ended the stream, and the retry delay serve advised.
+func (l *load) follow(i int, conn net.Conn, done *int64) (retry time.Duration, ended bool) {
 	br := bufio.NewReaderSize(conn, 2048)
 	// The status line and headers; HTTP/1.0 gets the body unchunked.
 	status, err := br.ReadSlice('\n')
 	if err != nil || !bytes.Contains(status, []byte(" 200 ")) {
 		l.fail(fmt.Errorf("status %q: %v", status, err))
-		return
+		return 0, false
 	}
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
 			l.fail(err)
-			return
+			return 0, false
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			break
 		}
 	}
 	var event []byte
-	var done int64 // last round recorded
 	for {
 		line, err := br.ReadSlice('\n')
 		full := err == bufio.ErrBufferFull // a long line: look at its start, skip the rest
 		if err != nil && !full {
-			if !l.closing.Load() {
-				l.ended.Add(1)
+			conn.Close()
+			if l.closing.Load() {
+				return retry, false
 			}
-			return
+			l.ended.Add(1)
+			return retry, true
 		}
 		switch {
+		case bytes.HasPrefix(line, []byte("retry: ")):
+			if ms, err := strconv.Atoi(string(bytes.TrimSpace(line[7:]))); err == nil {
+				retry = time.Duration(ms) * time.Millisecond
+			}
 		case bytes.HasPrefix(line, []byte("event: ")):
 			event = append(event[:0], bytes.TrimSpace(line[7:])...)
 			if string(event) == "snapshot" {
@@ -227,9 +282,9 @@ func (l *load) read(i int, conn net.Conn) {
 		case bytes.HasPrefix(line, []byte("data: ")) && string(event) == "upsert" && i >= 0:
 			// "desired" comes early in an event's JSON, within the buffer.
 			round := l.round.Load()
-			if round > done && bytes.Contains(line, []byte(`"desired":`+strconv.Itoa(int(l.want.Load()))+`,`)) {
+			if round > *done && bytes.Contains(line, []byte(`"desired":`+strconv.Itoa(int(l.want.Load()))+`,`)) {
 				l.at[round][i] = time.Now().UnixNano()
-				done = round
+				*done = round
 				l.received[round].Add(1)
 			}
 		}
@@ -242,11 +297,13 @@ func (l *load) read(i int, conn net.Conn) {
 
 func (l *load) close() {
 	l.closing.Store(true)
+	l.connMu.Lock()
 	for _, c := range l.conns {
 		if c != nil {
 			c.Close()
 		}
 	}
+	l.connMu.Unlock()
 	if l.stalled != nil {
 		if l.stalled.paused.Load() {
 			close(l.stalled.resume)

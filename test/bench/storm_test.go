@@ -62,7 +62,7 @@ func benchStorm(t *testing.T, r *report) {
 			cpu0 := cpuTime(s.pid())
 			t0 := time.Now()
 			l.close()
-			l2 := connect(t, s, ns, n, 1, byte(41+2*k), false)
+			l2 := connectLoad(t, s, ns, n, 1, byte(41+2*k), false, true)
 			back := time.Since(t0)
 			cpu1 := cpuTime(s.pid())
 			req1 := requests()
@@ -81,12 +81,12 @@ func benchStorm(t *testing.T, r *report) {
 				fmt.Sprintf("%.1f s", (cpu1 - cpu0).Seconds()),
 				fmt.Sprintf("%.0f", req1-req0-1), fmt.Sprintf("%.0f", q1-q0-1),
 				fmt.Sprintf("%d of %d", notReady.Load(), probes.Load()),
-				fmt.Sprintf("%d of %d (%d ended by serve)", l2.received[1].Load(), n, l2.ended.Load()),
+				fmt.Sprintf("%d of %d (%d streams ended by serve and redialled)", l2.received[1].Load(), n, l2.redials.Load()),
 			})
 		})
 	}
 	sec.notes = append(sec.notes, "The benchmark closes every connection at once and dials them all again at once (64 dials in flight), "+
-		"none with Last-Event-ID, so every client needs a full snapshot: the worst case. "+
+		"none with Last-Event-ID, so every client needs a full snapshot: the worst case. A stream serve ends (--max-streams, or told to come back) is dialled again after the retry serve advised, as EventSource does. "+
 		"API requests: apiserver_request_total (every resource and verb) over the storm, minus the benchmark's own read of it; "+
 		"the window without a storm is as long, right after. /readyz polled every 100 ms during the storm. "+
 		"At the truth: every client then received one more scale.")
