@@ -221,6 +221,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(o.ErrOut, nil))
 	h := hub.New(o.clients.Kube.AppsV1(), hub.Options{
 		Linger: o.Linger,
+		Frame:  server.Frame[hub.Kind], // each event framed once for every stream
 		OnError: func(ns string, err error) {
 			log.Warn("lost the watch, retrying", "namespace", ns, "error", oneLine(err.Error()))
 		},

@@ -8,7 +8,12 @@
 // history of numbered events lets a subscriber that reconnects resume where
 // it left off.
 //
-// The hub knows nothing of HTTP: it hands out Messages with their JSON.
+// Each event is encoded once however many subscribers get it: its JSON and,
+// with Options.Frame, its wire frame are shared read-only, and so is a
+// snapshot's, once per state of the namespace.
+//
+// The hub knows nothing of HTTP: it hands out Messages with their JSON (and
+// the frame the caller's Options.Frame made of it).
 package hub
 
 import (
@@ -67,6 +72,10 @@ type Options struct {
 	// OnDiagnosisOff hears once per tracker that the diagnosis cannot read
 	// what it needs; nil ignores it.
 	OnDiagnosisOff func(namespace string, err error)
+	// Frame, when set, encodes a message for the wire (id is empty when the
+	// message has none); Message.Frame holds what it returned, made once per
+	// event or snapshot and shared by every subscriber.
+	Frame func(kind Kind, id string, data []byte) []byte
 }
 
 // Stats are the hub's figures, for metrics.

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"sort"
 	"strings"
@@ -70,6 +71,17 @@ type Message struct {
 	// Data is the JSON of the message: the event, or for a Snapshot the
 	// array of events.
 	Data []byte
+	// Frame is Data encoded by Options.Frame, nil without it. Shared by
+	// every subscriber: write it, do not change it.
+	Frame []byte
+}
+
+// kindOf is the kind of message that carries e.
+func kindOf(e deployment.Event) Kind {
+	if e.Type == deployment.Deleted {
+		return Delete
+	}
+	return Upsert
 }
 
 // entry is one numbered event, kept in the history and in queues.
@@ -78,6 +90,8 @@ type entry struct {
 	key  string
 	ev   deployment.Event
 	data []byte // ev's JSON; nil after coalescing, until encoded again
+	// frame is Options.Frame of data; nil after coalescing or without it.
+	frame []byte
 	// Made once per event, not per subscriber: with thousands of
 	// subscribers, an event would otherwise cost thousands of copies.
 	id     string             // formatID of seq
@@ -114,6 +128,21 @@ type namespace struct {
 	// health is the tracker's as last told (zero: live); lost entries
 	// follow every snapshot, so a new subscriber knows the rows are stale.
 	health tracker.Health
+	// snap is the snapshot of sequence number snap.seq, shared by every
+	// subscriber that needs one before the next event.
+	snap *snapshot
+}
+
+// snapshot is the namespace's state at one sequence number, encoded once
+// (by the first subscriber that needs it) for all.
+type snapshot struct {
+	seq    uint64
+	id     string
+	events []deployment.Event
+	health tracker.Health
+
+	once sync.Once
+	msgs []Message // read-only once made
 }
 
 func newNamespace(name string, opts Options) *namespace {
@@ -131,13 +160,27 @@ func (n *namespace) OnEvent(e deployment.Event) {
 	data, _ := json.Marshal(e) // a Summary always encodes
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.seq++
-	en := entry{seq: n.seq, key: e.Key(), ev: e, data: data, id: formatID(n.epoch, n.seq), events: []deployment.Event{e}}
+	en := n.numberLocked(entry{key: e.Key(), ev: e, data: data, events: []deployment.Event{e}}, kindOf(e))
 	if e.Type == deployment.Deleted {
 		delete(n.state, en.key)
 	} else {
 		n.state[en.key] = en
 	}
+	n.recordLocked(en)
+}
+
+// numberLocked gives en the next sequence number, its ID and its frame.
+func (n *namespace) numberLocked(en entry, kind Kind) entry {
+	n.seq++
+	en.seq, en.id = n.seq, formatID(n.epoch, n.seq)
+	if n.opts.Frame != nil {
+		en.frame = n.opts.Frame(kind, en.id, en.data)
+	}
+	return en
+}
+
+// recordLocked keeps en in the history and queues it for every subscriber.
+func (n *namespace) recordLocked(en entry) {
 	if len(n.history) < n.opts.HistorySize {
 		n.history = append(n.history, en)
 	} else {
@@ -155,17 +198,7 @@ func (n *namespace) OnHealth(h tracker.Health) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.health = h
-	n.seq++
-	en := entry{seq: n.seq, key: upstreamKey, data: data, id: formatID(n.epoch, n.seq), upstream: true}
-	if len(n.history) < n.opts.HistorySize {
-		n.history = append(n.history, en)
-	} else {
-		n.history[n.head] = en
-		n.head = (n.head + 1) % len(n.history)
-	}
-	for s := range n.subs {
-		s.push(en)
-	}
+	n.recordLocked(n.numberLocked(entry{key: upstreamKey, data: data, upstream: true}, UpstreamKind))
 }
 
 // live reports whether the watch is live, as last told.
@@ -220,14 +253,42 @@ func (n *namespace) since(id string) ([]entry, bool) {
 	return out, true
 }
 
-// snapshotLocked is the latest event of every Deployment.
-func (n *namespace) snapshotLocked() []deployment.Event {
-	out := make([]deployment.Event, 0, len(n.state))
-	for _, en := range n.state {
-		out = append(out, en.ev)
+// snapshotLocked is the latest event of every Deployment, as of the
+// current sequence number: made once for every subscriber that asks before
+// the next event.
+func (n *namespace) snapshotLocked() *snapshot {
+	if n.snap != nil && n.snap.seq == n.seq {
+		return n.snap
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
-	return out
+	events := make([]deployment.Event, 0, len(n.state))
+	for _, en := range n.state {
+		events = append(events, en.ev)
+	}
+	sort.Slice(events, func(i, j int) bool { return events[i].Key() < events[j].Key() })
+	n.snap = &snapshot{seq: n.seq, id: formatID(n.epoch, n.seq), events: events, health: n.health}
+	return n.snap
+}
+
+// messages encodes the snapshot once, and returns the same messages to
+// every caller. While the watch is not live, an upstream message follows.
+func (sn *snapshot) messages(frame func(Kind, string, []byte) []byte) []Message {
+	sn.once.Do(func() {
+		data, _ := json.Marshal(sn.events)
+		m := Message{Kind: Snapshot, ID: sn.id, Events: sn.events, Data: data}
+		if frame != nil {
+			m.Frame = frame(Snapshot, sn.id, data)
+		}
+		sn.msgs = []Message{m}
+		if sn.health.State != "" && sn.health.State != tracker.Live {
+			up, _ := json.Marshal(upstreamOf(sn.health))
+			m := Message{Kind: UpstreamKind, Data: up} // no ID: the snapshot's holds
+			if frame != nil {
+				m.Frame = frame(UpstreamKind, "", up)
+			}
+			sn.msgs = append(sn.msgs, m)
+		}
+	})
+	return slices.Clip(sn.msgs)
 }
 
 // remove unregisters s and reports whether it was registered.
@@ -341,15 +402,24 @@ func merge(prev, next entry) entry {
 			}
 			next.ev.Changed = changed
 		}
-		next.data, next.events = nil, nil
+		next.data, next.events, next.frame = nil, nil, nil
 	}
 	return next
 }
+
+// ErrIdle is returned by Wait when nothing came before idle.
+var ErrIdle = errors.New("idle")
 
 // Next waits for what the subscriber should be told next and returns it:
 // a snapshot, or the queued events in order. It returns ErrClosed once the
 // hub closes, or ctx's error.
 func (s *Subscription) Next(ctx context.Context) ([]Message, error) {
+	return s.Wait(ctx, nil)
+}
+
+// Wait is Next that also returns ErrIdle when idle delivers first: a
+// caller's timer, reset as it pleases, costs less than a context per call.
+func (s *Subscription) Wait(ctx context.Context, idle <-chan time.Time) ([]Message, error) {
 	for {
 		s.mu.Lock()
 		switch {
@@ -378,6 +448,8 @@ func (s *Subscription) Next(ctx context.Context) ([]Message, error) {
 		case <-s.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-idle:
+			return nil, ErrIdle
 		}
 	}
 }
@@ -389,41 +461,33 @@ func (s *Subscription) snapshot() []Message {
 	n := s.ns
 	n.mu.Lock()
 	s.mu.Lock()
-	events := n.snapshotLocked()
-	id := formatID(n.epoch, n.seq)
-	health := n.health
+	snap := n.snapshotLocked()
 	s.needSnapshot = false
 	s.queue = nil
 	s.mu.Unlock()
 	n.mu.Unlock()
-	data, _ := json.Marshal(events)
-	out := []Message{{Kind: Snapshot, ID: id, Events: events, Data: data}}
-	if health.State != "" && health.State != tracker.Live {
-		up, _ := json.Marshal(upstreamOf(health))
-		out = append(out, Message{Kind: UpstreamKind, Data: up}) // no ID: the snapshot's holds
-	}
-	return out
+	return snap.messages(n.opts.Frame)
 }
 
 func (s *Subscription) messages(q []entry) []Message {
 	out := make([]Message, len(q))
 	for i, en := range q {
 		if en.upstream {
-			out[i] = Message{Kind: UpstreamKind, ID: en.id, Data: en.data}
+			out[i] = Message{Kind: UpstreamKind, ID: en.id, Data: en.data, Frame: en.frame}
 			continue
 		}
-		kind := Upsert
-		if en.ev.Type == deployment.Deleted {
-			kind = Delete
-		}
-		data, events := en.data, en.events
-		if data == nil {
+		kind := kindOf(en.ev)
+		data, events, frame := en.data, en.events, en.frame
+		if data == nil { // coalesced for this subscriber alone
 			data, _ = json.Marshal(en.ev)
+			if f := s.ns.opts.Frame; f != nil {
+				frame = f(kind, en.id, data)
+			}
 		}
 		if events == nil {
 			events = []deployment.Event{en.ev}
 		}
-		out[i] = Message{Kind: kind, ID: en.id, Events: events, Data: data}
+		out[i] = Message{Kind: kind, ID: en.id, Events: events, Data: data, Frame: frame}
 	}
 	return out
 }

@@ -14,7 +14,17 @@ import (
 // two servers in one process (tests) do not collide.
 type metrics struct {
 	sent    *prometheus.CounterVec
+	sentBy  map[string]prometheus.Counter // sent's children, resolved once
 	refused prometheus.Counter
+}
+
+// sentOf is the counter of events named event: a map read, not a label
+// lookup per message.
+func (m *metrics) sentOf(event string) prometheus.Counter {
+	if c, ok := m.sentBy[event]; ok {
+		return c
+	}
+	return m.sent.WithLabelValues(event)
 }
 
 func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
@@ -51,8 +61,9 @@ func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
 		}, func() float64 { return float64(h.Stats().Relists) }),
 		upstreamCollector{h},
 	)
+	m.sentBy = map[string]prometheus.Counter{}
 	for _, event := range []string{string(hub.Snapshot), string(hub.Upsert), string(hub.Delete), string(hub.UpstreamKind), reconnectEvent} {
-		m.sent.WithLabelValues(event) // present at 0 from the start
+		m.sentBy[event] = m.sent.WithLabelValues(event) // present at 0 from the start
 	}
 	return m
 }

@@ -68,7 +68,9 @@ type Options struct {
 	Retry time.Duration
 	// WriteTimeout bounds each write to a client, so a client that stopped
 	// reading is dropped instead of holding its stream forever; the stream
-	// as a whole has no time limit.
+	// as a whole has no time limit. A write gets at least WriteTimeout and at
+	// most twice that: the deadline is re-armed only when it comes closer
+	// than WriteTimeout, not before every write.
 	WriteTimeout time.Duration
 	// ShutdownDelay is how long, once shutdown begins, the server goes on
 	// serving with /readyz failing and new streams refused, so a load

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,46 +69,81 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache, no-transform") // no-transform: proxies must not compress
 	h.Set("X-Accel-Buffering", "no")                 // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
-	out := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}
-	out.buf.WriteString("retry: " + strconv.FormatInt(s.opts.Retry.Milliseconds(), 10) + "\n\n")
-	if out.flush() != nil {
+	out := newSSEWriter(w, s.opts.WriteTimeout)
+	if out.write(retryFrame(s.opts.Retry)) != nil || out.flush() != nil {
 		return
 	}
 	s.log.Debug("stream opened", "namespace", ns, "lastEventID", lastID, "remote", r.RemoteAddr)
 
+	// One timer per stream, reset after each write: the heartbeat costs no
+	// allocation per message.
+	beat := time.NewTimer(s.opts.Heartbeat)
+	defer beat.Stop()
 	lastSent := lastID
 	for {
-		beat, stopBeat := context.WithTimeout(ctx, s.opts.Heartbeat)
-		msgs, err := sub.Next(beat)
-		stopBeat()
+		msgs, err := sub.Wait(ctx, beat.C)
 		switch {
 		case err == nil:
+			// Frames are the hub's, shared by every stream: written, never
+			// copied into a buffer of this stream's.
 			for _, m := range msgs {
-				out.event(m.ID, string(m.Kind), m.Data)
+				if out.write(frameOf(m)) != nil {
+					break
+				}
 				lastSent = m.ID
 			}
-			if out.flush() != nil {
+			if out.err != nil || out.flush() != nil {
 				s.log.Debug("stream dropped: the client does not read", "namespace", ns, "remote", r.RemoteAddr)
 				return
 			}
 			for _, m := range msgs {
-				s.metrics.sent.WithLabelValues(string(m.Kind)).Inc()
+				s.metrics.sentOf(string(m.Kind)).Inc()
 			}
-		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-			out.buf.WriteString(": heartbeat\n\n")
-			if out.flush() != nil {
+		case errors.Is(err, hub.ErrIdle):
+			if out.write(heartbeatFrame) != nil || out.flush() != nil {
 				return
 			}
 		case s.isStopping() || errors.Is(err, hub.ErrClosed):
-			out.event(lastSent, reconnectEvent, []byte(`{"reason":"shutdown","message":"the server is shutting down; reconnect"}`))
-			if out.flush() == nil {
-				s.metrics.sent.WithLabelValues(reconnectEvent).Inc()
+			if out.write(Frame(reconnectEvent, lastSent, shutdownData)) == nil && out.flush() == nil {
+				s.metrics.sentOf(reconnectEvent).Inc()
 			}
 			return
 		default:
 			return // the client left
 		}
+		beat.Reset(s.opts.Heartbeat)
 	}
+}
+
+var (
+	heartbeatFrame = []byte(": heartbeat\n\n")
+	shutdownData   = []byte(`{"reason":"shutdown","message":"the server is shutting down; reconnect"}`)
+)
+
+// Frame encodes one Server-Sent Event: its id (none when empty), its name
+// and its data, JSON, which holds no newline. serve's hub calls it once per
+// event (hub.Options.Frame), so every stream writes the same bytes.
+func Frame[K ~string](name K, id string, data []byte) []byte {
+	n := len("id: \nevent: \ndata: \n\n") + len(id) + len(name) + len(data)
+	b := make([]byte, 0, n)
+	if id != "" {
+		b = append(b, "id: "...)
+		b = append(b, id...)
+		b = append(b, '\n')
+	}
+	b = append(b, "event: "...)
+	b = append(b, name...)
+	b = append(b, "\ndata: "...)
+	b = append(b, data...)
+	return append(b, "\n\n"...)
+}
+
+// frameOf is m's shared frame, or one made now for a hub without Frame.
+func frameOf(m hub.Message) []byte {
+	if m.Frame != nil {
+		return m.Frame
+	}
+	return Frame(m.Kind, m.ID, m.Data)
 }
 
 func (s *Server) isStopping() bool { return s.stopCtx.Err() != nil }
@@ -143,38 +177,57 @@ func (s *Server) tellReconnect(w http.ResponseWriter, r *http.Request, reason, m
 	h.Set("Connection", "close") // its descriptor is free at once
 	w.WriteHeader(http.StatusOK)
 	retry := s.opts.Retry + rand.N(s.opts.Retry+1)
-	out := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}
-	out.buf.WriteString("retry: " + strconv.FormatInt(retry.Milliseconds(), 10) + "\n\n")
+	out := newSSEWriter(w, s.opts.WriteTimeout)
 	data, _ := json.Marshal(map[string]string{"reason": reason, "message": message})
-	out.event("", reconnectEvent, data)
-	if out.flush() == nil {
-		s.metrics.sent.WithLabelValues(reconnectEvent).Inc()
+	if out.write(retryFrame(retry)) == nil && out.write(Frame(reconnectEvent, "", data)) == nil && out.flush() == nil {
+		s.metrics.sentOf(reconnectEvent).Inc()
 	}
 }
 
-// sseWriter frames events and writes them with a deadline per write.
+// retryFrame advises an SSE client to wait d before reconnecting.
+func retryFrame(d time.Duration) []byte {
+	return []byte("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n\n")
+}
+
+// sseWriter writes frames to a stream. It keeps no buffer of its own (the
+// ResponseWriter's is small and fixed), and it arms the connection's write
+// deadline only when the one armed before is within timeout of running out:
+// every write still has at least timeout, at most twice that, to go through,
+// and a stream that keeps up sets it once per timeout instead of per write.
 type sseWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
-	buf     bytes.Buffer
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	timeout  time.Duration
+	deadline time.Time // the one armed
+	err      error     // the first write's error; the stream is done
 }
 
-// event frames one event. data is JSON, which holds no newline.
-func (o *sseWriter) event(id, name string, data []byte) {
-	if id != "" {
-		o.buf.WriteString("id: " + id + "\n")
+func newSSEWriter(w http.ResponseWriter, timeout time.Duration) *sseWriter {
+	return &sseWriter{w: w, rc: http.NewResponseController(w), timeout: timeout}
+}
+
+func (o *sseWriter) arm() {
+	if now := time.Now(); o.deadline.Sub(now) < o.timeout {
+		o.deadline = now.Add(2 * o.timeout)
+		_ = o.rc.SetWriteDeadline(o.deadline)
 	}
-	o.buf.WriteString("event: " + name + "\ndata: ")
-	o.buf.Write(data)
-	o.buf.WriteString("\n\n")
+}
+
+// write writes frame; a large one may reach the client before flush.
+func (o *sseWriter) write(frame []byte) error {
+	if o.err != nil {
+		return o.err
+	}
+	o.arm()
+	_, o.err = o.w.Write(frame)
+	return o.err
 }
 
 func (o *sseWriter) flush() error {
-	defer o.buf.Reset()
-	_ = o.rc.SetWriteDeadline(time.Now().Add(o.timeout))
-	if _, err := o.w.Write(o.buf.Bytes()); err != nil {
-		return err
+	if o.err != nil {
+		return o.err
 	}
-	return o.rc.Flush()
+	o.arm()
+	o.err = o.rc.Flush()
+	return o.err
 }

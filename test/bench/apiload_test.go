@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +48,7 @@ func benchAPILoad(t *testing.T, r *report) {
 					tick := time.NewTicker(2 * time.Second)
 					defer tick.Stop()
 					for {
-						if resp, err := http.Get("http://" + s.addr + "/api/namespaces/" + ns + "/deployments"); err == nil {
+						if resp, err := s.get("/api/namespaces/" + ns + "/deployments"); err == nil {
 							_, _ = io.Copy(io.Discard, resp.Body)
 							resp.Body.Close()
 						}
@@ -63,7 +62,7 @@ func benchAPILoad(t *testing.T, r *report) {
 			}
 			wg.Wait()
 		} else {
-			l := connect(t, s.addr, ns, clients, 0, 30, false)
+			l := connect(t, s, ns, clients, 0, 30, false)
 			<-ctx.Done()
 			if e := l.ended.Load(); e > 0 {
 				dropped = fmt.Sprintf(" (serve ended %d of the %d streams)", e, clients)

@@ -37,6 +37,7 @@ func TestBench(t *testing.T) {
 		{"noise", benchNoise},
 		{"fanout", benchFanout},
 		{"stalled", benchStalled},
+		{"storm", benchStorm},
 		{"apiload", benchAPILoad},
 		{"bigcluster", benchBigCluster},
 		{"diagnose", benchDiagnose},

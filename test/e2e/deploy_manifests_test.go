@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,24 @@ var notifyStateShards = func() []string {
 	}
 	return out
 }()
+
+// goMemLimit reads a GOMEMLIMIT value (a number of bytes with an optional
+// B, KiB, MiB, GiB or TiB suffix, as package runtime documents).
+func goMemLimit(t *testing.T, v string) int64 {
+	t.Helper()
+	num, mult := v, int64(1)
+	for i, suffix := range []string{"TiB", "GiB", "MiB", "KiB", "B"} {
+		if n, ok := strings.CutSuffix(v, suffix); ok {
+			num, mult = n, int64(1)<<(10*(4-i))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		t.Fatalf("GOMEMLIMIT=%q does not parse: %v", v, err)
+	}
+	return n * mult
+}
 
 // deployApply installs deploy/ the way its kustomization.yaml says (the
 // namespace and the token's Secret first, then kubectl apply -k) and
@@ -162,6 +181,19 @@ func TestDeployManifestsApply(t *testing.T) {
 	}
 	if port != 8080 {
 		t.Errorf("container port http is %d; want 8080, where serve listens", port)
+	}
+	// GOMEMLIMIT keeps Go's heap under the memory limit, with room for
+	// stacks and the GC: a crowd of viewers slows serve down before the
+	// kernel kills it.
+	limit := c.Resources.Limits.Memory().Value()
+	var soft int64
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			soft = goMemLimit(t, e.Value)
+		}
+	}
+	if limit == 0 || soft < limit/2 || soft > limit*9/10 {
+		t.Errorf("GOMEMLIMIT is %d bytes with a memory limit of %d; want it set to between half and 90%% of the limit", soft, limit)
 	}
 	for _, probe := range []struct {
 		name, path string
