@@ -36,6 +36,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.streams.Add(-1)
+	// The user's rights before anything else (AuthKubernetes): they decide
+	// who may subscribe, not how many watches run.
+	if e := s.may(r, readAccess(ns)...); e != nil {
+		s.streamError(w, r, e)
+		return
+	}
+	recheck := time.Now().Add(AccessReviewTTL)
 	check := s.serves(ns)
 	if check == nil && !s.opts.Hub.Running(ns) {
 		check = s.checks.do(r.Context(), ns, s.checkNamespace) // once per tracker, not per client
@@ -79,6 +86,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 
 	lastSent := lastID
 	for {
+		// A revoked right ends the stream within about AccessReviewTTL;
+		// between checks an event costs no review.
+		if s.kube != nil && time.Now().After(recheck) {
+			if e := s.may(r, readAccess(ns)...); e != nil && e.Status == http.StatusForbidden {
+				data, _ := json.Marshal(map[string]string{"reason": e.Reason, "message": e.Message})
+				out.event(lastSent, "forbidden", data)
+				_ = out.flush()
+				return
+			}
+			recheck = time.Now().Add(AccessReviewTTL)
+		}
 		beat, stopBeat := context.WithTimeout(ctx, s.opts.Heartbeat)
 		msgs, err := sub.Next(beat)
 		stopBeat()

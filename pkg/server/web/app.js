@@ -61,8 +61,9 @@ async function api(method, path, body) {
   }
   const data = await resp.json().catch(() => ({}));
   if (resp.status === 401 && !token()) {
-    data.error = "This tab has no token. Open the URL that 'kubectl deploywatch serve' printed (it ends in #token=…), or add #token=<the token> to this page's address.";
+    data.error = "This tab has no token. Open the URL that 'kubectl deploywatch serve' printed (it ends in #token=…), add #token=<the token> to this page's address, or sign in below.";
   }
+  if (resp.status === 401) signIn(data.error);
   if (!resp.ok) throw Object.assign({ status: resp.status, error: resp.statusText }, data);
   return data;
 }
@@ -507,6 +508,29 @@ function errorText(e) {
   if (e.problems && e.problems.length) text = e.problems.map((p) => p.message).join("; ");
   if (e.hint && !text.includes(e.hint)) text += " (" + e.hint + ")";
   return text;
+}
+
+// signIn asks for a token when the server refuses the one this tab has (or
+// it has none): with --auth=kubernetes each user pastes their own
+// Kubernetes token (kubectl create token ...), kept for this tab only.
+function signIn(why) {
+  if ($("signin")) return;
+  if (view) { view.close(); view = null; }
+  const input = el("input", { id: "signin-token", type: "password", autocomplete: "off", size: 60,
+    placeholder: "token", "aria-label": "token" });
+  const form = el("form", { id: "signin", onsubmit(ev) {
+    ev.preventDefault();
+    if (!input.value.trim()) return;
+    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    banner("");
+    api("GET", "/api/info").then((i) => { info = i; route(); }, () => {});
+  } },
+  el("p", {}, "Sign in with your token: your own Kubernetes token (for example the output of 'kubectl create token NAME', or your kubeconfig's) when serve runs with --auth=kubernetes, else the token serve was given."),
+  input, " ", el("button", { type: "submit" }, "Sign in"));
+  $("crumbs").replaceChildren();
+  setConn("idle");
+  $("main").replaceChildren(el("h1", {}, "Sign in"), el("p", { class: "field-error" }, why || ""), form);
+  input.focus();
 }
 
 window.addEventListener("hashchange", route);
