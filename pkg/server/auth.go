@@ -181,9 +181,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			s.auth.failed(key)
-			s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
-				"the stream ticket is wrong or expired; get a new one with POST /api/tickets"))
+			s.badTicket(w, r, key)
 			return
 		case present:
 			s.auth.failed(key)
@@ -225,13 +223,18 @@ func (s *Server) authenticateUser(w http.ResponseWriter, r *http.Request, key st
 			next.ServeHTTP(w, withUser(r, user))
 			return
 		}
-		s.auth.failed(key)
-		s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
-			"the stream ticket is wrong or expired; get a new one with POST /api/tickets"))
+		s.badTicket(w, r, key)
 		return
 	}
 	s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
 		"the API needs your Kubernetes token in the header 'Authorization: Bearer <token>' (e.g. from 'kubectl create token SERVICEACCOUNT')"))
+}
+
+// badTicket answers a wrong or expired ticket, which counts as a wrong token.
+func (s *Server) badTicket(w http.ResponseWriter, r *http.Request, key string) {
+	s.auth.failed(key)
+	s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
+		"the stream ticket is wrong or expired; get a new one with POST /api/tickets"))
 }
 
 // hasBearer reports whether the request was authenticated with the token
