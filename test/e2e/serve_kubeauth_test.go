@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -26,9 +27,9 @@ import (
 )
 
 // kubeAuthBed is a private cluster with an audit log, running serve
-// --auth=kubernetes as deploy/kubernetes-auth/'s ServiceAccount with its
-// RBAC, and people with different rights: alice may read and change team-a;
-// bob may read team-a and team-b and change nothing.
+// --auth=kubernetes as the ServiceAccount of a variant of deploy/ with its
+// RBAC, and people with different rights: alice may read and change the
+// first namespace; bob may read both and change nothing.
 type kubeAuthBed struct {
 	c      *testbed.Cluster
 	cs     kubernetes.Interface
@@ -40,16 +41,21 @@ const serveUser = "system:serviceaccount:deploywatch:deploywatch"
 
 func newKubeAuthBed(t *testing.T) *kubeAuthBed {
 	t.Helper()
+	return newKubeAuthBedOf(t, "kubernetes-auth", "team-a", "team-b")
+}
+
+func newKubeAuthBedOf(t *testing.T, variant, nsA, nsB string, args ...string) *kubeAuthBed {
+	t.Helper()
 	c := testbed.StartWith(t, testbed.Options{Audit: true})
 	b := &kubeAuthBed{c: c, cs: c.Clientset(t), tokens: map[string]string{}}
 	ctx := context.Background()
-	for _, ns := range []string{"team-a", "team-b", "people"} {
+	for _, ns := range []string{nsA, nsB, "people"} {
 		if _, err := b.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// deploy/kubernetes-auth/'s namespace, ServiceAccount and RBAC, as kubectl apply -k would make them.
-	dir, err := filepath.Abs(filepath.Join("..", "..", "deploy", "kubernetes-auth"))
+	// The variant's namespace, ServiceAccount and RBAC, as kubectl apply -k would make them.
+	dir, err := filepath.Abs(filepath.Join("..", "..", "deploy", variant))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +66,7 @@ func newKubeAuthBed(t *testing.T) *kubeAuthBed {
 		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
 			t.Fatal(err)
 		}
-		if slices.Contains([]string{"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}, meta.Kind) {
+		if slices.Contains([]string{"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}, meta.Kind) {
 			keep = append(keep, doc)
 		}
 	}
@@ -70,17 +76,17 @@ func newKubeAuthBed(t *testing.T) *kubeAuthBed {
 	}
 	c.Kubectl(t, "apply", "-f", manifest)
 
-	b.person(t, "alice", map[string][]rbacv1.PolicyRule{"team-a": {
+	b.person(t, "alice", map[string][]rbacv1.PolicyRule{nsA: {
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch", "patch"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments/scale"}, Verbs: []string{"get", "update"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"list"}},
 	}})
 	read := []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch"}}}
-	b.person(t, "bob", map[string][]rbacv1.PolicyRule{"team-a": read, "team-b": read})
-	for _, ns := range []string{"team-a", "team-b"} {
+	b.person(t, "bob", map[string][]rbacv1.PolicyRule{nsA: read, nsB: read})
+	for _, ns := range []string{nsA, nsB} {
 		b.deployment(t, ns, "web")
 	}
-	b.p = startServeEnv(t, []string{"KUBECONFIG=" + b.kubeconfig(t, "deploywatch", "deploywatch")}, "--auth=kubernetes")
+	b.p = startServeEnv(t, []string{"KUBECONFIG=" + b.kubeconfig(t, "deploywatch", "deploywatch")}, append([]string{"--auth=kubernetes"}, args...)...)
 	return b
 }
 
@@ -307,6 +313,24 @@ func TestServeKubernetesAuth(t *testing.T) {
 		}
 	}
 	t.Logf("writes to team-a/web in the audit log: %v", writes)
+
+	// The page asks for a token, and with alice's shows what she may read.
+	ctx := newBrowser(t)
+	poll := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(10*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("%s: %v (page text: %s)", what, err, pageText(ctx))
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(p.base+"/"), chromedp.WaitVisible(chromedp.CSS("#signin-token")),
+		chromedp.SendKeys(chromedp.CSS("#signin-token"), b.tokens["alice"]), chromedp.Click(chromedp.CSS("#signin button"))); err != nil {
+		t.Fatalf("sign in on the page: %v (page text: %s)", err, pageText(ctx))
+	}
+	poll("alice's namespaces on the page", `document.querySelectorAll('tr[data-namespace]').length === 1 && !!document.querySelector('tr[data-namespace="team-a"]')`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr[data-namespace="team-a"] a`))); err != nil {
+		t.Fatal(err)
+	}
+	poll("team-a live on the page", `!!document.querySelector('tr[data-name="web"]') && document.getElementById("conn").dataset.state === "live"`)
 }
 
 // TestServeKubernetesAuthReviewsCached: the SubjectAccessReviews serve makes
@@ -362,4 +386,31 @@ func TestServeKubernetesAuthReviewsCached(t *testing.T) {
 	if during > 4 {
 		t.Errorf("5 changes seen by %d streams made %d reviews, want at most 4 (the re-check)", viewers, during)
 	}
+}
+
+// TestServeKubernetesAuthNamespaced: deploy/namespaced/'s RBAC (Roles in
+// the served namespace, nothing to read cluster-wide) is enough for serve
+// --namespaces=shop: people see and change shop as themselves, and a
+// namespace outside --namespaces is refused even to someone who may read it.
+func TestServeKubernetesAuthNamespaced(t *testing.T) {
+	b := newKubeAuthBedOf(t, "namespaced", "shop", "team-b", "--namespaces=shop")
+	p := b.p
+	for _, person := range []string{"alice", "bob"} {
+		status, body := p.request(t, "GET", "/api/namespaces", "", b.as(person))
+		var list struct{ Namespaces []struct{ Name string } }
+		if status != 200 || json.Unmarshal(body, &list) != nil || len(list.Namespaces) != 1 || list.Namespaces[0].Name != "shop" {
+			t.Errorf("%s's GET /api/namespaces: %d %s, want shop alone", person, status, body)
+		}
+	}
+	s := p.openStream(t, "shop", b.as("bob"))
+	s.until(t, 30*time.Second, "bob's snapshot of shop", func(ev sseEvent) bool { return ev.Event == "snapshot" })
+	if _, status, body := p.tryStream(t, "team-b", b.as("bob")); status != 403 {
+		t.Errorf("bob streams team-b, which serve does not serve: %d %s, want 403", status, body)
+	}
+	status, body := p.request(t, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas":3}`, b.as("bob"))
+	apiErr(t, "bob scales", status, body, 403, "Forbidden")
+	if status, body := p.request(t, "PUT", "/api/namespaces/shop/deployments/web/scale", `{"replicas":3}`, b.as("alice")); status != 200 {
+		t.Fatalf("alice scales: %d %s", status, body)
+	}
+	s.until(t, 30*time.Second, "alice's change in bob's stream", desiredIs(t, "web", 3))
 }
