@@ -120,7 +120,7 @@ func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
 	}
 	o.clients = c
 	o.notify.complete(cmd, c.Namespace)
-	if o.TokenFile != "" {
+	if o.TokenFile != "" && o.Auth != server.AuthKubernetes { // Validate refuses the pair
 		b, err := os.ReadFile(o.TokenFile)
 		if err != nil {
 			return fmt.Errorf("cannot read --token-file: %w; check the path, or drop the flag to get a random token", err)

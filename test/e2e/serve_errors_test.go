@@ -240,6 +240,8 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--read-only", "--token-file", empty}, "--token-file " + empty + " is empty"},
 		{[]string{"--token-file", "/nonexistent"}, "cannot read --token-file"},
 		{[]string{"shop"}, "serve takes no arguments"},
+		{[]string{"--auth", "bogus"}, `invalid --auth "bogus": use token or kubernetes`},
+		{[]string{"--auth", "kubernetes", "--token-file", short}, "--token-file is for --auth=token; with --auth=kubernetes every user sends their own Kubernetes token: drop --token-file"},
 		{[]string{"--allowed-hosts", "https://deploywatch.example"}, `invalid host "https://deploywatch.example" in --allowed-hosts`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
