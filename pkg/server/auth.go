@@ -211,6 +211,8 @@ func (s *Server) authenticateUser(w http.ResponseWriter, r *http.Request, key st
 			s.auth.failed(key)
 			s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
 				"the cluster does not accept this token (wrong or expired); get one with 'kubectl create token SERVICEACCOUNT' or from your kubeconfig"))
+		case err != nil && strings.HasSuffix(r.URL.Path, "/stream"):
+			s.streamError(w, r, fromError(err)) // the API server down: a stream is told to retry
 		case err != nil:
 			s.writeError(w, r, fromError(err))
 		default:
