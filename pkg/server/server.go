@@ -6,7 +6,9 @@
 // its own (DNS rebinding, cross-site requests), every API request (reads
 // too) needs the token, changes are refused entirely in read-only mode, and
 // request bodies are small.
-// It acts with the identity of its Kubernetes client and never more.
+// It acts with the identity of its Kubernetes client and never more; with
+// AuthKubernetes each request carries its user's own Kubernetes token, is
+// authorized for that user, and changes impersonate the user.
 package server
 
 import (
