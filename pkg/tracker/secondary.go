@@ -84,32 +84,33 @@ func (t *Tracker) secondaries(ctx context.Context) []*secondary {
 	}
 	warnings := func(o *metav1.ListOptions) { o.FieldSelector = "type=" + corev1.EventTypeWarning }
 	return []*secondary{
-		mk("replicasets", &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return rs.List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return rs.Watch(ctx, o)
-			},
-		}, d.ReplicaSets, &appsv1.ReplicaSet{}, StripReplicaSet, cache.Indexers{byOwner: ownerIndex}),
-		mk("pods", &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return pods.List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return pods.Watch(ctx, o)
-			},
-		}, d.Pods, &corev1.Pod{}, StripPod, cache.Indexers{byOwner: ownerIndex}),
-		mk("events", &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				warnings(&o)
-				return events.List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				warnings(&o)
-				return events.Watch(ctx, o)
-			},
-		}, d.Events, &corev1.Event{}, StripEvent, cache.Indexers{byObject: objectIndex}),
+		mk("replicasets", listWatch(rs, nil), d.ReplicaSets, &appsv1.ReplicaSet{}, StripReplicaSet, cache.Indexers{byOwner: ownerIndex}),
+		mk("pods", listWatch(pods, nil), d.Pods, &corev1.Pod{}, StripPod, cache.Indexers{byOwner: ownerIndex}),
+		mk("events", listWatch(events, warnings), d.Events, &corev1.Event{}, StripEvent, cache.Indexers{byObject: objectIndex}),
+	}
+}
+
+// lister is the part of a typed namespaced client an informer needs.
+type lister[L runtime.Object] interface {
+	List(context.Context, metav1.ListOptions) (L, error)
+	Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
+}
+
+// listWatch lists and watches with c, narrowing every request with tweak
+// when it is not nil.
+func listWatch[L runtime.Object](c lister[L], tweak func(*metav1.ListOptions)) *cache.ListWatch {
+	if tweak == nil {
+		tweak = func(*metav1.ListOptions) {}
+	}
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			return c.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			return c.Watch(ctx, o)
+		},
 	}
 }
 

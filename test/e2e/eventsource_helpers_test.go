@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,7 +97,7 @@ type esClient struct {
 
 	mu    sync.Mutex
 	lines []esLine
-	state map[string]deployment.Event
+	state sseView
 }
 
 // startEventSource follows url with the npm eventsource package, sending
@@ -115,7 +116,7 @@ func startEventSource(t *testing.T, url, token string) *esClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &esClient{cmd: cmd, exited: make(chan struct{}), stderr: &syncBuffer{}, state: map[string]deployment.Event{}}
+	c := &esClient{cmd: cmd, exited: make(chan struct{}), stderr: &syncBuffer{}, state: sseView{}}
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -148,28 +149,8 @@ func (c *esClient) add(t *testing.T, text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lines = append(c.lines, l)
-	switch l.Type {
-	case "snapshot":
-		var all []deployment.Event
-		if err := json.Unmarshal([]byte(l.Data), &all); err != nil {
-			t.Errorf("snapshot %q: %v", l.Data, err)
-			return
-		}
-		c.state = map[string]deployment.Event{}
-		for _, e := range all {
-			c.state[e.Name] = e
-		}
-	case "upsert", "delete":
-		var e deployment.Event
-		if err := json.Unmarshal([]byte(l.Data), &e); err != nil {
-			t.Errorf("%s %q: %v", l.Type, l.Data, err)
-			return
-		}
-		if l.Type == "delete" {
-			delete(c.state, e.Name)
-		} else {
-			c.state[e.Name] = e
-		}
+	if _, err := c.state.apply(l.Type, l.Data); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -177,11 +158,7 @@ func (c *esClient) add(t *testing.T, text string) {
 func (c *esClient) view() map[string]deployment.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]deployment.Event, len(c.state))
-	for k, v := range c.state {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.state)
 }
 
 // seen returns the types of the lines printed so far.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -190,6 +191,31 @@ func (b *faultBed) scale(t *testing.T, name string, replicas int32) error {
 	return err
 }
 
+// endOutage starts the API server again, scales name to replicas and waits
+// until the controller has observed the scale, starting the
+// controller-manager again if it lost its leader lease in the outage and
+// exited. The rollout itself is not waited for: after a restart kwok does
+// not always start the pods of a scale, so views must end at whatever the
+// truth is.
+func (b *faultBed) endOutage(t *testing.T, name string, replicas int32) {
+	t.Helper()
+	if err := b.c.StartAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.scale(t, name, replicas); err != nil {
+		t.Fatal(err)
+	}
+	opsPoll(t, 2*time.Minute, "the controller to observe the scale", func() bool {
+		if restarted, err := b.c.StartIfExited(testbed.ControllerManager); err != nil {
+			t.Fatal(err)
+		} else if restarted {
+			t.Log("the controller-manager lost its leader lease in the outage and exited; started it again")
+		}
+		d := b.truth(t)[name]
+		return d.Status.ObservedGeneration >= d.Generation
+	})
+}
+
 // truth is what the API server holds, by name.
 func (b *faultBed) truth(t *testing.T) map[string]*appsv1.Deployment {
 	t.Helper()
@@ -279,7 +305,7 @@ func (p *watchProc) allEvents() []deployment.Event {
 // web page does.
 type sseFollower struct {
 	mu        sync.Mutex
-	state     map[string]deployment.Event
+	state     sseView
 	events    []deployment.Event // upserts and deletes, in order
 	snapshots int
 	reconnect int
@@ -289,7 +315,7 @@ type sseFollower struct {
 }
 
 func follow(t *testing.T, s *sseStream) *sseFollower {
-	f := &sseFollower{state: map[string]deployment.Event{}, ended: make(chan struct{})}
+	f := &sseFollower{state: sseView{}, ended: make(chan struct{})}
 	go func() {
 		defer close(f.ended)
 		for ev := range s.events {
@@ -308,27 +334,16 @@ func (f *sseFollower) apply(t *testing.T, ev sseEvent) {
 	switch ev.Event {
 	case "snapshot":
 		f.snapshots++
-		var all []deployment.Event
-		if err := jsonUnmarshal(ev.Data, &all); err != nil {
-			t.Errorf("snapshot %q: %v", ev.Data, err)
-			return
-		}
-		f.state = map[string]deployment.Event{}
-		for _, e := range all {
-			f.state[e.Name] = e
+		if _, err := f.state.apply(ev.Event, ev.Data); err != nil {
+			t.Error(err)
 		}
 	case "upsert", "delete":
-		var e deployment.Event
-		if err := jsonUnmarshal(ev.Data, &e); err != nil {
-			t.Errorf("%s %q: %v", ev.Event, ev.Data, err)
+		e, err := f.state.apply(ev.Event, ev.Data)
+		if err != nil {
+			t.Error(err)
 			return
 		}
 		f.events = append(f.events, e)
-		if ev.Event == "delete" {
-			delete(f.state, e.Name)
-		} else {
-			f.state[e.Name] = e
-		}
 	case "reconnect":
 		f.reconnect++
 	case "upstream":
@@ -344,11 +359,38 @@ func (f *sseFollower) apply(t *testing.T, ev sseEvent) {
 func (f *sseFollower) view() map[string]deployment.Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make(map[string]deployment.Event, len(f.state))
-	for k, v := range f.state {
-		out[k] = v
+	return maps.Clone(f.state)
+}
+
+// sseView is the Deployments by name as a stream's snapshot, upsert and
+// delete events tell them.
+type sseView map[string]deployment.Event
+
+// apply applies one event of those kinds (others are ignored) and returns
+// the Deployment an upsert or delete names.
+func (v *sseView) apply(kind, data string) (deployment.Event, error) {
+	var e deployment.Event
+	switch kind {
+	case "snapshot":
+		var all []deployment.Event
+		if err := json.Unmarshal([]byte(data), &all); err != nil {
+			return e, fmt.Errorf("snapshot %q: %w", data, err)
+		}
+		*v = sseView{}
+		for _, e := range all {
+			(*v)[e.Name] = e
+		}
+	case "upsert", "delete":
+		if err := json.Unmarshal([]byte(data), &e); err != nil {
+			return e, fmt.Errorf("%s %q: %w", kind, data, err)
+		}
+		if kind == "delete" {
+			delete(*v, e.Name)
+		} else {
+			(*v)[e.Name] = e
+		}
 	}
-	return out
+	return e, nil
 }
 
 func (f *sseFollower) upstreams() []string {

@@ -130,23 +130,7 @@ func TestOutageIsVisible(t *testing.T) {
 		t.Fatal("the wait did not time out")
 	}
 
-	if err := b.c.StartAPIServer(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.scale(t, "web", 3); err != nil {
-		t.Fatal(err)
-	}
-	// Not waited for to roll out: after a restart kwok does not always start
-	// the pods of a scale. The views must end at whatever the truth is.
-	opsPoll(t, 2*time.Minute, "the controller to observe the scale", func() bool {
-		if restarted, err := b.c.StartIfExited(testbed.ControllerManager); err != nil {
-			t.Fatal(err)
-		} else if restarted {
-			t.Log("the controller-manager lost its leader lease in the outage and exited; started it again")
-		}
-		d := b.truth(t)["web"]
-		return d.Status.ObservedGeneration >= d.Generation
-	})
+	b.endOutage(t, "web", 3)
 	b.proxy.Restore()
 
 	back := regexp.MustCompile(`(?m)^warning: the watch of deployments in namespace "fault" is back at \d\d:\d\d:\d\d after \S+; the rows that follow are current$`)
@@ -307,23 +291,7 @@ func TestServeBrowserOutage(t *testing.T) {
 	b.proxy.Cut()
 	poll("the badge amber with the reason and the rows grey", 2*time.Minute,
 		conn+`.dataset.state === "upstream" && /reconnecting since .+: \S/.test(`+conn+`.textContent) && `+stale)
-	if err := b.c.StartAPIServer(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.scale(t, "web", 2); err != nil {
-		t.Fatal(err)
-	}
-	// Not waited for to roll out (after a restart kwok does not always start
-	// the pods of a scale): the page must end at whatever the truth is.
-	opsPoll(t, 2*time.Minute, "the controller to observe the scale", func() bool {
-		if restarted, err := b.c.StartIfExited(testbed.ControllerManager); err != nil {
-			t.Fatal(err)
-		} else if restarted {
-			t.Log("the controller-manager lost its leader lease in the outage and exited; started it again")
-		}
-		d := b.truth(t)["web"]
-		return d.Status.ObservedGeneration >= d.Generation
-	})
+	b.endOutage(t, "web", 2)
 	b.proxy.Restore()
 	poll("the badge live and the rows current", 3*time.Minute, conn+`.dataset.state === "live" && !`+stale)
 	opsPoll(t, 3*time.Minute, "the page's row at the truth", func() bool {

@@ -322,8 +322,8 @@ func TestServeKubernetesAuth(t *testing.T) {
 			t.Fatalf("%s: %v (page text: %s)", what, err, pageText(ctx))
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(p.base+"/"), chromedp.WaitVisible(chromedp.CSS("#signin-token")),
-		chromedp.SendKeys(chromedp.CSS("#signin-token"), b.tokens["alice"]), chromedp.Click(chromedp.CSS("#signin button"))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(p.base+"/"), chromedp.WaitVisible(chromedp.CSS("#token-input")),
+		chromedp.SendKeys(chromedp.CSS("#token-input"), b.tokens["alice"]), chromedp.Click(chromedp.CSS(".token-form button"))); err != nil {
 		t.Fatalf("sign in on the page: %v (page text: %s)", err, pageText(ctx))
 	}
 	poll("alice's namespaces on the page", `document.querySelectorAll('tr[data-namespace]').length === 1 && !!document.querySelector('tr[data-namespace="team-a"]')`)

@@ -39,10 +39,11 @@ function setConn(state, text) {
 }
 
 function banner(text, isError) {
+  if (refused) return; // the token banner stays until a token is given
   const b = $("banner");
   b.hidden = !text;
+  b.className = "banner" + (isError ? " error" : "");
   b.textContent = text || "";
-  b.classList.toggle("error", !!isError);
 }
 
 async function api(method, path, body) {
@@ -60,12 +61,49 @@ async function api(method, path, body) {
     throw { status: 0, error: "cannot reach the deploywatch server: " + e.message, reason: "Offline" };
   }
   const data = await resp.json().catch(() => ({}));
-  if (resp.status === 401 && !token()) {
-    data.error = "This tab has no token. Open the URL that 'kubectl deploywatch serve' printed (it ends in #token=…), add #token=<the token> to this page's address, or sign in below.";
+  if (resp.status === 401) {
+    // The server's words are for scripts (they name a header); the page
+    // says what a person can do instead, once, and stops asking.
+    tokenRefused();
+    throw { status: 401, reason: "TokenRefused", error: "this tab's token was not accepted" };
   }
-  if (resp.status === 401) signIn(data.error);
   if (!resp.ok) throw Object.assign({ status: resp.status, error: resp.statusText }, data);
   return data;
+}
+
+// refused is set once the server refused this tab's token (401): every
+// view stops its requests and disables its controls until a token is
+// pasted or the link serve printed is opened again.
+let refused = false;
+
+function tokenRefused() {
+  if (refused) return;
+  refused = true;
+  document.body.dataset.auth = "refused";
+  setConn("error", "not signed in");
+  const main = $("main");
+  for (const c of main.querySelectorAll("input, button, select")) c.disabled = true;
+  for (const t of main.querySelectorAll("table")) t.classList.add("stale");
+  const input = el("input", { type: "password", id: "token-input", name: "token", autocomplete: "off", spellcheck: "false", placeholder: "paste the token", "aria-label": "token" });
+  const form = el("form", { class: "token-form" }, input, el("button", { type: "submit" }, "Use this token"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const t = input.value.trim();
+    if (!t) { input.focus(); return; }
+    sessionStorage.setItem(TOKEN_KEY, t);
+    refused = false;
+    delete document.body.dataset.auth;
+    start();
+  });
+  const text = token()
+    ? "This server did not accept the token this tab has: it was probably restarted with a new one, or has expired. "
+    : "This tab has no token. ";
+  const b = $("banner");
+  b.hidden = false;
+  b.className = "banner error auth";
+  b.replaceChildren(el("p", {}, text + "Open the link that kubectl deploywatch serve printed (it ends in #token=…), or paste the token below; with --token-file, it is that file's content; with --auth=kubernetes, your own Kubernetes token (kubectl create token NAME, or your kubeconfig's)."), form);
+  if (!view) main.replaceChildren(); // refused before anything was shown: no "Loading…" forever
+  input.focus();
 }
 
 function ago(t) {
@@ -80,32 +118,54 @@ function statusBadge(status) {
   return el("span", { class: "status s-" + status, "data-status": status }, status);
 }
 
+// STATUS_ORDER sorts what needs attention first, as an on-call reads it.
+const STATUS_ORDER = ["Failed", "Failing", "Degraded", "Deleting", "Paused", "Progressing", "Scaling", "ScaledToZero", "Running"];
+const statusRank = (s) => { const i = STATUS_ORDER.indexOf(s); return i < 0 ? STATUS_ORDER.length : i; };
+
+// jittered is a delay between half and all of ms, so that the pages of
+// many viewers spread their requests instead of arriving together.
+const jittered = (ms) => ms / 2 + Math.random() * ms / 2;
+
 // ---- routing ----
+// #/ for the namespace list, #/ns/NAME?sort=status&q=web for a namespace:
+// the sort and filter live in the address, so a reload or a shared link
+// keeps them.
 
 function route() {
   if (view) view.close();
   view = null;
   banner("");
-  const m = location.hash.match(/^#\/ns\/([^/]+)$/);
-  if (m) view = namespaceView(decodeURIComponent(m[1]));
+  const m = location.hash.match(/^#\/ns\/([^/?]+)(?:\?(.*))?$/);
+  if (m) view = namespaceView(decodeURIComponent(m[1]), new URLSearchParams(m[2] || ""));
   else view = namespaceList();
 }
 
 // ---- the namespace list ----
 
+// NS_POLL is how often the list is read again. The server answers every
+// viewer from one shared list (at most one list of the cluster per 5 s,
+// however many pages ask), each page waits a jittered delay, and a hidden
+// tab does not ask at all.
+const NS_POLL = 10000;
+
 function namespaceList() {
-  let closed = false;
+  let closed = false, timer = null, failures = 0, shown = false;
   $("crumbs").replaceChildren();
   setConn("idle");
   const main = $("main");
-  main.replaceChildren(el("h1", {}, "Namespaces"), el("p", { class: "muted" }, "Loading…"));
-  api("GET", "/api/namespaces").then((data) => {
-    if (closed) return;
-    if (data.warning) banner(data.warning);
+  const tbody = el("tbody");
+  const table = el("table", { id: "namespaces" },
+    el("thead", {}, el("tr", {}, el("th", {}, "Namespace"), el("th", { class: "num" }, "Deployments"), el("th", {}, "By status"))), tbody);
+  const status = el("p", { class: "muted" }, "Loading…");
+  main.replaceChildren(el("h1", {}, "Namespaces"), status);
+
+  function render(data) {
+    banner(data.warning || "");
     const rows = (data.namespaces || []).map((ns) => {
       const counts = el("div", { class: "counts" });
-      for (const [status, n] of Object.entries(ns.deployments || {}).sort()) {
-        counts.append(el("span", { class: "status s-" + status, title: status }, status + " " + n));
+      const byStatus = Object.entries(ns.deployments || {}).sort((a, b) => statusRank(a[0]) - statusRank(b[0]));
+      for (const [st, n] of byStatus) {
+        counts.append(el("span", { class: "status s-" + st, "data-status": st, "data-count": n, title: st }, st + " " + n));
       }
       if (ns.error) counts.append(el("span", { class: "field-error" }, ns.error));
       else if (!ns.total) counts.append(el("span", { class: "muted" }, "no deployments"));
@@ -114,33 +174,157 @@ function namespaceList() {
         el("td", { class: "num" }, ns.error ? "?" : ns.total),
         el("td", {}, counts));
     });
-    main.replaceChildren(el("h1", {}, "Namespaces"),
-      rows.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Namespace"), el("th", {}, "Deployments"), el("th", {}, "By status"))), el("tbody", {}, rows))
-        : el("div", { class: "empty" }, "No namespaces to show."));
-  }).catch((e) => {
-    if (!closed) main.replaceChildren(el("h1", {}, "Namespaces"), el("div", { class: "empty field-error" }, e.error || String(e)));
-  });
-  return { close() { closed = true; } };
+    tbody.replaceChildren(...rows);
+    if (!shown) main.replaceChildren(el("h1", {}, "Namespaces"), table, status);
+    shown = true;
+    table.hidden = !rows.length;
+    status.className = rows.length ? "muted updated" : "empty";
+    status.textContent = rows.length ? "updated " + new Date().toLocaleTimeString() : "No namespaces to show.";
+    table.dataset.updated = String(Date.now());
+  }
+
+  function load() {
+    timer = null;
+    if (closed || refused || document.hidden) return;
+    api("GET", "/api/namespaces").then((data) => {
+      if (closed) return;
+      failures = 0;
+      render(data);
+      schedule(NS_POLL);
+    }).catch((e) => {
+      if (closed || e.status === 401) return; // the token banner says what to do
+      failures++;
+      const text = errorText(e);
+      if (!shown) main.replaceChildren(el("h1", {}, "Namespaces"), el("div", { class: "empty field-error" }, text));
+      else { status.className = "field-error"; status.textContent = "not updated since the last success: " + text; }
+      // Back off to a minute when it keeps failing.
+      schedule(Math.min(60000, NS_POLL * 2 ** Math.min(failures, 3)));
+    });
+  }
+
+  function schedule(ms) {
+    if (closed || timer) return;
+    timer = setTimeout(load, jittered(ms));
+  }
+
+  // A tab in the background does not poll; back in view it reads the
+  // list again within a second.
+  function visibility() {
+    if (document.hidden) { clearTimeout(timer); timer = null; }
+    else if (!timer) timer = setTimeout(load, Math.random() * 1000);
+  }
+  document.addEventListener("visibilitychange", visibility);
+
+  load();
+  return { close() { closed = true; clearTimeout(timer); document.removeEventListener("visibilitychange", visibility); } };
 }
 
 // ---- one namespace, live ----
 
-function namespaceView(ns) {
+// SORTS are the orders of the table, as k9s offers them: by name, by
+// status with what needs attention first (then by name), by last change
+// with the most recent first.
+const SORTS = {
+  name: { label: "Name", cmp: (a, b) => 0 },
+  status: { label: "Status (failed first)", cmp: (a, b) => statusRank(a.event.status) - statusRank(b.event.status) },
+  last: { label: "Last change (recent first)", cmp: (a, b) => Date.parse(b.cells.last.dataset.time) - Date.parse(a.cells.last.dataset.time) },
+};
+
+// COLUMNS are the table's columns. Their widths are fixed in style.css
+// (col-KEY), so a long message or an error under a field wraps in its cell
+// instead of widening its column and moving the others.
+const COLUMNS = [
+  { key: "name", head: "Name", sort: "name" },
+  { key: "status", head: "Status", sort: "status" },
+  { key: "ready", head: "Ready" },
+  { key: "updated", head: "Up-to-date" },
+  { key: "available", head: "Available" },
+  { key: "replicas", head: "Replicas" },
+  { key: "images", head: "Images" },
+  { key: "last", head: "Last change", sort: "last" },
+];
+
+function namespaceView(ns, params) {
   const base = "/api/namespaces/" + encodeURIComponent(ns) + "/deployments";
   $("crumbs").replaceChildren(el("a", { href: "#/" }, "namespaces"), " / ", ns);
+  let sortKey = SORTS[(params.get("sort") || "").replace(/^-/, "")] ? params.get("sort").replace(/^-/, "") : "name";
+  let descending = (params.get("sort") || "").startsWith("-");
+  let query = params.get("q") || "";
+
+  const filter = el("input", { type: "search", id: "filter", name: "filter", value: query, placeholder: "filter by name or image ( / )", "aria-label": "filter by name or image", autocomplete: "off", spellcheck: "false" });
+  const sortSelect = el("select", { id: "sort", name: "sort", "aria-label": "sort by" },
+    Object.entries(SORTS).map(([k, v]) => el("option", { value: k, selected: k === sortKey }, v.label)));
+  const shownCount = el("span", { class: "muted shown", role: "status" });
+  const toolbar = el("div", { class: "toolbar" }, filter, el("label", { class: "sort" }, "Sort ", sortSelect), shownCount);
+  const heads = COLUMNS.map((c) => c.sort
+    ? el("th", { "data-col": c.key }, el("button", { type: "button", class: "sort-head", "data-sort": c.sort, onclick: () => setSort(c.sort, c.sort === sortKey ? !descending : false) }, c.head))
+    : el("th", { "data-col": c.key }, c.head));
   const tbody = el("tbody");
   const empty = el("div", { class: "empty", hidden: true }, "No deployments in this namespace.");
   const table = el("table", { id: "deployments" },
-    el("thead", {}, el("tr", {}, ["Name", "Status", "Ready", "Up-to-date", "Available", "Replicas", "Images", "Last change"].map((h) => el("th", {}, h)))),
+    el("colgroup", {}, COLUMNS.map((c) => el("col", { class: "col-" + c.key }))),
+    el("thead", {}, el("tr", {}, heads)),
     tbody);
-  $("main").replaceChildren(el("h1", {}, ns), table, empty);
+  $("main").replaceChildren(el("h1", {}, ns), toolbar, table, empty);
+
+  filter.addEventListener("input", () => { query = filter.value; remember(); applyFilter(); });
+  filter.addEventListener("keydown", (e) => { if (e.key === "Escape") { filter.value = ""; query = ""; remember(); applyFilter(); } });
+  sortSelect.addEventListener("change", () => setSort(sortSelect.value, false));
+  // "/" starts a filter, as in k9s and less.
+  const slash = (e) => {
+    if (e.key === "/" && !e.ctrlKey && !e.metaKey && !/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName)) { e.preventDefault(); filter.focus(); }
+  };
+  document.addEventListener("keydown", slash);
+
+  function setSort(key, desc) {
+    sortKey = key; descending = desc; sortSelect.value = key;
+    remember();
+    sortRows();
+  }
+
+  // remember keeps the sort and filter in the address without adding to
+  // the history (replaceState fires no hashchange).
+  function remember() {
+    const q = new URLSearchParams();
+    if (sortKey !== "name" || descending) q.set("sort", (descending ? "-" : "") + sortKey);
+    if (query) q.set("q", query);
+    const qs = q.toString();
+    history.replaceState(null, "", location.pathname + location.search + "#/ns/" + encodeURIComponent(ns) + (qs ? "?" + qs : ""));
+  }
+
+  function matches(r) {
+    const q = query.trim().toLowerCase();
+    if (!q) return true;
+    if (r.name.toLowerCase().includes(q)) return true;
+    return !!r.event && r.event.containers.some((c) => c.image.toLowerCase().includes(q));
+  }
+
+  function applyFilter() {
+    let n = 0;
+    for (const r of rows.values()) applyFilterTo(r) && n++;
+    showCount(n);
+  }
+
+  function applyFilterTo(r) {
+    const ok = matches(r);
+    r.tr.hidden = !ok;
+    if (r.detail) r.detail.tr.hidden = !ok;
+    return ok;
+  }
+
+  function showCount(n) {
+    if (n === undefined) n = [...rows.values()].filter((r) => !r.tr.hidden).length;
+    shownCount.textContent = query.trim() ? n + " of " + rows.size + " shown" : "";
+    empty.textContent = query.trim() && rows.size ? "No deployment matches \u201c" + query.trim() + "\u201d (Escape clears the filter)." : "No deployments in this namespace.";
+    empty.hidden = n > 0;
+  }
   const note = info.readOnly ? "This server is read-only (--read-only): changes are disabled." : "";
   banner(note);
 
   const rows = new Map(); // name -> {tr, event, cells}
   let es = null, timer = null, attempt = 0, lastId = "", closed = false, everOpened = false;
 
-  const editable = () => !info.readOnly && !!token();
+  const editable = () => !info.readOnly && !!token() && !refused;
   // What the server's identity may do here (GET .../permissions, from
   // SelfSubjectAccessReviews): controls it may not use are not offered.
   let perms = { scale: false, patch: false, history: false };
@@ -159,7 +343,7 @@ function namespaceView(ns) {
   }
 
   function connect() {
-    if (closed) return;
+    if (closed || refused) return;
     setConn(attempt ? "reconnecting" : "connecting", attempt ? "reconnecting…" : "connecting…");
     // EventSource cannot send the token: trade it for a short-lived stream
     // ticket first, a new one for every connection.
@@ -169,6 +353,7 @@ function namespaceView(ns) {
       openStream(base + "/stream" + q);
     }, (e) => {
       if (closed) return;
+      if (e.status === 401) return; // the token banner says what to do
       if (e.status >= 400 && e.status < 500 && e.status !== 429) {
         setConn("error", "not connected");
         banner(e.error, true);
@@ -178,38 +363,47 @@ function namespaceView(ns) {
 
   function openStream(url) {
     es = new EventSource(url);
-    es.onopen = () => { attempt = 0; everOpened = true; setConn("live", "live"); };
+    let opened = false;
+    es.onopen = () => { attempt = 0; opened = everOpened = true; setConn("live", "live"); };
     es.addEventListener("snapshot", (e) => { lastId = e.lastEventId; snapshot(JSON.parse(e.data)); });
     es.addEventListener("upsert", (e) => { lastId = e.lastEventId; upsert(JSON.parse(e.data), true); });
     es.addEventListener("delete", (e) => { lastId = e.lastEventId; remove(JSON.parse(e.data)); });
     es.addEventListener("reconnect", (e) => {
       let reason = "";
       try { reason = JSON.parse(e.data).reason; } catch (_) { /* an older server */ }
-      retry(reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable" : "server restarting");
+      retry(reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable" : "server restarting", false);
     });
     // The server's own watch of the API server: while it is not live the
     // rows may be stale, and the page says so.
     es.addEventListener("upstream", (e) => { if (e.lastEventId) lastId = e.lastEventId; upstream(JSON.parse(e.data)); });
     // EventSource retries by itself, without backoff or jitter, and gives
     // up for good on an HTTP error: handle every failure here instead.
-    es.onerror = () => { retry(everOpened ? "connection lost" : "cannot connect"); };
+    es.onerror = () => { retry(everOpened ? "connection lost" : "cannot connect", !opened); };
   }
 
-  function retry(why) {
+  // retry waits, then connects again. A stream that did not even open may
+  // have been refused for good (not served, not found, forbidden), which
+  // EventSource does not tell: after the wait, a GET of the list tells.
+  // Only after the wait, so that the pages of a restarted server do not
+  // all ask at the same instant.
+  function retry(why, probe) {
     if (es) { es.close(); es = null; }
-    if (closed || timer) return;
-    // A refusal that retrying cannot fix (not served, not found, forbidden)
-    // is shown as it is and not retried.
-    api("GET", base).then(() => schedule(why), (e) => {
+    schedule(why, probe);
+  }
+
+  function probeThenConnect() {
+    if (closed || refused) return;
+    api("GET", base).then(connect, (e) => {
+      if (closed || e.status === 401) return; // the token banner says what to do
       if (e.status >= 400 && e.status < 500 && e.status !== 429) {
         setConn("error", "not connected");
         banner(e.error, true);
-      } else schedule(why);
+      } else schedule("cannot connect", true);
     });
   }
 
-  function schedule(why) {
-    if (closed || timer) return;
+  function schedule(why, probe) {
+    if (closed || timer || refused) return;
     // Exponential backoff from 0.5 s to 30 s, with "equal jitter": half the
     // delay fixed, half random, so that clients of a restarted server do
     // not all come back at the same instant.
@@ -217,7 +411,7 @@ function namespaceView(ns) {
     const delay = cap / 2 + Math.random() * cap / 2;
     attempt++;
     setConn("reconnecting", why + "; retrying in " + Math.ceil(delay / 1000) + "s");
-    timer = setTimeout(() => { timer = null; connect(); }, delay);
+    timer = setTimeout(() => { timer = null; if (probe) probeThenConnect(); else connect(); }, delay);
   }
 
   function upstream(u) {
@@ -231,7 +425,8 @@ function namespaceView(ns) {
     banner(note); // clears an error shown while disconnected
     upstream({ state: "live" }); // an upstream event follows if the watch is lost
     const seen = new Set();
-    for (const ev of events) { seen.add(ev.name); upsert(ev, false); }
+    inSnapshot = true;
+    try { for (const ev of events) { seen.add(ev.name); upsert(ev, false); } } finally { inSnapshot = false; }
     for (const name of [...rows.keys()]) if (!seen.has(name)) remove({ name });
     sortRows();
   }
@@ -239,16 +434,34 @@ function namespaceView(ns) {
   function remove(ev) {
     const r = rows.get(ev.name);
     if (r) { r.tr.remove(); if (r.detail) r.detail.tr.remove(); rows.delete(ev.name); }
-    empty.hidden = rows.size > 0;
+    showCount();
   }
 
+  // sortRows puts the rows in the chosen order, moving only those out of
+  // place. While the user types in a row's field the order waits for the
+  // field to lose focus: moving a row would take the focus away.
+  let sortPending = false, inSnapshot = false;
   function sortRows() {
-    [...rows.keys()].sort().forEach((name) => {
-      const r = rows.get(name);
-      tbody.append(r.tr);
-      if (r.detail) tbody.append(r.detail.tr);
-    });
-    empty.hidden = rows.size > 0;
+    if (tbody.contains(document.activeElement) && document.activeElement.matches("input, select")) {
+      if (!sortPending) {
+        sortPending = true;
+        tbody.addEventListener("focusout", () => { sortPending = false; setTimeout(sortRows, 0); }, { once: true });
+      }
+      return;
+    }
+    const cmp = SORTS[sortKey].cmp, sign = descending ? -1 : 1;
+    const order = [...rows.values()].sort((a, b) => sign * (cmp(a, b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+    let at = tbody.firstElementChild;
+    for (const r of order) {
+      for (const tr of r.detail ? [r.tr, r.detail.tr] : [r.tr]) {
+        if (at === tr) at = at.nextElementSibling;
+        else tbody.insertBefore(tr, at);
+      }
+    }
+    for (const h of table.querySelectorAll("button.sort-head")) {
+      h.parentElement.setAttribute("aria-sort", h.dataset.sort === sortKey ? (descending ? "descending" : "ascending") : "none");
+    }
+    showCount();
   }
 
   function upsert(ev, flash) {
@@ -257,8 +470,8 @@ function namespaceView(ns) {
       r = makeRow(ev.name);
       rows.set(ev.name, r);
       tbody.append(r.tr);
-      sortRows();
     }
+    const moved = !r.event || r.event.status !== ev.status || sortKey === "last";
     r.event = ev;
     const c = r.cells, rep = ev.replicas;
     c.status.replaceChildren(statusBadge(ev.status), ev.message ? el("span", { class: "message" }, ev.message) : "", problemList(ev.problems));
@@ -276,6 +489,10 @@ function namespaceView(ns) {
     r.tr.dataset.status = ev.status;
     if (flash) { r.tr.classList.remove("flash"); void r.tr.offsetWidth; r.tr.classList.add("flash"); }
     if (r.detail) r.detail.changed();
+    applyFilterTo(r);
+    if (inSnapshot) return; // snapshot() sorts once at its end
+    if (moved) sortRows();
+    else showCount();
   }
 
   // problemList shows every diagnosed problem of the new ReplicaSet, one
@@ -295,10 +512,12 @@ function namespaceView(ns) {
   function makeRow(name) {
     const toggle = el("button", { type: "button", class: "toggle", "aria-expanded": "false", title: "history and rollout controls" }, name);
     const cells = {
-      name: el("td", {}, toggle), status: el("td", { class: "status-cell" }),
-      ready: el("td", { class: "num ready" }), updated: el("td", { class: "num" }), available: el("td", { class: "num" }),
-      replicas: el("td", {}), images: el("td", {}), last: el("td", { class: "muted last" }),
+      name: el("td", { class: "name-cell" }, toggle), status: el("td", { class: "status-cell" }),
+      ready: el("td", { class: "num ready" }), updated: el("td", { class: "num updated" }), available: el("td", { class: "num available" }),
+      replicas: el("td", { class: "replicas-cell" }), images: el("td", { class: "images-cell" }), last: el("td", { class: "muted last" }),
     };
+    // On a phone the table is a list of cards: each cell names itself.
+    for (const c of COLUMNS) cells[c.key].dataset.label = c.head;
     const tr = el("tr", { "data-name": name }, Object.values(cells));
     const r = { name, tr, cells, images: new Map(), detail: null };
     toggle.addEventListener("click", () => {
@@ -375,13 +594,13 @@ function namespaceView(ns) {
       }, (e) => {
         msg.hidden = false;
         msg.textContent = errorText(e);
-        if (e.status === 401) { sessionStorage.removeItem(TOKEN_KEY); }
       }).finally(() => { busy = false; button.disabled = false; });
     }
     return {
       node, input,
       update(value) {
         live = value;
+        input.title = value; // the whole of a long image, where the field is narrow
         if (!dirty) input.value = value; // never overwrite what the user types
       },
     };
@@ -410,7 +629,6 @@ function namespaceView(ns) {
         confirming = null;
       }, (e) => {
         note = { ok: false, text: errorText(e) };
-        if (e.status === 401) sessionStorage.removeItem(TOKEN_KEY);
         if (e.status === 409) confirming = null; // changed meanwhile: look again
       }).finally(() => { busy = false; load(); });
     }
@@ -494,6 +712,7 @@ function namespaceView(ns) {
   return {
     close() {
       closed = true;
+      document.removeEventListener("keydown", slash);
       clearInterval(tick);
       clearTimeout(timer);
       for (const r of rows.values()) if (r.detail) r.detail.close();
@@ -510,28 +729,11 @@ function errorText(e) {
   return text;
 }
 
-// signIn asks for a token when the server refuses the one this tab has (or
-// it has none): with --auth=kubernetes each user pastes their own
-// Kubernetes token (kubectl create token ...), kept for this tab only.
-function signIn(why) {
-  if ($("signin")) return;
-  if (view) { view.close(); view = null; }
-  const input = el("input", { id: "signin-token", type: "password", autocomplete: "off", size: 60,
-    placeholder: "token", "aria-label": "token" });
-  const form = el("form", { id: "signin", onsubmit(ev) {
-    ev.preventDefault();
-    if (!input.value.trim()) return;
-    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
-    banner("");
-    api("GET", "/api/info").then((i) => { info = i; route(); }, () => {});
-  } },
-  el("p", {}, "Sign in with your token: your own Kubernetes token (for example the output of 'kubectl create token NAME', or your kubeconfig's) when serve runs with --auth=kubernetes, else the token serve was given."),
-  input, " ", el("button", { type: "submit" }, "Sign in"));
-  $("crumbs").replaceChildren();
-  setConn("idle");
-  $("main").replaceChildren(el("h1", {}, "Sign in"), el("p", { class: "field-error" }, why || ""), form);
-  input.focus();
+// start reads how the server is set up, then shows the view the address
+// names; again after a token is pasted.
+function start() {
+  api("GET", "/api/info").then((i) => { info = i; }, () => {}).finally(() => { if (!refused) route(); });
 }
 
 window.addEventListener("hashchange", route);
-api("GET", "/api/info").then((i) => { info = i; }, () => {}).finally(route);
+start();
