@@ -190,9 +190,15 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 // ServiceAccount ns/name, with ns as its namespace.
 func serviceAccountKubeconfig(t *testing.T, ns, name string) string {
 	t.Helper()
-	token := strings.TrimSpace(testbed.Kubectl(t, "-n", ns, "create", "token", name, "--duration=1h"))
+	return serviceAccountKubeconfigOf(t, testbed.Shared(), ns, name)
+}
 
-	admin, err := clientcmd.LoadFromFile(testbed.Kubeconfig())
+// serviceAccountKubeconfigOf is serviceAccountKubeconfig on cluster c.
+func serviceAccountKubeconfigOf(t *testing.T, c *testbed.Cluster, ns, name string) string {
+	t.Helper()
+	token := strings.TrimSpace(c.Kubectl(t, "-n", ns, "create", "token", name, "--duration=1h"))
+
+	admin, err := clientcmd.LoadFromFile(c.Kubeconfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
@@ -86,7 +84,7 @@ func newKubeAuthBedOf(t *testing.T, variant, nsA, nsB string, args ...string) *k
 	for _, ns := range []string{nsA, nsB} {
 		b.deployment(t, ns, "web")
 	}
-	b.p = startServeEnv(t, []string{"KUBECONFIG=" + b.kubeconfig(t, "deploywatch", "deploywatch")}, append([]string{"--auth=kubernetes"}, args...)...)
+	b.p = startServeEnv(t, []string{"KUBECONFIG=" + serviceAccountKubeconfigOf(t, c, "deploywatch", "deploywatch")}, append([]string{"--auth=kubernetes"}, args...)...)
 	return b
 }
 
@@ -129,26 +127,6 @@ func (b *kubeAuthBed) deployment(t *testing.T, ns, name string) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// kubeconfig is a kubeconfig with a token of ServiceAccount ns/name.
-func (b *kubeAuthBed) kubeconfig(t *testing.T, ns, name string) string {
-	t.Helper()
-	token := strings.TrimSpace(b.c.Kubectl(t, "-n", ns, "create", "token", name, "--duration=1h"))
-	admin, err := clientcmd.LoadFromFile(b.c.Kubeconfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["bed"] = admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: "bed", AuthInfo: name, Namespace: ns}
-	cfg.CurrentContext = name
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 func (b *kubeAuthBed) as(person string) map[string]string {
