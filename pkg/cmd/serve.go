@@ -17,9 +17,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server"
@@ -37,6 +40,7 @@ type ServeOptions struct {
 	Namespaces      []string
 	ReadOnly        bool
 	TokenFile       string
+	Auth            string
 	ShutdownTimeout time.Duration
 	ShutdownDelay   time.Duration
 	Linger          time.Duration
@@ -54,6 +58,7 @@ func NewServeOptions(configFlags *genericclioptions.ConfigFlags, streams generic
 	return &ServeOptions{
 		configFlags: configFlags, IOStreams: streams,
 		Address:         "127.0.0.1:8080",
+		Auth:            server.AuthToken,
 		ShutdownTimeout: 10 * time.Second,
 		Linger:          hub.DefaultLinger,
 		Heartbeat:       server.DefaultHeartbeat,
@@ -95,6 +100,7 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 	fs.StringSliceVar(&o.AllowedHosts, "allowed-hosts", o.AllowedHosts, "further host names that may reach the server (comma-separated), e.g. its Service's DNS name or an Ingress host; other Host headers are refused (DNS rebinding)")
 	fs.StringSliceVar(&o.Namespaces, "namespaces", o.Namespaces, "serve only these namespaces (comma-separated); others are refused with 403")
 	fs.BoolVar(&o.ReadOnly, "read-only", o.ReadOnly, "refuse every change (scale, image) with 403")
+	fs.StringVar(&o.Auth, "auth", o.Auth, "who may use the API: token (one shared token; everyone acts as serve's identity) or kubernetes (each user sends their own Kubernetes token, checked with a TokenReview; reads and changes are authorized per user with SubjectAccessReviews and changes are made impersonating the user)")
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the token every API request needs (at least 32 random bytes, e.g. openssl rand -hex 32); without it a random token is made and printed")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a graceful shutdown may take before connections are cut")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "on SIGTERM, keep serving this long with /readyz failing before closing the listener, for load balancers that drain by health check; part of --shutdown-timeout, at most half of it")
@@ -114,7 +120,7 @@ func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
 	}
 	o.clients = c
 	o.notify.complete(cmd, c.Namespace)
-	if o.TokenFile != "" {
+	if o.TokenFile != "" && o.Auth != server.AuthKubernetes { // Validate refuses the pair
 		b, err := os.ReadFile(o.TokenFile)
 		if err != nil {
 			return fmt.Errorf("cannot read --token-file: %w; check the path, or drop the flag to get a random token", err)
@@ -200,6 +206,15 @@ func (o *ServeOptions) Validate() error {
 	if o.Heartbeat <= 0 {
 		problems = append(problems, fmt.Sprintf("--heartbeat must be positive, got %s", o.Heartbeat))
 	}
+	switch o.Auth {
+	case server.AuthToken:
+	case server.AuthKubernetes:
+		if o.TokenFile != "" {
+			problems = append(problems, "--token-file is for --auth=token; with --auth=kubernetes every user sends their own Kubernetes token: drop --token-file")
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("invalid --auth %q: use token or kubernetes", o.Auth))
+	}
 	problems = append(problems, o.notify.validate()...)
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
@@ -215,7 +230,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("cannot listen on %s: %w; pick another address with --address, e.g. --address 127.0.0.1:0", o.Address, err)
 	}
 	defer ln.Close()
-	if o.token == "" {
+	if o.token == "" && o.Auth == server.AuthToken {
 		o.token = randomToken()
 	}
 	log := slog.New(slog.NewTextHandler(o.ErrOut, nil))
@@ -247,7 +262,9 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	srv, err := server.New(server.Options{
 		Client:           o.clients.Kube,
 		Hub:              h,
+		Auth:             o.Auth,
 		Token:            o.token,
+		Impersonate:      impersonator(o.clients.Config),
 		ReadOnly:         o.ReadOnly,
 		Namespaces:       o.Namespaces,
 		DefaultNamespace: o.clients.Namespace,
@@ -263,11 +280,11 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !isLoopback(ln.Addr()) {
+	if !isLoopback(ln.Addr()) && o.Auth == server.AuthToken {
 		fmt.Fprintf(o.ErrOut, "warning: listening on %s (%s), beyond loopback: anyone who can reach it and has the token can read what your kubeconfig can read\n", ln.Addr(), listensOn(ln.Addr()))
 	}
 	fmt.Fprintf(o.Out, "Serving Deployments on %s\n", o.pageURL(ln.Addr()))
-	log.Info("serving", "address", ln.Addr().String(), "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host, "maxStreams", maxStreams)
+	log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host, "maxStreams", maxStreams)
 	return srv.Serve(ctx, ln, o.ShutdownTimeout)
 }
 
@@ -286,6 +303,9 @@ func (o *ServeOptions) pageURL(addr net.Addr) string {
 		host = net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
 	}
 	u := "http://" + host + "/"
+	if o.Auth == server.AuthKubernetes {
+		return u + " (sign in with your own Kubernetes token, e.g. from 'kubectl create token')"
+	}
 	if o.TokenFile != "" {
 		return u + " (token from " + o.TokenFile + "; add #token=<it> to the address)"
 	}
@@ -374,4 +394,22 @@ func randomToken() string {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// impersonator makes clients that act as a user with serve's credentials
+// and Impersonate-* headers (--auth=kubernetes): the API server authorizes
+// and audits the user. Clients share the transport of config, which
+// client-go caches by TLS settings.
+func impersonator(config *rest.Config) func(authenticationv1.UserInfo) (kubernetes.Interface, error) {
+	return func(u authenticationv1.UserInfo) (kubernetes.Interface, error) {
+		c := rest.CopyConfig(config)
+		c.Impersonate = rest.ImpersonationConfig{UserName: u.Username, UID: u.UID, Groups: u.Groups}
+		if len(u.Extra) > 0 {
+			c.Impersonate.Extra = make(map[string][]string, len(u.Extra))
+			for k, v := range u.Extra {
+				c.Impersonate.Extra[k] = v
+			}
+		}
+		return kubernetes.NewForConfig(c)
+	}
 }

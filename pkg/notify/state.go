@@ -23,7 +23,7 @@ import (
 // -15; a Deployment's record lives in the one its key hashes to. Each
 // ConfigMap is limited to 1 MiB by the API server, and a batch rewrites
 // only the shards it touches. Changing it moves records between shards, so
-// it is fixed (deploy/notify-rbac.yaml names every shard).
+// it is fixed (deploy/base/notify-rbac.yaml names every shard).
 const Shards = 16
 
 // termAnnotation on a shard is the term of the last leader that wrote it.

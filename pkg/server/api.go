@@ -232,11 +232,16 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) *apiError
 
 // info tells the page how this server is set up.
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {
-	s.writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"readOnly":   s.opts.ReadOnly,
 		"namespaces": s.opts.Namespaces,
 		"version":    s.opts.Version,
-	})
+		"auth":       AuthToken,
+	}
+	if user, ok := userOf(r); ok {
+		out["auth"], out["user"] = AuthKubernetes, user.Username
+	}
+	s.writeJSON(w, http.StatusOK, out)
 }
 
 // namespaceInfo is one entry of GET /api/namespaces.
@@ -261,6 +266,9 @@ type namespaceList struct {
 // cluster-wide LIST per nsListTTL.
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 	out, e := s.nsList.get(r.Context(), s.namespaceList)
+	if e == nil {
+		out, e = s.visibleNamespaces(r, out)
+	}
 	if e != nil {
 		s.writeError(w, r, e)
 		return
@@ -379,6 +387,12 @@ func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
 // time and changed.
 func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 	ns := r.PathValue("ns")
+	// The user's rights first: whoever may not read a namespace does not
+	// learn whether it exists.
+	if e := s.may(r, readAccess(ns)...); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
 	if e := s.checkNamespace(r.Context(), ns); e != nil {
 		s.writeError(w, r, e)
 		return
@@ -434,8 +448,12 @@ type imageBody struct {
 
 // change runs the checks every change shares, in the order that tells the
 // least to whoever may not change anything: the token first, then the body,
-// then the namespace.
-func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, do func(ctx context.Context, ns, name string) (operations.Result, error)) {
+// then the namespace, then (AuthKubernetes) the user's rights, need: a
+// user without them gets 403 and the API server sees no change request.
+// do makes the change with client, which impersonates the user in
+// AuthKubernetes mode.
+func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, need func(ns string) []access,
+	do func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error)) {
 	if e := s.authorize(r); e != nil {
 		s.writeError(w, r, e)
 		return
@@ -449,28 +467,41 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, do fun
 		s.writeError(w, r, e)
 		return
 	}
-	res, err := do(r.Context(), ns, name)
+	if e := s.may(r, need(ns)...); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	client, e := s.actingClient(r)
+	if e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	res, err := do(r.Context(), client, ns, name)
 	if err != nil {
 		s.writeError(w, r, fromError(err))
 		return
 	}
-	s.log.Info("changed", "namespace", ns, "deployment", name, "changed", res.Changed, "changes", res.Changes)
+	args := []any{"namespace", ns, "deployment", name, "changed", res.Changed, "changes", res.Changes}
+	if user, ok := userOf(r); ok {
+		args = append(args, "user", user.Username)
+	}
+	s.log.Info("changed", args...)
 	s.writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) scale(w http.ResponseWriter, r *http.Request) {
 	var body scaleBody
-	s.change(w, r, &body, func(ctx context.Context, ns, name string) (operations.Result, error) {
+	s.change(w, r, &body, scaleAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
 		if body.Replicas == nil {
 			return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
 				Problems: []operations.Problem{{Field: "replicas", Message: `replicas is required, e.g. {"replicas": 3}`}}}
 		}
-		res, err := operations.Scale(ctx, s.opts.Client.AppsV1(), operations.ScaleRequest{
+		res, err := operations.Scale(ctx, client.AppsV1(), operations.ScaleRequest{
 			Namespace: ns, Name: name, Replicas: *body.Replicas,
 			CurrentReplicas: body.CurrentReplicas, ResourceVersion: body.ResourceVersion,
 		})
 		if err == nil {
-			operations.NoteAutoscalers(ctx, s.opts.Client.AutoscalingV2(), &res)
+			operations.NoteAutoscalers(ctx, client.AutoscalingV2(), &res)
 		}
 		return res, err
 	})
@@ -478,12 +509,12 @@ func (s *Server) scale(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) setImage(w http.ResponseWriter, r *http.Request) {
 	var body imageBody
-	s.change(w, r, &body, func(ctx context.Context, ns, name string) (operations.Result, error) {
+	s.change(w, r, &body, patchAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
 		if body.Container == "" {
 			return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
 				Problems: []operations.Problem{{Field: "container", Message: `container is required, e.g. {"container": "web", "image": "nginx:1.27"}`}}}
 		}
-		return operations.SetImages(ctx, s.opts.Client.AppsV1(), operations.ImageRequest{
+		return operations.SetImages(ctx, client.AppsV1(), operations.ImageRequest{
 			Namespace: ns, Name: name, ResourceVersion: body.ResourceVersion,
 			Images: []operations.ContainerImage{{Container: body.Container, Image: body.Image}},
 		})
@@ -531,4 +562,39 @@ func slogLevel(status int, path string) slog.Level {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
+}
+
+// What each change needs of the user in AuthKubernetes mode (the API
+// server checks the rest, e.g. get, as the impersonated user).
+func scaleAccess(ns string) []access {
+	return []access{{Namespace: ns, Verb: "update", Group: "apps", Resource: "deployments", Subresource: "scale"}}
+}
+
+func patchAccess(ns string) []access {
+	return []access{{Namespace: ns, Verb: "patch", Group: "apps", Resource: "deployments"}}
+}
+
+// visibleNamespaces is the shared list cut, in AuthKubernetes mode, to the
+// namespaces whose Deployments the user may list: one review for the whole
+// cluster, else one per namespace (each cached).
+func (s *Server) visibleNamespaces(r *http.Request, all *namespaceList) (*namespaceList, *apiError) {
+	if s.kube == nil {
+		return all, nil
+	}
+	if e := s.may(r, access{Verb: "list", Group: "apps", Resource: "deployments"}); e == nil {
+		return all, nil
+	} else if e.Status != http.StatusForbidden {
+		return nil, e
+	}
+	out := &namespaceList{Namespaces: []namespaceInfo{}}
+	for _, ns := range all.Namespaces {
+		e := s.may(r, access{Namespace: ns.Name, Verb: "list", Group: "apps", Resource: "deployments"})
+		switch {
+		case e == nil:
+			out.Namespaces = append(out.Namespaces, ns)
+		case e.Status != http.StatusForbidden:
+			return nil, e
+		}
+	}
+	return out, nil
 }

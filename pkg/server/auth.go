@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"math"
 	"net"
 	"net/http"
@@ -166,6 +167,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				"too many requests with a wrong token from %s; wait %d s, then use the token serve was given", key, secs))
 			return
 		}
+		if s.kube != nil {
+			s.authenticateUser(w, r, key, next)
+			return
+		}
 		present, ok := s.auth.bearer(r)
 		switch {
 		case ok:
@@ -176,9 +181,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			s.auth.failed(key)
-			s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
-				"the stream ticket is wrong or expired; get a new one with POST /api/tickets"))
+			s.badTicket(w, r, key)
 			return
 		case present:
 			s.auth.failed(key)
@@ -192,6 +195,50 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// authenticateUser is authenticate in AuthKubernetes mode: the user's own
+// Kubernetes token (checked with a TokenReview), or a ticket bound to the
+// user for reads.
+func (s *Server) authenticateUser(w http.ResponseWriter, r *http.Request, key string, next http.Handler) {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	present := strings.EqualFold(scheme, "Bearer") && token != ""
+	switch {
+	case present:
+		user, err := s.kube.authenticate(r.Context(), token)
+		var bad *errUnauthenticated
+		switch {
+		case errors.As(err, &bad):
+			s.auth.failed(key)
+			s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
+				"the cluster does not accept this token (wrong or expired); get one with 'kubectl create token SERVICEACCOUNT' or from your kubeconfig"))
+		case err != nil && strings.HasSuffix(r.URL.Path, "/stream"):
+			s.streamError(w, r, fromError(err)) // the API server down: a stream is told to retry
+		case err != nil:
+			s.writeError(w, r, fromError(err))
+		default:
+			r = r.WithContext(context.WithValue(r.Context(), bearerKey, true))
+			next.ServeHTTP(w, withUser(r, user))
+		}
+		return
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Has("ticket"):
+		if user, ok := s.kube.validTicket(r.URL.Query().Get("ticket")); ok {
+			next.ServeHTTP(w, withUser(r, user))
+			return
+		}
+		s.badTicket(w, r, key)
+		return
+	}
+	s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
+		"the API needs your Kubernetes token in the header 'Authorization: Bearer <token>' (e.g. from 'kubectl create token SERVICEACCOUNT')"))
+}
+
+// badTicket answers a wrong or expired ticket, which counts as a wrong token.
+func (s *Server) badTicket(w http.ResponseWriter, r *http.Request, key string) {
+	s.auth.failed(key)
+	s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
+		"the stream ticket is wrong or expired; get a new one with POST /api/tickets"))
+}
+
 // hasBearer reports whether the request was authenticated with the token
 // itself, not a ticket: only such requests may change anything.
 func hasBearer(r *http.Request) bool {
@@ -203,6 +250,12 @@ func hasBearer(r *http.Request) bool {
 func (s *Server) tickets(w http.ResponseWriter, r *http.Request) {
 	if !hasBearer(r) {
 		s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized", "a ticket needs the header 'Authorization: Bearer <token>'"))
+		return
+	}
+	if s.kube != nil {
+		user, _ := userOf(r)
+		t, exp := s.kube.ticket(user)
+		s.writeJSON(w, http.StatusOK, map[string]any{"ticket": t, "expires": exp.UTC().Format(time.RFC3339)})
 		return
 	}
 	t, exp := s.auth.ticket()

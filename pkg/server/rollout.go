@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -47,6 +49,10 @@ type preconditionBody struct {
 // first (operations.History).
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
+	if e := s.may(r, historyAccess(ns)...); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
 	if e := s.checkNamespace(r.Context(), ns); e != nil {
 		s.writeError(w, r, e)
 		return
@@ -62,7 +68,12 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		}
 		rev = n
 	}
-	h, err := operations.GetHistory(r.Context(), s.opts.Client.AppsV1(), operations.HistoryRequest{Namespace: ns, Name: name, Revision: rev})
+	client, e := s.actingClient(r)
+	if e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	h, err := operations.GetHistory(r.Context(), client.AppsV1(), operations.HistoryRequest{Namespace: ns, Name: name, Revision: rev})
 	if err != nil {
 		s.writeError(w, r, fromError(err))
 		return
@@ -72,8 +83,8 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 	var body undoBody
-	s.change(w, r, &body, func(ctx context.Context, ns, name string) (operations.Result, error) {
-		return operations.Undo(ctx, s.opts.Client.AppsV1(), operations.UndoRequest{
+	s.change(w, r, &body, undoAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
+		return operations.Undo(ctx, client.AppsV1(), operations.UndoRequest{
 			Namespace: ns, Name: name, ToRevision: body.ToRevision, ResourceVersion: body.ResourceVersion,
 		})
 	})
@@ -81,8 +92,8 @@ func (s *Server) undo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 	var body preconditionBody
-	s.change(w, optionalBody(r), &body, func(ctx context.Context, ns, name string) (operations.Result, error) {
-		return operations.Restart(ctx, s.opts.Client.AppsV1(), operations.RestartRequest{
+	s.change(w, optionalBody(r), &body, patchAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
+		return operations.Restart(ctx, client.AppsV1(), operations.RestartRequest{
 			Namespace: ns, Name: name, ResourceVersion: body.ResourceVersion,
 		})
 	})
@@ -91,8 +102,8 @@ func (s *Server) restart(w http.ResponseWriter, r *http.Request) {
 func (s *Server) pauseOrResume(paused bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var body preconditionBody
-		s.change(w, optionalBody(r), &body, func(ctx context.Context, ns, name string) (operations.Result, error) {
-			return operations.SetPaused(ctx, s.opts.Client.AppsV1(), operations.PauseRequest{
+		s.change(w, optionalBody(r), &body, patchAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
+			return operations.SetPaused(ctx, client.AppsV1(), operations.PauseRequest{
 				Namespace: ns, Name: name, Paused: paused, ResourceVersion: body.ResourceVersion,
 			})
 		})
@@ -151,6 +162,10 @@ func (s *Server) permissions(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusOK, Permissions{ReadOnly: true})
 		return
 	}
+	if s.kube != nil {
+		s.userPermissions(w, r, ns)
+		return
+	}
 	c := &s.perms
 	c.mu.Lock()
 	e, ok := c.entries[ns]
@@ -185,5 +200,41 @@ func (s *Server) permissions(w http.ResponseWriter, r *http.Request) {
 	}
 	c.entries[ns] = permissionsEntry{p: p, expires: time.Now().Add(permissionsTTL)}
 	c.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, p)
+}
+
+// historyAccess is what a Deployment's revisions need of the user: the
+// Deployment and its ReplicaSets.
+func historyAccess(ns string) []access {
+	return []access{
+		{Namespace: ns, Verb: "get", Group: "apps", Resource: "deployments"},
+		{Namespace: ns, Verb: "list", Group: "apps", Resource: "replicasets"},
+	}
+}
+
+// undoAccess: the patch, and the ReplicaSets it reads the revision from.
+func undoAccess(ns string) []access {
+	return append(patchAccess(ns), access{Namespace: ns, Verb: "list", Group: "apps", Resource: "replicasets"})
+}
+
+// userPermissions is permissions in AuthKubernetes mode: what the request's
+// user may do, from the reviews' cache.
+func (s *Server) userPermissions(w http.ResponseWriter, r *http.Request, ns string) {
+	var p Permissions
+	for _, q := range []struct {
+		to   *bool
+		need []access
+	}{
+		{&p.Scale, scaleAccess(ns)},
+		{&p.Patch, patchAccess(ns)},
+		{&p.History, historyAccess(ns)},
+	} {
+		e := s.may(r, q.need...)
+		if e != nil && e.Status != http.StatusForbidden {
+			s.writeError(w, r, e)
+			return
+		}
+		*q.to = e == nil
+	}
 	s.writeJSON(w, http.StatusOK, p)
 }

@@ -6,7 +6,9 @@
 // its own (DNS rebinding, cross-site requests), every API request (reads
 // too) needs the token, changes are refused entirely in read-only mode, and
 // request bodies are small.
-// It acts with the identity of its Kubernetes client and never more.
+// It acts with the identity of its Kubernetes client and never more; with
+// AuthKubernetes each request carries its user's own Kubernetes token, is
+// authorized for that user, and changes impersonate the user.
 package server
 
 import (
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
@@ -45,9 +48,14 @@ type Options struct {
 	Client kubernetes.Interface
 	// Hub feeds the streams; the caller closes it after Serve returns.
 	Hub *hub.Hub
+	// Auth is AuthToken (the default) or AuthKubernetes.
+	Auth string
 	// Token authenticates every API request (Authorization: Bearer
-	// <token>, or a stream ticket made with it). Required.
+	// <token>, or a stream ticket made with it). Required with AuthToken.
 	Token string
+	// Impersonate makes a client that acts as the given user, for the
+	// changes and per-user reads of AuthKubernetes. Required with it.
+	Impersonate func(authenticationv1.UserInfo) (kubernetes.Interface, error)
 	// ReadOnly refuses every change with 403.
 	ReadOnly bool
 	// Namespaces restricts what is served; empty serves every namespace the
@@ -111,7 +119,8 @@ type Server struct {
 	stopAll  context.CancelFunc
 	checks   nsChecks // namespace checks shared by streams that arrive together
 	perms    permissionsCache
-	auth     *authn
+	auth     *authn       // AuthToken; the wrong-token limiter in both modes
+	kube     *kubeAuth    // AuthKubernetes
 	streams  atomic.Int64 // streams open, for MaxStreams
 	nsList   nsListCache  // GET /api/namespaces, shared by every client for a moment
 }
@@ -121,8 +130,17 @@ func New(opts Options) (*Server, error) {
 	if opts.Client == nil || opts.Hub == nil || opts.Addr == nil {
 		return nil, errors.New("server: Client, Hub and Addr are required")
 	}
-	if opts.Token == "" {
-		return nil, errors.New("server: a token is required")
+	switch opts.Auth {
+	case "", AuthToken:
+		if opts.Token == "" {
+			return nil, errors.New("server: a token is required")
+		}
+	case AuthKubernetes:
+		if opts.Impersonate == nil {
+			return nil, errors.New("server: Impersonate is required with AuthKubernetes")
+		}
+	default:
+		return nil, fmt.Errorf("server: unknown Auth %q", opts.Auth)
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
@@ -148,7 +166,11 @@ func New(opts Options) (*Server, error) {
 		served:   map[string]bool{},
 		log:      opts.Logger,
 		registry: prometheus.NewRegistry(),
-		auth:     newAuthn(opts.Token),
+		// With AuthKubernetes only its wrong-token limiter is used.
+		auth: newAuthn(opts.Token),
+	}
+	if opts.Auth == AuthKubernetes {
+		s.kube = newKubeAuth(opts.Client, opts.Impersonate)
 	}
 	s.stopCtx, s.stopAll = context.WithCancel(context.Background())
 	for _, ns := range opts.Namespaces {

@@ -35,6 +35,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.streams.Add(-1)
+	// The user's rights before anything else (AuthKubernetes): they decide
+	// who may subscribe, not how many watches run.
+	if e := s.may(r, readAccess(ns)...); e != nil {
+		s.streamError(w, r, e)
+		return
+	}
+	recheck := time.Now().Add(AccessReviewTTL)
 	check := s.serves(ns)
 	if check == nil && !s.opts.Hub.Running(ns) {
 		check = s.checks.do(r.Context(), ns, s.checkNamespace) // once per tracker, not per client
@@ -81,6 +88,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	defer beat.Stop()
 	lastSent := lastID
 	for {
+		// A revoked right ends the stream within about AccessReviewTTL;
+		// between checks an event costs no review.
+		if s.kube != nil && time.Now().After(recheck) {
+			if e := s.may(r, readAccess(ns)...); e != nil && e.Status == http.StatusForbidden {
+				data, _ := json.Marshal(map[string]string{"reason": e.Reason, "message": e.Message})
+				_ = out.write(Frame("forbidden", lastSent, data))
+				_ = out.flush()
+				return
+			}
+			recheck = time.Now().Add(AccessReviewTTL)
+		}
 		msgs, err := sub.Wait(ctx, beat.C)
 		switch {
 		case err == nil:

@@ -138,7 +138,7 @@ func TestDeployManifestsApply(t *testing.T) {
 	}
 
 	// Notifications: a Role in serve's namespace, exactly the Lease and
-	// the ConfigMap (deploy/notify-rbac.yaml).
+	// the ConfigMap (deploy/base/notify-rbac.yaml).
 	notifyRole, err := cs.RbacV1().Roles(deployNamespace).Get(ctx, "deploywatch-notify", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -47,7 +47,7 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"create", "serviceaccounts", "--subresource=token"}, {"*", "*"},
 		{"create", "horizontalpodautoscalers.autoscaling"}, {"update", "horizontalpodautoscalers.autoscaling"}, {"delete", "horizontalpodautoscalers.autoscaling"},
 	}
-	// Notifications: the Lease and the ConfigMap of deploy/notify-rbac.yaml,
+	// Notifications: the Lease and the ConfigMap of deploy/base/notify-rbac.yaml,
 	// in serve's own namespace, and nothing else there.
 	canIn := func(ns string, args ...string) bool {
 		_, _, err := testbed.KubectlErr(append([]string{"auth", "can-i", "--as=" + deployServiceAccount, "-n", ns}, args...)...)

@@ -374,7 +374,7 @@ func TestNotifyBadFlags(t *testing.T) {
 
 // TestNotifyWithDeployServiceAccount runs serve with notifications as
 // deploy/ runs it, with its ServiceAccount's token and default Lease names:
-// deploy/notify-rbac.yaml must be enough to lead and record, and the
+// deploy/base/notify-rbac.yaml must be enough to lead and record, and the
 // ClusterRole to watch every namespace.
 func TestNotifyWithDeployServiceAccount(t *testing.T) {
 	deployApply(t)

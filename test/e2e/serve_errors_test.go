@@ -190,9 +190,15 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 // ServiceAccount ns/name, with ns as its namespace.
 func serviceAccountKubeconfig(t *testing.T, ns, name string) string {
 	t.Helper()
-	token := strings.TrimSpace(testbed.Kubectl(t, "-n", ns, "create", "token", name, "--duration=1h"))
+	return serviceAccountKubeconfigOf(t, testbed.Shared(), ns, name)
+}
 
-	admin, err := clientcmd.LoadFromFile(testbed.Kubeconfig())
+// serviceAccountKubeconfigOf is serviceAccountKubeconfig on cluster c.
+func serviceAccountKubeconfigOf(t *testing.T, c *testbed.Cluster, ns, name string) string {
+	t.Helper()
+	token := strings.TrimSpace(c.Kubectl(t, "-n", ns, "create", "token", name, "--duration=1h"))
+
+	admin, err := clientcmd.LoadFromFile(c.Kubeconfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +246,8 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--read-only", "--token-file", empty}, "--token-file " + empty + " is empty"},
 		{[]string{"--token-file", "/nonexistent"}, "cannot read --token-file"},
 		{[]string{"shop"}, "serve takes no arguments"},
+		{[]string{"--auth", "bogus"}, `invalid --auth "bogus": use token or kubernetes`},
+		{[]string{"--auth", "kubernetes", "--token-file", short}, "--token-file is for --auth=token; with --auth=kubernetes every user sends their own Kubernetes token: drop --token-file"},
 		{[]string{"--allowed-hosts", "https://deploywatch.example"}, `invalid host "https://deploywatch.example" in --allowed-hosts`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

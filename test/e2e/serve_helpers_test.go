@@ -58,8 +58,9 @@ func (s *syncBuffer) String() string {
 }
 
 // servingLine is what serve prints once listening: the URL with the token
-// in its fragment, or, for a token from a file, where the token is.
-var servingLine = regexp.MustCompile(`Serving Deployments on (http://[^/\s]+)/(?:#token=(\S+)| \(token from (\S+?);.*\))$`)
+// in its fragment, or, for a token from a file, where the token is, or with
+// --auth=kubernetes that each user signs in.
+var servingLine = regexp.MustCompile(`Serving Deployments on (http://[^/\s]+)/(?:#token=(\S+)| \(token from (\S+?);.*\)| \(sign in with your own Kubernetes token.*\))$`)
 
 // startServe runs `kubectl deploywatch serve --address 127.0.0.1:0 args...`
 // against the shared cluster and waits for the URL it prints. It is stopped
@@ -121,9 +122,11 @@ func startServeUnder(t *testing.T, wrapper []string, env []string, args ...strin
 			t.Fatalf("serve printed %q, want its URL; stderr:\n%s", line, p.stderr.String())
 		}
 		p.base, p.line = m[1], line
-		if m[2] != "" {
+		switch {
+		case m[2] != "":
 			p.token, _ = url.QueryUnescape(m[2])
-		} else {
+		case m[3] == "": // --auth=kubernetes: each request says whose it is
+		default:
 			b, err := os.ReadFile(m[3])
 			if err != nil {
 				t.Fatalf("serve says the token is in %s: %v", m[3], err)

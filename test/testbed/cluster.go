@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -54,6 +55,10 @@ type Options struct {
 	// APIServerArgs are extra kube-apiserver flags, without the leading
 	// dashes: {"watch-cache-sizes": "deployments.apps#0"}.
 	APIServerArgs map[string]string
+	// Audit makes the API server write an audit log (Metadata level: who,
+	// as whom, what verb on which object, the answer's code) to
+	// Cluster.AuditLog.
+	Audit bool
 
 	hooks *startHooks // for the test bed's own tests
 }
@@ -171,15 +176,27 @@ options:
   kubectlBinary: %s
   etcdctlBinary: %s
 `, ports[0], ports[1], ports[2], kubectlPath, filepath.Join(c.bin, "etcdctl"))
-	if len(opts.APIServerArgs) > 0 {
-		keys := make([]string, 0, len(opts.APIServerArgs))
-		for k := range opts.APIServerArgs {
+	args := maps.Clone(opts.APIServerArgs)
+	if opts.Audit {
+		policy := filepath.Join(c.dir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return err
+		}
+		if args == nil {
+			args = map[string]string{}
+		}
+		args["audit-policy-file"] = policy
+		args["audit-log-path"] = c.AuditLog()
+	}
+	if len(args) > 0 {
+		keys := make([]string, 0, len(args))
+		for k := range args {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		config += "componentsPatches:\n- name: kube-apiserver\n  extraArgs:\n"
 		for _, k := range keys {
-			config += fmt.Sprintf("  - key: %s\n    value: %q\n", k, opts.APIServerArgs[k])
+			config += fmt.Sprintf("  - key: %s\n    value: %q\n", k, args[k])
 		}
 	}
 	// The pod Stages that play the kubelet, faults included (stages.go).
@@ -276,6 +293,22 @@ options:
 	}
 	return c.waitUntil(ctx, func() error { return c.ready(ctx, cs) })
 }
+
+// auditPolicy logs every request at Metadata level, once (at its end),
+// leaving out the components' and nodes' own chatter.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived", "ResponseStarted"]
+rules:
+- level: None
+  userGroups: ["system:nodes"]
+- level: None
+  users: ["system:kube-controller-manager", "system:kube-scheduler", "system:apiserver"]
+- level: Metadata
+`
+
+// AuditLog is the path of the API server's audit log (Options.Audit).
+func (c *Cluster) AuditLog() string { return filepath.Join(c.dir, "audit.log") }
 
 // ephemeralPorts are n distinct free loopback ports that the kernel chose.
 func ephemeralPorts(n int) ([]int, error) {

@@ -96,12 +96,12 @@ function tokenRefused() {
     start();
   });
   const text = token()
-    ? "This server did not accept the token this tab has: it was probably restarted with a new one. "
+    ? "This server did not accept the token this tab has: it was probably restarted with a new one, or has expired. "
     : "This tab has no token. ";
   const b = $("banner");
   b.hidden = false;
   b.className = "banner error auth";
-  b.replaceChildren(el("p", {}, text + "Open the link that kubectl deploywatch serve printed (it ends in #token=…), or paste the token below; with --token-file, it is that file's content."), form);
+  b.replaceChildren(el("p", {}, text + "Open the link that kubectl deploywatch serve printed (it ends in #token=…), or paste the token below; with --token-file, it is that file's content; with --auth=kubernetes, your own Kubernetes token (kubectl create token NAME, or your kubeconfig's)."), form);
   if (!view) main.replaceChildren(); // refused before anything was shown: no "Loading…" forever
   input.focus();
 }
