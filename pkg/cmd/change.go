@@ -300,7 +300,7 @@ func (o *changeOptions) wait(ctx context.Context, res operations.Result) error {
 		return &ExitError{Code: exitTimeout, Err: explained(err, "timed out after %s waiting for the rollout of deployment %q in namespace %q: %s",
 			o.Timeout, res.Name, res.Namespace, describe(last))}
 	case errors.Is(err, context.Canceled):
-		return &ExitError{Code: exitSignal, Err: explained(err, "interrupted while waiting for the rollout of deployment %q in namespace %q: %s",
+		return &ExitError{Code: interruptCode(ctx), Err: explained(err, "interrupted while waiting for the rollout of deployment %q in namespace %q: %s",
 			res.Name, res.Namespace, describe(last))}
 	}
 	return o.explain(ctx, err)

@@ -249,6 +249,13 @@ func TestCompletionOutcomes(t *testing.T) {
 		if err := c.result(canceled, 0); !errors.As(err, &exit) || exit.Code != exitSignal {
 			t.Fatalf("result after an interrupt = %v, want exit 130", err)
 		}
+		for sig, code := range map[os.Signal]int{os.Interrupt: 130, syscall.SIGTERM: 143} {
+			signaled, cancel3 := context.WithCancelCause(context.Background())
+			cancel3(signalCause{sig})
+			if err := c.result(signaled, 0); !errors.As(err, &exit) || exit.Code != code {
+				t.Errorf("result after %v = %v, want exit %d", sig, err, code)
+			}
+		}
 	})
 }
 

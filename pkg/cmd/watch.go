@@ -452,7 +452,7 @@ func (c *completion) checkLocked() {
 }
 
 // result turns the outcome into the exit: nil, failed (1), timeout (2) or
-// interrupted (130).
+// interrupted (130 for Ctrl-C, 143 for SIGTERM).
 func (c *completion) result(ctx context.Context, timeout time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -473,7 +473,7 @@ func (c *completion) result(ctx context.Context, timeout time.Duration) error {
 		}
 		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s waiting for %s", timeout, c.pendingLocked())}
 	}
-	return &ExitError{Code: exitSignal, Err: fmt.Errorf("interrupted while waiting for %s", c.pendingLocked())}
+	return &ExitError{Code: interruptCode(ctx), Err: fmt.Errorf("interrupted while waiting for %s", c.pendingLocked())}
 }
 
 func (c *completion) pendingLocked() string {
