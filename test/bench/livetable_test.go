@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,12 +52,30 @@ func benchLiveTable(t *testing.T, r *report) {
 	created := createMany(t, cs, "live", namespaces, perNS, oneInTen)
 	testbed.BuildPlugin(t)
 
-	tools := []struct{ name, command string }{
-		{"kubectl deploywatch -A", "kubectl deploywatch -A"},
+	sec := section{
+		title: fmt.Sprintf("9. Live table: %d Deployments in %d namespaces on a 200x50 terminal (tmux), CPU over %v idle and %v of 10 scales a second", total, namespaces, window, window),
+		head:  []string{"client", "start to the full count on screen", "CPU idle", "CPU with 10 scales/s", "RSS then", "the test's own CPU (the scales)", "kube-apiserver CPU"},
 	}
+	apiPID, _ := c.ComponentPID(testbed.APIServer)
+	measure := func(name, command string) {
+		pid, started, shown, stop := startInTmux(t, c, command, total)
+		defer stop() // the next client runs alone
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		t.Logf("%s: the pane's pid %d is %s", name, pid, strings.TrimSpace(string(comm)))
+		time.Sleep(5 * time.Second) // the first redraws and the informers' last events settle
+		idle := cpuOver(pid, window, nil)
+		self, api := cpuTime(os.Getpid()), cpuTime(apiPID)
+		busy := cpuOver(pid, window, func(stop <-chan struct{}) { scaleLoop(t, cs, namespaces, perNS, stop) })
+		self, api = cpuTime(os.Getpid())-self, cpuTime(apiPID)-api
+		sec.rows = append(sec.rows, []string{name, ms(shown.Sub(started)), cores(idle, window), cores(busy, window),
+			mb(procStatus(pid, "VmRSS")), cores(self, window), cores(api, window)})
+	}
+	measure("kubectl deploywatch -A", "exec kubectl deploywatch -A")
+
+	// k9s after deploywatch: its first build takes minutes.
 	var note string
 	if k9s, err := k9sBinary(t); err != nil {
-		note = fmt.Sprintf("k9s could not be built (%v): deploywatch is measured alone.", err)
+		note = fmt.Sprintf("k9s could not be had (%v): deploywatch is measured alone.", err)
 	} else {
 		home := t.TempDir()
 		cfg := filepath.Join(home, "config", "k9s")
@@ -67,26 +86,9 @@ func benchLiveTable(t *testing.T, r *report) {
 		if err := os.WriteFile(filepath.Join(cfg, "config.yaml"), []byte("k9s:\n  skipLatestRevCheck: true\n  ui:\n    splashless: true\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		tools = append(tools, struct{ name, command string }{"k9s " + k9sVersion + " -A -c deploy --readonly",
+		measure("k9s "+k9sVersion+" -A -c deploy --readonly",
 			fmt.Sprintf("XDG_CONFIG_HOME=%s/config XDG_STATE_HOME=%s/state XDG_DATA_HOME=%s/data XDG_CACHE_HOME=%s/cache exec %s -A -c deploy --readonly",
-				home, home, home, home, k9s)})
-	}
-
-	sec := section{
-		title: fmt.Sprintf("8. Live table: %d Deployments in %d namespaces on a 200x50 terminal (tmux), CPU over %v idle and %v of 10 scales a second", total, namespaces, window, window),
-		head:  []string{"client", "start to the full count on screen", "CPU idle", "CPU with 10 scales/s", "RSS then", "the test's own CPU (the scales)", "kube-apiserver CPU"},
-	}
-	apiPID, _ := c.ComponentPID(testbed.APIServer)
-	for _, tool := range tools {
-		pid, started, shown := startInTmux(t, c, tool.command, total)
-		time.Sleep(5 * time.Second) // the first redraws and the informers' last events settle
-		idle := cpuOver(pid, window, nil)
-		self := cpuTime(os.Getpid())
-		api := cpuTime(apiPID)
-		busy := cpuOver(pid, window, func(stop <-chan struct{}) { scaleLoop(t, cs, namespaces, perNS, stop) })
-		self, api = cpuTime(os.Getpid())-self, cpuTime(apiPID)-api
-		rss := procStatus(pid, "VmRSS")
-		sec.rows = append(sec.rows, []string{tool.name, ms(shown.Sub(started)), cores(idle, window), cores(busy, window), mb(rss), cores(self, window), cores(api, window)})
+				home, home, home, home, k9s))
 	}
 	sec.notes = append(sec.notes, fmt.Sprintf("A cluster of the benchmark's own; the Deployments (1 in 10 with a pod) were created in %v. "+
 		"Each client runs alone in its own tmux session of 200x50 (the tmux server's own CPU is not counted); CPU is the client's user+system time over the window, in cores. "+
@@ -194,9 +196,9 @@ func cores(cpu, window time.Duration) string {
 // startInTmux runs command alone in a new tmux session of 200x50 against
 // the cluster and waits until its screen counts total (deploywatch's
 // title, k9s's "[total]"). It returns the command's pid (the pane's: the
-// command is exec'ed, and kubectl execs the plugin), when it started and
-// when the count showed.
-func startInTmux(t *testing.T, c *testbed.Cluster, command string, total int) (int, time.Time, time.Time) {
+// command is exec'ed, and kubectl execs the plugin), when it started, when
+// the count showed, and a stop that ends the session.
+func startInTmux(t *testing.T, c *testbed.Cluster, command string, total int) (pid int, started, shown time.Time, stop func()) {
 	t.Helper()
 	socket := filepath.Join(t.TempDir(), "tmux.sock")
 	tmux := func(args ...string) string {
@@ -212,28 +214,31 @@ func startInTmux(t *testing.T, c *testbed.Cluster, command string, total int) (i
 			env = append(env, kv)
 		}
 	}
-	started := time.Now()
+	started = time.Now()
 	tmux("new-session", "-d", "-s", "bench", "-x", "200", "-y", "50",
 		"env "+strings.Join(env, " ")+" TERM=xterm-256color sh -c '"+command+"'")
-	t.Cleanup(func() { _ = exec.Command("tmux", "-S", socket, "kill-server").Run() })
+	stop = func() { _ = exec.Command("tmux", "-S", socket, "kill-server").Run() }
+	t.Cleanup(stop)
 	pid, err := strconv.Atoi(strings.TrimSpace(tmux("display-message", "-p", "-t", "bench", "#{pane_pid}")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := []string{fmt.Sprintf("%d deployments", total), fmt.Sprintf("[%d]", total)}
+	// k9s writes 10,000 with a comma.
+	count := []string{fmt.Sprintf("%d deployments", total), fmt.Sprintf("[%d]", total), fmt.Sprintf("[%d,%03d]", total/1000, total%1000)}
 	waitFor(t, 5*time.Minute, fmt.Sprintf("%q to show %d Deployments", command, total), func() bool {
 		time.Sleep(100 * time.Millisecond)
 		screen := tmux("capture-pane", "-p", "-t", "bench")
-		return strings.Contains(screen, count[0]) || strings.Contains(screen, count[1])
+		return slices.ContainsFunc(count, func(c string) bool { return strings.Contains(screen, c) })
 	})
-	return pid, started, time.Now()
+	return pid, started, time.Now(), stop
 }
 
 // k9sBinary returns k9s, from $BENCH_K9S or built once into the test bed's
 // cache with `go install` outside any module.
 func k9sBinary(t *testing.T) (string, error) {
 	if p := os.Getenv("BENCH_K9S"); p != "" {
-		return p, nil
+		_, err := os.Stat(p)
+		return p, err
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
