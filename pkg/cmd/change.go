@@ -198,7 +198,9 @@ func (o *changeOptions) explain(ctx context.Context, err error) error {
 	if opErr.Reason == operations.NotFound {
 		ns := o.clients.Namespace
 		if _, nsErr := o.clients.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(nsErr) {
-			return fmt.Errorf("deployment %q not found: namespace %q does not exist; list namespaces with 'kubectl get namespaces': %w", o.name, ns, err)
+			// Said once: the operation's own "not found in namespace" would
+			// repeat it with a hint that cannot help.
+			return explained(err, "deployment %q not found: namespace %q does not exist; list namespaces with 'kubectl get namespaces'", o.name, ns)
 		}
 	}
 	return &explainedError{msg: opErr.Error(), err: err}
@@ -232,7 +234,29 @@ func (o *changeOptions) print(res operations.Result, operation string) error {
 		obj = &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: res.Name, Namespace: res.Namespace}}
 	}
 	obj = obj.DeepCopyObject()
-	return printer.PrintObj(obj, o.Out)
+	if err := printer.PrintObj(obj, o.Out); err != nil {
+		return err
+	}
+	if res.DryRun.Suffix() == "" || !res.Changed || (o.output() != "" && o.output() != "name") {
+		return nil // the object printed with -o shows the change itself
+	}
+	for _, c := range res.Changes {
+		if c.From == c.To {
+			continue // a container the change leaves as it is
+		}
+		fmt.Fprintln(o.Out, "  "+changeLine(c))
+	}
+	return nil
+}
+
+// changeLine says what a dry run would change: "replicas 3 -> 5",
+// "container web: nginx:1.25 -> nginx:1.26".
+func changeLine(c operations.Change) string {
+	sep := " "
+	if strings.Contains(c.What, "container ") {
+		sep = ": "
+	}
+	return c.What + sep + c.From + " -> " + c.To
 }
 
 // progressOut is where --wait shows the rollout: standard output, unless -o
@@ -276,7 +300,7 @@ func (o *changeOptions) wait(ctx context.Context, res operations.Result) error {
 		return &ExitError{Code: exitTimeout, Err: explained(err, "timed out after %s waiting for the rollout of deployment %q in namespace %q: %s",
 			o.Timeout, res.Name, res.Namespace, describe(last))}
 	case errors.Is(err, context.Canceled):
-		return &ExitError{Code: exitSignal, Err: explained(err, "interrupted while waiting for the rollout of deployment %q in namespace %q: %s",
+		return &ExitError{Code: interruptCode(ctx), Err: explained(err, "interrupted while waiting for the rollout of deployment %q in namespace %q: %s",
 			res.Name, res.Namespace, describe(last))}
 	}
 	return o.explain(ctx, err)

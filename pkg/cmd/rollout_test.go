@@ -112,7 +112,7 @@ func TestRolloutCommands(t *testing.T) {
 		{name: "undo", args: []string{"undo", "web"}, actions: []string{get, list, patch},
 			out: "deployment.apps/web rolled back to revision 1\n"},
 		{name: "undo client dry run", args: []string{"undo", "web", "--dry-run"}, actions: []string{get, list},
-			out: "deployment.apps/web rolled back to revision 1 (dry run)\n"},
+			out: "deployment.apps/web rolled back to revision 1 (dry run)\n  revision 2 -> 1\n  container web: nginx:1.27 -> nginx:1.26\n"},
 		{name: "undo to the current revision", args: []string{"undo", "web", "--to-revision=2"}, actions: []string{get, list},
 			errs: []string{`deployment "web" in namespace "shop" is at revision 2 already; nothing was changed`}},
 		{name: "undo paused", args: []string{"undo", "web"}, paused: true, actions: []string{get},
@@ -131,7 +131,7 @@ func TestRolloutCommands(t *testing.T) {
 		{name: "pause paused", args: []string{"pause", "web"}, paused: true, actions: []string{get}, out: "deployment.apps/web unchanged\n"},
 		{name: "resume", args: []string{"resume", "web"}, paused: true, actions: []string{get, patch}, out: "deployment.apps/web resumed\n"},
 		{name: "resume server dry run", args: []string{"resume", "web", "--dry-run=server"}, paused: true, actions: []string{get, patch},
-			out: "deployment.apps/web resumed (server dry run)\n"},
+			out: "deployment.apps/web resumed (server dry run)\n  paused true -> false\n"},
 		{name: "resume has no --wait", args: []string{"resume", "web", "--wait"}, errs: []string{"unknown flag: --wait"}},
 		{name: "pause nothing", args: []string{"pause"}, errs: []string{"no deployment given: name one or more, e.g. 'kubectl deploywatch pause web'"}},
 	}

@@ -168,6 +168,17 @@ type signalCause struct{ sig os.Signal }
 func (c signalCause) Error() string        { return c.sig.String() + " signal received" }
 func (c signalCause) Is(target error) bool { return target == context.Canceled }
 
+// interruptCode is the exit code of a command a signal interrupted while
+// it waited: 128+signal, 130 for Ctrl-C and 143 for SIGTERM, as a shell
+// reports a process the signal ended.
+func interruptCode(ctx context.Context) int {
+	var cause signalCause
+	if errors.As(context.Cause(ctx), &cause) {
+		return signalCode(cause.sig)
+	}
+	return exitSignal
+}
+
 // signalCode is the shell's exit code for a process a signal ended.
 func signalCode(sig os.Signal) int {
 	if s, ok := sig.(syscall.Signal); ok {

@@ -131,6 +131,8 @@ func TestWatchValidate(t *testing.T) {
 		{"bad label selector", func(o *WatchOptions) { o.LabelSelector = "app in (web" }, []string{`invalid --selector "app in (web"`, "-l app=web"}},
 		{"bad field selector", func(o *WatchOptions) { o.FieldSelector = "metadata.name" }, []string{`invalid --field-selector "metadata.name"`}},
 		{"timeout without until-complete", func(o *WatchOptions) { o.Timeout = time.Minute }, []string{"--timeout only applies with --until-complete"}},
+		{"a namespace argument and -A", func(o *WatchOptions) { o.AllNamespaces, o.namespaceArg = true, "demo" },
+			[]string{`-A and the namespace argument "demo" exclude each other`}},
 		{"everything at once", func(o *WatchOptions) {
 			o.Output, o.Timeout, o.UntilComplete = "x", -time.Second, true
 			o.AllNamespaces, o.clients = true, &clients{ExplicitNamespace: true}
@@ -246,6 +248,13 @@ func TestCompletionOutcomes(t *testing.T) {
 		cancel2()
 		if err := c.result(canceled, 0); !errors.As(err, &exit) || exit.Code != exitSignal {
 			t.Fatalf("result after an interrupt = %v, want exit 130", err)
+		}
+		for sig, code := range map[os.Signal]int{os.Interrupt: 130, syscall.SIGTERM: 143} {
+			signaled, cancel3 := context.WithCancelCause(context.Background())
+			cancel3(signalCause{sig})
+			if err := c.result(signaled, 0); !errors.As(err, &exit) || exit.Code != code {
+				t.Errorf("result after %v = %v, want exit %d", sig, err, code)
+			}
 		}
 	})
 }

@@ -44,8 +44,9 @@ type WatchOptions struct {
 	Diagnose      bool
 
 	// Filled in by Complete.
-	clients   *clients
-	namespace string
+	clients      *clients
+	namespace    string
+	namespaceArg string // the NAMESPACE argument, if given
 	// IsTerminal reports whether out is a terminal; tests replace it.
 	IsTerminal func(io.Writer) bool
 	// TerminalSize reports the terminal's columns and rows.
@@ -116,7 +117,7 @@ func (o *WatchOptions) Complete(cmd *cobra.Command, args []string) error {
 		if c.ExplicitNamespace && args[0] != c.Namespace {
 			return fmt.Errorf("namespace given twice: argument %q and -n %q; use one of them", args[0], c.Namespace)
 		}
-		o.namespace = args[0]
+		o.namespace, o.namespaceArg = args[0], args[0]
 	}
 	if o.AllNamespaces {
 		o.namespace = ""
@@ -145,8 +146,11 @@ func (o *WatchOptions) Validate() error {
 	if _, err := fields.ParseSelector(o.FieldSelector); err != nil {
 		problems = append(problems, fmt.Sprintf("invalid --field-selector %q: %v; use e.g. --field-selector metadata.name=web", o.FieldSelector, err))
 	}
-	if o.AllNamespaces && o.clients != nil && o.clients.ExplicitNamespace {
+	switch {
+	case o.AllNamespaces && o.clients != nil && o.clients.ExplicitNamespace:
 		problems = append(problems, "-A and -n exclude each other; use one of them")
+	case o.AllNamespaces && o.namespaceArg != "":
+		problems = append(problems, fmt.Sprintf("-A and the namespace argument %q exclude each other; use one of them", o.namespaceArg))
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
@@ -448,7 +452,7 @@ func (c *completion) checkLocked() {
 }
 
 // result turns the outcome into the exit: nil, failed (1), timeout (2) or
-// interrupted (130).
+// interrupted (130 for Ctrl-C, 143 for SIGTERM).
 func (c *completion) result(ctx context.Context, timeout time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -469,7 +473,7 @@ func (c *completion) result(ctx context.Context, timeout time.Duration) error {
 		}
 		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s waiting for %s", timeout, c.pendingLocked())}
 	}
-	return &ExitError{Code: exitSignal, Err: fmt.Errorf("interrupted while waiting for %s", c.pendingLocked())}
+	return &ExitError{Code: interruptCode(ctx), Err: fmt.Errorf("interrupted while waiting for %s", c.pendingLocked())}
 }
 
 func (c *completion) pendingLocked() string {

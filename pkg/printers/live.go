@@ -3,10 +3,11 @@ package printers
 import (
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
@@ -30,6 +31,11 @@ const RedrawInterval = 100 * time.Millisecond
 // Live is the table on a terminal: redrawn in place on the alternate screen,
 // at most every RedrawInterval, cut to the terminal's size. Close restores
 // the screen and leaves the final table in the scrollback.
+//
+// A frame costs what it shows, not what exists: the rows are kept sorted as
+// events come (a binary search, no sort per frame), only the rows that fit
+// the terminal are laid out, an event that changes nothing on screen asks
+// for no redraw, and a redraw writes only the lines that changed.
 type Live struct {
 	out   io.Writer
 	o     Options
@@ -39,9 +45,15 @@ type Live struct {
 	mu      sync.Mutex
 	health  tracker.Health // the watch's; the zero value is live
 	rows    map[string]*liveRow
+	sorted  []*liveRow // by namespace, then name
+	counts  map[deployment.Status]int
 	synced  bool
 	dirty   bool
 	closed  bool
+	shown   int      // how many rows the last redraw showed
+	screen  []string // the lines the last redraw left on the screen
+	width   int      // the terminal's size at the last redraw
+	height  int
 	stop    chan struct{}
 	stopped chan struct{}
 }
@@ -49,6 +61,7 @@ type Live struct {
 type liveRow struct {
 	summary deployment.Summary
 	changed time.Time
+	cells   []string // the row's cells but LAST CHANGE, which moves with the clock
 }
 
 // NewLive starts a live table on out. title names what is watched; size
@@ -56,7 +69,7 @@ type liveRow struct {
 func NewLive(out io.Writer, o Options, title string, size func() (int, int)) *Live {
 	p := &Live{
 		out: out, o: o, title: title, size: size,
-		rows: map[string]*liveRow{}, dirty: true,
+		rows: map[string]*liveRow{}, counts: map[deployment.Status]int{}, dirty: true,
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	io.WriteString(out, altScreenOn+cursorHide)
@@ -64,17 +77,43 @@ func NewLive(out io.Writer, o Options, title string, size func() (int, int)) *Li
 	return p
 }
 
-// OnEvent records the change; the next redraw shows it.
+func compareRows(a, b *liveRow) int {
+	if c := strings.Compare(a.summary.Namespace, b.summary.Namespace); c != 0 {
+		return c
+	}
+	return strings.Compare(a.summary.Name, b.summary.Name)
+}
+
+// OnEvent records the change; the next redraw shows it if it is on screen
+// or changes the title's count.
 func (p *Live) OnEvent(e deployment.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	key := e.Key()
-	if e.Type == deployment.Deleted {
-		delete(p.rows, key)
-	} else {
-		p.rows[key] = &liveRow{summary: e.Summary, changed: ChangedAt(&e)}
+	old, known := p.rows[key]
+	if known {
+		p.counts[old.summary.Status]--
 	}
-	p.dirty = true
+	if e.Type == deployment.Deleted {
+		if known {
+			i, _ := slices.BinarySearchFunc(p.sorted, old, compareRows)
+			p.sorted = slices.Delete(p.sorted, i, i+1)
+			delete(p.rows, key)
+			p.dirty = true
+		}
+		return
+	}
+	r := &liveRow{summary: e.Summary, changed: ChangedAt(&e), cells: row(p.o, &e.Summary, string(e.Status), "")}
+	i, _ := slices.BinarySearchFunc(p.sorted, r, compareRows)
+	if known {
+		p.sorted[i] = r
+		p.dirty = p.dirty || i < p.shown || old.summary.Status != r.summary.Status
+	} else {
+		p.sorted = slices.Insert(p.sorted, i, r)
+		p.dirty = true
+	}
+	p.rows[key] = r
+	p.counts[r.summary.Status]++
 }
 
 // OnHealth shows in the title whether the watch is live.
@@ -95,7 +134,7 @@ func (p *Live) loop() {
 	defer close(p.stopped)
 	redraw := time.NewTicker(RedrawInterval)
 	defer redraw.Stop()
-	ages := time.NewTicker(time.Second) // the LAST CHANGE column moves on
+	ages := time.NewTicker(time.Second) // the clock and LAST CHANGE move on
 	defer ages.Stop()
 	for {
 		select {
@@ -117,9 +156,34 @@ func (p *Live) draw(force bool) {
 	}
 	p.dirty = false
 	width, height := p.size()
-	lines := p.linesLocked(width, height)
+	lines, shown := p.linesLocked(width, height)
+	p.shown = shown
+	out := p.updateLocked(lines, width, height)
 	p.mu.Unlock()
-	io.WriteString(p.out, home+strings.Join(lines, clearLine+"\n")+clearLine+clearBelow)
+	if out != "" {
+		io.WriteString(p.out, out)
+	}
+}
+
+// updateLocked returns what turns the screen of the last redraw into
+// lines: all of it after a resize, else only the lines that differ.
+func (p *Live) updateLocked(lines []string, width, height int) string {
+	var b strings.Builder
+	if p.screen == nil || width != p.width || height != p.height {
+		b.WriteString(home + clearBelow + strings.Join(lines, clearLine+"\n") + clearLine)
+	} else {
+		for i, l := range lines {
+			if i < len(p.screen) && p.screen[i] == l {
+				continue
+			}
+			fmt.Fprintf(&b, "\x1b[%d;1H%s%s", i+1, clearLine, l)
+		}
+		if len(lines) < len(p.screen) {
+			fmt.Fprintf(&b, "\x1b[%d;1H%s", len(lines)+1, clearBelow)
+		}
+	}
+	p.screen, p.width, p.height = lines, width, height
+	return b.String()
 }
 
 // Frame returns the lines of one redraw for a terminal of the given size
@@ -127,19 +191,46 @@ func (p *Live) draw(force bool) {
 func (p *Live) Frame(width, height int) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.linesLocked(width, height)
+	lines, _ := p.linesLocked(width, height)
+	return lines
 }
 
-func (p *Live) linesLocked(width, height int) []string {
+// linesLocked lays out the title and the rows that fit; it also returns
+// how many rows that is.
+func (p *Live) linesLocked(width, height int) ([]string, int) {
 	now := p.o.now()
-	keys := make([]string, 0, len(p.rows))
-	counts := map[deployment.Status]int{}
-	for k, r := range p.rows {
-		keys = append(keys, k)
-		counts[r.summary.Status]++
+	lines := []string{p.titleLocked(now, width)}
+	if p.synced && len(p.sorted) == 0 {
+		return append(lines, "", "No deployments found."), 0
 	}
-	sort.Strings(keys)
+	room := len(p.sorted)
+	if height > 0 && room+2 > height {
+		room = max(height-3, 0) // the title, the header and the "more" line
+	}
+	head := header(p.o)
+	changeCol := slices.Index(head, "LAST CHANGE")
+	rows := make([][]string, room)
+	for i, r := range p.sorted[:room] {
+		rows[i] = slices.Clone(r.cells)
+		rows[i][changeCol] = age(now.Sub(r.changed))
+	}
+	cols := layout(head, rows, width)
+	lines = append(lines, cols.line(head, width))
+	statusAt := cols.offset(slices.Index(head, "STATUS"))
+	for i, cells := range rows {
+		l := cols.line(cells, width)
+		if p.o.Color {
+			l = paint(l, statusAt, p.sorted[i].summary.Status)
+		}
+		lines = append(lines, l)
+	}
+	if room < len(p.sorted) {
+		lines = append(lines, cut(fmt.Sprintf("… %d more (enlarge the terminal, or filter with -l)", len(p.sorted)-room), width))
+	}
+	return lines, room
+}
 
+func (p *Live) titleLocked(now time.Time, width int) string {
 	// While the watch is lost the clock stops: the title says since when
 	// the rows may be stale, and why.
 	clock := now.Format(time.TimeOnly)
@@ -154,7 +245,7 @@ func (p *Live) linesLocked(width, height int) []string {
 	if !p.synced {
 		title += " · loading…"
 	} else {
-		title += " · " + tally(len(keys), counts)
+		title += " · " + tally(len(p.sorted), p.counts)
 	}
 	title = cut(title, width)
 	if lost && p.o.Color {
@@ -167,36 +258,103 @@ func (p *Live) linesLocked(width, height int) []string {
 			title = title[:i] + "\x1b[1;33m" + title[i:end] + "\x1b[0m" + title[end:]
 		}
 	}
-	lines := []string{title}
-	if p.synced && len(keys) == 0 {
-		return append(lines, "", "No deployments found.")
-	}
+	return title
+}
 
-	rows := make([][]string, len(keys))
-	for i, k := range keys {
-		r := p.rows[k]
-		rows[i] = row(p.o, &r.summary, string(r.summary.Status), age(now.Sub(r.changed)))
+// columns is a table's layout for one frame: which columns show, in their
+// order, and how wide each is.
+type columns struct {
+	show  []int
+	width []int // by the header's index
+}
+
+// Column titles the layout gives up, in this order, when the terminal is
+// too narrow for MESSAGE to get its room: a Failed row's reason matters
+// more than its images or its replica counts. NAME, STATUS, READY and LAST
+// CHANGE always stay.
+var (
+	droppable = []string{"GENERATION", "CONTAINERS", "POD", "IMAGES", "UP-TO-DATE", "AVAILABLE"}
+	// imagesMin is how narrow IMAGES is cut (with …) before it goes.
+	imagesMin = 16
+)
+
+// layout fits head and rows (the frame's visible rows only) to width
+// columns (0: no limit), kubectl-like: left aligned, three blanks apart.
+// MESSAGE, the last column, is wanted at its full width or half the
+// terminal, whichever is less; the droppable columns give way until it
+// has that.
+func layout(head []string, rows [][]string, width int) columns {
+	c := columns{width: make([]int, len(head))}
+	for i, h := range head {
+		c.width[i] = utf8.RuneCountInString(h)
+		c.show = append(c.show, i)
 	}
-	table := render(header(p.o), rows)
-	statusCol := 0
-	if len(table) > 0 {
-		statusCol = strings.Index(table[0], "STATUS")
-	}
-	room := len(table)
-	if height > 0 && len(table)+2 > height {
-		room = max(height-2, 1) // title and the "more" line
-	}
-	for i, l := range table[:room] {
-		l = cut(l, width)
-		if i > 0 && p.o.Color {
-			l = paint(l, statusCol, p.rows[keys[i-1]].summary.Status)
+	for _, r := range rows {
+		for i, cell := range r {
+			c.width[i] = max(c.width[i], utf8.RuneCountInString(cell))
 		}
-		lines = append(lines, l)
 	}
-	if room < len(table) {
-		lines = append(lines, fmt.Sprintf("… %d more (enlarge the terminal, or filter with -l)", len(table)-room))
+	if width <= 0 {
+		return c
 	}
-	return lines
+	msg := len(head) - 1
+	want := min(c.width[msg], max(width/2, utf8.RuneCountInString(head[msg])))
+	fits := func() bool { return width-c.used() >= want }
+	for _, name := range droppable {
+		if fits() {
+			break
+		}
+		i := slices.Index(head, name)
+		if i < 0 {
+			continue
+		}
+		if name == "IMAGES" && c.width[i] > imagesMin {
+			c.width[i] = imagesMin
+			if fits() {
+				break
+			}
+		}
+		c.show = slices.DeleteFunc(c.show, func(j int) bool { return j == i })
+	}
+	return c
+}
+
+// used is the width of every shown column before the last, with the gaps.
+func (c *columns) used() int {
+	n := 0
+	for _, i := range c.show[:len(c.show)-1] {
+		n += c.width[i] + 3
+	}
+	return n
+}
+
+// offset is where column i starts on a line (ASCII before it: names).
+func (c *columns) offset(i int) int {
+	n := 0
+	for _, j := range c.show {
+		if j == i {
+			return n
+		}
+		n += c.width[j] + 3
+	}
+	return n
+}
+
+// line lays out cells, the last as long as it is, then cuts to width.
+func (c *columns) line(cells []string, width int) string {
+	var b strings.Builder
+	last := c.show[len(c.show)-1]
+	for _, i := range c.show {
+		cell := cells[i]
+		if i == last {
+			b.WriteString(cell)
+			break
+		}
+		cell = cut(cell, c.width[i])
+		b.WriteString(cell)
+		b.WriteString(strings.Repeat(" ", c.width[i]-utf8.RuneCountInString(cell)+3))
+	}
+	return cut(strings.TrimRight(b.String(), " "), width)
 }
 
 // tally reads "4 deployments: 3 Running, 1 Progressing".
@@ -222,10 +380,10 @@ func cut(s string, width int) string {
 	if width <= 0 {
 		return s
 	}
-	r := []rune(s)
-	if len(r) <= width {
+	if utf8.RuneCountInString(s) <= width {
 		return s
 	}
+	r := []rune(s)
 	if width == 1 {
 		return "…"
 	}

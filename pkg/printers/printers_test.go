@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -327,6 +328,129 @@ func TestStreamSkipsRowsThatRepeatTheLastOne(t *testing.T) {
 		}
 		if got, want := strings.Join(statuses, ","), "Scaling,Running,Deleted,Running"; got != want {
 			t.Errorf("%+v: rows %s, want %s:\n%s", o, got, want, out.String())
+		}
+	}
+}
+
+// TestLiveGivesMessageItsRoomAt80Columns: on an 80-column terminal a Failed
+// row's reason shows, and LAST CHANGE stays, though another row has an
+// IMAGES cell as long as the screen: IMAGES and the replica counts give
+// way first.
+func TestLiveGivesMessageItsRoomAt80Columns(t *testing.T) {
+	now := t0.Add(90 * time.Second)
+	p := NewLive(&syncWriter{}, Options{Now: func() time.Time { return now }}, "t", func() (int, int) { return 0, 0 })
+	defer p.Close()
+	failed := event(deployment.Added, "shop", "api", deployment.Failed, 0, 3, "registry.example.com/team/api:1.9")
+	failed.Message = "ProgressDeadlineExceeded: ReplicaSet \"api-7d9f\" has timed out progressing."
+	long := event(deployment.Added, "shop", "web", deployment.Running, 3, 3, strings.Repeat("registry.example.com/x/", 4)+"web:1")
+	p.OnEvent(long)
+	p.OnEvent(failed)
+	p.OnSynced(nil)
+	f := p.Frame(80, 24)
+	for _, l := range f {
+		if n := len([]rune(l)); n > 80 {
+			t.Errorf("line %q is %d runes wide", l, n)
+		}
+	}
+	if !strings.Contains(f[1], "LAST CHANGE") || !strings.Contains(f[1], "MESSAGE") {
+		t.Errorf("the header lacks LAST CHANGE or MESSAGE: %q", f[1])
+	}
+	if !strings.HasPrefix(f[2], "api") || !strings.Contains(f[2], "ProgressDeadlineExceeded: ReplicaSet") || !strings.Contains(f[2], "1m30s") {
+		t.Errorf("the Failed row does not show its reason and age:\n%s", strings.Join(f, "\n"))
+	}
+	// A wide terminal shows every column again.
+	if f := p.Frame(250, 24); !strings.Contains(f[1], "IMAGES") || !strings.Contains(f[1], "UP-TO-DATE") || !strings.Contains(f[3], "web:1") {
+		t.Errorf("a 250-column terminal drops columns:\n%s", strings.Join(f, "\n"))
+	}
+}
+
+// TestLiveKeepsRowsSortedAsTheyCome: rows in namespace, then name order
+// whatever the events' order (namespace "a" before "a-b", which a sort of
+// "namespace/name" keys would invert), a deletion and a re-creation in
+// place.
+func TestLiveKeepsRowsSortedAsTheyCome(t *testing.T) {
+	p := NewLive(&syncWriter{}, Options{AllNamespaces: true}, "t", func() (int, int) { return 0, 0 })
+	defer p.Close()
+	for _, k := range [][2]string{{"b", "x"}, {"a-b", "a"}, {"a", "z"}, {"b", "a"}, {"a", "m"}, {"c", "c"}} {
+		p.OnEvent(event(deployment.Added, k[0], k[1], deployment.Running, 1, 1, "nginx:1"))
+	}
+	p.OnEvent(event(deployment.Deleted, "c", "c", deployment.Running, 1, 1, "nginx:1"))
+	p.OnEvent(event(deployment.Modified, "a", "z", deployment.Scaling, 1, 2, "nginx:1"))
+	p.OnSynced(nil)
+	var got []string
+	for _, l := range p.Frame(0, 0)[2:] {
+		f := strings.Fields(l)
+		got = append(got, f[0]+"/"+f[1])
+	}
+	if want := []string{"a/m", "a/z", "a-b/a", "b/a", "b/x"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("rows %v, want %v", got, want)
+	}
+}
+
+// TestLiveRedrawsOnlyWhatIsVisible: with more Deployments than the terminal
+// has rows, a change to one off screen that leaves the title as it was asks
+// for no redraw; one on screen does, and the redraw rewrites its line alone.
+func TestLiveRedrawsOnlyWhatIsVisible(t *testing.T) {
+	out := &syncWriter{}
+	p := NewLive(out, Options{Now: func() time.Time { return t0 }}, "t", func() (int, int) { return 120, 10 })
+	defer p.Close()
+	for i := range 100 {
+		p.OnEvent(event(deployment.Added, "shop", fmt.Sprintf("app-%03d", i), deployment.Running, 1, 1, "nginx:1"))
+	}
+	p.OnSynced(nil)
+	p.draw(false)
+	p.mu.Lock()
+	shown, dirty := p.shown, p.dirty
+	p.mu.Unlock()
+	if shown != 7 || dirty {
+		t.Fatalf("a 10-row terminal shows %d rows (dirty %v), want 7", shown, dirty)
+	}
+	p.OnEvent(event(deployment.Modified, "shop", "app-050", deployment.Running, 1, 1, "nginx:2"))
+	p.mu.Lock()
+	dirty = p.dirty
+	p.mu.Unlock()
+	if dirty {
+		t.Errorf("a change off screen that leaves the title as it was asks for a redraw")
+	}
+	before := len(out.String())
+	p.OnEvent(event(deployment.Modified, "shop", "app-003", deployment.Running, 1, 1, "nginx:2"))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String()[before:], "nginx:2") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the change on screen was not redrawn: %q", out.String()[before:])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	written := out.String()[before:]
+	if !strings.Contains(written, "\x1b[6;1H") || strings.Contains(written, "app-002") || strings.Contains(written, home) {
+		t.Errorf("the redraw of line 6 wrote %q, want that line alone", written)
+	}
+}
+
+// TestStreamWithoutInitialRowsAligns: with --initial=false the first row
+// printed is a change, yet the columns are as wide as the existing
+// Deployments' rows need, so the rows that follow line up with it.
+func TestStreamWithoutInitialRowsAligns(t *testing.T) {
+	var out bytes.Buffer
+	p := NewStream(&out, Options{})
+	short := event(deployment.Added, "shop", "a", deployment.Running, 1, 1, "nginx:1")
+	long := event(deployment.Added, "shop", "payments-api-long", deployment.Running, 2, 2, "registry.example.com/pay:2")
+	p.OnSynced([]deployment.Summary{short.Summary, long.Summary})
+	if out.Len() != 0 {
+		t.Fatalf("printed before any change: %q", out.String())
+	}
+	p.OnEvent(event(deployment.Modified, "shop", "a", deployment.Scaling, 1, 3, "nginx:1"))
+	p.OnEvent(event(deployment.Modified, "shop", "payments-api-long", deployment.Progressing, 2, 2, "registry.example.com/pay:3"))
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want a header and two rows:\n%s", out.String())
+	}
+	for _, col := range []string{"STATUS", "READY", "IMAGES", "LAST CHANGE"} {
+		at := strings.Index(lines[0], col)
+		for _, l := range lines[1:] {
+			if len(l) <= at || l[at-1] != ' ' || l[at] == ' ' {
+				t.Errorf("%s is not aligned at column %d:\n%s", col, at, out.String())
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package printers
 
 import (
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,6 +18,7 @@ type Stream struct {
 	o       Options
 	pending [][]string
 	widths  []int
+	headed  bool // the header is out
 	synced  bool
 	err     error
 	// shown is each Deployment's last printed row, without its LAST CHANGE
@@ -61,7 +63,7 @@ func (p *Stream) OnEvent(e deployment.Event) {
 	if p.repeats(&e, cells) {
 		return
 	}
-	if !p.synced || p.widths == nil {
+	if !p.synced || !p.headed {
 		p.pending = append(p.pending, cells)
 		if p.synced {
 			p.first()
@@ -73,8 +75,25 @@ func (p *Stream) OnEvent(e deployment.Event) {
 
 // OnSynced prints the first table; with nothing to show yet, it waits for
 // the first row, so an empty namespace prints no lone header (as kubectl).
-func (p *Stream) OnSynced([]deployment.Summary) {
+//
+// With --initial=false no row comes before the sync, but the Deployments that
+// exist will: their rows (in the snapshot) set the columns' widths, so the
+// rows that follow line up with each other.
+func (p *Stream) OnSynced(snapshot []deployment.Summary) {
 	p.synced = true
+	if len(p.pending) == 0 && len(snapshot) > 0 {
+		head := header(p.o)
+		p.widths = make([]int, len(head))
+		p.grow(head)
+		status := slices.Index(head, "STATUS")
+		for i := range snapshot {
+			cells := row(p.o, &snapshot[i], string(snapshot[i].Status), time.TimeOnly)
+			// Any status may come next: room for the longest.
+			cells[status] = string(deployment.ScaledToZero)
+			p.grow(cells)
+		}
+		return
+	}
 	if len(p.pending) > 0 {
 		p.first()
 	}
@@ -84,10 +103,13 @@ func (p *Stream) OnSynced([]deployment.Summary) {
 // column widths.
 func (p *Stream) first() {
 	head := header(p.o)
-	p.widths = make([]int, len(head))
+	if p.widths == nil {
+		p.widths = make([]int, len(head))
+	}
 	for _, r := range append([][]string{head}, p.pending...) {
 		p.grow(r)
 	}
+	p.headed = true
 	// Laid out as render lays it out, row by row: with 10,000 Deployments
 	// tablewriter's copy of the whole table cost tens of MB.
 	var b strings.Builder

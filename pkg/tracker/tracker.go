@@ -131,6 +131,7 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		t.stopped = true // a late health change is not delivered
 		t.mu.Unlock()
 	}()
+	sink = &inOrder{Sink: sink}
 	t.mu.Lock()
 	t.sink = sink
 	t.mu.Unlock()

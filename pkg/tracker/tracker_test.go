@@ -225,3 +225,30 @@ func TestRunReportsForbiddenAtStart(t *testing.T) {
 		t.Fatalf("Start error = %v, want Forbidden", err)
 	}
 }
+
+// TestFirstEventsInOrder: the events before the first sync reach the sink
+// sorted by namespace and name (a Deployment's own events in their order),
+// whatever order the informer's list had; later ones pass at once.
+func TestFirstEventsInOrder(t *testing.T) {
+	rec := &recorder{}
+	s := &inOrder{Sink: rec}
+	ev := func(typ deployment.EventType, ns, name string) deployment.Event {
+		return deployment.Event{Type: typ, Summary: deployment.Summary{Namespace: ns, Name: name}}
+	}
+	s.OnEvent(ev(deployment.Added, "shop", "web"))
+	s.OnEvent(ev(deployment.Added, "demo", "zed"))
+	s.OnEvent(ev(deployment.Modified, "shop", "web"))
+	s.OnEvent(ev(deployment.Added, "shop", "api"))
+	if got := rec.types(); len(got) != 0 {
+		t.Fatalf("delivered before the sync: %v", got)
+	}
+	s.OnSynced(nil)
+	s.OnEvent(ev(deployment.Added, "aaa", "late"))
+	want := []string{"ADDED zed", "ADDED api", "ADDED web", "MODIFIED web", "ADDED late"}
+	if got := rec.types(); !slices.Equal(got, want) {
+		t.Fatalf("events = %v, want %v", got, want)
+	}
+	if rec.synced != 1 {
+		t.Fatalf("synced %d times, want 1", rec.synced)
+	}
+}

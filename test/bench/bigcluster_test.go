@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -37,38 +35,9 @@ func benchBigCluster(t *testing.T, r *report) {
 	}
 	ctx := context.Background()
 	t0 := time.Now()
-	for i := range namespaces {
-		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("big-%03d", i)}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				// Every Deployment has a pod, which kwok runs: the diagnosis
-				// reads them all (and their ReplicaSets).
-				d := newDeployment(fmt.Sprintf("app-%04d", i%perNS), 1, nil)
-				if _, err := cs.AppsV1().Deployments(fmt.Sprintf("big-%03d", i/perNS)).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
-	}
-	for i := range total {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	if n := failed.Load(); n > 0 {
-		t.Fatalf("%d of %d creates failed; the first: %v", n, total, firstErr.Load())
-	}
+	// Every Deployment has a pod, which kwok runs: the diagnosis reads them
+	// all (and their ReplicaSets).
+	createMany(t, cs, "big", namespaces, perNS, func(int) int32 { return 1 })
 	waitFor(t, 10*time.Minute, fmt.Sprintf("%d pods to run", total), func() bool {
 		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running", ResourceVersion: "0"})
 		return err == nil && len(pods.Items) >= total

@@ -23,6 +23,8 @@ func TestFaultBadWatchInput(t *testing.T) {
 		{[]string{"watch", ns, "--until-complete", "--timeout", "-1s"}, []string{"--timeout must not be negative"}},
 		{[]string{"watch", ns, "--timeout", "1m"}, []string{"--timeout only applies with --until-complete"}},
 		{[]string{"watch", "-A", "-n", ns}, []string{"-A and -n exclude each other"}},
+		{[]string{ns, "-A"}, []string{`-A and the namespace argument "` + ns + `" exclude each other`}},
+		{[]string{"watch", ns, "-A"}, []string{`-A and the namespace argument "` + ns + `" exclude each other`}},
 		{[]string{"watch", ns, "-n", "other"}, []string{"namespace given twice"}},
 		{[]string{"watch", "a", "b"}, []string{"accepts at most 1 arg"}},
 		{[]string{"watch", ns, "--timeout", "soon"}, []string{`invalid argument "soon"`, "--help"}},

@@ -75,6 +75,9 @@ func TestOpsBadInputChangesNothing(t *testing.T) {
 				t.Errorf("%v: exit 0", args)
 			}
 			opsBadInputMessage(t, r, `deployment "web" not found: namespace "no-such-namespace" does not exist`, "kubectl get namespaces")
+			if n := strings.Count(r.stderr, "not found"); n != 1 {
+				t.Errorf("%v: the error says \"not found\" %d times, want once: %s", args, n, r.stderr)
+			}
 		}
 	})
 }

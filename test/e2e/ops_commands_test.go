@@ -50,9 +50,9 @@ func TestOpsScaleAndSetImage(t *testing.T) {
 	}{
 		{[]string{"scale", "web", "--replicas=4"}, "deployment.apps/web unchanged\n"},
 		{[]string{"set-image", "web", "web=registry.k8s.io/pause:3.8"}, "deployment.apps/web unchanged\n"},
-		{[]string{"scale", "web", "--replicas=7", "--dry-run=client"}, "deployment.apps/web scaled (dry run)\n"},
-		{[]string{"scale", "web", "--replicas=7", "--dry-run=server"}, "deployment.apps/web scaled (server dry run)\n"},
-		{[]string{"set-image", "web", "web=registry.k8s.io/pause:3.7", "--dry-run=server"}, "deployment.apps/web image updated (server dry run)\n"},
+		{[]string{"scale", "web", "--replicas=7", "--dry-run=client"}, "deployment.apps/web scaled (dry run)\n  replicas 4 -> 7\n"},
+		{[]string{"scale", "web", "--replicas=7", "--dry-run=server"}, "deployment.apps/web scaled (server dry run)\n  replicas 4 -> 7\n"},
+		{[]string{"set-image", "web", "web=registry.k8s.io/pause:3.7", "--dry-run=server"}, "deployment.apps/web image updated (server dry run)\n  container web: registry.k8s.io/pause:3.8 -> registry.k8s.io/pause:3.7\n"},
 	} {
 		r := opsRun(t, append([]string{"-n", ns}, tc.args...)...)
 		if r.code != 0 || r.stdout != tc.out {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -305,19 +306,21 @@ func TestRolloutDryRunsAndBadInput(t *testing.T) {
 	rolloutTwoRevisions(t, ns, "web", nil)
 	rv := opsGet(t, ns, "web").ResourceVersion
 
+	// A dry run says what would change, one line a change.
+	undone := "  revision 2 -> 1\n  container web: " + imageNew + " -> registry.k8s.io/pause:3.10\n"
 	for _, tc := range []struct {
 		args []string
-		out  string
+		out  string // a regular expression
 	}{
-		{[]string{"undo", "web", "--dry-run=client"}, "deployment.apps/web rolled back to revision 1 (dry run)\n"},
-		{[]string{"undo", "web", "--dry-run=server"}, "deployment.apps/web rolled back to revision 1 (server dry run)\n"},
-		{[]string{"restart", "web", "--dry-run=server"}, "deployment.apps/web restarted (server dry run)\n"},
-		{[]string{"pause", "web", "--dry-run=server"}, "deployment.apps/web paused (server dry run)\n"},
-		{[]string{"pause", "web", "--dry-run=client"}, "deployment.apps/web paused (dry run)\n"},
-		{[]string{"resume", "web"}, "deployment.apps/web unchanged\n"},
+		{[]string{"undo", "web", "--dry-run=client"}, regexp.QuoteMeta("deployment.apps/web rolled back to revision 1 (dry run)\n" + undone)},
+		{[]string{"undo", "web", "--dry-run=server"}, regexp.QuoteMeta("deployment.apps/web rolled back to revision 1 (server dry run)\n" + undone)},
+		{[]string{"restart", "web", "--dry-run=server"}, regexp.QuoteMeta("deployment.apps/web restarted (server dry run)\n  restartedAt never -> ") + `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n`},
+		{[]string{"pause", "web", "--dry-run=server"}, regexp.QuoteMeta("deployment.apps/web paused (server dry run)\n  paused false -> true\n")},
+		{[]string{"pause", "web", "--dry-run=client"}, regexp.QuoteMeta("deployment.apps/web paused (dry run)\n  paused false -> true\n")},
+		{[]string{"resume", "web"}, regexp.QuoteMeta("deployment.apps/web unchanged\n")},
 	} {
 		r := opsRun(t, append([]string{"-n", ns}, tc.args...)...)
-		if r.code != 0 || r.stdout != tc.out {
+		if r.code != 0 || !regexp.MustCompile(`\A`+tc.out+`\z`).MatchString(r.stdout) {
 			t.Errorf("%v: exit %d, stdout %q, want %q", tc.args, r.code, r.stdout, tc.out)
 		}
 		if got := opsGet(t, ns, "web").ResourceVersion; got != rv {

@@ -7,6 +7,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
 // TestSecondInterruptEndsAtOnce: Ctrl-C starts serve's graceful shutdown,
@@ -46,5 +51,32 @@ func TestSecondInterruptEndsAtOnce(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
 	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "error: interrupted again") {
 		t.Errorf("last line of stderr is %q, want the second interrupt said", last)
+	}
+}
+
+// TestSIGTERMWhileWaitingExits143: a watch --until-complete that SIGTERM
+// interrupts exits 143, as a shell reports a process SIGTERM ended (130 is
+// Ctrl-C's); the rollout it waited for cannot complete (no node matches).
+func TestSIGTERMWhileWaitingExits143(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	opsDeployment(t, ns, "stuck", 1, false, func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.NodeSelector = map[string]string{"no-such-label": "anywhere"}
+	})
+	p := startWatch(t, "watch", ns, "-o", "ndjson", "--until-complete", "--failing-grace", "10m")
+	p.waitEvent(t, "stuck", "is listed", func(e deployment.Event) bool { return e.Type == deployment.Added })
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("watch still running a minute after SIGTERM")
+	}
+	var exit *exec.ExitError
+	if err := p.cmd.Wait(); !errors.As(err, &exit) || exit.ExitCode() != 143 {
+		t.Errorf("exit %v after SIGTERM, want exit status 143; stderr:\n%s", err, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "error: interrupted while waiting for "+ns+"/stuck") {
+		t.Errorf("stderr does not say what was pending:\n%s", p.stderr.String())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
@@ -69,4 +70,55 @@ func tableRows(p *watchProc, name string) []string {
 		}
 	}
 	return rows
+}
+
+// TestWatchFirstTableSorted: the first table and the ADDED lines come in
+// namespace, then name order on every run (the informer's list arrives in
+// map order), in the piped table and in NDJSON alike. Two namespaces of six
+// Deployments, made out of order and watched with -A and a label of their
+// own.
+func TestWatchFirstTableSorted(t *testing.T) {
+	nsA, nsB := testbed.NewNamespace(t), testbed.NewNamespace(t)
+	label := "order=" + nsA
+	for _, ns := range []string{nsB, nsA} {
+		for _, name := range []string{"mango", "apple", "zebra", "kiwi", "banana", "cherry"} {
+			opsDeployment(t, ns, name, 0, false, func(d *appsv1.Deployment) { d.Labels = map[string]string{"order": nsA} })
+		}
+	}
+	want := []string{}
+	for _, ns := range slices.Sorted(slices.Values([]string{nsA, nsB})) {
+		for _, name := range []string{"apple", "banana", "cherry", "kiwi", "mango", "zebra"} {
+			want = append(want, ns+"/"+name)
+		}
+	}
+	table := startWatch(t, "-A", "-l", label)
+	ndjson := startWatch(t, "-A", "-l", label, "-o", "ndjson")
+	var rows []string
+	opsPoll(t, time.Minute, "the first table's 12 rows", func() bool {
+		rows = nil
+		for _, l := range table.output()[min(1, len(table.output())):] {
+			if f := strings.Fields(l); len(f) > 1 {
+				rows = append(rows, f[0]+"/"+f[1])
+			}
+		}
+		return len(rows) >= len(want)
+	})
+	if !slices.Equal(rows[:len(want)], want) {
+		t.Errorf("the first table's rows:\n%v\nwant\n%v", rows, want)
+	}
+	var added []string
+	opsPoll(t, time.Minute, "12 ADDED lines", func() bool {
+		ndjson.mu.Lock()
+		defer ndjson.mu.Unlock()
+		added = nil
+		for _, e := range ndjson.events {
+			if e.Type == deployment.Added {
+				added = append(added, e.Namespace+"/"+e.Name)
+			}
+		}
+		return len(added) >= len(want)
+	})
+	if !slices.Equal(added[:len(want)], want) {
+		t.Errorf("the ADDED lines:\n%v\nwant\n%v", added, want)
+	}
 }

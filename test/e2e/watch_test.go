@@ -515,3 +515,35 @@ func newTmux(t *testing.T, width, height int) (tmux func(args ...string) string,
 	}
 	return tmux, waitPane, rowOf
 }
+
+// TestWatchLiveTableAt80Columns: on an 80-column terminal a Failed row's
+// reason shows, with its LAST CHANGE, though another row's IMAGES cell is
+// longer than the screen; the rows are in name order.
+func TestWatchLiveTableAt80Columns(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	long := "registry.example.com/a-very-long-team-name/and-a-long-repository-name/web:1.2.3-with-a-long-tag"
+	opsDeployment(t, ns, "web", 1, true, func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = long })
+	deadline := int32(5)
+	opsDeployment(t, ns, "api", 1, false, func(d *appsv1.Deployment) {
+		d.Spec.ProgressDeadlineSeconds = &deadline
+		d.Spec.Template.Spec.NodeSelector = map[string]string{"no-such-label": "anywhere"}
+	})
+	tmux, waitPane, rowOf := newTmux(t, 80, 24)
+	tmux("send-keys", "-t", "e2e", "kubectl deploywatch "+ns, "Enter")
+	screen := waitPane("api Failed", func(s string) bool {
+		r := rowOf(s, "api")
+		return len(r) == 1 && strings.Contains(r[0], "Failed") && len(rowOf(s, "web")) == 1
+	})
+	api := rowOf(screen, "api")[0]
+	if !strings.Contains(api, "ProgressDeadlineExceeded: ReplicaSet") {
+		t.Errorf("the Failed row does not show its reason at 80 columns:\n%s", screen)
+	}
+	header := rowOf(screen, "NAME")
+	if len(header) != 1 || !strings.Contains(header[0], "LAST CHANGE") || !strings.Contains(header[0], "MESSAGE") {
+		t.Errorf("the header lacks LAST CHANGE or MESSAGE:\n%s", screen)
+	}
+	if a, w := strings.Index(screen, "\napi "), strings.Index(screen, "\nweb "); a < 0 || w < a {
+		t.Errorf("api is not above web:\n%s", screen)
+	}
+	tmux("send-keys", "-t", "e2e", "C-c")
+}
