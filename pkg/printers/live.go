@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/fanin"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
@@ -37,7 +38,8 @@ type Live struct {
 	size  func() (width, height int)
 
 	mu      sync.Mutex
-	health  tracker.Health // the watch's; the zero value is live
+	health  tracker.Health         // the watch's; the zero value is live
+	sources map[string]fanin.State // by context and namespace, with Options.Contexts
 	rows    map[string]*liveRow
 	synced  bool
 	dirty   bool
@@ -56,7 +58,7 @@ type liveRow struct {
 func NewLive(out io.Writer, o Options, title string, size func() (int, int)) *Live {
 	p := &Live{
 		out: out, o: o, title: title, size: size,
-		rows: map[string]*liveRow{}, dirty: true,
+		rows: map[string]*liveRow{}, sources: map[string]fanin.State{}, dirty: true,
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	io.WriteString(out, altScreenOn+cursorHide)
@@ -81,6 +83,15 @@ func (p *Live) OnEvent(e deployment.Event) {
 func (p *Live) OnHealth(h tracker.Health) {
 	p.mu.Lock()
 	p.health, p.dirty = h, true
+	p.mu.Unlock()
+}
+
+// OnSource follows a source's state, for the line of its context under the
+// title.
+func (p *Live) OnSource(st fanin.State) {
+	st.Snapshot = nil
+	p.mu.Lock()
+	p.sources[st.Context+"/"+st.Namespace], p.dirty = st, true
 	p.mu.Unlock()
 }
 
@@ -168,6 +179,10 @@ func (p *Live) linesLocked(width, height int) []string {
 		}
 	}
 	lines := []string{title}
+	if p.o.Contexts {
+		lines = append(lines, p.contextLinesLocked(width)...)
+	}
+	head := len(lines)
 	if p.synced && len(keys) == 0 {
 		return append(lines, "", "No deployments found.")
 	}
@@ -183,8 +198,8 @@ func (p *Live) linesLocked(width, height int) []string {
 		statusCol = strings.Index(table[0], "STATUS")
 	}
 	room := len(table)
-	if height > 0 && len(table)+2 > height {
-		room = max(height-2, 1) // title and the "more" line
+	if height > 0 && len(table)+head+1 > height {
+		room = max(height-head-1, 1) // title, context lines and the "more" line
 	}
 	for i, l := range table[:room] {
 		l = cut(l, width)
@@ -198,6 +213,73 @@ func (p *Live) linesLocked(width, height int) []string {
 	}
 	return lines
 }
+
+// contextLinesLocked is one line per context under the title: its
+// Deployments counted by status, or why it cannot be seen now.
+func (p *Live) contextLinesLocked(width int) []string {
+	type ctxView struct {
+		total   int
+		counts  map[deployment.Status]int
+		trouble string
+	}
+	views := map[string]*ctxView{}
+	view := func(name string) *ctxView {
+		if views[name] == nil {
+			views[name] = &ctxView{counts: map[deployment.Status]int{}}
+		}
+		return views[name]
+	}
+	for _, r := range p.rows {
+		v := view(r.summary.Context)
+		v.total++
+		v.counts[r.summary.Status]++
+	}
+	keys := make([]string, 0, len(p.sources))
+	for k := range p.sources {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		st := p.sources[k]
+		v := view(st.Context)
+		if v.trouble != "" {
+			continue
+		}
+		switch {
+		case !st.Synced && st.Err != nil:
+			v.trouble = fmt.Sprintf("unreachable since %s: %s", st.Since.Local().Format(time.TimeOnly), oneLine(st.Err.Error()))
+		case !st.Synced:
+			v.trouble = "loading…"
+		case !st.Live():
+			v.trouble = fmt.Sprintf("%s since %s", st.Health.State, st.Health.Since.Local().Format(time.TimeOnly))
+			if st.Health.Err != nil {
+				v.trouble += ": " + oneLine(st.Health.Err.Error())
+			}
+			v.trouble += " (its rows may be stale)"
+		}
+	}
+	names := make([]string, 0, len(views))
+	for n := range views {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	lines := make([]string, 0, len(names))
+	for _, n := range names {
+		v := views[n]
+		l := "  " + n + ": " + tally(v.total, v.counts)
+		if v.trouble != "" {
+			l += " · " + v.trouble
+		}
+		l = cut(l, width)
+		if v.trouble != "" && v.trouble != "loading…" && p.o.Color {
+			l = "\x1b[1;33m" + l + "\x1b[0m"
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // tally reads "4 deployments: 3 Running, 1 Progressing".
 func tally(total int, counts map[deployment.Status]int) string {
