@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
@@ -171,6 +174,37 @@ func TestContexts(t *testing.T) {
 		if strings.Contains(res.stderr, `in context "east"`) {
 			t.Fatalf("east's api is complete but named as pending:\n%s", res.stderr)
 		}
+	})
+
+	t.Run("a context that cannot be reached does not hold up the others", func(t *testing.T) {
+		b.namespace(t, "dead")
+		b.create(t, "east", "dead", "web", 1, nil)
+		cfg, err := clientcmd.LoadFromFile(b.cs.Kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := *cfg.Clusters["west"]
+		gone.Server = "https://127.0.0.1:1"
+		cfg.Clusters["gone"] = &gone
+		cfg.Contexts["gone"] = &clientcmdapi.Context{Cluster: "gone", AuthInfo: "west"}
+		path := filepath.Join(t.TempDir(), "kubeconfig")
+		if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+			t.Fatal(err)
+		}
+		// A context-timeout far longer than the test waits: the refused
+		// context fails at once, and the view must not wait for it.
+		w := startWatchEnv(t, []string{"KUBECONFIG=" + path}, "watch", "--context", "east,gone", "-n", "dead", "-o", "ndjson", "--context-timeout", "10m")
+		w.waitEventIn(t, "east", "web", "is ADDED", func(e deployment.Event) bool { return e.Type == deployment.Added })
+		opsPoll(t, time.Minute, "stderr to name the context that cannot be reached", func() bool {
+			return strings.Contains(w.stderr.String(), `warning: cannot watch deployments in namespace "dead" in context "gone"`)
+		})
+		opsContains(t, "stderr", w.stderr.String(), "cannot reach the API server at https://127.0.0.1:1")
+
+		res := runEnv(t, []string{"KUBECONFIG=" + path}, "watch", "--context", "east,gone", "-n", "dead", "--until-complete", "--timeout", "5s")
+		if res.code != 1 {
+			t.Fatalf("exit %d, want 1 (a context never reached is no pass):\n%s", res.code, res.stderr)
+		}
+		opsContains(t, "stderr", res.stderr, `could not watch namespace "dead" in context "gone"`)
 	})
 
 	t.Run("a cluster stopped during the watch", func(t *testing.T) {
