@@ -3,8 +3,6 @@ package cmd
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,26 +16,12 @@ import (
 // port where nothing listens.
 func twoContexts(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "config")
-	const cfg = `apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "https://127.0.0.1:1"}
-users:
-- name: u
-  user: {token: t}
-contexts:
-- name: east
+	return writeKubeconfig(t, `- name: east
   context: {cluster: c, user: u, namespace: shop}
 - name: west
   context: {cluster: c, user: u, namespace: shop}
 current-context: east
-`
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+`)
 }
 
 func TestSeveralContextsFlags(t *testing.T) {
