@@ -40,6 +40,7 @@ func TestBench(t *testing.T) {
 		{"apiload", benchAPILoad},
 		{"bigcluster", benchBigCluster},
 		{"diagnose", benchDiagnose},
+		{"contexts", benchContexts},
 	}
 	only := os.Getenv("BENCH_ONLY") // e.g. BENCH_ONLY=latency,noise
 	for _, s := range steps {
