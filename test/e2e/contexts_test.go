@@ -204,6 +204,16 @@ func TestContexts(t *testing.T) {
 			t.Fatalf("exit %d, want 1 (a context never reached is no pass):\n%s", res.code, res.stderr)
 		}
 		opsContains(t, "stderr", res.stderr, `could not watch namespace "dead" in context "gone"`)
+
+		// On a terminal: a line per context under the title, the dead one's
+		// with its error, and the CONTEXT column.
+		tmux, waitPane, _ := newTmux(t, 220, 30)
+		tmux("send-keys", "-t", "e2e", "kubectl deploywatch --kubeconfig "+path+" --context east,gone -n dead", "Enter")
+		screen := waitPane("a line per context", func(s string) bool {
+			return strings.Contains(s, "east: 1 deployment: 1 Running") && strings.Contains(s, "gone: 0 deployments · unreachable since")
+		})
+		opsContains(t, "the live table", screen, `deployments in namespace "dead" of contexts "east", "gone"`, "CONTEXT", "NAMESPACE", "cannot reach the API server at https://127.0.0.1:1")
+		tmux("send-keys", "-t", "e2e", "C-c")
 	})
 
 	t.Run("a cluster stopped during the watch", func(t *testing.T) {
