@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // clients are what a command needs to talk to the cluster, built once in
@@ -31,6 +34,9 @@ type clients struct {
 // and speaks protobuf to the API server: it is smaller and faster to decode
 // than JSON for the large lists a watch starts with.
 func newClients(getter genericclioptions.RESTClientGetter) (*clients, error) {
+	if cf, ok := getter.(*genericclioptions.ConfigFlags); ok && cf.Context != nil && strings.Contains(*cf.Context, ",") {
+		return nil, fmt.Errorf("--context %q names several contexts, and this command acts on one at a time: give one context (only watch takes several)", *cf.Context)
+	}
 	ns, explicit, err := getter.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return nil, explainConfigError(err)
@@ -39,6 +45,11 @@ func newClients(getter genericclioptions.RESTClientGetter) (*clients, error) {
 	if err != nil {
 		return nil, explainConfigError(err)
 	}
+	return clientsFor(config, ns, explicit)
+}
+
+// clientsFor builds the clients of one REST config.
+func clientsFor(config *rest.Config, ns string, explicit bool) (*clients, error) {
 	config = rest.CopyConfig(config)
 	config.ContentType = "application/vnd.kubernetes.protobuf"
 	config.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
@@ -51,6 +62,105 @@ func newClients(getter genericclioptions.RESTClientGetter) (*clients, error) {
 		return nil, explainConfigError(err)
 	}
 	return &clients{Kube: kube, Config: config, Namespace: ns, ExplicitNamespace: explicit}, nil
+}
+
+// contextClients are the clients of one kubeconfig context of a view over
+// several.
+type contextClients struct {
+	Name string
+	*clients
+}
+
+// kubeconfigContexts returns the kubeconfig's contexts, sorted, loaded as
+// kubectl loads them (--kubeconfig, else KUBECONFIG, else ~/.kube/config).
+func kubeconfigContexts(cf *genericclioptions.ConfigFlags) (*clientcmdapi.Config, []string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if cf.KubeConfig != nil && *cf.KubeConfig != "" {
+		rules.ExplicitPath = *cf.KubeConfig
+	}
+	raw, err := rules.Load()
+	if err != nil {
+		return nil, nil, explainConfigError(err)
+	}
+	names := make([]string, 0, len(raw.Contexts))
+	for name := range raw.Contexts {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return raw, names, nil
+}
+
+// newContextClients builds one set of clients per named context, each with
+// the context's own cluster, user and namespace. Of kubectl's flags only
+// those that mean the same for every context apply (--request-timeout,
+// --as...); WatchOptions.Validate refuses the others.
+func newContextClients(cf *genericclioptions.ConfigFlags, raw *clientcmdapi.Config, names []string) ([]contextClients, error) {
+	overrides := &clientcmd.ConfigOverrides{}
+	if cf.Timeout != nil {
+		overrides.Timeout = *cf.Timeout
+	}
+	if cf.Impersonate != nil {
+		overrides.AuthInfo.Impersonate = *cf.Impersonate
+	}
+	if cf.ImpersonateUID != nil {
+		overrides.AuthInfo.ImpersonateUID = *cf.ImpersonateUID
+	}
+	if cf.ImpersonateGroup != nil {
+		overrides.AuthInfo.ImpersonateGroups = *cf.ImpersonateGroup
+	}
+	out := make([]contextClients, 0, len(names))
+	for _, name := range names {
+		if _, ok := raw.Contexts[name]; !ok {
+			return nil, fmt.Errorf("context %q not found in the kubeconfig; list the contexts with 'kubectl config get-contexts'", name)
+		}
+		cc := clientcmd.NewNonInteractiveClientConfig(*raw, name, overrides, nil)
+		ns, _, err := cc.Namespace()
+		if err != nil {
+			return nil, fmt.Errorf("context %q: %w", name, explainConfigError(err))
+		}
+		config, err := cc.ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("context %q: %w", name, explainConfigError(err))
+		}
+		c, err := clientsFor(config, ns, false)
+		if err != nil {
+			return nil, fmt.Errorf("context %q: %w", name, err)
+		}
+		out = append(out, contextClients{Name: name, clients: c})
+	}
+	return out, nil
+}
+
+// contextList is the --context flag: repeatable, each value a context or a
+// comma-separated list of them, kept as one comma-separated string in
+// ConfigFlags.Context so that the single-context commands see what was given.
+type contextList struct {
+	p   *string
+	set bool
+}
+
+func (c *contextList) String() string { return *c.p }
+func (c *contextList) Type() string   { return "string" }
+
+func (c *contextList) Set(v string) error {
+	if c.set && *c.p != "" {
+		v = *c.p + "," + v
+	}
+	*c.p, c.set = v, true
+	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items and
+// repeats.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item != "" && !slices.Contains(out, item) {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // explainConfigError turns kubeconfig problems into one line that says what to fix.

@@ -22,8 +22,15 @@ import (
 // everything before the first request.
 func kubeconfig(t *testing.T) string {
 	t.Helper()
+	return writeKubeconfig(t, "- name: ctx\n  context: {cluster: c, user: u, namespace: team}\ncurrent-context: ctx\n")
+}
+
+// writeKubeconfig writes a kubeconfig with cluster c on a port where nothing
+// listens, user u, and the contexts given (YAML, from "- name:" on).
+func writeKubeconfig(t *testing.T, contexts string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "config")
-	const cfg = `apiVersion: v1
+	cfg := `apiVersion: v1
 kind: Config
 clusters:
 - name: c
@@ -32,10 +39,7 @@ users:
 - name: u
   user: {token: t}
 contexts:
-- name: ctx
-  context: {cluster: c, user: u, namespace: team}
-current-context: ctx
-`
+` + contexts
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/fanin"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
@@ -42,11 +43,26 @@ type WatchOptions struct {
 	Timeout       time.Duration
 	FailingGrace  time.Duration
 	Diagnose      bool
+	// Namespaces is --namespaces: several namespaces, comma-separated (as
+	// -n a,b is).
+	Namespaces string
+	// AllContexts watches every context of the kubeconfig.
+	AllContexts bool
+	// ContextTimeout is how long the first view of several contexts waits
+	// for one that does not answer.
+	ContextTimeout time.Duration
 
 	// Filled in by Complete.
-	clients      *clients
-	namespace    string
-	namespaceArg string // the NAMESPACE argument, if given
+	clients   *clients
+	namespace string
+	// namespaces are the namespaces asked for (-n a,b, --namespaces, the
+	// argument); empty for the kubeconfig's (each context's own) or -A.
+	namespaces []string
+	explicitNS bool
+	// namespaceArg is the NAMESPACE argument, if given.
+	namespaceArg string
+	// contexts are the contexts of a view over several (nil for one).
+	contexts []contextClients
 	// IsTerminal reports whether out is a terminal; tests replace it.
 	IsTerminal func(io.Writer) bool
 	// TerminalSize reports the terminal's columns and rows.
@@ -58,7 +74,8 @@ func NewWatchOptions(configFlags *genericclioptions.ConfigFlags, streams generic
 	return &WatchOptions{
 		configFlags: configFlags, IOStreams: streams,
 		Output: "table", Initial: true, FailingGrace: deployment.DefaultFailingGrace, Diagnose: true,
-		IsTerminal: isTerminal, TerminalSize: terminalSize,
+		ContextTimeout: 10 * time.Second,
+		IsTerminal:     isTerminal, TerminalSize: terminalSize,
 	}
 }
 
@@ -103,26 +120,86 @@ func (o *WatchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Diagnose, "diagnose", o.Diagnose, "also read the rollouts' ReplicaSets, Pods and Warning Events to say why one is stuck (Failing); --diagnose=false watches Deployments alone")
 	fs.DurationVar(&o.FailingGrace, "failing-grace", o.FailingGrace, "with --until-complete, exit 1 once a rollout has been Failing this long (its pods cannot pull, crash, cannot be scheduled or created)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up after this long (exit 2); 0 waits forever")
+	fs.StringVar(&o.Namespaces, "namespaces", o.Namespaces, "watch these namespaces (comma-separated), as -n a,b does; no cluster-wide permission needed")
+	fs.BoolVar(&o.AllContexts, "all-contexts", o.AllContexts, "watch every context of the kubeconfig in one view (see --context)")
+	fs.DurationVar(&o.ContextTimeout, "context-timeout", o.ContextTimeout, "with several contexts, how long the first view waits for a context that does not answer (it is shown as unreachable and tried again)")
 }
 
-// Complete resolves the namespace and builds the clients.
+// Complete resolves the namespaces and contexts and builds the clients.
 func (o *WatchOptions) Complete(cmd *cobra.Command, args []string) error {
+	nFlag := ""
+	if o.configFlags.Namespace != nil {
+		nFlag = *o.configFlags.Namespace
+	}
+	o.explicitNS = nFlag != ""
+	if len(args) == 1 {
+		o.namespaceArg = args[0]
+	}
+	namespaces, err := o.namespaceList(nFlag, args)
+	if err != nil {
+		return err
+	}
+	o.namespaces = namespaces
+	var contexts []string
+	if o.configFlags.Context != nil {
+		contexts = splitList(*o.configFlags.Context)
+	}
+	if o.AllContexts || len(contexts) > 1 {
+		raw, all, err := kubeconfigContexts(o.configFlags)
+		if err != nil {
+			return err
+		}
+		if o.AllContexts && len(contexts) == 0 {
+			contexts = all
+		}
+		if len(contexts) == 0 {
+			return errors.New("--all-contexts: the kubeconfig has no contexts; add one with 'kubectl config set-context'")
+		}
+		o.contexts, err = newContextClients(o.configFlags, raw, contexts)
+		return err
+	}
 	c, err := newClients(o.configFlags)
 	if err != nil {
 		return err
 	}
 	o.clients = c
 	o.namespace = c.Namespace
-	if len(args) == 1 {
-		if c.ExplicitNamespace && args[0] != c.Namespace {
-			return fmt.Errorf("namespace given twice: argument %q and -n %q; use one of them", args[0], c.Namespace)
-		}
-		o.namespace, o.namespaceArg = args[0], args[0]
+	if len(o.namespaces) > 0 {
+		o.namespace = o.namespaces[0]
 	}
 	if o.AllNamespaces {
 		o.namespace = ""
 	}
 	return nil
+}
+
+// namespaceList is the namespaces given by -n (nFlag), --namespaces or the
+// argument, each a comma-separated list.
+func (o *WatchOptions) namespaceList(nFlag string, args []string) ([]string, error) {
+	given := splitList(nFlag)
+	if o.Namespaces != "" {
+		if len(given) > 0 {
+			return nil, fmt.Errorf("namespaces given twice: -n %q and --namespaces %q; use one of them", nFlag, o.Namespaces)
+		}
+		given = splitList(o.Namespaces)
+		if len(given) == 0 {
+			return nil, errors.New("--namespaces names no namespace; give a comma-separated list, e.g. --namespaces shop,cart")
+		}
+	}
+	if len(args) == 1 {
+		arg := splitList(args[0])
+		if len(given) > 0 && !slices.Equal(arg, given) {
+			return nil, fmt.Errorf("namespace given twice: argument %q and -n %q; use one of them", args[0], strings.Join(given, ","))
+		}
+		given = arg
+	}
+	return given, nil
+}
+
+// multi says whether the view spans several trackers (namespaces or
+// contexts), merged by package fanin.
+func (o *WatchOptions) multi() bool {
+	return o.contexts != nil || (!o.AllNamespaces && len(o.namespaces) > 1)
 }
 
 // Validate reports every problem with the flags at once.
@@ -147,10 +224,21 @@ func (o *WatchOptions) Validate() error {
 		problems = append(problems, fmt.Sprintf("invalid --field-selector %q: %v; use e.g. --field-selector metadata.name=web", o.FieldSelector, err))
 	}
 	switch {
-	case o.AllNamespaces && o.clients != nil && o.clients.ExplicitNamespace:
+	case o.AllNamespaces && (o.explicitNS || o.Namespaces != "" || (o.clients != nil && o.clients.ExplicitNamespace)):
 		problems = append(problems, "-A and -n exclude each other; use one of them")
 	case o.AllNamespaces && o.namespaceArg != "":
 		problems = append(problems, fmt.Sprintf("-A and the namespace argument %q exclude each other; use one of them", o.namespaceArg))
+	}
+	if o.ContextTimeout <= 0 {
+		problems = append(problems, fmt.Sprintf("--context-timeout must be positive, got %s", o.ContextTimeout))
+	}
+	if o.AllContexts && o.configFlags != nil && o.configFlags.Context != nil && *o.configFlags.Context != "" {
+		problems = append(problems, "--all-contexts and --context exclude each other; use one of them")
+	}
+	if o.contexts != nil {
+		for _, f := range o.perContextFlags() {
+			problems = append(problems, fmt.Sprintf("--%s applies to one context, and several are watched, each with its own from the kubeconfig: drop --%s, or watch one context", f, f))
+		}
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
@@ -158,8 +246,32 @@ func (o *WatchOptions) Validate() error {
 	return nil
 }
 
+// perContextFlags are the kubectl flags given that name one cluster or
+// identity, which cannot apply to several contexts at once.
+func (o *WatchOptions) perContextFlags() []string {
+	cf := o.configFlags
+	var out []string
+	for name, v := range map[string]*string{
+		"cluster": cf.ClusterName, "user": cf.AuthInfoName, "server": cf.APIServer, "token": cf.BearerToken,
+		"certificate-authority": cf.CAFile, "client-certificate": cf.CertFile, "client-key": cf.KeyFile,
+		"username": cf.Username, "password": cf.Password, "tls-server-name": cf.TLSServerName,
+	} {
+		if v != nil && *v != "" {
+			out = append(out, name)
+		}
+	}
+	if cf.Insecure != nil && *cf.Insecure {
+		out = append(out, "insecure-skip-tls-verify")
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Run watches until interrupted or, with --until-complete, until settled.
 func (o *WatchOptions) Run(ctx context.Context) error {
+	if o.multi() {
+		return o.runMany(ctx)
+	}
 	if err := o.checkNamespace(ctx); err != nil {
 		return err
 	}
@@ -177,6 +289,23 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 			fmt.Fprintf(o.ErrOut, "warning: not diagnosing rollouts: %s; watching Deployments alone (--diagnose=false hides this)\n", oneLine(err.Error()))
 		}
 	}
+	// The live table says an outage in its title; piped, stdout stays a
+	// list of Deployment events and the outage is told on stderr.
+	notice := func(sink tracker.Sink) tracker.Sink {
+		return &healthNotice{Sink: sink, errOut: o.ErrOut, what: topts.Describe()}
+	}
+	run := func(ctx context.Context, sink tracker.Sink) error {
+		return tracker.New(o.clients.Kube.AppsV1(), topts).Run(ctx, sink)
+	}
+	explain := func(err error) error { return explainAPIError(err, o.clients.Config, o.forbiddenHint()) }
+	return o.drive(ctx, o.printer(topts.Describe()), o.namespace, &synced, notice, run, explain)
+}
+
+// drive runs the watch (run) into p, through the notices for a pipe and,
+// with --until-complete, the completion, and turns how it ended into the
+// command's outcome. where names the namespace for "No resources found".
+func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synced *atomic.Bool,
+	notice func(tracker.Sink) tracker.Sink, run func(context.Context, tracker.Sink) error, explain func(error) error) error {
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
@@ -185,26 +314,23 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	runCtx, stopTracker := context.WithCancel(ctx)
 	defer stopTracker()
 
-	printer := o.printer(topts.Describe())
-	var sink tracker.Sink = printer
+	var sink tracker.Sink = p
 	if o.Output != "ndjson" && !o.IsTerminal(o.Out) {
-		sink = &emptyNotice{Sink: sink, errOut: o.ErrOut, where: o.namespace}
+		sink = &emptyNotice{Sink: sink, errOut: o.ErrOut, where: where}
 	}
 	if o.Output == "ndjson" || !o.IsTerminal(o.Out) {
-		// The live table says it in its title; piped, stdout stays a list
-		// of Deployment events and the outage is told on stderr.
-		sink = &healthNotice{Sink: sink, errOut: o.ErrOut, what: topts.Describe()}
+		sink = notice(sink)
 	}
-	sink = &syncFlag{Sink: sink, synced: &synced}
+	sink = &syncFlag{Sink: sink, synced: synced}
 	var done *completion
 	if o.UntilComplete {
 		done = newCompletion(sink, stopTracker, o.FailingGrace)
 		sink = done
 	}
-	err := tracker.New(o.clients.Kube.AppsV1(), topts).Run(runCtx, sink)
-	closeErr := printer.Close()
+	err := run(runCtx, sink)
+	closeErr := p.Close()
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		return explainAPIError(err, o.clients.Config, o.forbiddenHint())
+		return explain(err)
 	}
 	if closeErr != nil && !isBrokenPipe(closeErr) {
 		return fmt.Errorf("writing output: %w", closeErr)
@@ -218,17 +344,23 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 // checkNamespace reports a namespace that does not exist instead of waiting
 // on it silently. Without permission to read namespaces, it trusts the user.
 func (o *WatchOptions) checkNamespace(ctx context.Context) error {
-	if o.namespace == "" {
+	return checkNamespaceIn(ctx, o.clients, o.namespace, "")
+}
+
+// checkNamespaceIn is checkNamespace for namespace ns through c; in names
+// the context in messages (empty for none).
+func checkNamespaceIn(ctx context.Context, c *clients, ns, in string) error {
+	if ns == "" {
 		return nil
 	}
-	_, err := o.clients.Kube.CoreV1().Namespaces().Get(ctx, o.namespace, metav1.GetOptions{})
+	_, err := c.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	switch {
 	case err == nil, apierrors.IsForbidden(err):
 		return nil
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("namespace %q not found; list namespaces with 'kubectl get namespaces'%s", o.namespace, subcommandHint(o.namespace))
+		return fmt.Errorf("namespace %q not found%s; list namespaces with 'kubectl get namespaces'%s", ns, in, subcommandHint(ns))
 	default:
-		return explainAPIError(err, o.clients.Config, "")
+		return explainAPIError(err, c.Config, "")
 	}
 }
 
@@ -276,10 +408,11 @@ type printer interface {
 }
 
 func (o *WatchOptions) printer(title string) printer {
-	popts := printers.Options{
-		Wide:          o.Output == "wide",
-		AllNamespaces: o.namespace == "",
-	}
+	return o.printerWith(title, printers.Options{AllNamespaces: o.namespace == ""})
+}
+
+func (o *WatchOptions) printerWith(title string, popts printers.Options) printer {
+	popts.Wide = o.Output == "wide"
 	switch {
 	case o.Output == "ndjson":
 		return printers.NewNDJSON(o.Out)
@@ -301,6 +434,8 @@ type emptyNotice struct {
 
 func (n *emptyNotice) OnHealth(h tracker.Health) { tracker.TellHealth(n.Sink, h) }
 
+func (n *emptyNotice) OnSource(st fanin.State) { fanin.TellSource(n.Sink, st) }
+
 // syncFlag raises synced once the first table is out.
 type syncFlag struct {
 	tracker.Sink
@@ -313,6 +448,8 @@ func (s *syncFlag) OnSynced(snapshot []deployment.Summary) {
 }
 
 func (s *syncFlag) OnHealth(h tracker.Health) { tracker.TellHealth(s.Sink, h) }
+
+func (s *syncFlag) OnSource(st fanin.State) { fanin.TellSource(s.Sink, st) }
 
 // healthNotice prints one warning line on stderr when the watch is lost and
 // one when it is back, so a reader of a pipe knows which rows may be stale.
@@ -366,6 +503,33 @@ type completion struct {
 	// health is the watch's; while it is not live nothing is decided: the
 	// state may be stale, and the events after the outage bring the truth.
 	health tracker.Health
+	// sources, in a view over several (package fanin), replace health:
+	// a Deployment is judged only while its context is live, and the view
+	// is complete only when every source is.
+	sources map[string]fanin.State
+}
+
+func (c *completion) OnSource(st fanin.State) {
+	fanin.TellSource(c.Sink, st)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range st.Snapshot { // a source that synced late, or --initial=false
+		c.state[s.Key()] = s
+	}
+	st.Snapshot = nil
+	c.sources[st.Context+"/"+st.Namespace] = st
+	c.checkLocked()
+}
+
+// contextsLiveLocked says, per context, whether every source of it is live.
+func (c *completion) contextsLiveLocked() map[string]bool {
+	live := map[string]bool{}
+	for _, st := range c.sources {
+		if l, seen := live[st.Context]; !seen || l {
+			live[st.Context] = st.Live()
+		}
+	}
+	return live
 }
 
 func (c *completion) OnHealth(h tracker.Health) {
@@ -381,7 +545,8 @@ func (c *completion) liveLocked() bool {
 }
 
 func newCompletion(next tracker.Sink, stop func(), grace time.Duration) *completion {
-	return &completion{Sink: next, stop: stop, state: map[string]deployment.Summary{}, judge: deployment.Judge{Grace: grace}}
+	return &completion{Sink: next, stop: stop, state: map[string]deployment.Summary{}, judge: deployment.Judge{Grace: grace},
+		sources: map[string]fanin.State{}}
 }
 
 func (c *completion) OnEvent(e deployment.Event) {
@@ -409,9 +574,11 @@ func (c *completion) OnSynced(snapshot []deployment.Summary) {
 }
 
 func (c *completion) checkLocked() {
-	if !c.synced || c.outcome != "" || !c.liveLocked() {
+	multi := len(c.sources) > 0
+	if !c.synced || c.outcome != "" || (!multi && !c.liveLocked()) {
 		return
 	}
+	live := c.contextsLiveLocked()
 	keys := make([]string, 0, len(c.state))
 	for k := range c.state {
 		keys = append(keys, k)
@@ -419,8 +586,15 @@ func (c *completion) checkLocked() {
 	sort.Strings(keys) // the first failure by name, on every run
 	complete := true
 	var next time.Time
+	for _, l := range live {
+		complete = complete && l
+	}
 	for _, k := range keys {
 		s := c.state[k]
+		if multi && !live[s.Context] {
+			complete = false // its context is not current: nothing is decided on it
+			continue
+		}
 		verdict, deadline := c.judge.Verdict(&s)
 		switch verdict {
 		case deployment.Failure:
@@ -463,9 +637,12 @@ func (c *completion) result(ctx context.Context, timeout time.Duration) error {
 	case "complete":
 		return nil
 	case "failed":
-		return &ExitError{Code: exitFailure, Err: fmt.Errorf("deployment %s is %s: %s", c.failed.Key(), c.failed.Status, c.failed.Message)}
+		return &ExitError{Code: exitFailure, Err: fmt.Errorf("deployment %s is %s: %s", c.failed.Where(), c.failed.Status, c.failed.Message)}
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if err := c.sourcesTimeoutLocked(timeout); err != nil {
+			return err
+		}
 		if !c.liveLocked() {
 			h := c.health
 			return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s while the watch was lost (reconnecting since %s: %s); the last state seen, possibly stale: %s",
@@ -476,22 +653,67 @@ func (c *completion) result(ctx context.Context, timeout time.Duration) error {
 	return &ExitError{Code: interruptCode(ctx), Err: fmt.Errorf("interrupted while waiting for %s", c.pendingLocked())}
 }
 
+// sourcesTimeoutLocked is the outcome of a --timeout in a view over several
+// sources when one of them is not live: a source never reached during the
+// whole wait is an error (exit 1), not a pass; one lost since is a timeout
+// whose state may be stale.
+func (c *completion) sourcesTimeoutLocked(timeout time.Duration) error {
+	keys := make([]string, 0, len(c.sources))
+	for k := range c.sources {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var unreached, lost []string
+	for _, k := range keys {
+		st := c.sources[k]
+		switch {
+		case !st.Synced:
+			why := "no answer"
+			if st.Err != nil {
+				why = oneLine(st.Err.Error())
+			}
+			unreached = append(unreached, fmt.Sprintf("%s (%s)", st.Name(), why))
+		case !st.Live():
+			lost = append(lost, fmt.Sprintf("%s (%s since %s: %s)", st.Name(), st.Health.State,
+				st.Health.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(st.Health.Err))))
+		}
+	}
+	if len(unreached) > 0 {
+		others := "every other deployment is complete"
+		if p := c.pendingListLocked(); len(p) > 0 {
+			others = "still pending elsewhere: " + strings.Join(p, ", ")
+		}
+		return &ExitError{Code: exitFailure, Err: fmt.Errorf("could not watch %s during the whole wait of %s; %s",
+			strings.Join(unreached, ", "), timeout, others)}
+	}
+	if len(lost) > 0 {
+		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s while the watch of %s was lost; the last state seen, possibly stale: %s",
+			timeout, strings.Join(lost, ", "), c.pendingLocked())}
+	}
+	return nil
+}
+
 func (c *completion) pendingLocked() string {
+	pending := c.pendingListLocked()
+	if len(pending) == 0 {
+		return "the deployments to be listed"
+	}
+	return strings.Join(pending, ", ")
+}
+
+func (c *completion) pendingListLocked() []string {
 	var pending []string
 	for _, s := range c.state {
 		if !s.Complete() {
-			entry := fmt.Sprintf("%s (%s)", s.Key(), s.Status)
+			entry := fmt.Sprintf("%s (%s)", s.Where(), s.Status)
 			if s.Status == deployment.Failing {
-				entry = fmt.Sprintf("%s (%s: %s)", s.Key(), s.Status, s.Message)
+				entry = fmt.Sprintf("%s (%s: %s)", s.Where(), s.Status, s.Message)
 			}
 			pending = append(pending, entry)
 		}
 	}
 	sort.Strings(pending)
-	if len(pending) == 0 {
-		return "the deployments to be listed"
-	}
-	return strings.Join(pending, ", ")
+	return pending
 }
 
 func isTerminal(w io.Writer) bool {
@@ -531,4 +753,138 @@ func levenshtein(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+// runMany is Run for a view over several namespaces or contexts: a tracker
+// per (context, namespace), merged by package fanin into one printer.
+func (o *WatchOptions) runMany(ctx context.Context) error {
+	sources := o.sources()
+	printer := o.printerWith(o.describeMany(), printers.Options{AllNamespaces: true, Contexts: o.contexts != nil})
+	notice := func(sink tracker.Sink) tracker.Sink {
+		return &sourceNotice{Sink: sink, errOut: o.ErrOut, told: map[string]string{}}
+	}
+	run := func(ctx context.Context, sink tracker.Sink) error {
+		return fanin.Run(ctx, sources, fanin.Options{StartTimeout: o.ContextTimeout, Retry: o.contexts != nil}, sink)
+	}
+	explain := func(err error) error {
+		var se *fanin.SourceError
+		if o.clients == nil || !errors.As(err, &se) {
+			return err
+		}
+		return explainAPIError(err, o.clients.Config, fmt.Sprintf("ask for list and watch on deployments in %s", se.Source))
+	}
+	return o.drive(ctx, printer, "", new(atomic.Bool), notice, run, explain)
+}
+
+// sources are the (context, namespace) pairs of a view over several.
+func (o *WatchOptions) sources() []fanin.Source {
+	list := o.contexts
+	if list == nil {
+		list = []contextClients{{clients: o.clients}}
+	}
+	var out []fanin.Source
+	for _, cc := range list {
+		namespaces := o.namespaces
+		switch {
+		case o.AllNamespaces:
+			namespaces = []string{""}
+		case len(namespaces) == 0:
+			namespaces = []string{cc.Namespace}
+		}
+		for _, ns := range namespaces {
+			src := fanin.Source{
+				Context: cc.Name,
+				Client:  cc.Kube.AppsV1(),
+				Options: tracker.Options{Namespace: ns, LabelSelector: o.LabelSelector, FieldSelector: o.FieldSelector, SkipInitial: !o.Initial},
+			}
+			name := src.Name()
+			in := ""
+			if cc.Name != "" {
+				in = fmt.Sprintf(" in context %q", cc.Name)
+			}
+			c := cc.clients
+			src.Check = func(ctx context.Context) error {
+				// A cluster that does not answer must not hang the attempt.
+				ctx, cancel := context.WithTimeout(ctx, o.ContextTimeout)
+				defer cancel()
+				return checkNamespaceIn(ctx, c, ns, in)
+			}
+			if o.Diagnose {
+				src.Options.Diagnose = tracker.DiagnoseWith(cc.Kube)
+				src.Options.OnDiagnosisOff = func(err error) {
+					fmt.Fprintf(o.ErrOut, "warning: not diagnosing rollouts in %s: %s; watching Deployments alone (--diagnose=false hides this)\n", name, oneLine(err.Error()))
+				}
+			}
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
+// describeMany names what a view over several sources watches, for the
+// live table's title.
+func (o *WatchOptions) describeMany() string {
+	quoted := func(items []string) string {
+		q := make([]string, len(items))
+		for i, s := range items {
+			q[i] = fmt.Sprintf("%q", s)
+		}
+		return strings.Join(q, ", ")
+	}
+	where := "namespaces " + quoted(o.namespaces)
+	switch {
+	case o.AllNamespaces:
+		where = "all namespaces"
+	case len(o.namespaces) == 1:
+		where = fmt.Sprintf("namespace %q", o.namespaces[0])
+	case len(o.namespaces) == 0:
+		where = "each context's namespace"
+	}
+	if o.contexts != nil {
+		names := make([]string, len(o.contexts))
+		for i, c := range o.contexts {
+			names[i] = c.Name
+		}
+		where += " of contexts " + quoted(names)
+	}
+	if o.LabelSelector != "" {
+		where += fmt.Sprintf(" with labels %q", o.LabelSelector)
+	}
+	return "deployments in " + where
+}
+
+// sourceNotice prints, on stderr, one warning line when a source of a view
+// over several cannot be watched or is lost, and one when it is back, so a
+// reader of a pipe knows which rows may be stale and why.
+type sourceNotice struct {
+	tracker.Sink
+	errOut io.Writer
+	told   map[string]string // by source: what was last said, "" when live
+}
+
+func (n *sourceNotice) OnHealth(h tracker.Health) { tracker.TellHealth(n.Sink, h) }
+
+func (n *sourceNotice) OnSource(st fanin.State) {
+	fanin.TellSource(n.Sink, st)
+	key := st.Context + "/" + st.Namespace
+	prev := n.told[key]
+	switch {
+	case !st.Synced && st.Err != nil:
+		msg := "error: " + oneLine(st.Err.Error())
+		if prev != msg {
+			n.told[key] = msg
+			fmt.Fprintf(n.errOut, "warning: cannot watch deployments in %s since %s: %s; trying again\n",
+				st.Name(), st.Since.Local().Format(time.TimeOnly), oneLine(st.Err.Error()))
+		}
+	case st.Synced && st.Health.State == tracker.Reconnecting:
+		if prev != "lost" {
+			n.told[key] = "lost"
+			fmt.Fprintf(n.errOut, "warning: lost the watch of deployments in %s at %s, reconnecting: %s\n",
+				st.Name(), st.Health.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(st.Health.Err)))
+		}
+	case st.Live() && prev != "":
+		delete(n.told, key)
+		fmt.Fprintf(n.errOut, "warning: the watch of deployments in %s is back at %s; the rows that follow are current\n",
+			st.Name(), time.Now().Format(time.TimeOnly))
+	}
 }

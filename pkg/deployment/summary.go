@@ -5,6 +5,7 @@
 package deployment
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -33,6 +34,9 @@ type Container struct {
 
 // Summary is what deploywatch shows of one Deployment.
 type Summary struct {
+	// Context is the kubeconfig context the Deployment is in, set only when
+	// a view spans several contexts (absent otherwise).
+	Context            string      `json:"context,omitempty"`
 	Namespace          string      `json:"namespace"`
 	Name               string      `json:"name"`
 	Status             Status      `json:"status"`
@@ -73,12 +77,30 @@ type Event struct {
 	Changed []string `json:"changed"`
 }
 
-// Key is the namespace/name of the Deployment, as client-go's cache keys it.
+// Key is the namespace/name of the Deployment, as client-go's cache keys it,
+// after its context when it has one (a view over several contexts).
 func (s *Summary) Key() string {
-	if s.Namespace == "" {
-		return s.Name
+	key := s.Name
+	if s.Namespace != "" {
+		key = s.Namespace + "/" + s.Name
 	}
-	return s.Namespace + "/" + s.Name
+	if s.Context != "" {
+		key = s.Context + "/" + key
+	}
+	return key
+}
+
+// Where names the Deployment for messages: "shop/api", or "shop/api in
+// context prod" when it has a context.
+func (s *Summary) Where() string {
+	where := s.Name
+	if s.Namespace != "" {
+		where = s.Namespace + "/" + s.Name
+	}
+	if s.Context != "" {
+		where += fmt.Sprintf(" in context %q", s.Context)
+	}
+	return where
 }
 
 // Summarize builds the summary of d. diag is the diagnosis of its new

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/fanin"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
@@ -43,9 +45,10 @@ type Live struct {
 	size  func() (width, height int)
 
 	mu      sync.Mutex
-	health  tracker.Health // the watch's; the zero value is live
+	health  tracker.Health         // the watch's; the zero value is live
+	sources map[string]fanin.State // by context and namespace, with Options.Contexts
 	rows    map[string]*liveRow
-	sorted  []*liveRow // by namespace, then name
+	sorted  []*liveRow // by context, namespace, then name
 	counts  map[deployment.Status]int
 	synced  bool
 	dirty   bool
@@ -69,7 +72,7 @@ type liveRow struct {
 func NewLive(out io.Writer, o Options, title string, size func() (int, int)) *Live {
 	p := &Live{
 		out: out, o: o, title: title, size: size,
-		rows: map[string]*liveRow{}, counts: map[deployment.Status]int{}, dirty: true,
+		rows: map[string]*liveRow{}, counts: map[deployment.Status]int{}, sources: map[string]fanin.State{}, dirty: true,
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	io.WriteString(out, altScreenOn+cursorHide)
@@ -78,6 +81,9 @@ func NewLive(out io.Writer, o Options, title string, size func() (int, int)) *Li
 }
 
 func compareRows(a, b *liveRow) int {
+	if c := strings.Compare(a.summary.Context, b.summary.Context); c != 0 {
+		return c
+	}
 	if c := strings.Compare(a.summary.Namespace, b.summary.Namespace); c != 0 {
 		return c
 	}
@@ -120,6 +126,15 @@ func (p *Live) OnEvent(e deployment.Event) {
 func (p *Live) OnHealth(h tracker.Health) {
 	p.mu.Lock()
 	p.health, p.dirty = h, true
+	p.mu.Unlock()
+}
+
+// OnSource follows a source's state, for the line of its context under the
+// title.
+func (p *Live) OnSource(st fanin.State) {
+	st.Snapshot = nil
+	p.mu.Lock()
+	p.sources[st.Context+"/"+st.Namespace], p.dirty = st, true
 	p.mu.Unlock()
 }
 
@@ -200,12 +215,15 @@ func (p *Live) Frame(width, height int) []string {
 func (p *Live) linesLocked(width, height int) ([]string, int) {
 	now := p.o.now()
 	lines := []string{p.titleLocked(now, width)}
+	if p.o.Contexts {
+		lines = append(lines, p.contextLinesLocked(width)...)
+	}
 	if p.synced && len(p.sorted) == 0 {
 		return append(lines, "", "No deployments found."), 0
 	}
 	room := len(p.sorted)
-	if height > 0 && room+2 > height {
-		room = max(height-3, 0) // the title, the header and the "more" line
+	if top := len(lines) + 1; height > 0 && room+top > height {
+		room = max(height-top-1, 0) // the title, context lines, the header and the "more" line
 	}
 	head := header(p.o)
 	changeCol := slices.Index(head, "LAST CHANGE")
@@ -238,7 +256,7 @@ func (p *Live) titleLocked(now time.Time, width int) string {
 	if lost {
 		clock = fmt.Sprintf("%s since %s", p.health.State, p.health.Since.Local().Format(time.TimeOnly))
 		if p.health.Err != nil {
-			clock += ": " + strings.Join(strings.Fields(p.health.Err.Error()), " ")
+			clock += ": " + oneLine(p.health.Err.Error())
 		}
 	}
 	title := p.title + " · " + clock
@@ -356,6 +374,73 @@ func (c *columns) line(cells []string, width int) string {
 	}
 	return cut(strings.TrimRight(b.String(), " "), width)
 }
+
+// contextLinesLocked is one line per context under the title: its
+// Deployments counted by status, or why it cannot be seen now.
+func (p *Live) contextLinesLocked(width int) []string {
+	type ctxView struct {
+		total   int
+		counts  map[deployment.Status]int
+		trouble string
+	}
+	views := map[string]*ctxView{}
+	view := func(name string) *ctxView {
+		if views[name] == nil {
+			views[name] = &ctxView{counts: map[deployment.Status]int{}}
+		}
+		return views[name]
+	}
+	for _, r := range p.rows {
+		v := view(r.summary.Context)
+		v.total++
+		v.counts[r.summary.Status]++
+	}
+	keys := make([]string, 0, len(p.sources))
+	for k := range p.sources {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		st := p.sources[k]
+		v := view(st.Context)
+		if v.trouble != "" {
+			continue
+		}
+		switch {
+		case !st.Synced && st.Err != nil:
+			v.trouble = fmt.Sprintf("unreachable since %s: %s", st.Since.Local().Format(time.TimeOnly), oneLine(st.Err.Error()))
+		case !st.Synced:
+			v.trouble = "loading…"
+		case !st.Live():
+			v.trouble = fmt.Sprintf("%s since %s", st.Health.State, st.Health.Since.Local().Format(time.TimeOnly))
+			if st.Health.Err != nil {
+				v.trouble += ": " + oneLine(st.Health.Err.Error())
+			}
+			v.trouble += " (its rows may be stale)"
+		}
+	}
+	names := make([]string, 0, len(views))
+	for n := range views {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	lines := make([]string, 0, len(names))
+	for _, n := range names {
+		v := views[n]
+		l := "  " + n + ": " + tally(v.total, v.counts)
+		if v.trouble != "" {
+			l += " · " + v.trouble
+		}
+		l = cut(l, width)
+		if v.trouble != "" && v.trouble != "loading…" && p.o.Color {
+			l = "\x1b[1;33m" + l + "\x1b[0m"
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // tally reads "4 deployments: 3 Running, 1 Progressing".
 func tally(total int, counts map[deployment.Status]int) string {

@@ -21,6 +21,8 @@ type Options struct {
 	Wide bool
 	// AllNamespaces adds the NAMESPACE column.
 	AllNamespaces bool
+	// Contexts adds the CONTEXT column (a view over several contexts).
+	Contexts bool
 	// Color paints the status column (never when NO_COLOR is set).
 	Color bool
 	// Now is the clock for the LAST CHANGE column; nil means time.Now.
@@ -84,6 +86,9 @@ func header(o Options) []string {
 	if o.AllNamespaces {
 		h = append([]string{"NAMESPACE"}, h...)
 	}
+	if o.Contexts {
+		h = append([]string{"CONTEXT"}, h...)
+	}
 	return h
 }
 
@@ -111,6 +116,9 @@ func row(o Options, s *deployment.Summary, status, lastChange string) []string {
 	cells = append(cells, lastChange, s.Message)
 	if o.AllNamespaces {
 		cells = append([]string{s.Namespace}, cells...)
+	}
+	if o.Contexts {
+		cells = append([]string{s.Context}, cells...)
 	}
 	return cells
 }

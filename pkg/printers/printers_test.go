@@ -387,6 +387,35 @@ func TestLiveKeepsRowsSortedAsTheyCome(t *testing.T) {
 	}
 }
 
+// TestLiveKeepsContextsApart: the same namespace and name in two contexts
+// are two rows, sorted by context first, and a change or a deletion in one
+// context leaves the other's row as it was.
+func TestLiveKeepsContextsApart(t *testing.T) {
+	p := NewLive(&syncWriter{}, Options{AllNamespaces: true, Contexts: true}, "t", func() (int, int) { return 0, 0 })
+	defer p.Close()
+	in := func(typ deployment.EventType, ctx, name string, status deployment.Status) {
+		e := event(typ, "shop", name, status, 1, 1, "nginx:1")
+		e.Context = ctx
+		p.OnEvent(e)
+	}
+	in(deployment.Added, "west", "web", deployment.Running)
+	in(deployment.Added, "east", "web", deployment.Running)
+	in(deployment.Added, "west", "api", deployment.Running)
+	in(deployment.Added, "east", "api", deployment.Running)
+	in(deployment.Modified, "west", "web", deployment.Scaling)
+	in(deployment.Deleted, "east", "api", deployment.Running)
+	p.OnSynced(nil)
+	var got []string
+	for _, l := range p.Frame(0, 0) {
+		if f := strings.Fields(l); len(f) > 3 && (f[0] == "east" || f[0] == "west") && f[1] == "shop" {
+			got = append(got, f[0]+"/"+f[2]+"/"+f[3])
+		}
+	}
+	if want := []string{"east/web/Running", "west/api/Running", "west/web/Scaling"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("rows %v, want %v", got, want)
+	}
+}
+
 // TestLiveRedrawsOnlyWhatIsVisible: with more Deployments than the terminal
 // has rows, a change to one off screen that leaves the title as it was asks
 // for no redraw; one on screen does, and the redraw rewrites its line alone.

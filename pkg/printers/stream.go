@@ -36,7 +36,7 @@ func NewStream(w io.Writer, o Options) *Stream {
 // repeats reports whether e's row shows nothing new for its Deployment, and
 // remembers it otherwise.
 func (p *Stream) repeats(e *deployment.Event, cells []string) bool {
-	key := e.Namespace + "/" + e.Name
+	key := e.Key()
 	if e.Type == deployment.Deleted {
 		delete(p.shown, key) // a Deployment made again under the name is new
 		return false

@@ -42,6 +42,7 @@ func TestBench(t *testing.T) {
 		{"bigcluster", benchBigCluster},
 		{"diagnose", benchDiagnose},
 		{"livetable", benchLiveTable},
+		{"contexts", benchContexts},
 	}
 	only := os.Getenv("BENCH_ONLY") // e.g. BENCH_ONLY=latency,noise
 	for _, s := range steps {

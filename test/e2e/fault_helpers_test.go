@@ -162,6 +162,12 @@ func rewriteServer(t *testing.T, path, server string) string {
 // create makes a Deployment of pause containers in the bed's namespace.
 func (b *faultBed) create(t *testing.T, name string, replicas int32) {
 	t.Helper()
+	b.createWith(t, name, replicas, nil)
+}
+
+// createWith is create with edit changing the Deployment first.
+func (b *faultBed) createWith(t *testing.T, name string, replicas int32, edit func(*appsv1.Deployment)) {
+	t.Helper()
 	labels := map[string]string{"app": name}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -173,6 +179,9 @@ func (b *faultBed) create(t *testing.T, name string, replicas int32) {
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
 			},
 		},
+	}
+	if edit != nil {
+		edit(d)
 	}
 	if _, err := b.cs.AppsV1().Deployments(b.ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create %s: %v", name, err)

@@ -164,6 +164,22 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "viewer"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	grantViewer(t, ns, ns)
+	path := serviceAccountKubeconfig(t, ns, "viewer")
+	// RBAC takes effect at once, but the token's user is checked on use.
+	waitUntil(t, 30*time.Second, "the viewer to read deployments", func() bool {
+		_, _, err := testbed.KubectlErr("--kubeconfig", path, "get", "deployments")
+		return err == nil
+	})
+	return path
+}
+
+// grantViewer lets ServiceAccount "viewer" of namespace saNS get, list and
+// watch the Deployments of namespace ns.
+func grantViewer(t *testing.T, ns, saNS string) {
+	t.Helper()
+	cs := testbed.Clientset(t)
+	ctx := context.Background()
 	if _, err := cs.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "deployment-viewer"},
 		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch"}}},
@@ -173,17 +189,10 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "viewer"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "deployment-viewer"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "viewer", Namespace: ns}},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "viewer", Namespace: saNS}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	path := serviceAccountKubeconfig(t, ns, "viewer")
-	// RBAC takes effect at once, but the token's user is checked on use.
-	waitUntil(t, 30*time.Second, "the viewer to read deployments", func() bool {
-		_, _, err := testbed.KubectlErr("--kubeconfig", path, "get", "deployments")
-		return err == nil
-	})
-	return path
 }
 
 // serviceAccountKubeconfig writes a kubeconfig that authenticates as

@@ -1,0 +1,137 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/fanin"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
+)
+
+// twoContexts writes a kubeconfig with contexts east and west, both on a
+// port where nothing listens.
+func twoContexts(t *testing.T) string {
+	t.Helper()
+	return writeKubeconfig(t, `- name: east
+  context: {cluster: c, user: u, namespace: shop}
+- name: west
+  context: {cluster: c, user: u, namespace: shop}
+current-context: east
+`)
+}
+
+func TestSeveralContextsFlags(t *testing.T) {
+	cfg := twoContexts(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scale", "web", "--replicas", "2", "--kubeconfig", cfg, "--context", "east", "--context", "west"}, `--context "east,west" names several contexts, and this command acts on one at a time`},
+		{[]string{"set-image", "web", "app=nginx:2", "--kubeconfig", cfg, "--context", "east,west"}, "acts on one at a time"},
+		{[]string{"watch", "--kubeconfig", cfg, "--context", "east,west", "--server", "https://127.0.0.1:2"}, "--server applies to one context"},
+		{[]string{"watch", "--kubeconfig", cfg, "--context", "east,nope"}, `context "nope" not found in the kubeconfig`},
+		{[]string{"watch", "--kubeconfig", cfg, "--all-contexts", "--context", "east"}, "--all-contexts and --context exclude each other"},
+		{[]string{"watch", "--kubeconfig", cfg, "-n", "a", "--namespaces", "b"}, "namespaces given twice"},
+	} {
+		code, _, errOut := execute(t, tt.args...)
+		if code != 1 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want one line with %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+// TestUnreachableContextsFailTheWait: contexts never reached during the
+// whole --until-complete wait are an error (exit 1) naming each, and each
+// was told on stderr as it failed.
+func TestUnreachableContextsFailTheWait(t *testing.T) {
+	code, out, errOut := execute(t, "watch", "--kubeconfig", twoContexts(t), "--all-contexts", "-o", "ndjson",
+		"--until-complete", "--timeout", "2s", "--context-timeout", "1s")
+	if code != exitFailure || out != "" {
+		t.Fatalf("exit %d, stdout %q; want 1 and nothing", code, out)
+	}
+	for _, want := range []string{
+		`warning: cannot watch deployments in namespace "shop" in context "east" since`,
+		`warning: cannot watch deployments in namespace "shop" in context "west" since`,
+		"cannot reach the API server at https://127.0.0.1:1",
+		`error: could not watch namespace "shop" in context "east" (`,
+		`namespace "shop" in context "west" (`,
+		"during the whole wait of 2s; every other deployment is complete",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestCompletionAcrossContexts(t *testing.T) {
+	in := func(ctx, name string, status deployment.Status, msg string) deployment.Summary {
+		s := summary(name, status, msg)
+		s.Context = ctx
+		return s
+	}
+	live := func(ctx string) fanin.State { return fanin.State{Context: ctx, Namespace: "shop", Synced: true} }
+
+	t.Run("done only when every context is", func(t *testing.T) {
+		stopped := 0
+		c := newCompletion(nopSink{}, func() { stopped++ }, time.Minute)
+		c.OnSource(live("east"))
+		c.OnSource(fanin.State{Context: "west", Namespace: "shop", Err: errors.New("connection refused")})
+		c.OnSynced([]deployment.Summary{in("east", "web", deployment.Running, "")})
+		if stopped != 0 {
+			t.Fatal("done while west has not been seen")
+		}
+		west := live("west")
+		west.Snapshot = []deployment.Summary{in("west", "web", deployment.Progressing, "1 of 3 updated")}
+		c.OnSource(west)
+		if stopped != 0 {
+			t.Fatal("done while west's web is Progressing")
+		}
+		c.OnEvent(deployment.Event{Type: deployment.Modified, Summary: in("west", "web", deployment.Running, "")})
+		if stopped != 1 {
+			t.Fatalf("stopped %d times once both are done, want 1", stopped)
+		}
+	})
+
+	t.Run("a failure names its context; a lost context decides nothing", func(t *testing.T) {
+		stopped := 0
+		c := newCompletion(nopSink{}, func() { stopped++ }, time.Minute)
+		c.OnSource(live("east"))
+		c.OnSource(live("west"))
+		c.OnSynced([]deployment.Summary{in("east", "web", deployment.Running, ""), in("west", "web", deployment.Progressing, "")})
+		lost := live("west")
+		lost.Health = tracker.Health{State: tracker.Reconnecting, Since: time.Now(), Err: errors.New("connection refused")}
+		c.OnSource(lost)
+		c.OnEvent(deployment.Event{Type: deployment.Modified, Summary: in("west", "web", deployment.Failed, "ProgressDeadlineExceeded")})
+		if stopped != 0 {
+			t.Fatal("decided on west while its watch is lost")
+		}
+		c.OnSource(live("west"))
+		if stopped != 1 {
+			t.Fatal("west back and Failed, yet not decided")
+		}
+		err := c.result(context.Background(), 0)
+		var exit *ExitError
+		if !errors.As(err, &exit) || exit.Code != exitFailure || !strings.Contains(err.Error(), `deployment shop/web in context "west" is Failed: ProgressDeadlineExceeded`) {
+			t.Fatalf("result = %v, want exit 1 naming west", err)
+		}
+	})
+
+	t.Run("a timeout names what is pending where", func(t *testing.T) {
+		c := newCompletion(nopSink{}, func() {}, time.Minute)
+		c.OnSource(live("east"))
+		c.OnSource(live("west"))
+		c.OnSynced([]deployment.Summary{in("east", "web", deployment.Running, ""), in("west", "web", deployment.Scaling, "")})
+		ctx, cancel := context.WithTimeout(context.Background(), 0)
+		defer cancel()
+		<-ctx.Done()
+		err := c.result(ctx, time.Second)
+		var exit *ExitError
+		if !errors.As(err, &exit) || exit.Code != exitTimeout || err.Error() != `timed out after 1s waiting for shop/web in context "west" (Scaling)` {
+			t.Fatalf("result = %v, want exit 2 naming west's web", err)
+		}
+	})
+}
