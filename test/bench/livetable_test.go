@@ -58,14 +58,17 @@ func benchLiveTable(t *testing.T, r *report) {
 	}
 	apiPID, _ := c.ComponentPID(testbed.APIServer)
 	measure := func(name, command string) {
-		pid, started, shown, stop := startInTmux(t, c, command, total)
+		pid, started, shown, screen, stop := startInTmux(t, c, command, total)
 		defer stop() // the next client runs alone
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		t.Logf("%s: the pane's pid %d is %s", name, pid, strings.TrimSpace(string(comm)))
 		time.Sleep(5 * time.Second) // the first redraws and the informers' last events settle
 		idle := cpuOver(pid, window, nil)
 		self, api := cpuTime(os.Getpid()), cpuTime(apiPID)
+		before := firstLine(screen())
 		busy := cpuOver(pid, window, func(stop <-chan struct{}) { scaleLoop(t, cs, namespaces, perNS, stop) })
+		// The title (deploywatch's counts per status) shows the scales arrived.
+		t.Logf("%s: the first line before the scales: %s; after: %s", name, before, firstLine(screen()))
 		self, api = cpuTime(os.Getpid())-self, cpuTime(apiPID)-api
 		sec.rows = append(sec.rows, []string{name, ms(shown.Sub(started)), cores(idle, window), cores(busy, window),
 			mb(procStatus(pid, "VmRSS")), cores(self, window), cores(api, window)})
@@ -197,8 +200,8 @@ func cores(cpu, window time.Duration) string {
 // the cluster and waits until its screen counts total (deploywatch's
 // title, k9s's "[total]"). It returns the command's pid (the pane's: the
 // command is exec'ed, and kubectl execs the plugin), when it started, when
-// the count showed, and a stop that ends the session.
-func startInTmux(t *testing.T, c *testbed.Cluster, command string, total int) (pid int, started, shown time.Time, stop func()) {
+// the count showed, the screen, and a stop that ends the session.
+func startInTmux(t *testing.T, c *testbed.Cluster, command string, total int) (pid int, started, shown time.Time, screen func() string, stop func()) {
 	t.Helper()
 	socket := filepath.Join(t.TempDir(), "tmux.sock")
 	tmux := func(args ...string) string {
@@ -230,7 +233,13 @@ func startInTmux(t *testing.T, c *testbed.Cluster, command string, total int) (p
 		screen := tmux("capture-pane", "-p", "-t", "bench")
 		return slices.ContainsFunc(count, func(c string) bool { return strings.Contains(screen, c) })
 	})
-	return pid, started, time.Now(), stop
+	screen = func() string { return tmux("capture-pane", "-p", "-t", "bench") }
+	return pid, started, time.Now(), screen, stop
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(line)
 }
 
 // k9sBinary returns k9s, from $BENCH_K9S or built once into the test bed's
