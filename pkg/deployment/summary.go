@@ -7,6 +7,7 @@ package deployment
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -88,6 +89,18 @@ func (s *Summary) Key() string {
 		key = s.Context + "/" + key
 	}
 	return key
+}
+
+// Compare orders Deployments as every view lists them: by context, then
+// namespace, then name (not by Key, in which "a-b/x" sorts before "a/x").
+func Compare(a, b *Summary) int {
+	if c := strings.Compare(a.Context, b.Context); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
 }
 
 // Where names the Deployment for messages: "shop/api", or "shop/api in

@@ -12,7 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -139,6 +139,10 @@ type merger struct {
 	settled  []bool // synced, failed once, or timed out: the first view need not wait
 	synced   bool   // the first view has been delivered
 	snapshot map[string]deployment.Summary
+	// early holds the events before the first view, delivered with it in
+	// the order of deployment.Compare: each source's tracker sorts its own,
+	// and this sorts them across sources.
+	early    []deployment.Event
 	health   tracker.Health // the aggregate last delivered
 	done     chan struct{}  // closed once every source has settled
 	doneOnce sync.Once
@@ -290,8 +294,12 @@ func (m *merger) firstView() {
 	for _, s := range m.snapshot {
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
-	m.snapshot = nil
+	slices.SortFunc(out, func(a, b deployment.Summary) int { return deployment.Compare(&a, &b) })
+	slices.SortStableFunc(m.early, func(a, b deployment.Event) int { return deployment.Compare(&a.Summary, &b.Summary) })
+	for _, e := range m.early {
+		m.sink.OnEvent(e)
+	}
+	m.snapshot, m.early = nil, nil
 	m.synced = true
 	m.sink.OnSynced(out)
 	m.healthLocked() // a source lost before the first view
@@ -359,6 +367,10 @@ func (in *input) OnEvent(e deployment.Event) {
 	m := in.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.synced {
+		m.early = append(m.early, e)
+		return
+	}
 	m.sink.OnEvent(e)
 }
 

@@ -209,3 +209,41 @@ func TestWithoutRetryFirstErrorEnds(t *testing.T) {
 		t.Fatalf("err = %v, want a SourceError for namespace \"nope\"", err)
 	}
 }
+
+// TestFirstEventsSortedAcrossSources: the events before the first view come
+// in the order every view lists rows (deployment.Compare: namespace "a"
+// before "a-b"), across sources, not in the order the trackers synced; the
+// snapshot is in the same order.
+func TestFirstEventsSortedAcrossSources(t *testing.T) {
+	in := func(ns string, names ...string) Source {
+		client := fake.NewClientset()
+		for _, n := range names {
+			d := newDeployment(n, 1)
+			d.Namespace = ns
+			_ = client.Tracker().Add(d)
+		}
+		return Source{Client: fakeApps{client.AppsV1()}, Options: tracker.Options{Namespace: ns}}
+	}
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- Run(ctx, []Source{in("b", "web", "api"), in("a-b", "x"), in("a", "z", "m")}, Options{}, rec)
+	}()
+	waitFor(t, "the first view", func() bool { return rec.has(func(r *recorder) bool { return r.synced == 1 }) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var events, snapshot []string
+	for _, e := range rec.events {
+		events = append(events, e.Key())
+	}
+	for _, s := range rec.snapshot {
+		snapshot = append(snapshot, s.Key())
+	}
+	want := "a/m a/z a-b/x b/api b/web"
+	if strings.Join(events, " ") != want || strings.Join(snapshot, " ") != want {
+		t.Fatalf("events %v and snapshot %v, want both %s", events, snapshot, want)
+	}
+}

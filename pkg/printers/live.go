@@ -80,15 +80,7 @@ func NewLive(out io.Writer, o Options, title string, size func() (int, int)) *Li
 	return p
 }
 
-func compareRows(a, b *liveRow) int {
-	if c := strings.Compare(a.summary.Context, b.summary.Context); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.summary.Namespace, b.summary.Namespace); c != 0 {
-		return c
-	}
-	return strings.Compare(a.summary.Name, b.summary.Name)
-}
+func compareRows(a, b *liveRow) int { return deployment.Compare(&a.summary, &b.summary) }
 
 // OnEvent records the change; the next redraw shows it if it is on screen
 // or changes the title's count.

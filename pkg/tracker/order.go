@@ -2,7 +2,6 @@ package tracker
 
 import (
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
@@ -33,12 +32,7 @@ func (s *inOrder) OnEvent(e deployment.Event) {
 func (s *inOrder) OnSynced(snapshot []deployment.Summary) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	slices.SortStableFunc(s.pending, func(a, b deployment.Event) int {
-		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
+	slices.SortStableFunc(s.pending, func(a, b deployment.Event) int { return deployment.Compare(&a.Summary, &b.Summary) })
 	for _, e := range s.pending {
 		s.Sink.OnEvent(e)
 	}

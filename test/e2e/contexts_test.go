@@ -304,6 +304,9 @@ func TestWatchSeveralNamespaces(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAMESPACE") || !strings.Contains(rows, a+"   web ") || !strings.Contains(rows, b+"   api ") {
 		t.Fatalf("want a table with NAMESPACE and one row per namespace:\n%s", table.stdout)
 	}
+	if first := min(a, b); !strings.HasPrefix(lines[1], first+" ") {
+		t.Errorf("the rows of several namespaces are not sorted: want %s first:\n%s", first, table.stdout)
+	}
 
 	other := testbed.NewNamespace(t)
 	for _, tt := range []struct {
