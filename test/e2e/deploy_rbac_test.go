@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
 	"github.com/deploywatch/kubectl-deploywatch/pkg/notify"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -204,22 +201,5 @@ func TestDeployServeWithServiceAccountToken(t *testing.T) {
 // in-cluster config does.
 func deployKubeconfig(t *testing.T) string {
 	t.Helper()
-	token := strings.TrimSpace(testbed.Kubectl(t, "-n", deployNamespace, "create", "token", deployName, "--duration=1h"))
-	admin, err := clientcmd.LoadFromFile(testbed.Kubeconfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["bed"] = admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
-	cfg.AuthInfos["deploywatch"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["deploywatch"] = &clientcmdapi.Context{Cluster: "bed", AuthInfo: "deploywatch", Namespace: deployNamespace}
-	cfg.CurrentContext = "deploywatch"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return serviceAccountKubeconfigOf(t, testbed.Shared(), deployNamespace, deployName)
 }

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -138,24 +134,7 @@ func opsScaleOnlyKubeconfig(t *testing.T, ns string) string {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	token := strings.TrimSpace(testbed.Kubectl(t, "-n", ns, "create", "token", "scaler", "--duration=1h"))
-
-	admin, err := clientcmd.LoadFromFile(testbed.Kubeconfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["bed"] = admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
-	cfg.AuthInfos["scaler"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["scaler"] = &clientcmdapi.Context{Cluster: "bed", AuthInfo: "scaler", Namespace: ns}
-	cfg.CurrentContext = "scaler"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := serviceAccountKubeconfigOf(t, testbed.Shared(), ns, "scaler")
 	opsPoll(t, 30*time.Second, "the scaler's token to be accepted", func() bool {
 		out, _, err := testbed.KubectlErr("--kubeconfig", path, "auth", "can-i", "update", "deployments", "--subresource=scale")
 		return err == nil && strings.TrimSpace(out) == "yes"

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,8 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
@@ -464,23 +460,7 @@ func rolloutKubeconfig(t *testing.T, ns, name string, rules ...rbacv1.PolicyRule
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	token := strings.TrimSpace(testbed.Kubectl(t, "-n", ns, "create", "token", name, "--duration=1h"))
-	admin, err := clientcmd.LoadFromFile(testbed.Kubeconfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["bed"] = admin.Clusters[admin.Contexts[admin.CurrentContext].Cluster]
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: "bed", AuthInfo: name, Namespace: ns}
-	cfg.CurrentContext = name
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := serviceAccountKubeconfigOf(t, testbed.Shared(), ns, name)
 	opsPoll(t, 30*time.Second, name+"'s token to be accepted", func() bool {
 		out, _, err := testbed.KubectlErr("--kubeconfig", path, "auth", "can-i", "get", "deployments")
 		return err == nil && strings.TrimSpace(out) == "yes"
