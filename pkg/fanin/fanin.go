@@ -139,9 +139,9 @@ type merger struct {
 	settled  []bool // synced, failed once, or timed out: the first view need not wait
 	synced   bool   // the first view has been delivered
 	snapshot map[string]deployment.Summary
-	// early holds the events before the first view, delivered with it in
-	// the order of deployment.Compare: each source's tracker sorts its own,
-	// and this sorts them across sources.
+	// early holds the events before the first view, delivered with it as
+	// tracker.Initial makes them: each source's tracker sorts its own, and
+	// this sorts them across sources.
 	early    []deployment.Event
 	health   tracker.Health // the aggregate last delivered
 	done     chan struct{}  // closed once every source has settled
@@ -295,8 +295,7 @@ func (m *merger) firstView() {
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b deployment.Summary) int { return deployment.Compare(&a, &b) })
-	slices.SortStableFunc(m.early, func(a, b deployment.Event) int { return deployment.Compare(&a.Summary, &b.Summary) })
-	for _, e := range m.early {
+	for _, e := range tracker.Initial(m.early) {
 		m.sink.OnEvent(e)
 	}
 	m.snapshot, m.early = nil, nil

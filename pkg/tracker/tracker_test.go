@@ -237,16 +237,26 @@ func TestFirstEventsInOrder(t *testing.T) {
 	}
 	s.OnEvent(ev(deployment.Added, "shop", "web"))
 	s.OnEvent(ev(deployment.Added, "demo", "zed"))
-	s.OnEvent(ev(deployment.Modified, "shop", "web"))
+	scaled := ev(deployment.Modified, "shop", "web")
+	scaled.Replicas.Desired, scaled.Changed = 3, []string{"replicas"}
+	s.OnEvent(scaled)
 	s.OnEvent(ev(deployment.Added, "shop", "api"))
+	s.OnEvent(ev(deployment.Added, "shop", "gone"))
+	s.OnEvent(ev(deployment.Deleted, "shop", "gone"))
 	if got := rec.types(); len(got) != 0 {
 		t.Fatalf("delivered before the sync: %v", got)
 	}
 	s.OnSynced(nil)
 	s.OnEvent(ev(deployment.Added, "aaa", "late"))
-	want := []string{"ADDED zed", "ADDED api", "ADDED web", "MODIFIED web", "ADDED late"}
+	// A change before the sync is part of the first view: web is listed
+	// once, ADDED with its latest state; gone, added and deleted before the
+	// sync, not at all.
+	want := []string{"ADDED zed", "ADDED api", "ADDED web", "ADDED late"}
 	if got := rec.types(); !slices.Equal(got, want) {
 		t.Fatalf("events = %v, want %v", got, want)
+	}
+	if web := rec.events[2]; web.Replicas.Desired != 3 || len(web.Changed) != 0 {
+		t.Fatalf("web's ADDED wants %d replicas and changed %v; want its latest state, 3, and no changed fields", web.Replicas.Desired, web.Changed)
 	}
 	if rec.synced != 1 {
 		t.Fatalf("synced %d times, want 1", rec.synced)
