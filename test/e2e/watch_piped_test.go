@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -120,5 +121,58 @@ func TestWatchFirstTableSorted(t *testing.T) {
 	})
 	if !slices.Equal(added[:len(want)], want) {
 		t.Errorf("the ADDED lines:\n%v\nwant\n%v", added, want)
+	}
+}
+
+// TestWatchInitialFalseTableAligns: with --initial=false the piped table
+// prints no row for what exists, yet takes its column widths from it, so
+// the rows of later changes line up under the header even when the first
+// change is to the Deployment with the shortest name.
+func TestWatchInitialFalseTableAligns(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	long := "payments-api-with-a-rather-long-name"
+	opsDeployment(t, ns, "a", 1, true, nil)
+	opsDeployment(t, ns, long, 1, true, func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.Containers[0].Image = "registry.k8s.io/pause:3.10-with-a-long-tag"
+	})
+	table := startWatch(t, "watch", ns, "--initial=false", "--diagnose=false")
+	has := func(name string) bool {
+		for _, l := range table.output() {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == name {
+				return true
+			}
+		}
+		return false
+	}
+	// The table's first row proves its sync: a Deployment made after it is
+	// printed, one made before is not, so markers are made until one is.
+	synced := false
+	for i := 0; i < 30 && !synced; i++ {
+		marker := fmt.Sprintf("m%d", i)
+		opsDeployment(t, ns, marker, 0, false, nil)
+		deadline := time.Now().Add(5 * time.Second)
+		for !synced && time.Now().Before(deadline) {
+			synced = has(marker)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if !synced {
+		t.Fatalf("the table printed none of 30 Deployments made one after the other:\n%s", strings.Join(table.output(), "\n"))
+	}
+	testbed.Kubectl(t, "-n", ns, "scale", "deployment/a", "--replicas=2")
+	testbed.Kubectl(t, "-n", ns, "scale", "deployment/"+long, "--replicas=2")
+	opsPoll(t, time.Minute, "rows for a and "+long, func() bool { return has("a") && has(long) })
+
+	lines := table.output()
+	if !strings.HasPrefix(lines[0], "NAME ") {
+		t.Fatalf("the table does not start with its header:\n%s", strings.Join(lines, "\n"))
+	}
+	for _, col := range []string{"STATUS", "READY", "UP-TO-DATE", "LAST CHANGE"} {
+		at := strings.Index(lines[0], col)
+		for _, l := range lines[1:] {
+			if len(l) <= at || l[at-1] != ' ' || l[at] == ' ' {
+				t.Errorf("%s is not aligned at column %d in %q:\n%s", col, at, l, strings.Join(lines, "\n"))
+			}
+		}
 	}
 }
