@@ -40,7 +40,14 @@ func NewContexts(names []string, servers []*Server) (*Contexts, error) {
 		if _, dup := c.servers[name]; dup {
 			return nil, fmt.Errorf("server: context %q given twice", name)
 		}
-		c.servers[name] = servers[i]
+		s := servers[i]
+		if s.opts.Auth != servers[0].opts.Auth || s.opts.Token != servers[0].opts.Token {
+			return nil, errors.New("server: every context needs the same Auth and Token")
+		}
+		// One wrong-token budget per client across the contexts: a guesser
+		// gets no more tries for each context served.
+		s.auth = servers[0].auth
+		c.servers[name] = s
 	}
 	c.handler = http.HandlerFunc(c.route)
 	return c, nil

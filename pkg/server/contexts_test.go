@@ -144,3 +144,20 @@ func TestContextsInfoListsContexts(t *testing.T) {
 		t.Fatalf("GET /api/info: contexts %v, want [east west]", info.Contexts)
 	}
 }
+
+// TestContextsShareTheWrongTokenBudget: wrong tokens sent to one context's
+// paths throttle the client on every path.
+func TestContextsShareTheWrongTokenBudget(t *testing.T) {
+	f, _ := newContextsFixture(t, "west")
+	wrong := map[string]string{"Authorization": "Bearer wrong"}
+	for i := range failureBurst {
+		if resp, e := f.do(t, "GET", "/api/contexts/west/namespaces", "", wrong); resp.StatusCode != 401 {
+			t.Fatalf("wrong token %d: %d %+v, want 401", i+1, resp.StatusCode, e)
+		}
+	}
+	for _, path := range []string{"/api/namespaces", "/api/contexts/east/namespaces"} {
+		if resp, e := f.do(t, "GET", path, "", nil); resp.StatusCode != 429 {
+			t.Errorf("GET %s with the token after %d wrong ones on west: %d %+v, want 429", path, failureBurst, resp.StatusCode, e)
+		}
+	}
+}
