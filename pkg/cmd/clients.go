@@ -35,7 +35,7 @@ type clients struct {
 // than JSON for the large lists a watch starts with.
 func newClients(getter genericclioptions.RESTClientGetter) (*clients, error) {
 	if cf, ok := getter.(*genericclioptions.ConfigFlags); ok && cf.Context != nil && strings.Contains(*cf.Context, ",") {
-		return nil, fmt.Errorf("--context %q names several contexts, and this command acts on one at a time: give one context (only watch takes several)", *cf.Context)
+		return nil, fmt.Errorf("--context %q names several contexts, and this command acts on one at a time: give one context (only watch and serve take several)", *cf.Context)
 	}
 	ns, explicit, err := getter.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
@@ -88,6 +88,30 @@ func kubeconfigContexts(cf *genericclioptions.ConfigFlags) (*clientcmdapi.Config
 	}
 	sort.Strings(names)
 	return raw, names, nil
+}
+
+// severalContexts returns the clients of each context named by --context
+// a,b or, with all, of every context of the kubeconfig; nil when one
+// context is used (--context a, or none), which newClients serves.
+func severalContexts(cf *genericclioptions.ConfigFlags, all bool) ([]contextClients, error) {
+	var contexts []string
+	if cf.Context != nil {
+		contexts = splitList(*cf.Context)
+	}
+	if !all && len(contexts) <= 1 {
+		return nil, nil
+	}
+	raw, names, err := kubeconfigContexts(cf)
+	if err != nil {
+		return nil, err
+	}
+	if all && len(contexts) == 0 {
+		contexts = names
+	}
+	if len(contexts) == 0 {
+		return nil, errors.New("--all-contexts: the kubeconfig has no contexts; add one with 'kubectl config set-context'")
+	}
+	return newContextClients(cf, raw, contexts)
 }
 
 // newContextClients builds one set of clients per named context, each with

@@ -36,6 +36,11 @@ func TestSeveralContextsFlags(t *testing.T) {
 		{[]string{"watch", "--kubeconfig", cfg, "--context", "east,nope"}, `context "nope" not found in the kubeconfig`},
 		{[]string{"watch", "--kubeconfig", cfg, "--all-contexts", "--context", "east"}, "--all-contexts and --context exclude each other"},
 		{[]string{"watch", "--kubeconfig", cfg, "-n", "a", "--namespaces", "b"}, "namespaces given twice"},
+		{[]string{"serve", "--kubeconfig", cfg, "--context", "east,west", "--auth", "kubernetes"}, "--auth=kubernetes serves one context"},
+		{[]string{"serve", "--kubeconfig", cfg, "--all-contexts", "--notify-webhook", "https://hooks.example/x"}, "--notify-webhook watches one context"},
+		{[]string{"serve", "--kubeconfig", cfg, "--context", "east,west", "--user", "u"}, "--user applies to one context"},
+		{[]string{"serve", "--kubeconfig", cfg, "--context", "east,nope"}, `context "nope" not found in the kubeconfig`},
+		{[]string{"serve", "--kubeconfig", cfg, "--all-contexts", "--context", "east"}, "--all-contexts and --context exclude each other"},
 	} {
 		code, _, errOut := execute(t, tt.args...)
 		if code != 1 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, tt.want) {

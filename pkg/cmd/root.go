@@ -87,10 +87,10 @@ Without a subcommand, deploywatch watches: "kubectl deploywatch NAMESPACE" is
 		ValidArgsFunction: completeNamespaces(configFlags),
 	}
 	configFlags.AddFlags(root.PersistentFlags())
-	// --context may be repeated, or list several contexts, for watch.
+	// --context may be repeated, or list several contexts, for watch and serve.
 	if f := root.PersistentFlags().Lookup("context"); f != nil {
 		f.Value = &contextList{p: configFlags.Context}
-		f.Usage = "the kubeconfig context to use; watch takes several (repeated, or comma-separated)"
+		f.Usage = "the kubeconfig context to use; watch and serve take several (repeated, or comma-separated)"
 	}
 	watch.AddFlags(root.Flags())
 	root.AddCommand(

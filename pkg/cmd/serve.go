@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,11 +47,13 @@ type ServeOptions struct {
 	Linger          time.Duration
 	Heartbeat       time.Duration
 	MaxStreams      int
+	AllContexts     bool
 	notify          notifyOptions
 
 	// Filled in by Complete.
-	clients *clients
-	token   string
+	clients  *clients
+	contexts []contextClients // several contexts (--context a,b, --all-contexts); nil for one
+	token    string
 }
 
 // NewServeOptions returns ServeOptions with defaults.
@@ -108,14 +111,21 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 	fs.IntVar(&o.MaxStreams, "max-streams", o.MaxStreams, "most event streams open at once; more are told to reconnect later. 0 takes it from the limits: open files less 128 kept for probes and the API server, and half the cgroup memory limit at 64 KiB a stream")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
+	fs.BoolVar(&o.AllContexts, "all-contexts", o.AllContexts, "serve every context of the kubeconfig (see --context a,b): each context's API is under /api/contexts/NAME/, the first context's also under /api/")
 	o.notify.addFlags(fs)
 	return cmd
 }
 
 // Complete builds the clients and reads the token file.
 func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
-	c, err := newClients(o.configFlags)
-	if err != nil {
+	var err error
+	if o.contexts, err = severalContexts(o.configFlags, o.AllContexts); err != nil {
+		return err
+	}
+	var c *clients
+	if o.contexts != nil {
+		c = o.contexts[0].clients
+	} else if c, err = newClients(o.configFlags); err != nil {
 		return err
 	}
 	o.clients = c
@@ -216,6 +226,20 @@ func (o *ServeOptions) Validate() error {
 		problems = append(problems, fmt.Sprintf("invalid --auth %q: use token or kubernetes", o.Auth))
 	}
 	problems = append(problems, o.notify.validate()...)
+	if o.AllContexts && o.configFlags != nil && o.configFlags.Context != nil && *o.configFlags.Context != "" {
+		problems = append(problems, "--all-contexts and --context exclude each other; use one of them")
+	}
+	if o.contexts != nil {
+		if o.Auth == server.AuthKubernetes {
+			problems = append(problems, "--auth=kubernetes serves one context: a user's Kubernetes token belongs to one cluster; give one --context, or use --auth=token")
+		}
+		if len(o.notify.Webhooks) > 0 {
+			problems = append(problems, "--notify-webhook watches one context: give one --context, or run one serve per context for notifications")
+		}
+		for _, f := range perContextFlags(o.configFlags) {
+			problems = append(problems, fmt.Sprintf("--%s applies to one context, and several are served, each with its own from the kubeconfig: drop --%s, or serve one context", f, f))
+		}
+	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
@@ -234,18 +258,6 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		o.token = randomToken()
 	}
 	log := slog.New(slog.NewTextHandler(o.ErrOut, nil))
-	h := hub.New(o.clients.Kube.AppsV1(), hub.Options{
-		Linger: o.Linger,
-		Frame:  server.Frame[hub.Kind], // each event framed once for every stream
-		OnError: func(ns string, err error) {
-			log.Warn("lost the watch, retrying", "namespace", ns, "error", oneLine(err.Error()))
-		},
-		Diagnose: tracker.DiagnoseWith(o.clients.Kube),
-		OnDiagnosisOff: func(ns string, err error) {
-			log.Warn("not diagnosing rollouts", "namespace", ns, "error", oneLine(err.Error()))
-		},
-	})
-	defer h.Close()
 	notifier, waitNotifier, err := o.notify.start(ctx, o.clients, log)
 	if err != nil {
 		return err
@@ -259,33 +271,77 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if maxStreams == 0 {
 		maxStreams = defaultMaxStreams(fileLimit(), memoryLimit())
 	}
-	srv, err := server.New(server.Options{
-		Client:           o.clients.Kube,
-		Hub:              h,
-		Auth:             o.Auth,
-		Token:            o.token,
-		Impersonate:      impersonator(o.clients.Config),
-		ReadOnly:         o.ReadOnly,
-		Namespaces:       o.Namespaces,
-		DefaultNamespace: o.clients.Namespace,
-		Addr:             ln.Addr(),
-		AllowedHosts:     o.AllowedHosts,
-		Heartbeat:        o.Heartbeat,
-		ShutdownDelay:    o.ShutdownDelay,
-		MaxStreams:       maxStreams,
-		Logger:           log,
-		Version:          version.Version,
-		Collectors:       collectors,
-	})
-	if err != nil {
-		return err
+	contexts := o.contexts
+	if contexts == nil {
+		contexts = []contextClients{{clients: o.clients}}
+	}
+	var names []string
+	for _, c := range contexts {
+		if c.Name != "" {
+			names = append(names, c.Name)
+		}
+	}
+	var streams atomic.Int64 // --max-streams bounds every context's together
+	servers := make([]*server.Server, 0, len(contexts))
+	for i, c := range contexts {
+		clog := log
+		if c.Name != "" {
+			clog = log.With("context", c.Name)
+		}
+		h := hub.New(c.Kube.AppsV1(), hub.Options{
+			Linger: o.Linger,
+			Frame:  server.Frame[hub.Kind], // each event framed once for every stream
+			OnError: func(ns string, err error) {
+				clog.Warn("lost the watch, retrying", "namespace", ns, "error", oneLine(err.Error()))
+			},
+			Diagnose: tracker.DiagnoseWith(c.Kube),
+			OnDiagnosisOff: func(ns string, err error) {
+				clog.Warn("not diagnosing rollouts", "namespace", ns, "error", oneLine(err.Error()))
+			},
+		})
+		defer h.Close()
+		opts := server.Options{
+			Client:           c.Kube,
+			Hub:              h,
+			Auth:             o.Auth,
+			Token:            o.token,
+			Impersonate:      impersonator(c.Config),
+			ReadOnly:         o.ReadOnly,
+			Namespaces:       o.Namespaces,
+			DefaultNamespace: c.Namespace,
+			Addr:             ln.Addr(),
+			AllowedHosts:     o.AllowedHosts,
+			Heartbeat:        o.Heartbeat,
+			ShutdownDelay:    o.ShutdownDelay,
+			MaxStreams:       maxStreams,
+			Logger:           clog,
+			Version:          version.Version,
+			Contexts:         names,
+			Streams:          &streams,
+		}
+		if i == 0 { // only the default context's /metrics is reachable
+			opts.Collectors = collectors
+		}
+		srv, err := server.New(opts)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, srv)
 	}
 	if !isLoopback(ln.Addr()) && o.Auth == server.AuthToken {
 		fmt.Fprintf(o.ErrOut, "warning: listening on %s (%s), beyond loopback: anyone who can reach it and has the token can read what your kubeconfig can read\n", ln.Addr(), listensOn(ln.Addr()))
 	}
 	fmt.Fprintf(o.Out, "Serving Deployments on %s\n", o.pageURL(ln.Addr()))
-	log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host, "maxStreams", maxStreams)
-	return srv.Serve(ctx, ln, o.ShutdownTimeout)
+	if names == nil {
+		log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host, "maxStreams", maxStreams)
+		return servers[0].Serve(ctx, ln, o.ShutdownTimeout)
+	}
+	all, err := server.NewContexts(names, servers)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "contexts", names, "maxStreams", maxStreams)
+	return all.Serve(ctx, ln, o.ShutdownTimeout)
 }
 
 // pageURL is the address to open: on loopback when bound to every

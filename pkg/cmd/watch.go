@@ -140,22 +140,7 @@ func (o *WatchOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.namespaces = namespaces
-	var contexts []string
-	if o.configFlags.Context != nil {
-		contexts = splitList(*o.configFlags.Context)
-	}
-	if o.AllContexts || len(contexts) > 1 {
-		raw, all, err := kubeconfigContexts(o.configFlags)
-		if err != nil {
-			return err
-		}
-		if o.AllContexts && len(contexts) == 0 {
-			contexts = all
-		}
-		if len(contexts) == 0 {
-			return errors.New("--all-contexts: the kubeconfig has no contexts; add one with 'kubectl config set-context'")
-		}
-		o.contexts, err = newContextClients(o.configFlags, raw, contexts)
+	if o.contexts, err = severalContexts(o.configFlags, o.AllContexts); err != nil || o.contexts != nil {
 		return err
 	}
 	c, err := newClients(o.configFlags)
@@ -236,7 +221,7 @@ func (o *WatchOptions) Validate() error {
 		problems = append(problems, "--all-contexts and --context exclude each other; use one of them")
 	}
 	if o.contexts != nil {
-		for _, f := range o.perContextFlags() {
+		for _, f := range perContextFlags(o.configFlags) {
 			problems = append(problems, fmt.Sprintf("--%s applies to one context, and several are watched, each with its own from the kubeconfig: drop --%s, or watch one context", f, f))
 		}
 	}
@@ -248,8 +233,7 @@ func (o *WatchOptions) Validate() error {
 
 // perContextFlags are the kubectl flags given that name one cluster or
 // identity, which cannot apply to several contexts at once.
-func (o *WatchOptions) perContextFlags() []string {
-	cf := o.configFlags
+func perContextFlags(cf *genericclioptions.ConfigFlags) []string {
 	var out []string
 	for name, v := range map[string]*string{
 		"cluster": cf.ClusterName, "user": cf.AuthInfoName, "server": cf.APIServer, "token": cf.BearerToken,

@@ -120,6 +120,10 @@ func (s *Server) routes() http.Handler {
 	handle(http.MethodPut, "/api/namespaces/{ns}/deployments/{name}/scale", s.scale)
 	handle(http.MethodPut, "/api/namespaces/{ns}/deployments/{name}/image", s.setImage)
 	s.rolloutRoutes(handle)
+	mux.HandleFunc("/api/contexts/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(http.StatusNotFound, "ContextNotServed",
+			"no served context at %s; the served contexts are listed by GET /api/info (serve --context)", r.URL.Path))
+	})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, "NotFound", "no API at %s", r.URL.Path))
 	})
@@ -237,6 +241,9 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		"namespaces": s.opts.Namespaces,
 		"version":    s.opts.Version,
 		"auth":       AuthToken,
+	}
+	if len(s.opts.Contexts) > 0 {
+		out["contexts"] = s.opts.Contexts
 	}
 	if user, ok := userOf(r); ok {
 		out["auth"], out["user"] = AuthKubernetes, user.Username

@@ -102,6 +102,13 @@ type Options struct {
 	Version string
 	// Collectors are further metrics for /metrics (e.g. the notifier's).
 	Collectors []prometheus.Collector
+	// Contexts are the kubeconfig contexts served behind one listener
+	// (see Contexts), listed by /api/info; empty for one context.
+	Contexts []string
+	// Streams counts the open streams against MaxStreams; the Servers of
+	// several contexts share one, so MaxStreams bounds them together. Nil
+	// gives the Server its own.
+	Streams *atomic.Int64
 }
 
 // Server serves the API, the streams and the page.
@@ -119,10 +126,10 @@ type Server struct {
 	stopAll  context.CancelFunc
 	checks   nsChecks // namespace checks shared by streams that arrive together
 	perms    permissionsCache
-	auth     *authn       // AuthToken; the wrong-token limiter in both modes
-	kube     *kubeAuth    // AuthKubernetes
-	streams  atomic.Int64 // streams open, for MaxStreams
-	nsList   nsListCache  // GET /api/namespaces, shared by every client for a moment
+	auth     *authn        // AuthToken; the wrong-token limiter in both modes
+	kube     *kubeAuth     // AuthKubernetes
+	streams  *atomic.Int64 // streams open, for MaxStreams
+	nsList   nsListCache   // GET /api/namespaces, shared by every client for a moment
 }
 
 // New checks opts and builds a Server.
@@ -160,7 +167,11 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Streams == nil {
+		opts.Streams = new(atomic.Int64)
+	}
 	s := &Server{
+		streams:  opts.Streams,
 		opts:     opts,
 		hosts:    ownHosts(opts.Addr, opts.AllowedHosts),
 		served:   map[string]bool{},
@@ -196,31 +207,42 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // its client to reconnect, and requests in flight finish. Connections still
 // open after the timeout are closed.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	return serve(ctx, ln, shutdownTimeout, s.handler, []*Server{s})
+}
+
+// serve serves handler on ln until ctx ends, then shuts down every one of
+// servers (the first one's options and logger apply) as Server.Serve says.
+func serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration, handler http.Handler, servers []*Server) error {
+	first := servers[0]
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// No WriteTimeout: it would cut every stream. Each write to a stream
 		// has its own deadline instead (Options.WriteTimeout).
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog: slog.NewLogLogger(first.log.Handler(), slog.LevelWarn),
 	}
 	// Shutdown closes the listeners, then calls these: the streams end only
 	// once no new one can start.
-	srv.RegisterOnShutdown(s.stopAll)
+	for _, s := range servers {
+		srv.RegisterOnShutdown(s.stopAll)
+	}
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(&smallSendBuffer{Listener: ln, size: s.opts.SendBuffer}) }()
+	go func() { served <- srv.Serve(&smallSendBuffer{Listener: ln, size: first.opts.SendBuffer}) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
 
-	s.draining.Store(true)
-	s.log.Info("shutting down", "timeout", shutdownTimeout, "delay", s.opts.ShutdownDelay)
+	for _, s := range servers {
+		s.draining.Store(true)
+	}
+	first.log.Info("shutting down", "timeout", shutdownTimeout, "delay", first.opts.ShutdownDelay)
 	deadline := time.Now().Add(shutdownTimeout)
-	if d := min(s.opts.ShutdownDelay, shutdownTimeout/2); d > 0 {
+	if d := min(first.opts.ShutdownDelay, shutdownTimeout/2); d > 0 {
 		select {
 		case <-time.After(d):
 		case err := <-served:
@@ -231,11 +253,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	defer cancel()
 	err := srv.Shutdown(sctx)
 	if err != nil {
-		s.log.Warn("shutdown timed out; closing the connections left", "error", err)
+		first.log.Warn("shutdown timed out; closing the connections left", "error", err)
 		_ = srv.Close()
 	}
 	<-served // http.ErrServerClosed
-	s.log.Info("stopped")
+	first.log.Info("stopped")
 	return nil
 }
 

@@ -82,14 +82,19 @@ func newFixture(t testing.TB, mutate func(*Options), objects ...runtime.Object) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.Config.Handler = srv.Handler()
+	t.Cleanup(h.Close) // after the server's cleanup, which startTest registers next
+	startTest(t, ts, srv.Handler())
+	return &fixture{client: client, hub: h, srv: srv, ts: ts}
+}
+
+// startTest serves handler on ts until the test ends.
+func startTest(t testing.TB, ts *httptest.Server, handler http.Handler) {
+	ts.Config.Handler = handler
 	ts.Start()
 	t.Cleanup(func() {
 		ts.CloseClientConnections()
 		ts.Close()
-		h.Close()
 	})
-	return &fixture{client: client, hub: h, srv: srv, ts: ts}
 }
 
 // do sends a request and decodes a JSON error body, if any.

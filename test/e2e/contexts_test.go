@@ -82,12 +82,16 @@ func (p *watchProc) waitEventIn(t *testing.T, ctxName, name, what string, cond f
 	})
 }
 
-// TestContexts runs the views over two clusters: one merged watch that
-// shows changes from both, --until-complete across both (passing, then
-// failing with the cluster named), and a cluster stopped during the watch.
+// TestContexts runs the views over two clusters: serve over both (API and
+// page), one merged watch that shows changes from both, --until-complete
+// across both (passing, then failing with the cluster named), and a
+// cluster stopped during the watch.
 func TestContexts(t *testing.T) {
 	b := newCtxBed(t)
 	env := b.cs.Env()
+
+	t.Run("serve", func(t *testing.T) { testServeContexts(t, b) })
+	t.Run("serve in chromium", func(t *testing.T) { testServeContextsBrowser(t, b) })
 
 	t.Run("merged watch", func(t *testing.T) {
 		b.namespace(t, "shop")

@@ -237,7 +237,13 @@ func sample(t *testing.T, text, name string) float64 {
 // open, from its own metrics.
 func deploymentWatches(t *testing.T) int {
 	t.Helper()
-	out := testbed.Kubectl(t, "get", "--raw", "/metrics")
+	return deploymentWatchesIn(t, testbed.Shared())
+}
+
+// deploymentWatchesIn is deploymentWatches of cluster c.
+func deploymentWatchesIn(t *testing.T, c *testbed.Cluster) int {
+	t.Helper()
+	out := c.Kubectl(t, "get", "--raw", "/metrics")
 	n := 0
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "apiserver_longrunning_requests{") &&

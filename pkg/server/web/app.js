@@ -129,15 +129,44 @@ const jittered = (ms) => ms / 2 + Math.random() * ms / 2;
 // ---- routing ----
 // #/ for the namespace list, #/ns/NAME?sort=status&q=web for a namespace:
 // the sort and filter live in the address, so a reload or a shared link
-// keeps them.
+// keeps them. With several contexts (serve --context a,b) #/ lists them and
+// every other view is of one context: #/c/CTX/ and #/c/CTX/ns/NAME, whose
+// API is under /api/contexts/CTX/.
+
+let ctx = null; // the context of the view, null with one context
+const apiBase = () => ctx === null ? "/api" : "/api/contexts/" + encodeURIComponent(ctx);
+const hashBase = () => ctx === null ? "#" : "#/c/" + encodeURIComponent(ctx);
+
+// ctxCrumbs lead back to the context list and the context's namespaces.
+const ctxCrumbs = () => ctx === null ? [] : [el("a", { href: "#/" }, "contexts"), " / ", el("a", { href: hashBase() + "/" }, ctx), " / "];
 
 function route() {
   if (view) view.close();
   view = null;
   banner("");
-  const m = location.hash.match(/^#\/ns\/([^/?]+)(?:\?(.*))?$/);
+  let hash = location.hash;
+  ctx = null;
+  if (info.contexts && info.contexts.length) {
+    const c = hash.match(/^#\/c\/([^/?]+)(\/.*)?$/);
+    if (!c) { view = contextList(); return; }
+    ctx = decodeURIComponent(c[1]);
+    hash = "#" + (c[2] || "/");
+  }
+  const m = hash.match(/^#\/ns\/([^/?]+)(?:\?(.*))?$/);
   if (m) view = namespaceView(decodeURIComponent(m[1]), new URLSearchParams(m[2] || ""));
   else view = namespaceList();
+}
+
+// ---- the context list (several contexts) ----
+
+function contextList() {
+  $("crumbs").replaceChildren();
+  setConn("idle");
+  const rows = info.contexts.map((name) => el("tr", { "data-context": name },
+    el("td", {}, el("a", { class: "ctx", href: "#/c/" + encodeURIComponent(name) + "/" }, name))));
+  $("main").replaceChildren(el("h1", {}, "Contexts"),
+    el("table", { id: "contexts" }, el("thead", {}, el("tr", {}, el("th", {}, "Context"))), el("tbody", {}, rows)));
+  return { close() {} };
 }
 
 // ---- the namespace list ----
@@ -150,14 +179,15 @@ const NS_POLL = 10000;
 
 function namespaceList() {
   let closed = false, timer = null, failures = 0, shown = false;
-  $("crumbs").replaceChildren();
+  $("crumbs").replaceChildren(...(ctx === null ? [] : [el("a", { href: "#/" }, "contexts"), " / ", ctx]));
   setConn("idle");
   const main = $("main");
+  const heading = ctx === null ? "Namespaces" : "Namespaces in " + ctx;
   const tbody = el("tbody");
   const table = el("table", { id: "namespaces" },
     el("thead", {}, el("tr", {}, el("th", {}, "Namespace"), el("th", { class: "num" }, "Deployments"), el("th", {}, "By status"))), tbody);
   const status = el("p", { class: "muted" }, "Loading…");
-  main.replaceChildren(el("h1", {}, "Namespaces"), status);
+  main.replaceChildren(el("h1", {}, heading), status);
 
   function render(data) {
     banner(data.warning || "");
@@ -170,12 +200,12 @@ function namespaceList() {
       if (ns.error) counts.append(el("span", { class: "field-error" }, ns.error));
       else if (!ns.total) counts.append(el("span", { class: "muted" }, "no deployments"));
       return el("tr", { "data-namespace": ns.name },
-        el("td", {}, el("a", { class: "ns", href: "#/ns/" + encodeURIComponent(ns.name) }, ns.name)),
+        el("td", {}, el("a", { class: "ns", href: hashBase() + "/ns/" + encodeURIComponent(ns.name) }, ns.name)),
         el("td", { class: "num" }, ns.error ? "?" : ns.total),
         el("td", {}, counts));
     });
     tbody.replaceChildren(...rows);
-    if (!shown) main.replaceChildren(el("h1", {}, "Namespaces"), table, status);
+    if (!shown) main.replaceChildren(el("h1", {}, heading), table, status);
     shown = true;
     table.hidden = !rows.length;
     status.className = rows.length ? "muted updated" : "empty";
@@ -186,7 +216,7 @@ function namespaceList() {
   function load() {
     timer = null;
     if (closed || refused || document.hidden) return;
-    api("GET", "/api/namespaces").then((data) => {
+    api("GET", apiBase() + "/namespaces").then((data) => {
       if (closed) return;
       failures = 0;
       render(data);
@@ -195,7 +225,7 @@ function namespaceList() {
       if (closed || e.status === 401) return; // the token banner says what to do
       failures++;
       const text = errorText(e);
-      if (!shown) main.replaceChildren(el("h1", {}, "Namespaces"), el("div", { class: "empty field-error" }, text));
+      if (!shown) main.replaceChildren(el("h1", {}, heading), el("div", { class: "empty field-error" }, text));
       else { status.className = "field-error"; status.textContent = "not updated since the last success: " + text; }
       // Back off to a minute when it keeps failing.
       schedule(Math.min(60000, NS_POLL * 2 ** Math.min(failures, 3)));
@@ -245,8 +275,8 @@ const COLUMNS = [
 ];
 
 function namespaceView(ns, params) {
-  const base = "/api/namespaces/" + encodeURIComponent(ns) + "/deployments";
-  $("crumbs").replaceChildren(el("a", { href: "#/" }, "namespaces"), " / ", ns);
+  const base = apiBase() + "/namespaces/" + encodeURIComponent(ns) + "/deployments";
+  $("crumbs").replaceChildren(...ctxCrumbs(), el("a", { href: hashBase() + "/" }, "namespaces"), " / ", ns);
   let sortKey = SORTS[(params.get("sort") || "").replace(/^-/, "")] ? params.get("sort").replace(/^-/, "") : "name";
   let descending = (params.get("sort") || "").startsWith("-");
   let query = params.get("q") || "";
@@ -289,7 +319,7 @@ function namespaceView(ns, params) {
     if (sortKey !== "name" || descending) q.set("sort", (descending ? "-" : "") + sortKey);
     if (query) q.set("q", query);
     const qs = q.toString();
-    history.replaceState(null, "", location.pathname + location.search + "#/ns/" + encodeURIComponent(ns) + (qs ? "?" + qs : ""));
+    history.replaceState(null, "", location.pathname + location.search + hashBase() + "/ns/" + encodeURIComponent(ns) + (qs ? "?" + qs : ""));
   }
 
   function matches(r) {
@@ -329,7 +359,7 @@ function namespaceView(ns, params) {
   // SelfSubjectAccessReviews): controls it may not use are not offered.
   let perms = { scale: false, patch: false, history: false };
   const can = (what) => editable() && !!perms[what];
-  api("GET", "/api/namespaces/" + encodeURIComponent(ns) + "/permissions").then((p) => { perms = p; }, () => {})
+  api("GET", apiBase() + "/namespaces/" + encodeURIComponent(ns) + "/permissions").then((p) => { perms = p; }, () => {})
     .finally(() => {
       if (closed) return;
       table.dataset.permissions = "loaded";
