@@ -347,11 +347,19 @@ func writeLoopbackKubeconfig(raw []byte, path string) error {
 // ready, the nodes are Ready and the default namespace has its service
 // account (ready). It fails at once when a component has exited.
 func (c *Cluster) waitUntil(ctx context.Context, check func() error) error {
+	var seen error // what the last check that ran its course found
 	for {
 		last := check()
 		if last == nil {
 			return nil
 		}
+		// A check cut short by the time running out says only that; the
+		// failure is what the check before it found (say, "0 of 2 nodes
+		// Ready").
+		if ctx.Err() != nil && seen != nil {
+			last = seen
+		}
+		seen = last
 		// A component that exited will not make the cluster ready: say so
 		// now rather than when the time is up.
 		if err := c.componentsRunning(); err != nil {
