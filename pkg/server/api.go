@@ -400,7 +400,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, e)
 		return
 	}
-	if e := s.checkNamespace(r.Context(), ns); e != nil {
+	if e := s.checkWatched(r.Context(), ns); e != nil {
 		s.writeError(w, r, e)
 		return
 	}

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"net/url"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// TestPageReconnectAsksTheAPIServerNothing: what a page asks when it
+// reconnects or reloads (info, permissions, a ticket, the Deployments
+// list, the stream resumed) is answered from the namespace's shared watch
+// and serve's caches while someone views the namespace: the API server
+// sees no request, however many pages come back.
+func TestPageReconnectAsksTheAPIServerNothing(t *testing.T) {
+	f := newFixture(t, nil, namespaceObj("shop"), newDeployment("shop", "web", 3))
+	_, s := openStream(t, f.ts.URL+"/api/namespaces/shop/deployments/stream", nil)
+	snap, err := s.next()
+	if err != nil || snap.event != "snapshot" {
+		t.Fatalf("first event: %+v %v", snap, err)
+	}
+	var p Permissions
+	getJSON(t, f, "/api/namespaces/shop/permissions", &p) // kept for permissionsTTL
+	before := len(f.client.Actions())
+
+	const pages = 20
+	for range pages {
+		var info map[string]any
+		getJSON(t, f, "/api/info", &info)
+		getJSON(t, f, "/api/namespaces/shop/permissions", &p)
+		var list []map[string]any
+		getJSON(t, f, "/api/namespaces/shop/deployments", &list)
+		if len(list) != 1 {
+			t.Fatalf("the list: %v", list)
+		}
+		ticket := ticketOf(t, f, testToken)
+		resp, _ := openStream(t, f.ts.URL+"/api/namespaces/shop/deployments/stream?ticket="+url.QueryEscape(ticket)+"&lastEventId="+url.QueryEscape(snap.id), map[string]string{"Authorization": ""})
+		resp.Body.Close()
+	}
+	if after := f.client.Actions(); len(after) != before {
+		for _, a := range after[before:] {
+			t.Errorf("%d pages reconnecting asked the API server: %s %s", pages, a.GetVerb(), a.GetResource().Resource)
+		}
+	}
+}
+
+// TestListDeploymentsChecksOnceWithoutAWatch: without a watch of the
+// namespace, the requests for its list that arrive together share one
+// check of it.
+func TestListDeploymentsChecksOnceWithoutAWatch(t *testing.T) {
+	f := newFixture(t, nil, namespaceObj("shop"), newDeployment("shop", "web", 3))
+	var gets atomic.Int32
+	release := make(chan struct{})
+	free := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(free) // before the server's: a failed test must not leave requests waiting
+	f.client.PrependReactor("get", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+		gets.Add(1)
+		<-release
+		return false, nil, nil // on to the fake's object
+	})
+	const pages = 10
+	var wg sync.WaitGroup
+	for range pages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var list []map[string]any
+			getJSON(t, f, "/api/namespaces/shop/deployments", &list)
+			if len(list) != 1 {
+				t.Errorf("the list: %v", list)
+			}
+		}()
+	}
+	waitWaiting(t, &f.srv.checks, pages)
+	free()
+	wg.Wait()
+	if n := gets.Load(); n != 1 {
+		t.Errorf("%d namespace checks for %d lists arriving together, want 1", n, pages)
+	}
+}
+
+// TestPermissionsSharedByPagesAskingTogether: pages that ask for the
+// permissions at once (every page reloading) share one set of reviews.
+func TestPermissionsSharedByPagesAskingTogether(t *testing.T) {
+	f := newFixture(t, nil, namespaceObj("shop"))
+	var asked atomic.Int32
+	release := make(chan struct{})
+	free := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(free) // before the server's: a failed test must not leave requests waiting
+	f.client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		asked.Add(1)
+		<-release
+		r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		r.Status.Allowed = true
+		return true, r, nil
+	})
+	const pages = 20
+	var wg sync.WaitGroup
+	got := make([]Permissions, pages)
+	for i := range pages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			getJSON(t, f, "/api/namespaces/shop/permissions", &got[i])
+		}()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for f.srv.perms.asking.waiting.Load() != pages {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pages wait for the permissions after 30s, want %d", f.srv.perms.asking.waiting.Load(), pages)
+		}
+		goruntime.Gosched()
+	}
+	free()
+	wg.Wait()
+	if n := asked.Load(); n != 3 {
+		t.Errorf("%d reviews for %d pages asking together, want 3 (one per permission)", n, pages)
+	}
+	for i, p := range got {
+		if p != (Permissions{Scale: true, Patch: true, History: true}) {
+			t.Errorf("page %d got %+v", i, p)
+		}
+	}
+}
