@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -155,4 +156,33 @@ func auditedRequests(t *testing.T, c *testbed.Cluster, agent string) map[request
 		out[requestKey{e.Verb, resource, code}]++
 	}
 	return out
+}
+
+// TestPageBacksOffWhenRefused: a page that serve refuses for now (every
+// stream taken, --max-streams) waits longer after each refusal, with
+// jitter, instead of coming back every half second: a refusal is a 200
+// holding only a reconnect event, which used to start the backoff again.
+// Once a stream is free the page gets it.
+func TestPageBacksOffWhenRefused(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	createDeployment(t, ns, "web", 1)
+	p := startServe(t, "--max-streams", "1")
+	held := p.openStream(t, ns, nil)
+	snapshotOf(t, held.next(t, time.Minute))
+	b := openPage(t)
+	b.do("open the page", chromedp.Navigate(p.base+"/#token="+p.token))
+	b.do("open the namespace", chromedp.Navigate(p.base+"/#/ns/"+ns))
+	// The page says how long it waits: 0.25-0.5 s after the first refusal,
+	// then twice as long each time; 2 s or more after the third.
+	b.poll("a wait of 2 s or more after refusals", time.Minute, `(() => {
+		const m = document.getElementById("conn").textContent.match(/^server busy; retrying in (\d+)s$/);
+		return !!m && Number(m[1]) >= 2;
+	})()`)
+	refused := p.metric(t, "deploywatch_sse_streams_refused_total")
+	if refused < 3 {
+		t.Errorf("%v refusals counted before a wait of 2 s, want at least 3", refused)
+	}
+	held.close()
+	b.poll("the table once a stream is free", time.Minute, `document.getElementById("conn").dataset.state === "live" && !!document.querySelector('tr[data-name="web"]')`)
+	t.Logf("%v refusals before the page waited 2 s or more", refused)
 }
