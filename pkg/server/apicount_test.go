@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/url"
 	goruntime "runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +15,8 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 )
 
 // TestPageReconnectAsksTheAPIServerNothing: what a page asks when it
@@ -180,4 +185,63 @@ func TestReadyzAsksOncePerTTL(t *testing.T) {
 	if code := probe(); code != 503 || asked.Load() != 2 {
 		t.Errorf("the failure is kept for %v: %d after %d questions", readyTTL, code, asked.Load())
 	}
+}
+
+// TestShutdownSpreadsTheRetry: streams told to reconnect at shutdown each
+// get a retry delay of their own, from Retry to twice that, so that
+// EventSource clients, which all got the same one when they connected, do
+// not all come back at the same instant.
+func TestShutdownSpreadsTheRetry(t *testing.T) {
+	base, cancel, served := serving(t, namespaceObj("shop"), newDeployment("shop", "web", 1))
+	const streams = 20
+	var all []*sse
+	for range streams {
+		_, s := openStream(t, base+"/api/namespaces/shop/deployments/stream", nil)
+		if ev, err := s.next(); err != nil || ev.event != "snapshot" || s.retry != "2000" {
+			t.Fatalf("first event %+v (retry %q), %v", ev, s.retry, err)
+		}
+		all = append(all, s)
+	}
+	cancel()
+	seen := map[string]bool{}
+	for i, s := range all {
+		ev, err := s.next()
+		if err != nil || ev.event != "reconnect" {
+			t.Fatalf("stream %d after shutdown: %+v, %v", i, ev, err)
+		}
+		ms, err := strconv.Atoi(s.retry)
+		if err != nil || ms < 2000 || ms > 4000 {
+			t.Errorf("stream %d: retry %q with its reconnect event, want 2000 to 4000", i, s.retry)
+		}
+		seen[s.retry] = true
+	}
+	// 20 draws from 2,001 values: all alike once in 10^62 runs.
+	if len(seen) < 2 {
+		t.Errorf("every stream got retry %v", seen)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// serving serves a Server of objects on a listener of its own, as Serve
+// does in serve: cancel begins its shutdown, served gives Serve's answer.
+func serving(t *testing.T, objects ...runtime.Object) (base string, cancel context.CancelFunc, served <-chan error) {
+	t.Helper()
+	client := newClient(objects...)
+	h := hub.New(fakeApps{client.AppsV1()}, hub.Options{})
+	t.Cleanup(h.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Client: client, Hub: h, Token: testToken, Addr: ln.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, 10*time.Second) }()
+	return "http://" + ln.Addr().String(), cancel, done
 }
