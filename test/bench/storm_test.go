@@ -86,7 +86,7 @@ func benchStorm(t *testing.T, r *report) {
 		"The REST calls share 64 keep-alive connections, at most 64 clients are between their wait and their stream at once. "+
 		"A stream serve ends (--max-streams, or told to come back) is opened again, with a new ticket, after the retry serve advised, as EventSource does. "+
 		"Serve's API requests: the change of its deploywatch_kube_requests_total over the storm, by verb and resource; "+
-		"/readyz, polled every 100 ms during the storm and the window without one, costs one GET /version each. "+
+		"/readyz is polled every 100 ms during the storm and the window without one (serve asks the API server's /version for it at most once a second). "+
 		"API server's requests: apiserver_request_total (every resource and verb, the cluster's own included) minus the benchmark's own read of it. "+
 		"At the truth: every client then received one more scale.")
 	r.add(sec)
