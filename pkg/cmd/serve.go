@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/kuberequests"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/version"
@@ -54,6 +55,7 @@ type ServeOptions struct {
 	clients  *clients
 	contexts []contextClients // several contexts (--context a,b, --all-contexts); nil for one
 	token    string
+	requests *kuberequests.Counter // every client's requests to the API servers, for /metrics
 }
 
 // NewServeOptions returns ServeOptions with defaults.
@@ -129,6 +131,19 @@ func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.clients = c
+	// Every client serve makes comes from these: informers, checks,
+	// reviews, the notifier's and the impersonating ones all count.
+	o.requests = kuberequests.New()
+	for _, cc := range o.contexts {
+		if err := countRequests(cc.clients, o.requests); err != nil {
+			return err
+		}
+	}
+	if o.contexts == nil {
+		if err := countRequests(c, o.requests); err != nil {
+			return err
+		}
+	}
 	o.notify.complete(cmd, c.Namespace)
 	if o.TokenFile != "" && o.Auth != server.AuthKubernetes { // Validate refuses the pair
 		b, err := os.ReadFile(o.TokenFile)
@@ -320,7 +335,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			Streams:          &streams,
 		}
 		if i == 0 { // only the default context's /metrics is reachable
-			opts.Collectors = collectors
+			opts.Collectors = append(collectors, o.requests.Collector())
 		}
 		srv, err := server.New(opts)
 		if err != nil {
@@ -450,6 +465,19 @@ func randomToken() string {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// countRequests rebuilds c's clients so that each request they send to the
+// API server is counted by counter.
+func countRequests(c *clients, counter *kuberequests.Counter) error {
+	config := rest.CopyConfig(c.Config)
+	counter.Instrument(config)
+	kube, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return explainConfigError(err)
+	}
+	c.Config, c.Kube = config, kube
+	return nil
 }
 
 // impersonator makes clients that act as a user with serve's credentials

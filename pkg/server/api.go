@@ -400,7 +400,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, e)
 		return
 	}
-	if e := s.checkNamespace(r.Context(), ns); e != nil {
+	if e := s.checkWatched(r.Context(), ns); e != nil {
 		s.writeError(w, r, e)
 		return
 	}
@@ -532,18 +532,19 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz is ready when the API server answers, and not any more from the
-// moment shutdown begins.
+// readyz is ready when the API server answered within readyTTL, and not
+// any more from the moment shutdown begins.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "ShuttingDown", "shutting down"))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
 	// /version is readable by every user, even unauthenticated ones.
-	if _, err := serverVersion(ctx, s.opts.Client); err != nil {
-		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "APIServerUnreachable", "the Kubernetes API server does not answer: %v", err))
+	if e := s.ready.check(r.Context(), func(ctx context.Context) error {
+		_, err := serverVersion(ctx, s.opts.Client)
+		return err
+	}); e != nil {
+		s.writeError(w, r, e)
 		return
 	}
 	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

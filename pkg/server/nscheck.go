@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -10,35 +11,72 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// nsChecks shares a namespace's check among the streams that arrive
-// together: when every open page reconnects at once (serve restarted, a
-// proxy dropped them), they cost the API server one GET, not one each. The
-// check runs with the server's identity, so its answer is everyone's. The
-// zero value is ready to use.
-type nsChecks struct {
+// sharedCalls runs a call to the API server once for every caller of the
+// same key that arrives while it is in flight, under a context of its own:
+// when every open page reconnects or reloads at once (serve restarted, a
+// proxy dropped them), they cost the API server one call, not one each.
+// The zero value is ready to use.
+type sharedCalls[T any] struct {
 	group singleflight.Group
-	// waiting counts the callers waiting for a check, the one that runs
-	// it included, once they have joined it: how tests know that every
-	// caller has arrived, without guessing with sleeps.
+	// waiting counts the callers waiting for a call, the one that runs it
+	// included, once they have joined it: how tests know that every caller
+	// has arrived, without guessing with sleeps.
 	waiting atomic.Int32
 }
 
-// do runs check for ns, or waits for the run already in flight.
-func (c *nsChecks) do(ctx context.Context, ns string, check func(context.Context, string) *apiError) *apiError {
-	result := c.group.DoChan(ns, func() (any, error) {
+// do runs call for key, or waits for the run already in flight; what says
+// what the call is for when the caller leaves first.
+func (c *sharedCalls[T]) do(ctx context.Context, key, what string, call func(context.Context) (T, *apiError)) (T, *apiError) {
+	result := c.group.DoChan(key, func() (any, error) {
 		// Not the first caller's context: its leaving must not fail the others.
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return check(cctx, ns), nil
+		v, e := call(cctx)
+		return sharedResult[T]{v, e}, nil
 	})
 	c.waiting.Add(1)
 	defer c.waiting.Add(-1)
 	select {
 	case r := <-result:
-		return r.Val.(*apiError)
+		res := r.Val.(sharedResult[T])
+		return res.v, res.err
 	case <-ctx.Done():
-		return errorf(http.StatusServiceUnavailable, "Canceled", "the request ended before namespace %q was checked", ns)
+		var zero T
+		return zero, errorf(http.StatusServiceUnavailable, "Canceled", "the request ended before %s", what)
 	}
+}
+
+type sharedResult[T any] struct {
+	v   T
+	err *apiError
+}
+
+// nsChecks shares a namespace's check among the callers that arrive
+// together. The check runs with the server's identity, so its answer is
+// everyone's.
+type nsChecks struct{ sharedCalls[struct{}] }
+
+// do runs check for ns, or waits for the run already in flight.
+func (c *nsChecks) do(ctx context.Context, ns string, check func(context.Context, string) *apiError) *apiError {
+	_, e := c.sharedCalls.do(ctx, ns, fmt.Sprintf("namespace %q was checked", ns), func(ctx context.Context) (struct{}, *apiError) {
+		return struct{}{}, check(ctx, ns)
+	})
+	return e
+}
+
+// checkWatched checks namespace ns before it is read as a stream does: not
+// at all while its shared watch runs (it was checked when that started,
+// and the watch itself now says what there is), else once for all the
+// callers arriving together. So the REST calls of a page that reconnects
+// or reloads are answered without asking the API server.
+func (s *Server) checkWatched(ctx context.Context, ns string) *apiError {
+	if e := s.serves(ns); e != nil {
+		return e
+	}
+	if s.opts.Hub.Running(ns) {
+		return nil
+	}
+	return s.checks.do(ctx, ns, s.checkNamespace)
 }
 
 // nsListTTL is how long GET /api/namespaces answers from its last list.

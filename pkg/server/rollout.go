@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -53,7 +54,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, e)
 		return
 	}
-	if e := s.checkNamespace(r.Context(), ns); e != nil {
+	if e := s.checkWatched(r.Context(), ns); e != nil {
 		s.writeError(w, r, e)
 		return
 	}
@@ -143,6 +144,7 @@ type Permissions struct {
 type permissionsCache struct {
 	mu      sync.Mutex
 	entries map[string]permissionsEntry
+	asking  sharedCalls[Permissions] // pages that ask together share the reviews
 }
 
 type permissionsEntry struct {
@@ -151,7 +153,8 @@ type permissionsEntry struct {
 }
 
 // permissions answers GET /api/namespaces/{ns}/permissions by asking the API
-// server with SelfSubjectAccessReviews, cached for permissionsTTL.
+// server with SelfSubjectAccessReviews, cached for permissionsTTL and asked
+// once for the pages that ask together (a reload of every page).
 func (s *Server) permissions(w http.ResponseWriter, r *http.Request) {
 	ns := r.PathValue("ns")
 	if e := s.serves(ns); e != nil {
@@ -174,6 +177,19 @@ func (s *Server) permissions(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusOK, e.p)
 		return
 	}
+	p, ae := c.asking.do(r.Context(), ns, fmt.Sprintf("the permissions in namespace %q were read", ns), func(ctx context.Context) (Permissions, *apiError) {
+		return s.askPermissions(ctx, ns)
+	})
+	if ae != nil {
+		s.writeError(w, r, ae)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, p)
+}
+
+// askPermissions asks the API server what the server's identity may do in
+// namespace ns, and keeps the answer for permissionsTTL.
+func (s *Server) askPermissions(ctx context.Context, ns string) (Permissions, *apiError) {
 	var p Permissions
 	for _, q := range []struct {
 		to                          *bool
@@ -183,24 +199,24 @@ func (s *Server) permissions(w http.ResponseWriter, r *http.Request) {
 		{&p.Patch, "patch", "deployments", ""},
 		{&p.History, "list", "replicasets", ""},
 	} {
-		review, err := s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(r.Context(), &authorizationv1.SelfSubjectAccessReview{
+		review, err := s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
 				Namespace: ns, Verb: q.verb, Group: "apps", Resource: q.resource, Subresource: q.subresource,
 			}},
 		}, metav1.CreateOptions{})
 		if err != nil {
-			s.writeError(w, r, fromError(err))
-			return
+			return Permissions{}, fromError(err)
 		}
 		*q.to = review.Status.Allowed
 	}
+	c := &s.perms
 	c.mu.Lock()
 	if c.entries == nil {
 		c.entries = map[string]permissionsEntry{}
 	}
 	c.entries[ns] = permissionsEntry{p: p, expires: time.Now().Add(permissionsTTL)}
 	c.mu.Unlock()
-	s.writeJSON(w, http.StatusOK, p)
+	return p, nil
 }
 
 // historyAccess is what a Deployment's revisions need of the user: the

@@ -130,6 +130,7 @@ type Server struct {
 	kube     *kubeAuth     // AuthKubernetes
 	streams  *atomic.Int64 // streams open, for MaxStreams
 	nsList   nsListCache   // GET /api/namespaces, shared by every client for a moment
+	ready    readiness     // /readyz: one question to the API server per readyTTL
 }
 
 // New checks opts and builds a Server.

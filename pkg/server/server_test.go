@@ -461,21 +461,7 @@ func TestStream(t *testing.T) {
 }
 
 func TestShutdownSendsReconnect(t *testing.T) {
-	client := newClient(namespaceObj("shop"), newDeployment("shop", "web", 1))
-	h := hub.New(fakeApps{client.AppsV1()}, hub.Options{})
-	defer h.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Options{Client: client, Hub: h, Token: testToken, Addr: ln.Addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln, 10*time.Second) }()
-	base := "http://" + ln.Addr().String()
+	base, cancel, served := serving(t, namespaceObj("shop"), newDeployment("shop", "web", 1))
 
 	if resp, err := http.Get(base + "/readyz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("readyz before shutdown: %v %v", resp, err)

@@ -122,7 +122,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case s.isStopping() || errors.Is(err, hub.ErrClosed):
-			if out.write(Frame(reconnectEvent, lastSent, shutdownData)) == nil && out.flush() == nil {
+			// A new retry: first, so that EventSource clients, which all
+			// got the same one when they connected, do not all come back
+			// at the same instant.
+			if out.write(retryFrame(s.spreadRetry())) == nil && out.write(Frame(reconnectEvent, lastSent, shutdownData)) == nil && out.flush() == nil {
 				s.metrics.sentOf(reconnectEvent).Inc()
 			}
 			return
@@ -194,13 +197,16 @@ func (s *Server) tellReconnect(w http.ResponseWriter, r *http.Request, reason, m
 	h.Set("X-Accel-Buffering", "no")
 	h.Set("Connection", "close") // its descriptor is free at once
 	w.WriteHeader(http.StatusOK)
-	retry := s.opts.Retry + rand.N(s.opts.Retry+1)
 	out := newSSEWriter(w, s.opts.WriteTimeout)
 	data, _ := json.Marshal(map[string]string{"reason": reason, "message": message})
-	if out.write(retryFrame(retry)) == nil && out.write(Frame(reconnectEvent, "", data)) == nil && out.flush() == nil {
+	if out.write(retryFrame(s.spreadRetry())) == nil && out.write(Frame(reconnectEvent, "", data)) == nil && out.flush() == nil {
 		s.metrics.sentOf(reconnectEvent).Inc()
 	}
 }
+
+// spreadRetry is a reconnection delay from Options.Retry to twice that, at
+// random, for clients told to reconnect together.
+func (s *Server) spreadRetry() time.Duration { return s.opts.Retry + rand.N(s.opts.Retry+1) }
 
 // retryFrame advises an SSE client to wait d before reconnecting.
 func retryFrame(d time.Duration) []byte {

@@ -394,10 +394,14 @@ function namespaceView(ns, params) {
   function openStream(url) {
     es = new EventSource(url);
     let opened = false;
-    es.onopen = () => { attempt = 0; opened = everOpened = true; setConn("live", "live"); };
-    es.addEventListener("snapshot", (e) => { lastId = e.lastEventId; snapshot(JSON.parse(e.data)); });
-    es.addEventListener("upsert", (e) => { lastId = e.lastEventId; upsert(JSON.parse(e.data), true); });
-    es.addEventListener("delete", (e) => { lastId = e.lastEventId; remove(JSON.parse(e.data)); });
+    // The backoff starts again only once the stream delivers: a refusal
+    // (server busy, the API server unreachable) also opens, as a 200 that
+    // holds only a reconnect event, and must not bring the page back at
+    // once every time.
+    es.onopen = () => { opened = everOpened = true; setConn("live", "live"); };
+    es.addEventListener("snapshot", (e) => { attempt = 0; lastId = e.lastEventId; snapshot(JSON.parse(e.data)); });
+    es.addEventListener("upsert", (e) => { attempt = 0; lastId = e.lastEventId; upsert(JSON.parse(e.data), true); });
+    es.addEventListener("delete", (e) => { attempt = 0; lastId = e.lastEventId; remove(JSON.parse(e.data)); });
     es.addEventListener("reconnect", (e) => {
       let reason = "";
       try { reason = JSON.parse(e.data).reason; } catch (_) { /* an older server */ }
