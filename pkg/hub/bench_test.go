@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
@@ -63,4 +65,73 @@ func BenchmarkOnEvent(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/subscriber")
 		})
 	}
+}
+
+// BenchmarkWaiters is the real shape of serve: N subscribers, each in its
+// own goroutine blocked in Wait, and one event that must reach them all.
+// An iteration ends when every subscriber has taken the event.
+func BenchmarkWaiters(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			ss := &scripts{}
+			h := New(nil, Options{NewSource: ss.newSource})
+			defer h.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var got sync.WaitGroup
+			var ended sync.WaitGroup
+			heapBefore := heapInUse()
+			subs := make([]*Subscription, n)
+			for i := range n {
+				s, err := h.Subscribe(ctx, "shop", "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Next(ctx); err != nil { // the snapshot
+					b.Fatal(err)
+				}
+				subs[i] = s
+			}
+			// What a subscription keeps, goroutines and their stacks aside.
+			perSub := float64(heapInUse()-heapBefore) / float64(n)
+			for _, s := range subs {
+				ended.Add(1)
+				go func() {
+					defer ended.Done()
+					defer s.Close()
+					for {
+						msgs, err := s.Wait(ctx, nil)
+						if err != nil {
+							return
+						}
+						for range msgs {
+							got.Done()
+						}
+					}
+				}()
+			}
+			src := ss.last()
+			events := []deployment.Event{benchEvent(2), benchEvent(3)}
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				got.Add(n)
+				src.emit(events[i%2])
+				i++
+				got.Wait()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/subscriber")
+			b.ReportMetric(perSub, "heap-B/subscriber")
+			cancel()
+			ended.Wait()
+		})
+	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
