@@ -35,21 +35,8 @@ func BenchmarkEncodeEvent(b *testing.B) {
 func BenchmarkOnEvent(b *testing.B) {
 	for _, n := range []int{1, 1000} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			ss := &scripts{}
-			h := New(nil, Options{NewSource: ss.newSource})
+			h, src, subs := benchSubscribers(b, n)
 			defer h.Close()
-			subs := make([]*Subscription, n)
-			for i := range subs {
-				s, err := h.Subscribe(context.Background(), "shop", "")
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := s.Next(context.Background()); err != nil { // the snapshot
-					b.Fatal(err)
-				}
-				subs[i] = s
-			}
-			src := ss.last()
 			events := []deployment.Event{benchEvent(2), benchEvent(3)}
 			i := 0
 			b.ReportAllocs()
@@ -73,27 +60,15 @@ func BenchmarkOnEvent(b *testing.B) {
 func BenchmarkWaiters(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			ss := &scripts{}
-			h := New(nil, Options{NewSource: ss.newSource})
+			heapBefore := heapInUse()
+			h, src, subs := benchSubscribers(b, n)
 			defer h.Close()
+			// What a subscription keeps, goroutines and their stacks aside.
+			perSub := float64(heapInUse()-heapBefore) / float64(n)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var got sync.WaitGroup
 			var ended sync.WaitGroup
-			heapBefore := heapInUse()
-			subs := make([]*Subscription, n)
-			for i := range n {
-				s, err := h.Subscribe(ctx, "shop", "")
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := s.Next(ctx); err != nil { // the snapshot
-					b.Fatal(err)
-				}
-				subs[i] = s
-			}
-			// What a subscription keeps, goroutines and their stacks aside.
-			perSub := float64(heapInUse()-heapBefore) / float64(n)
 			for _, s := range subs {
 				ended.Add(1)
 				go func() {
@@ -110,7 +85,6 @@ func BenchmarkWaiters(b *testing.B) {
 					}
 				}()
 			}
-			src := ss.last()
 			events := []deployment.Event{benchEvent(2), benchEvent(3)}
 			i := 0
 			b.ReportAllocs()
@@ -134,4 +108,23 @@ func heapInUse() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
+}
+
+// benchSubscribers is a hub with n subscribers of one namespace, each past
+// its snapshot, and the source that feeds them.
+func benchSubscribers(b *testing.B, n int) (*Hub, *script, []*Subscription) {
+	ss := &scripts{}
+	h := New(nil, Options{NewSource: ss.newSource})
+	subs := make([]*Subscription, n)
+	for i := range subs {
+		s, err := h.Subscribe(context.Background(), "shop", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Next(context.Background()); err != nil { // the snapshot
+			b.Fatal(err)
+		}
+		subs[i] = s
+	}
+	return h, ss.last(), subs
 }
