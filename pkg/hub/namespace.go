@@ -528,13 +528,13 @@ func (s *Subscription) take() ([]Message, <-chan struct{}, error) {
 // buffer is an empty slice with room for k messages: the one the last
 // Wait handed out, when it fits.
 func (s *Subscription) buffer(k int) []Message {
+	clear(s.msgs[:cap(s.msgs)]) // let go of the events handed out before
 	if cap(s.msgs) < k {
 		if k > keptMessages {
 			return make([]Message, 0, k)
 		}
 		s.msgs = make([]Message, 0, keptMessages)
 	}
-	clear(s.msgs[:cap(s.msgs)]) // let go of the events handed out before
 	return s.msgs[:0]
 }
 
