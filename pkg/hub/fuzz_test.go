@@ -60,7 +60,7 @@ func (n *namespace) since(id string) ([]entry, bool) {
 	}
 	var out []entry
 	for q := seq + 1; q <= n.seq; q++ {
-		out = append(out, n.entryLocked(q))
+		out = append(out, *n.entryLocked(q))
 	}
 	return out, true
 }

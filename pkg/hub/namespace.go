@@ -104,7 +104,7 @@ type entry struct {
 }
 
 // message is en as a subscriber gets it, sharing en's encodings.
-func (en entry) message() Message {
+func (en *entry) message() Message {
 	if en.upstream {
 		return Message{Kind: UpstreamKind, ID: en.id, Data: en.data, Frame: en.frame}
 	}
@@ -221,8 +221,9 @@ func broadcast(wake chan struct{}) {
 
 func (n *namespace) indexOf(seq uint64) uint64 { return (seq - 1) % uint64(n.opts.HistorySize) }
 
-// entryLocked is the entry of sequence number seq, which the history holds.
-func (n *namespace) entryLocked(seq uint64) entry { return n.history[n.indexOf(seq)] }
+// entryLocked is the entry of sequence number seq, which the history holds;
+// not a copy, which would cost an event's size per subscriber.
+func (n *namespace) entryLocked(seq uint64) *entry { return &n.history[n.indexOf(seq)] }
 
 // oldestLocked is the sequence number of the oldest entry the history
 // holds (n.seq+1 while it is empty).
@@ -313,7 +314,7 @@ func (n *namespace) owedLocked(cursor uint64, needSnapshot bool) (owed, []entry)
 func (n *namespace) coalesceLocked(cursor uint64) ([]entry, bool) {
 	latest := make(map[string]entry, n.opts.QueueSize/2+1)
 	for seq := cursor + 1; seq <= n.seq; seq++ {
-		en := n.entryLocked(seq)
+		en := *n.entryLocked(seq)
 		if prev, ok := latest[en.key]; ok {
 			en = merge(prev, en)
 		}
