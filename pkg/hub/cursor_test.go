@@ -32,12 +32,34 @@ func TestWaitersEndAtTruthAndCloseEndsThem(t *testing.T) {
 			followers[i] = follow(t, sub, nil)
 		}
 	}
+	// Stats, read all along, never counts fewer coalesced events than before.
+	polled := make(chan error)
+	go func() {
+		var last uint64
+		for {
+			select {
+			case <-gate:
+				polled <- nil
+				return
+			default:
+			}
+			c := h.Stats().Coalesced
+			if c < last {
+				polled <- fmt.Errorf("coalesced went down from %d to %d", last, c)
+				return
+			}
+			last = c
+		}
+	}()
 	src := ss.last()
 	truth := map[string]int32{}
 	for i := range events {
 		src.emit(churn(truth, i, deployments))
 	}
 	close(gate) // the held ones read again
+	if err := <-polled; err != nil {
+		t.Error(err)
+	}
 	for i, f := range followers {
 		waitFor(t, fmt.Sprintf("follower %d to reach the true state", i), func() bool { return f.at(truth) })
 	}
@@ -168,4 +190,45 @@ func TestBurstLetsGoOfItsSlice(t *testing.T) {
 		t.Fatalf("kept slice has room for %d (want at most %d), reused: %v; want one small slice reused", cap(s.msgs), keptMessages, &a[0] == &b[0])
 	}
 	runtime.KeepAlive(a)
+}
+
+// TestCoalescedCountsWhileStalled: the events a stalled subscriber lost to
+// the history's ring count in Stats while it is still stalled, as a queue
+// per subscriber used to count them; the figure never goes down, when it
+// takes its snapshot or leaves without reading.
+func TestCoalescedCountsWhileStalled(t *testing.T) {
+	const history = 16
+	ss := &scripts{}
+	h := New(nil, Options{QueueSize: 8, HistorySize: history, NewSource: ss.newSource})
+	defer h.Close()
+	reads, leaves := subscribe(t, h, "shop", ""), subscribe(t, h, "shop", "")
+	defer reads.Close()
+	next(t, reads)
+	next(t, leaves)
+	src := ss.last()
+	for i := range history {
+		src.emit(ev(deployment.Modified, "web", int32(i)))
+	}
+	if got := h.Stats().Coalesced; got != 0 {
+		t.Fatalf("coalesced = %d while the history still holds every event, want 0", got)
+	}
+	for i := range 10 {
+		src.emit(ev(deployment.Modified, "web", int32(100+i)))
+	}
+	// Each lost the 10 oldest events to the ring.
+	stalled := h.Stats().Coalesced
+	if stalled != 20 {
+		t.Fatalf("coalesced = %d with two subscribers 26 events behind a history of %d, want 20", stalled, history)
+	}
+	if msgs := next(t, reads); len(msgs) != 1 || msgs[0].Kind != Snapshot {
+		t.Fatalf("the stalled subscriber got %+v, want a snapshot", msgs)
+	}
+	afterSnapshot := h.Stats().Coalesced
+	if afterSnapshot != stalled+16 || reads.Coalesced() != 26 {
+		t.Fatalf("after one took its snapshot: coalesced %d (before %d), its own %d; want %d and 26", afterSnapshot, stalled, reads.Coalesced(), stalled+16)
+	}
+	leaves.Close()
+	if got := h.Stats().Coalesced; got != afterSnapshot {
+		t.Fatalf("after the other left unread: coalesced %d, want %d (what it lost, counted once)", got, afterSnapshot)
+	}
 }

@@ -93,8 +93,9 @@ type Stats struct {
 	// Informers is the number of trackers running.
 	Informers int
 	// Coalesced counts the events a slow subscriber never got because a
-	// later state of the same Deployment, or a snapshot, replaced them;
-	// counted as the subscriber takes what replaced them.
+	// later state of the same Deployment, or a snapshot, replaced them:
+	// those it has taken the replacement for, and those that fell out of
+	// the history before it read them.
 	Coalesced uint64
 	// Relists counts the full relists of every tracker the hub ran after
 	// their first list (tracker.Relists), including stopped ones.
@@ -320,9 +321,34 @@ func (h *Hub) Stats() Stats {
 	return Stats{
 		Clients:   int(h.clients.Load()),
 		Informers: int(h.informers.Load()),
-		Coalesced: h.coalesced.Load(),
+		Coalesced: h.coalescedLocked(),
 		Relists:   relists,
 	}
+}
+
+// coalescedLocked is the coalesced events counted, and those that
+// subscribers have lost to the history's ring but not yet taken the snapshot
+// for, so a stalled subscriber's loss shows while it is stalled. Every
+// namespace is locked while counting, so no subscriber moves from one term
+// to the other meanwhile; only Stats, under h.mu, holds more than one.
+func (h *Hub) coalescedLocked() uint64 {
+	var lost uint64
+	locked := make([]*namespace, 0, len(h.namespaces)+len(h.stopping))
+	for _, n := range h.namespaces {
+		locked = append(locked, n)
+	}
+	for n := range h.stopping {
+		locked = append(locked, n)
+	}
+	for _, n := range locked {
+		n.mu.Lock()
+		lost += n.lostLocked()
+	}
+	total := h.coalesced.Load() + lost
+	for _, n := range locked {
+		n.mu.Unlock()
+	}
+	return total
 }
 
 // Upstream reports, per namespace with a running tracker, whether its

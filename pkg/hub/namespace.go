@@ -384,11 +384,17 @@ func (sn *snapshot) messages(frame func(Kind, string, []byte) []byte) []Message 
 	return slices.Clip(sn.msgs)
 }
 
-// remove unregisters s and reports whether it was registered.
+// remove unregisters s and reports whether it was registered. The events
+// it lost to the history's ring count as coalesced, as Hub.Stats counted
+// them while it was registered: the figure never goes down.
 func (n *namespace) remove(s *Subscription) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	_, ok := n.subs[s]
+	if ok {
+		s.coalesceLocked(s.lostLocked())
+		s.removed = true
+	}
 	delete(n.subs, s)
 	return ok
 }
@@ -419,18 +425,47 @@ type Subscription struct {
 	hub *Hub
 	ns  *namespace
 
-	mu           sync.Mutex // guards what follows; taken before namespace.mu
-	cursor       uint64     // the sequence number delivered up to
-	needSnapshot bool       // the next message is a fresh snapshot, whatever the cursor
-	msgs         []Message  // handed out by the last Wait, refilled by the next
+	mu sync.Mutex // guards what follows; taken before namespace.mu
+	// cursor is the sequence number delivered up to; written with both
+	// locks held, so either one reads it.
+	cursor       uint64
+	needSnapshot bool      // the next message is a fresh snapshot, whatever the cursor
+	msgs         []Message // handed out by the last Wait, refilled by the next
+	// removed is set, under the namespace's lock, once s is unregistered:
+	// what it lost was counted then.
+	removed bool
 
 	coalesced atomic.Uint64
 	closeOnce sync.Once
 }
 
-func (s *Subscription) coalesce(n uint64) {
+// coalesceLocked counts n events s never got; called with its namespace's
+// lock held (read or write), as Hub.Stats counts consistently under it.
+func (s *Subscription) coalesceLocked(n uint64) {
+	if s.removed {
+		return // counted when it was removed
+	}
 	s.coalesced.Add(n)
 	s.hub.coalesced.Add(n)
+}
+
+// lostLocked is how many events s can no longer be told one by one, its
+// cursor having fallen out of the history: at least what the snapshot it
+// takes next will count as coalesced.
+func (s *Subscription) lostLocked() uint64 {
+	if oldest := s.ns.oldestLocked(); !s.removed && s.cursor+1 < oldest {
+		return oldest - 1 - s.cursor
+	}
+	return 0
+}
+
+// lostLocked sums lostLocked over the subscribers.
+func (n *namespace) lostLocked() uint64 {
+	var lost uint64
+	for s := range n.subs {
+		lost += s.lostLocked()
+	}
+	return lost
 }
 
 // merge folds two events of one Deployment into one that leaves the
@@ -512,17 +547,18 @@ func (s *Subscription) take() ([]Message, <-chan struct{}, error) {
 		n.mu.RUnlock()
 		return msgs, nil, nil
 	case owedCoalesced:
-		seq := n.seq
+		s.coalesceLocked(n.seq - s.cursor - uint64(len(q)))
+		s.cursor = n.seq
 		n.mu.RUnlock()
-		s.coalesce(seq - s.cursor - uint64(len(q)))
-		s.cursor = seq
 		return n.messagesOf(q), nil, nil
 	}
 	n.mu.RUnlock()
 	sn := n.currentSnapshot()
+	n.mu.RLock()
 	// The snapshot replaces every event since the cursor.
-	s.coalesce(sn.seq - s.cursor)
+	s.coalesceLocked(sn.seq - s.cursor)
 	s.cursor, s.needSnapshot = sn.seq, false
+	n.mu.RUnlock()
 	return sn.messages(n.opts.Frame), nil, nil
 }
 
