@@ -192,43 +192,49 @@ func TestBurstLetsGoOfItsSlice(t *testing.T) {
 	runtime.KeepAlive(a)
 }
 
-// TestCoalescedCountsWhileStalled: the events a stalled subscriber lost to
-// the history's ring count in Stats while it is still stalled, as a queue
-// per subscriber used to count them; the figure never goes down, when it
-// takes its snapshot or leaves without reading.
+// TestCoalescedCountsWhileStalled: the events a stalled subscriber is sure
+// to lose count in Stats while it is still stalled, as a queue per
+// subscriber used to count them: beyond QueueSize all but QueueSize/2 of
+// its backlog, all of it once its cursor fell out of the history. The
+// figure never goes down, when it reads (coalesced or a snapshot) or leaves
+// without reading.
 func TestCoalescedCountsWhileStalled(t *testing.T) {
-	const history = 16
+	const queue, history = 8, 16
 	ss := &scripts{}
-	h := New(nil, Options{QueueSize: 8, HistorySize: history, NewSource: ss.newSource})
+	h := New(nil, Options{QueueSize: queue, HistorySize: history, NewSource: ss.newSource})
 	defer h.Close()
-	reads, leaves := subscribe(t, h, "shop", ""), subscribe(t, h, "shop", "")
-	defer reads.Close()
-	next(t, reads)
-	next(t, leaves)
+	a, b, c := subscribe(t, h, "shop", ""), subscribe(t, h, "shop", ""), subscribe(t, h, "shop", "")
+	defer a.Close()
+	defer b.Close()
+	for _, s := range []*Subscription{a, b, c} {
+		next(t, s) // the snapshot
+	}
 	src := ss.last()
-	for i := range history {
-		src.emit(ev(deployment.Modified, "web", int32(i)))
+	emit := func(k int) {
+		for range k {
+			src.emit(ev(deployment.Modified, "web", 1))
+		}
 	}
-	if got := h.Stats().Coalesced; got != 0 {
-		t.Fatalf("coalesced = %d while the history still holds every event, want 0", got)
+	want := func(when string, total uint64) {
+		t.Helper()
+		if got := h.Stats().Coalesced; got != total {
+			t.Fatalf("%s: coalesced %d, want %d", when, got, total)
+		}
 	}
-	for i := range 10 {
-		src.emit(ev(deployment.Modified, "web", int32(100+i)))
+	emit(queue)
+	want("three subscribers a queue behind", 0)
+	emit(4)
+	want("three subscribers 12 behind", 3*(12-queue/2))
+	if msgs := next(t, a); len(msgs) != 1 || a.Coalesced() != 11 {
+		t.Fatalf("12 events of one Deployment gave %d messages, %d coalesced; want 1 and 11", len(msgs), a.Coalesced())
 	}
-	// Each lost the 10 oldest events to the ring.
-	stalled := h.Stats().Coalesced
-	if stalled != 20 {
-		t.Fatalf("coalesced = %d with two subscribers 26 events behind a history of %d, want 20", stalled, history)
+	want("after one read them coalesced", 11+2*(12-queue/2))
+	emit(14) // b and c fall out of the history
+	want("two subscribers out of the history", 11+(14-queue/2)+2*26)
+	if msgs := next(t, b); len(msgs) != 1 || msgs[0].Kind != Snapshot || b.Coalesced() != 26 {
+		t.Fatalf("out of the history: %+v, %d coalesced; want a snapshot and 26", msgs, b.Coalesced())
 	}
-	if msgs := next(t, reads); len(msgs) != 1 || msgs[0].Kind != Snapshot {
-		t.Fatalf("the stalled subscriber got %+v, want a snapshot", msgs)
-	}
-	afterSnapshot := h.Stats().Coalesced
-	if afterSnapshot != stalled+16 || reads.Coalesced() != 26 {
-		t.Fatalf("after one took its snapshot: coalesced %d (before %d), its own %d; want %d and 26", afterSnapshot, stalled, reads.Coalesced(), stalled+16)
-	}
-	leaves.Close()
-	if got := h.Stats().Coalesced; got != afterSnapshot {
-		t.Fatalf("after the other left unread: coalesced %d, want %d (what it lost, counted once)", got, afterSnapshot)
-	}
+	want("after one took its snapshot", 11+(14-queue/2)+2*26)
+	c.Close()
+	want("after one left unread", 11+(14-queue/2)+2*26)
 }

@@ -94,8 +94,8 @@ type Stats struct {
 	Informers int
 	// Coalesced counts the events a slow subscriber never got because a
 	// later state of the same Deployment, or a snapshot, replaced them:
-	// those it has taken the replacement for, and those that fell out of
-	// the history before it read them.
+	// those it has read the replacement of, and at least as many as it is
+	// sure to lose of its backlog while it has not.
 	Coalesced uint64
 	// Relists counts the full relists of every tracker the hub ran after
 	// their first list (tracker.Relists), including stopped ones.
@@ -326,9 +326,9 @@ func (h *Hub) Stats() Stats {
 	}
 }
 
-// coalescedLocked is the coalesced events counted, and those that
-// subscribers have lost to the history's ring but not yet taken the snapshot
-// for, so a stalled subscriber's loss shows while it is stalled. Every
+// coalescedLocked is the coalesced events counted, and those subscribers
+// have lost but not yet read what replaces them (Subscription.lostLocked),
+// so a stalled subscriber's loss shows while it is stalled. Every
 // namespace is locked while counting, so no subscriber moves from one term
 // to the other meanwhile; only Stats, under h.mu, holds more than one.
 func (h *Hub) coalescedLocked() uint64 {

@@ -347,21 +347,6 @@ func (n *namespace) snapshotLocked() *snapshot {
 	return n.snap
 }
 
-// currentSnapshot is snapshotLocked for a caller without the lock: the
-// subscribers of a reconnect storm share one under the read lock.
-func (n *namespace) currentSnapshot() *snapshot {
-	n.mu.RLock()
-	sn := n.snap
-	fresh := sn != nil && sn.seq == n.seq
-	n.mu.RUnlock()
-	if fresh {
-		return sn
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.snapshotLocked()
-}
-
 // messages encodes the snapshot once, and returns the same messages to
 // every caller. While the watch is not live, an upstream message follows.
 func (sn *snapshot) messages(frame func(Kind, string, []byte) []byte) []Message {
@@ -384,9 +369,9 @@ func (sn *snapshot) messages(frame func(Kind, string, []byte) []byte) []Message 
 	return slices.Clip(sn.msgs)
 }
 
-// remove unregisters s and reports whether it was registered. The events
-// it lost to the history's ring count as coalesced, as Hub.Stats counted
-// them while it was registered: the figure never goes down.
+// remove unregisters s and reports whether it was registered. What it
+// lost (lostLocked) counts as coalesced for good, as Hub.Stats counted it
+// while it was registered: the figure never goes down.
 func (n *namespace) remove(s *Subscription) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -449,12 +434,22 @@ func (s *Subscription) coalesceLocked(n uint64) {
 	s.hub.coalesced.Add(n)
 }
 
-// lostLocked is how many events s can no longer be told one by one, its
-// cursor having fallen out of the history: at least what the snapshot it
-// takes next will count as coalesced.
+// lostLocked is a lower bound of the events s will never be told one by
+// one, of what it will count as coalesced when it next reads: all of its
+// backlog when it is owed a snapshot (its cursor fell out of the history,
+// or it never had one); when the backlog is longer than QueueSize, all but
+// the QueueSize/2 entries coalescing may leave at most. Cheap, and it only
+// grows as events come: a stalled subscriber's loss shows while it stalls.
 func (s *Subscription) lostLocked() uint64 {
-	if oldest := s.ns.oldestLocked(); !s.removed && s.cursor+1 < oldest {
-		return oldest - 1 - s.cursor
+	n := s.ns
+	backlog := n.seq - s.cursor
+	switch {
+	case s.removed:
+		return 0
+	case s.needSnapshot || s.cursor+1 < n.oldestLocked():
+		return backlog
+	case backlog > uint64(n.opts.QueueSize):
+		return backlog - uint64(n.opts.QueueSize/2)
 	}
 	return 0
 }
@@ -552,14 +547,29 @@ func (s *Subscription) take() ([]Message, <-chan struct{}, error) {
 		n.mu.RUnlock()
 		return n.messagesOf(q), nil, nil
 	}
-	n.mu.RUnlock()
-	sn := n.currentSnapshot()
-	n.mu.RLock()
-	// The snapshot replaces every event since the cursor.
+	// A snapshot: the one of the current state, shared under the read lock
+	// by the subscribers of a reconnect storm, made under the write lock by
+	// the first. Taken and counted under one lock, so that Stats never sees
+	// it taken but not counted.
+	sn := n.snap
+	if sn != nil && sn.seq == n.seq {
+		s.snapshotTakenLocked(sn)
+		n.mu.RUnlock()
+	} else {
+		n.mu.RUnlock()
+		n.mu.Lock()
+		sn = n.snapshotLocked()
+		s.snapshotTakenLocked(sn)
+		n.mu.Unlock()
+	}
+	return sn.messages(n.opts.Frame), nil, nil
+}
+
+// snapshotTakenLocked moves s to sn: the snapshot replaces every event
+// since the cursor.
+func (s *Subscription) snapshotTakenLocked(sn *snapshot) {
 	s.coalesceLocked(sn.seq - s.cursor)
 	s.cursor, s.needSnapshot = sn.seq, false
-	n.mu.RUnlock()
-	return sn.messages(n.opts.Frame), nil, nil
 }
 
 // buffer is an empty slice with room for k messages: the one the last
