@@ -48,3 +48,19 @@ func FuzzSince(f *testing.F) {
 		}
 	})
 }
+
+// since is the history after the event with ID id, as a subscriber resuming
+// from it reads it, and false when it would get a snapshot instead.
+func (n *namespace) since(id string) ([]entry, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	seq, ok := n.resumeLocked(id)
+	if !ok {
+		return nil, false
+	}
+	var out []entry
+	for q := seq + 1; q <= n.seq; q++ {
+		out = append(out, *n.entryLocked(q))
+	}
+	return out, true
+}

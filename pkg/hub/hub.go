@@ -1,12 +1,19 @@
 // Package hub shares one tracker per namespace among any number of
 // subscribers, the Server-Sent Event streams of `serve`. The first subscriber
 // of a namespace starts its tracker, the others share it, and it stops a
-// linger after the last one leaves. Each subscriber has a bounded queue: one
-// that falls behind has its pending events coalesced to the latest per
-// Deployment, or replaced by a fresh snapshot, so a slow reader never blocks
-// the tracker or the other subscribers and memory stays bounded. A bounded
-// history of numbered events lets a subscriber that reconnects resume where
-// it left off.
+// linger after the last one leaves.
+//
+// Each namespace numbers its events and keeps the last HistorySize of them
+// in a ring, its history. A subscriber holds no queue, only a cursor: the
+// number of the last event it was told. An event is recorded once and wakes
+// every waiting subscriber by one broadcast, whatever their number; each
+// then reads the history after its cursor. One that falls behind by more
+// than QueueSize events has them coalesced to the latest per Deployment, or
+// gets a fresh snapshot when that leaves more than half of QueueSize or its
+// cursor fell out of the history: a slow reader never blocks the tracker or
+// the other subscribers, costs the same small memory as any other, and
+// still ends at the true state. A subscriber that reconnects with the ID of
+// the last event it saw resumes from there.
 //
 // Each event is encoded once however many subscribers get it: its JSON and,
 // with Options.Frame, its wire frame are shared read-only, and so is a
@@ -56,7 +63,8 @@ type Options struct {
 	// subscriber left, so a page reload does not relist; zero stops it at
 	// once.
 	Linger time.Duration
-	// QueueSize bounds the events waiting for one subscriber.
+	// QueueSize bounds the events handed to one subscriber as they are: a
+	// longer backlog is coalesced, or replaced by a snapshot.
 	QueueSize int
 	// HistorySize bounds the events a namespace keeps for resuming.
 	HistorySize int
@@ -84,9 +92,10 @@ type Stats struct {
 	Clients int
 	// Informers is the number of trackers running.
 	Informers int
-	// Coalesced counts the queued events a slow subscriber never got
-	// because a later state of the same Deployment, or a snapshot, replaced
-	// them.
+	// Coalesced counts the events a slow subscriber never got because a
+	// later state of the same Deployment, or a snapshot, replaced them:
+	// those it has read the replacement of, and at least as many as it is
+	// sure to lose of its backlog while it has not.
 	Coalesced uint64
 	// Relists counts the full relists of every tracker the hub ran after
 	// their first list (tracker.Relists), including stopped ones.
@@ -177,7 +186,7 @@ func (h *Hub) Subscribe(ctx context.Context, ns, lastEventID string) (*Subscript
 		h.release(n, nil)
 		return nil, n.err
 	}
-	s := &Subscription{hub: h, ns: n, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &Subscription{hub: h, ns: n}
 	if !n.add(s, lastEventID) {
 		h.release(n, nil)
 		return nil, ErrClosed
@@ -312,9 +321,34 @@ func (h *Hub) Stats() Stats {
 	return Stats{
 		Clients:   int(h.clients.Load()),
 		Informers: int(h.informers.Load()),
-		Coalesced: h.coalesced.Load(),
+		Coalesced: h.coalescedLocked(),
 		Relists:   relists,
 	}
+}
+
+// coalescedLocked is the coalesced events counted, and those subscribers
+// have lost but not yet read what replaces them (Subscription.lostLocked),
+// so a stalled subscriber's loss shows while it is stalled. Every
+// namespace is locked while counting, so no subscriber moves from one term
+// to the other meanwhile; only Stats, under h.mu, holds more than one.
+func (h *Hub) coalescedLocked() uint64 {
+	var lost uint64
+	locked := make([]*namespace, 0, len(h.namespaces)+len(h.stopping))
+	for _, n := range h.namespaces {
+		locked = append(locked, n)
+	}
+	for n := range h.stopping {
+		locked = append(locked, n)
+	}
+	for _, n := range locked {
+		n.mu.Lock()
+		lost += n.lostLocked()
+	}
+	total := h.coalesced.Load() + lost
+	for _, n := range locked {
+		n.mu.Unlock()
+	}
+	return total
 }
 
 // Upstream reports, per namespace with a running tracker, whether its

@@ -178,13 +178,7 @@ func next(t *testing.T, s *Subscription) []Message {
 // drain reads what s has pending without waiting for more.
 func drain(t *testing.T, s *Subscription, v *view) {
 	t.Helper()
-	for {
-		s.mu.Lock()
-		more := len(s.queue) > 0 || s.needSnapshot
-		s.mu.Unlock()
-		if !more {
-			return
-		}
+	for s.pending() > 0 {
 		v.apply(t, next(t, s))
 	}
 }

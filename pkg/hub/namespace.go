@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
@@ -43,7 +45,7 @@ type Upstream struct {
 	LastContact *time.Time `json:"lastContact,omitempty"`
 }
 
-// upstreamKey is the queue and history key of upstream entries: no
+// upstreamKey is the history key of upstream entries: no
 // Deployment is called that, so coalescing keeps the latest state.
 const upstreamKey = "\x00upstream"
 
@@ -84,7 +86,7 @@ func kindOf(e deployment.Event) Kind {
 	return Upsert
 }
 
-// entry is one numbered event, kept in the history and in queues.
+// entry is one numbered event, kept in the history.
 type entry struct {
 	seq  uint64
 	key  string
@@ -99,6 +101,14 @@ type entry struct {
 	// upstream marks an entry about the watch itself (data is an
 	// Upstream), not about a Deployment.
 	upstream bool
+}
+
+// message is en as a subscriber gets it, sharing en's encodings.
+func (en *entry) message() Message {
+	if en.upstream {
+		return Message{Kind: UpstreamKind, ID: en.id, Data: en.data, Frame: en.frame}
+	}
+	return Message{Kind: kindOf(en.ev), ID: en.id, Events: en.events, Data: en.data, Frame: en.frame}
 }
 
 // namespace is one tracked namespace: its tracker, its state as the events
@@ -118,13 +128,20 @@ type namespace struct {
 	linger    *time.Timer
 	lingerGen int
 
-	mu      sync.Mutex // guards what follows; taken before Subscription.mu
-	closed  bool
-	seq     uint64
-	state   map[string]entry // latest event of every Deployment
-	history []entry          // ring of the last HistorySize entries
-	head    int              // index of the oldest entry once the ring is full
+	// mu guards what follows; taken after Subscription.mu. Subscribers
+	// read the history under its read lock, together.
+	mu     sync.RWMutex
+	closed bool
+	seq    uint64
+	state  map[string]entry // latest event of every Deployment
+	// history is a ring of the last HistorySize entries: the entry of
+	// sequence number q is at (q-1) % HistorySize, as every number goes
+	// into it. Subscribers read it by their cursors; it is their only queue.
+	history []entry
 	subs    map[*Subscription]struct{}
+	// wake is closed, and replaced, when an entry is recorded or the hub
+	// closes: one broadcast wakes every waiting subscriber.
+	wake chan struct{}
 	// health is the tracker's as last told (zero: live); lost entries
 	// follow every snapshot, so a new subscriber knows the rows are stale.
 	health tracker.Health
@@ -151,22 +168,24 @@ func newNamespace(name string, opts Options) *namespace {
 		ready: make(chan struct{}),
 		state: map[string]entry{},
 		subs:  map[*Subscription]struct{}{},
+		wake:  make(chan struct{}),
 	}
 }
 
-// OnEvent numbers e, records it and queues it for every subscriber. It never
-// waits on a subscriber: pushing only appends to a bounded queue.
+// OnEvent numbers e, records it in the history and wakes the subscribers:
+// its cost does not grow with them, and it never waits on one.
 func (n *namespace) OnEvent(e deployment.Event) {
 	data, _ := json.Marshal(e) // a Summary always encodes
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	en := n.numberLocked(entry{key: e.Key(), ev: e, data: data, events: []deployment.Event{e}}, kindOf(e))
 	if e.Type == deployment.Deleted {
 		delete(n.state, en.key)
 	} else {
 		n.state[en.key] = en
 	}
-	n.recordLocked(en)
+	wake := n.recordLocked(en)
+	n.mu.Unlock()
+	broadcast(wake)
 }
 
 // numberLocked gives en the next sequence number, its ID and its frame.
@@ -179,40 +198,59 @@ func (n *namespace) numberLocked(en entry, kind Kind) entry {
 	return en
 }
 
-// recordLocked keeps en in the history and queues it for every subscriber.
-func (n *namespace) recordLocked(en entry) {
+// recordLocked keeps en in the history and returns the channel to close,
+// after unlocking, to wake the subscribers waiting for it.
+func (n *namespace) recordLocked(en entry) chan struct{} {
 	if len(n.history) < n.opts.HistorySize {
 		n.history = append(n.history, en)
 	} else {
-		n.history[n.head] = en
-		n.head = (n.head + 1) % len(n.history)
+		n.history[n.indexOf(en.seq)] = en
 	}
-	for s := range n.subs {
-		s.push(en)
+	wake := n.wake
+	n.wake = make(chan struct{})
+	return wake
+}
+
+// broadcast wakes whoever waits on wake. Outside the lock: the woken
+// subscribers go straight for the history.
+func broadcast(wake chan struct{}) {
+	if wake != nil {
+		close(wake)
 	}
 }
+
+func (n *namespace) indexOf(seq uint64) uint64 { return (seq - 1) % uint64(n.opts.HistorySize) }
+
+// entryLocked is the entry of sequence number seq, which the history holds;
+// not a copy, which would cost an event's size per subscriber.
+func (n *namespace) entryLocked(seq uint64) *entry { return &n.history[n.indexOf(seq)] }
+
+// oldestLocked is the sequence number of the oldest entry the history
+// holds (n.seq+1 while it is empty).
+func (n *namespace) oldestLocked() uint64 { return n.seq - uint64(len(n.history)) + 1 }
 
 // OnHealth records the watch's state and tells every subscriber.
 func (n *namespace) OnHealth(h tracker.Health) {
 	data, _ := json.Marshal(upstreamOf(h))
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.health = h
-	n.recordLocked(n.numberLocked(entry{key: upstreamKey, data: data, upstream: true}, UpstreamKind))
+	wake := n.recordLocked(n.numberLocked(entry{key: upstreamKey, data: data, upstream: true}, UpstreamKind))
+	n.mu.Unlock()
+	broadcast(wake)
 }
 
 // live reports whether the watch is live, as last told.
 func (n *namespace) live() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	return n.health.State == "" || n.health.State == tracker.Live
 }
 
 // OnSynced needs nothing: the ADDED events before it built the state.
 func (n *namespace) OnSynced([]deployment.Summary) {}
 
-// add registers s, queueing what it missed since lastEventID or owing it a
-// snapshot. It reports false when the hub is closing.
+// add registers s, its cursor after lastEventID, or owing it a snapshot.
+// It reports false when the hub is closing.
 func (n *namespace) add(s *Subscription, lastEventID string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -220,42 +258,82 @@ func (n *namespace) add(s *Subscription, lastEventID string) bool {
 		return false
 	}
 	n.subs[s] = struct{}{}
-	missed, ok := n.since(lastEventID)
+	seq, ok := n.resumeLocked(lastEventID)
 	if !ok {
-		s.needSnapshot = true
-		return true
+		seq, s.needSnapshot = n.seq, true
 	}
-	for _, en := range missed {
-		s.push(en)
-	}
+	s.cursor = seq
 	return true
 }
 
-// since returns the history after the event with ID id, and false when that
-// history is incomplete or the ID is not one of this tracker's.
-func (n *namespace) since(id string) ([]entry, bool) {
+// resumeLocked returns the sequence number of the event with ID id, and
+// false when the history after it is incomplete or the ID is not one of
+// this tracker's.
+func (n *namespace) resumeLocked(id string) (uint64, bool) {
 	epoch, seq, ok := parseID(id)
 	if !ok || epoch != n.epoch || seq > n.seq {
-		return nil, false
+		return 0, false
 	}
-	// The oldest event kept is oldest; every one after seq must be there.
-	oldest := n.seq - uint64(len(n.history)) + 1
-	if seq+1 < oldest {
-		return nil, false
+	// Every event after seq must still be in the history.
+	if seq+1 < n.oldestLocked() {
+		return 0, false
 	}
-	var out []entry
-	for i := range n.history {
-		en := n.history[(n.head+i)%len(n.history)]
-		if en.seq > seq {
-			out = append(out, en)
+	return seq, true
+}
+
+// owed is what a subscriber is to be told next.
+type owed int
+
+const (
+	owedNothing   owed = iota
+	owedSnapshot       // its cursor fell out of the history, or it never had one
+	owedHistory        // the history after its cursor, as it is
+	owedCoalesced      // the latest entry per key of a backlog too long to send as it is
+)
+
+// owedLocked says what a subscriber at cursor is owed; for owedCoalesced,
+// the entries to send.
+func (n *namespace) owedLocked(cursor uint64, needSnapshot bool) (owed, []entry) {
+	switch {
+	case needSnapshot || cursor+1 < n.oldestLocked():
+		return owedSnapshot, nil
+	case cursor == n.seq:
+		return owedNothing, nil
+	case n.seq-cursor <= uint64(n.opts.QueueSize):
+		return owedHistory, nil
+	}
+	if q, ok := n.coalesceLocked(cursor); ok {
+		return owedCoalesced, q
+	}
+	return owedSnapshot, nil
+}
+
+// coalesceLocked folds the history after cursor to the latest entry per
+// Deployment, in order. When that leaves more than half of QueueSize, sending
+// it would cost about what a snapshot does: it reports false.
+func (n *namespace) coalesceLocked(cursor uint64) ([]entry, bool) {
+	latest := make(map[string]entry, n.opts.QueueSize/2+1)
+	for seq := cursor + 1; seq <= n.seq; seq++ {
+		en := *n.entryLocked(seq)
+		if prev, ok := latest[en.key]; ok {
+			en = merge(prev, en)
+		}
+		latest[en.key] = en
+		if len(latest) > n.opts.QueueSize/2 {
+			return nil, false
 		}
 	}
+	out := make([]entry, 0, len(latest))
+	for _, en := range latest {
+		out = append(out, en)
+	}
+	slices.SortFunc(out, func(a, b entry) int { return cmp.Compare(a.seq, b.seq) })
 	return out, true
 }
 
 // snapshotLocked is the latest event of every Deployment, as of the
 // current sequence number: made once for every subscriber that asks before
-// the next event.
+// the next event. It needs the write lock.
 func (n *namespace) snapshotLocked() *snapshot {
 	if n.snap != nil && n.snap.seq == n.seq {
 		return n.snap
@@ -291,11 +369,17 @@ func (sn *snapshot) messages(frame func(Kind, string, []byte) []byte) []Message 
 	return slices.Clip(sn.msgs)
 }
 
-// remove unregisters s and reports whether it was registered.
+// remove unregisters s and reports whether it was registered. What it
+// lost (lostLocked) counts as coalesced for good, as Hub.Stats counted it
+// while it was registered: the figure never goes down.
 func (n *namespace) remove(s *Subscription) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	_, ok := n.subs[s]
+	if ok {
+		s.coalesceLocked(s.lostLocked())
+		s.removed = true
+	}
 	delete(n.subs, s)
 	return ok
 }
@@ -303,89 +387,83 @@ func (n *namespace) remove(s *Subscription) bool {
 // closeSubscribers ends every subscription: the hub is closing.
 func (n *namespace) closeSubscribers() {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.closed = true
-	for s := range n.subs {
-		s.end()
+	if n.closed {
+		n.mu.Unlock()
+		return
 	}
+	n.closed = true
+	wake := n.wake
+	n.wake = make(chan struct{})
+	n.mu.Unlock()
+	broadcast(wake)
 }
 
-// spareCap bounds the queue a subscriber keeps for reuse, so that a burst
-// does not pin memory for every subscriber.
-const spareCap = 16
+// keptMessages bounds the slice a subscription keeps to hand out its
+// messages in: one or a few per Wait, with no allocation, while a burst's
+// longer slice is let go.
+const keptMessages = 4
 
-// Subscription is one subscriber's view of a namespace. Next and Close may
-// be called from different goroutines.
+// Subscription is one subscriber's view of a namespace: a cursor into the
+// namespace's history, and nothing of its own that grows. Next and Close
+// may be called from different goroutines.
 type Subscription struct {
-	hub  *Hub
-	ns   *namespace
-	wake chan struct{} // a token when the queue gains something
-	done chan struct{} // closed when the hub closes
+	hub *Hub
+	ns  *namespace
 
-	mu           sync.Mutex // guards what follows
-	queue        []entry
-	spare        []entry // the queue Next handed out last, to fill next: no allocation per event
-	needSnapshot bool    // the next message is a fresh snapshot; pushes are dropped meanwhile
-	ended        bool
-	coalesced    uint64
+	mu sync.Mutex // guards what follows; taken before namespace.mu
+	// cursor is the sequence number delivered up to; written with both
+	// locks held, so either one reads it.
+	cursor       uint64
+	needSnapshot bool      // the next message is a fresh snapshot, whatever the cursor
+	msgs         []Message // handed out by the last Wait, refilled by the next
+	// removed is set, under the namespace's lock, once s is unregistered:
+	// what it lost was counted then.
+	removed bool
 
+	coalesced atomic.Uint64
 	closeOnce sync.Once
 }
 
-// push queues en. Called with the namespace's lock held.
-func (s *Subscription) push(en entry) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ended {
-		return
+// coalesceLocked counts n events s never got; called with its namespace's
+// lock held (read or write), as Hub.Stats counts consistently under it.
+func (s *Subscription) coalesceLocked(n uint64) {
+	if s.removed {
+		return // counted when it was removed
 	}
-	if s.needSnapshot {
-		s.coalesce(1) // the snapshot will hold it
-		return
-	}
-	s.queue = append(s.queue, en)
-	if len(s.queue) >= s.hub.opts.QueueSize {
-		s.compactLocked()
-	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.coalesced.Add(n)
+	s.hub.coalesced.Add(n)
 }
 
-// compactLocked coalesces the full queue to the latest event per
-// Deployment. When that leaves it more than half full, coalescing again
-// soon would cost more than it saves: the queue is dropped for a snapshot.
-func (s *Subscription) compactLocked() {
-	before := len(s.queue)
-	latest := make(map[string]entry, before)
-	for _, en := range s.queue {
-		if prev, ok := latest[en.key]; ok {
-			en = merge(prev, en)
-		}
-		latest[en.key] = en
+// lostLocked is a lower bound of the events s will never be told one by
+// one, of what it will count as coalesced when it next reads: all of its
+// backlog when it is owed a snapshot (its cursor fell out of the history,
+// or it never had one); when the backlog is longer than QueueSize, all but
+// the QueueSize/2 entries coalescing may leave at most. Cheap, and it only
+// grows as events come: a stalled subscriber's loss shows while it stalls.
+func (s *Subscription) lostLocked() uint64 {
+	n := s.ns
+	backlog := n.seq - s.cursor
+	switch {
+	case s.removed:
+		return 0
+	case s.needSnapshot || s.cursor+1 < n.oldestLocked():
+		return backlog
+	case backlog > uint64(n.opts.QueueSize):
+		return backlog - uint64(n.opts.QueueSize/2)
 	}
-	if len(latest) > s.hub.opts.QueueSize/2 {
-		s.queue = nil
-		s.needSnapshot = true
-		s.coalesce(before)
-		return
-	}
-	out := make([]entry, 0, s.hub.opts.QueueSize)
-	for _, en := range latest {
-		out = append(out, en)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
-	s.queue = out
-	s.coalesce(before - len(out))
+	return 0
 }
 
-func (s *Subscription) coalesce(n int) {
-	s.coalesced += uint64(n)
-	s.hub.coalesced.Add(uint64(n))
+// lostLocked sums lostLocked over the subscribers.
+func (n *namespace) lostLocked() uint64 {
+	var lost uint64
+	for s := range n.subs {
+		lost += s.lostLocked()
+	}
+	return lost
 }
 
-// merge folds two queued events of one Deployment into one that leaves the
+// merge folds two events of one Deployment into one that leaves the
 // subscriber where both would: the later state, under the later number.
 func merge(prev, next entry) entry {
 	if next.ev.Type == deployment.Modified {
@@ -411,8 +489,11 @@ func merge(prev, next entry) entry {
 var ErrIdle = errors.New("idle")
 
 // Next waits for what the subscriber should be told next and returns it:
-// a snapshot, or the queued events in order. It returns ErrClosed once the
-// hub closes, or ctx's error.
+// a snapshot, or the events after the last one it was told, in order. It
+// returns ErrClosed once the hub closes, or ctx's error. The slice is
+// valid until the next call to Next or Wait, which may reuse it; the
+// messages' contents are shared with other subscribers: read them, do not
+// change them.
 func (s *Subscription) Next(ctx context.Context) ([]Message, error) {
 	return s.Wait(ctx, nil)
 }
@@ -421,31 +502,12 @@ func (s *Subscription) Next(ctx context.Context) ([]Message, error) {
 // caller's timer, reset as it pleases, costs less than a context per call.
 func (s *Subscription) Wait(ctx context.Context, idle <-chan time.Time) ([]Message, error) {
 	for {
-		s.mu.Lock()
-		switch {
-		case s.ended:
-			s.mu.Unlock()
-			return nil, ErrClosed
-		case s.needSnapshot:
-			s.mu.Unlock()
-			return s.snapshot(), nil
-		case len(s.queue) > 0:
-			q := s.queue
-			s.queue, s.spare = s.spare, nil
-			s.mu.Unlock()
-			msgs := s.messages(q)
-			clear(q) // let go of the events
-			s.mu.Lock()
-			if s.spare == nil && cap(q) <= spareCap { // a burst's big queue is let go
-				s.spare = q[:0]
-			}
-			s.mu.Unlock()
-			return msgs, nil
+		msgs, wake, err := s.take()
+		if wake == nil {
+			return msgs, err
 		}
-		s.mu.Unlock()
 		select {
-		case <-s.wake:
-		case <-s.done:
+		case <-wake:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-idle:
@@ -454,68 +516,118 @@ func (s *Subscription) Wait(ctx context.Context, idle <-chan time.Time) ([]Messa
 	}
 }
 
-// snapshot takes the namespace's state and clears the debt of a snapshot,
-// atomically with respect to events: those after it are queued as usual.
-// While the watch is not live, an upstream message follows it.
-func (s *Subscription) snapshot() []Message {
+// take returns what s is owed and moves its cursor past it, or, when it is
+// owed nothing, the channel that is closed when that may change.
+func (s *Subscription) take() ([]Message, <-chan struct{}, error) {
 	n := s.ns
-	n.mu.Lock()
 	s.mu.Lock()
-	snap := n.snapshotLocked()
-	s.needSnapshot = false
-	s.queue = nil
-	s.mu.Unlock()
-	n.mu.Unlock()
-	return snap.messages(n.opts.Frame)
+	defer s.mu.Unlock()
+	n.mu.RLock()
+	if n.closed {
+		n.mu.RUnlock()
+		return nil, nil, ErrClosed
+	}
+	what, q := n.owedLocked(s.cursor, s.needSnapshot)
+	switch what {
+	case owedNothing:
+		wake := n.wake
+		n.mu.RUnlock()
+		return nil, wake, nil
+	case owedHistory:
+		msgs := s.buffer(int(n.seq - s.cursor))
+		for seq := s.cursor + 1; seq <= n.seq; seq++ {
+			msgs = append(msgs, n.entryLocked(seq).message())
+		}
+		s.cursor = n.seq
+		n.mu.RUnlock()
+		return msgs, nil, nil
+	case owedCoalesced:
+		s.coalesceLocked(n.seq - s.cursor - uint64(len(q)))
+		s.cursor = n.seq
+		n.mu.RUnlock()
+		return n.messagesOf(q), nil, nil
+	}
+	// A snapshot: the one of the current state, shared under the read lock
+	// by the subscribers of a reconnect storm, made under the write lock by
+	// the first. Taken and counted under one lock, so that Stats never sees
+	// it taken but not counted.
+	sn := n.snap
+	if sn != nil && sn.seq == n.seq {
+		s.snapshotTakenLocked(sn)
+		n.mu.RUnlock()
+	} else {
+		n.mu.RUnlock()
+		n.mu.Lock()
+		sn = n.snapshotLocked()
+		s.snapshotTakenLocked(sn)
+		n.mu.Unlock()
+	}
+	return sn.messages(n.opts.Frame), nil, nil
 }
 
-func (s *Subscription) messages(q []entry) []Message {
+// snapshotTakenLocked moves s to sn: the snapshot replaces every event
+// since the cursor.
+func (s *Subscription) snapshotTakenLocked(sn *snapshot) {
+	s.coalesceLocked(sn.seq - s.cursor)
+	s.cursor, s.needSnapshot = sn.seq, false
+}
+
+// buffer is an empty slice with room for k messages: the one the last
+// Wait handed out, when it fits.
+func (s *Subscription) buffer(k int) []Message {
+	clear(s.msgs[:cap(s.msgs)]) // let go of the events handed out before
+	if cap(s.msgs) < k {
+		if k > keptMessages {
+			return make([]Message, 0, k)
+		}
+		s.msgs = make([]Message, 0, keptMessages)
+	}
+	return s.msgs[:0]
+}
+
+// messagesOf is q as messages; an entry merged for this subscriber alone
+// is encoded now.
+func (n *namespace) messagesOf(q []entry) []Message {
 	out := make([]Message, len(q))
 	for i, en := range q {
-		if en.upstream {
-			out[i] = Message{Kind: UpstreamKind, ID: en.id, Data: en.data, Frame: en.frame}
-			continue
-		}
-		kind := kindOf(en.ev)
-		data, events, frame := en.data, en.events, en.frame
-		if data == nil { // coalesced for this subscriber alone
-			data, _ = json.Marshal(en.ev)
-			if f := s.ns.opts.Frame; f != nil {
-				frame = f(kind, en.id, data)
+		if en.data == nil {
+			kind := kindOf(en.ev)
+			en.data, _ = json.Marshal(en.ev)
+			if f := n.opts.Frame; f != nil {
+				en.frame = f(kind, en.id, en.data)
 			}
+			en.events = []deployment.Event{en.ev}
 		}
-		if events == nil {
-			events = []deployment.Event{en.ev}
-		}
-		out[i] = Message{Kind: kind, ID: en.id, Events: events, Data: data, Frame: frame}
+		out[i] = en.message()
 	}
 	return out
 }
 
 // Coalesced counts the events this subscriber never got because a later
-// state replaced them.
+// state, or a snapshot, replaced them; counted as it takes what replaced
+// them.
 func (s *Subscription) Coalesced() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.coalesced
+	return s.coalesced.Load()
 }
 
-// pending is the length of the queue, for tests.
+// pending is how many messages s is owed now (a snapshot counts one), for
+// tests.
 func (s *Subscription) pending() int {
+	n := s.ns
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queue)
-}
-
-// end marks s ended by the hub. Called with the namespace's lock held.
-func (s *Subscription) end() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.ended {
-		s.ended = true
-		s.queue = nil
-		close(s.done)
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.closed {
+		return 0
 	}
+	switch what, q := n.owedLocked(s.cursor, s.needSnapshot); what {
+	case owedSnapshot:
+		return 1
+	case owedCoalesced:
+		return len(q)
+	}
+	return int(n.seq - s.cursor)
 }
 
 // Close ends the subscription; its namespace's tracker stops after the
