@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -268,11 +269,15 @@ type namespaceList struct {
 	Warning string `json:"warning,omitempty"`
 }
 
-// listNamespaces answers from a list shared by every client for
+// listNamespaces answers from the hub's cluster-wide watches while they
+// run (no API request at all), else from a list shared by every client for
 // nsListTTL: however many pages poll it, the API server sees at most one
 // cluster-wide LIST per nsListTTL.
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
-	out, e := s.nsList.get(r.Context(), s.namespaceList)
+	out, e := s.watchedNamespaces(), (*apiError)(nil)
+	if out == nil {
+		out, e = s.nsList.get(r.Context(), s.namespaceList)
+	}
 	if e == nil {
 		out, e = s.visibleNamespaces(r, out)
 	}
@@ -281,6 +286,30 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, out)
+}
+
+// watchedNamespaces is the namespace list from the hub's cluster-wide
+// watches; nil when they do not run.
+func (s *Server) watchedNamespaces() *namespaceList {
+	counts, ok := s.opts.Hub.Namespaces()
+	if !ok {
+		return nil
+	}
+	names := slices.Clone(s.opts.Namespaces)
+	if len(names) == 0 {
+		names = slices.Collect(maps.Keys(counts))
+	}
+	sort.Strings(names)
+	out := &namespaceList{Namespaces: make([]namespaceInfo, 0, len(names))}
+	for _, ns := range names {
+		info := namespaceInfo{Name: ns, Deployments: map[deployment.Status]int{}}
+		for st, n := range counts[ns] {
+			info.Deployments[st] = n
+			info.Total += n
+		}
+		out.Namespaces = append(out.Namespaces, info)
+	}
+	return out
 }
 
 // namespaceList asks the API server for the namespaces and their counts.
