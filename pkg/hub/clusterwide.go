@@ -380,6 +380,36 @@ func (h *Hub) Namespaces() (counts map[string]map[deployment.Status]int, ok bool
 	return counts, true
 }
 
+// NamespaceExists tells from the cluster-wide watches, starting them as a
+// subscriber would (the linger applies after), whether namespace ns
+// exists: a stream's check then costs the API server nothing. ok is false
+// when the hub cannot tell (a watch per namespace, no namespace list, the
+// watches failed or ctx ended): ask the API server.
+func (h *Hub) NamespaceExists(ctx context.Context, ns string) (exists, ok bool) {
+	if h.opts.ClusterWide == nil || h.opts.ClusterWide.Namespaces == nil {
+		return false, false
+	}
+	r, err := h.acquireRun()
+	if err != nil {
+		return false, false
+	}
+	defer func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.releaseRunLocked(r)
+	}()
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		return false, false
+	}
+	if r.err != nil || r.nsInformer == nil {
+		return false, false
+	}
+	_, exists, _ = r.nsInformer.GetStore().GetByKey(ns)
+	return exists, true
+}
+
 // knownNamespace reports whether the cluster-wide tracker runs, synced,
 // and ns is a namespace it follows or (with ClusterWide.Namespaces) one
 // that exists.

@@ -286,6 +286,11 @@ func TestClusterWideWithTrackerOnFakeClientset(t *testing.T) {
 	if !h.Running("quiet") || h.Running("nosuch") {
 		t.Fatal("Running should hold for an existing namespace without Deployments, not for a missing one")
 	}
+	for ns, want := range map[string]bool{"quiet": true, "shop": true, "nosuch": false} {
+		if exists, ok := h.NamespaceExists(context.Background(), ns); exists != want || !ok {
+			t.Fatalf("NamespaceExists(%s) = %v, %v; want %v, true", ns, exists, ok, want)
+		}
+	}
 
 	ctx := context.Background()
 	if _, err := client.CoreV1().Namespaces().Create(ctx, nsObj("later"), metav1.CreateOptions{}); err != nil {
@@ -349,5 +354,8 @@ func TestClusterWideWithoutNamespaceList(t *testing.T) {
 	}
 	if _, ok := h.Namespaces(); ok {
 		t.Fatal("Namespaces() answered without a namespace list")
+	}
+	if _, ok := h.NamespaceExists(context.Background(), "shop"); ok {
+		t.Fatal("NamespaceExists answered without a namespace list")
 	}
 }

@@ -394,6 +394,9 @@ func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
 	if e := s.serves(ns); e != nil {
 		return e
 	}
+	if exists, _ := s.opts.Hub.NamespaceExists(ctx, ns); exists {
+		return nil // from the cluster-wide watches, which this identity may run
+	}
 	_, getErr := s.opts.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(getErr):

@@ -55,6 +55,19 @@ func TestListNamespacesFromClusterWideWatches(t *testing.T) {
 	}
 	defer sub.Close()
 	before := lists(client)
+	calls := len(client.Actions())
+	// A namespace's check and snapshot come from the watches too.
+	var items []deployment.Summary
+	getJSON(t, f, "/api/namespaces/bank/deployments", &items)
+	if len(items) != 1 || items[0].Name != "ledger" {
+		t.Fatalf("bank's deployments = %+v, want ledger", items)
+	}
+	if n := len(client.Actions()) - calls; n != 0 {
+		t.Fatalf("GET /api/namespaces/bank/deployments made %d API requests (%v), want 0", n, client.Actions()[calls:])
+	}
+	if resp, e := f.do(t, "GET", "/api/namespaces/nosuch/deployments", "", nil); resp.StatusCode != 404 {
+		t.Fatalf("a missing namespace: %d %+v, want 404", resp.StatusCode, e)
+	}
 	var got namespaceList
 	getJSON(t, f, "/api/namespaces", &got)
 	if n := lists(client) - before; n != 0 {
