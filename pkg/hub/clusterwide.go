@@ -380,24 +380,19 @@ func (h *Hub) Namespaces() (counts map[string]map[deployment.Status]int, ok bool
 	return counts, true
 }
 
-// NamespaceExists tells from the cluster-wide watches, starting them as a
-// subscriber would (the linger applies after), whether namespace ns
-// exists: a stream's check then costs the API server nothing. ok is false
-// when the hub cannot tell (a watch per namespace, no namespace list, the
+// NamespaceExists tells from the cluster-wide watches, while they run or
+// start (waiting for them then), whether namespace ns exists: a stream's
+// check then costs the API server nothing. It never starts them, so a
+// request that is refused starts no watch. ok is false when the hub cannot
+// tell (a watch per namespace, none running, no namespace list, the
 // watches failed or ctx ended): ask the API server.
 func (h *Hub) NamespaceExists(ctx context.Context, ns string) (exists, ok bool) {
-	if h.opts.ClusterWide == nil || h.opts.ClusterWide.Namespaces == nil {
+	h.mu.Lock()
+	r := h.run
+	h.mu.Unlock()
+	if r == nil {
 		return false, false
 	}
-	r, err := h.acquireRun()
-	if err != nil {
-		return false, false
-	}
-	defer func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.releaseRunLocked(r)
-	}()
 	select {
 	case <-r.ready:
 	case <-ctx.Done():

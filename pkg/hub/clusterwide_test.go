@@ -268,6 +268,9 @@ func TestClusterWideWithTrackerOnFakeClientset(t *testing.T) {
 	if _, ok := h.Namespaces(); ok {
 		t.Fatal("Namespaces() answered before the cluster-wide tracker runs")
 	}
+	if _, ok := h.NamespaceExists(context.Background(), "shop"); ok || h.Stats().Informers != 0 {
+		t.Fatal("NamespaceExists answered, or started the tracker, before anyone subscribed")
+	}
 	shop := subscribe(t, h, "shop", "")
 	defer shop.Close()
 	bank := subscribe(t, h, "bank", "")
