@@ -380,6 +380,10 @@ func (h *Hub) Namespaces() (counts map[string]map[deployment.Status]int, ok bool
 	return counts, true
 }
 
+// ClusterWide reports whether the hub follows every namespace with one
+// tracker (Options.ClusterWide): its identity may watch every namespace.
+func (h *Hub) ClusterWide() bool { return h.opts.ClusterWide != nil }
+
 // NamespaceExists tells from the cluster-wide watches, while they run or
 // start (waiting for them then), whether namespace ns exists: a stream's
 // check then costs the API server nothing. It never starts them, so a

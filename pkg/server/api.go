@@ -403,6 +403,8 @@ func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
 		return errorf(http.StatusNotFound, "NotFound", "namespace %q not found", ns)
 	case getErr != nil && !apierrors.IsForbidden(getErr):
 		return fromError(getErr)
+	case getErr == nil && s.opts.Hub.ClusterWide():
+		return nil // serve may watch everywhere: asked once at start
 	}
 	review, err := s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{

@@ -48,7 +48,19 @@ func TestListNamespacesFromClusterWideWatches(t *testing.T) {
 	startTest(t, ts, srv.Handler())
 	f := &fixture{client: client, hub: h, srv: srv, ts: ts}
 
-	// A viewer of one namespace starts the cluster-wide watches.
+	// The first check of a namespace, with no watch running, asks whether
+	// it exists, not whether serve may watch it: that was asked at start.
+	var items []deployment.Summary
+	getJSON(t, f, "/api/namespaces/shop/deployments", &items)
+	for _, a := range client.Actions() {
+		if a.GetResource().Resource == "selfsubjectaccessreviews" {
+			t.Fatalf("the check of shop asked %v: serve may watch everywhere", a)
+		}
+	}
+	if !slices.ContainsFunc(client.Actions(), func(a k8stesting.Action) bool { return a.Matches("get", "namespaces") }) {
+		t.Fatalf("the check of shop did not ask whether it exists: %v", client.Actions())
+	}
+	// A viewer of one namespace keeps the cluster-wide watches running.
 	sub, err := h.Subscribe(context.Background(), "shop", "")
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +69,6 @@ func TestListNamespacesFromClusterWideWatches(t *testing.T) {
 	before := lists(client)
 	calls := len(client.Actions())
 	// A namespace's check and snapshot come from the watches too.
-	var items []deployment.Summary
 	getJSON(t, f, "/api/namespaces/bank/deployments", &items)
 	if len(items) != 1 || items[0].Name != "ledger" {
 		t.Fatalf("bank's deployments = %+v, want ledger", items)
