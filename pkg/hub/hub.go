@@ -6,7 +6,8 @@
 // Deployment, or replaced by a fresh snapshot, so a slow reader never blocks
 // the tracker or the other subscribers and memory stays bounded. A bounded
 // history of numbered events lets a subscriber that reconnects resume where
-// it left off.
+// it left off. With Options.ClusterWide, one tracker of all namespaces
+// feeds every namespace's state instead (clusterwide.go).
 //
 // Each event is encoded once however many subscribers get it: its JSON and,
 // with Options.Frame, its wire frame are shared read-only, and so is a

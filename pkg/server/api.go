@@ -389,7 +389,9 @@ func (s *Server) summaries(ctx context.Context, ns string) ([]deployment.Summary
 // or whose Deployments the server's identity may not watch, so that no
 // informer starts for it. Without permission to get namespaces, existence
 // cannot be told: only the namespaces the user named (--namespaces, the
-// kubeconfig's) are served then, not any name a client makes up.
+// kubeconfig's) are served then, not any name a client makes up. With the
+// hub's cluster-wide watches, serve may watch everywhere (asked at start),
+// and while they run they tell which namespaces exist.
 func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
 	if e := s.serves(ns); e != nil {
 		return e
