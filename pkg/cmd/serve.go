@@ -49,6 +49,7 @@ type ServeOptions struct {
 	Heartbeat       time.Duration
 	MaxStreams      int
 	AllContexts     bool
+	WatchScope      string
 	notify          notifyOptions
 
 	// Filled in by Complete.
@@ -67,6 +68,7 @@ func NewServeOptions(configFlags *genericclioptions.ConfigFlags, streams generic
 		ShutdownTimeout: 10 * time.Second,
 		Linger:          hub.DefaultLinger,
 		Heartbeat:       server.DefaultHeartbeat,
+		WatchScope:      server.ScopeAuto,
 		notify:          newNotifyOptions(),
 	}
 }
@@ -80,7 +82,8 @@ func NewCmdServe(configFlags *genericclioptions.ConfigFlags, streams genericioop
 		Long: `Serve a web page that shows the Deployments of every namespace live, and lets
 you change their replicas and images, acting with your kubeconfig's identity.
 
-One watch per namespace is shared by every open page. The server listens on
+Every open page shares the watches: one of all namespaces when serve's identity
+may list and watch cluster-wide (see --watch-scope), else one per viewed namespace. The server listens on
 loopback by default; every API request, reads included, needs the token printed
 with the URL (or the one in --token-file), and --read-only refuses all changes. Stop it with Ctrl-C or
 SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
@@ -109,7 +112,8 @@ SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
 	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile, "file holding the token every API request needs (at least 32 random bytes, e.g. openssl rand -hex 32); without it a random token is made and printed")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a graceful shutdown may take before connections are cut")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "on SIGTERM, keep serving this long with /readyz failing before closing the listener, for load balancers that drain by health check; part of --shutdown-timeout, at most half of it")
-	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left; 0 stops it at once")
+	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left (the cluster-wide watch: after the last viewer of any namespace); 0 stops it at once")
+	fs.StringVar(&o.WatchScope, "watch-scope", o.WatchScope, "how the Deployments (and the diagnosis's ReplicaSets, Pods and Events) are watched: cluster (one watch per resource for all namespaces, whatever the number viewed; refuses to start if this identity may not list and watch them cluster-wide), namespace (one watch per resource and viewed namespace) or auto (cluster when the identity may and --namespaces is not set, else namespace)")
 	fs.IntVar(&o.MaxStreams, "max-streams", o.MaxStreams, "most event streams open at once; more are told to reconnect later. 0 takes it from the limits: open files less 128 kept for probes and the API server, and half the cgroup memory limit at 64 KiB a stream")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
@@ -228,6 +232,11 @@ func (o *ServeOptions) Validate() error {
 	if o.MaxStreams < 0 {
 		problems = append(problems, fmt.Sprintf("--max-streams must not be negative, got %d; 0 takes it from the limits", o.MaxStreams))
 	}
+	switch o.WatchScope {
+	case server.ScopeAuto, server.ScopeCluster, server.ScopeNamespace:
+	default:
+		problems = append(problems, fmt.Sprintf("invalid --watch-scope %q: use auto, cluster or namespace", o.WatchScope))
+	}
 	if o.Heartbeat <= 0 {
 		problems = append(problems, fmt.Sprintf("--heartbeat must be positive, got %s", o.Heartbeat))
 	}
@@ -303,9 +312,14 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		if c.Name != "" {
 			clog = log.With("context", c.Name)
 		}
+		scope, err := o.clusterWide(ctx, c.Kube, clog)
+		if err != nil {
+			return err
+		}
 		h := hub.New(c.Kube.AppsV1(), hub.Options{
-			Linger: o.Linger,
-			Frame:  server.Frame[hub.Kind], // each event framed once for every stream
+			ClusterWide: scope,
+			Linger:      o.Linger,
+			Frame:       server.Frame[hub.Kind], // each event framed once for every stream
 			OnError: func(ns string, err error) {
 				clog.Warn("lost the watch, retrying", "namespace", ns, "error", oneLine(err.Error()))
 			},
@@ -357,6 +371,33 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	}
 	log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "contexts", names, "maxStreams", maxStreams)
 	return all.Serve(ctx, ln, o.ShutdownTimeout)
+}
+
+// clusterWide decides --watch-scope for one context: the hub's ClusterWide,
+// or nil for a watch per namespace.
+func (o *ServeOptions) clusterWide(ctx context.Context, kube kubernetes.Interface, log *slog.Logger) (*hub.ClusterWide, error) {
+	if o.WatchScope == server.ScopeNamespace || (o.WatchScope == server.ScopeAuto && len(o.Namespaces) > 0) {
+		log.Info("watching each viewed namespace on its own", "watchScope", o.WatchScope)
+		return nil, nil
+	}
+	may, err := server.CheckClusterWatch(ctx, kube.AuthorizationV1(), true)
+	if err == nil && len(may.Missing) == 0 {
+		cw := &hub.ClusterWide{}
+		if may.Namespaces {
+			cw.Namespaces = kube.CoreV1()
+		}
+		log.Info("watching all namespaces at once", "watchScope", o.WatchScope, "namespaceList", may.Namespaces)
+		return cw, nil
+	}
+	why := err
+	if err == nil {
+		why = fmt.Errorf("this identity may not %s in all namespaces", strings.Join(may.Missing, ", "))
+	}
+	if o.WatchScope == server.ScopeCluster {
+		return nil, fmt.Errorf("--watch-scope=cluster: %w; grant it (see deploy/), or use --watch-scope=auto to watch per namespace", why)
+	}
+	log.Info("watching each viewed namespace on its own", "watchScope", o.WatchScope, "reason", oneLine(why.Error()))
+	return nil, nil
 }
 
 // pageURL is the address to open: on loopback when bound to every

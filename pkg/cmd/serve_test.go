@@ -1,12 +1,18 @@
 package cmd
 
 import (
+	"context"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestServeValidate(t *testing.T) {
@@ -29,6 +35,9 @@ func TestServeValidate(t *testing.T) {
 		{"shutdown delay as long as the timeout", func(o *ServeOptions) { o.ShutdownDelay = o.ShutdownTimeout }, []string{"--shutdown-delay 10s must be at least 0 and less than --shutdown-timeout 10s"}},
 		{"negative shutdown delay", func(o *ServeOptions) { o.ShutdownDelay = -time.Second }, []string{"--shutdown-delay -1s"}},
 		{"read-only with a token file (reads need it)", func(o *ServeOptions) { o.ReadOnly, o.TokenFile = true, "/tmp/t" }, nil},
+		{"watch scope cluster", func(o *ServeOptions) { o.WatchScope = "cluster" }, nil},
+		{"watch scope namespace", func(o *ServeOptions) { o.WatchScope = "namespace" }, nil},
+		{"bad watch scope", func(o *ServeOptions) { o.WatchScope = "all" }, []string{`invalid --watch-scope "all": use auto, cluster or namespace`}},
 		{"everything wrong at once", func(o *ServeOptions) {
 			o.ShutdownTimeout, o.Linger, o.Heartbeat = 0, -time.Second, 0
 		}, []string{"--shutdown-timeout must be positive", "--linger must not be negative", "--heartbeat must be positive"}},
@@ -113,5 +122,62 @@ func TestDefaultMaxStreams(t *testing.T) {
 		if got := defaultMaxStreams(tt.files, tt.memory); got != tt.want {
 			t.Errorf("defaultMaxStreams(%d, %d) = %d, want %d", tt.files, tt.memory, got, tt.want)
 		}
+	}
+}
+
+// TestServeWatchScope: which watch each --watch-scope gets, by what the
+// identity may do, as SelfSubjectAccessReviews answer.
+func TestServeWatchScope(t *testing.T) {
+	everything := func(*authorizationv1.ResourceAttributes) bool { return true }
+	noPods := func(a *authorizationv1.ResourceAttributes) bool { return a.Resource != "pods" }
+	noNamespaceWatch := func(a *authorizationv1.ResourceAttributes) bool {
+		return a.Resource != "namespaces" || a.Verb != "watch"
+	}
+	for _, tt := range []struct {
+		name       string
+		scope      string
+		namespaces []string
+		may        func(*authorizationv1.ResourceAttributes) bool
+		cluster    bool   // a cluster-wide watch
+		nsList     bool   // with the namespaces watched
+		err        string // a substring of the error; none: no error
+		reviews    bool   // whether access was asked
+	}{
+		{"auto, may everything", "auto", nil, everything, true, true, "", true},
+		{"auto, may not watch namespaces", "auto", nil, noNamespaceWatch, true, false, "", true},
+		{"auto, may not read pods", "auto", nil, noPods, false, false, "", true},
+		{"auto with --namespaces", "auto", []string{"shop"}, everything, false, false, "", false},
+		{"namespace", "namespace", nil, everything, false, false, "", false},
+		{"cluster, may everything", "cluster", []string{"shop"}, everything, true, true, "", true},
+		{"cluster, may not read pods", "cluster", nil, noPods, false, false, "--watch-scope=cluster: this identity may not list pods, watch pods in all namespaces; grant it (see deploy/), or use --watch-scope=auto", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			client := fake.NewClientset()
+			asked := false
+			client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				asked = true
+				review := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+				review.Status.Allowed = tt.may(review.Spec.ResourceAttributes)
+				return true, review, nil
+			})
+			o := NewServeOptions(nil, genericiooptions.NewTestIOStreamsDiscard())
+			o.WatchScope, o.Namespaces = tt.scope, tt.namespaces
+			cw, err := o.clusterWide(context.Background(), client, slog.New(slog.DiscardHandler))
+			switch {
+			case tt.err != "":
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case (cw != nil) != tt.cluster:
+				t.Fatalf("cluster-wide = %v, want %v", cw != nil, tt.cluster)
+			case cw != nil && (cw.Namespaces != nil) != tt.nsList:
+				t.Fatalf("namespaces watched = %v, want %v", cw.Namespaces != nil, tt.nsList)
+			}
+			if asked != tt.reviews {
+				t.Fatalf("asked the API server = %v, want %v", asked, tt.reviews)
+			}
+		})
 	}
 }

@@ -1,7 +1,8 @@
 // Package hub shares one tracker per namespace among any number of
 // subscribers, the Server-Sent Event streams of `serve`. The first subscriber
 // of a namespace starts its tracker, the others share it, and it stops a
-// linger after the last one leaves.
+// linger after the last one leaves. With Options.ClusterWide, one tracker
+// of all namespaces feeds every namespace's state instead (clusterwide.go).
 //
 // Each namespace numbers its events and keeps the last HistorySize of them
 // in a ring, its history. A subscriber holds no queue, only a cursor: the
@@ -84,13 +85,18 @@ type Options struct {
 	// message has none); Message.Frame holds what it returned, made once per
 	// event or snapshot and shared by every subscriber.
 	Frame func(kind Kind, id string, data []byte) []byte
+	// ClusterWide, when set, follows every namespace with one tracker of
+	// all namespaces instead of one per viewed namespace (see ClusterWide);
+	// Linger then applies to it, after the last subscriber of any namespace.
+	ClusterWide *ClusterWide
 }
 
 // Stats are the hub's figures, for metrics.
 type Stats struct {
 	// Clients is the number of subscriptions.
 	Clients int
-	// Informers is the number of trackers running.
+	// Informers is the number of trackers running (the cluster-wide one
+	// counts once).
 	Informers int
 	// Coalesced counts the events a slow subscriber never got because a
 	// later state of the same Deployment, or a snapshot, replaced them:
@@ -105,8 +111,11 @@ type Stats struct {
 // Hub shares trackers among subscribers.
 type Hub struct {
 	opts   Options
-	ctx    context.Context // the trackers' lifetime
-	cancel context.CancelFunc
+	client appsv1client.DeploymentsGetter
+	// fedOpts are opts for namespaces the cluster-wide tracker feeds.
+	fedOpts Options
+	ctx     context.Context // the trackers' lifetime
+	cancel  context.CancelFunc
 
 	mu         sync.Mutex // guards what follows; taken before namespace.mu
 	closed     bool
@@ -114,6 +123,7 @@ type Hub struct {
 	stopping   map[*namespace]struct{} // removed, tracker not yet stopped
 	relisted   int64                   // relists of stopped trackers
 	stops      sync.WaitGroup          // trackers being stopped
+	run        *clusterRun             // the cluster-wide tracker's, if running
 
 	clients   atomic.Int64
 	informers atomic.Int64
@@ -142,8 +152,10 @@ func New(client appsv1client.DeploymentsGetter, opts Options) *Hub {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	fedOpts := opts
+	fedOpts.NewSource = func(string) Source { return fed{} }
 	return &Hub{
-		opts: opts, ctx: ctx, cancel: cancel,
+		opts: opts, client: client, fedOpts: fedOpts, ctx: ctx, cancel: cancel,
 		namespaces: map[string]*namespace{},
 		stopping:   map[*namespace]struct{}{},
 	}
@@ -172,6 +184,9 @@ func (s *checkedSource) Start(ctx context.Context, sink tracker.Sink) (func(), e
 // not in the namespace's history any more (too old, or from an earlier
 // tracker or server). Close the subscription when done.
 func (h *Hub) Subscribe(ctx context.Context, ns, lastEventID string) (*Subscription, error) {
+	if h.opts.ClusterWide != nil {
+		return h.subscribeCluster(ctx, ns, lastEventID)
+	}
 	n, err := h.acquire(ns)
 	if err != nil {
 		return nil, err
@@ -186,6 +201,11 @@ func (h *Hub) Subscribe(ctx context.Context, ns, lastEventID string) (*Subscript
 		h.release(n, nil)
 		return nil, n.err
 	}
+	return h.join(n, lastEventID)
+}
+
+// join subscribes to n, whose user the caller counted already.
+func (h *Hub) join(n *namespace, lastEventID string) (*Subscription, error) {
 	s := &Subscription{hub: h, ns: n}
 	if !n.add(s, lastEventID) {
 		h.release(n, nil)
@@ -210,11 +230,7 @@ func (h *Hub) acquire(ns string) (*namespace, error) {
 		go h.start(n)
 	}
 	n.refs++
-	n.lingerGen++ // a timer armed before is now stale
-	if n.linger != nil {
-		n.linger.Stop()
-		n.linger = nil
-	}
+	cancelLinger(&n.linger, &n.lingerGen)
 	return n, nil
 }
 
@@ -241,22 +257,45 @@ func (h *Hub) release(n *namespace, s *Subscription) {
 	if s != nil && n.remove(s) {
 		h.clients.Add(-1)
 	}
+	if h.opts.ClusterWide != nil {
+		h.releaseCluster(n)
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n.refs--
 	if n.refs > 0 || h.namespaces[n.name] != n {
 		return
 	}
+	h.lingerLocked(&n.linger, &n.lingerGen,
+		func() bool { return n.refs == 0 && h.namespaces[n.name] == n },
+		func() { h.removeLocked(n) })
+}
+
+// cancelLinger stops a linger timer and makes one that already fired
+// stale. Called with h.mu held.
+func cancelLinger(timer **time.Timer, gen *int) {
+	*gen++
+	if *timer != nil {
+		(*timer).Stop()
+		*timer = nil
+	}
+}
+
+// lingerLocked calls stop after the linger (at once without one) if idle
+// still holds and cancelLinger was not called meanwhile. stop is called
+// with h.mu held.
+func (h *Hub) lingerLocked(timer **time.Timer, gen *int, idle func() bool, stop func()) {
 	if h.opts.Linger <= 0 {
-		h.removeLocked(n)
+		stop()
 		return
 	}
-	gen := n.lingerGen
-	n.linger = time.AfterFunc(h.opts.Linger, func() {
+	g := *gen
+	*timer = time.AfterFunc(h.opts.Linger, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if n.lingerGen == gen && n.refs == 0 && h.namespaces[n.name] == n {
-			h.removeLocked(n)
+		if *gen == g && idle() {
+			stop()
 		}
 	})
 }
@@ -266,18 +305,25 @@ func (h *Hub) removeLocked(n *namespace) {
 	delete(h.namespaces, n.name)
 	h.stopping[n] = struct{}{}
 	n.linger = nil
+	h.stopLater(n.ready, func() func() { return n.stop }, n.src, func() { delete(h.stopping, n) })
+}
+
+// stopLater stops a tracker in the background once it has started or
+// failed (ready), and keeps its relists; stop reads its stop function
+// then, and done runs with h.mu held.
+func (h *Hub) stopLater(ready <-chan struct{}, stop func() func(), src Source, done func()) {
 	h.stops.Add(1)
 	go func() {
 		defer h.stops.Done()
-		<-n.ready
-		if n.stop != nil {
-			n.stop()
+		<-ready
+		if stop := stop(); stop != nil {
+			stop()
 			h.informers.Add(-1)
 		}
 		h.mu.Lock()
-		delete(h.stopping, n)
-		h.relisted += n.src.Relists()
-		h.mu.Unlock()
+		defer h.mu.Unlock()
+		done()
+		h.relisted += src.Relists()
 	}()
 }
 
@@ -303,6 +349,14 @@ func (h *Hub) Close() {
 	for _, n := range all {
 		n.closeSubscribers()
 	}
+	h.mu.Lock()
+	if r := h.run; r != nil {
+		if r.linger != nil {
+			r.linger.Stop()
+		}
+		h.stopRunLocked(r)
+	}
+	h.mu.Unlock()
 	h.cancel()
 	h.stops.Wait()
 }
@@ -317,6 +371,9 @@ func (h *Hub) Stats() Stats {
 	}
 	for n := range h.stopping {
 		relists += n.src.Relists()
+	}
+	if h.run != nil {
+		relists += h.run.src.Relists()
 	}
 	return Stats{
 		Clients:   int(h.clients.Load()),
@@ -351,13 +408,16 @@ func (h *Hub) coalescedLocked() uint64 {
 	return total
 }
 
-// Upstream reports, per namespace with a running tracker, whether its
+// Upstream reports, per namespace with a running tracker (with the
+// cluster-wide tracker: per namespace with a subscriber), whether its
 // watch of the API server is live.
 func (h *Hub) Upstream() map[string]bool {
 	h.mu.Lock()
 	all := make([]*namespace, 0, len(h.namespaces))
 	for _, n := range h.namespaces {
-		all = append(all, n)
+		if h.opts.ClusterWide == nil || n.refs > 0 {
+			all = append(all, n)
+		}
 	}
 	h.mu.Unlock()
 	out := make(map[string]bool, len(all))
@@ -373,10 +433,16 @@ func (h *Hub) Upstream() map[string]bool {
 	return out
 }
 
-// Running reports whether namespace ns has a tracker, started or starting.
+// Running reports whether namespace ns has a tracker, started or starting;
+// with the cluster-wide tracker, whether it runs and follows ns: a
+// namespace it has Deployments of, or (with ClusterWide.Namespaces) one
+// that exists.
 func (h *Hub) Running(ns string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.opts.ClusterWide != nil {
+		return h.knownNamespaceLocked(ns)
+	}
 	return h.namespaces[ns] != nil
 }
 

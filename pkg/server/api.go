@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -268,11 +269,15 @@ type namespaceList struct {
 	Warning string `json:"warning,omitempty"`
 }
 
-// listNamespaces answers from a list shared by every client for
+// listNamespaces answers from the hub's cluster-wide watches while they
+// run (no API request at all), else from a list shared by every client for
 // nsListTTL: however many pages poll it, the API server sees at most one
 // cluster-wide LIST per nsListTTL.
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
-	out, e := s.nsList.get(r.Context(), s.namespaceList)
+	out, e := s.watchedNamespaces(), (*apiError)(nil)
+	if out == nil {
+		out, e = s.nsList.get(r.Context(), s.namespaceList)
+	}
 	if e == nil {
 		out, e = s.visibleNamespaces(r, out)
 	}
@@ -281,6 +286,30 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, out)
+}
+
+// watchedNamespaces is the namespace list from the hub's cluster-wide
+// watches; nil when they do not run.
+func (s *Server) watchedNamespaces() *namespaceList {
+	counts, ok := s.opts.Hub.Namespaces()
+	if !ok {
+		return nil
+	}
+	names := slices.Clone(s.opts.Namespaces)
+	if len(names) == 0 {
+		names = slices.Collect(maps.Keys(counts))
+	}
+	sort.Strings(names)
+	out := &namespaceList{Namespaces: make([]namespaceInfo, 0, len(names))}
+	for _, ns := range names {
+		info := namespaceInfo{Name: ns, Deployments: map[deployment.Status]int{}}
+		for st, n := range counts[ns] {
+			info.Deployments[st] = n
+			info.Total += n
+		}
+		out.Namespaces = append(out.Namespaces, info)
+	}
+	return out
 }
 
 // namespaceList asks the API server for the namespaces and their counts.
@@ -360,10 +389,15 @@ func (s *Server) summaries(ctx context.Context, ns string) ([]deployment.Summary
 // or whose Deployments the server's identity may not watch, so that no
 // informer starts for it. Without permission to get namespaces, existence
 // cannot be told: only the namespaces the user named (--namespaces, the
-// kubeconfig's) are served then, not any name a client makes up.
+// kubeconfig's) are served then, not any name a client makes up. With the
+// hub's cluster-wide watches, serve may watch everywhere (asked at start),
+// and while they run they tell which namespaces exist.
 func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
 	if e := s.serves(ns); e != nil {
 		return e
+	}
+	if exists, _ := s.opts.Hub.NamespaceExists(ctx, ns); exists {
+		return nil // from the cluster-wide watches, which this identity may run
 	}
 	_, getErr := s.opts.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	switch {
@@ -371,6 +405,8 @@ func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
 		return errorf(http.StatusNotFound, "NotFound", "namespace %q not found", ns)
 	case getErr != nil && !apierrors.IsForbidden(getErr):
 		return fromError(getErr)
+	case getErr == nil && s.opts.Hub.ClusterWide():
+		return nil // serve may watch everywhere: asked once at start
 	}
 	review, err := s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{

@@ -43,6 +43,7 @@ func TestBench(t *testing.T) {
 		{"diagnose", benchDiagnose},
 		{"livetable", benchLiveTable},
 		{"contexts", benchContexts},
+		{"namespaces", benchNamespaces},
 	}
 	only := os.Getenv("BENCH_ONLY") // e.g. BENCH_ONLY=latency,noise
 	for _, s := range steps {

@@ -35,8 +35,14 @@ var servingLine = regexp.MustCompile(`Serving Deployments on http://([^/\s]+)/#t
 
 func startServe(t testing.TB, args ...string) *serveProc {
 	t.Helper()
+	return startServeOn(t, testbed.Shared(), args...)
+}
+
+// startServeOn is startServe on cluster c.
+func startServeOn(t testing.TB, c *testbed.Cluster, args ...string) *serveProc {
+	t.Helper()
 	addr := make(chan [2]string, 1)
-	cmd := testbed.Shared().KubectlCmd(context.Background(), append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0"}, args...)...)
+	cmd := c.KubectlCmd(context.Background(), append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0"}, args...)...)
 	if pprofAddr != "" {
 		// The same serve with pprof on pprofAddr (see ./pprofserve).
 		cmd.Path = buildPprofServe(t)

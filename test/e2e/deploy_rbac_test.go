@@ -29,7 +29,7 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"list", "deployments.apps"}, {"watch", "deployments.apps"}, {"get", "deployments.apps"},
 		{"patch", "deployments.apps"}, {"list", "deployments.apps", "--all-namespaces"},
 		{"get", "deployments.apps", "--subresource=scale"}, {"update", "deployments.apps", "--subresource=scale"},
-		{"list", "namespaces"}, {"get", "namespaces"}, {"list", "horizontalpodautoscalers.autoscaling"},
+		{"list", "namespaces"}, {"get", "namespaces"}, {"watch", "namespaces"}, {"list", "horizontalpodautoscalers.autoscaling"},
 		{"list", "replicasets.apps"}, {"watch", "replicasets.apps"}, {"list", "pods"}, {"watch", "pods"}, {"list", "events"}, {"watch", "events"},
 	}
 	refused := [][]string{

@@ -1,0 +1,78 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
+)
+
+// Watch scopes of serve (--watch-scope).
+const (
+	// ScopeAuto watches cluster-wide when the identity may and no
+	// --namespaces narrows what is served, else per namespace.
+	ScopeAuto = "auto"
+	// ScopeCluster watches cluster-wide, or refuses to start.
+	ScopeCluster = "cluster"
+	// ScopeNamespace watches each viewed namespace on its own.
+	ScopeNamespace = "namespace"
+)
+
+// resource is one resource serve's trackers read.
+type resource struct{ group, name string }
+
+// ClusterWatch is what the server's identity may read in every namespace,
+// as SelfSubjectAccessReviews tell.
+type ClusterWatch struct {
+	// Missing names what it may not list and watch cluster-wide, e.g.
+	// "watch pods"; empty when the trackers may run cluster-wide.
+	Missing []string
+	// Namespaces says whether it may also list and watch the namespaces
+	// themselves.
+	Namespaces bool
+}
+
+// CheckClusterWatch asks the API server whether the identity of client may
+// list and watch Deployments (and with diagnose ReplicaSets, Pods and
+// Events) in all namespaces, and the namespaces themselves: one review per
+// verb and resource, at start.
+func CheckClusterWatch(ctx context.Context, client authorizationv1client.SelfSubjectAccessReviewsGetter, diagnose bool) (ClusterWatch, error) {
+	need := []resource{{"apps", "deployments"}}
+	if diagnose {
+		need = append(need, resource{"apps", "replicasets"}, resource{"", "pods"}, resource{"", "events"})
+	}
+	may := func(r resource, verb string) (bool, error) {
+		review, err := client.SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Verb: verb, Group: r.group, Resource: r.name,
+			}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return false, fmt.Errorf("asking whether this identity may %s %s in all namespaces: %w", verb, r.name, err)
+		}
+		return review.Status.Allowed, nil
+	}
+	var out ClusterWatch
+	for _, r := range need {
+		for _, verb := range []string{"list", "watch"} {
+			ok, err := may(r, verb)
+			if err != nil {
+				return out, err
+			}
+			if !ok {
+				out.Missing = append(out.Missing, verb+" "+r.name)
+			}
+		}
+	}
+	out.Namespaces = true
+	for _, verb := range []string{"list", "watch"} {
+		ok, err := may(resource{"", "namespaces"}, verb)
+		if err != nil {
+			return out, err
+		}
+		out.Namespaces = out.Namespaces && ok
+	}
+	return out, nil
+}
