@@ -153,6 +153,27 @@ func TestStreamClientLeavesReleased(t *testing.T) {
 	}
 }
 
+// TestStreamEndsWhenClientHalfCloses: a client that sends its FIN but
+// could still read is let go at the next heartbeat, as net/http's
+// background read did; writes alone would go on succeeding forever.
+func TestStreamEndsWhenClientHalfCloses(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Heartbeat = 20 * time.Millisecond }, namespaceObj("shop"), newDeployment("shop", "web", 1))
+	_, conn, s := rawStream(t, f.ts.Listener.Addr().String(), "HTTP/1.0", "/api/namespaces/shop/deployments/stream", testToken)
+	if ev := nextEvent(t, s); ev.event != "snapshot" {
+		t.Fatalf("first event %+v", ev)
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // a failure, not a hang
+	if _, err := io.Copy(io.Discard, s.r); err != nil {
+		t.Fatalf("the stream did not end after its client's FIN: %v", err)
+	}
+	waitUntil(t, "the stream to let go", func() bool {
+		return f.hub.Stats().Clients == 0 && f.srv.streams.Load() == 0 && f.srv.hijackedStreams() == 0
+	})
+}
+
 // tcpPair is both ends of a loopback TCP connection, closed when the test
 // ends.
 func tcpPair(t *testing.T) (client, server net.Conn) {
