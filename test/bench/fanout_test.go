@@ -438,6 +438,10 @@ func benchFanout(t *testing.T, r *report) {
 				rss := procStatus(s.pid(), "VmRSS")
 				hwm := procStatus(s.pid(), "VmHWM")
 				heap, stacks := s.metric("go_memstats_heap_inuse_bytes"), s.metric("go_memstats_stack_inuse_bytes")
+				// The rest of RSS, for the log: heap kept for reuse, the GC's goal, goroutines.
+				t.Logf("serve: heap idle %.0f MB (released %.0f MB), next GC at %.0f MB, %.0f goroutines",
+					s.metric("go_memstats_heap_idle_bytes")/1e6, s.metric("go_memstats_heap_released_bytes")/1e6,
+					s.metric("go_memstats_next_gc_bytes")/1e6, s.metric("go_goroutines"))
 				watches := deploymentWatches(t, cs) - baseline
 				perChange := float64(cpu3-cpu2) / float64(rounds)
 				sec.rows = append(sec.rows, []string{
