@@ -228,14 +228,21 @@ func TestShutdownSpreadsTheRetry(t *testing.T) {
 // does in serve: cancel begins its shutdown, served gives Serve's answer.
 func serving(t *testing.T, objects ...runtime.Object) (base string, cancel context.CancelFunc, served <-chan error) {
 	t.Helper()
+	_, _, base, cancel, served = servingServer(t, objects...)
+	return base, cancel, served
+}
+
+// servingServer is serving that also returns the Server and its hub.
+func servingServer(t *testing.T, objects ...runtime.Object) (srv *Server, h *hub.Hub, base string, cancel context.CancelFunc, served <-chan error) {
+	t.Helper()
 	client := newClient(objects...)
-	h := hub.New(fakeApps{client.AppsV1()}, hub.Options{})
+	h = hub.New(fakeApps{client.AppsV1()}, hub.Options{})
 	t.Cleanup(h.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Client: client, Hub: h, Token: testToken, Addr: ln.Addr()})
+	srv, err = New(Options{Client: client, Hub: h, Token: testToken, Addr: ln.Addr()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,5 +250,5 @@ func serving(t *testing.T, objects ...runtime.Object) (base string, cancel conte
 	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln, 10*time.Second) }()
-	return "http://" + ln.Addr().String(), cancel, done
+	return srv, h, "http://" + ln.Addr().String(), cancel, done
 }

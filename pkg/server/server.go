@@ -131,6 +131,7 @@ type Server struct {
 	streams  *atomic.Int64 // streams open, for MaxStreams
 	nsList   nsListCache   // GET /api/namespaces, shared by every client for a moment
 	ready    readiness     // /readyz: one question to the API server per readyTTL
+	hijacked streamConns   // streams off net/http, which serve waits for
 }
 
 // New checks opts and builds a Server.
@@ -256,6 +257,14 @@ func serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration, 
 	if err != nil {
 		first.log.Warn("shutdown timed out; closing the connections left", "error", err)
 		_ = srv.Close()
+	}
+	// Shutdown does not wait for the streams that left net/http's
+	// connections (hijacked); they end with their reconnect event, as
+	// stopAll told them.
+	for _, s := range servers {
+		if !s.hijacked.shutdown(sctx) {
+			first.log.Warn("shutdown timed out; closed the streams left")
+		}
 	}
 	<-served // http.ErrServerClosed
 	first.log.Info("stopped")

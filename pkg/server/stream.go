@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -34,32 +35,61 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			"this server has %d streams open, its most (--max-streams); reconnect later", s.opts.MaxStreams))
 		return
 	}
-	defer s.streams.Add(-1)
+	st, cancel := s.subscribe(w, r, ns)
+	if st == nil {
+		s.streams.Add(-1)
+		return
+	}
+	defer cancel()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform") // no-transform: proxies must not compress
+	h.Set("X-Accel-Buffering", "no")                 // nginx: do not buffer the stream
+	hijack := canHijack(w, r)
+	if hijack {
+		// Unchunked, closed at its end (net/http's chunkWriter): the body
+		// is then the bare connection's bytes, which the stream writes.
+		h.Set("Transfer-Encoding", "identity")
+	}
+	w.WriteHeader(http.StatusOK)
+	if hijack && s.hijack(w, st) {
+		return // the stream goes on in a goroutine of its own
+	}
+	st.out = newSSEWriter(w, s.opts.WriteTimeout)
+	s.follow(st)
+}
+
+// subscribe checks a stream's request and subscribes it to namespace ns,
+// or answers the request itself and returns nil. cancel ends the context
+// that bounds the subscription's start (and st.ctx).
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*follower, func()) {
 	// The user's rights before anything else (AuthKubernetes): they decide
 	// who may subscribe, not how many watches run.
 	if e := s.may(r, readAccess(ns)...); e != nil {
 		s.streamError(w, r, e)
-		return
+		return nil, nil
 	}
-	recheck := time.Now().Add(AccessReviewTTL)
 	check := s.serves(ns)
 	if check == nil && !s.opts.Hub.Running(ns) {
 		check = s.checks.do(r.Context(), ns, s.checkNamespace) // once per tracker, not per client
 	}
 	if check != nil {
 		s.streamError(w, r, check)
-		return
+		return nil, nil
 	}
 	lastID := r.Header.Get("Last-Event-ID")
 	if lastID == "" {
 		lastID = r.URL.Query().Get("lastEventId")
 	}
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	// The context bounds the subscription's start, and the stream while it
+	// stays on net/http's connection.
+	ctx, cancelCtx := context.WithCancel(r.Context())
 	// Not a goroutine per stream waiting for the shutdown: with 10,000
 	// streams their stacks cost tens of MB.
-	defer context.AfterFunc(s.stopCtx, cancel)()
+	stop := context.AfterFunc(s.stopCtx, cancelCtx)
+	cancel := func() { stop(); cancelCtx() }
 	sub, err := s.opts.Hub.Subscribe(ctx, ns, lastID)
 	if err != nil {
 		if s.isStopping() || errors.Is(err, hub.ErrClosed) {
@@ -67,65 +97,123 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		} else if ctx.Err() == nil {
 			s.streamError(w, r, fromError(err))
 		}
-		return
+		cancel()
+		return nil, nil
 	}
-	defer sub.Close()
+	st := &follower{s: s, ns: ns, sub: sub, ctx: ctx, lastSent: lastID, remote: r.RemoteAddr}
+	if s.kube != nil {
+		// The re-checks outlive the request's context, not its user.
+		st.req = r.WithContext(context.WithoutCancel(r.Context()))
+		st.recheck = s.kube.now().Add(AccessReviewTTL)
+	}
+	return st, cancel
+}
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-transform") // no-transform: proxies must not compress
-	h.Set("X-Accel-Buffering", "no")                 // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
-	out := newSSEWriter(w, s.opts.WriteTimeout)
-	if out.write(retryFrame(s.opts.Retry)) != nil || out.flush() != nil {
+// canHijack reports whether the stream can leave net/http's connection:
+// HTTP/1 on a connection that can be hijacked (not HTTP/2, not a test's
+// recorder).
+func canHijack(w http.ResponseWriter, r *http.Request) bool {
+	if r.ProtoMajor != 1 {
+		return false
+	}
+	for {
+		switch t := w.(type) {
+		case http.Hijacker:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
+}
+
+// hijack takes st's connection off net/http and follows the stream in a
+// goroutine of its own, so that net/http's connection goroutine, its
+// buffers and its background read end with the handler: at 10,000 streams
+// they were most of serve's memory. It reports false when the connection
+// stayed net/http's, to be followed there.
+func (s *Server) hijack(w http.ResponseWriter, st *follower) bool {
+	if !s.hijacked.add() {
+		return false
+	}
+	conn, _, err := http.NewResponseController(w).Hijack() // flushes the headers
+	if err != nil {
+		s.hijacked.done(nil)
+		return false
+	}
+	// The bufio.ReadWriter is dropped: what a client sends after its
+	// request is not read, and the buffers go with the handler.
+	s.hijacked.track(conn)
+	st.out = newConnWriter(conn, s.opts.WriteTimeout)
+	st.ctx = s.stopCtx
+	go func() {
+		defer s.hijacked.done(conn)
+		defer conn.Close()
+		s.follow(st)
+	}()
+	return true
+}
+
+// follower is one open stream: what following it needs, kept small, as
+// 10,000 of them live at once.
+type follower struct {
+	s        *Server
+	ns       string
+	sub      *hub.Subscription
+	out      *sseWriter
+	ctx      context.Context // ends the stream: the server's shutdown, or the request's
+	req      *http.Request   // for the re-checks of AuthKubernetes; nil without
+	remote   string
+	lastSent string
+	recheck  time.Time
+	frames   [][]byte // one Wait's frames, reused
+}
+
+// follow writes st's stream until it ends: the client leaves or does not
+// read, the user loses the right to read (AuthKubernetes), or the server
+// shuts down. It releases the subscription and st's place in MaxStreams.
+func (s *Server) follow(st *follower) {
+	defer s.streams.Add(-1)
+	defer st.sub.Close()
+	out := st.out
+	if out.send(retryFrame(s.opts.Retry)) != nil {
 		return
 	}
-	s.log.Debug("stream opened", "namespace", ns, "lastEventID", lastID, "remote", r.RemoteAddr)
+	s.log.Debug("stream opened", "namespace", st.ns, "lastEventID", st.lastSent, "remote", st.remote, "hijacked", out.conn != nil)
 
 	// One timer per stream, reset after each write: the heartbeat costs no
 	// allocation per message.
 	beat := time.NewTimer(s.opts.Heartbeat)
 	defer beat.Stop()
-	lastSent := lastID
 	for {
 		// A revoked right ends the stream within about AccessReviewTTL;
 		// between checks an event costs no review.
-		if s.kube != nil && time.Now().After(recheck) {
-			if e := s.may(r, readAccess(ns)...); e != nil && e.Status == http.StatusForbidden {
+		if s.kube != nil && s.kube.now().After(st.recheck) {
+			if e := s.may(st.req, readAccess(st.ns)...); e != nil && e.Status == http.StatusForbidden {
 				data, _ := json.Marshal(map[string]string{"reason": e.Reason, "message": e.Message})
-				_ = out.write(Frame("forbidden", lastSent, data))
-				_ = out.flush()
+				_ = out.send(Frame("forbidden", st.lastSent, data))
 				return
 			}
-			recheck = time.Now().Add(AccessReviewTTL)
+			st.recheck = s.kube.now().Add(AccessReviewTTL)
 		}
-		msgs, err := sub.Wait(ctx, beat.C)
+		msgs, err := st.sub.Wait(st.ctx, beat.C)
 		switch {
 		case err == nil:
-			// Frames are the hub's, shared by every stream: written, never
-			// copied into a buffer of this stream's.
-			for _, m := range msgs {
-				if out.write(frameOf(m)) != nil {
-					break
-				}
-				lastSent = m.ID
-			}
-			if out.err != nil || out.flush() != nil {
-				s.log.Debug("stream dropped: the client does not read", "namespace", ns, "remote", r.RemoteAddr)
+			if out.gone(s.opts.Heartbeat) || !st.send(msgs) {
+				s.log.Debug("stream dropped: the client left or does not read", "namespace", st.ns, "remote", st.remote)
 				return
 			}
-			for _, m := range msgs {
-				s.metrics.sentOf(string(m.Kind)).Inc()
-			}
 		case errors.Is(err, hub.ErrIdle):
-			if out.write(heartbeatFrame) != nil || out.flush() != nil {
+			if out.gone(s.opts.Heartbeat) || out.send(heartbeatFrame) != nil {
+				s.log.Debug("stream dropped: the client left", "namespace", st.ns, "remote", st.remote)
 				return
 			}
 		case s.isStopping() || errors.Is(err, hub.ErrClosed):
 			// A new retry: first, so that EventSource clients, which all
 			// got the same one when they connected, do not all come back
 			// at the same instant.
-			if out.write(retryFrame(s.spreadRetry())) == nil && out.write(Frame(reconnectEvent, lastSent, shutdownData)) == nil && out.flush() == nil {
+			if out.send(retryFrame(s.spreadRetry()), Frame(reconnectEvent, st.lastSent, shutdownData)) == nil {
 				s.metrics.sentOf(reconnectEvent).Inc()
 			}
 			return
@@ -135,6 +223,34 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		beat.Reset(s.opts.Heartbeat)
 	}
 }
+
+// send writes msgs' frames, the hub's, shared by every stream, with one
+// write (writev): never copied into a buffer of this stream's.
+func (st *follower) send(msgs []hub.Message) bool {
+	frames := st.frames[:0]
+	for _, m := range msgs {
+		frames = append(frames, frameOf(m))
+	}
+	err := st.out.send(frames...)
+	clear(frames) // let go of the frames
+	st.frames = frames[:0]
+	if cap(frames) > maxKeptFrames {
+		st.frames = nil // a snapshot's or a burst's length is not kept
+	}
+	if err != nil {
+		return false
+	}
+	for _, m := range msgs {
+		if m.ID != "" {
+			st.lastSent = m.ID
+		}
+		st.s.metrics.sentOf(string(m.Kind)).Inc()
+	}
+	return true
+}
+
+// maxKeptFrames bounds the frame list a stream keeps between writes.
+const maxKeptFrames = 16
 
 var (
 	heartbeatFrame = []byte(": heartbeat\n\n")
@@ -199,7 +315,7 @@ func (s *Server) tellReconnect(w http.ResponseWriter, r *http.Request, reason, m
 	w.WriteHeader(http.StatusOK)
 	out := newSSEWriter(w, s.opts.WriteTimeout)
 	data, _ := json.Marshal(map[string]string{"reason": reason, "message": message})
-	if out.write(retryFrame(s.spreadRetry())) == nil && out.write(Frame(reconnectEvent, "", data)) == nil && out.flush() == nil {
+	if out.send(retryFrame(s.spreadRetry()), Frame(reconnectEvent, "", data)) == nil {
 		s.metrics.sentOf(reconnectEvent).Inc()
 	}
 }
@@ -213,16 +329,21 @@ func retryFrame(d time.Duration) []byte {
 	return []byte("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n\n")
 }
 
-// sseWriter writes frames to a stream. It keeps no buffer of its own (the
-// ResponseWriter's is small and fixed), and it arms the connection's write
-// deadline only when the one armed before is within timeout of running out:
-// every write still has at least timeout, at most twice that, to go through,
-// and a stream that keeps up sets it once per timeout instead of per write.
+// sseWriter writes frames to a stream: through net/http's ResponseWriter,
+// or on the bare connection once hijacked. It keeps no buffer of its own
+// (the ResponseWriter's is small and fixed), and it arms the connection's
+// write deadline only when the one armed before is within timeout of
+// running out: every write still has at least timeout, at most twice that,
+// to go through, and a stream that keeps up sets it once per timeout
+// instead of per write.
 type sseWriter struct {
 	w        http.ResponseWriter
 	rc       *http.ResponseController
+	conn     net.Conn    // the hijacked connection, written directly; nil on net/http's
+	bufs     net.Buffers // one send's frames, for writev
 	timeout  time.Duration
 	deadline time.Time // the one armed
+	checked  time.Time // when gone last looked at the connection
 	err      error     // the first write's error; the stream is done
 }
 
@@ -230,28 +351,58 @@ func newSSEWriter(w http.ResponseWriter, timeout time.Duration) *sseWriter {
 	return &sseWriter{w: w, rc: http.NewResponseController(w), timeout: timeout}
 }
 
+func newConnWriter(conn net.Conn, timeout time.Duration) *sseWriter {
+	return &sseWriter{conn: conn, timeout: timeout, checked: time.Now()}
+}
+
 func (o *sseWriter) arm() {
 	if now := time.Now(); o.deadline.Sub(now) < o.timeout {
 		o.deadline = now.Add(2 * o.timeout)
-		_ = o.rc.SetWriteDeadline(o.deadline)
+		if o.conn != nil {
+			_ = o.conn.SetWriteDeadline(o.deadline)
+		} else {
+			_ = o.rc.SetWriteDeadline(o.deadline)
+		}
 	}
 }
 
-// write writes frame; a large one may reach the client before flush.
-func (o *sseWriter) write(frame []byte) error {
+// send writes frames and makes them reach the client: on a hijacked
+// connection all of them with one system call (writev), none copied.
+func (o *sseWriter) send(frames ...[]byte) error {
 	if o.err != nil {
 		return o.err
 	}
 	o.arm()
-	_, o.err = o.w.Write(frame)
-	return o.err
-}
-
-func (o *sseWriter) flush() error {
-	if o.err != nil {
+	if o.conn != nil {
+		o.bufs = frames
+		_, o.err = o.bufs.WriteTo(o.conn) // consumes o.bufs, not frames
+		o.bufs = nil
 		return o.err
 	}
-	o.arm()
+	for _, f := range frames {
+		if _, o.err = o.w.Write(f); o.err != nil { // a large frame may go out before Flush
+			return o.err
+		}
+	}
 	o.err = o.rc.Flush()
 	return o.err
+}
+
+// gone reports whether the client of a hijacked connection has left,
+// looking at most once per every: net/http's background read, which
+// noticed it for net/http's connections, ended with the hijack, and a
+// goroutine per connection to read instead would cost its stack. A write to
+// a connection the client closed still succeeds once, so without this a
+// stream would outlive its client by up to two heartbeats.
+func (o *sseWriter) gone(every time.Duration) bool {
+	if o.conn == nil || o.err != nil {
+		return o.err != nil
+	}
+	if now := time.Now(); now.Sub(o.checked) >= every {
+		o.checked = now
+		if peerClosed(o.conn) {
+			o.err = net.ErrClosed
+		}
+	}
+	return o.err != nil
 }

@@ -74,21 +74,44 @@ func (s *serveProc) get(path string) (*http.Response, error) {
 	return http.DefaultClient.Do(req)
 }
 
-// metric reads an unlabelled sample from serve's /metrics.
-func (s *serveProc) metric(name string) float64 {
+// metricLines are the lines of serve's /metrics, or none.
+func (s *serveProc) metricLines() []string {
 	resp, err := http.Get("http://" + s.addr + "/metrics")
 	if err != nil {
-		return -1
+		return nil
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
+	return strings.Split(string(b), "\n")
+}
+
+// metric reads an unlabelled sample from serve's /metrics.
+func (s *serveProc) metric(name string) float64 {
+	for _, line := range s.metricLines() {
 		if rest, ok := strings.CutPrefix(line, name+" "); ok {
 			v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
 			return v
 		}
 	}
 	return -1
+}
+
+// metricSum adds up every sample of name in serve's /metrics, whatever its
+// labels.
+func (s *serveProc) metricSum(name string) float64 {
+	sum := 0.0
+	for _, line := range s.metricLines() {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		fields := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
+		if len(fields) > 0 {
+			v, _ := strconv.ParseFloat(fields[0], 64)
+			sum += v
+		}
+	}
+	return sum
 }
 
 // load is many SSE clients of one namespace's stream, each a goroutine on a
@@ -375,6 +398,9 @@ func benchSizes(t *testing.T, env string, def []int) []int {
 	return out
 }
 
+// sentMetric counts the events serve wrote to its streams, by name.
+const sentMetric = "deploywatch_sse_events_sent_total"
+
 // benchFanout: serve with many clients on one namespace, of 1 Deployment and
 // of 300.
 func benchFanout(t *testing.T, r *report) {
@@ -384,8 +410,8 @@ func benchFanout(t *testing.T, r *report) {
 	rounds := pick(20, 10)
 	sec := section{
 		title: fmt.Sprintf("3. Fan-out: serve with N SSE clients on one namespace of D Deployments (%d scales each)", rounds),
-		head: []string{"D", "clients", "p50 write-to-receive", "p99", "serve RSS", "serve CPU while connecting", "serve CPU per change",
-			"per client and change", "Deployment watches on the API server", "streams serve ended"},
+		head: []string{"D", "clients", "p50 write-to-receive", "p99", "serve RSS", "of which Go heap, stacks", "serve CPU while connecting", "serve CPU per change",
+			"per client and change", "events sent per client and change", "per client and event", "Deployment watches on the API server", "streams serve ended"},
 	}
 	baseline := deploymentWatches(t, cs)
 	// e.g. BENCH_CLIENTS=10000 BENCH_DEPLOYMENTS=300 to profile one case.
@@ -406,23 +432,33 @@ func benchFanout(t *testing.T, r *report) {
 				time.Sleep(500 * time.Millisecond)
 				var all []time.Duration
 				cpu2 := cpuTime(s.pid())
+				sent2 := s.metricSum(sentMetric)
 				stopProfile := profile(t, fmt.Sprintf("fanout-%d-%d", d, n))
 				for i := 1; i <= rounds; i++ {
 					all = append(all, l.change(t, ns, name, i)...)
 					time.Sleep(200 * time.Millisecond)
 				}
 				cpu3 := cpuTime(s.pid())
+				sent := s.metricSum(sentMetric) - sent2
 				stopProfile()
 				rss := procStatus(s.pid(), "VmRSS")
 				hwm := procStatus(s.pid(), "VmHWM")
+				heap, stacks := s.metric("go_memstats_heap_inuse_bytes"), s.metric("go_memstats_stack_inuse_bytes")
+				// The rest of RSS, for the log: heap kept for reuse, the GC's goal, goroutines.
+				t.Logf("serve: heap idle %.0f MB (released %.0f MB), next GC at %.0f MB, %.0f goroutines",
+					s.metric("go_memstats_heap_idle_bytes")/1e6, s.metric("go_memstats_heap_released_bytes")/1e6,
+					s.metric("go_memstats_next_gc_bytes")/1e6, s.metric("go_goroutines"))
 				watches := deploymentWatches(t, cs) - baseline
 				perChange := float64(cpu3-cpu2) / float64(rounds)
 				sec.rows = append(sec.rows, []string{
 					strconv.Itoa(d), strconv.Itoa(n), ms(percentile(all, 50)), ms(percentile(all, 99)),
 					fmt.Sprintf("%s (peak %s)", mb(rss), mb(hwm)),
+					fmt.Sprintf("%.0f MB, %.0f MB", heap/1e6, stacks/1e6),
 					fmt.Sprintf("%.1f s in %.1f s", (cpu1 - cpu0).Seconds(), connectTook.Seconds()),
 					fmt.Sprintf("%.0f ms", perChange/float64(time.Millisecond)),
 					fmt.Sprintf("%.1f µs", perChange/float64(time.Microsecond)/float64(n)),
+					fmt.Sprintf("%.1f", sent/float64(rounds)/float64(n)),
+					fmt.Sprintf("%.1f µs", float64(cpu3-cpu2)/float64(time.Microsecond)/sent),
 					strconv.Itoa(watches), strconv.FormatInt(l.ended.Load(), 10),
 				})
 			})
@@ -430,7 +466,10 @@ func benchFanout(t *testing.T, r *report) {
 	}
 	sec.notes = append(sec.notes, "Clients are goroutines of the benchmark process on bare HTTP/1.0 connections, on the same 2 cores as serve and the API server. "+
 		"CPU is serve's user+system time from /proc (10 ms ticks); per client and change is serve's CPU per change divided by the clients. "+
+		"A scale makes several events (the Deployment's status moves in steps): events sent is the growth of "+sentMetric+" over the scales, "+
+		"and per client and event is serve's CPU over them divided by it. "+
 		"The D-1 other Deployments have 0 replicas: they make the snapshot D events long and never change. "+
+		"Go heap and stacks: serve's go_memstats_heap_inuse_bytes and go_memstats_stack_inuse_bytes after the scales. "+
 		"Watches: apiserver_longrunning_requests{resource=\"deployments\",verb=\"WATCH\"} minus its value before serve started. "+
 		"Target at 10,000 clients: p99 under 250 ms, RSS under 300 MB, 1 watch, under 10 µs per client and change.")
 	r.add(sec)

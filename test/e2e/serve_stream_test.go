@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -190,5 +194,69 @@ func TestServeGracefulShutdown(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "shutting down") {
 		t.Errorf("serve's log does not say it shut down:\n%s", p.stderr.String())
+	}
+}
+
+// TestServeStreamsOnBareHTTP1: serve answers HTTP/1.0 (scripts, the
+// benchmark's clients) and HTTP/1.1 (EventSource) streams unchunked, to be
+// read to the end of the connection, and lets go of a client that closes
+// its connection, or only sends its FIN, at the next heartbeat.
+func TestServeStreamsOnBareHTTP1(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	createDeployment(t, ns, "web", 1)
+	p := startServe(t, "--heartbeat", "200ms")
+	addr := strings.TrimPrefix(p.base, "http://")
+	for _, proto := range []string{"HTTP/1.0", "HTTP/1.1"} {
+		for _, leave := range []string{"close", "FIN"} {
+			t.Run(proto+"/"+leave, func(t *testing.T) {
+				conn, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(time.Minute)) // a failure, not a hang
+				req := "GET /api/namespaces/" + ns + "/deployments/stream " + proto + "\r\nHost: " + addr +
+					"\r\nAccept: text/event-stream\r\nAuthorization: Bearer " + p.token + "\r\n\r\n"
+				if _, err := io.WriteString(conn, req); err != nil {
+					t.Fatal(err)
+				}
+				br := bufio.NewReader(conn)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != 200 || resp.Proto != proto || len(resp.TransferEncoding) != 0 || resp.ContentLength != -1 || !resp.Close {
+					t.Fatalf("%s %s, transfer encoding %v, length %d, close %v: want %s 200, unchunked, to the end of the connection",
+						resp.Proto, resp.Status, resp.TransferEncoding, resp.ContentLength, resp.Close, proto)
+				}
+				// The snapshot, then a heartbeat: the stream goes on.
+				body := bufio.NewReader(resp.Body)
+				for _, want := range []string{"event: snapshot\n", ": heartbeat\n"} {
+					for {
+						line, err := body.ReadString('\n')
+						if err != nil {
+							t.Fatalf("before %q: %v", want, err)
+						}
+						if line == want {
+							break
+						}
+					}
+				}
+				if got := p.metric(t, "deploywatch_sse_clients"); got != 1 {
+					t.Fatalf("deploywatch_sse_clients = %v with one stream open", got)
+				}
+				if leave == "close" {
+					conn.Close()
+				} else {
+					if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := io.Copy(io.Discard, body); err != nil {
+						t.Fatalf("the stream did not end after the client's FIN: %v", err)
+					}
+				}
+				waitUntil(t, 30*time.Second, "the stream to be let go", func() bool { return p.metric(t, "deploywatch_sse_clients") == 0 })
+			})
+		}
 	}
 }
