@@ -83,12 +83,18 @@ func NewCmdServe(configFlags *genericclioptions.ConfigFlags, streams genericioop
 you change their replicas and images, acting with your kubeconfig's identity.
 
 Every open page shares the watches: one of all namespaces when serve's identity
-may list and watch cluster-wide (see --watch-scope), else one per viewed namespace. The server listens on
-loopback by default; every API request, reads included, needs the token printed
-with the URL (or the one in --token-file), and --read-only refuses all changes. Stop it with Ctrl-C or
-SIGTERM: it shuts down gracefully within --shutdown-timeout.`,
+may list and watch cluster-wide (see --watch-scope), else one per viewed namespace.
+With --context a,b or --all-contexts it serves several clusters, each under
+/api/contexts/NAME/. The server listens on loopback by default; every API
+request, reads included, needs the token printed with the URL (or the one in
+--token-file, or with --auth=kubernetes the user's own Kubernetes token), and
+--read-only refuses all changes. Stop it with Ctrl-C or SIGTERM: it shuts down
+gracefully within --shutdown-timeout.`,
 		Example: `  # Serve on http://127.0.0.1:8080 and open the printed URL
   kubectl deploywatch serve
+
+  # Two clusters of the kubeconfig on one page
+  kubectl deploywatch serve --context staging,prod
 
   # Any free port, two namespaces, no changes allowed
   kubectl deploywatch serve --address 127.0.0.1:0 --namespaces shop,bank --read-only

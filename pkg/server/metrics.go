@@ -49,7 +49,7 @@ func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
 		}, func() float64 { return float64(h.Stats().Clients) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "deploywatch_informers_running",
-			Help: "Deployment informers running, one per namespace being watched.",
+			Help: "Deployment trackers running: one per watched namespace, or one in all with the cluster-wide watch (--watch-scope).",
 		}, func() float64 { return float64(h.Stats().Informers) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deploywatch_sse_events_coalesced_total",
