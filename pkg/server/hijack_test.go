@@ -174,6 +174,52 @@ func TestStreamEndsWhenClientHalfCloses(t *testing.T) {
 	})
 }
 
+// TestStreamsOfGoneClientsMakeRoom: at --max-streams, the streams whose
+// client left are ended to make room, within reapEvery, not at their next
+// heartbeat (an hour here): when every client reconnects together, the new streams
+// are not told to come back later because of the old ones.
+func TestStreamsOfGoneClientsMakeRoom(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Heartbeat = time.Hour; o.MaxStreams = 2 }, namespaceObj("shop"), newDeployment("shop", "web", 1))
+	addr := f.ts.Listener.Addr().String()
+	const path = "/api/namespaces/shop/deployments/stream"
+	var conns []net.Conn
+	for range 2 {
+		_, conn, s := rawStream(t, addr, "HTTP/1.1", path, testToken)
+		if ev := nextEvent(t, s); ev.event != "snapshot" {
+			t.Fatalf("first event %+v", ev)
+		}
+		conns = append(conns, conn)
+	}
+	// Full, and both clients still there: a third is told to come back.
+	_, _, refused := rawStream(t, addr, "HTTP/1.1", path, testToken)
+	if ev := nextEvent(t, refused); ev.event != "reconnect" || !strings.Contains(ev.data, "TooManyStreams") {
+		t.Fatalf("a stream over the cap got %+v, want a reconnect event for TooManyStreams", ev)
+	}
+	// Both leave; nothing is written to them (no event, no heartbeat).
+	for _, c := range conns {
+		c.Close()
+	}
+	// A sweep runs at most every reapEvery, and one just ran (for the
+	// refused stream): a stream may be refused until the next.
+	for i, deadline := 0, time.Now().Add(10*time.Second); i < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("streams still refused 10 s after their clients left")
+		}
+		_, _, s := rawStream(t, addr, "HTTP/1.1", path, testToken)
+		switch ev := nextEvent(t, s); {
+		case ev.event == "snapshot":
+			i++
+		case ev.event != "reconnect":
+			t.Fatalf("stream %d after the first two left got %+v, want a snapshot", i, ev)
+		case f.srv.streams.Load() != 2:
+			t.Fatalf("refused with %d streams open", f.srv.streams.Load())
+		}
+	}
+	if n, c := f.srv.streams.Load(), f.hub.Stats().Clients; n != 2 || c != 2 {
+		t.Fatalf("%d streams and %d subscriptions after the old ones were ended, want 2 and 2", n, c)
+	}
+}
+
 // tcpPair is both ends of a loopback TCP connection, closed when the test
 // ends.
 func tcpPair(t *testing.T) (client, server net.Conn) {
@@ -264,7 +310,7 @@ func TestStreamConnsCutAtTheDeadline(t *testing.T) {
 	if !c.add() {
 		t.Fatal("add refused before the shutdown")
 	}
-	c.track(conn)
+	c.track(conn, func() {})
 	var ended atomic.Bool
 	go func() { // a stream stuck until its connection closes
 		_, _ = conn.Read(make([]byte, 1))

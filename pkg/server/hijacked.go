@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"time"
 )
 
 // streamConns are the connections a Server's streams took off net/http
@@ -12,9 +13,21 @@ import (
 type streamConns struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	conns  map[net.Conn]*hijackedStream
 	closed bool // shutdown began: no stream is added, and at its end those left are closed
 	cut    bool // the time is up: closed at once
+
+	// One sweep for dead streams at a time (reap); the callers that waited
+	// for it use its result instead of sweeping again.
+	reapMu   sync.Mutex
+	reapGen  uint64 // sweeps done; guarded by mu
+	lastReap time.Time
+}
+
+// hijackedStream is what a sweep needs to end a stream whose client left.
+type hijackedStream struct {
+	cancel context.CancelFunc // ends the stream's context: its Wait returns
+	ended  chan struct{}      // closed when its goroutine has given its place back
 }
 
 // add reserves a place for a stream about to be hijacked; false once the
@@ -29,8 +42,9 @@ func (c *streamConns) add() bool {
 	return true
 }
 
-// track records the hijacked conn of a place added.
-func (c *streamConns) track(conn net.Conn) {
+// track records the hijacked conn of a place added, and cancel, which
+// ends its stream.
+func (c *streamConns) track(conn net.Conn, cancel context.CancelFunc) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cut {
@@ -38,17 +52,67 @@ func (c *streamConns) track(conn net.Conn) {
 		return
 	}
 	if c.conns == nil {
-		c.conns = map[net.Conn]struct{}{}
+		c.conns = map[net.Conn]*hijackedStream{}
 	}
-	c.conns[conn] = struct{}{}
+	c.conns[conn] = &hijackedStream{cancel: cancel, ended: make(chan struct{})}
 }
 
-// done gives back a place added, and conn's (nil if never tracked).
+// done gives back a place added, and conn's (nil if never tracked). The
+// stream's place in MaxStreams is given back before.
 func (c *streamConns) done(conn net.Conn) {
 	c.mu.Lock()
-	delete(c.conns, conn)
+	if hs := c.conns[conn]; hs != nil {
+		close(hs.ended)
+		delete(c.conns, conn)
+	}
 	c.mu.Unlock()
 	c.wg.Done()
+}
+
+// reapEvery bounds how often a full server sweeps for streams whose client
+// left: a sweep looks at every connection, one system call each.
+const reapEvery = 100 * time.Millisecond
+
+// reap ends the streams whose client left (closed reports it) and waits
+// until they have given their places back; it returns how many ended.
+// Without it, such a stream holds its place until its next heartbeat (the
+// look of sseWriter.gone): when every client reconnects at once (a network
+// blip), the old streams would fill --max-streams and the new ones be told
+// to come back later, again and again, for up to a heartbeat. Callers that
+// arrive during a sweep wait for it and take its result; a sweep runs at
+// most every reapEvery.
+func (c *streamConns) reap(closed func(net.Conn) bool) int {
+	c.mu.Lock()
+	gen := c.reapGen
+	c.mu.Unlock()
+	c.reapMu.Lock()
+	defer c.reapMu.Unlock()
+	c.mu.Lock()
+	if c.reapGen != gen || time.Since(c.lastReap) < reapEvery {
+		c.mu.Unlock()
+		return 0 // swept meanwhile, or just now: the caller counts again
+	}
+	all := make(map[net.Conn]*hijackedStream, len(c.conns))
+	for conn, hs := range c.conns {
+		all[conn] = hs
+	}
+	c.mu.Unlock()
+	var dead []*hijackedStream
+	for conn, hs := range all {
+		if closed(conn) {
+			hs.cancel()
+			_ = conn.Close() // a stream blocked writing to it returns too
+			dead = append(dead, hs)
+		}
+	}
+	for _, hs := range dead {
+		<-hs.ended
+	}
+	c.mu.Lock()
+	c.reapGen++
+	c.lastReap = time.Now()
+	c.mu.Unlock()
+	return len(dead)
 }
 
 // shutdown waits until every stream has ended, or ctx ends; then it closes

@@ -28,8 +28,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	// Counted before anything costs: at the cap, a stream is told to come
 	// back later, and the descriptors left keep the probes answering.
-	if n := s.streams.Add(1); s.opts.MaxStreams > 0 && n > int64(s.opts.MaxStreams) {
-		s.streams.Add(-1)
+	if !s.takeStreamPlace() {
 		s.metrics.refused.Inc()
 		s.streamError(w, r, errorf(http.StatusTooManyRequests, "TooManyStreams",
 			"this server has %d streams open, its most (--max-streams); reconnect later", s.opts.MaxStreams))
@@ -144,15 +143,39 @@ func (s *Server) hijack(w http.ResponseWriter, st *follower) bool {
 	}
 	// The bufio.ReadWriter is dropped: what a client sends after its
 	// request is not read, and the buffers go with the handler.
-	s.hijacked.track(conn)
+	ctx, cancel := context.WithCancel(s.stopCtx) // a sweep (reap) may end it
+	s.hijacked.track(conn, cancel)
 	st.out = newConnWriter(conn, s.opts.WriteTimeout)
-	st.ctx = s.stopCtx
+	st.ctx = ctx
 	go func() {
 		defer s.hijacked.done(conn)
+		defer cancel()
 		defer conn.Close()
 		s.follow(st)
 	}()
 	return true
+}
+
+// takeStreamPlace counts a new stream in MaxStreams, and reports false when
+// there is no place, even after ending the streams whose client left.
+func (s *Server) takeStreamPlace() bool {
+	if s.opts.MaxStreams <= 0 {
+		s.streams.Add(1)
+		return true
+	}
+	max := int64(s.opts.MaxStreams)
+	if s.streams.Add(1) <= max {
+		return true
+	}
+	s.streams.Add(-1)
+	if s.hijacked.reap(peerClosed) == 0 && s.streams.Load() >= max {
+		return false
+	}
+	if s.streams.Add(1) <= max {
+		return true
+	}
+	s.streams.Add(-1)
+	return false
 }
 
 // follower is one open stream: what following it needs, kept small, as
