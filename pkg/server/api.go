@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -440,20 +441,23 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, e)
 		return
 	}
-	items, err := s.snapshot(r.Context(), ns)
+	body, err := s.listBody(r.Context(), ns)
 	if err != nil {
 		s.writeError(w, r, fromError(err))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, items)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body) // the client left: nothing to do
 }
 
-// snapshot is the namespace's Deployments as its shared tracker has them:
-// the state the stream starts from, diagnosis included, so the list and
-// the stream never disagree on a Deployment's status. It starts the
-// namespace's tracker if no one watches it, which then lingers for the
-// next request or viewer.
-func (s *Server) snapshot(ctx context.Context, ns string) ([]deployment.Summary, error) {
+// listBody is the JSON of namespace ns's Deployments as its shared tracker
+// knows them, encoded once per state of the namespace (the hub's snapshot
+// ID): when every page of a namespace comes back at once, each asks for the
+// list, and encoding hundreds of Deployments for each was most of serve's
+// CPU in such a storm.
+func (s *Server) listBody(ctx context.Context, ns string) ([]byte, error) {
 	sub, err := s.opts.Hub.Subscribe(ctx, ns, "")
 	if err != nil {
 		return nil, err
@@ -466,11 +470,61 @@ func (s *Server) snapshot(ctx context.Context, ns string) ([]deployment.Summary,
 	if len(msgs) == 0 || msgs[0].Kind != hub.Snapshot {
 		return nil, fmt.Errorf("namespace %q: the hub's first message is not a snapshot", ns)
 	}
-	out := make([]deployment.Summary, len(msgs[0].Events))
-	for i, e := range msgs[0].Events {
+	snap := msgs[0]
+	if body := s.lists.get(ns, snap.ID); body != nil {
+		return body, nil
+	}
+	out := make([]deployment.Summary, len(snap.Events))
+	for i, e := range snap.Events {
 		out[i] = e.Summary
 	}
-	return out, nil
+	body, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	body = append(body, '\n')
+	s.lists.put(ns, snap.ID, body)
+	return body, nil
+}
+
+// maxCachedLists bounds the namespaces whose encoded list is kept.
+const maxCachedLists = 256
+
+// listCache keeps the latest encoded list of each namespace, by the ID of
+// the snapshot it was made of: a new event makes a new ID, so an entry is
+// never served stale.
+type listCache struct {
+	mu sync.Mutex
+	m  map[string]cachedList
+}
+
+type cachedList struct {
+	id   string
+	body []byte
+}
+
+func (c *listCache) get(ns, id string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[ns]; ok && e.id == id {
+		return e.body
+	}
+	return nil
+}
+
+func (c *listCache) put(ns, id string, body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]cachedList{}
+	}
+	if _, ok := c.m[ns]; !ok && len(c.m) >= maxCachedLists {
+		for other := range c.m { // any one: each is one GET away from coming back
+			delete(c.m, other)
+			break
+		}
+	}
+	c.m[ns] = cachedList{id: id, body: body}
 }
 
 // scaleBody is the body of PUT .../scale.

@@ -132,6 +132,7 @@ type Server struct {
 	nsList   nsListCache   // GET /api/namespaces, shared by every client for a moment
 	ready    readiness     // /readyz: one question to the API server per readyTTL
 	hijacked streamConns   // streams off net/http, which serve waits for
+	lists    listCache     // each namespace's encoded list, per state
 }
 
 // New checks opts and builds a Server.
