@@ -251,7 +251,10 @@ func TestContexts(t *testing.T) {
 		}
 		b.scale(t, "west", "outage", "web", 3)
 		w.waitEventIn(t, "west", "web", "wants 3", func(e deployment.Event) bool { return e.Replicas.Desired == 3 })
-		opsContains(t, "stderr", w.stderr.String(), `the watch of deployments in namespace "outage" in context "west" is back`)
+		// The Deployment watch may deliver before the diagnosis's watches
+		// are back too, and only then is the whole watch back.
+		back := `the watch of deployments in namespace "outage" in context "west" is back`
+		opsPoll(t, time.Minute, "stderr to say west is back", func() bool { return strings.Contains(w.stderr.String(), back) })
 
 		// Both end at the truth: the last event of each is what its API
 		// server holds once settled.

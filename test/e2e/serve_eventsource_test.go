@@ -34,7 +34,11 @@ func TestServeStandardEventSourceSurvives(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(randomHex(t)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--token-file", tokenFile, "--shutdown-delay", "10s", "--shutdown-timeout", "25s", "--linger", "0"}
+	// One watch per namespace, so that a namespace nobody watches needs the
+	// API server to be checked: with the cluster-wide watch, serve knows
+	// every namespace already and answers from memory with the lost watch's
+	// state (TestServeClusterWideOneWatchForManyNamespaces, the outage tests).
+	args := []string{"--token-file", tokenFile, "--shutdown-delay", "10s", "--shutdown-timeout", "25s", "--linger", "0", "--watch-scope", "namespace"}
 	p := startServeEnv(t, b.env, args...)
 	stream := p.base + "/api/namespaces/" + b.ns + "/deployments/stream"
 
