@@ -14,11 +14,13 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/deploywatch/kubectl-deploywatch/pkg/notify"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/leader"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
-// notifyOptions are serve's notification flags (see pkg/notify).
+// notifyOptions are serve's notification flags (see pkg/notify/leader and
+// pkg/notify/webhook).
 type notifyOptions struct {
 	Webhooks       []string
 	On             []string
@@ -35,17 +37,17 @@ type notifyOptions struct {
 }
 
 func newNotifyOptions() notifyOptions {
-	on := make([]string, len(notify.DefaultKinds))
-	for i, k := range notify.DefaultKinds {
+	on := make([]string, len(leader.DefaultKinds))
+	for i, k := range leader.DefaultKinds {
 		on[i] = string(k)
 	}
 	return notifyOptions{
 		On:            on,
-		Format:        string(notify.JSON),
-		LeaseName:     notify.DefaultLeaseName,
-		LeaseDuration: notify.DefaultLeaseDuration,
-		RenewDeadline: notify.DefaultRenewDeadline,
-		RetryPeriod:   notify.DefaultRetryPeriod,
+		Format:        string(webhook.JSON),
+		LeaseName:     leader.DefaultLeaseName,
+		LeaseDuration: leader.DefaultLeaseDuration,
+		RenewDeadline: leader.DefaultRenewDeadline,
+		RetryPeriod:   leader.DefaultRetryPeriod,
 	}
 }
 
@@ -87,14 +89,14 @@ func (o *notifyOptions) validate() []string {
 	}
 	var problems []string
 	for _, u := range o.Webhooks {
-		if err := notify.ValidateWebhook(u); err != nil {
+		if err := webhook.ValidateURL(u); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
-	if _, err := notify.ParseKinds(o.On); err != nil {
+	if _, err := leader.ParseKinds(o.On); err != nil {
 		problems = append(problems, err.Error())
 	}
-	if _, err := notify.ParseFormat(o.Format); err != nil {
+	if _, err := webhook.ParseFormat(o.Format); err != nil {
 		problems = append(problems, err.Error())
 	}
 	for _, ns := range o.Namespaces {
@@ -106,13 +108,13 @@ func (o *notifyOptions) validate() []string {
 		problems = append(problems, fmt.Sprintf("invalid --leader-election-namespace %q: %s", o.LeaseNamespace, errs[0]))
 	}
 	// The ConfigMaps' names are the Lease's with "-state-N".
-	if errs := validation.IsDNS1123Subdomain(fmt.Sprintf("%s-state-%d", o.LeaseName, notify.Shards-1)); len(errs) > 0 {
+	if errs := validation.IsDNS1123Subdomain(fmt.Sprintf("%s-state-%d", o.LeaseName, leader.Shards-1)); len(errs) > 0 {
 		problems = append(problems, fmt.Sprintf("invalid --leader-election-id %q: %s", o.LeaseName, errs[0]))
 	}
 	if strings.TrimSpace(o.Identity) == "" {
 		problems = append(problems, "--leader-election-identity is empty: give each replica a unique name, or drop the flag")
 	}
-	if err := notify.ValidateTimings(o.LeaseDuration, o.RenewDeadline, o.RetryPeriod); err != nil {
+	if err := leader.ValidateTimings(o.LeaseDuration, o.RenewDeadline, o.RetryPeriod); err != nil {
 		problems = append(problems, err.Error())
 	}
 	return problems
@@ -120,21 +122,20 @@ func (o *notifyOptions) validate() []string {
 
 // start starts the notifier, or does nothing without webhooks. wait stops
 // it and returns once it has stopped, its Lease released.
-func (o *notifyOptions) start(ctx context.Context, c *clients, log *slog.Logger) (n *notify.Notifier, wait func(), err error) {
+func (o *notifyOptions) start(ctx context.Context, c *clients, log *slog.Logger) (n *leader.Notifier, wait func(), err error) {
 	if len(o.Webhooks) == 0 {
 		return nil, func() {}, nil
 	}
-	kinds, _ := notify.ParseKinds(o.On)       // validated
-	format, _ := notify.ParseFormat(o.Format) // validated
-	n, err = notify.New(notify.Options{
+	kinds, _ := leader.ParseKinds(o.On)        // validated
+	format, _ := webhook.ParseFormat(o.Format) // validated
+	n, err = leader.New(leader.Options{
 		Deployments:    c.Kube.AppsV1(),
 		Diagnose:       tracker.DiagnoseWith(c.Kube),
 		ConfigMaps:     c.Kube.CoreV1(),
 		Leases:         c.Kube.CoordinationV1(),
 		Namespaces:     o.Namespaces,
 		On:             kinds,
-		Webhooks:       o.Webhooks,
-		Format:         format,
+		Webhook:        webhook.Options{URLs: o.Webhooks, Format: format},
 		LeaseNamespace: o.LeaseNamespace,
 		LeaseName:      o.LeaseName,
 		Identity:       o.Identity,
