@@ -51,6 +51,7 @@ func registerCompletions(root *cobra.Command, getter genericclioptions.RESTClien
 		"notify-on": func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			return commaList(strs(webhook.Kinds...), toComplete), cobra.ShellCompDirectiveNoFileComp
 		},
+		"leader-elect-resource-namespace": namespaces, // leader-election-namespace is its former name
 	}
 	// -o differs by command; the commands that change a Deployment print
 	// the result with kubectl's print flags.

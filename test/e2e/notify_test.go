@@ -93,7 +93,7 @@ func notifyReplicas(t *testing.T, n int, ns, webhook string, timings ...string) 
 		id := fmt.Sprintf("replica-%d", i)
 		args := []string{"--read-only",
 			"--notify-webhook", webhook, "--notify-namespaces", ns, "--notify-on", "failed,recovered",
-			"--leader-election-namespace", ns, "--leader-election-id", "notify-e2e", "--leader-election-identity", id}
+			"--leader-elect-resource-namespace", ns, "--leader-elect-resource-name", "notify-e2e", "--leader-elect-identity", id}
 		procs[id] = startServe(t, append(args, timings...)...)
 	}
 	return procs
@@ -349,10 +349,11 @@ func TestNotifyBadFlags(t *testing.T) {
 		{[]string{"--notify-webhook", "http://127.0.0.1:9/x", "--notify-format", "xml"}, `invalid --notify-format "xml": use json or slack`},
 		{[]string{"--notify-webhook", "http://127.0.0.1:9/x", "--leader-elect-lease-duration", "10s", "--leader-elect-renew-deadline", "10s"},
 			"leader election needs --leader-elect-retry-period (2s) < --leader-elect-renew-deadline (10s) < --leader-elect-lease-duration (10s)"},
-		{[]string{"--notify-on", "failed"}, "--leader-election-namespace, --notify-on has no use without --notify-webhook"},
+		{[]string{"--notify-on", "failed"}, "--leader-elect-resource-namespace, --notify-on has no use without --notify-webhook"},
+		{[]string{"--notify-webhook", "http://127.0.0.1:9/x", "--leader-elect-resource-name", "Bad!"}, `invalid --leader-elect-resource-name "Bad!"`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			args := append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0", "--leader-election-namespace", ns}, tt.args...)
+			args := append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0", "--leader-elect-resource-namespace", ns}, tt.args...)
 			stdout, stderr, err := testbed.KubectlErr(args...)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
@@ -382,7 +383,7 @@ func TestNotifyWithDeployServiceAccount(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	r := newNotifyReceiver(t)
 	p := startServeEnv(t, []string{"KUBECONFIG=" + kubeconfig}, "--read-only", "--notify-webhook", r.srv.URL,
-		"--leader-election-identity", "in-cluster-0")
+		"--leader-elect-identity", "in-cluster-0")
 	cs := testbed.Clientset(t)
 	waitUntil(t, time.Minute, "serve to hold deploywatch/deploywatch-notify", func() bool {
 		l, err := cs.CoordinationV1().Leases(deployNamespace).Get(context.Background(), "deploywatch-notify", metav1.GetOptions{})
@@ -413,7 +414,9 @@ func TestNotifyWithDeployServiceAccount(t *testing.T) {
 
 // TestNotifySlackRollout: --notify-format slack posts Slack's
 // incoming-webhook shape, and --notify-on started,completed follows an
-// image change on the real controllers.
+// image change on the real controllers. It runs serve with the leader
+// election flags' former names, as older command lines do: they still
+// work, with a notice on stderr.
 func TestNotifySlackRollout(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	var mu sync.Mutex
@@ -432,10 +435,16 @@ func TestNotifySlackRollout(t *testing.T) {
 	defer srv.Close()
 	got := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), texts...) }
 
-	startServe(t, "--read-only", "--notify-webhook", srv.URL, "--notify-format", "slack", "--notify-on", "started,completed",
+	p := startServe(t, "--read-only", "--notify-webhook", srv.URL, "--notify-format", "slack", "--notify-on", "started,completed",
 		"--notify-namespaces", ns, "--leader-election-namespace", ns, "--leader-election-id", "notify-e2e", "--leader-election-identity", "solo",
 		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s")
+	// The Lease named by the former flags, held under the former identity.
 	waitUntil(t, time.Minute, "serve to lead", func() bool { return leaseHolder(t, ns) == "solo" })
+	for old, now := range map[string]string{"leader-election-namespace": "leader-elect-resource-namespace", "leader-election-id": "leader-elect-resource-name", "leader-election-identity": "leader-elect-identity"} {
+		if notice := "Flag --" + old + " has been deprecated, use --" + now + " instead"; !strings.Contains(p.stderr.String(), notice) {
+			t.Errorf("serve's stderr lacks %q:\n%s", notice, p.stderr.String())
+		}
+	}
 	// Created while serve leads: its first rollout starts and completes.
 	createDeployment(t, ns, "web", 2)
 	waitRolledOut(t, ns, "web")
