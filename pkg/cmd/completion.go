@@ -11,7 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/deploywatch/kubectl-deploywatch/pkg/notify"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
 )
@@ -47,10 +47,11 @@ func registerCompletions(root *cobra.Command, getter genericclioptions.RESTClien
 		"cluster":                   kubeconfigNames(getter, func(c *clientcmdapi.Config) map[string]bool { return keys(c.Clusters) }),
 		"user":                      kubeconfigNames(getter, func(c *clientcmdapi.Config) map[string]bool { return keys(c.AuthInfos) }),
 		"dry-run":                   fixed(operations.DryRunModes...),
-		"notify-format":             fixed(notify.JSON, notify.Slack),
+		"notify-format":             fixed(webhook.JSON, webhook.Slack),
 		"notify-on": func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			return commaList(strs(notify.Kinds...), toComplete), cobra.ShellCompDirectiveNoFileComp
+			return commaList(strs(webhook.Kinds...), toComplete), cobra.ShellCompDirectiveNoFileComp
 		},
+		"leader-elect-resource-namespace": namespaces, // leader-election-namespace is its former name
 	}
 	// -o differs by command; the commands that change a Deployment print
 	// the result with kubectl's print flags.

@@ -124,7 +124,7 @@ gracefully within --shutdown-timeout.`,
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
 	fs.BoolVar(&o.AllContexts, "all-contexts", o.AllContexts, "serve every context of the kubeconfig (see --context a,b): each context's API is under /api/contexts/NAME/, the first context's also under /api/")
-	o.notify.addFlags(fs)
+	o.notify.addFlags(cmd)
 	return cmd
 }
 

@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/deploywatch/kubectl-deploywatch/pkg/notify"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/leader"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -39,7 +39,7 @@ var deployRules = []rbacv1.PolicyRule{
 }
 
 // deployNotifyRules are the notification Role's rules: the Lease and the
-// ConfigMaps of pkg/notify, by name where the verb allows it.
+// ConfigMaps of pkg/notify/leader, by name where the verb allows it.
 var deployNotifyRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
 	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{"deploywatch-notify"}, Verbs: []string{"get", "update"}},
@@ -47,10 +47,10 @@ var deployNotifyRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: notifyStateShards, Verbs: []string{"get", "update"}},
 }
 
-// notifyStateShards name the state's ConfigMaps (pkg/notify.Shards of them).
+// notifyStateShards name the state's ConfigMaps (pkg/notify/leader.Shards of them).
 var notifyStateShards = func() []string {
 	var out []string
-	for i := range notify.Shards {
+	for i := range leader.Shards {
 		out = append(out, fmt.Sprintf("deploywatch-notify-state-%d", i))
 	}
 	return out

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deploywatch/kubectl-deploywatch/pkg/notify"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/leader"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -66,7 +66,7 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"get", "leases.coordination.k8s.io/other"}, {"update", "leases.coordination.k8s.io/other"}, {"list", "leases.coordination.k8s.io"},
 		{"delete", "leases.coordination.k8s.io/deploywatch-notify"}, {"patch", "leases.coordination.k8s.io/deploywatch-notify"},
 		{"get", "configmaps/other"}, {"update", "configmaps/other"}, {"list", "configmaps"}, {"delete", "configmaps/deploywatch-notify-state-0"},
-		{"get", "configmaps/deploywatch-notify-state"}, {"get", fmt.Sprintf("configmaps/deploywatch-notify-state-%d", notify.Shards)},
+		{"get", "configmaps/deploywatch-notify-state"}, {"get", fmt.Sprintf("configmaps/deploywatch-notify-state-%d", leader.Shards)},
 		{"get", "secrets/deploywatch-token"},
 	} {
 		if canIn(deployNamespace, r...) {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,10 +28,13 @@ import (
 )
 
 // notifyReceiver is a local webhook that keeps every message posted to it.
+// Every post must carry the message's id as its Idempotency-Key.
 type notifyReceiver struct {
 	srv *httptest.Server
 	mu  sync.Mutex
 	got []notifyMessage
+	// onPost, if set, sees each message before it is answered.
+	onPost func(notifyMessage)
 }
 
 // notifyMessage is the JSON message of --notify-format json, decoded by
@@ -61,9 +65,16 @@ func newNotifyReceiver(t *testing.T) *notifyReceiver {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
+		if key, want := req.Header.Get("Idempotency-Key"), strconv.Quote(m.ID); key != want {
+			t.Errorf("message %s posted with Idempotency-Key %q, want %s", m.ID, key, want)
+		}
 		r.mu.Lock()
 		r.got = append(r.got, m)
+		onPost := r.onPost
 		r.mu.Unlock()
+		if onPost != nil {
+			onPost(m)
+		}
 	}))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -93,7 +104,7 @@ func notifyReplicas(t *testing.T, n int, ns, webhook string, timings ...string) 
 		id := fmt.Sprintf("replica-%d", i)
 		args := []string{"--read-only",
 			"--notify-webhook", webhook, "--notify-namespaces", ns, "--notify-on", "failed,recovered",
-			"--leader-election-namespace", ns, "--leader-election-id", "notify-e2e", "--leader-election-identity", id}
+			"--leader-elect-resource-namespace", ns, "--leader-elect-resource-name", "notify-e2e", "--leader-elect-identity", id}
 		procs[id] = startServe(t, append(args, timings...)...)
 	}
 	return procs
@@ -206,11 +217,14 @@ func leaderMetric(t *testing.T, p *serveProc, identity string) (float64, bool) {
 	return 0, false
 }
 
-// TestNotifyExactlyOnceAcrossLeaders runs three replicas with short lease
-// timings: a Deployment fails and the receiver gets one "failed"; the
-// leader is SIGKILLed, the Deployment recovers during the handover, and the
-// receiver gets one "recovered" from the new leader, which caught up.
-func TestNotifyExactlyOnceAcrossLeaders(t *testing.T) {
+// TestNotifyNewLeaderCatchesUpAfterKill runs three replicas with short
+// lease timings: a Deployment fails and the receiver gets one "failed",
+// whose delivery the leader records; the leader is SIGKILLed, the
+// Deployment recovers during the handover, and the receiver gets one
+// "recovered" from the new leader, which caught up, and no repeat of the
+// recorded "failed". (A kill before the record is
+// TestNotifyResendsWhenLeaderDiesBeforeRecording.)
+func TestNotifyNewLeaderCatchesUpAfterKill(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	r := newNotifyReceiver(t)
 	procs := notifyReplicas(t, 3, ns, r.srv.URL,
@@ -239,7 +253,8 @@ func TestNotifyExactlyOnceAcrossLeaders(t *testing.T) {
 	createFailingDeployment(t, ns, "api")
 	waitUntil(t, 2*time.Minute, "the failed message", func() bool { return len(r.messages()) >= 1 })
 	// The leader records the delivery right after it; killing it before
-	// then would rightly make the next leader resend (see README).
+	// then makes the next leader resend (see
+	// TestNotifyResendsWhenLeaderDiesBeforeRecording).
 	waitUntil(t, time.Minute, "the delivery to be recorded", func() bool {
 		rec := notifyRecordOf(t, ns, "api")
 		return rec.Status == "Failed" && len(rec.Pending) == 0
@@ -285,6 +300,85 @@ func TestNotifyExactlyOnceAcrossLeaders(t *testing.T) {
 	}
 	if v := procs[newLeader].metric(t, "deploywatch_notify_sent_total"); v != 1 {
 		t.Errorf("the new leader's deploywatch_notify_sent_total is %v, want 1", v)
+	}
+}
+
+// TestNotifyResendsWhenLeaderDiesBeforeRecording tries the duplicate window
+// with two replicas: the leader posts "failed", the receiver has the whole
+// message, and the leader is SIGKILLed before the answer reaches it, so it
+// cannot record the delivery. The other replica takes the Lease once it
+// expires, finds the claim still pending and posts it again, as claimed:
+// the same id and Idempotency-Key, seq and term, naming the dead leader.
+// So the receiver can drop the second. Then the delivery is recorded, and
+// nothing more is sent.
+func TestNotifyResendsWhenLeaderDiesBeforeRecording(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	r := newNotifyReceiver(t)
+	procs := notifyReplicas(t, 2, ns, r.srv.URL,
+		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s")
+	var leader string
+	waitUntil(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
+	other := "replica-0"
+	if leader == other {
+		other = "replica-1"
+	}
+	var once sync.Once
+	killed := make(chan string, 1)
+	r.mu.Lock()
+	r.onPost = func(m notifyMessage) {
+		once.Do(func() {
+			p := procs[m.Leader]
+			if p == nil {
+				t.Errorf("message %s names no replica of this test as its leader", fmtJSON(m))
+				return
+			}
+			// Dead before this handler answers: it never learns of the delivery.
+			if err := p.cmd.Process.Kill(); err != nil {
+				t.Error(err)
+			}
+			<-p.exited
+			killed <- m.Leader
+		})
+	}
+	r.mu.Unlock()
+
+	createFailingDeployment(t, ns, "api")
+	var dead string
+	select {
+	case dead = <-killed:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no failed message within 2 minutes")
+	}
+	if dead != leader {
+		t.Fatalf("the message was claimed by %s, not by the Lease's holder %s", dead, leader)
+	}
+	if rec := notifyRecordOf(t, ns, "api"); rec.Status != "Failed" || len(rec.Pending) != 1 {
+		t.Fatalf("record %+v after the leader died; want the claim still pending (else the test missed the window)", rec)
+	}
+	killedAt := time.Now()
+	waitUntil(t, 2*time.Minute, "the resend", func() bool { return len(r.messages()) >= 2 })
+	t.Logf("the resend arrived %s after the leader's SIGKILL (lease duration 4s)", time.Since(killedAt).Round(10*time.Millisecond))
+	waitUntil(t, time.Minute, "the delivery to be recorded", func() bool {
+		rec := notifyRecordOf(t, ns, "api")
+		return rec.Status == "Failed" && len(rec.Pending) == 0
+	})
+	waitUntil(t, time.Minute, other+"'s queue to be empty", func() bool { return procs[other].metric(t, "deploywatch_notify_queue_length") == 0 })
+
+	got := r.messages()
+	if len(got) != 2 {
+		t.Fatalf("messages %s; want the failed twice: posted by %s, then resent by %s", fmtJSON(got), leader, other)
+	}
+	if a, b := got[0], got[1]; a.Kind != "failed" || b.ID != a.ID || a.Seq != 1 || b.Seq != 1 || b.Term != a.Term || a.Leader != leader || b.Leader != leader {
+		t.Errorf("messages %s; want the same failed, claimed once by %s with seq 1, posted twice", fmtJSON(got), leader)
+	}
+	if holder := leaseHolder(t, ns); holder != other {
+		t.Errorf("the Lease is held by %q; want %s", holder, other)
+	}
+	if v := procs[other].metric(t, "deploywatch_notify_sent_total"); v != 1 {
+		t.Errorf("%s's deploywatch_notify_sent_total is %v, want 1: the resend", other, v)
+	}
+	if !strings.Contains(procs[other].stderr.String(), "resending a notification claimed but not known to be delivered") {
+		t.Errorf("%s's log does not say it resent the claim:\n%s", other, procs[other].stderr.String())
 	}
 }
 
@@ -349,10 +443,11 @@ func TestNotifyBadFlags(t *testing.T) {
 		{[]string{"--notify-webhook", "http://127.0.0.1:9/x", "--notify-format", "xml"}, `invalid --notify-format "xml": use json or slack`},
 		{[]string{"--notify-webhook", "http://127.0.0.1:9/x", "--leader-elect-lease-duration", "10s", "--leader-elect-renew-deadline", "10s"},
 			"leader election needs --leader-elect-retry-period (2s) < --leader-elect-renew-deadline (10s) < --leader-elect-lease-duration (10s)"},
-		{[]string{"--notify-on", "failed"}, "--leader-election-namespace, --notify-on has no use without --notify-webhook"},
+		{[]string{"--notify-on", "failed"}, "--leader-elect-resource-namespace, --notify-on has no use without --notify-webhook"},
+		{[]string{"--notify-webhook", "http://127.0.0.1:9/x", "--leader-elect-resource-name", "Bad!"}, `invalid --leader-elect-resource-name "Bad!"`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			args := append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0", "--leader-election-namespace", ns}, tt.args...)
+			args := append([]string{"deploywatch", "serve", "--address", "127.0.0.1:0", "--leader-elect-resource-namespace", ns}, tt.args...)
 			stdout, stderr, err := testbed.KubectlErr(args...)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
@@ -382,7 +477,7 @@ func TestNotifyWithDeployServiceAccount(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	r := newNotifyReceiver(t)
 	p := startServeEnv(t, []string{"KUBECONFIG=" + kubeconfig}, "--read-only", "--notify-webhook", r.srv.URL,
-		"--leader-election-identity", "in-cluster-0")
+		"--leader-elect-identity", "in-cluster-0")
 	cs := testbed.Clientset(t)
 	waitUntil(t, time.Minute, "serve to hold deploywatch/deploywatch-notify", func() bool {
 		l, err := cs.CoordinationV1().Leases(deployNamespace).Get(context.Background(), "deploywatch-notify", metav1.GetOptions{})
@@ -411,9 +506,15 @@ func TestNotifyWithDeployServiceAccount(t *testing.T) {
 	}
 }
 
+// slackKey is a Slack post's Idempotency-Key: the message's id, quoted,
+// though the Slack body does not carry it.
+var slackKey = regexp.MustCompile(`^"[0-9a-f-]{36}/(started|completed)/[0-9]+"$`)
+
 // TestNotifySlackRollout: --notify-format slack posts Slack's
 // incoming-webhook shape, and --notify-on started,completed follows an
-// image change on the real controllers.
+// image change on the real controllers. It runs serve with the leader
+// election flags' former names, as older command lines do: they still
+// work, with a notice on stderr.
 func TestNotifySlackRollout(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	var mu sync.Mutex
@@ -424,6 +525,9 @@ func TestNotifySlackRollout(t *testing.T) {
 		if err := json.Unmarshal(b, &body); err != nil || len(body) != 1 {
 			t.Errorf("Slack body %q: want {\"text\": ...} alone", b)
 		}
+		if key := req.Header.Get("Idempotency-Key"); !slackKey.MatchString(key) {
+			t.Errorf("Slack post's Idempotency-Key %q: want the message's id, \"<uid>/<kind>/<resourceVersion>\"", key)
+		}
 		text, _ := body["text"].(string)
 		mu.Lock()
 		texts = append(texts, text)
@@ -432,10 +536,16 @@ func TestNotifySlackRollout(t *testing.T) {
 	defer srv.Close()
 	got := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), texts...) }
 
-	startServe(t, "--read-only", "--notify-webhook", srv.URL, "--notify-format", "slack", "--notify-on", "started,completed",
+	p := startServe(t, "--read-only", "--notify-webhook", srv.URL, "--notify-format", "slack", "--notify-on", "started,completed",
 		"--notify-namespaces", ns, "--leader-election-namespace", ns, "--leader-election-id", "notify-e2e", "--leader-election-identity", "solo",
 		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s")
+	// The Lease named by the former flags, held under the former identity.
 	waitUntil(t, time.Minute, "serve to lead", func() bool { return leaseHolder(t, ns) == "solo" })
+	for old, now := range map[string]string{"leader-election-namespace": "leader-elect-resource-namespace", "leader-election-id": "leader-elect-resource-name", "leader-election-identity": "leader-elect-identity"} {
+		if notice := "Flag --" + old + " has been deprecated, use --" + now + " instead"; !strings.Contains(p.stderr.String(), notice) {
+			t.Errorf("serve's stderr lacks %q:\n%s", notice, p.stderr.String())
+		}
+	}
 	// Created while serve leads: its first rollout starts and completes.
 	createDeployment(t, ns, "web", 2)
 	waitRolledOut(t, ns, "web")

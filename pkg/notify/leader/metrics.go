@@ -1,4 +1,4 @@
-package notify
+package leader
 
 import (
 	"sync"
@@ -6,7 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the notifier's; the caller registers them (the server's
+// metrics are the election's and the leader loop's; the sender has its own
+// (see Notifier.Collectors). The caller registers them (the server's
 // registry), so two notifiers in one process do not collide.
 type metrics struct {
 	n *Notifier
@@ -50,22 +51,11 @@ func (m *metrics) setLeading(on bool) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	d := m.n.deliver
-	counter := func(name, help string, f func(Stats) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(f(d.Stats())) })
-	}
 	return []prometheus.Collector{
 		m.leader, m.isLeader,
-		counter("deploywatch_notify_sent_total", "Notifications delivered, per webhook.", func(s Stats) int64 { return s.Sent }),
-		counter("deploywatch_notify_failed_total", "Notifications given up on (4xx, or retries exhausted), per webhook.", func(s Stats) int64 { return s.Failed }),
-		counter("deploywatch_notify_retries_total", "Retried posts (network errors, 5xx, 429).", func(s Stats) int64 { return s.Retries }),
-		counter("deploywatch_notify_dropped_total", "Notifications dropped, oldest first, because the queue was full.", func(s Stats) int64 { return s.Dropped }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deploywatch_notify_changes_skipped_total",
 			Help: "Status changes the leader's loop never looked at because too many waited; the next change of the same Deployment is still compared with its record.",
 		}, func() float64 { m.n.mu.Lock(); defer m.n.mu.Unlock(); return float64(m.n.skipped) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "deploywatch_notify_queue_length", Help: "Notifications waiting to be delivered."},
-			func() float64 { return float64(d.Stats().Queued) }),
 	}
 }

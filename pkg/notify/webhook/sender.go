@@ -1,6 +1,7 @@
-package notify
+package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,22 +10,21 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 )
 
-// Defaults of DeliveryOptions.
+// Defaults of Options.
 const (
-	DefaultTimeout     = 10 * time.Second
-	DefaultAttempts    = 5
-	DefaultBaseBackoff = 500 * time.Millisecond
-	DefaultMaxBackoff  = 30 * time.Second
-	DefaultQueueSize   = 256
+	defaultTimeout     = 10 * time.Second
+	defaultAttempts    = 5
+	defaultBaseBackoff = 500 * time.Millisecond
+	defaultMaxBackoff  = 30 * time.Second
+	defaultQueueSize   = 256
 )
 
-// DeliveryOptions configure a Deliverer.
-type DeliveryOptions struct {
+// Options configure a Sender; zero values take the defaults.
+type Options struct {
 	// URLs get every message, one after the other.
 	URLs   []string
 	Format Format
@@ -48,20 +48,20 @@ type DeliveryOptions struct {
 	Logger  *slog.Logger
 }
 
-// Stats count what a Deliverer did.
-type Stats struct {
+// stats count what a Sender did, for its metrics.
+type stats struct {
 	Sent, Failed, Dropped, Retries int64
 	Queued                         int
 }
 
-// Deliverer posts messages from a bounded queue in the background, in
-// order. Enqueue never blocks.
-type Deliverer struct {
-	opts DeliveryOptions
+// Sender posts messages from a bounded queue in the background, in order,
+// each to every URL. Enqueue never blocks.
+type Sender struct {
+	opts Options
 
 	mu    sync.Mutex
 	queue []queued
-	stats Stats
+	stats stats
 	wake  chan struct{}
 }
 
@@ -70,25 +70,41 @@ type queued struct {
 	done func(Message) // told once the message is sent, given up or dropped
 }
 
-// NewDeliverer fills in defaults; Run delivers.
-func NewDeliverer(opts DeliveryOptions) *Deliverer {
+// New checks the URLs and fills in defaults; Run delivers.
+func New(opts Options) (*Sender, error) {
+	if len(opts.URLs) == 0 {
+		return nil, errors.New("webhook: no URL to post to")
+	}
+	var problems []error
+	for _, u := range opts.URLs {
+		if err := ValidateURL(u); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	return newSender(opts), nil
+}
+
+func newSender(opts Options) *Sender {
 	if opts.Client == nil {
 		opts.Client = &http.Client{}
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
+		opts.Timeout = defaultTimeout
 	}
 	if opts.Attempts <= 0 {
-		opts.Attempts = DefaultAttempts
+		opts.Attempts = defaultAttempts
 	}
 	if opts.BaseBackoff <= 0 {
-		opts.BaseBackoff = DefaultBaseBackoff
+		opts.BaseBackoff = defaultBaseBackoff
 	}
 	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = DefaultMaxBackoff
+		opts.MaxBackoff = defaultMaxBackoff
 	}
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = DefaultQueueSize
+		opts.QueueSize = defaultQueueSize
 	}
 	if opts.Format == "" {
 		opts.Format = JSON
@@ -99,68 +115,68 @@ func NewDeliverer(opts DeliveryOptions) *Deliverer {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Deliverer{opts: opts, wake: make(chan struct{}, 1)}
+	return &Sender{opts: opts, wake: make(chan struct{}, 1)}
 }
 
 // Enqueue adds m; done (may be nil) is called once m is delivered to every
 // URL, given up on, or dropped from a full queue.
-func (d *Deliverer) Enqueue(m Message, done func(Message)) {
-	d.mu.Lock()
-	for _, q := range d.queue {
+func (s *Sender) Enqueue(m Message, done func(Message)) {
+	s.mu.Lock()
+	for _, q := range s.queue {
 		if q.msg.ID == m.ID { // a new leader's resend of one still queued here
-			d.mu.Unlock()
+			s.mu.Unlock()
 			return
 		}
 	}
 	var dropped *queued
-	if len(d.queue) >= d.opts.QueueSize {
-		dropped = &d.queue[0]
-		d.queue = d.queue[1:]
-		d.stats.Dropped++
+	if len(s.queue) >= s.opts.QueueSize {
+		dropped = &s.queue[0]
+		s.queue = s.queue[1:]
+		s.stats.Dropped++
 	}
-	d.queue = append(d.queue, queued{m, done})
-	d.mu.Unlock()
+	s.queue = append(s.queue, queued{m, done})
+	s.mu.Unlock()
 	if dropped != nil {
-		d.opts.Logger.Warn("notification queue full, dropped the oldest", "id", dropped.msg.ID, "queueSize", d.opts.QueueSize)
+		s.opts.Logger.Warn("notification queue full, dropped the oldest", "id", dropped.msg.ID, "queueSize", s.opts.QueueSize)
 		if dropped.done != nil {
 			dropped.done(dropped.msg)
 		}
 	}
 	select {
-	case d.wake <- struct{}{}:
+	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Stats returns the counts so far.
-func (d *Deliverer) Stats() Stats {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	s := d.stats
-	s.Queued = len(d.queue)
-	return s
+// snapshot returns the counts so far.
+func (s *Sender) snapshot() stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Queued = len(s.queue)
+	return st
 }
 
 // Run delivers until ctx ends; messages still queued then are abandoned.
-func (d *Deliverer) Run(ctx context.Context) {
+func (s *Sender) Run(ctx context.Context) {
 	for {
-		d.mu.Lock()
+		s.mu.Lock()
 		var next *queued
-		if len(d.queue) > 0 {
+		if len(s.queue) > 0 {
 			next = &queued{}
-			*next = d.queue[0]
-			d.queue = d.queue[1:]
+			*next = s.queue[0]
+			s.queue = s.queue[1:]
 		}
-		d.mu.Unlock()
+		s.mu.Unlock()
 		if next == nil {
 			select {
 			case <-ctx.Done():
 				return
-			case <-d.wake:
+			case <-s.wake:
 				continue
 			}
 		}
-		if d.deliver(ctx, next.msg) && next.done != nil {
+		if s.deliver(ctx, next.msg) && next.done != nil {
 			next.done(next.msg)
 		}
 	}
@@ -168,23 +184,24 @@ func (d *Deliverer) Run(ctx context.Context) {
 
 // deliver posts m to every URL; false means it was abandoned (ctx ended or
 // no longer allowed), so it is not done.
-func (d *Deliverer) deliver(ctx context.Context, m Message) bool {
-	body, err := Body(m, d.opts.Format)
+func (s *Sender) deliver(ctx context.Context, m Message) bool {
+	b, err := body(m, s.opts.Format)
 	if err != nil { // cannot happen with these types
-		d.opts.Logger.Error("cannot encode notification", "id", m.ID, "error", err)
+		s.opts.Logger.Error("cannot encode notification", "id", m.ID, "error", err)
 		return true
 	}
-	for _, u := range d.opts.URLs {
-		err := d.post(ctx, u, body)
+	key := idempotencyKey(m)
+	for _, u := range s.opts.URLs {
+		err := s.post(ctx, u, b, key)
 		switch {
 		case err == nil:
-			d.count(func(s *Stats) { s.Sent++ })
-			d.opts.Logger.Info("notified", "id", m.ID, "kind", m.Kind, "deployment", m.Namespace+"/"+m.Deployment, "webhook", redact(u))
+			s.count(func(st *stats) { st.Sent++ })
+			s.opts.Logger.Info("notified", "id", m.ID, "kind", m.Kind, "deployment", m.Namespace+"/"+m.Deployment, "webhook", redact(u))
 		case errors.Is(err, errAbandoned):
 			return false
 		default:
-			d.count(func(s *Stats) { s.Failed++ })
-			d.opts.Logger.Warn("notification not delivered", "id", m.ID, "webhook", redact(u), "error", err)
+			s.count(func(st *stats) { st.Failed++ })
+			s.opts.Logger.Warn("notification not delivered", "id", m.ID, "webhook", redact(u), "error", err)
 		}
 	}
 	return true
@@ -195,22 +212,23 @@ var errAbandoned = errors.New("abandoned")
 // permanentError is an answer a retry would not change (4xx).
 type permanentError struct{ error }
 
-// post sends body to u with retries on network errors, 5xx and 429.
-func (d *Deliverer) post(ctx context.Context, u string, body []byte) error {
+// post sends payload to u, with key as its Idempotency-Key, retrying on
+// network errors, 5xx and 429.
+func (s *Sender) post(ctx context.Context, u string, payload []byte, key string) error {
 	var err error
-	for attempt := 0; attempt < d.opts.Attempts; attempt++ {
+	for attempt := 0; attempt < s.opts.Attempts; attempt++ {
 		if attempt > 0 {
-			d.count(func(s *Stats) { s.Retries++ })
+			s.count(func(st *stats) { st.Retries++ })
 			select {
 			case <-ctx.Done():
 				return errAbandoned
-			case <-time.After(d.backoff(attempt)):
+			case <-time.After(s.backoff(attempt)):
 			}
 		}
-		if ctx.Err() != nil || !d.opts.Allowed() {
+		if ctx.Err() != nil || !s.opts.Allowed() {
 			return errAbandoned
 		}
-		err = d.once(ctx, u, body)
+		err = s.once(ctx, u, payload, key)
 		var perm permanentError
 		if err == nil || errors.As(err, &perm) {
 			return err
@@ -219,30 +237,33 @@ func (d *Deliverer) post(ctx context.Context, u string, body []byte) error {
 			return errAbandoned
 		}
 	}
-	return fmt.Errorf("gave up after %d attempts: %w", d.opts.Attempts, err)
+	return fmt.Errorf("gave up after %d attempts: %w", s.opts.Attempts, err)
 }
 
 // backoff is the wait before attempt n (n >= 1): BaseBackoff doubled n-1
 // times, capped, with equal jitter.
-func (d *Deliverer) backoff(n int) time.Duration {
-	b := d.opts.BaseBackoff
-	for i := 1; i < n && b < d.opts.MaxBackoff; i++ {
+func (s *Sender) backoff(n int) time.Duration {
+	b := s.opts.BaseBackoff
+	for i := 1; i < n && b < s.opts.MaxBackoff; i++ {
 		b *= 2
 	}
-	b = min(b, d.opts.MaxBackoff)
+	b = min(b, s.opts.MaxBackoff)
 	return b/2 + rand.N(b/2+1)
 }
 
-func (d *Deliverer) once(ctx context.Context, u string, body []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+func (s *Sender) once(ctx context.Context, u string, payload []byte, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
 	if err != nil {
 		return permanentError{err}
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// The same for every post of one message, by any replica: a receiver
+	// that keeps the keys it handled drops a resend.
+	req.Header.Set("Idempotency-Key", key)
 	req.Header.Set("User-Agent", "kubectl-deploywatch")
-	resp, err := d.opts.Client.Do(req)
+	resp, err := s.opts.Client.Do(req)
 	if err != nil {
 		// Not the URL itself: a network error or the timeout. Strip the URL
 		// from the message, it may carry a secret.
@@ -264,8 +285,8 @@ func (d *Deliverer) once(ctx context.Context, u string, body []byte) error {
 	}
 }
 
-func (d *Deliverer) count(f func(*Stats)) {
-	d.mu.Lock()
-	f(&d.stats)
-	d.mu.Unlock()
+func (s *Sender) count(f func(*stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
 }

@@ -1,4 +1,4 @@
-package notify
+package leader
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
 )
 
 // Shards is how many ConfigMaps hold the records, <LeaseName>-state-0 to
@@ -57,14 +58,14 @@ type record struct {
 	Status    deployment.Status `json:"status"`
 	// RV is the Deployment's resourceVersion when Status was recorded: an
 	// observation older than it (a lagging watch) is no transition.
-	RV   string `json:"rv,omitempty"`
-	Kind Kind   `json:"kind,omitempty"`
+	RV   string       `json:"rv,omitempty"`
+	Kind webhook.Kind `json:"kind,omitempty"`
 	// Seq counts the messages claimed for this Deployment (Message.Seq).
 	Seq int64 `json:"seq,omitempty"`
 	// Pending are the claimed messages not known to be delivered: each is
 	// added when its transition is claimed, before it is sent, and removed
 	// once delivered (or given up on). A leader resends those it finds.
-	Pending []Message `json:"pending,omitempty"`
+	Pending []webhook.Message `json:"pending,omitempty"`
 }
 
 // shard is one ConfigMap of records as last read or written.

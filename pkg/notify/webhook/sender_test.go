@@ -1,4 +1,4 @@
-package notify
+package webhook
 
 import (
 	"context"
@@ -18,8 +18,10 @@ type receiver struct {
 	mu       sync.Mutex
 	statuses []int
 	got      []Message
+	keys     []string // every attempt's Idempotency-Key
 	attempts atomic.Int64
 	delay    time.Duration
+	slack    bool // bodies are Slack's {"text": ...}, not Messages
 }
 
 func newReceiver(t *testing.T, statuses ...int) *receiver {
@@ -28,6 +30,7 @@ func newReceiver(t *testing.T, statuses ...int) *receiver {
 		r.attempts.Add(1)
 		b, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
+		r.keys = append(r.keys, req.Header.Get("Idempotency-Key"))
 		status := http.StatusOK
 		if len(r.statuses) > 0 {
 			status, r.statuses = r.statuses[0], r.statuses[1:]
@@ -41,7 +44,7 @@ func newReceiver(t *testing.T, statuses ...int) *receiver {
 				return
 			}
 		}
-		if status == http.StatusOK {
+		if status == http.StatusOK && !r.slack {
 			var m Message
 			if err := json.Unmarshal(b, &m); err != nil {
 				t.Errorf("body %q: %v", b, err)
@@ -62,14 +65,14 @@ func (r *receiver) messages() []Message {
 	return append([]Message(nil), r.got...)
 }
 
-func fastDelivery(urls ...string) DeliveryOptions {
-	return DeliveryOptions{URLs: urls, Timeout: time.Second, Attempts: 4, BaseBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond}
+func fastDelivery(urls ...string) Options {
+	return Options{URLs: urls, Timeout: time.Second, Attempts: 4, BaseBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond}
 }
 
 // deliverOne runs a deliverer until m is done and returns its stats.
-func deliverOne(t *testing.T, opts DeliveryOptions, m Message) Stats {
+func deliverOne(t *testing.T, opts Options, m Message) stats {
 	t.Helper()
-	d := NewDeliverer(opts)
+	d := newSender(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go d.Run(ctx)
@@ -80,7 +83,7 @@ func deliverOne(t *testing.T, opts DeliveryOptions, m Message) Stats {
 	case <-time.After(30 * time.Second):
 		t.Fatal("message not done within 30s")
 	}
-	return d.Stats()
+	return d.snapshot()
 }
 
 func TestDeliverRetries5xxThenSucceeds(t *testing.T) {
@@ -132,7 +135,7 @@ func TestDeliverRetriesNetworkErrorsAndTimeouts(t *testing.T) {
 	r.delay = 5 * time.Second
 	opts := fastDelivery(r.srv.URL)
 	opts.Timeout = 100 * time.Millisecond
-	d := NewDeliverer(opts)
+	d := newSender(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go d.Run(ctx)
@@ -154,7 +157,7 @@ func TestDeliverRetriesNetworkErrorsAndTimeouts(t *testing.T) {
 	case <-deadline:
 		t.Fatal("not done")
 	}
-	if st := d.Stats(); st.Sent != 1 || st.Retries < 1 || len(r.messages()) != 1 {
+	if st := d.snapshot(); st.Sent != 1 || st.Retries < 1 || len(r.messages()) != 1 {
 		t.Errorf("timeout: stats %+v, got %d; want a retry and 1 sent", st, len(r.messages()))
 	}
 }
@@ -163,7 +166,7 @@ func TestQueueDropsOldest(t *testing.T) {
 	r := newReceiver(t)
 	opts := fastDelivery(r.srv.URL)
 	opts.QueueSize = 3
-	d := NewDeliverer(opts)
+	d := newSender(opts)
 	var mu sync.Mutex
 	var done []string
 	record := func(m Message) { mu.Lock(); done = append(done, m.ID); mu.Unlock() }
@@ -171,7 +174,7 @@ func TestQueueDropsOldest(t *testing.T) {
 		d.Enqueue(Message{ID: id}, record) // nothing runs yet: the queue fills
 	}
 	d.Enqueue(Message{ID: "5"}, record) // already queued: not twice
-	if st := d.Stats(); st.Dropped != 2 || st.Queued != 3 {
+	if st := d.snapshot(); st.Dropped != 2 || st.Queued != 3 {
 		t.Fatalf("stats %+v; want 2 dropped and 3 queued", st)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -195,37 +198,71 @@ func TestQueueDropsOldest(t *testing.T) {
 	}
 }
 
+// TestDeliverStopsWhenNotAllowed: a message this replica may no longer send
+// (it lost the leadership) is neither posted nor told done, so the next
+// leader resends it. The silence is proven by the next message: the queue
+// is delivered in order, so once a later one is done the first was handled.
 func TestDeliverStopsWhenNotAllowed(t *testing.T) {
 	r := newReceiver(t)
 	opts := fastDelivery(r.srv.URL)
-	opts.Allowed = func() bool { return false }
-	d := NewDeliverer(opts)
+	var allowed atomic.Bool
+	asked := make(chan bool, 8)
+	opts.Allowed = func() bool { ok := allowed.Load(); asked <- ok; return ok }
+	d := newSender(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go d.Run(ctx)
 	called := make(chan struct{}, 1)
 	d.Enqueue(Message{ID: "a"}, func(Message) { called <- struct{}{} })
-	deadline := time.After(10 * time.Second)
-	for d.Stats().Queued > 0 {
-		select {
-		case <-deadline:
-			t.Fatal("still queued")
-		case <-time.After(5 * time.Millisecond):
+	select {
+	case ok := <-asked:
+		if ok {
+			t.Fatal("allowed before the test allowed it")
 		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sender never asked whether it may send")
 	}
-	time.Sleep(50 * time.Millisecond) // let a wrong send happen, if any
+	allowed.Store(true) // the replica leads again: the next message goes
+	next := make(chan struct{})
+	d.Enqueue(Message{ID: "b"}, func(Message) { close(next) })
+	select {
+	case <-next:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the message sent once allowed was not done within 30s")
+	}
 	select {
 	case <-called:
 		t.Error("done was called for a message this replica may no longer send; the next leader would not resend it")
 	default:
 	}
-	if r.attempts.Load() != 0 {
-		t.Errorf("%d posts by a replica that is not the leader", r.attempts.Load())
+	if got := r.messages(); r.attempts.Load() != 1 || len(got) != 1 || got[0].ID != "b" {
+		t.Errorf("%d posts, delivered %v; want only b's: none by a replica that is not the leader", r.attempts.Load(), got)
+	}
+}
+
+// TestIdempotencyKeyOnEveryAttempt: every post of a message, retries
+// included, carries its ID as the Idempotency-Key, in every format: a
+// receiver (or a proxy before Slack) can drop what it already has.
+func TestIdempotencyKeyOnEveryAttempt(t *testing.T) {
+	for _, f := range []Format{JSON, Slack} {
+		r := newReceiver(t, 503)
+		opts := fastDelivery(r.srv.URL)
+		opts.Format = f
+		if f == Slack {
+			r.slack = true
+		}
+		deliverOne(t, opts, Message{ID: "u1/failed/42"})
+		r.mu.Lock()
+		keys := append([]string(nil), r.keys...)
+		r.mu.Unlock()
+		if len(keys) != 2 || keys[0] != `"u1/failed/42"` || keys[1] != keys[0] {
+			t.Errorf("%s: Idempotency-Key of each attempt %q; want the message's ID on both, as a structured string", f, keys)
+		}
 	}
 }
 
 func TestBackoff(t *testing.T) {
-	d := NewDeliverer(DeliveryOptions{BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
+	d := newSender(Options{BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
 	for n, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 12: time.Second} {
 		seen := map[time.Duration]bool{}
 		for range 50 {

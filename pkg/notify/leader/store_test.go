@@ -1,4 +1,4 @@
-package notify
+package leader
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
 )
 
 // maxConfigMapBytes is the API server's limit on a ConfigMap's data
@@ -80,7 +81,7 @@ func TestStateHoldsTenThousandDeployments(t *testing.T) {
 	n := newTestNotifier(t, cs, r.srv.URL)
 	startNotifier(t, n)
 	eventually(t, "the failed message of payments-api-00042", func() bool { return len(r.messages()) >= 1 })
-	if got := r.messages(); len(got) != 1 || got[0].Deployment != "payments-api-00042" || got[0].Kind != Failed {
+	if got := r.messages(); len(got) != 1 || got[0].Deployment != "payments-api-00042" || got[0].Kind != webhook.Failed {
 		t.Fatalf("messages %v; want one failed of payments-api-00042", kinds(got))
 	}
 	eventually(t, "every Deployment recorded", func() bool {

@@ -1,4 +1,4 @@
-package notify
+package leader
 
 import (
 	"encoding/json"
@@ -7,30 +7,31 @@ import (
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
 )
 
 func TestKindOf(t *testing.T) {
 	for _, c := range []struct {
 		from, to deployment.Status
-		want     Kind
+		want     webhook.Kind
 	}{
-		{deployment.Progressing, deployment.Failed, Failed},
-		{deployment.Running, deployment.Failed, Failed},
-		{deployment.Failed, deployment.Progressing, Recovered},
-		{deployment.Failed, deployment.Running, Recovered},
-		{deployment.Failed, deployment.ScaledToZero, Recovered},
-		{deployment.Running, deployment.Progressing, Started},
-		{deployment.Degraded, deployment.Progressing, Started},
-		{deployment.Progressing, deployment.Running, Completed},
+		{deployment.Progressing, deployment.Failed, webhook.Failed},
+		{deployment.Running, deployment.Failed, webhook.Failed},
+		{deployment.Failed, deployment.Progressing, webhook.Recovered},
+		{deployment.Failed, deployment.Running, webhook.Recovered},
+		{deployment.Failed, deployment.ScaledToZero, webhook.Recovered},
+		{deployment.Running, deployment.Progressing, webhook.Started},
+		{deployment.Degraded, deployment.Progressing, webhook.Started},
+		{deployment.Progressing, deployment.Running, webhook.Completed},
 		{deployment.Running, deployment.Running, ""},
 		{deployment.Failed, deployment.Failed, ""},
 		{deployment.Running, deployment.Scaling, ""},
 		{deployment.Scaling, deployment.Running, ""},
 		{deployment.Progressing, deployment.Degraded, ""},
 		{deployment.Degraded, deployment.Running, ""},
-		{deployment.Progressing, deployment.Failing, Failing},
-		{deployment.Failed, deployment.Failing, Failing},
-		{deployment.Failing, deployment.Failed, Failed},
+		{deployment.Progressing, deployment.Failing, webhook.Failing},
+		{deployment.Failed, deployment.Failing, webhook.Failing},
+		{deployment.Failing, deployment.Failed, webhook.Failed},
 		{deployment.Failing, deployment.Progressing, ""},
 		{deployment.Failing, deployment.Failing, ""},
 	} {
@@ -41,29 +42,12 @@ func TestKindOf(t *testing.T) {
 }
 
 func TestParsing(t *testing.T) {
-	if k, err := ParseKinds([]string{"failed", " Recovered", "started", "completed"}); err != nil || len(k) != 4 || k[1] != Recovered {
+	if k, err := ParseKinds([]string{"failed", " Recovered", "started", "completed"}); err != nil || len(k) != 4 || k[1] != webhook.Recovered {
 		t.Errorf("ParseKinds(all) = %v, %v", k, err)
 	}
 	for _, bad := range [][]string{{"fail"}, {}, {"failed", ""}} {
 		if _, err := ParseKinds(bad); err == nil || !strings.Contains(err.Error(), "--notify-on") {
 			t.Errorf("ParseKinds(%q) = %v, want an error naming --notify-on", bad, err)
-		}
-	}
-	if f, err := ParseFormat("Slack"); err != nil || f != Slack {
-		t.Errorf("ParseFormat(Slack) = %q, %v", f, err)
-	}
-	if _, err := ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), "use json or slack") {
-		t.Errorf("ParseFormat(xml) = %v", err)
-	}
-	for _, good := range []string{"http://127.0.0.1:9/hook", "https://hooks.slack.com/services/T/B/X"} {
-		if err := ValidateWebhook(good); err != nil {
-			t.Errorf("ValidateWebhook(%q) = %v", good, err)
-		}
-	}
-	for _, bad := range []string{"", "hooks.slack.com/x", "ftp://h/x", "http://", "http:///path", "://x", "http://[::1"} {
-		err := ValidateWebhook(bad)
-		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "--notify-webhook") {
-			t.Errorf("ValidateWebhook(%q) = %v, want a one-line error naming the flag", bad, err)
 		}
 	}
 	if err := ValidateTimings(15*time.Second, 10*time.Second, 2*time.Second); err != nil {
@@ -82,15 +66,17 @@ func TestParsing(t *testing.T) {
 	}
 }
 
-func TestBody(t *testing.T) {
+// TestNewMessage: the message a claim stores and every leader sends, field
+// by field as the JSON body carries it.
+func TestNewMessage(t *testing.T) {
 	s := deployment.Summary{
 		Namespace: "payments", Name: "api", UID: "u1", ResourceVersion: "42",
 		Status: deployment.Failed, Message: "ProgressDeadlineExceeded: too slow",
 		Containers: []deployment.Container{{Name: "app", Image: "api:2"}},
 	}
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	m := newMessage(Failed, deployment.Progressing, s, 3, term{Lease: "l1", Transitions: 7, Holder: "replica-2"}, now)
-	b, err := Body(m, JSON)
+	m := newMessage(webhook.Failed, deployment.Progressing, s, 3, term{Lease: "l1", Transitions: 7, Holder: "replica-2"}, now)
+	b, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,16 +84,11 @@ func TestBody(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("JSON body\n%s\nwant\n%s", b, want)
 	}
-	b, err = Body(m, Slack)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var slack map[string]string
-	if err := json.Unmarshal(b, &slack); err != nil || len(slack) != 1 || slack["text"] != "payments/api is Failed: ProgressDeadlineExceeded: too slow" {
-		t.Errorf("Slack body %s", b)
+	if m.Text() != "payments/api is Failed: ProgressDeadlineExceeded: too slow" {
+		t.Errorf("text %q", m.Text())
 	}
 	s.Status, s.Message = deployment.Running, ""
-	if got := newMessage(Recovered, deployment.Failed, s, 4, term{}, now).Text(); got != "payments/api recovered: Failed -> Running (api:2)" {
+	if got := newMessage(webhook.Recovered, deployment.Failed, s, 4, term{}, now).Text(); got != "payments/api recovered: Failed -> Running (api:2)" {
 		t.Errorf("recovered text %q", got)
 	}
 }

@@ -1,4 +1,54 @@
-package notify
+// Package leader is the bookkeeping behind serve's rollout notifications:
+// it elects one of several `serve` replicas with a coordination.k8s.io
+// Lease, decides on that leader which Deployment status transitions to
+// notify (into Failed, out of Failed, a rollout starting, completing or
+// Failing), and keeps in sharded ConfigMaps what it claimed and has not yet
+// seen delivered, so that the next leader sends it again. pkg/notify/webhook
+// posts the messages. It reuses pkg/tracker for watching and knows nothing
+// of cobra or HTTP serving.
+//
+// What it promises, and no more:
+//   - One sender per Lease term: a replica claims and sends only in the
+//     term it read from the Lease when it took it, and stamps its claims
+//     with that term. A deposed replica that has not noticed yet may still
+//     claim and send in its own term until its next write meets the newer
+//     term (the fence, below).
+//   - At least once, with an idempotency key: a claim is written before
+//     its message is queued and removed only after every webhook answered
+//     (or it was given up on); whoever leads sends a claim it finds pending
+//     again, with the same ID, which every post carries as its
+//     Idempotency-Key. So a message can arrive twice with the same key:
+//     when a leader delivers it and dies or is deposed before it records
+//     the delivery, or when a deposed leader delivers a claim the new one
+//     resends.
+//   - Lost when the queue overflows: a message dropped from the sender's
+//     full queue counts as done and is not sent again; so does one its
+//     webhook refuses (4xx) or that fails every retry.
+//
+// The protocol. A Lease elects the sender; its term is the Lease's UID,
+// spec.leaseTransitions and holder, read once it is acquired. The state is
+// Shards ConfigMaps (<lease>-state-N, a record per Deployment in the shard
+// its key hashes to), each written only with the resourceVersion last read
+// and stamped with the writer's term.
+//   - Claim: the leader writes a transition into its record (status, seq+1,
+//     the message pending) before sending it, and removes the message once
+//     delivered. Of two replicas that both believe they lead, only one
+//     writes a given version of a shard.
+//   - Fence: a new leader first writes its term into every shard. A deposed
+//     leader's next write there conflicts; it reads the shard again, finds a
+//     term the Lease confirms and stops. A claim it wrote before the fence
+//     is read by the fencing write.
+//   - Resend: whenever a leader reads a shard (the fence, a Conflict), it
+//     resends every pending message there it has not queued itself, as
+//     claimed (ID, seq, term). So a claim is delivered unless given up on.
+//
+// A record also keeps the resourceVersion its status was decided on, so a
+// lagging watch (a resumed leader's queued events, a new leader's informer
+// behind the old one's) does not read a past state as a transition.
+//
+// Receivers that must act once keep, per Deployment UID, the highest seq
+// handled and drop the rest: that drops a repeat and a late, stale send.
+package leader
 
 import (
 	"context"
@@ -6,7 +56,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -22,6 +71,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
@@ -51,17 +101,12 @@ type Options struct {
 	// with one tracker.
 	Namespaces []string
 	// On selects the kinds sent; every transition is still recorded.
-	On []Kind
+	On []webhook.Kind
 
-	Webhooks []string
-	Format   Format
-	// Client, Timeout, Attempts, backoffs and QueueSize tune delivery (see
-	// DeliveryOptions); zero values take the defaults.
-	Client                  *http.Client
-	Timeout                 time.Duration
-	Attempts                int
-	BaseBackoff, MaxBackoff time.Duration
-	QueueSize               int
+	// Webhook is how messages are posted (URLs, format, retries, queue).
+	// New sets its Allowed to "this replica leads", and its Logger to
+	// Logger's when unset.
+	Webhook webhook.Options
 
 	// LeaseNamespace holds the Lease (LeaseName) and the ConfigMap of
 	// records (LeaseName + "-state").
@@ -79,18 +124,18 @@ type Options struct {
 // turns their status transitions into notifications.
 type Notifier struct {
 	opts    Options
-	on      map[Kind]bool
+	on      map[webhook.Kind]bool
 	log     *slog.Logger
-	deliver *Deliverer
+	sender  sender
 	store   *store
 	metrics *metrics
 
 	mu        sync.Mutex
 	state     map[string]deployment.Summary // every tracked Deployment, by namespace/name
 	leading   bool
-	pending   []observation // changes waiting for the leader's loop
-	delivered []Message     // deliveries whose records still hold them as pending
-	skipped   int64         // observations dropped from a full pending list
+	pending   []observation     // changes waiting for the leader's loop
+	delivered []webhook.Message // deliveries whose records still hold them as pending
+	skipped   int64             // observations dropped from a full pending list
 	wake      chan struct{}
 
 	wg     sync.WaitGroup
@@ -99,6 +144,15 @@ type Notifier struct {
 	// Owned by the lead loop.
 	term     term            // this leadership's
 	inflight map[string]bool // IDs queued in this term whose records may still hold them
+}
+
+// sender is what the leader needs of a *webhook.Sender; tests put a fake
+// here to control when a delivery is told done.
+type sender interface {
+	// Enqueue queues m; done is told once m needs no resending.
+	Enqueue(m webhook.Message, done func(webhook.Message))
+	Run(ctx context.Context)
+	Collectors() []prometheus.Collector
 }
 
 // observation is one status change (or deletion) seen by a tracker.
@@ -114,18 +168,10 @@ type observation struct {
 func New(opts Options) (*Notifier, error) {
 	var problems []error
 	if opts.Deployments == nil || opts.ConfigMaps == nil || opts.Leases == nil {
-		problems = append(problems, errors.New("notify: Deployments, ConfigMaps and Leases clients are required"))
-	}
-	if len(opts.Webhooks) == 0 {
-		problems = append(problems, errors.New("notify: no webhook"))
-	}
-	for _, u := range opts.Webhooks {
-		if err := ValidateWebhook(u); err != nil {
-			problems = append(problems, err)
-		}
+		problems = append(problems, errors.New("leader: Deployments, ConfigMaps and Leases clients are required"))
 	}
 	if opts.LeaseNamespace == "" || opts.Identity == "" {
-		problems = append(problems, errors.New("notify: LeaseNamespace and Identity are required"))
+		problems = append(problems, errors.New("leader: LeaseNamespace and Identity are required"))
 	}
 	if opts.LeaseName == "" {
 		opts.LeaseName = DefaultLeaseName
@@ -139,9 +185,6 @@ func New(opts Options) (*Notifier, error) {
 	if len(opts.On) == 0 {
 		opts.On = DefaultKinds
 	}
-	if err := errors.Join(problems...); err != nil {
-		return nil, err
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -150,7 +193,7 @@ func New(opts Options) (*Notifier, error) {
 	}
 	n := &Notifier{
 		opts:  opts,
-		on:    map[Kind]bool{},
+		on:    map[webhook.Kind]bool{},
 		log:   opts.Logger.With("identity", opts.Identity),
 		store: &store{client: opts.ConfigMaps, namespace: opts.LeaseNamespace, base: opts.LeaseName},
 		state: map[string]deployment.Summary{},
@@ -159,17 +202,28 @@ func New(opts Options) (*Notifier, error) {
 	for _, k := range opts.On {
 		n.on[k] = true
 	}
-	n.deliver = NewDeliverer(DeliveryOptions{
-		URLs: opts.Webhooks, Format: opts.Format, Client: opts.Client, Timeout: opts.Timeout,
-		Attempts: opts.Attempts, BaseBackoff: opts.BaseBackoff, MaxBackoff: opts.MaxBackoff,
-		QueueSize: opts.QueueSize, Allowed: n.isLeading, Logger: n.log,
-	})
+	wo := opts.Webhook
+	wo.Allowed = n.isLeading
+	if wo.Logger == nil {
+		wo.Logger = n.log
+	}
+	s, err := webhook.New(wo)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	n.sender = s
 	n.metrics = newMetrics(n)
 	return n, nil
 }
 
-// Collectors are the notifier's metrics, for the server's registry.
-func (n *Notifier) Collectors() []prometheus.Collector { return n.metrics.collectors() }
+// Collectors are the notifier's metrics and its sender's, for the server's
+// registry.
+func (n *Notifier) Collectors() []prometheus.Collector {
+	return append(n.metrics.collectors(), n.sender.Collectors()...)
+}
 
 // Start starts the trackers and waits for their first sync, returning the
 // first list's error (e.g. Forbidden); then it runs for the leadership and
@@ -212,7 +266,7 @@ func (n *Notifier) Start(ctx context.Context) error {
 			s()
 		}
 	}()
-	go func() { defer n.wg.Done(); n.deliver.Run(ctx) }()
+	go func() { defer n.wg.Done(); n.sender.Run(ctx) }()
 	go func() { defer n.wg.Done(); n.elect(ctx, lock) }()
 	return nil
 }
@@ -445,8 +499,8 @@ func (n *Notifier) watches(ns string) bool {
 	return len(n.opts.Namespaces) == 0 || slices.Contains(n.opts.Namespaces, ns)
 }
 
-// done is told by the deliverer that m needs no resending.
-func (n *Notifier) done(m Message) {
+// done is told by the sender that m needs no resending.
+func (n *Notifier) done(m webhook.Message) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.leading {
@@ -459,10 +513,10 @@ func (n *Notifier) done(m Message) {
 // records (claiming the transitions) and only then queues their messages;
 // it also drops delivered messages from the records. Only the shards
 // concerned are written.
-func (n *Notifier) apply(ctx context.Context, obs []observation, delivered []Message) error {
+func (n *Notifier) apply(ctx context.Context, obs []observation, delivered []webhook.Message) error {
 	type batch struct {
 		obs       []observation
-		delivered []Message
+		delivered []webhook.Message
 	}
 	batches := map[int]*batch{}
 	at := func(namespace, name string) *batch {
@@ -482,9 +536,9 @@ func (n *Notifier) apply(ctx context.Context, obs []observation, delivered []Mes
 	}
 	for _, i := range slices.Sorted(maps.Keys(batches)) {
 		b := batches[i]
-		err := n.update(ctx, i, func(data map[string]record) (bool, []Message) {
+		err := n.update(ctx, i, func(data map[string]record) (bool, []webhook.Message) {
 			changed := false
-			var msgs []Message
+			var msgs []webhook.Message
 			for _, o := range b.obs {
 				m, c := n.decide(data, o)
 				changed = changed || c
@@ -495,7 +549,7 @@ func (n *Notifier) apply(ctx context.Context, obs []observation, delivered []Mes
 			for _, m := range b.delivered {
 				k := recordKey(m.Namespace, m.Deployment)
 				r := data[k]
-				if j := slices.IndexFunc(r.Pending, func(p Message) bool { return p.ID == m.ID }); j >= 0 {
+				if j := slices.IndexFunc(r.Pending, func(p webhook.Message) bool { return p.ID == m.ID }); j >= 0 {
 					r.Pending = slices.Delete(slices.Clone(r.Pending), j, j+1)
 					data[k] = r
 					changed = true
@@ -525,7 +579,7 @@ func (n *Notifier) apply(ctx context.Context, obs []observation, delivered []Mes
 // A shard written by a term not known to be older is checked against the
 // Lease: if it names another term, this leadership is over (errDeposed)
 // and nothing is written; the newer leader resends what this one claimed.
-func (n *Notifier) update(ctx context.Context, i int, change func(map[string]record) (bool, []Message)) error {
+func (n *Notifier) update(ctx context.Context, i int, change func(map[string]record) (bool, []webhook.Message)) error {
 	sh := &n.store.shards[i]
 	for {
 		if err := ctx.Err(); err != nil {
@@ -552,7 +606,7 @@ func (n *Notifier) update(ctx context.Context, i int, change func(map[string]rec
 			// under a Lease deleted since.
 		}
 		data := maps.Clone(sh.data)
-		changed, msgs := false, []Message(nil)
+		changed, msgs := false, []webhook.Message(nil)
 		if change != nil {
 			changed, msgs = change(data)
 		}
@@ -577,12 +631,12 @@ func (n *Notifier) update(ctx context.Context, i int, change func(map[string]rec
 
 // send queues msgs, then every pending claim in data not queued yet in
 // this term, oldest first.
-func (n *Notifier) send(msgs []Message, data map[string]record) {
+func (n *Notifier) send(msgs []webhook.Message, data map[string]record) {
 	for _, m := range msgs {
 		n.inflight[m.ID] = true
-		n.deliver.Enqueue(m, n.done)
+		n.sender.Enqueue(m, n.done)
 	}
-	var found []Message
+	var found []webhook.Message
 	for _, r := range data {
 		for _, m := range r.Pending {
 			if !n.inflight[m.ID] {
@@ -590,11 +644,11 @@ func (n *Notifier) send(msgs []Message, data map[string]record) {
 			}
 		}
 	}
-	slices.SortFunc(found, func(a, b Message) int { return a.Timestamp.Compare(b.Timestamp) })
+	slices.SortFunc(found, func(a, b webhook.Message) int { return a.Timestamp.Compare(b.Timestamp) })
 	for _, m := range found {
 		n.log.Info("resending a notification claimed but not known to be delivered", "id", m.ID, "seq", m.Seq, "claimedInTerm", m.Term, "claimedBy", m.Leader)
 		n.inflight[m.ID] = true
-		n.deliver.Enqueue(m, n.done)
+		n.sender.Enqueue(m, n.done)
 	}
 }
 
@@ -613,7 +667,7 @@ func olderRV(a, b string) bool {
 // status at all, and a new Deployment's rollout has "started". One already
 // Failed is notified whatever its history: it may have been created and
 // failed during a handover, and a failure is the one alert not to miss.
-func (n *Notifier) decide(data map[string]record, o observation) (*Message, bool) {
+func (n *Notifier) decide(data map[string]record, o observation) (*webhook.Message, bool) {
 	s := o.s
 	k := recordKey(s.Namespace, s.Name)
 	r, known := data[k]
@@ -624,7 +678,7 @@ func (n *Notifier) decide(data map[string]record, o observation) (*Message, bool
 		}
 		return nil, false
 	}
-	baseline := func() (*Message, bool) {
+	baseline := func() (*webhook.Message, bool) {
 		data[k] = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID, Status: s.Status, RV: s.ResourceVersion}
 		return nil, true
 	}

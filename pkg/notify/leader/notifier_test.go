@@ -1,4 +1,4 @@
-package notify
+package leader
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
 )
 
 const leaseNS = "deploywatch"
@@ -56,13 +58,19 @@ func deploymentIn(ns, name string, status deployment.Status) *appsv1.Deployment 
 	return d
 }
 
-func newTestNotifier(t *testing.T, cs *fake.Clientset, url string, on ...Kind) *Notifier {
+func newTestNotifier(t *testing.T, cs *fake.Clientset, url string, on ...webhook.Kind) *Notifier {
+	t.Helper()
+	return newReplica(t, cs, url, "replica-1", on...)
+}
+
+// newReplica is one of several notifiers sharing cs, named identity.
+func newReplica(t *testing.T, cs *fake.Clientset, url, identity string, on ...webhook.Kind) *Notifier {
 	t.Helper()
 	n, err := New(Options{
 		Deployments: fakeApps{cs.AppsV1()}, ConfigMaps: cs.CoreV1(), Leases: cs.CoordinationV1(),
-		Namespaces: []string{"shop"}, On: on, Webhooks: []string{url},
-		Timeout: time.Second, BaseBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
-		LeaseNamespace: leaseNS, Identity: "replica-1",
+		Namespaces: []string{"shop"}, On: on,
+		Webhook:        webhook.Options{URLs: []string{url}, Timeout: time.Second, BaseBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond},
+		LeaseNamespace: leaseNS, Identity: identity,
 		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 100 * time.Millisecond,
 	})
 	if err != nil {
@@ -73,13 +81,20 @@ func newTestNotifier(t *testing.T, cs *fake.Clientset, url string, on ...Kind) *
 
 func startNotifier(t *testing.T, n *Notifier) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	startReplica(t, n, context.Background())
+	eventually(t, "leading", n.isLeading)
+}
+
+// startReplica starts n until the test or ctx ends, without waiting for it
+// to lead.
+func startReplica(t *testing.T, n *Notifier, ctx context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
 	if err := n.Start(ctx); err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); n.Wait() })
-	eventually(t, "leading", n.isLeading)
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -126,7 +141,7 @@ func setStatus(t *testing.T, cs *fake.Clientset, status deployment.Status) {
 	}
 }
 
-func kinds(ms []Message) []string {
+func kinds(ms []webhook.Message) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, string(m.Kind)+":"+m.Namespace+"/"+m.Deployment)
@@ -151,8 +166,8 @@ func TestNotifierSendsOncePerTransition(t *testing.T) {
 	eventually(t, "the delivery recorded", func() bool { return len(records(t, cs)["shop_web"].Pending) == 0 })
 
 	got := r.messages()
-	if got[0].Kind != Failed || got[0].OldStatus != deployment.Progressing || got[0].NewStatus != deployment.Failed ||
-		got[1].Kind != Recovered || got[1].OldStatus != deployment.Failed || got[1].NewStatus != deployment.Running {
+	if got[0].Kind != webhook.Failed || got[0].OldStatus != deployment.Progressing || got[0].NewStatus != deployment.Failed ||
+		got[1].Kind != webhook.Recovered || got[1].OldStatus != deployment.Failed || got[1].NewStatus != deployment.Running {
 		t.Errorf("messages %+v; want failed (Progressing -> Failed) then recovered (Failed -> Running)", got)
 	}
 	if l, err := cs.CoordinationV1().Leases(leaseNS).Get(context.Background(), DefaultLeaseName, metav1.GetOptions{}); err != nil || *l.Spec.HolderIdentity != "replica-1" {
@@ -180,11 +195,11 @@ func seedState(records map[string]string, written term) []runtime.Object {
 
 func TestNotifierCatchesUpAndResends(t *testing.T) {
 	previous := term{Transitions: 0, Holder: "replica-0"}
-	pending := newMessage(Completed, deployment.Progressing, deployment.Summarize(deploymentIn("shop", "c", deployment.Running), nil), 4, previous, time.Now())
-	rec := func(name string, status deployment.Status, m *Message) string {
+	pending := newMessage(webhook.Completed, deployment.Progressing, deployment.Summarize(deploymentIn("shop", "c", deployment.Running), nil), 4, previous, time.Now())
+	rec := func(name string, status deployment.Status, m *webhook.Message) string {
 		r := record{Namespace: "shop", Name: name, UID: types.UID("uid-" + name), Status: status}
 		if m != nil {
-			r.Seq, r.Pending = m.Seq, []Message{*m}
+			r.Seq, r.Pending = m.Seq, []webhook.Message{*m}
 		}
 		b, _ := json.Marshal(r)
 		return string(b)
@@ -199,7 +214,7 @@ func TestNotifierCatchesUpAndResends(t *testing.T) {
 	cs := fake.NewClientset(append(objs, deploymentIn("shop", "a", deployment.Failed), deploymentIn("shop", "b", deployment.Failed), deploymentIn("shop", "c", deployment.Running),
 		deploymentIn("shop", "d", deployment.Failed), deploymentIn("shop", "e", deployment.Progressing))...)
 	r := newReceiver(t)
-	n := newTestNotifier(t, cs, r.srv.URL, Failed, Recovered, Completed)
+	n := newTestNotifier(t, cs, r.srv.URL, webhook.Failed, webhook.Recovered, webhook.Completed)
 	startNotifier(t, n)
 	eventually(t, "three messages", func() bool { return len(r.messages()) >= 3 })
 	eventually(t, "no record pending", func() bool {
@@ -219,9 +234,9 @@ func TestNotifierCatchesUpAndResends(t *testing.T) {
 	}
 	for _, m := range got {
 		switch {
-		case m.Kind == Completed && (m.ID != pending.ID || m.Seq != 4 || m.Term != 0 || m.Leader != "replica-0"):
+		case m.Kind == webhook.Completed && (m.ID != pending.ID || m.Seq != 4 || m.Term != 0 || m.Leader != "replica-0"):
 			t.Errorf("resent %+v; want the claimed one as it was (ID %q, seq 4, term 0 of replica-0), so receivers can deduplicate", m, pending.ID)
-		case m.Kind == Failed && (m.Seq != 1 || m.Leader != "replica-1"):
+		case m.Kind == webhook.Failed && (m.Seq != 1 || m.Leader != "replica-1"):
 			t.Errorf("catch-up message %+v; want seq 1, claimed by replica-1", m)
 		}
 	}
@@ -290,21 +305,22 @@ func TestNotifierResendsAStaleLeadersClaim(t *testing.T) {
 	r := newReceiver(t)
 	n := newTestNotifier(t, cs, r.srv.URL)
 	leaderAt(t, cs, n, current, current)
+	queued := countQueued(n)
 	ctx := context.Background()
 	s := deployment.Summarize(deploymentIn("shop", "web", deployment.Failed), nil)
-	stale := newMessage(Failed, deployment.Running, s, 7, old, time.Now())
-	conflicts := rivalWrites(t, cs, "shop_web", record{Namespace: "shop", Name: "web", UID: "uid-web", Status: deployment.Failed, Kind: Failed,
-		Seq: 7, Pending: []Message{stale}}, old)
+	stale := newMessage(webhook.Failed, deployment.Running, s, 7, old, time.Now())
+	conflicts := rivalWrites(t, cs, "shop_web", record{Namespace: "shop", Name: "web", UID: "uid-web", Status: deployment.Failed, Kind: webhook.Failed,
+		Seq: 7, Pending: []webhook.Message{stale}}, old)
 	if err := n.apply(ctx, []observation{{s: s}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if *conflicts != 1 {
 		t.Fatalf("%d conflicts; the test did not exercise one", *conflicts)
 	}
-	if st := n.deliver.Stats(); st.Queued != 1 {
-		t.Fatalf("%d messages queued after a deposed leader claimed the transition and abandoned it; want its claim resent, once", st.Queued)
+	if q := queued.count(); q != 1 {
+		t.Fatalf("%d messages queued after a deposed leader claimed the transition and abandoned it; want its claim resent, once", q)
 	}
-	runDeliverer(t, n)
+	runSender(t, n)
 	eventually(t, "the resent message", func() bool { return len(r.messages()) == 1 })
 	if m := r.messages()[0]; m.ID != stale.ID || m.Seq != 7 || m.Term != 1 || m.Leader != "replica-0" {
 		t.Errorf("resent %+v; want the stale leader's claim as it was", m)
@@ -330,6 +346,7 @@ func TestNotifierStopsWhenDeposed(t *testing.T) {
 	}, mine), deploymentIn("shop", "web", deployment.Failed))...)
 	n := newTestNotifier(t, cs, "http://127.0.0.1:9/")
 	leaderAt(t, cs, n, mine, newer)
+	queued := countQueued(n)
 	conflicts := rivalWrites(t, cs, "shop_web", record{Namespace: "shop", Name: "web", UID: "uid-web", Status: deployment.Running}, newer)
 	s := deployment.Summarize(deploymentIn("shop", "web", deployment.Failed), nil)
 	if err := n.apply(context.Background(), []observation{{s: s}}, nil); !errors.Is(err, errDeposed) {
@@ -338,23 +355,50 @@ func TestNotifierStopsWhenDeposed(t *testing.T) {
 	if *conflicts != 1 {
 		t.Fatalf("%d conflicts; the test did not exercise one", *conflicts)
 	}
-	if st := n.deliver.Stats(); st.Queued != 0 {
-		t.Errorf("%d messages queued by a deposed leader; want none", st.Queued)
+	if q := queued.count(); q != 0 {
+		t.Errorf("%d messages queued by a deposed leader; want none", q)
 	}
 	if rec := records(t, cs)["shop_web"]; rec.Status != deployment.Running || len(rec.Pending) != 0 {
 		t.Errorf("record %+v; want the newer leader's, untouched", rec)
 	}
 }
 
-func runDeliverer(t *testing.T, n *Notifier) {
+func runSender(t *testing.T, n *Notifier) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); n.deliver.Run(ctx) }()
+	go func() { defer close(done); n.sender.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// queueCounter counts what the leader queues, then hands it to the real
+// sender.
+type queueCounter struct {
+	sender
+	mu     sync.Mutex
+	queued []webhook.Message
+}
+
+func countQueued(n *Notifier) *queueCounter {
+	c := &queueCounter{sender: n.sender}
+	n.sender = c
+	return c
+}
+
+func (c *queueCounter) Enqueue(m webhook.Message, done func(webhook.Message)) {
+	c.mu.Lock()
+	c.queued = append(c.queued, m)
+	c.mu.Unlock()
+	c.sender.Enqueue(m, done)
+}
+
+func (c *queueCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queued)
+}
+
 func TestDecide(t *testing.T) {
-	n := &Notifier{on: map[Kind]bool{Completed: true}, opts: Options{Now: time.Now}, term: term{Transitions: 3, Holder: "replica-1"}}
+	n := &Notifier{on: map[webhook.Kind]bool{webhook.Completed: true}, opts: Options{Now: time.Now}, term: term{Transitions: 3, Holder: "replica-1"}}
 	data := map[string]record{}
 	sum := func(status deployment.Status) deployment.Summary {
 		return deployment.Summarize(deploymentIn("shop", "web", status), nil)
@@ -362,25 +406,25 @@ func TestDecide(t *testing.T) {
 	steps := []struct {
 		status         deployment.Status
 		deleted, added bool
-		want           Kind
+		want           webhook.Kind
 	}{
 		{deployment.Running, false, false, ""},     // first sight: recorded, no message
 		{deployment.Progressing, false, false, ""}, // started: not selected
-		{deployment.Running, false, false, Completed},
+		{deployment.Running, false, false, webhook.Completed},
 		{deployment.Running, false, false, ""},
 		{deployment.Running, true, false, ""},
 		{deployment.Failed, false, false, ""}, // after deletion: first sight again
 		{deployment.Failed, true, false, ""},
 		{deployment.Progressing, false, true, ""}, // created while leading: started, not selected
-		{deployment.Running, false, false, Completed},
+		{deployment.Running, false, false, webhook.Completed},
 		{deployment.Running, true, false, ""},
 		{deployment.Running, false, true, ""}, // created already Running: nothing started
 		{deployment.Progressing, false, false, ""},
-		{deployment.Running, false, false, Completed},
+		{deployment.Running, false, false, webhook.Completed},
 	}
 	for i, st := range steps {
 		m, _ := n.decide(data, observation{s: sum(st.status), deleted: st.deleted, added: st.added})
-		var got Kind
+		var got webhook.Kind
 		if m != nil {
 			got = m.Kind
 		}
@@ -389,7 +433,7 @@ func TestDecide(t *testing.T) {
 		}
 	}
 	// The last Deployment under this name has had one message.
-	if r := data["shop_web"]; r.Status != deployment.Running || r.Kind != Completed || r.Seq != 1 || len(r.Pending) != 1 ||
+	if r := data["shop_web"]; r.Status != deployment.Running || r.Kind != webhook.Completed || r.Seq != 1 || len(r.Pending) != 1 ||
 		r.Pending[0].Seq != 1 || r.Pending[0].Term != 3 || r.Pending[0].Leader != "replica-1" {
 		t.Errorf("record %+v; want Running, completed, seq 1, its message pending, claimed in term 3 by replica-1", r)
 	}
@@ -475,7 +519,7 @@ func TestAwaitEndStopsARunThatRetookTheLease(t *testing.T) {
 // the state without resourceVersions got a false "recovered" (Failed ->
 // Progressing at an older resourceVersion) and a second "failed".
 func TestDecideIgnoresOlderObservations(t *testing.T) {
-	n := &Notifier{on: map[Kind]bool{Failed: true, Recovered: true}, opts: Options{Now: time.Now}, term: term{Transitions: 3, Holder: "replica-1"}}
+	n := &Notifier{on: map[webhook.Kind]bool{webhook.Failed: true, webhook.Recovered: true}, opts: Options{Now: time.Now}, term: term{Transitions: 3, Holder: "replica-1"}}
 	at := func(status deployment.Status, rv string) observation {
 		s := deployment.Summarize(deploymentIn("shop", "web", status), nil)
 		s.ResourceVersion = rv
@@ -484,16 +528,16 @@ func TestDecideIgnoresOlderObservations(t *testing.T) {
 	data := map[string]record{}
 	for i, st := range []struct {
 		o    observation
-		want Kind
+		want webhook.Kind
 	}{
 		{at(deployment.Running, "200"), ""},
-		{at(deployment.Failed, "318"), Failed},
+		{at(deployment.Failed, "318"), webhook.Failed},
 		{at(deployment.Progressing, "287"), ""}, // older than the record: a lagging watch
 		{at(deployment.Failed, "318"), ""},
-		{at(deployment.Progressing, "1000"), Recovered}, // newer, and longer: compared as numbers
+		{at(deployment.Progressing, "1000"), webhook.Recovered}, // newer, and longer: compared as numbers
 	} {
 		m, _ := n.decide(data, st.o)
-		var got Kind
+		var got webhook.Kind
 		if m != nil {
 			got = m.Kind
 		}
@@ -503,5 +547,63 @@ func TestDecideIgnoresOlderObservations(t *testing.T) {
 	}
 	if r := data["shop_web"]; r.Seq != 2 || r.RV != "1000" {
 		t.Errorf("record %+v; want seq 2 at resourceVersion 1000", r)
+	}
+}
+
+// dyingSender delivers for real but kills its replica as soon as a post
+// is done, before the replica is told: the leader dies between delivering
+// a message and recording the delivery.
+type dyingSender struct {
+	sender
+	die func()
+}
+
+func (d *dyingSender) Enqueue(m webhook.Message, _ func(webhook.Message)) {
+	d.sender.Enqueue(m, func(webhook.Message) { d.die() })
+}
+
+// TestNewLeaderResendsWhatTheDeadLeaderDelivered is the duplicate window:
+// replica-1 leads and delivers a "failed"; the webhook has it, and
+// replica-1 dies before it records the delivery. replica-2, waiting, takes
+// the Lease, finds the claim still pending and sends it again, as claimed:
+// the same ID, which both posts carry as their Idempotency-Key, the same
+// seq, term and leader, so the receiver can drop the second. Then it
+// records the delivery.
+func TestNewLeaderResendsWhatTheDeadLeaderDelivered(t *testing.T) {
+	cs := fake.NewClientset(deploymentIn("shop", "web", deployment.Running))
+	r := newReceiver(t)
+	first := newReplica(t, cs, r.srv.URL, "replica-1")
+	ctx, kill := context.WithCancel(context.Background())
+	defer kill()
+	first.sender = &dyingSender{sender: first.sender, die: kill}
+	startReplica(t, first, ctx)
+	eventually(t, "replica-1 to lead", first.isLeading)
+	eventually(t, "the baseline record", func() bool { return records(t, cs)["shop_web"].Status == deployment.Running })
+	second := newReplica(t, cs, r.srv.URL, "replica-2")
+	startReplica(t, second, context.Background())
+
+	setStatus(t, cs, deployment.Failed)
+	eventually(t, "the failed message", func() bool { return len(r.messages()) >= 1 })
+	first.Wait() // dead: it has stopped, and released the Lease
+	if rec := records(t, cs)["shop_web"]; rec.Status != deployment.Failed || len(rec.Pending) != 1 {
+		t.Fatalf("record %+v after replica-1 died; want its claim still pending (else the test missed the window)", rec)
+	}
+	eventually(t, "replica-2 to lead", second.isLeading)
+	eventually(t, "the resend", func() bool { return len(r.messages()) >= 2 })
+	eventually(t, "the delivery recorded", func() bool { return len(records(t, cs)["shop_web"].Pending) == 0 })
+
+	got, keys := r.messages(), r.idempotencyKeys()
+	if len(got) != 2 || got[0].Kind != webhook.Failed {
+		t.Fatalf("messages %v; want the failed twice", kinds(got))
+	}
+	if a, b := got[0], got[1]; b.ID != a.ID || b.Seq != 1 || a.Seq != 1 || b.Term != a.Term || b.Leader != "replica-1" || a.Leader != "replica-1" {
+		t.Errorf("sent %+v, then %+v; want the same message, claimed once by replica-1 with seq 1", a, b)
+	}
+	if want := `"` + got[0].ID + `"`; len(keys) != 2 || keys[0] != want || keys[1] != want {
+		t.Errorf("Idempotency-Keys %q; want %s on both posts", keys, want)
+	}
+	l, err := cs.CoordinationV1().Leases(leaseNS).Get(context.Background(), DefaultLeaseName, metav1.GetOptions{})
+	if err != nil || *l.Spec.HolderIdentity != "replica-2" {
+		t.Errorf("lease %v, %v; want held by replica-2", l, err)
 	}
 }

@@ -1,0 +1,69 @@
+package webhook
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+func TestParsing(t *testing.T) {
+	if f, err := ParseFormat("Slack"); err != nil || f != Slack {
+		t.Errorf("ParseFormat(Slack) = %q, %v", f, err)
+	}
+	if _, err := ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), "use json or slack") {
+		t.Errorf("ParseFormat(xml) = %v", err)
+	}
+	for _, good := range []string{"http://127.0.0.1:9/hook", "https://hooks.slack.com/services/T/B/X"} {
+		if err := ValidateURL(good); err != nil {
+			t.Errorf("ValidateURL(%q) = %v", good, err)
+		}
+	}
+	for _, bad := range []string{"", "hooks.slack.com/x", "ftp://h/x", "http://", "http:///path", "://x", "http://[::1"} {
+		err := ValidateURL(bad)
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "--notify-webhook") {
+			t.Errorf("ValidateURL(%q) = %v, want a one-line error naming the flag", bad, err)
+		}
+	}
+}
+
+func TestBody(t *testing.T) {
+	m := Message{
+		ID: "u1/failed/42", Kind: Failed, Seq: 3, Term: 7, Leader: "replica-2",
+		Deployment: "api", Namespace: "payments", UID: "u1", OldStatus: deployment.Progressing, NewStatus: deployment.Failed,
+		Message: "ProgressDeadlineExceeded: too slow", Images: []string{"api:2"}, Timestamp: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC),
+	}
+	b, err := body(m, JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"u1/failed/42","kind":"failed","seq":3,"term":7,"leader":"replica-2","deployment":"api","namespace":"payments","uid":"u1","oldStatus":"Progressing","newStatus":"Failed","message":"ProgressDeadlineExceeded: too slow","images":["api:2"],"timestamp":"2026-11-23T09:00:00Z"}`
+	if string(b) != want {
+		t.Errorf("JSON body\n%s\nwant\n%s", b, want)
+	}
+	b, err = body(m, Slack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slack map[string]string
+	if err := json.Unmarshal(b, &slack); err != nil || len(slack) != 1 || slack["text"] != "payments/api is Failed: ProgressDeadlineExceeded: too slow" {
+		t.Errorf("Slack body %s", b)
+	}
+	m.Kind, m.OldStatus, m.NewStatus, m.Message = Recovered, deployment.Failed, deployment.Running, ""
+	if got := m.Text(); got != "payments/api recovered: Failed -> Running (api:2)" {
+		t.Errorf("recovered text %q", got)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	for id, want := range map[string]string{
+		"0f6c1b6e-5d4a-4b1e-9c47-3b2a8f1d7e90/failed/4812": `"0f6c1b6e-5d4a-4b1e-9c47-3b2a8f1d7e90/failed/4812"`,
+		`a"b\c`: `"a\"b\\c"`,
+	} {
+		if got := idempotencyKey(Message{ID: id}); got != want {
+			t.Errorf("idempotencyKey(%q) = %s, want %s", id, got, want)
+		}
+	}
+}
