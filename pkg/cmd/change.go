@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
@@ -67,7 +68,7 @@ func newChangeOptions(configFlags *genericclioptions.ConfigFlags, streams generi
 		IOStreams:    streams,
 		DryRun:       string(operations.DryRunNone),
 		Timeout:      defaultWaitTimeout,
-		FailingGrace: deployment.DefaultFailingGrace,
+		FailingGrace: gate.DefaultFailingGrace,
 		IsTerminal:   isTerminal, TerminalSize: terminalSize,
 	}
 }

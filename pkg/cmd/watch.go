@@ -25,6 +25,7 @@ import (
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/fanin"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
@@ -73,7 +74,7 @@ type WatchOptions struct {
 func NewWatchOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WatchOptions {
 	return &WatchOptions{
 		configFlags: configFlags, IOStreams: streams,
-		Output: "table", Initial: true, FailingGrace: deployment.DefaultFailingGrace, Diagnose: true,
+		Output: "table", Initial: true, FailingGrace: gate.DefaultFailingGrace, Diagnose: true,
 		ContextTimeout: 10 * time.Second,
 		IsTerminal:     isTerminal, TerminalSize: terminalSize,
 	}
@@ -478,7 +479,7 @@ type completion struct {
 	stop func()
 
 	mu      sync.Mutex
-	judge   deployment.Judge
+	judge   gate.Judge
 	timer   *time.Timer // re-judges when a Failing rollout's grace ends
 	state   map[string]deployment.Summary
 	synced  bool
@@ -529,7 +530,7 @@ func (c *completion) liveLocked() bool {
 }
 
 func newCompletion(next tracker.Sink, stop func(), grace time.Duration) *completion {
-	return &completion{Sink: next, stop: stop, state: map[string]deployment.Summary{}, judge: deployment.Judge{Grace: grace},
+	return &completion{Sink: next, stop: stop, state: map[string]deployment.Summary{}, judge: gate.Judge{Grace: grace},
 		sources: map[string]fanin.State{}}
 }
 
@@ -581,11 +582,11 @@ func (c *completion) checkLocked() {
 		}
 		verdict, deadline := c.judge.Verdict(&s)
 		switch verdict {
-		case deployment.Failure:
+		case gate.Failure:
 			c.outcome, c.failed = "failed", s
 			c.stop()
 			return
-		case deployment.Pending:
+		case gate.Pending:
 			complete = false
 			if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
 				next = deadline

@@ -11,6 +11,7 @@ import (
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
@@ -59,7 +60,7 @@ type WaitRequest struct {
 func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req WaitRequest, sink tracker.Sink) (deployment.Summary, error) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	w := &waiter{req: req, next: sink, stop: stop, judge: deployment.Judge{Grace: req.FailingGrace}}
+	w := &waiter{req: req, next: sink, stop: stop, judge: gate.Judge{Grace: req.FailingGrace}}
 	err := tracker.New(client, tracker.Options{
 		Namespace:     req.Namespace,
 		FieldSelector: "metadata.name=" + req.Name,
@@ -99,7 +100,7 @@ type waiter struct {
 	stop func()
 
 	mu     sync.Mutex
-	judge  deployment.Judge
+	judge  gate.Judge
 	timer  *time.Timer // judges a Failing rollout again when its grace ends
 	synced bool        // the tracker has delivered its initial list
 	seen   bool
@@ -191,13 +192,13 @@ func (w *waiter) check() {
 	}
 	verdict, deadline := w.judge.Verdict(s)
 	switch {
-	case verdict == deployment.Done:
+	case verdict == gate.Done:
 		w.finish(nil)
-	case verdict == deployment.Failure && s.Status == deployment.Paused:
+	case verdict == gate.Failure && s.Status == deployment.Paused:
 		w.finish(&Error{Reason: Failed,
 			Message: fmt.Sprintf("deployment %q in namespace %q is paused with old replicas left (%s): its rollout will not go on", s.Name, s.Namespace, s.Message),
 			Hint:    fmt.Sprintf("resume it with 'kubectl rollout resume deployment/%s -n %s'", s.Name, s.Namespace)})
-	case verdict == deployment.Failure:
+	case verdict == gate.Failure:
 		w.finish(&Error{Reason: Failed, Message: fmt.Sprintf("deployment %q in namespace %q is %s: %s", s.Name, s.Namespace, s.Status, s.Message)})
 	case !deadline.IsZero():
 		if w.timer != nil {

@@ -18,6 +18,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
@@ -56,7 +57,7 @@ func TestWaiterCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stopped := false
-			w := &waiter{req: tt.req, stop: func() { stopped = true }, synced: true, judge: deployment.Judge{Grace: tt.req.FailingGrace}}
+			w := &waiter{req: tt.req, stop: func() { stopped = true }, synced: true, judge: gate.Judge{Grace: tt.req.FailingGrace}}
 			defer func() {
 				if w.timer != nil {
 					w.timer.Stop()
