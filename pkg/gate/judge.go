@@ -1,5 +1,3 @@
-// Package gate decides when a wait on rollouts (--until-complete, --wait)
-// is over: its verdicts and the failing grace.
 package gate
 
 import (

@@ -1,4 +1,4 @@
-package operations
+package gate
 
 import (
 	"context"
@@ -18,11 +18,11 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
-	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
-func TestWaiterCheck(t *testing.T) {
+func TestWaitVerdicts(t *testing.T) {
 	summary := func(gen, observed int64, desired int32, status deployment.Status) deployment.Summary {
 		return deployment.Summary{Namespace: "shop", Name: "web", Generation: gen, ObservedGeneration: observed,
 			Replicas: deployment.Replicas{Desired: desired}, Status: status, Message: "why"}
@@ -33,59 +33,55 @@ func TestWaiterCheck(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		req    WaitRequest
+		req    Request
 		s      deployment.Summary
 		done   bool
-		reason Reason
+		reason operations.Reason
 	}{
-		{"stale Running before the write", WaitRequest{MinGeneration: 5}, summary(4, 4, 3, deployment.Running), false, ""},
-		{"written, not yet observed, stale Failed", WaitRequest{MinGeneration: 5}, summary(5, 4, 3, deployment.Failed), false, ""},
-		{"observed and Running", WaitRequest{MinGeneration: 5}, summary(5, 5, 3, deployment.Running), true, ""},
-		{"a later generation counts too", WaitRequest{MinGeneration: 5}, summary(6, 6, 3, deployment.Running), true, ""},
-		{"observed and still Progressing", WaitRequest{MinGeneration: 5}, summary(5, 5, 3, deployment.Progressing), false, ""},
-		{"observed and Failed", WaitRequest{MinGeneration: 5}, summary(5, 5, 3, deployment.Failed), true, Failed},
-		{"paused with old replicas left never rolls out", WaitRequest{MinGeneration: 5}, withReplicas(summary(5, 5, 3, deployment.Paused), 4, 1, 3), true, Failed},
-		{"paused with nothing left is done", WaitRequest{MinGeneration: 5}, withReplicas(summary(5, 5, 3, deployment.Paused), 3, 3, 3), true, ""},
-		{"paused while its pods come up goes on", WaitRequest{MinGeneration: 5}, withReplicas(summary(5, 5, 3, deployment.Paused), 3, 3, 1), false, ""},
-		{"Failing past its grace fails", WaitRequest{MinGeneration: 5}, summary(5, 5, 3, deployment.Failing), true, Failed},
-		{"Failing within its grace goes on", WaitRequest{MinGeneration: 5, FailingGrace: time.Hour}, summary(5, 5, 3, deployment.Failing), false, ""},
-		{"scale: old count still shown", WaitRequest{Replicas: int32p(5)}, summary(4, 4, 3, deployment.Running), false, ""},
-		{"scale: new count, not observed", WaitRequest{Replicas: int32p(5)}, summary(5, 4, 5, deployment.Scaling), false, ""},
-		{"scale: new count Running", WaitRequest{Replicas: int32p(5)}, summary(5, 5, 5, deployment.Running), true, ""},
-		{"scale to zero", WaitRequest{Replicas: int32p(0)}, summary(5, 5, 0, deployment.ScaledToZero), true, ""},
+		{"stale Running before the write", Request{MinGeneration: 5}, summary(4, 4, 3, deployment.Running), false, ""},
+		{"written, not yet observed, stale Failed", Request{MinGeneration: 5}, summary(5, 4, 3, deployment.Failed), false, ""},
+		{"observed and Running", Request{MinGeneration: 5}, summary(5, 5, 3, deployment.Running), true, ""},
+		{"a later generation counts too", Request{MinGeneration: 5}, summary(6, 6, 3, deployment.Running), true, ""},
+		{"observed and still Progressing", Request{MinGeneration: 5}, summary(5, 5, 3, deployment.Progressing), false, ""},
+		{"observed and Failed", Request{MinGeneration: 5}, summary(5, 5, 3, deployment.Failed), true, operations.Failed},
+		{"paused with old replicas left never rolls out", Request{MinGeneration: 5}, withReplicas(summary(5, 5, 3, deployment.Paused), 4, 1, 3), true, operations.Failed},
+		{"paused with nothing left is done", Request{MinGeneration: 5}, withReplicas(summary(5, 5, 3, deployment.Paused), 3, 3, 3), true, ""},
+		{"paused while its pods come up goes on", Request{MinGeneration: 5}, withReplicas(summary(5, 5, 3, deployment.Paused), 3, 3, 1), false, ""},
+		{"Failing past its grace fails", Request{MinGeneration: 5}, summary(5, 5, 3, deployment.Failing), true, operations.Failed},
+		{"Failing within its grace goes on", Request{MinGeneration: 5, FailingGrace: time.Hour}, summary(5, 5, 3, deployment.Failing), false, ""},
+		{"scale: old count still shown", Request{Replicas: int32p(5)}, summary(4, 4, 3, deployment.Running), false, ""},
+		{"scale: new count, not observed", Request{Replicas: int32p(5)}, summary(5, 4, 5, deployment.Scaling), false, ""},
+		{"scale: new count Running", Request{Replicas: int32p(5)}, summary(5, 5, 5, deployment.Running), true, ""},
+		{"scale to zero", Request{Replicas: int32p(0)}, summary(5, 5, 0, deployment.ScaledToZero), true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stopped := false
-			w := &waiter{req: tt.req, stop: func() { stopped = true }, synced: true, judge: gate.Judge{Grace: tt.req.FailingGrace}}
-			defer func() {
-				if w.timer != nil {
-					w.timer.Stop()
-				}
-			}()
+			w := newWaiter(tt.req, func() { stopped = true })
+			defer w.stopTimerLocked()
 			w.OnEvent(deployment.Event{Type: deployment.Modified, Summary: tt.s})
-			if w.done != tt.done || stopped != tt.done {
-				t.Fatalf("done = %v, stopped = %v, want %v", w.done, stopped, tt.done)
+			if w.ended != tt.done || stopped != tt.done {
+				t.Fatalf("done = %v, stopped = %v, want %v", w.ended, stopped, tt.done)
 			}
-			if got := ReasonOf(w.err); got != tt.reason {
+			if got := operations.ReasonOf(w.err); got != tt.reason {
 				t.Errorf("reason = %q (err %v), want %q", got, w.err, tt.reason)
 			}
 		})
 	}
 }
 
-func TestWaiterDecidesNothingWhileTheWatchIsLost(t *testing.T) {
+func TestWaitDecidesNothingWhileTheWatchIsLost(t *testing.T) {
 	stopped := false
-	w := &waiter{req: WaitRequest{MinGeneration: 5}, stop: func() { stopped = true }, synced: true}
+	w := newWaiter(Request{MinGeneration: 5}, func() { stopped = true })
 	w.OnEvent(deployment.Event{Type: deployment.Modified, Summary: deployment.Summary{Namespace: "shop", Name: "web", Generation: 5, ObservedGeneration: 5, Status: deployment.Progressing}})
 	w.OnHealth(tracker.Health{State: tracker.Reconnecting, Since: time.Now(), Err: errors.New("connection refused")})
 	w.OnEvent(deployment.Event{Type: deployment.Modified, Summary: deployment.Summary{Namespace: "shop", Name: "web", Generation: 5, ObservedGeneration: 5, Status: deployment.Running}})
-	if w.done || stopped {
+	if w.ended || stopped {
 		t.Fatal("decided while the watch was lost")
 	}
 	w.OnHealth(tracker.Health{State: tracker.Live, Since: time.Now()})
-	if !w.done || !stopped || w.err != nil {
-		t.Fatalf("once live again: done %v, stopped %v, err %v; want done on Running", w.done, stopped, w.err)
+	if !w.ended || !stopped || w.err != nil {
+		t.Fatalf("once live again: done %v, stopped %v, err %v; want done on Running", w.ended, stopped, w.err)
 	}
 }
 
@@ -121,7 +117,7 @@ type waitResult struct {
 	err error
 }
 
-func startWait(ctx context.Context, t *testing.T, client *fake.Clientset, req WaitRequest) (*syncSignal, chan waitResult) {
+func startWait(ctx context.Context, t *testing.T, client *fake.Clientset, req Request) (*syncSignal, chan waitResult) {
 	t.Helper()
 	sink := newSyncSignal()
 	done := make(chan waitResult, 1)
@@ -149,7 +145,7 @@ func TestWaitSkipsTheStateBeforeTheWrite(t *testing.T) {
 	c := newClient(t, d)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, done := startWait(ctx, t, c, WaitRequest{Namespace: "shop", Name: "web", MinGeneration: 5})
+	_, done := startWait(ctx, t, c, Request{Namespace: "shop", Name: "web", MinGeneration: 5})
 
 	// The write, seen before the controller acts on it; then the rollout.
 	steps := []func(*appsv1.Deployment){
@@ -187,16 +183,16 @@ func TestWaitEnds(t *testing.T) {
 		name    string
 		change  func(*fake.Clientset) error
 		timeout bool
-		reason  Reason
+		reason  operations.Reason
 		message string
 	}{
-		{name: "failed", reason: Failed, message: `deployment "web" in namespace "shop" is Failed: ProgressDeadlineExceeded: ReplicaSet "web-1" has timed out progressing.`,
+		{name: "failed", reason: operations.Failed, message: `deployment "web" in namespace "shop" is Failed: ProgressDeadlineExceeded: ReplicaSet "web-1" has timed out progressing.`,
 			change: func(c *fake.Clientset) error {
 				d := newDeployment(3)
 				failed(d)
 				return c.Tracker().Update(deploymentsGVR, d, "shop")
 			}},
-		{name: "deleted", reason: NotFound, message: "was deleted while waiting",
+		{name: "deleted", reason: operations.NotFound, message: "was deleted while waiting",
 			change: func(c *fake.Clientset) error { return c.Tracker().Delete(deploymentsGVR, "shop", "web") }},
 		{name: "timeout", timeout: true, message: `deployment "web" in namespace "shop" is Running`},
 	}
@@ -207,7 +203,7 @@ func TestWaitEnds(t *testing.T) {
 			defer cancel()
 			waitCtx, cancelWait := context.WithCancel(ctx)
 			defer cancelWait()
-			_, done := startWait(waitCtx, t, c, WaitRequest{Namespace: "shop", Name: "web", MinGeneration: 5})
+			_, done := startWait(waitCtx, t, c, Request{Namespace: "shop", Name: "web", MinGeneration: 5})
 			if tt.change != nil {
 				if err := tt.change(c); err != nil {
 					t.Fatal(err)
@@ -217,7 +213,7 @@ func TestWaitEnds(t *testing.T) {
 				cancelWait() // as a deadline would
 			}
 			r := <-done
-			if got := ReasonOf(r.err); got != tt.reason {
+			if got := operations.ReasonOf(r.err); got != tt.reason {
 				t.Fatalf("reason = %q (err %v), want %q", got, r.err, tt.reason)
 			}
 			if r.err == nil || !strings.Contains(r.err.Error(), tt.message) {
@@ -239,8 +235,8 @@ func TestWaitStartErrors(t *testing.T) {
 		c := newClient(t, elsewhere)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, err := Wait(ctx, listWatchable(c), WaitRequest{Namespace: "shop", Name: "web"}, nil)
-		if ReasonOf(err) != NotFound || !strings.Contains(err.Error(), `deployment "web" not found in namespace "shop"`) {
+		_, err := Wait(ctx, listWatchable(c), Request{Namespace: "shop", Name: "web"}, nil)
+		if operations.ReasonOf(err) != operations.NotFound || !strings.Contains(err.Error(), `deployment "web" not found in namespace "shop"`) {
 			t.Errorf("err = %v, want NotFound naming both", err)
 		}
 	})
@@ -252,8 +248,8 @@ func TestWaitStartErrors(t *testing.T) {
 		// The tracker reports an error at start only once ctx ends.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_, err := Wait(ctx, listWatchable(c), WaitRequest{Namespace: "shop", Name: "web"}, nil)
-		if ReasonOf(err) != Forbidden || !strings.Contains(err.Error(), "--wait needs list and watch on deployments") {
+		_, err := Wait(ctx, listWatchable(c), Request{Namespace: "shop", Name: "web"}, nil)
+		if operations.ReasonOf(err) != operations.Forbidden || !strings.Contains(err.Error(), "--wait needs list and watch on deployments") {
 			t.Errorf("err = %v, want Forbidden with a hint", err)
 		}
 	})
@@ -267,7 +263,7 @@ func TestWaitAlreadySettled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sink := newSyncSignal()
-	s, err := Wait(ctx, listWatchable(c), WaitRequest{Namespace: "shop", Name: "web", MinGeneration: 4}, sink)
+	s, err := Wait(ctx, listWatchable(c), Request{Namespace: "shop", Name: "web", MinGeneration: 4}, sink)
 	if err != nil || s.Status != deployment.Running {
 		t.Fatalf("wait = %v, %v; want Running, nil", s.Status, err)
 	}
@@ -275,5 +271,63 @@ func TestWaitAlreadySettled(t *testing.T) {
 	case <-sink.synced:
 	default:
 		t.Error("the sink was never told the tracker synced")
+	}
+}
+
+// TestWaitEndsWhenScaledByOther: a replica count other than the one the
+// scale set, at or after the scale's resourceVersion, ends the wait with a
+// Conflict naming the autoscaler; before it, it is the old state and
+// waited past. Where resourceVersions do not compare, a count seen after
+// the scale's own counts.
+func TestWaitEndsWhenScaledByOther(t *testing.T) {
+	as := []operations.Autoscaler{{Name: "web", MinReplicas: 2, MaxReplicas: 4}}
+	ev := func(rv string, desired int32) deployment.Event {
+		return deployment.Event{Type: deployment.Modified, Summary: deployment.Summary{Namespace: "shop", Name: "web",
+			Generation: 6, ObservedGeneration: 5, ResourceVersion: rv, Replicas: deployment.Replicas{Desired: desired}, Status: deployment.Scaling}}
+	}
+	tests := []struct {
+		name   string
+		req    Request
+		events []deployment.Event
+		done   bool
+		says   []string
+	}{
+		{"older state", Request{Replicas: int32p(8), ResourceVersion: "100", Autoscalers: as},
+			[]deployment.Event{ev("99", 3)}, false, nil},
+		{"the autoscaler's count after the scale", Request{Replicas: int32p(8), ResourceVersion: "100", Autoscalers: as},
+			[]deployment.Event{ev("99", 3), ev("100", 8), ev("120", 4)}, true,
+			[]string{`deployment "web" in namespace "shop" was scaled to 4 replicas by someone else while waiting for 8: HorizontalPodAutoscaler "web" (min 2, max 4 replicas) sets its replicas`,
+				"kubectl patch hpa web -n shop"}},
+		{"the autoscaler was first", Request{Replicas: int32p(8), ResourceVersion: "100", Autoscalers: as},
+			[]deployment.Event{ev("101", 4)}, true, []string{"scaled to 4 replicas by someone else"}},
+		{"no autoscaler known", Request{Replicas: int32p(8), ResourceVersion: "100"},
+			[]deployment.Event{ev("101", 5)}, true, []string{"scaled to 5 replicas by someone else while waiting for 8", "--show-managed-fields"}},
+		{"versions that do not compare: unknown order", Request{Replicas: int32p(8), ResourceVersion: "x1"},
+			[]deployment.Event{ev("x0", 3)}, false, nil},
+		{"versions that do not compare: after the scale's own", Request{Replicas: int32p(8), ResourceVersion: "x1"},
+			[]deployment.Event{ev("x0", 3), ev("x1", 8), ev("x2", 4)}, true, []string{"scaled to 4 replicas by someone else"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.req.Namespace, tt.req.Name = "shop", "web"
+			w := newWaiter(tt.req, func() {})
+			for _, e := range tt.events {
+				w.OnEvent(e)
+			}
+			if w.ended != tt.done {
+				t.Fatalf("done = %v, want %v (err %v)", w.ended, tt.done, w.err)
+			}
+			if !tt.done {
+				return
+			}
+			if operations.ReasonOf(w.err) != operations.Conflict {
+				t.Errorf("reason of %v = %q, want Conflict", w.err, operations.ReasonOf(w.err))
+			}
+			for _, s := range tt.says {
+				if !strings.Contains(w.err.Error(), s) {
+					t.Errorf("error %q does not say %q", w.err, s)
+				}
+			}
+		})
 	}
 }
