@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -329,5 +330,52 @@ func TestWaitEndsWhenScaledByOther(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWaitClosing: what a wait ends with, from what Wait returned: the
+// outcome and one line naming the rollout and where it stands; errors that
+// are no verdict (a deletion, an API error) pass as they are, for the
+// caller to explain.
+func TestWaitClosing(t *testing.T) {
+	req := Request{Namespace: "shop", Name: "web"}
+	last := deployment.Summary{Namespace: "shop", Name: "web", Status: deployment.Progressing, Message: "1 of 3 updated",
+		Replicas: deployment.Replicas{Desired: 3, Updated: 1, Available: 2}}
+	failed := &operations.Error{Reason: operations.Failed, Message: `deployment "web" in namespace "shop" is Failed: ProgressDeadlineExceeded`}
+	gone := &operations.Error{Reason: operations.NotFound, Message: "was deleted while waiting"}
+	for _, tt := range []struct {
+		name    string
+		last    deployment.Summary
+		err     error
+		outcome Outcome // 0: err passes as it is
+		says    string
+	}{
+		{"failed", last, failed, Failed, `deployment "web" in namespace "shop" is Failed: ProgressDeadlineExceeded`},
+		{"timed out", last, fmt.Errorf("deployment %q in namespace %q is Progressing: %w", "web", "shop", context.DeadlineExceeded), TimedOut,
+			`timed out after 3s waiting for the rollout of deployment "web" in namespace "shop": it is Progressing, 1 of 3 replicas updated and available (1 of 3 updated)`},
+		{"interrupted before the first list", deployment.Summary{}, fmt.Errorf("not yet listed: %w", context.Canceled), Interrupted,
+			`interrupted while waiting for the rollout of deployment "web" in namespace "shop": it was not listed yet`},
+		{"deleted", last, gone, 0, "was deleted while waiting"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := req.Closing(tt.last, tt.err, 3*time.Second)
+			var end *Error
+			switch {
+			case tt.outcome == 0 && err != tt.err:
+				t.Fatalf("closing = %v, want %v as it is", err, tt.err)
+			case tt.outcome != 0 && (!errors.As(err, &end) || end.Outcome != tt.outcome):
+				t.Fatalf("closing = %v, want outcome %d", err, tt.outcome)
+			case err.Error() != tt.says:
+				t.Errorf("closing says %q, want %q", err, tt.says)
+			case !errors.Is(err, tt.err):
+				t.Errorf("closing %v does not wrap %v", err, tt.err)
+			}
+		})
+	}
+	if err := req.Closing(last, nil, time.Second); err != nil {
+		t.Errorf("a wait that passed closes with %v", err)
+	}
+	if got := req.Success(); got != `deployment "web" successfully rolled out` {
+		t.Errorf("success line %q", got)
 	}
 }
