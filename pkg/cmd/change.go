@@ -19,7 +19,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/scheme"
 
-	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
@@ -67,7 +67,7 @@ func newChangeOptions(configFlags *genericclioptions.ConfigFlags, streams generi
 		IOStreams:    streams,
 		DryRun:       string(operations.DryRunNone),
 		Timeout:      defaultWaitTimeout,
-		FailingGrace: deployment.DefaultFailingGrace,
+		FailingGrace: gate.DefaultFailingGrace,
 		IsTerminal:   isTerminal, TerminalSize: terminalSize,
 	}
 }
@@ -284,24 +284,20 @@ func (o *changeOptions) wait(ctx context.Context, res operations.Result) error {
 	} else {
 		p = printers.NewStream(out, printers.Options{})
 	}
-	req := res.WaitRequest()
+	req := gate.ForChange(res)
 	req.Diagnose, req.FailingGrace = tracker.DiagnoseWith(o.clients.Kube), o.FailingGrace
-	last, err := operations.Wait(ctx, o.clients.Kube.AppsV1(), req, p)
+	last, err := gate.Wait(ctx, o.clients.Kube.AppsV1(), req, p)
 	if closeErr := p.Close(); closeErr != nil && !isBrokenPipe(closeErr) && err == nil {
 		return fmt.Errorf("writing output: %w", closeErr)
 	}
+	err = req.Closing(last, err, o.Timeout)
+	var end *gate.Error
 	switch {
 	case err == nil:
-		fmt.Fprintf(out, "deployment %q successfully rolled out\n", res.Name)
+		fmt.Fprintln(out, req.Success())
 		return nil
-	case operations.ReasonOf(err) == operations.Failed:
-		return &ExitError{Code: exitFailure, Err: o.explain(ctx, err)}
-	case errors.Is(err, context.DeadlineExceeded):
-		return &ExitError{Code: exitTimeout, Err: explained(err, "timed out after %s waiting for the rollout of deployment %q in namespace %q: %s",
-			o.Timeout, res.Name, res.Namespace, describe(last))}
-	case errors.Is(err, context.Canceled):
-		return &ExitError{Code: interruptCode(ctx), Err: explained(err, "interrupted while waiting for the rollout of deployment %q in namespace %q: %s",
-			res.Name, res.Namespace, describe(last))}
+	case errors.As(err, &end):
+		return exitOf(ctx, end)
 	}
 	return o.explain(ctx, err)
 }
@@ -353,18 +349,6 @@ func completeDeployments(getter genericclioptions.RESTClientGetter) func(*cobra.
 		}
 		return names, cobra.ShellCompDirectiveNoFileComp
 	}
-}
-
-// describe says where a rollout stands.
-func describe(s deployment.Summary) string {
-	if s.Name == "" {
-		return "it was not listed yet"
-	}
-	msg := fmt.Sprintf("it is %s, %d of %d replicas updated and available", s.Status, min(s.Replicas.Updated, s.Replicas.Available), s.Replicas.Desired)
-	if s.Message != "" {
-		msg += " (" + s.Message + ")"
-	}
-	return msg
 }
 
 // oneDeployment reports args that do not name exactly one Deployment, for

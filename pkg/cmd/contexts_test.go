@@ -1,15 +1,8 @@
 package cmd
 
 import (
-	"context"
-	"errors"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
-	"github.com/deploywatch/kubectl-deploywatch/pkg/fanin"
-	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
 // twoContexts writes a kubeconfig with contexts east and west, both on a
@@ -70,73 +63,4 @@ func TestUnreachableContextsFailTheWait(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
-}
-
-func TestCompletionAcrossContexts(t *testing.T) {
-	in := func(ctx, name string, status deployment.Status, msg string) deployment.Summary {
-		s := summary(name, status, msg)
-		s.Context = ctx
-		return s
-	}
-	live := func(ctx string) fanin.State { return fanin.State{Context: ctx, Namespace: "shop", Synced: true} }
-
-	t.Run("done only when every context is", func(t *testing.T) {
-		stopped := 0
-		c := newCompletion(nopSink{}, func() { stopped++ }, time.Minute)
-		c.OnSource(live("east"))
-		c.OnSource(fanin.State{Context: "west", Namespace: "shop", Err: errors.New("connection refused")})
-		c.OnSynced([]deployment.Summary{in("east", "web", deployment.Running, "")})
-		if stopped != 0 {
-			t.Fatal("done while west has not been seen")
-		}
-		west := live("west")
-		west.Snapshot = []deployment.Summary{in("west", "web", deployment.Progressing, "1 of 3 updated")}
-		c.OnSource(west)
-		if stopped != 0 {
-			t.Fatal("done while west's web is Progressing")
-		}
-		c.OnEvent(deployment.Event{Type: deployment.Modified, Summary: in("west", "web", deployment.Running, "")})
-		if stopped != 1 {
-			t.Fatalf("stopped %d times once both are done, want 1", stopped)
-		}
-	})
-
-	t.Run("a failure names its context; a lost context decides nothing", func(t *testing.T) {
-		stopped := 0
-		c := newCompletion(nopSink{}, func() { stopped++ }, time.Minute)
-		c.OnSource(live("east"))
-		c.OnSource(live("west"))
-		c.OnSynced([]deployment.Summary{in("east", "web", deployment.Running, ""), in("west", "web", deployment.Progressing, "")})
-		lost := live("west")
-		lost.Health = tracker.Health{State: tracker.Reconnecting, Since: time.Now(), Err: errors.New("connection refused")}
-		c.OnSource(lost)
-		c.OnEvent(deployment.Event{Type: deployment.Modified, Summary: in("west", "web", deployment.Failed, "ProgressDeadlineExceeded")})
-		if stopped != 0 {
-			t.Fatal("decided on west while its watch is lost")
-		}
-		c.OnSource(live("west"))
-		if stopped != 1 {
-			t.Fatal("west back and Failed, yet not decided")
-		}
-		err := c.result(context.Background(), 0)
-		var exit *ExitError
-		if !errors.As(err, &exit) || exit.Code != exitFailure || !strings.Contains(err.Error(), `deployment shop/web in context "west" is Failed: ProgressDeadlineExceeded`) {
-			t.Fatalf("result = %v, want exit 1 naming west", err)
-		}
-	})
-
-	t.Run("a timeout names what is pending where", func(t *testing.T) {
-		c := newCompletion(nopSink{}, func() {}, time.Minute)
-		c.OnSource(live("east"))
-		c.OnSource(live("west"))
-		c.OnSynced([]deployment.Summary{in("east", "web", deployment.Running, ""), in("west", "web", deployment.Scaling, "")})
-		ctx, cancel := context.WithTimeout(context.Background(), 0)
-		defer cancel()
-		<-ctx.Done()
-		err := c.result(ctx, time.Second)
-		var exit *ExitError
-		if !errors.As(err, &exit) || exit.Code != exitTimeout || err.Error() != `timed out after 1s waiting for shop/web in context "west" (Scaling)` {
-			t.Fatalf("result = %v, want exit 2 naming west's web", err)
-		}
-	})
 }

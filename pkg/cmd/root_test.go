@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
@@ -191,103 +192,42 @@ func summary(name string, status deployment.Status, msg string) deployment.Summa
 	return deployment.Summary{Namespace: "shop", Name: name, Status: status, Message: msg}
 }
 
-func TestCompletionOutcomes(t *testing.T) {
-	added := func(s deployment.Summary) deployment.Event {
-		return deployment.Event{Type: deployment.Added, Summary: s}
+// TestWaitExitCodes: how a wait of package gate ends is the exit code: 1
+// when a rollout failed, 2 on --timeout, 130 (128+signal) when interrupted.
+func TestWaitExitCodes(t *testing.T) {
+	failed := gate.NewView(nopSink{}, func() {}, time.Minute)
+	failed.OnSynced([]deployment.Summary{summary("web", deployment.Running, ""), summary("api", deployment.Failed, "ProgressDeadlineExceeded: timed out")})
+	var exit *ExitError
+	err := exitOf(context.Background(), failed.Result(context.Background(), 0))
+	if !errors.As(err, &exit) || exit.Code != exitFailure || !strings.Contains(err.Error(), "deployment shop/api is Failed: ProgressDeadlineExceeded: timed out") {
+		t.Fatalf("result = %v, want exit 1 naming shop/api", err)
 	}
 
-	t.Run("waits for the sync, then for every deployment", func(t *testing.T) {
-		stopped := 0
-		c := newCompletion(nopSink{}, func() { stopped++ }, time.Minute)
-		c.OnEvent(added(summary("web", deployment.Running, "")))
-		if stopped != 0 {
-			t.Fatal("stopped before the first sync")
-		}
-		c.OnEvent(added(summary("api", deployment.Progressing, "1 of 3 updated")))
-		c.OnSynced(nil)
-		if stopped != 0 {
-			t.Fatal("stopped while api is Progressing")
-		}
-		c.OnEvent(deployment.Event{Type: deployment.Modified, Summary: summary("api", deployment.ScaledToZero, "")})
-		if stopped != 1 {
-			t.Fatalf("stopped %d times once all settled, want 1", stopped)
-		}
-		if err := c.result(context.Background(), 0); err != nil {
-			t.Fatalf("result = %v, want nil", err)
-		}
-	})
-
-	t.Run("a failure ends it with exit 1 and the message", func(t *testing.T) {
-		c := newCompletion(nopSink{}, func() {}, time.Minute)
-		c.OnSynced([]deployment.Summary{summary("web", deployment.Running, ""), summary("api", deployment.Failed, "ProgressDeadlineExceeded: timed out")})
-		var exit *ExitError
-		err := c.result(context.Background(), 0)
-		if !errors.As(err, &exit) || exit.Code != exitFailure || !strings.Contains(err.Error(), "deployment shop/api is Failed: ProgressDeadlineExceeded: timed out") {
-			t.Fatalf("result = %v, want exit 1 naming shop/api", err)
-		}
-	})
-
-	t.Run("a deleted deployment is no longer waited for", func(t *testing.T) {
-		stopped := 0
-		c := newCompletion(nopSink{}, func() { stopped++ }, time.Minute)
-		c.OnSynced([]deployment.Summary{summary("web", deployment.Running, ""), summary("old", deployment.Degraded, "1 of 2 available")})
-		c.OnEvent(deployment.Event{Type: deployment.Deleted, Summary: summary("old", deployment.Degraded, "")})
-		if stopped != 1 {
-			t.Fatalf("stopped %d times, want 1", stopped)
-		}
-	})
-
-	t.Run("timeout and interrupt name what is pending", func(t *testing.T) {
-		c := newCompletion(nopSink{}, func() {}, time.Minute)
-		c.OnSynced([]deployment.Summary{summary("web", deployment.Scaling, ""), summary("api", deployment.Running, "")})
-		ctx, cancel := context.WithTimeout(context.Background(), 0)
-		defer cancel()
-		<-ctx.Done()
-		var exit *ExitError
-		err := c.result(ctx, 3*time.Second)
-		if !errors.As(err, &exit) || exit.Code != exitTimeout || err.Error() != "timed out after 3s waiting for shop/web (Scaling)" {
-			t.Fatalf("result = %v, want exit 2 naming shop/web", err)
-		}
-		canceled, cancel2 := context.WithCancel(context.Background())
-		cancel2()
-		if err := c.result(canceled, 0); !errors.As(err, &exit) || exit.Code != exitSignal {
-			t.Fatalf("result after an interrupt = %v, want exit 130", err)
-		}
-		for sig, code := range map[os.Signal]int{os.Interrupt: 130, syscall.SIGTERM: 143} {
-			signaled, cancel3 := context.WithCancelCause(context.Background())
-			cancel3(signalCause{sig})
-			if err := c.result(signaled, 0); !errors.As(err, &exit) || exit.Code != code {
-				t.Errorf("result after %v = %v, want exit %d", sig, err, code)
-			}
-		}
-	})
-}
-
-func TestCompletionDecidesNothingWhileTheWatchIsLost(t *testing.T) {
-	lostAt := time.Date(2026, 12, 2, 14, 9, 0, 0, time.Local)
-	refused := errors.New("connect: connection refused")
-	stopped := 0
-	c := newCompletion(nopSink{}, func() { stopped++ }, time.Minute)
-	c.OnSynced([]deployment.Summary{summary("web", deployment.Progressing, "1 of 3 updated")})
-	c.OnHealth(tracker.Health{State: tracker.Reconnecting, Since: lostAt, Err: refused})
+	c := gate.NewView(nopSink{}, func() {}, time.Minute)
+	c.OnSynced([]deployment.Summary{summary("web", deployment.Scaling, ""), summary("api", deployment.Running, "")})
 	ctx, cancel := context.WithTimeout(context.Background(), 0)
 	defer cancel()
 	<-ctx.Done()
-	var exit *ExitError
-	err := c.result(ctx, 3*time.Second)
-	want := "timed out after 3s while the watch was lost (reconnecting since 14:09:00: connect: connection refused); the last state seen, possibly stale: shop/web (Progressing)"
-	if !errors.As(err, &exit) || exit.Code != exitTimeout || err.Error() != want {
-		t.Fatalf("a timeout while lost: %v, want exit 2 with %q", err, want)
+	err = exitOf(ctx, c.Result(ctx, 3*time.Second))
+	if !errors.As(err, &exit) || exit.Code != exitTimeout || err.Error() != "timed out after 3s waiting for shop/web (Scaling)" {
+		t.Fatalf("result = %v, want exit 2 naming shop/web", err)
 	}
-	// What arrives while lost (nothing should; were it to) decides nothing.
-	c.OnEvent(deployment.Event{Type: deployment.Modified, Summary: summary("web", deployment.Running, "")})
-	if stopped != 0 {
-		t.Fatal("decided complete while the watch was lost")
+	canceled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if err := exitOf(canceled, c.Result(canceled, 0)); !errors.As(err, &exit) || exit.Code != exitSignal {
+		t.Fatalf("result after an interrupt = %v, want exit 130", err)
 	}
-	// Back, and the relist brought the truth: decided on it.
-	c.OnHealth(tracker.Health{State: tracker.Live, Since: lostAt.Add(time.Minute)})
-	if stopped != 1 {
-		t.Fatalf("stopped %d times once live again with web Running, want 1", stopped)
+	for sig, code := range map[os.Signal]int{os.Interrupt: 130, syscall.SIGTERM: 143} {
+		signaled, cancel3 := context.WithCancelCause(context.Background())
+		cancel3(signalCause{sig})
+		if err := exitOf(signaled, c.Result(signaled, 0)); !errors.As(err, &exit) || exit.Code != code {
+			t.Errorf("result after %v = %v, want exit %d", sig, err, code)
+		}
+	}
+
+	other := errors.New("connection refused")
+	if exitOf(ctx, nil) != nil || exitOf(ctx, other) != other {
+		t.Error("exitOf changed nil or an error that is no end of a wait")
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/fanin"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
@@ -73,7 +74,7 @@ type WatchOptions struct {
 func NewWatchOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WatchOptions {
 	return &WatchOptions{
 		configFlags: configFlags, IOStreams: streams,
-		Output: "table", Initial: true, FailingGrace: deployment.DefaultFailingGrace, Diagnose: true,
+		Output: "table", Initial: true, FailingGrace: gate.DefaultFailingGrace, Diagnose: true,
 		ContextTimeout: 10 * time.Second,
 		IsTerminal:     isTerminal, TerminalSize: terminalSize,
 	}
@@ -286,7 +287,7 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 }
 
 // drive runs the watch (run) into p, through the notices for a pipe and,
-// with --until-complete, the completion, and turns how it ended into the
+// with --until-complete, the gate, and turns how it ended into the
 // command's outcome. where names the namespace for "No resources found".
 func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synced *atomic.Bool,
 	notice func(tracker.Sink) tracker.Sink, run func(context.Context, tracker.Sink) error, explain func(error) error) error {
@@ -306,9 +307,9 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 		sink = notice(sink)
 	}
 	sink = &syncFlag{Sink: sink, synced: synced}
-	var done *completion
+	var done *gate.View
 	if o.UntilComplete {
-		done = newCompletion(sink, stopTracker, o.FailingGrace)
+		done = gate.NewView(sink, stopTracker, o.FailingGrace)
 		sink = done
 	}
 	err := run(runCtx, sink)
@@ -320,9 +321,27 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 		return fmt.Errorf("writing output: %w", closeErr)
 	}
 	if done != nil {
-		return done.result(ctx, o.Timeout)
+		return exitOf(ctx, done.Result(ctx, o.Timeout))
 	}
 	return nil
+}
+
+// exitOf gives the end of a wait (package gate) its exit code: 1 when a
+// rollout failed, 2 when --timeout ran out, 128+signal when interrupted.
+// Any other error (nil included) is returned as it is.
+func exitOf(ctx context.Context, err error) error {
+	var end *gate.Error
+	if !errors.As(err, &end) {
+		return err
+	}
+	code := exitFailure
+	switch end.Outcome {
+	case gate.TimedOut:
+		code = exitTimeout
+	case gate.Interrupted:
+		code = interruptCode(ctx)
+	}
+	return &ExitError{Code: code, Err: end}
 }
 
 // checkNamespace reports a namespace that does not exist instead of waiting
@@ -468,236 +487,6 @@ func (n *emptyNotice) OnSynced(snapshot []deployment.Summary) {
 		return
 	}
 	fmt.Fprintf(n.errOut, "No resources found in %s namespace.\n", n.where)
-}
-
-// completion wraps a printer and stops the watch once every Deployment is
-// complete, or one has failed (Failed, paused with old replicas left, or Failing
-// for longer than the grace period).
-type completion struct {
-	tracker.Sink
-	stop func()
-
-	mu      sync.Mutex
-	judge   deployment.Judge
-	timer   *time.Timer // re-judges when a Failing rollout's grace ends
-	state   map[string]deployment.Summary
-	synced  bool
-	outcome string // "", "complete" or "failed"
-	failed  deployment.Summary
-	// health is the watch's; while it is not live nothing is decided: the
-	// state may be stale, and the events after the outage bring the truth.
-	health tracker.Health
-	// sources, in a view over several (package fanin), replace health:
-	// a Deployment is judged only while its context is live, and the view
-	// is complete only when every source is.
-	sources map[string]fanin.State
-}
-
-func (c *completion) OnSource(st fanin.State) {
-	fanin.TellSource(c.Sink, st)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, s := range st.Snapshot { // a source that synced late, or --initial=false
-		c.state[s.Key()] = s
-	}
-	st.Snapshot = nil
-	c.sources[st.Context+"/"+st.Namespace] = st
-	c.checkLocked()
-}
-
-// contextsLiveLocked says, per context, whether every source of it is live.
-func (c *completion) contextsLiveLocked() map[string]bool {
-	live := map[string]bool{}
-	for _, st := range c.sources {
-		if l, seen := live[st.Context]; !seen || l {
-			live[st.Context] = st.Live()
-		}
-	}
-	return live
-}
-
-func (c *completion) OnHealth(h tracker.Health) {
-	tracker.TellHealth(c.Sink, h)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.health = h
-	c.checkLocked() // back: decide on what the relist or resumed watch brought
-}
-
-func (c *completion) liveLocked() bool {
-	return c.health.State == "" || c.health.State == tracker.Live
-}
-
-func newCompletion(next tracker.Sink, stop func(), grace time.Duration) *completion {
-	return &completion{Sink: next, stop: stop, state: map[string]deployment.Summary{}, judge: deployment.Judge{Grace: grace},
-		sources: map[string]fanin.State{}}
-}
-
-func (c *completion) OnEvent(e deployment.Event) {
-	c.Sink.OnEvent(e)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e.Type == deployment.Deleted {
-		delete(c.state, e.Key())
-		c.judge.Forget(e.Key())
-	} else {
-		c.state[e.Key()] = e.Summary
-	}
-	c.checkLocked()
-}
-
-func (c *completion) OnSynced(snapshot []deployment.Summary) {
-	c.Sink.OnSynced(snapshot)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.synced = true
-	for _, s := range snapshot { // --initial=false delivers no ADDED events
-		c.state[s.Key()] = s
-	}
-	c.checkLocked()
-}
-
-func (c *completion) checkLocked() {
-	multi := len(c.sources) > 0
-	if !c.synced || c.outcome != "" || (!multi && !c.liveLocked()) {
-		return
-	}
-	live := c.contextsLiveLocked()
-	keys := make([]string, 0, len(c.state))
-	for k := range c.state {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // the first failure by name, on every run
-	complete := true
-	var next time.Time
-	for _, l := range live {
-		complete = complete && l
-	}
-	for _, k := range keys {
-		s := c.state[k]
-		if multi && !live[s.Context] {
-			complete = false // its context is not current: nothing is decided on it
-			continue
-		}
-		verdict, deadline := c.judge.Verdict(&s)
-		switch verdict {
-		case deployment.Failure:
-			c.outcome, c.failed = "failed", s
-			c.stop()
-			return
-		case deployment.Pending:
-			complete = false
-			if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
-				next = deadline
-			}
-		}
-	}
-	if complete {
-		c.outcome = "complete"
-		c.stop()
-		return
-	}
-	if c.timer != nil {
-		c.timer.Stop()
-	}
-	if !next.IsZero() {
-		c.timer = time.AfterFunc(time.Until(next), func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.checkLocked()
-		})
-	}
-}
-
-// result turns the outcome into the exit: nil, failed (1), timeout (2) or
-// interrupted (130 for Ctrl-C, 143 for SIGTERM).
-func (c *completion) result(ctx context.Context, timeout time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.timer != nil {
-		c.timer.Stop()
-	}
-	switch c.outcome {
-	case "complete":
-		return nil
-	case "failed":
-		return &ExitError{Code: exitFailure, Err: fmt.Errorf("deployment %s is %s: %s", c.failed.Where(), c.failed.Status, c.failed.Message)}
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		if err := c.sourcesTimeoutLocked(timeout); err != nil {
-			return err
-		}
-		if !c.liveLocked() {
-			h := c.health
-			return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s while the watch was lost (reconnecting since %s: %s); the last state seen, possibly stale: %s",
-				timeout, h.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(h.Err)), c.pendingLocked())}
-		}
-		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s waiting for %s", timeout, c.pendingLocked())}
-	}
-	return &ExitError{Code: interruptCode(ctx), Err: fmt.Errorf("interrupted while waiting for %s", c.pendingLocked())}
-}
-
-// sourcesTimeoutLocked is the outcome of a --timeout in a view over several
-// sources when one of them is not live: a source never reached during the
-// whole wait is an error (exit 1), not a pass; one lost since is a timeout
-// whose state may be stale.
-func (c *completion) sourcesTimeoutLocked(timeout time.Duration) error {
-	keys := make([]string, 0, len(c.sources))
-	for k := range c.sources {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var unreached, lost []string
-	for _, k := range keys {
-		st := c.sources[k]
-		switch {
-		case !st.Synced:
-			why := "no answer"
-			if st.Err != nil {
-				why = oneLine(st.Err.Error())
-			}
-			unreached = append(unreached, fmt.Sprintf("%s (%s)", st.Name(), why))
-		case !st.Live():
-			lost = append(lost, fmt.Sprintf("%s (%s since %s: %s)", st.Name(), st.Health.State,
-				st.Health.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(st.Health.Err))))
-		}
-	}
-	if len(unreached) > 0 {
-		others := "every other deployment is complete"
-		if p := c.pendingListLocked(); len(p) > 0 {
-			others = "still pending elsewhere: " + strings.Join(p, ", ")
-		}
-		return &ExitError{Code: exitFailure, Err: fmt.Errorf("could not watch %s during the whole wait of %s; %s",
-			strings.Join(unreached, ", "), timeout, others)}
-	}
-	if len(lost) > 0 {
-		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out after %s while the watch of %s was lost; the last state seen, possibly stale: %s",
-			timeout, strings.Join(lost, ", "), c.pendingLocked())}
-	}
-	return nil
-}
-
-func (c *completion) pendingLocked() string {
-	pending := c.pendingListLocked()
-	if len(pending) == 0 {
-		return "the deployments to be listed"
-	}
-	return strings.Join(pending, ", ")
-}
-
-func (c *completion) pendingListLocked() []string {
-	var pending []string
-	for _, s := range c.state {
-		if !s.Complete() {
-			entry := fmt.Sprintf("%s (%s)", s.Where(), s.Status)
-			if s.Status == deployment.Failing {
-				entry = fmt.Sprintf("%s (%s: %s)", s.Where(), s.Status, s.Message)
-			}
-			pending = append(pending, entry)
-		}
-	}
-	sort.Strings(pending)
-	return pending
 }
 
 func isTerminal(w io.Writer) bool {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/diagnosis"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
 )
 
 // This file holds deploywatch's status rules against its two peers on the
@@ -33,7 +34,7 @@ const (
 	failed  = "failed"  // kubectl: an error; deploywatch: Stuck
 	waiting = "waiting" // neither: keep waiting
 	// failing: deploywatch waits, and fails the wait once the rollout has
-	// been Failing for --failing-grace (Judge).
+	// been Failing for --failing-grace (gate.Judge).
 	failing = "failing"
 )
 
@@ -441,16 +442,16 @@ type check struct{ name, got, want string }
 func verdict(s *deployment.Summary) string {
 	start := time.Date(2026, 11, 23, 7, 46, 13, 0, time.UTC)
 	now := start
-	j := deployment.Judge{Grace: deployment.DefaultFailingGrace, Now: func() time.Time { return now }}
+	j := gate.Judge{Grace: gate.DefaultFailingGrace, Now: func() time.Time { return now }}
 	first, _ := j.Verdict(s)
 	switch first {
-	case deployment.Done:
+	case gate.Done:
 		return done
-	case deployment.Failure:
+	case gate.Failure:
 		return failed
 	}
-	now = start.Add(deployment.DefaultFailingGrace)
-	if later, _ := j.Verdict(s); later == deployment.Failure {
+	now = start.Add(gate.DefaultFailingGrace)
+	if later, _ := j.Verdict(s); later == gate.Failure {
 		return failing
 	}
 	return waiting

@@ -53,12 +53,12 @@ func AutoscalerWarning(namespace, name string, as []Autoscaler) string {
 		return ""
 	}
 	return fmt.Sprintf("%s targets deployment %q in namespace %q and will undo this change of its replicas; change the HorizontalPodAutoscaler's minReplicas and maxReplicas instead, e.g. 'kubectl patch hpa %s -n %s -p {\"spec\":{\"minReplicas\":N}}'",
-		describeAutoscalers(as), name, namespace, as[0].Name, namespace)
+		DescribeAutoscalers(as), name, namespace, as[0].Name, namespace)
 }
 
-// describeAutoscalers names them with their bounds:
+// DescribeAutoscalers names them with their bounds:
 // HorizontalPodAutoscaler "web" (min 2, max 10 replicas).
-func describeAutoscalers(as []Autoscaler) string {
+func DescribeAutoscalers(as []Autoscaler) string {
 	parts := make([]string, len(as))
 	for i, a := range as {
 		parts[i] = fmt.Sprintf("%q (min %d, max %d replicas)", a.Name, a.MinReplicas, a.MaxReplicas)

@@ -13,8 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-
-	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 )
 
 func hpa(name, apiVersion, kind, target string, min *int32, max int32) *autoscalingv2.HorizontalPodAutoscaler {
@@ -74,63 +72,5 @@ func TestNoteAutoscalersQuiet(t *testing.T) {
 	NoteAutoscalers(context.Background(), c.AutoscalingV2(), &res)
 	if res.Warning != "" || res.Autoscalers != nil {
 		t.Errorf("forbidden: warning %q, autoscalers %+v", res.Warning, res.Autoscalers)
-	}
-}
-
-// TestWaitEndsWhenScaledByOther: a replica count other than the one the
-// scale set, at or after the scale's resourceVersion, ends the wait with a
-// Conflict naming the autoscaler; before it, it is the old state and
-// waited past. Where resourceVersions do not compare, a count seen after
-// the scale's own counts.
-func TestWaitEndsWhenScaledByOther(t *testing.T) {
-	as := []Autoscaler{{"web", 2, 4}}
-	ev := func(rv string, desired int32) deployment.Event {
-		return deployment.Event{Type: deployment.Modified, Summary: deployment.Summary{Namespace: "shop", Name: "web",
-			Generation: 6, ObservedGeneration: 5, ResourceVersion: rv, Replicas: deployment.Replicas{Desired: desired}, Status: deployment.Scaling}}
-	}
-	tests := []struct {
-		name   string
-		req    WaitRequest
-		events []deployment.Event
-		done   bool
-		says   []string
-	}{
-		{"older state", WaitRequest{Replicas: int32p(8), ResourceVersion: "100", Autoscalers: as},
-			[]deployment.Event{ev("99", 3)}, false, nil},
-		{"the autoscaler's count after the scale", WaitRequest{Replicas: int32p(8), ResourceVersion: "100", Autoscalers: as},
-			[]deployment.Event{ev("99", 3), ev("100", 8), ev("120", 4)}, true,
-			[]string{`deployment "web" in namespace "shop" was scaled to 4 replicas by someone else while waiting for 8: HorizontalPodAutoscaler "web" (min 2, max 4 replicas) sets its replicas`,
-				"kubectl patch hpa web -n shop"}},
-		{"the autoscaler was first", WaitRequest{Replicas: int32p(8), ResourceVersion: "100", Autoscalers: as},
-			[]deployment.Event{ev("101", 4)}, true, []string{"scaled to 4 replicas by someone else"}},
-		{"no autoscaler known", WaitRequest{Replicas: int32p(8), ResourceVersion: "100"},
-			[]deployment.Event{ev("101", 5)}, true, []string{"scaled to 5 replicas by someone else while waiting for 8", "--show-managed-fields"}},
-		{"versions that do not compare: unknown order", WaitRequest{Replicas: int32p(8), ResourceVersion: "x1"},
-			[]deployment.Event{ev("x0", 3)}, false, nil},
-		{"versions that do not compare: after the scale's own", WaitRequest{Replicas: int32p(8), ResourceVersion: "x1"},
-			[]deployment.Event{ev("x0", 3), ev("x1", 8), ev("x2", 4)}, true, []string{"scaled to 4 replicas by someone else"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tt.req.Namespace, tt.req.Name = "shop", "web"
-			w := &waiter{req: tt.req, stop: func() {}, synced: true}
-			for _, e := range tt.events {
-				w.OnEvent(e)
-			}
-			if w.done != tt.done {
-				t.Fatalf("done = %v, want %v (err %v)", w.done, tt.done, w.err)
-			}
-			if !tt.done {
-				return
-			}
-			if ReasonOf(w.err) != Conflict {
-				t.Errorf("reason of %v = %q, want Conflict", w.err, ReasonOf(w.err))
-			}
-			for _, s := range tt.says {
-				if !strings.Contains(w.err.Error(), s) {
-					t.Errorf("error %q does not say %q", w.err, s)
-				}
-			}
-		})
 	}
 }

@@ -2,8 +2,8 @@
 // scale subresource and sets container images with a guarded JSON patch,
 // validating every input before the first request, honouring preconditions
 // without ever overwriting a concurrent edit, and writing nothing when asked
-// for what is already there. Wait follows the rollout a change started.
-// GetHistory, Undo, Restart and SetPaused read and steer rollouts (rollout.go).
+// for what is already there. Package gate follows the rollout a change
+// started. GetHistory, Undo, Restart and SetPaused read and steer rollouts (rollout.go).
 //
 // It is shared by the CLI (`scale`, `set-image`, `history`, `undo`,
 // `restart`, `pause`, `resume`) and the web API of `serve`,
@@ -71,7 +71,7 @@ const (
 	Forbidden  Reason = "Forbidden"  // RBAC refused: 403
 	Conflict   Reason = "Conflict"   // a precondition does not hold: 409
 	Invalid    Reason = "Invalid"    // the API server refused the change: 422
-	Failed     Reason = "Failed"     // Wait: the rollout failed or cannot go on
+	Failed     Reason = "Failed"     // package gate's Wait: the rollout failed or cannot go on
 )
 
 // Problem is one thing wrong with a request; Field names the request field
@@ -175,12 +175,6 @@ type Result struct {
 	Warning string `json:"warning,omitempty"`
 }
 
-// WaitRequest returns what Wait needs to follow the rollout of this change.
-func (r Result) WaitRequest() WaitRequest {
-	return WaitRequest{Namespace: r.Namespace, Name: r.Name, MinGeneration: r.Generation, Replicas: r.Replicas,
-		ResourceVersion: r.ResourceVersion, Autoscalers: r.Autoscalers}
-}
-
 // validateTarget checks the fields every request has.
 func validateTarget(namespace, name string, dryRun DryRunMode) []Problem {
 	var ps []Problem
@@ -220,6 +214,15 @@ var (
 	imageAccess = access{"set-image", "get and patch", "deployments", "patch", ""}
 	waitAccess  = access{"--wait", "list and watch", "deployments", "watch", ""}
 )
+
+// WaitError is what an error of the watch that follows a change (package
+// gate) means, in the words of the change's own errors.
+func WaitError(err error, namespace, name string) error {
+	return apiError(err, namespace, name, waitAccess)
+}
+
+// NotFoundError is the *Error for Deployment name missing from namespace.
+func NotFoundError(namespace, name string) error { return deploymentNotFound(namespace, name, nil) }
 
 // apiError turns an error from the API server into an *Error for the
 // reasons a caller can act on, and wraps any other.

@@ -1,14 +1,19 @@
-package deployment
+package gate
 
-import "time"
+import (
+	"time"
 
-// Verdict is what a wait (--until-complete, --wait) makes of a Deployment.
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+// Verdict is what a wait (--until-complete, --wait) makes of a workload's
+// summary.
 type Verdict int
 
 const (
 	// Pending: not done yet; keep waiting.
 	Pending Verdict = iota
-	// Done: nothing left to do (see Summary.Complete).
+	// Done: nothing left to do (see deployment.Summary.Complete).
 	Done
 	// Failure: it will not finish by itself: Failed, paused with work left,
 	// or Failing for longer than the grace period.
@@ -34,14 +39,14 @@ type Judge struct {
 // Verdict judges s. For a Failing s that is still Pending it also returns
 // when it becomes a Failure unless it changes: the caller judges it again
 // then.
-func (j *Judge) Verdict(s *Summary) (Verdict, time.Time) {
+func (j *Judge) Verdict(s *deployment.Summary) (Verdict, time.Time) {
 	switch {
 	case s.Complete():
 		j.Forget(s.Key())
 		return Done, time.Time{}
 	case s.Stuck():
 		return Failure, time.Time{}
-	case s.Status != Failing:
+	case s.Status != deployment.Failing:
 		j.Forget(s.Key())
 		return Pending, time.Time{}
 	}

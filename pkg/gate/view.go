@@ -1,0 +1,139 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
+)
+
+// View is the gate of a watch (`watch --until-complete`): a sink that
+// passes everything on to the next one and stops the watch once every
+// Deployment it shows is complete, or one has failed (Failed, paused with
+// old replicas left, or Failing for longer than the grace period). A
+// deleted Deployment is no longer waited for. In a view over several
+// sources (package fanin) it decides on a Deployment only while its
+// context is live, and passes only when every source is.
+type View struct {
+	*gate
+}
+
+// NewView returns the gate of a watch whose events go on to next; stop
+// ends the watch, grace is the failing grace.
+func NewView(next tracker.Sink, stop func(), grace time.Duration) *View {
+	return &View{newGate(next, stop, grace, every{})}
+}
+
+// every is the scope of a View: every Deployment the watch shows.
+type every struct{}
+
+func (every) deleted(*deployment.Summary) error { return nil }
+
+func (every) empty() error { return nil }
+
+func (every) verdict(j *Judge, s *deployment.Summary) (Verdict, time.Time, error) {
+	verdict, deadline := j.Verdict(s)
+	if verdict == Failure {
+		return verdict, deadline, fmt.Errorf("deployment %s is %s: %s", s.Where(), s.Status, s.Message)
+	}
+	return verdict, deadline, nil
+}
+
+// Result is how the wait ended, once the watch has: nil when every
+// Deployment is complete, or an *Error: Failed (a rollout failed, or a
+// source could not be watched during the whole wait), TimedOut (ctx's
+// deadline, timeout long) or Interrupted; each names what was still
+// pending.
+func (v *View) Result(ctx context.Context, timeout time.Duration) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.stopTimerLocked()
+	switch {
+	case v.ended && v.err == nil:
+		return nil
+	case v.ended:
+		return &Error{Outcome: Failed, Message: v.err.Error(), Err: v.err}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if err := v.sourcesTimeoutLocked(timeout); err != nil {
+			return err
+		}
+		if !v.liveLocked() {
+			h := v.health
+			return &Error{Outcome: TimedOut, Message: fmt.Sprintf("timed out after %s while the watch was lost (reconnecting since %s: %s); the last state seen, possibly stale: %s",
+				timeout, h.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(h.Err)), v.pendingLocked())}
+		}
+		return &Error{Outcome: TimedOut, Message: fmt.Sprintf("timed out after %s waiting for %s", timeout, v.pendingLocked())}
+	}
+	return &Error{Outcome: Interrupted, Message: fmt.Sprintf("interrupted while waiting for %s", v.pendingLocked())}
+}
+
+// sourcesTimeoutLocked is the outcome of a timeout in a view over several
+// sources when one of them is not live: a source never reached during the
+// whole wait is a failure, not a pass; one lost since is a timeout whose
+// state may be stale.
+func (v *View) sourcesTimeoutLocked(timeout time.Duration) error {
+	keys := make([]string, 0, len(v.sources))
+	for k := range v.sources {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var unreached, lost []string
+	for _, k := range keys {
+		st := v.sources[k]
+		switch {
+		case !st.Synced:
+			why := "no answer"
+			if st.Err != nil {
+				why = oneLine(st.Err.Error())
+			}
+			unreached = append(unreached, fmt.Sprintf("%s (%s)", st.Name(), why))
+		case !st.Live():
+			lost = append(lost, fmt.Sprintf("%s (%s since %s: %s)", st.Name(), st.Health.State,
+				st.Health.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(st.Health.Err))))
+		}
+	}
+	if len(unreached) > 0 {
+		others := "every other deployment is complete"
+		if p := v.pendingListLocked(); len(p) > 0 {
+			others = "still pending elsewhere: " + strings.Join(p, ", ")
+		}
+		return &Error{Outcome: Failed, Message: fmt.Sprintf("could not watch %s during the whole wait of %s; %s",
+			strings.Join(unreached, ", "), timeout, others)}
+	}
+	if len(lost) > 0 {
+		return &Error{Outcome: TimedOut, Message: fmt.Sprintf("timed out after %s while the watch of %s was lost; the last state seen, possibly stale: %s",
+			timeout, strings.Join(lost, ", "), v.pendingLocked())}
+	}
+	return nil
+}
+
+func (v *View) pendingLocked() string {
+	pending := v.pendingListLocked()
+	if len(pending) == 0 {
+		return "the deployments to be listed"
+	}
+	return strings.Join(pending, ", ")
+}
+
+// pendingListLocked names every Deployment not complete yet, with its
+// status (and, when Failing, why), sorted.
+func (v *View) pendingListLocked() []string {
+	var pending []string
+	for _, s := range v.state {
+		if !s.Complete() {
+			entry := fmt.Sprintf("%s (%s)", s.Where(), s.Status)
+			if s.Status == deployment.Failing {
+				entry = fmt.Sprintf("%s (%s: %s)", s.Where(), s.Status, s.Message)
+			}
+			pending = append(pending, entry)
+		}
+	}
+	sort.Strings(pending)
+	return pending
+}

@@ -1,0 +1,217 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/resourceversion"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
+)
+
+// Request names the Deployment to follow and says how to tell the state
+// a change produced from the state before it.
+type Request struct {
+	Namespace string
+	Name      string
+	// MinGeneration is the Deployment's generation after the change. Right
+	// after a write the watch may still show an older state, Running or
+	// Failed: a summary counts only once its generation is at least this
+	// and the deployment controller has observed it.
+	MinGeneration int64
+	// Replicas, when set, is the desired count the change set. A scale
+	// response carries no generation, so this is how its state is told
+	// from the one before.
+	Replicas *int32
+	// ResourceVersion is the Deployment's after the change: a summary at
+	// or after it that shows another desired count than Replicas was
+	// scaled again by someone else, and the wait ends rather than waiting
+	// for a count that will not come back.
+	ResourceVersion string
+	// Autoscalers that target the Deployment, named when they are the
+	// likely someone else.
+	Autoscalers []operations.Autoscaler
+	// Diagnose, when set, also reads the rollout's ReplicaSets, Pods and
+	// Events, so a rollout that is Failing fails the wait after
+	// FailingGrace instead of at the progress deadline.
+	Diagnose     *tracker.Diagnose
+	FailingGrace time.Duration
+}
+
+// ForChange returns the Request that follows the rollout of a change.
+func ForChange(r operations.Result) Request {
+	return Request{Namespace: r.Namespace, Name: r.Name, MinGeneration: r.Generation, Replicas: r.Replicas,
+		ResourceVersion: r.ResourceVersion, Autoscalers: r.Autoscalers}
+}
+
+// Wait follows the Deployment with the shared tracker (a watch on its name
+// alone) until the rollout of the change settles. Every event goes to sink
+// (nil: none) for live progress. It returns the last summary and:
+//   - nil once the Deployment is complete (Running, ScaledToZero, or paused
+//     with nothing pending);
+//   - an *operations.Error with Reason Failed when it is Failed, has been
+//     Failing for FailingGrace (its message says why), or is paused with
+//     old replicas left (it will not roll out until resumed);
+//   - an *operations.Error with Reason NotFound when it is, or gets,
+//     deleted;
+//   - an *operations.Error with Reason Conflict when, with Replicas set,
+//     someone else (a HorizontalPodAutoscaler, say) sets another replica
+//     count after the change;
+//   - ctx's error, wrapped, when ctx ends first (a timeout, an interrupt).
+//
+// Closing turns what it returns into the line the wait ends with.
+func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req Request, sink tracker.Sink) (deployment.Summary, error) {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	g := newGate(sink, stop, req.FailingGrace, &rollout{req: req})
+	err := tracker.New(client, tracker.Options{
+		Namespace:     req.Namespace,
+		FieldSelector: "metadata.name=" + req.Name,
+		Diagnose:      req.Diagnose,
+	}).Run(ctx, g)
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stopTimerLocked()
+	var last deployment.Summary
+	seen := false
+	for _, s := range g.state { // one at most: the watch is on one name
+		last, seen = s, true
+	}
+	switch {
+	case g.ended:
+		return last, g.err
+	case err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		return last, operations.WaitError(err, req.Namespace, req.Name)
+	}
+	state := "not yet listed"
+	if seen {
+		state = string(last.Status)
+		if last.Message != "" {
+			state += " (" + last.Message + ")"
+		}
+	}
+	if !g.liveLocked() {
+		return last, fmt.Errorf("deployment %q in namespace %q was last seen %s, but the watch has been lost since %s (%v): %w",
+			req.Name, req.Namespace, state, g.health.Since.Local().Format(time.TimeOnly), g.health.Err, context.Cause(ctx))
+	}
+	return last, fmt.Errorf("deployment %q in namespace %q is %s: %w", req.Name, req.Namespace, state, context.Cause(ctx))
+}
+
+// rollout is the scope of a Wait: the one Deployment a change was made
+// to, judged only in the state the change produced.
+type rollout struct {
+	req Request
+	// confirmed: a summary showed the desired count of req.Replicas, so a
+	// later other count is someone else's (when resourceVersions cannot
+	// be compared).
+	confirmed bool
+}
+
+func (r *rollout) deleted(*deployment.Summary) error {
+	return &operations.Error{Reason: operations.NotFound,
+		Message: fmt.Sprintf("deployment %q in namespace %q was deleted while waiting for its rollout", r.req.Name, r.req.Namespace)}
+}
+
+func (r *rollout) empty() error { return operations.NotFoundError(r.req.Namespace, r.req.Name) }
+
+// verdict waits past the states before the change, then judges the
+// change's own.
+func (r *rollout) verdict(j *Judge, s *deployment.Summary) (Verdict, time.Time, error) {
+	if r.req.Replicas != nil {
+		if s.Replicas.Desired != *r.req.Replicas {
+			if r.after(s) {
+				return Failure, time.Time{}, r.scaledByOther(s)
+			}
+			return Pending, time.Time{}, nil // an older state
+		}
+		r.confirmed = true
+	}
+	if s.ObservedGeneration < s.Generation || s.Generation < r.req.MinGeneration {
+		return Pending, time.Time{}, nil // the controller has not acted on the change yet
+	}
+	verdict, deadline := j.Verdict(s)
+	switch {
+	case verdict == Failure && s.Status == deployment.Paused:
+		return verdict, deadline, &operations.Error{Reason: operations.Failed,
+			Message: fmt.Sprintf("deployment %q in namespace %q is paused with old replicas left (%s): its rollout will not go on", s.Name, s.Namespace, s.Message),
+			Hint:    fmt.Sprintf("resume it with 'kubectl rollout resume deployment/%s -n %s'", s.Name, s.Namespace)}
+	case verdict == Failure:
+		return verdict, deadline, &operations.Error{Reason: operations.Failed,
+			Message: fmt.Sprintf("deployment %q in namespace %q is %s: %s", s.Name, s.Namespace, s.Status, s.Message)}
+	}
+	return verdict, deadline, nil
+}
+
+// after reports whether s is the state the change wrote or a later one. The
+// API server's resourceVersions are comparable integers
+// (k8s.io/apimachinery's resourceversion package); where one is not, only
+// a state seen after the change's own is known to be later.
+func (r *rollout) after(s *deployment.Summary) bool {
+	if r.req.ResourceVersion != "" {
+		if c, err := resourceversion.CompareResourceVersion(s.ResourceVersion, r.req.ResourceVersion); err == nil {
+			return c >= 0
+		}
+	}
+	return r.confirmed
+}
+
+// scaledByOther is the end of a wait for a replica count someone else
+// changed, naming the autoscalers that are the likely cause.
+func (r *rollout) scaledByOther(s *deployment.Summary) error {
+	e := &operations.Error{Reason: operations.Conflict,
+		Message: fmt.Sprintf("deployment %q in namespace %q was scaled to %d replicas by someone else while waiting for %d",
+			r.req.Name, r.req.Namespace, s.Replicas.Desired, *r.req.Replicas)}
+	if len(r.req.Autoscalers) > 0 {
+		e.Message += ": " + operations.DescribeAutoscalers(r.req.Autoscalers) + " sets its replicas"
+		e.Hint = fmt.Sprintf("change the HorizontalPodAutoscaler's minReplicas and maxReplicas instead, e.g. 'kubectl patch hpa %s -n %s -p {\"spec\":{\"minReplicas\":%d}}'",
+			r.req.Autoscalers[0].Name, r.req.Namespace, *r.req.Replicas)
+	} else {
+		e.Hint = fmt.Sprintf("see who in its managed fields: 'kubectl get deployment %s -n %s --show-managed-fields -o yaml'", r.req.Name, r.req.Namespace)
+	}
+	return e
+}
+
+// Success is the line a wait that passed ends with, as kubectl rollout
+// status says it.
+func (r Request) Success() string {
+	return fmt.Sprintf("deployment %q successfully rolled out", r.Name)
+}
+
+// Closing is what a wait that Wait ended with (last, err) says in the end,
+// timeout being the one it was given: nil when it passed; an *Error when
+// the rollout failed, the timeout ran out or the wait was interrupted; err
+// itself for anything else (a deleted Deployment, an API error), for the
+// caller to explain.
+func (r Request) Closing(last deployment.Summary, err error, timeout time.Duration) error {
+	switch {
+	case err == nil:
+		return nil
+	case operations.ReasonOf(err) == operations.Failed:
+		return &Error{Outcome: Failed, Message: err.Error(), Err: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Error{Outcome: TimedOut, Err: err, Message: fmt.Sprintf("timed out after %s waiting for the rollout of deployment %q in namespace %q: %s",
+			timeout, r.Name, r.Namespace, describe(last))}
+	case errors.Is(err, context.Canceled):
+		return &Error{Outcome: Interrupted, Err: err, Message: fmt.Sprintf("interrupted while waiting for the rollout of deployment %q in namespace %q: %s",
+			r.Name, r.Namespace, describe(last))}
+	}
+	return err
+}
+
+// describe says where a rollout stands.
+func describe(s deployment.Summary) string {
+	if s.Name == "" {
+		return "it was not listed yet"
+	}
+	msg := fmt.Sprintf("it is %s, %d of %d replicas updated and available", s.Status, min(s.Replicas.Updated, s.Replicas.Available), s.Replicas.Desired)
+	if s.Message != "" {
+		msg += " (" + s.Message + ")"
+	}
+	return msg
+}
