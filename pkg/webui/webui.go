@@ -24,9 +24,9 @@ var contentTypes = map[string]string{
 	".css":  "text/css; charset=utf-8",
 }
 
-// CSP lets the page load scripts (module scripts included), styles and
+// csp lets the page load scripts (module scripts included), styles and
 // connections from this server only, and no other site frame it.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Handler serves the page's files at the root of a path space ("/" is
 // index.html). Every answer, a 404 included, carries the security headers.
@@ -38,7 +38,7 @@ func Handler() http.Handler {
 	files := http.FileServerFS(root)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", CSP)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-cache")

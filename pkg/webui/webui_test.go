@@ -26,7 +26,7 @@ func get(t *testing.T, target string) (*http.Response, string) {
 func checkHeaders(t *testing.T, target string, resp *http.Response) {
 	t.Helper()
 	want := map[string]string{
-		"Content-Security-Policy": CSP,
+		"Content-Security-Policy": csp,
 		"X-Content-Type-Options":  "nosniff",
 		"Referrer-Policy":         "no-referrer",
 	}
