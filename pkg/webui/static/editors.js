@@ -7,7 +7,7 @@ import { errorText } from "./format.js";
 // editor is an input that shows the live value until the user edits it,
 // then offers Save; Enter saves, Escape reverts. The server's error is
 // shown next to it.
-export function editor({ label, type, cls, name, save, allowed }) {
+function editor({ label, type, cls, name, save, allowed }) {
   const input = el("input", { type, class: cls, name, min: type === "number" ? "0" : null, "aria-label": label || name, autocomplete: "off", spellcheck: "false" });
   const button = el("button", { type: "button", hidden: true }, "Save");
   const msg = el("span", { class: "field-error", hidden: true, role: "alert" });
