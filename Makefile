@@ -32,7 +32,7 @@ install: build
 	install -d '$(BINDIR)'
 	install -m 0755 bin/kubectl-deploywatch kubectl_complete-deploywatch '$(BINDIR)/'
 
-test: lint test-unit test-release test-e2e
+test: lint test-unit test-web test-release test-e2e
 
 lint:
 	$(GO) vet ./...
@@ -41,6 +41,13 @@ lint:
 
 test-unit:
 	$(GO) test -race ./pkg/... ./cmd/... ./internal/...
+
+# The page's logic (pkg/webui/test: sorting, filter, backoff, formatting),
+# with Node's built-in test runner (`node --test`: no npm, no build step).
+NODE ?= node
+.PHONY: test-web
+test-web:
+	$(NODE) --test pkg/webui/test/*.test.js
 
 # The e2e tests start clusters from the test bed's binaries; building them
 # first (about 9 minutes cold on 2 cores, instant once cached) keeps that time

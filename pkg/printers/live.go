@@ -434,10 +434,11 @@ func (p *Live) contextLinesLocked(width int) []string {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// tally reads "4 deployments: 3 Running, 1 Progressing".
+// tally reads "4 deployments: 1 Progressing, 3 Running", the worst first
+// (in the page's order too).
 func tally(total int, counts map[deployment.Status]int) string {
 	parts := []string{}
-	for _, s := range []deployment.Status{deployment.Failed, deployment.Failing, deployment.Degraded, deployment.Progressing, deployment.Scaling, deployment.Paused, deployment.Running, deployment.ScaledToZero, deployment.Deleting} {
+	for _, s := range deployment.Statuses() {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}

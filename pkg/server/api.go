@@ -243,6 +243,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		"namespaces": s.opts.Namespaces,
 		"version":    s.opts.Version,
 		"auth":       AuthToken,
+		"statuses":   deployment.Statuses(), // the page's order, the worst first
 	}
 	if len(s.opts.Contexts) > 0 {
 		out["contexts"] = s.opts.Contexts

@@ -1,0 +1,46 @@
+// The server's API as the page calls it: the token, sent with every
+// request (reads too), and failures thrown as the server's error objects.
+
+const TOKEN_KEY = "deploywatch.token";
+
+// takeToken keeps the token of the address (#token=...), which browsers
+// never send to servers, for this tab only, and removes it from the URL.
+export function takeToken() {
+  const m = location.hash.match(/(?:^#|&)token=([^&]*)/);
+  if (m) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname + location.search + "#/");
+  }
+}
+
+export const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
+export const setToken = (t) => sessionStorage.setItem(TOKEN_KEY, t);
+
+let refused = () => {};
+
+// onRefused sets what happens when the server refuses this tab's token.
+export function onRefused(f) { refused = f; }
+
+export async function api(method, path, body) {
+  const opts = { method, headers: {} };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  if (token()) opts.headers["Authorization"] = "Bearer " + token();
+  let resp;
+  try {
+    resp = await fetch(path, opts);
+  } catch (e) {
+    throw { status: 0, error: "cannot reach the deploywatch server: " + e.message, reason: "Offline" };
+  }
+  const data = await resp.json().catch(() => ({}));
+  if (resp.status === 401) {
+    // The server's words are for scripts (they name a header); the page
+    // says what a person can do instead, once, and stops asking.
+    refused();
+    throw { status: 401, reason: "TokenRefused", error: "this tab's token was not accepted" };
+  }
+  if (!resp.ok) throw Object.assign({ status: resp.status, error: resp.statusText }, data);
+  return data;
+}

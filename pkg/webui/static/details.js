@@ -1,0 +1,88 @@
+// A row's details: its history with undo, restart, pause and resume.
+import { el } from "./dom.js";
+import { api } from "./api.js";
+import { ago, errorText, eventImages, historyImage, imageChanges, imagesOf, undoQuestion } from "./format.js";
+
+// detailView shows row r's details under it. It reloads the history when
+// the row changes; undo asks for confirmation naming each image before and
+// after, and sends the resourceVersion the history was read at, so a
+// change made meanwhile is refused (409). can says what this tab may do.
+export function detailView(r, base, can) {
+  const path = base + "/" + encodeURIComponent(r.name);
+  const box = el("div", { class: "rollout" });
+  const tr = el("tr", { class: "detail", "data-detail-for": r.name }, el("td", { colspan: "8" }, box));
+  r.tr.after(tr);
+  let history = null, error = "", note = null, confirming = null, busy = false, reload = null, gone = false;
+
+  function load() {
+    return api("GET", path + "/history").then((h) => { history = h; error = ""; }, (e) => { error = errorText(e); })
+      .finally(() => { if (!gone) render(); });
+  }
+
+  function act(what, body, done) {
+    busy = true; note = null; render();
+    api("POST", path + "/" + what, body).then((res) => {
+      note = { ok: true, text: res.changed ? done : "unchanged: it already was so" };
+      confirming = null;
+    }, (e) => {
+      note = { ok: false, text: errorText(e) };
+      if (e.status === 409) confirming = null; // changed meanwhile: look again
+    }).finally(() => { busy = false; load(); });
+  }
+
+  function confirmBox(rev) {
+    const current = (history.revisions || []).find((x) => x.current);
+    const from = current ? imagesOf(current) : eventImages(r.event);
+    const lines = imageChanges(from, imagesOf(rev)).map((l) => el("li", { class: l.same ? "same" : "differs" }, l.text));
+    return el("div", { class: "confirm", role: "dialog", "aria-label": "confirm undo" },
+      el("p", {}, undoQuestion(r.name, rev, current)),
+      el("ul", { class: "changes" }, lines),
+      el("button", { type: "button", class: "control confirm-undo", disabled: busy,
+        onclick: () => act("undo", { toRevision: rev.revision, resourceVersion: history.resourceVersion }, "rolled back to revision " + rev.revision) }, "Roll back"),
+      " ",
+      el("button", { type: "button", class: "cancel", onclick: () => { confirming = null; render(); } }, "Cancel"));
+  }
+
+  function render() {
+    const paused = history ? history.paused : r.event.status === "Paused";
+    const actions = el("div", { class: "actions" });
+    if (can("patch")) {
+      actions.append(
+        el("button", { type: "button", class: "control restart", disabled: busy || paused, title: paused ? "resume it first" : "replace every pod",
+          onclick: () => act("restart", {}, "restarted") }, "Restart"),
+        paused ? el("button", { type: "button", class: "control resume", disabled: busy, onclick: () => act("resume", {}, "resumed") }, "Resume")
+          : el("button", { type: "button", class: "control pause", disabled: busy, onclick: () => act("pause", {}, "paused") }, "Pause"));
+    }
+    const parts = [actions];
+    if (note) parts.push(el("div", { class: note.ok ? "field-ok note" : "field-error note", role: "alert" }, note.text));
+    if (error) parts.push(el("div", { class: "field-error" }, error));
+    if (history) {
+      const canUndo = can("patch") && can("history");
+      const rows = (history.revisions || []).map((rev) => el("tr", { "data-revision": rev.revision, class: rev.current ? "current" : "" },
+        el("td", { class: "num" }, rev.revision),
+        el("td", {}, [...imagesOf(rev)].map(([k, v]) => el("div", { class: "img" }, historyImage(k, v)))),
+        el("td", {}, rev.changeCause || el("span", { class: "muted" }, "none recorded")),
+        el("td", { class: "muted" }, ago(rev.created)),
+        el("td", { class: "num" }, rev.readyReplicas + "/" + rev.replicas),
+        el("td", {}, rev.current ? el("span", { class: "muted" }, "current")
+          : canUndo ? el("button", { type: "button", class: "control undo-to", "data-revision": rev.revision, disabled: busy,
+            onclick: () => { confirming = rev.revision; note = null; render(); } }, "Undo to " + rev.revision) : "")));
+      parts.push(el("table", { class: "history" },
+        el("thead", {}, el("tr", {}, ["Revision", "Images", "Change cause", "Created", "Pods", ""].map((h) => el("th", {}, h)))),
+        el("tbody", {}, rows)));
+      const rev = (history.revisions || []).find((x) => x.revision === confirming);
+      if (rev && canUndo) parts.push(confirmBox(rev));
+    } else if (!error) parts.push(el("p", { class: "muted" }, "Loading history…"));
+    box.replaceChildren(...parts);
+  }
+
+  load();
+  return {
+    tr, render,
+    changed() { // the row changed: read the history again, at most every half second
+      if (reload) return;
+      reload = setTimeout(() => { reload = null; if (!gone) load(); }, 500);
+    },
+    close() { gone = true; clearTimeout(reload); tr.remove(); },
+  };
+}

@@ -1,0 +1,93 @@
+// The words and numbers the page shows, no DOM: ages, errors, problems,
+// images.
+
+// ago is how long before now t was: "42s ago", "3m5s ago", "2h7m ago",
+// "4d ago"; a time in the future (another clock) is "0s ago".
+export function ago(t, now = Date.now()) {
+  const s = Math.max(0, Math.round((now - new Date(t).getTime()) / 1000));
+  if (s < 60) return s + "s ago";
+  if (s < 3600) return Math.floor(s / 60) + "m" + (s % 60 ? (s % 60) + "s" : "") + " ago";
+  if (s < 86400) return Math.floor(s / 3600) + "h" + Math.floor((s % 3600) / 60) + "m ago";
+  return Math.floor(s / 86400) + "d ago";
+}
+
+// errorText is the one line a failed request shows: the server's error,
+// or its problems (a refused change's fields), and its hint if it does
+// not already say it.
+export function errorText(e) {
+  let text = e.error || String(e);
+  if (e.problems && e.problems.length) text = e.problems.map((p) => p.message).join("; ");
+  if (e.hint && !text.includes(e.hint)) text += " (" + e.hint + ")";
+  return text;
+}
+
+// problemText is one diagnosed problem of a new ReplicaSet: how many pods,
+// the reason and message, and where (pod, container, node) with restarts
+// and since when.
+export function problemText(p) {
+  const where = [p.pod && ("pod " + p.pod), p.container && ((p.init ? "init container " : "container ") + p.container), p.node && ("node " + p.node)].filter(Boolean).join(", ");
+  const count = p.pods ? p.pods + (p.pods === 1 ? " pod " : " pods ") : "";
+  const restarts = p.restarts ? ", " + p.restarts + " restarts" : "";
+  const since = p.since ? ", since " + new Date(p.since).toLocaleTimeString() : "";
+  return count + p.reason + ": " + (p.message || "") + (where ? " (" + where + restarts + since + ")" : "");
+}
+
+export const problemCount = (n) => n === 1 ? "1 problem" : n + " problems";
+
+// changedAt is when a row last changed. A Deployment first seen dates from
+// when it entered its state (since), not from when the server or this page
+// first saw it.
+export function changedAt(ev) {
+  return ev.type === "ADDED" && ev.since && Date.parse(ev.since) < Date.parse(ev.time) ? ev.since : ev.time;
+}
+
+// changeTitle says what the last change was and when.
+export function changeTitle(ev) {
+  return ev.type + (ev.changed && ev.changed.length ? ": " + ev.changed.join(", ") : "") + " at " + new Date(ev.time).toLocaleString();
+}
+
+// reconnectText is why the server asked the page to come back later.
+export function reconnectText(reason) {
+  return reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable" : "server restarting";
+}
+
+// upstreamText says that the server's watch of the API server is lost.
+export function upstreamText(u) {
+  return "API server " + u.state + " since " + new Date(u.since).toLocaleTimeString() + (u.error ? ": " + u.error : "") + "; rows may be stale";
+}
+
+// imagesOf is a history revision's images by "container NAME" and
+// "init container NAME".
+export function imagesOf(rev) {
+  const m = new Map();
+  for (const c of rev.initContainers || []) m.set("init container " + c.container, c.image);
+  for (const c of rev.containers || []) m.set("container " + c.container, c.image);
+  return m;
+}
+
+// eventImages are a live event's images, keyed as imagesOf's.
+export function eventImages(ev) {
+  const m = new Map();
+  for (const c of ev.containers || []) m.set("container " + c.name, c.image);
+  return m;
+}
+
+// historyImage is one image of a revision in the history table:
+// "web=nginx:1.27", "init container setup=busybox:1".
+export const historyImage = (key, image) => key.replace(/^container /, "") + "=" + image;
+
+// imageChanges are the lines of an undo's confirmation: each container of
+// either side, its image before and after ("none" where it has none).
+export function imageChanges(from, to) {
+  const lines = [];
+  for (const k of new Set([...from.keys(), ...to.keys()])) {
+    const a = from.get(k) || "none", b = to.get(k) || "none";
+    lines.push({ same: a === b, text: k + ": " + a + (a === b ? " (unchanged)" : " \u2192 " + b) });
+  }
+  return lines;
+}
+
+// undoQuestion asks to confirm a rollback of name to rev from current.
+export function undoQuestion(name, rev, current) {
+  return "Roll " + name + " back to revision " + rev.revision + (current ? " (from revision " + current.revision + ")" : "") + "?";
+}

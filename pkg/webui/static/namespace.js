@@ -1,0 +1,67 @@
+// One namespace, live: the table (table.js) fed by the stream (stream.js),
+// with what this tab may change.
+import { $, el } from "./dom.js";
+import { api, token } from "./api.js";
+import { banner, contextCrumbs, isRefused, setConn } from "./frame.js";
+import { namespaceHash } from "./address.js";
+import { parseSort } from "./sorting.js";
+import { upstreamText } from "./format.js";
+import { deploymentTable } from "./table.js";
+import { liveStream } from "./stream.js";
+
+// namespaceView shows namespace ns of where; params are its address's
+// (sort, q); info is the server's GET /api/info.
+export function namespaceView(where, info, ns, params) {
+  const base = where.api + "/namespaces/" + encodeURIComponent(ns) + "/deployments";
+  $("crumbs").replaceChildren(...contextCrumbs(where), el("a", { href: where.hash + "/" }, "namespaces"), " / ", ns);
+  let closed = false;
+
+  const editable = () => !info.readOnly && !!token() && !isRefused();
+  // What the server's identity may do here (GET .../permissions, from
+  // SelfSubjectAccessReviews): controls it may not use are not offered.
+  let perms = { scale: false, patch: false, history: false };
+  const can = (what) => editable() && !!perms[what];
+
+  const sort = parseSort(params.get("sort"));
+  const table = deploymentTable({
+    base, can, statuses: info.statuses || [],
+    view: { sort: sort.key, descending: sort.descending, query: params.get("q") || "" },
+    // The sort and filter are kept in the address without adding to the
+    // history (replaceState fires no hashchange).
+    remember: (view) => history.replaceState(null, "", location.pathname + location.search + namespaceHash(where, ns, view)),
+  });
+  $("main").replaceChildren(el("h1", {}, ns), ...table.nodes);
+
+  const note = info.readOnly ? "This server is read-only (--read-only): changes are disabled." : "";
+  banner(note);
+
+  api("GET", where.api + "/namespaces/" + encodeURIComponent(ns) + "/permissions").then((p) => { perms = p; }, () => {})
+    .finally(() => { if (!closed) table.permissionsLoaded(); });
+
+  function upstream(u) {
+    const lost = u.state !== "live";
+    table.stale(lost);
+    if (lost) setConn("upstream", upstreamText(u));
+    else setConn("live", "live");
+  }
+
+  const stream = liveStream(base, {
+    snapshot(events) {
+      banner(note); // clears an error shown while disconnected
+      upstream({ state: "live" }); // an upstream event follows if the watch is lost
+      table.snapshot(events);
+    },
+    upsert: table.upsert,
+    remove: table.remove,
+    upstream,
+  });
+
+  return {
+    close() {
+      closed = true;
+      table.close();
+      stream.close();
+      setConn("idle");
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ago, changeTitle, changedAt, errorText, eventImages, historyImage, imageChanges, imagesOf,
+  problemCount, problemText, reconnectText, undoQuestion, upstreamText,
+} from "../static/format.js";
+
+const now = Date.parse("2026-12-01T12:00:00Z");
+const before = (s) => new Date(now - s * 1000).toISOString();
+
+test("ago: seconds, minutes, hours, days at their edges", () => {
+  const cases = [
+    [0, "0s ago"], [59, "59s ago"], [60, "1m ago"], [61, "1m1s ago"], [3599, "59m59s ago"],
+    [3600, "1h0m ago"], [3661, "1h1m ago"], [86399, "23h59m ago"], [86400, "1d ago"], [3 * 86400 + 7200, "3d ago"],
+  ];
+  for (const [s, want] of cases) assert.equal(ago(before(s), now), want, s + " s");
+});
+
+test("ago: rounds to the second; a time ahead of this clock is now", () => {
+  assert.equal(ago(new Date(now - 59500).toISOString(), now), "1m ago");
+  assert.equal(ago(new Date(now - 59499).toISOString(), now), "59s ago");
+  assert.equal(ago(before(-30), now), "0s ago");
+});
+
+test("errorText: the error, or the problems, with a hint not already said", () => {
+  assert.equal(errorText({ error: "not found" }), "not found");
+  assert.equal(errorText({ error: "refused", hint: "use --namespaces" }), "refused (use --namespaces)");
+  assert.equal(errorText({ error: "refused; use --namespaces", hint: "use --namespaces" }), "refused; use --namespaces");
+  assert.equal(errorText({ error: "invalid", problems: [{ message: "image is empty" }, { message: "no such container" }] }), "image is empty; no such container");
+  assert.equal(errorText({ error: "invalid", problems: [] }), "invalid");
+  assert.equal(errorText("boom"), "boom");
+});
+
+test("problemText: count, reason, message and where", () => {
+  assert.equal(problemText({ reason: "ImagePullBackOff", message: "no such image", pods: 2, pod: "web-1", container: "web", node: "n1", since: undefined }),
+    "2 pods ImagePullBackOff: no such image (pod web-1, container web, node n1)");
+  assert.equal(problemText({ reason: "CrashLoopBackOff", message: "exit 1", pods: 1, pod: "web-1", container: "setup", init: true, restarts: 4 }),
+    "1 pod CrashLoopBackOff: exit 1 (pod web-1, init container setup, 4 restarts)");
+  assert.equal(problemText({ reason: "FailedCreate", message: "exceeded quota" }), "FailedCreate: exceeded quota");
+  assert.equal(problemText({ reason: "Unschedulable" }), "Unschedulable: ");
+  const since = problemText({ reason: "X", message: "y", pod: "p", since: "2026-12-01T10:00:00Z" });
+  assert.match(since, /^X: y \(pod p, since .+\)$/);
+});
+
+test("problemCount", () => {
+  assert.equal(problemCount(1), "1 problem");
+  assert.equal(problemCount(3), "3 problems");
+});
+
+test("changedAt: a Deployment first seen dates from its state's since, if earlier", () => {
+  const t = "2026-12-01T12:00:00Z", since = "2026-12-01T11:00:00Z";
+  assert.equal(changedAt({ type: "ADDED", time: t, since }), since);
+  assert.equal(changedAt({ type: "ADDED", time: t }), t);
+  assert.equal(changedAt({ type: "ADDED", time: since, since: t }), since, "a since after the event is not used");
+  assert.equal(changedAt({ type: "MODIFIED", time: t, since }), t);
+});
+
+test("changeTitle names what changed", () => {
+  assert.match(changeTitle({ type: "MODIFIED", changed: ["image", "replicas"], time: "2026-12-01T12:00:00Z" }), /^MODIFIED: image, replicas at .+/);
+  assert.match(changeTitle({ type: "ADDED", changed: [], time: "2026-12-01T12:00:00Z" }), /^ADDED at .+/);
+});
+
+test("reconnectText and upstreamText", () => {
+  assert.equal(reconnectText("TooManyStreams"), "server busy");
+  assert.equal(reconnectText("APIServerUnreachable"), "API server unreachable");
+  assert.equal(reconnectText(""), "server restarting");
+  assert.match(upstreamText({ state: "reconnecting", since: "2026-12-01T12:00:00Z", error: "connection refused" }),
+    /^API server reconnecting since .+: connection refused; rows may be stale$/);
+  assert.match(upstreamText({ state: "relisting", since: "2026-12-01T12:00:00Z" }), /^API server relisting since [^:]+(:\d\d)+( [AP]M)?; rows may be stale$/);
+});
+
+test("imagesOf and historyImage: containers and init containers apart", () => {
+  const rev = { initContainers: [{ container: "setup", image: "busybox:1" }], containers: [{ container: "web", image: "nginx:1.27" }, { container: "log", image: "fluent:2" }] };
+  const m = imagesOf(rev);
+  assert.deepEqual([...m], [["init container setup", "busybox:1"], ["container web", "nginx:1.27"], ["container log", "fluent:2"]]);
+  assert.deepEqual([...m].map(([k, v]) => historyImage(k, v)), ["init container setup=busybox:1", "web=nginx:1.27", "log=fluent:2"]);
+  assert.deepEqual([...imagesOf({})], []);
+  assert.deepEqual([...eventImages({ containers: [{ name: "web", image: "nginx:1.27" }] })], [["container web", "nginx:1.27"]]);
+});
+
+test("imageChanges: each container once, before and after, none where missing", () => {
+  const from = new Map([["container web", "nginx:1.27"], ["container log", "fluent:2"]]);
+  const to = new Map([["container web", "nginx:1.25"], ["container log", "fluent:2"], ["init container setup", "busybox:1"]]);
+  assert.deepEqual(imageChanges(from, to), [
+    { same: false, text: "container web: nginx:1.27 \u2192 nginx:1.25" },
+    { same: true, text: "container log: fluent:2 (unchanged)" },
+    { same: false, text: "init container setup: none \u2192 busybox:1" },
+  ]);
+  assert.deepEqual(imageChanges(new Map([["container web", "a@sha256:1"]]), new Map()), [{ same: false, text: "container web: a@sha256:1 \u2192 none" }]);
+});
+
+test("undoQuestion", () => {
+  assert.equal(undoQuestion("web", { revision: 2 }, { revision: 5 }), "Roll web back to revision 2 (from revision 5)?");
+  assert.equal(undoQuestion("web", { revision: 2 }, undefined), "Roll web back to revision 2?");
+});
