@@ -575,7 +575,7 @@ func TestMetricsAndPage(t *testing.T) {
 			t.Errorf("/metrics lacks %q", name)
 		}
 	}
-	for path, want := range map[string]string{"/": "<script src=\"app.js\"", "/app.js": "EventSource", "/style.css": ".status"} {
+	for path, want := range map[string]string{"/": "<script src=\"app.js\"", "/app.js": "import { route", "/stream.js": "new EventSource(", "/style.css": ".status"} {
 		resp, err := f.ts.Client().Get(f.ts.URL + path)
 		if err != nil {
 			t.Fatal(err)
