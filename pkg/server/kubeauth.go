@@ -15,13 +15,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/lru"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // Authentication modes (Options.Auth).
@@ -260,14 +259,6 @@ func (s *Server) may(r *http.Request, as ...access) *apiError {
 		}
 	}
 	return nil
-}
-
-// readAccess is what watching a namespace's Deployments needs.
-func readAccess(ns string) []access {
-	return []access{
-		{Namespace: ns, Verb: "list", Group: "apps", Resource: "deployments"},
-		{Namespace: ns, Verb: "watch", Group: "apps", Resource: "deployments"},
-	}
 }
 
 // actingClient is the client a request's changes and own reads go

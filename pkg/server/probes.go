@@ -5,7 +5,43 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes"
 )
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is ready when the API server answered within readyTTL, and not
+// any more from the moment shutdown begins.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "ShuttingDown", "shutting down"))
+		return
+	}
+	// /version is readable by every user, even unauthenticated ones.
+	if e := s.ready.check(r.Context(), func(ctx context.Context) error {
+		_, err := serverVersion(ctx, s.opts.Client)
+		return err
+	}); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// serverVersion asks the API server for its version, with ctx when the
+// client allows it.
+func serverVersion(ctx context.Context, client kubernetes.Interface) (*version.Info, error) {
+	if d, ok := client.Discovery().(interface {
+		ServerVersionWithContext(context.Context) (*version.Info, error)
+	}); ok {
+		return d.ServerVersionWithContext(ctx)
+	}
+	return client.Discovery().ServerVersion()
+}
 
 // readyTTL is how long one answer of the API server serves /readyz: probes
 // (a kubelet's, a load balancer's, anyone's, since /readyz needs no token)

@@ -1,0 +1,42 @@
+// Package server is the HTTP side of `kubectl deploywatch serve`: a JSON API,
+// a Server-Sent Events stream per namespace fed by the hub, the embedded web
+// page, and the operational endpoints (/healthz, /readyz, /metrics).
+//
+// It is safe by default: it refuses requests whose Host or Origin is not
+// its own (DNS rebinding, cross-site requests), every API request (reads
+// too) needs the token, changes are refused entirely in read-only mode, and
+// request bodies are small.
+// It acts with the identity of its Kubernetes client and never more; with
+// AuthKubernetes each request carries its user's own Kubernetes token, is
+// authorized for that user, and changes impersonate the user.
+//
+// Where each concern lives:
+//
+//   - server.go: Options, the Server and New.
+//   - serve.go: Serve, the http.Server's limits and the graceful shutdown.
+//   - routes.go: every endpoint, and the middleware around them (logging,
+//     names in paths).
+//   - origin.go: the Host and Origin checks (DNS rebinding, cross-site).
+//   - errors.go: the JSON error body, the mapping of errors to statuses,
+//     and JSON answers.
+//   - auth.go, kubeauth.go: authentication (the token, stream tickets, the
+//     wrong-token budget; each user's Kubernetes token) and what a
+//     user may do; access.go: what each endpoint needs of the user.
+//   - info.go: GET /api/info, how this server is set up.
+//   - namespaces.go: GET /api/namespaces, the namespaces a user sees and
+//     their counts by status.
+//   - nscheck.go: whether a namespace is served and may be read, checked
+//     before a watch of it starts.
+//   - deployments.go: a namespace's Deployment summaries, and scale and
+//     image; rollout.go: history, undo, restart, pause, resume;
+//     change.go: the checks every change goes through;
+//     permissions.go: which changes the page offers.
+//   - stream.go: the event streams; sse.go: their wire format and writer;
+//     hijack.go: streams taken off net/http's connections.
+//   - probes.go: /healthz and /readyz; metrics.go: /metrics.
+//   - shared.go: calls to the API server shared by the callers that arrive
+//     together.
+//   - contexts.go: several kubeconfig contexts behind one listener.
+//   - scope.go: whether serve may watch cluster-wide.
+//   - page.go: the embedded page.
+package server

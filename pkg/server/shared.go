@@ -1,0 +1,50 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// sharedCalls runs a call to the API server once for every caller of the
+// same key that arrives while it is in flight, under a context of its own:
+// when every open page reconnects or reloads at once (serve restarted, a
+// proxy dropped them), they cost the API server one call, not one each.
+// The zero value is ready to use.
+type sharedCalls[T any] struct {
+	group singleflight.Group
+	// waiting counts the callers waiting for a call, the one that runs it
+	// included, once they have joined it: how tests know that every caller
+	// has arrived, without guessing with sleeps.
+	waiting atomic.Int32
+}
+
+// do runs call for key, or waits for the run already in flight; what says
+// what the call is for when the caller leaves first.
+func (c *sharedCalls[T]) do(ctx context.Context, key, what string, call func(context.Context) (T, *apiError)) (T, *apiError) {
+	result := c.group.DoChan(key, func() (any, error) {
+		// Not the first caller's context: its leaving must not fail the others.
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		v, e := call(cctx)
+		return sharedResult[T]{v, e}, nil
+	})
+	c.waiting.Add(1)
+	defer c.waiting.Add(-1)
+	select {
+	case r := <-result:
+		res := r.Val.(sharedResult[T])
+		return res.v, res.err
+	case <-ctx.Done():
+		var zero T
+		return zero, errorf(http.StatusServiceUnavailable, "Canceled", "the request ended before %s", what)
+	}
+}
+
+type sharedResult[T any] struct {
+	v   T
+	err *apiError
+}
