@@ -19,13 +19,7 @@ import (
 // time and changed.
 func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 	ns := r.PathValue("ns")
-	// The user's rights first: whoever may not read a namespace does not
-	// learn whether it exists.
-	if e := s.may(r, readAccess(ns)...); e != nil {
-		s.writeError(w, r, e)
-		return
-	}
-	if e := s.checkWatched(r.Context(), ns); e != nil {
+	if e := s.mayRead(r, ns, readAccess(ns)...); e != nil {
 		s.writeError(w, r, e)
 		return
 	}
@@ -34,8 +28,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fromError(err))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	jsonHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body) // the client left: nothing to do
 }

@@ -73,9 +73,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, e *apiError)
 }
 
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	jsonHeaders(w.Header())
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	_ = enc.Encode(v) // the client left: nothing to do
+}
+
+// jsonHeaders are the headers of every JSON answer: never kept by a cache.
+func jsonHeaders(h http.Header) {
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
 }

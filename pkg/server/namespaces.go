@@ -7,10 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -34,6 +32,9 @@ type namespaceList struct {
 	Warning string `json:"warning,omitempty"`
 }
 
+// nsListTTL is how long GET /api/namespaces answers from its last list.
+const nsListTTL = 5 * time.Second
+
 // listNamespaces answers from the hub's cluster-wide watches while they
 // run (no API request at all), else from a list shared by every client for
 // nsListTTL: however many pages poll it, the API server sees at most one
@@ -41,7 +42,7 @@ type namespaceList struct {
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 	out, e := s.watchedNamespaces(), (*apiError)(nil)
 	if out == nil {
-		out, e = s.nsList.get(r.Context(), s.namespaceList)
+		out, e = s.nsList.get(r.Context(), "", "the namespaces were listed", s.namespaceList)
 	}
 	if e == nil {
 		out, e = s.visibleNamespaces(r, out)
@@ -173,62 +174,4 @@ func (s *Server) summaries(ctx context.Context, ns string) ([]deployment.Summary
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
 	return out, nil
-}
-
-// nsListTTL is how long GET /api/namespaces answers from its last list.
-const nsListTTL = 5 * time.Second
-
-// nsListCache shares GET /api/namespaces among clients: one list of the
-// cluster's Deployments per nsListTTL, and one at a time. Errors are not
-// kept. The zero value is ready to use.
-type nsListCache struct {
-	group singleflight.Group
-	mu    sync.Mutex
-	at    time.Time
-	list  *namespaceList
-	now   func() time.Time // nil: time.Now
-}
-
-func (c *nsListCache) get(ctx context.Context, list func(context.Context) (*namespaceList, *apiError)) (*namespaceList, *apiError) {
-	now := time.Now
-	if c.now != nil {
-		now = c.now
-	}
-	c.mu.Lock()
-	if c.list != nil && now().Sub(c.at) < nsListTTL {
-		defer c.mu.Unlock()
-		return c.list, nil
-	}
-	c.mu.Unlock()
-	result := c.group.DoChan("", func() (any, error) {
-		lctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		started := now()
-		out, e := list(lctx)
-		if e == nil {
-			c.mu.Lock()
-			c.list, c.at = out, started
-			c.mu.Unlock()
-		}
-		return listResult{out, e}, nil
-	})
-	select {
-	case r := <-result:
-		res := r.Val.(listResult)
-		return res.list, res.err
-	case <-ctx.Done():
-		return nil, errorf(http.StatusServiceUnavailable, "Canceled", "the request ended before the namespaces were listed")
-	}
-}
-
-// forget drops the list kept, so the next get lists again.
-func (c *nsListCache) forget() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.list = nil
-}
-
-type listResult struct {
-	list *namespaceList
-	err  *apiError
 }

@@ -23,6 +23,17 @@ func (s *Server) serves(ns string) *apiError {
 		"namespace %q is not served; this server serves only %s (--namespaces)", ns, strings.Join(names, ", "))
 }
 
+// mayRead checks a read of namespace ns (a list, a stream, a history):
+// the user's rights first (need, AuthKubernetes), so that whoever may not
+// read a namespace does not learn whether it exists, and they, not how many
+// watches run, decide who may read; then the namespace (checkWatched).
+func (s *Server) mayRead(r *http.Request, ns string, need ...access) *apiError {
+	if e := s.may(r, need...); e != nil {
+		return e
+	}
+	return s.checkWatched(r.Context(), ns)
+}
+
 // checkWatched checks namespace ns before it is read as a stream does: not
 // at all while its shared watch runs (it was checked when that started,
 // and the watch itself now says what there is), else once for all the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -30,17 +29,6 @@ type Permissions struct {
 // ask again and again, short enough that a new RoleBinding shows soon.
 const permissionsTTL = 30 * time.Second
 
-type permissionsCache struct {
-	mu      sync.Mutex
-	entries map[string]permissionsEntry
-	asking  sharedCalls[Permissions] // pages that ask together share the reviews
-}
-
-type permissionsEntry struct {
-	p       Permissions
-	expires time.Time
-}
-
 // permissions answers GET /api/namespaces/{ns}/permissions by asking the API
 // server with SelfSubjectAccessReviews, cached for permissionsTTL and asked
 // once for the pages that ask together (a reload of every page).
@@ -58,15 +46,7 @@ func (s *Server) permissions(w http.ResponseWriter, r *http.Request) {
 		s.userPermissions(w, r, ns)
 		return
 	}
-	c := &s.perms
-	c.mu.Lock()
-	e, ok := c.entries[ns]
-	c.mu.Unlock()
-	if ok && time.Now().Before(e.expires) {
-		s.writeJSON(w, http.StatusOK, e.p)
-		return
-	}
-	p, ae := c.asking.do(r.Context(), ns, fmt.Sprintf("the permissions in namespace %q were read", ns), func(ctx context.Context) (Permissions, *apiError) {
+	p, ae := s.perms.get(r.Context(), ns, fmt.Sprintf("the permissions in namespace %q were read", ns), func(ctx context.Context) (Permissions, *apiError) {
 		return s.askPermissions(ctx, ns)
 	})
 	if ae != nil {
@@ -77,7 +57,7 @@ func (s *Server) permissions(w http.ResponseWriter, r *http.Request) {
 }
 
 // askPermissions asks the API server what the server's identity may do in
-// namespace ns, and keeps the answer for permissionsTTL.
+// namespace ns.
 func (s *Server) askPermissions(ctx context.Context, ns string) (Permissions, *apiError) {
 	var p Permissions
 	for _, q := range []struct {
@@ -98,13 +78,6 @@ func (s *Server) askPermissions(ctx context.Context, ns string) (Permissions, *a
 		}
 		*q.to = review.Status.Allowed
 	}
-	c := &s.perms
-	c.mu.Lock()
-	if c.entries == nil {
-		c.entries = map[string]permissionsEntry{}
-	}
-	c.entries[ns] = permissionsEntry{p: p, expires: time.Now().Add(permissionsTTL)}
-	c.mu.Unlock()
 	return p, nil
 }
 

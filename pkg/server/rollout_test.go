@@ -156,6 +156,8 @@ func TestRolloutRefusals(t *testing.T) {
 // read-only asks nothing and allows nothing.
 func TestPermissions(t *testing.T) {
 	f := newFixture(t, nil, rolloutObjects()...)
+	var later atomic.Int64 // how far the cache's clock is ahead
+	f.srv.perms.now = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
 	var asked atomic.Int32
 	f.client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		asked.Add(1)
@@ -173,11 +175,7 @@ func TestPermissions(t *testing.T) {
 	if n := asked.Load(); n != 3 {
 		t.Errorf("%d reviews for two requests within the TTL, want 3", n)
 	}
-	f.srv.perms.mu.Lock()
-	e := f.srv.perms.entries["shop"]
-	e.expires = time.Now().Add(-time.Second)
-	f.srv.perms.entries["shop"] = e
-	f.srv.perms.mu.Unlock()
+	later.Store(int64(permissionsTTL))
 	getJSON(t, f, "/api/namespaces/shop/permissions", &p)
 	if n := asked.Load(); n != 6 {
 		t.Errorf("%d reviews after the TTL, want 6", n)

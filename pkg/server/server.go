@@ -108,15 +108,15 @@ type Server struct {
 	draining atomic.Bool     // readiness fails from the start of shutdown
 	stopCtx  context.Context // done when streams must end
 	stopAll  context.CancelFunc
-	checks   nsChecks // namespace checks shared by streams that arrive together
-	perms    permissionsCache
-	auth     *authn        // AuthToken; the wrong-token limiter in both modes
-	kube     *kubeAuth     // AuthKubernetes
-	streams  *atomic.Int64 // streams open, for MaxStreams
-	nsList   nsListCache   // GET /api/namespaces, shared by every client for a moment
-	ready    readiness     // /readyz: one question to the API server per readyTTL
-	hijacked streamConns   // streams off net/http, which serve waits for
-	lists    listCache     // each namespace's encoded list, per state
+	checks   nsChecks                  // namespace checks shared by streams that arrive together
+	perms    keptCalls[Permissions]    // GET .../permissions, per namespace
+	auth     *authn                    // AuthToken; the wrong-token limiter in both modes
+	kube     *kubeAuth                 // AuthKubernetes
+	streams  *atomic.Int64             // streams open, for MaxStreams
+	nsList   keptCalls[*namespaceList] // GET /api/namespaces, shared by every client for nsListTTL
+	ready    keptCalls[struct{}]       // /readyz: one question to the API server per readyTTL
+	hijacked streamConns               // streams off net/http, which serve waits for
+	lists    listCache                 // each namespace's encoded list, per state
 }
 
 // New checks opts and builds a Server.
@@ -164,6 +164,9 @@ func New(opts Options) (*Server, error) {
 		served:   map[string]bool{},
 		log:      opts.Logger,
 		registry: prometheus.NewRegistry(),
+		ready:    keptCalls[struct{}]{ttl: readyTTL, keepFailures: true},
+		nsList:   keptCalls[*namespaceList]{ttl: nsListTTL},
+		perms:    keptCalls[Permissions]{ttl: permissionsTTL},
 		// With AuthKubernetes only its wrong-token limiter is used.
 		auth: newAuthn(opts.Token),
 	}

@@ -304,7 +304,7 @@ func TestListNamespaces(t *testing.T) {
 	}
 
 	t.Run("forbidden to list namespaces", func(t *testing.T) {
-		f.srv.nsList.forget() // the list above is shared for a while
+		f.srv.nsList.forget("") // the list above is shared for a while
 		f.client.PrependReactor("list", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, "", errors.New("no"))
 		})

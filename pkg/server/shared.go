@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,4 +48,59 @@ func (c *sharedCalls[T]) do(ctx context.Context, key, what string, call func(con
 type sharedResult[T any] struct {
 	v   T
 	err *apiError
+}
+
+// keptCalls are sharedCalls whose answers are kept, per key, for ttl from
+// when they were asked for: within it a caller gets the last answer and
+// the API server is not asked at all. A failure is kept only with
+// keepFailures; else the next caller asks again.
+type keptCalls[T any] struct {
+	ttl          time.Duration
+	keepFailures bool
+	now          func() time.Time // nil: time.Now
+	asking       sharedCalls[T]
+
+	mu   sync.Mutex
+	kept map[string]keptAnswer[T]
+}
+
+type keptAnswer[T any] struct {
+	v   T
+	err *apiError
+	at  time.Time // when it was asked for
+}
+
+// get answers from the answer kept for key, or runs call as sharedCalls.do
+// does and keeps its answer.
+func (c *keptCalls[T]) get(ctx context.Context, key, what string, call func(context.Context) (T, *apiError)) (T, *apiError) {
+	now := time.Now
+	if c.now != nil {
+		now = c.now
+	}
+	c.mu.Lock()
+	a, ok := c.kept[key]
+	c.mu.Unlock()
+	if ok && now().Sub(a.at) < c.ttl {
+		return a.v, a.err
+	}
+	return c.asking.do(ctx, key, what, func(ctx context.Context) (T, *apiError) {
+		started := now()
+		v, e := call(ctx)
+		if e == nil || c.keepFailures {
+			c.mu.Lock()
+			if c.kept == nil {
+				c.kept = map[string]keptAnswer[T]{}
+			}
+			c.kept[key] = keptAnswer[T]{v: v, err: e, at: started}
+			c.mu.Unlock()
+		}
+		return v, e
+	})
+}
+
+// forget drops the answer kept for key, so the next get asks again.
+func (c *keptCalls[T]) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.kept, key)
 }

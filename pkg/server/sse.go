@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
@@ -16,6 +17,20 @@ var (
 	heartbeatFrame = []byte(": heartbeat\n\n")
 	shutdownData   = []byte(`{"reason":"shutdown","message":"the server is shutting down; reconnect"}`)
 )
+
+// sseHeaders are the headers of every stream.
+func sseHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform") // no-transform: proxies must not compress
+	h.Set("X-Accel-Buffering", "no")                 // nginx: do not buffer the stream
+}
+
+// endData is the data of an event that ends a stream (reconnect,
+// forbidden): why, for programs and in words.
+func endData(reason, message string) []byte {
+	data, _ := json.Marshal(map[string]string{"reason": reason, "message": message})
+	return data
+}
 
 // Frame encodes one Server-Sent Event: its id (none when empty), its name
 // and its data, JSON, which holds no newline. serve's hub calls it once per

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"net/http"
@@ -37,9 +36,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-transform") // no-transform: proxies must not compress
-	h.Set("X-Accel-Buffering", "no")                 // nginx: do not buffer the stream
+	sseHeaders(h)
 	hijack := canHijack(w, r)
 	if hijack {
 		// Unchunked, closed at its end (net/http's chunkWriter): the body
@@ -58,18 +55,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 // or answers the request itself and returns nil. cancel ends the context
 // that bounds the subscription's start (and st.ctx).
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*follower, func()) {
-	// The user's rights before anything else (AuthKubernetes): they decide
-	// who may subscribe, not how many watches run.
-	if e := s.may(r, readAccess(ns)...); e != nil {
+	if e := s.mayRead(r, ns, readAccess(ns)...); e != nil {
 		s.streamError(w, r, e)
-		return nil, nil
-	}
-	check := s.serves(ns)
-	if check == nil && !s.opts.Hub.Running(ns) {
-		check = s.checks.do(r.Context(), ns, s.checkNamespace) // once per tracker, not per client
-	}
-	if check != nil {
-		s.streamError(w, r, check)
 		return nil, nil
 	}
 	lastID := r.Header.Get("Last-Event-ID")
@@ -161,8 +148,7 @@ func (s *Server) follow(st *follower) {
 		// between checks an event costs no review.
 		if s.kube != nil && s.kube.now().After(st.recheck) {
 			if e := s.may(st.req, readAccess(st.ns)...); e != nil && e.Status == http.StatusForbidden {
-				data, _ := json.Marshal(map[string]string{"reason": e.Reason, "message": e.Message})
-				_ = out.send(Frame("forbidden", st.lastSent, data))
+				_ = out.send(Frame("forbidden", st.lastSent, endData(e.Reason, e.Message)))
 				return
 			}
 			st.recheck = s.kube.now().Add(AccessReviewTTL)
@@ -183,9 +169,7 @@ func (s *Server) follow(st *follower) {
 			// A new retry: first, so that EventSource clients, which all
 			// got the same one when they connected, do not all come back
 			// at the same instant.
-			if out.send(retryFrame(s.spreadRetry()), Frame(reconnectEvent, st.lastSent, shutdownData)) == nil {
-				s.metrics.sentOf(reconnectEvent).Inc()
-			}
+			s.sendReconnect(out, st.lastSent, shutdownData)
 			return
 		default:
 			return // the client left
@@ -246,15 +230,16 @@ func (s *Server) streamError(w http.ResponseWriter, r *http.Request, e *apiError
 // delay of Options.Retry up to twice that, so that clients told together
 // do not all come back at the same instant.
 func (s *Server) tellReconnect(w http.ResponseWriter, r *http.Request, reason, message string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-transform")
-	h.Set("X-Accel-Buffering", "no")
-	h.Set("Connection", "close") // its descriptor is free at once
+	sseHeaders(w.Header())
+	w.Header().Set("Connection", "close") // its descriptor is free at once
 	w.WriteHeader(http.StatusOK)
-	out := newSSEWriter(w, s.opts.WriteTimeout)
-	data, _ := json.Marshal(map[string]string{"reason": reason, "message": message})
-	if out.send(retryFrame(s.spreadRetry()), Frame(reconnectEvent, "", data)) == nil {
+	s.sendReconnect(newSSEWriter(w, s.opts.WriteTimeout), "", endData(reason, message))
+}
+
+// sendReconnect ends a stream with a reconnect event whose retry delay is
+// its own (spreadRetry).
+func (s *Server) sendReconnect(out *sseWriter, lastID string, data []byte) {
+	if out.send(retryFrame(s.spreadRetry()), Frame(reconnectEvent, lastID, data)) == nil {
 		s.metrics.sentOf(reconnectEvent).Inc()
 	}
 }
