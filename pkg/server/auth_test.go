@@ -8,7 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // ticketOf asks the server for a stream ticket with the token.
@@ -55,26 +56,7 @@ func TestTicketOpensStreamsOnly(t *testing.T) {
 	}
 }
 
-func TestTicketExpires(t *testing.T) {
-	a := newAuthn("token")
-	now := time.Unix(1_000_000, 0)
-	a.now = func() time.Time { return now }
-	ticket, exp := a.ticket()
-	if !a.validTicket(ticket) || exp.Sub(now) != TicketTTL {
-		t.Fatalf("fresh ticket invalid, or expires at %s", exp)
-	}
-	now = now.Add(TicketTTL)
-	if a.validTicket(ticket) {
-		t.Fatal("a ticket is still valid after TicketTTL")
-	}
-	b := []byte(ticket)
-	b[3] ^= 1
-	if a.validTicket(string(b)) || a.validTicket("") || a.validTicket(strings.Repeat("A", 54)) {
-		t.Fatal("a forged ticket is valid")
-	}
-}
-
-// TestWrongTokensSlowedDown: after failureBurst wrong tokens, a client gets
+// TestWrongTokensSlowedDown: after auth.FailureBurst wrong tokens, a client gets
 // 429 with Retry-After, even with the right token, while other clients and
 // requests without any token are not affected.
 func TestWrongTokensSlowedDown(t *testing.T) {
@@ -95,14 +77,14 @@ func TestWrongTokensSlowedDown(t *testing.T) {
 			t.Fatalf("no token: %d, want 401", rec.Code)
 		}
 	}
-	for i := range failureBurst {
+	for i := range auth.FailureBurst {
 		if rec := send("192.0.2.1:1000", "wrong"); rec.Code != 401 {
 			t.Fatalf("wrong token %d: %d, want 401", i+1, rec.Code)
 		}
 	}
 	rec := send("192.0.2.1:2000", testToken)
 	if rec.Code != 429 || rec.Header().Get("Retry-After") == "" {
-		t.Fatalf("after %d wrong tokens: %d (Retry-After %q), want 429 with Retry-After", failureBurst, rec.Code, rec.Header().Get("Retry-After"))
+		t.Fatalf("after %d wrong tokens: %d (Retry-After %q), want 429 with Retry-After", auth.FailureBurst, rec.Code, rec.Header().Get("Retry-After"))
 	}
 	body, _ := io.ReadAll(rec.Body)
 	if !strings.Contains(string(body), "TooManyRequests") {
@@ -112,7 +94,7 @@ func TestWrongTokensSlowedDown(t *testing.T) {
 		t.Errorf("another client: %d, want 200", rec.Code)
 	}
 	// An IPv6 client is counted by its /64.
-	for range failureBurst {
+	for range auth.FailureBurst {
 		send("[2001:db8::1]:1", "wrong")
 	}
 	if rec := send("[2001:db8::2]:1", testToken); rec.Code != 429 {
@@ -127,17 +109,5 @@ func TestWrongTokensSlowedDown(t *testing.T) {
 		if rec.Code != 200 {
 			t.Errorf("%s from a throttled client: %d", path, rec.Code)
 		}
-	}
-}
-
-// TestFailuresBounded: the failures of many clients keep at most
-// failureClients entries.
-func TestFailuresBounded(t *testing.T) {
-	a := newAuthn("token")
-	for i := range failureClients * 2 {
-		a.failed("client-" + string(rune(i)))
-	}
-	if n := a.failures.Len(); n > failureClients {
-		t.Fatalf("%d clients remembered, want at most %d", n, failureClients)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // change runs the checks every change shares, in the order that tells the
@@ -21,7 +22,7 @@ import (
 // user without them gets 403 and the API server sees no change request.
 // do makes the change with client, which impersonates the user in
 // AuthKubernetes mode.
-func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, need func(ns string) []access,
+func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, need func(ns string) []auth.Access,
 	do func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error)) {
 	if e := s.authorize(r); e != nil {
 		s.writeError(w, r, e)
@@ -51,7 +52,7 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, need f
 		return
 	}
 	args := []any{"namespace", ns, "deployment", name, "changed", res.Changed, "changes", res.Changes}
-	if user, ok := userOf(r); ok {
+	if user, ok := auth.UserOf(r); ok {
 		args = append(args, "user", user.Username)
 	}
 	s.log.Info("changed", args...)
@@ -64,7 +65,7 @@ func (s *Server) authorize(r *http.Request) *apiError {
 	if s.opts.ReadOnly {
 		return errorf(http.StatusForbidden, "ReadOnly", "this server is read-only (--read-only): changes are refused")
 	}
-	if !hasBearer(r) {
+	if !auth.HasBearer(r) {
 		return errorf(http.StatusUnauthorized, "Unauthorized",
 			"changes need the header 'Authorization: Bearer <token>'; open the URL serve printed, which carries the token")
 	}

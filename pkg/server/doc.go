@@ -19,9 +19,12 @@
 //   - origin.go: the Host and Origin checks (DNS rebinding, cross-site).
 //   - errors.go: the JSON error body, the mapping of errors to statuses,
 //     and JSON answers.
-//   - auth.go, kubeauth.go: authentication (the token, stream tickets, the
-//     wrong-token budget; each user's Kubernetes token) and what a
-//     user may do; access.go: what each endpoint needs of the user.
+//   - auth.go: who a request is (the token or, with AuthKubernetes, the
+//     user's own Kubernetes token; a stream ticket; the wrong-token
+//     budget) and POST /api/tickets; access.go: what the user may do, and
+//     what each endpoint needs. The mechanisms behind both (tickets,
+//     reviews and their caches, the budget, who a client is) are in
+//     package auth.
 //   - info.go: GET /api/info, how this server is set up.
 //   - namespaces.go: GET /api/namespaces, the namespaces a user sees and
 //     their counts by status.

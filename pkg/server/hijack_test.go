@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // rawStream opens a stream on a bare connection with an HTTP/1.0 or 1.1
@@ -370,12 +371,12 @@ func TestStreamHTTP2StaysOnNetHTTP(t *testing.T) {
 }
 
 // TestStreamForbiddenOffNetHTTP: with AuthKubernetes, a stream off
-// net/http still re-checks its user's right every AccessReviewTTL and ends
+// net/http still re-checks its user's right every auth.AccessReviewTTL and ends
 // with a forbidden event once it is revoked.
 func TestStreamForbiddenOffNetHTTP(t *testing.T) {
 	k := newKubeFixture(t)
 	var later atomic.Int64 // how far the kube-auth clock is ahead
-	k.srv.kube.now = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
+	k.srv.kube.Now = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
 	var revoked atomic.Bool
 	k.client.PrependReactor("create", "subjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		if !revoked.Load() {
@@ -394,7 +395,7 @@ func TestStreamForbiddenOffNetHTTP(t *testing.T) {
 		t.Fatalf("%d streams off net/http, want 1", n)
 	}
 	revoked.Store(true)
-	later.Store(int64(2 * AccessReviewTTL))
+	later.Store(int64(2 * auth.AccessReviewTTL))
 	// The next event wakes the stream (unless it had not gone to sleep
 	// yet); the re-check after it ends the stream.
 	scaleTo(k.fixture, t, 2)

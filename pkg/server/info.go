@@ -1,6 +1,10 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
+)
 
 // info tells the page how this server is set up.
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {
@@ -13,7 +17,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	if len(s.opts.Contexts) > 0 {
 		out["contexts"] = s.opts.Contexts
 	}
-	if user, ok := userOf(r); ok {
+	if user, ok := auth.UserOf(r); ok {
 		out["auth"], out["user"] = AuthKubernetes, user.Username
 	}
 	s.writeJSON(w, http.StatusOK, out)

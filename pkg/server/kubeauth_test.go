@@ -130,11 +130,11 @@ func TestKubeAuthNamespacesPerUser(t *testing.T) {
 func TestKubeAuthTicketIsTheUsers(t *testing.T) {
 	k := newKubeFixture(t)
 	ticket := ticketOf(t, k.fixture, "bob-token")
-	user, ok := k.srv.kube.validTicket(ticket)
+	user, ok := k.srv.kube.ValidTicket(ticket)
 	if !ok || user.Username != "bob" {
 		t.Fatalf("bob's ticket: %+v %v", user, ok)
 	}
-	if _, ok := k.srv.kube.validTicket(ticket[:len(ticket)-2] + "AA"); ok {
+	if _, ok := k.srv.kube.ValidTicket(ticket[:len(ticket)-2] + "AA"); ok {
 		t.Error("a ticket with another signature is good")
 	}
 }

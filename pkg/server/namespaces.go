@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // namespaceInfo is one entry of GET /api/namespaces.
@@ -61,14 +62,14 @@ func (s *Server) visibleNamespaces(r *http.Request, all *namespaceList) (*namesp
 	if s.kube == nil {
 		return all, nil
 	}
-	if e := s.may(r, access{Verb: "list", Group: "apps", Resource: "deployments"}); e == nil {
+	if e := s.may(r, auth.Access{Verb: "list", Group: "apps", Resource: "deployments"}); e == nil {
 		return all, nil
 	} else if e.Status != http.StatusForbidden {
 		return nil, e
 	}
 	out := &namespaceList{Namespaces: []namespaceInfo{}}
 	for _, ns := range all.Namespaces {
-		e := s.may(r, access{Namespace: ns.Name, Verb: "list", Group: "apps", Resource: "deployments"})
+		e := s.may(r, auth.Access{Namespace: ns.Name, Verb: "list", Group: "apps", Resource: "deployments"})
 		switch {
 		case e == nil:
 			out.Namespaces = append(out.Namespaces, ns)

@@ -8,9 +8,10 @@ import (
 	"slices"
 	"strings"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // serves reports whether namespace ns may be served.
@@ -27,7 +28,7 @@ func (s *Server) serves(ns string) *apiError {
 // the user's rights first (need, AuthKubernetes), so that whoever may not
 // read a namespace does not learn whether it exists, and they, not how many
 // watches run, decide who may read; then the namespace (checkWatched).
-func (s *Server) mayRead(r *http.Request, ns string, need ...access) *apiError {
+func (s *Server) mayRead(r *http.Request, ns string, need ...auth.Access) *apiError {
 	if e := s.may(r, need...); e != nil {
 		return e
 	}
@@ -72,15 +73,11 @@ func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
 	case getErr == nil && s.opts.Hub.ClusterWide():
 		return nil // serve may watch everywhere: asked once at start
 	}
-	review, err := s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: ns, Verb: "watch", Group: "apps", Resource: "deployments",
-		}},
-	}, metav1.CreateOptions{})
+	allowed, err := auth.SelfAllowed(ctx, s.opts.Client.AuthorizationV1(), auth.Access{Namespace: ns, Verb: "watch", Group: "apps", Resource: "deployments"})
 	switch {
 	case err != nil && !apierrors.IsForbidden(err): // forbidden to ask: the tracker's first list still tells
 		return fromError(err)
-	case err == nil && !review.Status.Allowed:
+	case err == nil && !allowed:
 		return errorf(http.StatusForbidden, "Forbidden", "this server's identity may not watch deployments in namespace %q", ns)
 	case apierrors.IsForbidden(getErr) && !s.served[ns] && ns != s.opts.DefaultNamespace:
 		return errorf(http.StatusForbidden, "NamespaceUnverified",

@@ -6,8 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // Permissions says which changes the server's identity may make in a
@@ -68,15 +67,13 @@ func (s *Server) askPermissions(ctx context.Context, ns string) (Permissions, *a
 		{&p.Patch, "patch", "deployments", ""},
 		{&p.History, "list", "replicasets", ""},
 	} {
-		review, err := s.opts.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: ns, Verb: q.verb, Group: "apps", Resource: q.resource, Subresource: q.subresource,
-			}},
-		}, metav1.CreateOptions{})
+		allowed, err := auth.SelfAllowed(ctx, s.opts.Client.AuthorizationV1(), auth.Access{
+			Namespace: ns, Verb: q.verb, Group: "apps", Resource: q.resource, Subresource: q.subresource,
+		})
 		if err != nil {
 			return Permissions{}, fromError(err)
 		}
-		*q.to = review.Status.Allowed
+		*q.to = allowed
 	}
 	return p, nil
 }
@@ -87,7 +84,7 @@ func (s *Server) userPermissions(w http.ResponseWriter, r *http.Request, ns stri
 	var p Permissions
 	for _, q := range []struct {
 		to   *bool
-		need []access
+		need []auth.Access
 	}{
 		{&p.Scale, scaleAccess(ns)},
 		{&p.Patch, patchAccess(ns)},

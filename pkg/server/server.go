@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // Defaults of Options.
@@ -98,25 +99,31 @@ type Options struct {
 // Server serves the API, the streams and the page.
 type Server struct {
 	opts     Options
-	hosts    map[string]bool // host names (no port) that are this server's
+	hosts    map[string]bool // host names (no port) that are this server's (origin.go)
 	served   map[string]bool // Options.Namespaces as a set; empty serves all
 	log      *slog.Logger
 	registry *prometheus.Registry
 	metrics  *metrics
 	handler  http.Handler
 
+	// Authentication (auth.go, access.go, package auth).
+	token  *auth.Token  // AuthToken; nil with AuthKubernetes
+	kube   *auth.Kube   // AuthKubernetes; nil with AuthToken
+	budget *auth.Budget // wrong tokens, in both modes; the contexts share one
+
+	// Answers shared by the clients that ask together (shared.go).
+	checks nsChecks                  // namespace checks (nscheck.go)
+	nsList keptCalls[*namespaceList] // GET /api/namespaces, for nsListTTL
+	perms  keptCalls[Permissions]    // GET .../permissions, per namespace, for permissionsTTL
+	ready  keptCalls[struct{}]       // /readyz: one question to the API server per readyTTL
+	lists  listCache                 // each namespace's encoded list, per state (deployments.go)
+
+	// Streams and shutdown (stream.go, hijack.go, serve.go).
 	draining atomic.Bool     // readiness fails from the start of shutdown
 	stopCtx  context.Context // done when streams must end
 	stopAll  context.CancelFunc
-	checks   nsChecks                  // namespace checks shared by streams that arrive together
-	perms    keptCalls[Permissions]    // GET .../permissions, per namespace
-	auth     *authn                    // AuthToken; the wrong-token limiter in both modes
-	kube     *kubeAuth                 // AuthKubernetes
-	streams  *atomic.Int64             // streams open, for MaxStreams
-	nsList   keptCalls[*namespaceList] // GET /api/namespaces, shared by every client for nsListTTL
-	ready    keptCalls[struct{}]       // /readyz: one question to the API server per readyTTL
-	hijacked streamConns               // streams off net/http, which serve waits for
-	lists    listCache                 // each namespace's encoded list, per state
+	streams  *atomic.Int64 // streams open, for MaxStreams
+	hijacked streamConns   // streams off net/http, which serve waits for
 }
 
 // New checks opts and builds a Server.
@@ -167,11 +174,12 @@ func New(opts Options) (*Server, error) {
 		ready:    keptCalls[struct{}]{ttl: readyTTL, keepFailures: true},
 		nsList:   keptCalls[*namespaceList]{ttl: nsListTTL},
 		perms:    keptCalls[Permissions]{ttl: permissionsTTL},
-		// With AuthKubernetes only its wrong-token limiter is used.
-		auth: newAuthn(opts.Token),
+		budget:   auth.NewBudget(),
 	}
 	if opts.Auth == AuthKubernetes {
-		s.kube = newKubeAuth(opts.Client, opts.Impersonate)
+		s.kube = auth.NewKube(opts.Client, opts.Impersonate)
+	} else {
+		s.token = auth.NewToken(opts.Token)
 	}
 	s.stopCtx, s.stopAll = context.WithCancel(context.Background())
 	for _, ns := range opts.Namespaces {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // stream serves GET /api/namespaces/{ns}/deployments/stream as Server-Sent
@@ -85,7 +86,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*
 	if s.kube != nil {
 		// The re-checks outlive the request's context, not its user.
 		st.req = r.WithContext(context.WithoutCancel(r.Context()))
-		st.recheck = s.kube.now().Add(AccessReviewTTL)
+		st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
 	}
 	return st, cancel
 }
@@ -144,14 +145,14 @@ func (s *Server) follow(st *follower) {
 	beat := time.NewTimer(s.opts.Heartbeat)
 	defer beat.Stop()
 	for {
-		// A revoked right ends the stream within about AccessReviewTTL;
+		// A revoked right ends the stream within about auth.AccessReviewTTL;
 		// between checks an event costs no review.
-		if s.kube != nil && s.kube.now().After(st.recheck) {
+		if s.kube != nil && s.kube.Now().After(st.recheck) {
 			if e := s.may(st.req, readAccess(st.ns)...); e != nil && e.Status == http.StatusForbidden {
 				_ = out.send(Frame("forbidden", st.lastSent, endData(e.Reason, e.Message)))
 				return
 			}
-			st.recheck = s.kube.now().Add(AccessReviewTTL)
+			st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
 		}
 		msgs, err := st.sub.Wait(st.ctx, beat.C)
 		switch {
