@@ -14,10 +14,8 @@ import (
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clienttesting "k8s.io/client-go/testing"
-	"k8s.io/utils/ptr"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
@@ -62,28 +60,6 @@ func (s *Server) hijackedStreams() int {
 	s.hijacked.mu.Lock()
 	defer s.hijacked.mu.Unlock()
 	return len(s.hijacked.conns)
-}
-
-// waitUntil waits for cond, which a stream's goroutine makes true.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-func scaleTo(f *fixture, t *testing.T, replicas int32) {
-	t.Helper()
-	d, err := f.client.AppsV1().Deployments("shop").Get(context.Background(), "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Replicas = ptr.To(replicas)
-	if _, err := f.client.AppsV1().Deployments("shop").Update(context.Background(), d, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestStreamOffNetHTTP: HTTP/1.0 (the benchmark's clients) and HTTP/1.1
