@@ -16,7 +16,9 @@ import (
 
 // listDeployments answers GET /api/namespaces/{ns}/deployments with the
 // summaries of its Deployments: the fields of an SSE event, without type,
-// time and changed.
+// time and changed. Both are pkg/deployment's Summary, made by the
+// namespace's tracker: a field added there is in this list and in every
+// stream event alike.
 func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 	ns := r.PathValue("ns")
 	if e := s.mayRead(r, ns, readAccess(ns)...); e != nil {

@@ -50,17 +50,14 @@ func (s *Server) checkWatched(ctx context.Context, ns string) *apiError {
 	return s.checks.do(ctx, ns, s.checkNamespace)
 }
 
-// checkNamespace refuses a namespace that is not served, does not exist,
-// or whose Deployments the server's identity may not watch, so that no
-// informer starts for it. Without permission to get namespaces, existence
+// checkNamespace refuses a served namespace that does not exist, or whose
+// Deployments the server's identity may not watch, so that no informer
+// starts for it. Without permission to get namespaces, existence
 // cannot be told: only the namespaces the user named (--namespaces, the
 // kubeconfig's) are served then, not any name a client makes up. With the
 // hub's cluster-wide watches, serve may watch everywhere (asked at start),
 // and while they run they tell which namespaces exist.
 func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
-	if e := s.serves(ns); e != nil {
-		return e
-	}
 	if exists, _ := s.opts.Hub.NamespaceExists(ctx, ns); exists {
 		return nil // from the cluster-wide watches, which this identity may run
 	}

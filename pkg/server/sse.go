@@ -13,9 +13,12 @@ import (
 // reconnectEvent is the last event of a stream when the server shuts down.
 const reconnectEvent = "reconnect"
 
+// shutdownMessage tells the clients of streams why they must reconnect.
+const shutdownMessage = "the server is shutting down; reconnect"
+
 var (
 	heartbeatFrame = []byte(": heartbeat\n\n")
-	shutdownData   = []byte(`{"reason":"shutdown","message":"the server is shutting down; reconnect"}`)
+	shutdownData   = endData("shutdown", shutdownMessage) // once, for every stream
 )
 
 // sseHeaders are the headers of every stream.
@@ -28,7 +31,10 @@ func sseHeaders(h http.Header) {
 // endData is the data of an event that ends a stream (reconnect,
 // forbidden): why, for programs and in words.
 func endData(reason, message string) []byte {
-	data, _ := json.Marshal(map[string]string{"reason": reason, "message": message})
+	data, _ := json.Marshal(struct {
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+	}{reason, message})
 	return data
 }
 

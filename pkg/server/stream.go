@@ -18,7 +18,7 @@ import (
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	ns := r.PathValue("ns")
 	if s.draining.Load() {
-		s.tellReconnect(w, r, "shutdown", "the server is shutting down; reconnect")
+		s.tellReconnect(w, r, "shutdown", shutdownMessage)
 		return
 	}
 	// Counted before anything costs: at the cap, a stream is told to come
@@ -75,7 +75,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*
 	sub, err := s.opts.Hub.Subscribe(ctx, ns, lastID)
 	if err != nil {
 		if s.isStopping() || errors.Is(err, hub.ErrClosed) {
-			s.tellReconnect(w, r, "shutdown", "the server is shutting down; reconnect")
+			s.tellReconnect(w, r, "shutdown", shutdownMessage)
 		} else if ctx.Err() == nil {
 			s.streamError(w, r, fromError(err))
 		}
@@ -145,14 +145,8 @@ func (s *Server) follow(st *follower) {
 	beat := time.NewTimer(s.opts.Heartbeat)
 	defer beat.Stop()
 	for {
-		// A revoked right ends the stream within about auth.AccessReviewTTL;
-		// between checks an event costs no review.
-		if s.kube != nil && s.kube.Now().After(st.recheck) {
-			if e := s.may(st.req, readAccess(st.ns)...); e != nil && e.Status == http.StatusForbidden {
-				_ = out.send(Frame("forbidden", st.lastSent, endData(e.Reason, e.Message)))
-				return
-			}
-			st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
+		if st.revoked() {
+			return
 		}
 		msgs, err := st.sub.Wait(st.ctx, beat.C)
 		switch {
@@ -177,6 +171,24 @@ func (s *Server) follow(st *follower) {
 		}
 		beat.Reset(s.opts.Heartbeat)
 	}
+}
+
+// revoked reports whether the stream's user (AuthKubernetes) lost the
+// right to read its namespace, after telling the client with a forbidden
+// event. It asks at most once per AccessReviewTTL: a revoked right ends
+// the stream within about that, and between checks an event costs no
+// review.
+func (st *follower) revoked() bool {
+	s := st.s
+	if s.kube == nil || !s.kube.Now().After(st.recheck) {
+		return false
+	}
+	if e := s.may(st.req, readAccess(st.ns)...); e != nil && e.Status == http.StatusForbidden {
+		_ = st.out.send(Frame("forbidden", st.lastSent, endData(e.Reason, e.Message)))
+		return true
+	}
+	st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
+	return false
 }
 
 // send writes msgs' frames, the hub's, shared by every stream, with one
