@@ -7,8 +7,16 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
-	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // ticketOf asks the server for a stream ticket with the token.
@@ -55,26 +63,7 @@ func TestTicketOpensStreamsOnly(t *testing.T) {
 	}
 }
 
-func TestTicketExpires(t *testing.T) {
-	a := newAuthn("token")
-	now := time.Unix(1_000_000, 0)
-	a.now = func() time.Time { return now }
-	ticket, exp := a.ticket()
-	if !a.validTicket(ticket) || exp.Sub(now) != TicketTTL {
-		t.Fatalf("fresh ticket invalid, or expires at %s", exp)
-	}
-	now = now.Add(TicketTTL)
-	if a.validTicket(ticket) {
-		t.Fatal("a ticket is still valid after TicketTTL")
-	}
-	b := []byte(ticket)
-	b[3] ^= 1
-	if a.validTicket(string(b)) || a.validTicket("") || a.validTicket(strings.Repeat("A", 54)) {
-		t.Fatal("a forged ticket is valid")
-	}
-}
-
-// TestWrongTokensSlowedDown: after failureBurst wrong tokens, a client gets
+// TestWrongTokensSlowedDown: after auth.FailureBurst wrong tokens, a client gets
 // 429 with Retry-After, even with the right token, while other clients and
 // requests without any token are not affected.
 func TestWrongTokensSlowedDown(t *testing.T) {
@@ -95,14 +84,14 @@ func TestWrongTokensSlowedDown(t *testing.T) {
 			t.Fatalf("no token: %d, want 401", rec.Code)
 		}
 	}
-	for i := range failureBurst {
+	for i := range auth.FailureBurst {
 		if rec := send("192.0.2.1:1000", "wrong"); rec.Code != 401 {
 			t.Fatalf("wrong token %d: %d, want 401", i+1, rec.Code)
 		}
 	}
 	rec := send("192.0.2.1:2000", testToken)
 	if rec.Code != 429 || rec.Header().Get("Retry-After") == "" {
-		t.Fatalf("after %d wrong tokens: %d (Retry-After %q), want 429 with Retry-After", failureBurst, rec.Code, rec.Header().Get("Retry-After"))
+		t.Fatalf("after %d wrong tokens: %d (Retry-After %q), want 429 with Retry-After", auth.FailureBurst, rec.Code, rec.Header().Get("Retry-After"))
 	}
 	body, _ := io.ReadAll(rec.Body)
 	if !strings.Contains(string(body), "TooManyRequests") {
@@ -112,7 +101,7 @@ func TestWrongTokensSlowedDown(t *testing.T) {
 		t.Errorf("another client: %d, want 200", rec.Code)
 	}
 	// An IPv6 client is counted by its /64.
-	for range failureBurst {
+	for range auth.FailureBurst {
 		send("[2001:db8::1]:1", "wrong")
 	}
 	if rec := send("[2001:db8::2]:1", testToken); rec.Code != 429 {
@@ -130,14 +119,128 @@ func TestWrongTokensSlowedDown(t *testing.T) {
 	}
 }
 
-// TestFailuresBounded: the failures of many clients keep at most
-// failureClients entries.
-func TestFailuresBounded(t *testing.T) {
-	a := newAuthn("token")
-	for i := range failureClients * 2 {
-		a.failed("client-" + string(rune(i)))
+// kubeFixture is a server with --auth=kubernetes whose fake API server
+// knows two tokens: alice may read and patch in shop, bob may only read.
+type kubeFixture struct {
+	*fixture
+	mu           sync.Mutex
+	impersonated []string // users the changes were made as
+}
+
+func newKubeFixture(t *testing.T) *kubeFixture {
+	t.Helper()
+	k := &kubeFixture{}
+	k.fixture = newFixture(t, func(o *Options) {
+		o.Auth, o.Token = AuthKubernetes, ""
+		o.Impersonate = func(u authenticationv1.UserInfo) (kubernetes.Interface, error) {
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			k.impersonated = append(k.impersonated, u.Username)
+			return k.client, nil
+		}
+	}, namespaceObj("shop"), namespaceObj("bank"), newDeployment("shop", "web", 1))
+	k.client.PrependReactor("create", "tokenreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		tr := a.(clienttesting.CreateAction).GetObject().(*authenticationv1.TokenReview)
+		switch tr.Spec.Token {
+		case "alice-token", "bob-token":
+			tr.Status = authenticationv1.TokenReviewStatus{Authenticated: true,
+				User: authenticationv1.UserInfo{Username: tr.Spec.Token[:len(tr.Spec.Token)-6], Groups: []string{"team"}}}
+		default:
+			tr.Status = authenticationv1.TokenReviewStatus{Error: "invalid bearer token"}
+		}
+		return true, tr, nil
+	})
+	k.client.PrependReactor("create", "subjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		sar := a.(clienttesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		ra := sar.Spec.ResourceAttributes
+		read := ra.Verb == "list" || ra.Verb == "watch" || ra.Verb == "get"
+		sar.Status.Allowed = ra.Namespace == "shop" && (read || sar.Spec.User == "alice")
+		return true, sar, nil
+	})
+	return k
+}
+
+func (k *kubeFixture) count(verb, resource string) int {
+	n := 0
+	for _, a := range k.client.Actions() {
+		if a.GetVerb() == verb && a.GetResource().Resource == resource {
+			n++
+		}
 	}
-	if n := a.failures.Len(); n > failureClients {
-		t.Fatalf("%d clients remembered, want at most %d", n, failureClients)
+	return n
+}
+
+func as(user string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + user + "-token"}
+}
+
+func TestKubeAuthPerUser(t *testing.T) {
+	k := newKubeFixture(t)
+	if resp, e := k.do(t, "GET", "/api/namespaces/shop/deployments", "", map[string]string{"Authorization": "Bearer nobody"}); resp.StatusCode != 401 {
+		t.Errorf("a token the cluster refuses: %d %s, want 401", resp.StatusCode, e.Message)
+	}
+	if resp, e := k.do(t, "GET", "/api/namespaces/bank/deployments", "", as("alice")); resp.StatusCode != 403 {
+		t.Errorf("alice reads bank: %d %s, want 403", resp.StatusCode, e.Message)
+	}
+	// Bob may read shop but not patch in it: 403 from serve, no patch sent.
+	const image = `{"container": "web", "image": "nginx:2"}`
+	if resp, e := k.do(t, "PUT", "/api/namespaces/shop/deployments/web/image", image, as("bob")); resp.StatusCode != 403 {
+		t.Errorf("bob sets an image: %d %s, want 403", resp.StatusCode, e.Message)
+	}
+	if n := k.count("patch", "deployments"); n != 0 {
+		t.Errorf("bob's refused change sent %d patches", n)
+	}
+	if resp, e := k.do(t, "PUT", "/api/namespaces/shop/deployments/web/image", image, as("alice")); resp.StatusCode != 200 {
+		t.Fatalf("alice sets an image: %d %s", resp.StatusCode, e.Message)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.impersonated) != 1 || k.impersonated[0] != "alice" {
+		t.Errorf("changes made as %v, want [alice]", k.impersonated)
+	}
+}
+
+func TestKubeAuthCachesReviews(t *testing.T) {
+	k := newKubeFixture(t)
+	for range 20 {
+		if resp, e := k.do(t, "GET", "/api/namespaces/shop/deployments", "", as("bob")); resp.StatusCode != 200 {
+			t.Fatalf("bob reads shop: %d %s", resp.StatusCode, e.Message)
+		}
+	}
+	if n := k.count("create", "tokenreviews"); n != 1 {
+		t.Errorf("20 reads made %d TokenReviews, want 1", n)
+	}
+	if n := k.count("create", "subjectaccessreviews"); n != 2 { // list and watch
+		t.Errorf("20 reads made %d SubjectAccessReviews, want 2", n)
+	}
+}
+
+func TestKubeAuthNamespacesPerUser(t *testing.T) {
+	k := newKubeFixture(t)
+	req, _ := http.NewRequest("GET", k.ts.URL+"/api/namespaces", nil)
+	req.Header.Set("Authorization", "Bearer alice-token")
+	resp, err := k.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list namespaceList
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /api/namespaces: %d %v", resp.StatusCode, err)
+	}
+	if len(list.Namespaces) != 1 || list.Namespaces[0].Name != "shop" {
+		t.Errorf("alice sees %+v, want shop alone", list.Namespaces)
+	}
+}
+
+func TestKubeAuthTicketIsTheUsers(t *testing.T) {
+	k := newKubeFixture(t)
+	ticket := ticketOf(t, k.fixture, "bob-token")
+	user, ok := k.srv.kube.ValidTicket(ticket)
+	if !ok || user.Username != "bob" {
+		t.Fatalf("bob's ticket: %+v %v", user, ok)
+	}
+	if _, ok := k.srv.kube.ValidTicket(ticket[:len(ticket)-2] + "AA"); ok {
+		t.Error("a ticket with another signature is good")
 	}
 }

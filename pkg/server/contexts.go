@@ -46,7 +46,7 @@ func NewContexts(names []string, servers []*Server) (*Contexts, error) {
 		}
 		// One wrong-token budget per client across the contexts: a guesser
 		// gets no more tries for each context served.
-		s.auth = servers[0].auth
+		s.budget = servers[0].budget
 		c.servers[name] = s
 	}
 	c.handler = http.HandlerFunc(c.route)

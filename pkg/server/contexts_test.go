@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // newContextsFixture serves two fake clusters, east (the default) and the
@@ -150,14 +151,14 @@ func TestContextsInfoListsContexts(t *testing.T) {
 func TestContextsShareTheWrongTokenBudget(t *testing.T) {
 	f, _ := newContextsFixture(t, "west")
 	wrong := map[string]string{"Authorization": "Bearer wrong"}
-	for i := range failureBurst {
+	for i := range auth.FailureBurst {
 		if resp, e := f.do(t, "GET", "/api/contexts/west/namespaces", "", wrong); resp.StatusCode != 401 {
 			t.Fatalf("wrong token %d: %d %+v, want 401", i+1, resp.StatusCode, e)
 		}
 	}
 	for _, path := range []string{"/api/namespaces", "/api/contexts/east/namespaces"} {
 		if resp, e := f.do(t, "GET", path, "", nil); resp.StatusCode != 429 {
-			t.Errorf("GET %s with the token after %d wrong ones on west: %d %+v, want 429", path, failureBurst, resp.StatusCode, e)
+			t.Errorf("GET %s with the token after %d wrong ones on west: %d %+v, want 429", path, auth.FailureBurst, resp.StatusCode, e)
 		}
 	}
 }

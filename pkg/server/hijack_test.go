@@ -14,12 +14,11 @@ import (
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clienttesting "k8s.io/client-go/testing"
-	"k8s.io/utils/ptr"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // rawStream opens a stream on a bare connection with an HTTP/1.0 or 1.1
@@ -61,28 +60,6 @@ func (s *Server) hijackedStreams() int {
 	s.hijacked.mu.Lock()
 	defer s.hijacked.mu.Unlock()
 	return len(s.hijacked.conns)
-}
-
-// waitUntil waits for cond, which a stream's goroutine makes true.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-func scaleTo(f *fixture, t *testing.T, replicas int32) {
-	t.Helper()
-	d, err := f.client.AppsV1().Deployments("shop").Get(context.Background(), "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Replicas = ptr.To(replicas)
-	if _, err := f.client.AppsV1().Deployments("shop").Update(context.Background(), d, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestStreamOffNetHTTP: HTTP/1.0 (the benchmark's clients) and HTTP/1.1
@@ -370,12 +347,12 @@ func TestStreamHTTP2StaysOnNetHTTP(t *testing.T) {
 }
 
 // TestStreamForbiddenOffNetHTTP: with AuthKubernetes, a stream off
-// net/http still re-checks its user's right every AccessReviewTTL and ends
+// net/http still re-checks its user's right every auth.AccessReviewTTL and ends
 // with a forbidden event once it is revoked.
 func TestStreamForbiddenOffNetHTTP(t *testing.T) {
 	k := newKubeFixture(t)
 	var later atomic.Int64 // how far the kube-auth clock is ahead
-	k.srv.kube.now = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
+	k.srv.kube.Now = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
 	var revoked atomic.Bool
 	k.client.PrependReactor("create", "subjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		if !revoked.Load() {
@@ -394,7 +371,7 @@ func TestStreamForbiddenOffNetHTTP(t *testing.T) {
 		t.Fatalf("%d streams off net/http, want 1", n)
 	}
 	revoked.Store(true)
-	later.Store(int64(2 * AccessReviewTTL))
+	later.Store(int64(2 * auth.AccessReviewTTL))
 	// The next event wakes the stream (unless it had not gone to sleep
 	// yet); the re-check after it ends the stream.
 	scaleTo(k.fixture, t, 2)

@@ -3,65 +3,36 @@ package server
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
-	"sync"
-	"sync/atomic"
-	"time"
+	"slices"
+	"strings"
 
-	"golang.org/x/sync/singleflight"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
-// sharedCalls runs a call to the API server once for every caller of the
-// same key that arrives while it is in flight, under a context of its own:
-// when every open page reconnects or reloads at once (serve restarted, a
-// proxy dropped them), they cost the API server one call, not one each.
-// The zero value is ready to use.
-type sharedCalls[T any] struct {
-	group singleflight.Group
-	// waiting counts the callers waiting for a call, the one that runs it
-	// included, once they have joined it: how tests know that every caller
-	// has arrived, without guessing with sleeps.
-	waiting atomic.Int32
-}
-
-// do runs call for key, or waits for the run already in flight; what says
-// what the call is for when the caller leaves first.
-func (c *sharedCalls[T]) do(ctx context.Context, key, what string, call func(context.Context) (T, *apiError)) (T, *apiError) {
-	result := c.group.DoChan(key, func() (any, error) {
-		// Not the first caller's context: its leaving must not fail the others.
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		v, e := call(cctx)
-		return sharedResult[T]{v, e}, nil
-	})
-	c.waiting.Add(1)
-	defer c.waiting.Add(-1)
-	select {
-	case r := <-result:
-		res := r.Val.(sharedResult[T])
-		return res.v, res.err
-	case <-ctx.Done():
-		var zero T
-		return zero, errorf(http.StatusServiceUnavailable, "Canceled", "the request ended before %s", what)
+// serves reports whether namespace ns may be served.
+func (s *Server) serves(ns string) *apiError {
+	if len(s.served) == 0 || s.served[ns] {
+		return nil
 	}
+	names := slices.Sorted(maps.Keys(s.served))
+	return errorf(http.StatusForbidden, "NamespaceNotServed",
+		"namespace %q is not served; this server serves only %s (--namespaces)", ns, strings.Join(names, ", "))
 }
 
-type sharedResult[T any] struct {
-	v   T
-	err *apiError
-}
-
-// nsChecks shares a namespace's check among the callers that arrive
-// together. The check runs with the server's identity, so its answer is
-// everyone's.
-type nsChecks struct{ sharedCalls[struct{}] }
-
-// do runs check for ns, or waits for the run already in flight.
-func (c *nsChecks) do(ctx context.Context, ns string, check func(context.Context, string) *apiError) *apiError {
-	_, e := c.sharedCalls.do(ctx, ns, fmt.Sprintf("namespace %q was checked", ns), func(ctx context.Context) (struct{}, *apiError) {
-		return struct{}{}, check(ctx, ns)
-	})
-	return e
+// mayRead checks a read of namespace ns (a list, a stream, a history):
+// the user's rights first (need, AuthKubernetes), so that whoever may not
+// read a namespace does not learn whether it exists, and they, not how many
+// watches run, decide who may read; then the namespace (checkWatched).
+func (s *Server) mayRead(r *http.Request, ns string, need ...auth.Access) *apiError {
+	if e := s.may(r, need...); e != nil {
+		return e
+	}
+	return s.checkWatched(r.Context(), ns)
 }
 
 // checkWatched checks namespace ns before it is read as a stream does: not
@@ -79,60 +50,48 @@ func (s *Server) checkWatched(ctx context.Context, ns string) *apiError {
 	return s.checks.do(ctx, ns, s.checkNamespace)
 }
 
-// nsListTTL is how long GET /api/namespaces answers from its last list.
-const nsListTTL = 5 * time.Second
-
-// nsListCache shares GET /api/namespaces among clients: one list of the
-// cluster's Deployments per nsListTTL, and one at a time. Errors are not
-// kept. The zero value is ready to use.
-type nsListCache struct {
-	group singleflight.Group
-	mu    sync.Mutex
-	at    time.Time
-	list  *namespaceList
-	now   func() time.Time // nil: time.Now
+// checkNamespace refuses a served namespace that does not exist, or whose
+// Deployments the server's identity may not watch, so that no informer
+// starts for it. Without permission to get namespaces, existence
+// cannot be told: only the namespaces the user named (--namespaces, the
+// kubeconfig's) are served then, not any name a client makes up. With the
+// hub's cluster-wide watches, serve may watch everywhere (asked at start),
+// and while they run they tell which namespaces exist.
+func (s *Server) checkNamespace(ctx context.Context, ns string) *apiError {
+	if exists, _ := s.opts.Hub.NamespaceExists(ctx, ns); exists {
+		return nil // from the cluster-wide watches, which this identity may run
+	}
+	_, getErr := s.opts.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(getErr):
+		return errorf(http.StatusNotFound, "NotFound", "namespace %q not found", ns)
+	case getErr != nil && !apierrors.IsForbidden(getErr):
+		return fromError(getErr)
+	case getErr == nil && s.opts.Hub.ClusterWide():
+		return nil // serve may watch everywhere: asked once at start
+	}
+	allowed, err := auth.SelfAllowed(ctx, s.opts.Client.AuthorizationV1(), auth.Access{Namespace: ns, Verb: "watch", Group: "apps", Resource: "deployments"})
+	switch {
+	case err != nil && !apierrors.IsForbidden(err): // forbidden to ask: the tracker's first list still tells
+		return fromError(err)
+	case err == nil && !allowed:
+		return errorf(http.StatusForbidden, "Forbidden", "this server's identity may not watch deployments in namespace %q", ns)
+	case apierrors.IsForbidden(getErr) && !s.served[ns] && ns != s.opts.DefaultNamespace:
+		return errorf(http.StatusForbidden, "NamespaceUnverified",
+			"namespace %q cannot be checked: this server's identity may not get namespaces; name it with --namespaces to serve it", ns)
+	}
+	return nil
 }
 
-func (c *nsListCache) get(ctx context.Context, list func(context.Context) (*namespaceList, *apiError)) (*namespaceList, *apiError) {
-	now := time.Now
-	if c.now != nil {
-		now = c.now
-	}
-	c.mu.Lock()
-	if c.list != nil && now().Sub(c.at) < nsListTTL {
-		defer c.mu.Unlock()
-		return c.list, nil
-	}
-	c.mu.Unlock()
-	result := c.group.DoChan("", func() (any, error) {
-		lctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		started := now()
-		out, e := list(lctx)
-		if e == nil {
-			c.mu.Lock()
-			c.list, c.at = out, started
-			c.mu.Unlock()
-		}
-		return listResult{out, e}, nil
+// nsChecks shares a namespace's check among the callers that arrive
+// together. The check runs with the server's identity, so its answer is
+// everyone's.
+type nsChecks struct{ sharedCalls[struct{}] }
+
+// do runs check for ns, or waits for the run already in flight.
+func (c *nsChecks) do(ctx context.Context, ns string, check func(context.Context, string) *apiError) *apiError {
+	_, e := c.sharedCalls.do(ctx, ns, fmt.Sprintf("namespace %q was checked", ns), func(ctx context.Context) (struct{}, *apiError) {
+		return struct{}{}, check(ctx, ns)
 	})
-	select {
-	case r := <-result:
-		res := r.Val.(listResult)
-		return res.list, res.err
-	case <-ctx.Done():
-		return nil, errorf(http.StatusServiceUnavailable, "Canceled", "the request ended before the namespaces were listed")
-	}
-}
-
-// forget drops the list kept, so the next get lists again.
-func (c *nsListCache) forget() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.list = nil
-}
-
-type listResult struct {
-	list *namespaceList
-	err  *apiError
+	return e
 }

@@ -2,11 +2,18 @@ package server
 
 import (
 	"context"
-	"runtime"
+	"errors"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // TestNamespaceCheckSharedByStreamsArrivingTogether: many streams that
@@ -95,6 +102,75 @@ func waitWaiting(t *testing.T, c *nsChecks, n int32) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d callers wait for the check after 30s, want %d", c.waiting.Load(), n)
 		}
-		runtime.Gosched()
+		goruntime.Gosched()
+	}
+}
+
+// TestNoInformerForUncheckedNamespaces: a namespace that does not exist,
+// that the identity may not watch, or (without the right to get namespaces)
+// that the user did not name, starts no informer.
+func TestNoInformerForUncheckedNamespaces(t *testing.T) {
+	f := newFixture(t, nil, namespaceObj("shop"), namespaceObj("bank"))
+	f.client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		review := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		review.Status.Allowed = review.Spec.ResourceAttributes.Namespace != "bank"
+		return true, review, nil
+	})
+	for path, reason := range map[string]string{
+		"/api/namespaces/nope/deployments/stream": "NotFound",
+		"/api/namespaces/bank/deployments/stream": "Forbidden",
+	} {
+		if resp, e := f.do(t, "GET", path, "", nil); resp.StatusCode/100 != 4 || e.Reason != reason {
+			t.Errorf("%s: %d %s, want %s", path, resp.StatusCode, e.Reason, reason)
+		}
+	}
+	noGet := newFixture(t, nil, namespaceObj("shop"))
+	noGet.client.PrependReactor("get", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, "", errors.New("no"))
+	})
+	if resp, e := noGet.do(t, "GET", "/api/namespaces/made-up/deployments/stream", "", nil); resp.StatusCode != 403 || e.Reason != "NamespaceUnverified" {
+		t.Errorf("a made-up namespace without the right to get namespaces: %d %s", resp.StatusCode, e.Reason)
+	}
+	_, s := openStream(t, noGet.ts.URL+"/api/namespaces/shop/deployments/stream", nil) // the kubeconfig's
+	if ev, err := s.next(); err != nil || ev.event != "snapshot" {
+		t.Fatalf("the kubeconfig's namespace: %+v %v", ev, err)
+	}
+	if n := f.hub.Stats().Informers; n != 0 {
+		t.Errorf("%d informers for refused namespaces", n)
+	}
+}
+
+// TestListDeploymentsChecksOnceWithoutAWatch: without a watch of the
+// namespace, the requests for its list that arrive together share one
+// check of it.
+func TestListDeploymentsChecksOnceWithoutAWatch(t *testing.T) {
+	f := newFixture(t, nil, namespaceObj("shop"), newDeployment("shop", "web", 3))
+	var gets atomic.Int32
+	release := make(chan struct{})
+	free := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(free) // before the server's: a failed test must not leave requests waiting
+	f.client.PrependReactor("get", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+		gets.Add(1)
+		<-release
+		return false, nil, nil // on to the fake's object
+	})
+	const pages = 10
+	var wg sync.WaitGroup
+	for range pages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var list []map[string]any
+			getJSON(t, f, "/api/namespaces/shop/deployments", &list)
+			if len(list) != 1 {
+				t.Errorf("the list: %v", list)
+			}
+		}()
+	}
+	waitWaiting(t, &f.srv.checks, pages)
+	free()
+	wg.Wait()
+	if n := gets.Load(); n != 1 {
+		t.Errorf("%d namespace checks for %d lists arriving together, want 1", n, pages)
 	}
 }

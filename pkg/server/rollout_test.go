@@ -3,19 +3,13 @@ package server
 import (
 	"encoding/json"
 	"io"
-	"net/http"
-	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 )
@@ -101,18 +95,6 @@ func TestRolloutEndpoints(t *testing.T) {
 	}
 }
 
-func mustRequest(t *testing.T, method, url, body string, header map[string]string) *http.Request {
-	t.Helper()
-	r, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		r.Header.Set(k, v)
-	}
-	return r
-}
-
 func TestRolloutRefusals(t *testing.T) {
 	f := newFixture(t, nil, rolloutObjects()...)
 	ro := newFixture(t, func(o *Options) { o.ReadOnly = true }, rolloutObjects()...)
@@ -148,44 +130,5 @@ func TestRolloutRefusals(t *testing.T) {
 		if a.GetVerb() == "patch" {
 			t.Errorf("a refused request reached the API server: %s", a.GetVerb())
 		}
-	}
-}
-
-// TestPermissions: the page learns what the server's identity may do from
-// SelfSubjectAccessReviews, asked once per namespace within the TTL;
-// read-only asks nothing and allows nothing.
-func TestPermissions(t *testing.T) {
-	f := newFixture(t, nil, rolloutObjects()...)
-	var asked atomic.Int32
-	f.client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		asked.Add(1)
-		r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
-		attr := r.Spec.ResourceAttributes
-		r.Status.Allowed = attr.Namespace == "shop" && (attr.Verb == "patch" || attr.Resource == "replicasets")
-		return true, r, nil
-	})
-	var p Permissions
-	getJSON(t, f, "/api/namespaces/shop/permissions", &p)
-	if p != (Permissions{Patch: true, History: true}) {
-		t.Errorf("permissions = %+v", p)
-	}
-	getJSON(t, f, "/api/namespaces/shop/permissions", &p)
-	if n := asked.Load(); n != 3 {
-		t.Errorf("%d reviews for two requests within the TTL, want 3", n)
-	}
-	f.srv.perms.mu.Lock()
-	e := f.srv.perms.entries["shop"]
-	e.expires = time.Now().Add(-time.Second)
-	f.srv.perms.entries["shop"] = e
-	f.srv.perms.mu.Unlock()
-	getJSON(t, f, "/api/namespaces/shop/permissions", &p)
-	if n := asked.Load(); n != 6 {
-		t.Errorf("%d reviews after the TTL, want 6", n)
-	}
-
-	ro := newFixture(t, func(o *Options) { o.ReadOnly = true }, rolloutObjects()...)
-	getJSON(t, ro, "/api/namespaces/shop/permissions", &p)
-	if p != (Permissions{ReadOnly: true}) || len(ro.client.Actions()) != 0 {
-		t.Errorf("read-only permissions = %+v after %d requests", p, len(ro.client.Actions()))
 	}
 }

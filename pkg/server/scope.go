@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
 // Watch scopes of serve (--watch-scope).
@@ -44,15 +44,11 @@ func CheckClusterWatch(ctx context.Context, client authorizationv1client.SelfSub
 		need = append(need, resource{"apps", "replicasets"}, resource{"", "pods"}, resource{"", "events"})
 	}
 	may := func(r resource, verb string) (bool, error) {
-		review, err := client.SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Verb: verb, Group: r.group, Resource: r.name,
-			}},
-		}, metav1.CreateOptions{})
+		allowed, err := auth.SelfAllowed(ctx, client, auth.Access{Verb: verb, Group: r.group, Resource: r.name})
 		if err != nil {
 			return false, fmt.Errorf("asking whether this identity may %s %s in all namespaces: %w", verb, r.name, err)
 		}
-		return review.Status.Allowed, nil
+		return allowed, nil
 	}
 	var out ClusterWatch
 	for _, r := range need {

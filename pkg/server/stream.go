@@ -2,19 +2,14 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
-
-// reconnectEvent is the last event of a stream when the server shuts down.
-const reconnectEvent = "reconnect"
 
 // stream serves GET /api/namespaces/{ns}/deployments/stream as Server-Sent
 // Events: a snapshot, then upserts and deletes, each with an id; a client
@@ -23,7 +18,7 @@ const reconnectEvent = "reconnect"
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	ns := r.PathValue("ns")
 	if s.draining.Load() {
-		s.tellReconnect(w, r, "shutdown", "the server is shutting down; reconnect")
+		s.tellReconnect(w, r, "shutdown", shutdownMessage)
 		return
 	}
 	// Counted before anything costs: at the cap, a stream is told to come
@@ -42,9 +37,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-transform") // no-transform: proxies must not compress
-	h.Set("X-Accel-Buffering", "no")                 // nginx: do not buffer the stream
+	sseHeaders(h)
 	hijack := canHijack(w, r)
 	if hijack {
 		// Unchunked, closed at its end (net/http's chunkWriter): the body
@@ -63,18 +56,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 // or answers the request itself and returns nil. cancel ends the context
 // that bounds the subscription's start (and st.ctx).
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*follower, func()) {
-	// The user's rights before anything else (AuthKubernetes): they decide
-	// who may subscribe, not how many watches run.
-	if e := s.may(r, readAccess(ns)...); e != nil {
+	if e := s.mayRead(r, ns, readAccess(ns)...); e != nil {
 		s.streamError(w, r, e)
-		return nil, nil
-	}
-	check := s.serves(ns)
-	if check == nil && !s.opts.Hub.Running(ns) {
-		check = s.checks.do(r.Context(), ns, s.checkNamespace) // once per tracker, not per client
-	}
-	if check != nil {
-		s.streamError(w, r, check)
 		return nil, nil
 	}
 	lastID := r.Header.Get("Last-Event-ID")
@@ -92,7 +75,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*
 	sub, err := s.opts.Hub.Subscribe(ctx, ns, lastID)
 	if err != nil {
 		if s.isStopping() || errors.Is(err, hub.ErrClosed) {
-			s.tellReconnect(w, r, "shutdown", "the server is shutting down; reconnect")
+			s.tellReconnect(w, r, "shutdown", shutdownMessage)
 		} else if ctx.Err() == nil {
 			s.streamError(w, r, fromError(err))
 		}
@@ -103,57 +86,9 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*
 	if s.kube != nil {
 		// The re-checks outlive the request's context, not its user.
 		st.req = r.WithContext(context.WithoutCancel(r.Context()))
-		st.recheck = s.kube.now().Add(AccessReviewTTL)
+		st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
 	}
 	return st, cancel
-}
-
-// canHijack reports whether the stream can leave net/http's connection:
-// HTTP/1 on a connection that can be hijacked (not HTTP/2, not a test's
-// recorder).
-func canHijack(w http.ResponseWriter, r *http.Request) bool {
-	if r.ProtoMajor != 1 {
-		return false
-	}
-	for {
-		switch t := w.(type) {
-		case http.Hijacker:
-			return true
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = t.Unwrap()
-		default:
-			return false
-		}
-	}
-}
-
-// hijack takes st's connection off net/http and follows the stream in a
-// goroutine of its own, so that net/http's connection goroutine, its
-// buffers and its background read end with the handler: at 10,000 streams
-// they were most of serve's memory. It reports false when the connection
-// stayed net/http's, to be followed there.
-func (s *Server) hijack(w http.ResponseWriter, st *follower) bool {
-	if !s.hijacked.add() {
-		return false
-	}
-	conn, _, err := http.NewResponseController(w).Hijack() // flushes the headers
-	if err != nil {
-		s.hijacked.done(nil)
-		return false
-	}
-	// The bufio.ReadWriter is dropped: what a client sends after its
-	// request is not read, and the buffers go with the handler.
-	ctx, cancel := context.WithCancel(s.stopCtx) // a sweep (reap) may end it
-	s.hijacked.track(conn, cancel)
-	st.out = newConnWriter(conn, s.opts.WriteTimeout)
-	st.ctx = ctx
-	go func() {
-		defer s.hijacked.done(conn)
-		defer cancel()
-		defer conn.Close()
-		s.follow(st)
-	}()
-	return true
 }
 
 // takeStreamPlace counts a new stream in MaxStreams, and reports false when
@@ -210,15 +145,8 @@ func (s *Server) follow(st *follower) {
 	beat := time.NewTimer(s.opts.Heartbeat)
 	defer beat.Stop()
 	for {
-		// A revoked right ends the stream within about AccessReviewTTL;
-		// between checks an event costs no review.
-		if s.kube != nil && s.kube.now().After(st.recheck) {
-			if e := s.may(st.req, readAccess(st.ns)...); e != nil && e.Status == http.StatusForbidden {
-				data, _ := json.Marshal(map[string]string{"reason": e.Reason, "message": e.Message})
-				_ = out.send(Frame("forbidden", st.lastSent, data))
-				return
-			}
-			st.recheck = s.kube.now().Add(AccessReviewTTL)
+		if st.revoked() {
+			return
 		}
 		msgs, err := st.sub.Wait(st.ctx, beat.C)
 		switch {
@@ -236,15 +164,31 @@ func (s *Server) follow(st *follower) {
 			// A new retry: first, so that EventSource clients, which all
 			// got the same one when they connected, do not all come back
 			// at the same instant.
-			if out.send(retryFrame(s.spreadRetry()), Frame(reconnectEvent, st.lastSent, shutdownData)) == nil {
-				s.metrics.sentOf(reconnectEvent).Inc()
-			}
+			s.sendReconnect(out, st.lastSent, shutdownData)
 			return
 		default:
 			return // the client left
 		}
 		beat.Reset(s.opts.Heartbeat)
 	}
+}
+
+// revoked reports whether the stream's user (AuthKubernetes) lost the
+// right to read its namespace, after telling the client with a forbidden
+// event. It asks at most once per AccessReviewTTL: a revoked right ends
+// the stream within about that, and between checks an event costs no
+// review.
+func (st *follower) revoked() bool {
+	s := st.s
+	if s.kube == nil || !s.kube.Now().After(st.recheck) {
+		return false
+	}
+	if e := s.may(st.req, readAccess(st.ns)...); e != nil && e.Status == http.StatusForbidden {
+		_ = st.out.send(Frame("forbidden", st.lastSent, endData(e.Reason, e.Message)))
+		return true
+	}
+	st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
+	return false
 }
 
 // send writes msgs' frames, the hub's, shared by every stream, with one
@@ -275,37 +219,6 @@ func (st *follower) send(msgs []hub.Message) bool {
 // maxKeptFrames bounds the frame list a stream keeps between writes.
 const maxKeptFrames = 16
 
-var (
-	heartbeatFrame = []byte(": heartbeat\n\n")
-	shutdownData   = []byte(`{"reason":"shutdown","message":"the server is shutting down; reconnect"}`)
-)
-
-// Frame encodes one Server-Sent Event: its id (none when empty), its name
-// and its data, JSON, which holds no newline. serve's hub calls it once per
-// event (hub.Options.Frame), so every stream writes the same bytes.
-func Frame[K ~string](name K, id string, data []byte) []byte {
-	n := len("id: \nevent: \ndata: \n\n") + len(id) + len(name) + len(data)
-	b := make([]byte, 0, n)
-	if id != "" {
-		b = append(b, "id: "...)
-		b = append(b, id...)
-		b = append(b, '\n')
-	}
-	b = append(b, "event: "...)
-	b = append(b, name...)
-	b = append(b, "\ndata: "...)
-	b = append(b, data...)
-	return append(b, "\n\n"...)
-}
-
-// frameOf is m's shared frame, or one made now for a hub without Frame.
-func frameOf(m hub.Message) []byte {
-	if m.Frame != nil {
-		return m.Frame
-	}
-	return Frame(m.Kind, m.ID, m.Data)
-}
-
 func (s *Server) isStopping() bool { return s.stopCtx.Err() != nil }
 
 // streamError answers a stream that cannot start. A standard EventSource
@@ -330,15 +243,16 @@ func (s *Server) streamError(w http.ResponseWriter, r *http.Request, e *apiError
 // delay of Options.Retry up to twice that, so that clients told together
 // do not all come back at the same instant.
 func (s *Server) tellReconnect(w http.ResponseWriter, r *http.Request, reason, message string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-transform")
-	h.Set("X-Accel-Buffering", "no")
-	h.Set("Connection", "close") // its descriptor is free at once
+	sseHeaders(w.Header())
+	w.Header().Set("Connection", "close") // its descriptor is free at once
 	w.WriteHeader(http.StatusOK)
-	out := newSSEWriter(w, s.opts.WriteTimeout)
-	data, _ := json.Marshal(map[string]string{"reason": reason, "message": message})
-	if out.send(retryFrame(s.spreadRetry()), Frame(reconnectEvent, "", data)) == nil {
+	s.sendReconnect(newSSEWriter(w, s.opts.WriteTimeout), "", endData(reason, message))
+}
+
+// sendReconnect ends a stream with a reconnect event whose retry delay is
+// its own (spreadRetry).
+func (s *Server) sendReconnect(out *sseWriter, lastID string, data []byte) {
+	if out.send(retryFrame(s.spreadRetry()), Frame(reconnectEvent, lastID, data)) == nil {
 		s.metrics.sentOf(reconnectEvent).Inc()
 	}
 }
@@ -346,86 +260,3 @@ func (s *Server) tellReconnect(w http.ResponseWriter, r *http.Request, reason, m
 // spreadRetry is a reconnection delay from Options.Retry to twice that, at
 // random, for clients told to reconnect together.
 func (s *Server) spreadRetry() time.Duration { return s.opts.Retry + rand.N(s.opts.Retry+1) }
-
-// retryFrame advises an SSE client to wait d before reconnecting.
-func retryFrame(d time.Duration) []byte {
-	return []byte("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n\n")
-}
-
-// sseWriter writes frames to a stream: through net/http's ResponseWriter,
-// or on the bare connection once hijacked. It keeps no buffer of its own
-// (the ResponseWriter's is small and fixed), and it arms the connection's
-// write deadline only when the one armed before is within timeout of
-// running out: every write still has at least timeout, at most twice that,
-// to go through, and a stream that keeps up sets it once per timeout
-// instead of per write.
-type sseWriter struct {
-	w        http.ResponseWriter
-	rc       *http.ResponseController
-	conn     net.Conn    // the hijacked connection, written directly; nil on net/http's
-	bufs     net.Buffers // one send's frames, for writev
-	timeout  time.Duration
-	deadline time.Time // the one armed
-	checked  time.Time // when gone last looked at the connection
-	err      error     // the first write's error; the stream is done
-}
-
-func newSSEWriter(w http.ResponseWriter, timeout time.Duration) *sseWriter {
-	return &sseWriter{w: w, rc: http.NewResponseController(w), timeout: timeout}
-}
-
-func newConnWriter(conn net.Conn, timeout time.Duration) *sseWriter {
-	return &sseWriter{conn: conn, timeout: timeout, checked: time.Now()}
-}
-
-func (o *sseWriter) arm() {
-	if now := time.Now(); o.deadline.Sub(now) < o.timeout {
-		o.deadline = now.Add(2 * o.timeout)
-		if o.conn != nil {
-			_ = o.conn.SetWriteDeadline(o.deadline)
-		} else {
-			_ = o.rc.SetWriteDeadline(o.deadline)
-		}
-	}
-}
-
-// send writes frames and makes them reach the client: on a hijacked
-// connection all of them with one system call (writev), none copied.
-func (o *sseWriter) send(frames ...[]byte) error {
-	if o.err != nil {
-		return o.err
-	}
-	o.arm()
-	if o.conn != nil {
-		o.bufs = frames
-		_, o.err = o.bufs.WriteTo(o.conn) // consumes o.bufs, not frames
-		o.bufs = nil
-		return o.err
-	}
-	for _, f := range frames {
-		if _, o.err = o.w.Write(f); o.err != nil { // a large frame may go out before Flush
-			return o.err
-		}
-	}
-	o.err = o.rc.Flush()
-	return o.err
-}
-
-// gone reports whether the client of a hijacked connection has left,
-// looking at most once per every: net/http's background read, which
-// noticed it for net/http's connections, ended with the hijack, and a
-// goroutine per connection to read instead would cost its stack. A write to
-// a connection the client closed still succeeds once, so without this a
-// stream would outlive its client by up to two heartbeats.
-func (o *sseWriter) gone(every time.Duration) bool {
-	if o.conn == nil || o.err != nil {
-		return o.err != nil
-	}
-	if now := time.Now(); now.Sub(o.checked) >= every {
-		o.checked = now
-		if peerClosed(o.conn) {
-			o.err = net.ErrClosed
-		}
-	}
-	return o.err != nil
-}

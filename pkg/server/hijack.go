@@ -3,9 +3,58 @@ package server
 import (
 	"context"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 )
+
+// canHijack reports whether the stream can leave net/http's connection:
+// HTTP/1 on a connection that can be hijacked (not HTTP/2, not a test's
+// recorder).
+func canHijack(w http.ResponseWriter, r *http.Request) bool {
+	if r.ProtoMajor != 1 {
+		return false
+	}
+	for {
+		switch t := w.(type) {
+		case http.Hijacker:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
+}
+
+// hijack takes st's connection off net/http and follows the stream in a
+// goroutine of its own, so that net/http's connection goroutine, its
+// buffers and its background read end with the handler: at 10,000 streams
+// they were most of serve's memory. It reports false when the connection
+// stayed net/http's, to be followed there.
+func (s *Server) hijack(w http.ResponseWriter, st *follower) bool {
+	if !s.hijacked.add() {
+		return false
+	}
+	conn, _, err := http.NewResponseController(w).Hijack() // flushes the headers
+	if err != nil {
+		s.hijacked.done(nil)
+		return false
+	}
+	// The bufio.ReadWriter is dropped: what a client sends after its
+	// request is not read, and the buffers go with the handler.
+	ctx, cancel := context.WithCancel(s.stopCtx) // a sweep (reap) may end it
+	s.hijacked.track(conn, cancel)
+	st.out = newConnWriter(conn, s.opts.WriteTimeout)
+	st.ctx = ctx
+	go func() {
+		defer s.hijacked.done(conn)
+		defer cancel()
+		defer conn.Close()
+		s.follow(st)
+	}()
+	return true
+}
 
 // streamConns are the connections a Server's streams took off net/http
 // (hijacked): http.Server.Shutdown no longer tracks them, so serve waits

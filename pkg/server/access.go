@@ -1,0 +1,98 @@
+package server
+
+import (
+	"net/http"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
+)
+
+// may checks, in AuthKubernetes mode, that the request's user may do every
+// one of as: 403 naming the first that is refused, 503 when the API server
+// cannot be asked. In token mode everyone who has the token may.
+func (s *Server) may(r *http.Request, as ...auth.Access) *apiError {
+	if s.kube == nil {
+		return nil
+	}
+	user, e := userOf(r)
+	if e != nil {
+		return e
+	}
+	for _, a := range as {
+		ok, err := s.kube.Allowed(r.Context(), user, a)
+		if err != nil {
+			return fromError(err)
+		}
+		if !ok {
+			res := a.Resource
+			if a.Subresource != "" {
+				res += "/" + a.Subresource
+			}
+			return errorf(http.StatusForbidden, "Forbidden", "user %q may not %s %s in namespace %q; ask for a Role that allows it (kubectl auth can-i %s %s -n %s --as %s)",
+				user.Username, a.Verb, res, a.Namespace, a.Verb, res, a.Namespace, user.Username)
+		}
+	}
+	return nil
+}
+
+// actingClient is the client a request's changes and own reads go
+// through: in AuthKubernetes mode the server's, impersonating the user
+// (so the API server authorizes and audits the user), else the server's.
+func (s *Server) actingClient(r *http.Request) (kubernetes.Interface, *apiError) {
+	if s.kube == nil {
+		return s.opts.Client, nil
+	}
+	user, e := userOf(r)
+	if e != nil {
+		return nil, e
+	}
+	c, err := s.kube.Impersonate(user)
+	if err != nil {
+		return nil, errorf(http.StatusInternalServerError, "InternalError", "cannot act as user %q: %v", user.Username, err)
+	}
+	return c, nil
+}
+
+// userOf is the user an AuthKubernetes request was authenticated as.
+func userOf(r *http.Request) (authenticationv1.UserInfo, *apiError) {
+	user, ok := auth.UserOf(r)
+	if !ok {
+		return user, errorf(http.StatusUnauthorized, "Unauthorized", "the API needs your Kubernetes token: 'Authorization: Bearer <token>'")
+	}
+	return user, nil
+}
+
+// What each endpoint needs of the user in AuthKubernetes mode (the API
+// server checks the rest, e.g. get, as the impersonated user).
+
+// readAccess is what watching a namespace's Deployments needs.
+func readAccess(ns string) []auth.Access {
+	return []auth.Access{
+		{Namespace: ns, Verb: "list", Group: "apps", Resource: "deployments"},
+		{Namespace: ns, Verb: "watch", Group: "apps", Resource: "deployments"},
+	}
+}
+
+func scaleAccess(ns string) []auth.Access {
+	return []auth.Access{{Namespace: ns, Verb: "update", Group: "apps", Resource: "deployments", Subresource: "scale"}}
+}
+
+func patchAccess(ns string) []auth.Access {
+	return []auth.Access{{Namespace: ns, Verb: "patch", Group: "apps", Resource: "deployments"}}
+}
+
+// historyAccess is what a Deployment's revisions need of the user: the
+// Deployment and its ReplicaSets.
+func historyAccess(ns string) []auth.Access {
+	return []auth.Access{
+		{Namespace: ns, Verb: "get", Group: "apps", Resource: "deployments"},
+		{Namespace: ns, Verb: "list", Group: "apps", Resource: "replicasets"},
+	}
+}
+
+// undoAccess: the patch, and the ReplicaSets it reads the revision from.
+func undoAccess(ns string) []auth.Access {
+	return append(patchAccess(ns), auth.Access{Namespace: ns, Verb: "list", Group: "apps", Resource: "replicasets"})
+}

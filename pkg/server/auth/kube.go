@@ -1,0 +1,210 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/lru"
+)
+
+// How long the API server's answers about a user are kept: briefly, so a
+// revoked token or RoleBinding takes effect soon, yet a thousand viewers of
+// one user cost one review per period, not one each.
+const (
+	TokenReviewTTL  = 10 * time.Second
+	AccessReviewTTL = 10 * time.Second
+	// reviewEntries bounds each cache (least recently used dropped first).
+	reviewEntries = 8192
+	reviewTimeout = 15 * time.Second
+)
+
+// Kube is the authentication and authorization of AuthKubernetes: each
+// client sends its own Kubernetes token. The caches are keyed by a hash of
+// the token, never the token.
+type Kube struct {
+	// Now is the clock of the caches and the tickets: time.Now, unless a
+	// test moves it before the first request.
+	Now func() time.Time
+
+	client      kubernetes.Interface
+	impersonate func(authenticationv1.UserInfo) (kubernetes.Interface, error)
+	ticketKey   []byte
+	tokens      *lru.Cache // sha256(token) -> timed[UserInfo]
+	decisions   *lru.Cache // user and attributes -> timed[bool]
+	group       singleflight.Group
+}
+
+type timed[T any] struct {
+	v       T
+	expires time.Time
+}
+
+// NewKube asks client (the server's identity) for the reviews, and makes
+// the clients that act as a user with impersonate.
+func NewKube(client kubernetes.Interface, impersonate func(authenticationv1.UserInfo) (kubernetes.Interface, error)) *Kube {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand does not fail on supported platforms
+	return &Kube{
+		client:      client,
+		impersonate: impersonate,
+		ticketKey:   key,
+		tokens:      lru.New(reviewEntries),
+		decisions:   lru.New(reviewEntries),
+		Now:         time.Now,
+	}
+}
+
+// Unauthenticated is a token the API server does not accept.
+type Unauthenticated struct{ reason string }
+
+func (e *Unauthenticated) Error() string { return "token not accepted: " + e.reason }
+
+// Authenticate asks the API server who token belongs to (a TokenReview),
+// or answers from a review at most TokenReviewTTL old. A rejected token
+// (*Unauthenticated) is not kept: the wrong-token Budget bounds how often
+// one is tried.
+func (k *Kube) Authenticate(ctx context.Context, token string) (authenticationv1.UserInfo, error) {
+	sum := sha256.Sum256([]byte(token))
+	key := hex.EncodeToString(sum[:])
+	if v, ok := k.tokens.Get(key); ok {
+		if t := v.(timed[authenticationv1.UserInfo]); k.Now().Before(t.expires) {
+			return t.v, nil
+		}
+	}
+	v, err, _ := k.group.Do("token/"+key, func() (any, error) {
+		// Not the first caller's cancellation: the others share the answer.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reviewTimeout)
+		defer cancel()
+		review, err := k.client.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+			Spec: authenticationv1.TokenReviewSpec{Token: token},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("checking the token with a TokenReview: %w", err)
+		}
+		if !review.Status.Authenticated {
+			reason := review.Status.Error
+			if reason == "" {
+				reason = "not authenticated"
+			}
+			return nil, &Unauthenticated{reason: reason}
+		}
+		k.tokens.Add(key, timed[authenticationv1.UserInfo]{v: review.Status.User, expires: k.Now().Add(TokenReviewTTL)})
+		return review.Status.User, nil
+	})
+	if err != nil {
+		return authenticationv1.UserInfo{}, err
+	}
+	return v.(authenticationv1.UserInfo), nil
+}
+
+// Allowed asks the API server whether user may do a (a SubjectAccessReview),
+// or answers from a decision at most AccessReviewTTL old; concurrent askers
+// of the same question share one review.
+func (k *Kube) Allowed(ctx context.Context, user authenticationv1.UserInfo, a Access) (bool, error) {
+	key := decisionKey(user, a)
+	if v, ok := k.decisions.Get(key); ok {
+		if t := v.(timed[bool]); k.Now().Before(t.expires) {
+			return t.v, nil
+		}
+	}
+	v, err, _ := k.group.Do("sar/"+key, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reviewTimeout)
+		defer cancel()
+		extra := map[string]authorizationv1.ExtraValue{}
+		for name, values := range user.Extra {
+			extra[name] = authorizationv1.ExtraValue(values)
+		}
+		attrs := a.attributes()
+		review, err := k.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: user.Username, UID: user.UID, Groups: user.Groups, Extra: extra,
+				ResourceAttributes: &attrs,
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("checking permissions with a SubjectAccessReview: %w", err)
+		}
+		ok := review.Status.Allowed && !review.Status.Denied
+		k.decisions.Add(key, timed[bool]{v: ok, expires: k.Now().Add(AccessReviewTTL)})
+		return ok, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return v.(bool), nil
+}
+
+// decisionKey names a user (all of the identity a review sees) and a
+// question: a hash, so the cache holds no identities in clear.
+func decisionKey(user authenticationv1.UserInfo, a Access) string {
+	extra := make([]string, 0, len(user.Extra))
+	for k, v := range user.Extra {
+		extra = append(extra, k+"="+strings.Join(v, ","))
+	}
+	slices.Sort(extra)
+	groups := slices.Sorted(slices.Values(user.Groups))
+	b, _ := json.Marshal([]any{user.Username, user.UID, groups, extra, a})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Impersonate is a client that acts as user, so that the API server
+// authorizes and audits the user.
+func (k *Kube) Impersonate(user authenticationv1.UserInfo) (kubernetes.Interface, error) {
+	return k.impersonate(user)
+}
+
+// userTicket is a stream ticket bound to a user: the expiry and the
+// identity the TokenReview gave, signed with this process's key. It is
+// good only on the replica that made it (deploy/ gives the Service
+// session affinity for this).
+type userTicket struct {
+	Expires int64                     `json:"exp"`
+	User    authenticationv1.UserInfo `json:"user"`
+}
+
+// Ticket makes a stream ticket for user.
+func (k *Kube) Ticket(user authenticationv1.UserInfo) (string, time.Time) {
+	exp := k.Now().Add(TicketTTL).Truncate(time.Second)
+	body, _ := json.Marshal(userTicket{Expires: exp.Unix(), User: user})
+	payload := base64.RawURLEncoding.EncodeToString(body)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(k.sign(payload)), exp
+}
+
+func (k *Kube) sign(payload string) []byte {
+	mac := hmac.New(sha256.New, k.ticketKey)
+	mac.Write([]byte(payload))
+	return mac.Sum(nil)
+}
+
+// ValidTicket returns the user of a good, unexpired ticket.
+func (k *Kube) ValidTicket(t string) (authenticationv1.UserInfo, bool) {
+	payload, sig, ok := strings.Cut(t, ".")
+	if !ok {
+		return authenticationv1.UserInfo{}, false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, k.sign(payload)) {
+		return authenticationv1.UserInfo{}, false
+	}
+	body, err := base64.RawURLEncoding.DecodeString(payload)
+	var ut userTicket
+	if err != nil || json.Unmarshal(body, &ut) != nil || !k.Now().Before(time.Unix(ut.Expires, 0)) {
+		return authenticationv1.UserInfo{}, false
+	}
+	return ut.User, true
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// TestPermissions: the page learns what the server's identity may do from
+// SelfSubjectAccessReviews, asked once per namespace within the TTL;
+// read-only asks nothing and allows nothing.
+func TestPermissions(t *testing.T) {
+	f := newFixture(t, nil, rolloutObjects()...)
+	var later atomic.Int64 // how far the cache's clock is ahead
+	f.srv.perms.now = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
+	var asked atomic.Int32
+	f.client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		asked.Add(1)
+		r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		attr := r.Spec.ResourceAttributes
+		r.Status.Allowed = attr.Namespace == "shop" && (attr.Verb == "patch" || attr.Resource == "replicasets")
+		return true, r, nil
+	})
+	var p Permissions
+	getJSON(t, f, "/api/namespaces/shop/permissions", &p)
+	if p != (Permissions{Patch: true, History: true}) {
+		t.Errorf("permissions = %+v", p)
+	}
+	getJSON(t, f, "/api/namespaces/shop/permissions", &p)
+	if n := asked.Load(); n != 3 {
+		t.Errorf("%d reviews for two requests within the TTL, want 3", n)
+	}
+	later.Store(int64(permissionsTTL))
+	getJSON(t, f, "/api/namespaces/shop/permissions", &p)
+	if n := asked.Load(); n != 6 {
+		t.Errorf("%d reviews after the TTL, want 6", n)
+	}
+
+	ro := newFixture(t, func(o *Options) { o.ReadOnly = true }, rolloutObjects()...)
+	getJSON(t, ro, "/api/namespaces/shop/permissions", &p)
+	if p != (Permissions{ReadOnly: true}) || len(ro.client.Actions()) != 0 {
+		t.Errorf("read-only permissions = %+v after %d requests", p, len(ro.client.Actions()))
+	}
+}
+
+// TestPermissionsSharedByPagesAskingTogether: pages that ask for the
+// permissions at once (every page reloading) share one set of reviews.
+func TestPermissionsSharedByPagesAskingTogether(t *testing.T) {
+	f := newFixture(t, nil, namespaceObj("shop"))
+	var asked atomic.Int32
+	release := make(chan struct{})
+	free := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(free) // before the server's: a failed test must not leave requests waiting
+	f.client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		asked.Add(1)
+		<-release
+		r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		r.Status.Allowed = true
+		return true, r, nil
+	})
+	const pages = 20
+	var wg sync.WaitGroup
+	got := make([]Permissions, pages)
+	for i := range pages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			getJSON(t, f, "/api/namespaces/shop/permissions", &got[i])
+		}()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for f.srv.perms.asking.waiting.Load() != pages {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pages wait for the permissions after 30s, want %d", f.srv.perms.asking.waiting.Load(), pages)
+		}
+		goruntime.Gosched()
+	}
+	free()
+	wg.Wait()
+	if n := asked.Load(); n != 3 {
+		t.Errorf("%d reviews for %d pages asking together, want 3 (one per permission)", n, pages)
+	}
+	for i, p := range got {
+		if p != (Permissions{Scale: true, Patch: true, History: true}) {
+			t.Errorf("page %d got %+v", i, p)
+		}
+	}
+}
