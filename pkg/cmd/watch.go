@@ -24,6 +24,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/fanin"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
@@ -281,7 +282,7 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	run := func(ctx context.Context, sink tracker.Sink) error {
 		return tracker.New(o.clients.Kube.AppsV1(), topts).Run(ctx, sink)
 	}
-	explain := func(err error) error { return explainAPIError(err, o.clients.Config, o.forbiddenHint()) }
+	explain := func(err error) error { return explain.API(err, o.clients.Config.Host, o.forbiddenHint()) }
 	return o.drive(ctx, o.printer(topts.Describe()), o.namespace, &synced, notice, run, explain)
 }
 
@@ -344,7 +345,7 @@ func checkNamespaceIn(ctx context.Context, c *clients, ns, in string) error {
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("namespace %q not found%s; list namespaces with 'kubectl get namespaces'%s", ns, in, subcommandHint(ns))
 	default:
-		return explainAPIError(err, c.Config, "")
+		return explain.API(err, c.Config.Host, "")
 	}
 }
 
@@ -755,7 +756,7 @@ func (o *WatchOptions) runMany(ctx context.Context) error {
 		if o.clients == nil || !errors.As(err, &se) {
 			return err
 		}
-		return explainAPIError(err, o.clients.Config, fmt.Sprintf("ask for list and watch on deployments in %s", se.Source))
+		return explain.API(err, o.clients.Config.Host, fmt.Sprintf("ask for list and watch on deployments in %s", se.Source))
 	}
 	return o.drive(ctx, printer, "", new(atomic.Bool), notice, run, explain)
 }
