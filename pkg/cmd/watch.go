@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -715,8 +716,11 @@ func terminalSize(w io.Writer) (int, int) {
 	return 0, 0
 }
 
+// isBrokenPipe reports whether a write failed because the reader is gone
+// (a pipe into head, say): nothing is left to tell, so it is no error. The
+// printers keep the write's own error, an *fs.PathError around EPIPE.
 func isBrokenPipe(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "broken pipe")
+	return errors.Is(err, syscall.EPIPE)
 }
 
 // levenshtein is the edit distance between a and b.
