@@ -65,6 +65,9 @@ type WatchOptions struct {
 	namespaceArg string
 	// contexts are the contexts of a view over several (nil for one).
 	contexts []contextClients
+	// root is the command tree, whose subcommands a namespace that does not
+	// exist may be a typo of.
+	root *cobra.Command
 	// IsTerminal reports whether out is a terminal; tests replace it.
 	IsTerminal func(io.Writer) bool
 	// TerminalSize reports the terminal's columns and rows.
@@ -134,6 +137,7 @@ func (o *WatchOptions) Complete(cmd *cobra.Command, args []string) error {
 		nFlag = *o.configFlags.Namespace
 	}
 	o.explicitNS = nFlag != ""
+	o.root = cmd.Root()
 	if len(args) == 1 {
 		o.namespaceArg = args[0]
 	}
@@ -330,12 +334,12 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 // checkNamespace reports a namespace that does not exist instead of waiting
 // on it silently. Without permission to read namespaces, it trusts the user.
 func (o *WatchOptions) checkNamespace(ctx context.Context) error {
-	return checkNamespaceIn(ctx, o.clients, o.namespace, "")
+	return o.checkNamespaceIn(ctx, o.clients, o.namespace, "")
 }
 
 // checkNamespaceIn is checkNamespace for namespace ns through c; in names
 // the context in messages (empty for none).
-func checkNamespaceIn(ctx context.Context, c *clients, ns, in string) error {
+func (o *WatchOptions) checkNamespaceIn(ctx context.Context, c *clients, ns, in string) error {
 	if ns == "" {
 		return nil
 	}
@@ -344,20 +348,28 @@ func checkNamespaceIn(ctx context.Context, c *clients, ns, in string) error {
 	case err == nil, apierrors.IsForbidden(err):
 		return nil
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("namespace %q not found%s; list namespaces with 'kubectl get namespaces'%s", ns, in, subcommandHint(ns))
+		return fmt.Errorf("namespace %q not found%s; list namespaces with 'kubectl get namespaces'%s", ns, in, subcommandHint(o.root, ns))
 	default:
 		return explain.API(err, c.Config.Host, "")
 	}
 }
 
-// subcommandHint catches a mistyped subcommand taken for a namespace.
-func subcommandHint(arg string) string {
-	for _, sub := range []string{"watch", "scale", "set-image", "serve", "version", "completion", "help"} {
-		if levenshtein(arg, sub) <= 2 {
-			return fmt.Sprintf(", or did you mean 'kubectl deploywatch %s'?", sub)
-		}
+// subcommandHint catches a mistyped subcommand taken for a namespace: the
+// subcommands of root that cobra suggests for arg, as it does for an
+// unknown command (within root.SuggestionsMinimumDistance edits, or
+// starting with arg). It only reads root, so concurrent checks may call it.
+func subcommandHint(root *cobra.Command, arg string) string {
+	if root == nil {
+		return ""
 	}
-	return ""
+	subs := root.SuggestionsFor(arg)
+	if len(subs) == 0 {
+		return ""
+	}
+	for i, sub := range subs {
+		subs[i] = fmt.Sprintf("'%s %s'", displayName, sub)
+	}
+	return fmt.Sprintf(", or did you mean %s?", strings.Join(subs, " or "))
 }
 
 func (o *WatchOptions) forbiddenHint() string {
@@ -723,27 +735,6 @@ func isBrokenPipe(err error) bool {
 	return errors.Is(err, syscall.EPIPE)
 }
 
-// levenshtein is the edit distance between a and b.
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
-}
-
 // runMany is Run for a view over several namespaces or contexts: a tracker
 // per (context, namespace), merged by package fanin into one printer.
 func (o *WatchOptions) runMany(ctx context.Context) error {
@@ -796,7 +787,7 @@ func (o *WatchOptions) sources() []fanin.Source {
 				// A cluster that does not answer must not hang the attempt.
 				ctx, cancel := context.WithTimeout(ctx, o.ContextTimeout)
 				defer cancel()
-				return checkNamespaceIn(ctx, c, ns, in)
+				return o.checkNamespaceIn(ctx, c, ns, in)
 			}
 			if o.Diagnose {
 				src.Options.Diagnose = tracker.DiagnoseWith(cc.Kube)
