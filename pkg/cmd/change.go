@@ -13,12 +13,12 @@ import (
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
@@ -191,19 +191,7 @@ func (o *changeOptions) checkCanWatch(ctx context.Context) error {
 
 // explain turns an error of pkg/operations, or any other, into one line.
 func (o *changeOptions) explain(ctx context.Context, err error) error {
-	var opErr *operations.Error
-	if !errors.As(err, &opErr) {
-		return explainAPIError(err, o.clients.Config, "")
-	}
-	if opErr.Reason == operations.NotFound {
-		ns := o.clients.Namespace
-		if _, nsErr := o.clients.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(nsErr) {
-			// Said once: the operation's own "not found in namespace" would
-			// repeat it with a hint that cannot help.
-			return explained(err, "deployment %q not found: namespace %q does not exist; list namespaces with 'kubectl get namespaces'", o.name, ns)
-		}
-	}
-	return &explainedError{msg: opErr.Error(), err: err}
+	return explain.Operation(ctx, err, o.clients.target(o.name))
 }
 
 // finish prints the result and, with --wait, follows the rollout.

@@ -3,20 +3,18 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 )
 
 // clients are what a command needs to talk to the cluster, built once in
@@ -37,15 +35,41 @@ func newClients(getter genericclioptions.RESTClientGetter) (*clients, error) {
 	if cf, ok := getter.(*genericclioptions.ConfigFlags); ok && cf.Context != nil && strings.Contains(*cf.Context, ",") {
 		return nil, fmt.Errorf("--context %q names several contexts, and this command acts on one at a time: give one context (only watch and serve take several)", *cf.Context)
 	}
-	ns, explicit, err := getter.ToRawKubeConfigLoader().Namespace()
+	loader := getter.ToRawKubeConfigLoader()
+	if err := contextMissing(getter, loader); err != nil {
+		return nil, explain.Config(err)
+	}
+	ns, explicit, err := loader.Namespace()
 	if err != nil {
-		return nil, explainConfigError(err)
+		return nil, explain.Config(err)
 	}
 	config, err := getter.ToRESTConfig()
 	if err != nil {
-		return nil, explainConfigError(err)
+		return nil, explain.Config(err)
 	}
 	return clientsFor(config, ns, explicit)
+}
+
+// contextMissing reports a --context that the kubeconfig does not have, in
+// client-go's own error. Without this check client-go says it in a typed
+// error or in an untyped one ("context %q does not exist"), depending on
+// whether -n was given too.
+func contextMissing(getter genericclioptions.RESTClientGetter, loader clientcmd.ClientConfig) error {
+	cf, ok := getter.(*genericclioptions.ConfigFlags)
+	if !ok || cf.Context == nil || *cf.Context == "" {
+		return nil
+	}
+	raw, err := loader.RawConfig()
+	if err != nil {
+		return nil // the loader reports it again, explained
+	}
+	if _, ok := raw.Contexts[*cf.Context]; ok {
+		return nil
+	}
+	if err := clientcmd.ConfirmUsable(raw, *cf.Context); clientcmd.IsContextNotFound(err) {
+		return err
+	}
+	return nil
 }
 
 // clientsFor builds the clients of one REST config.
@@ -59,9 +83,15 @@ func clientsFor(config *rest.Config, ns string, explicit bool) (*clients, error)
 	config.QPS, config.Burst = 50, 100
 	kube, err := kubernetes.NewForConfig(config)
 	if err != nil {
-		return nil, explainConfigError(err)
+		return nil, explain.Config(err)
 	}
 	return &clients{Kube: kube, Config: config, Namespace: ns, ExplicitNamespace: explicit}, nil
+}
+
+// target is what explain.Operation needs to explain an error about
+// Deployment name in the clients' namespace.
+func (c *clients) target(name string) explain.Target {
+	return explain.Target{Host: c.Config.Host, Namespaces: c.Kube.CoreV1(), Namespace: c.Namespace, Name: name}
 }
 
 // contextClients are the clients of one kubeconfig context of a view over
@@ -80,7 +110,7 @@ func kubeconfigContexts(cf *genericclioptions.ConfigFlags) (*clientcmdapi.Config
 	}
 	raw, err := rules.Load()
 	if err != nil {
-		return nil, nil, explainConfigError(err)
+		return nil, nil, explain.Config(err)
 	}
 	names := make([]string, 0, len(raw.Contexts))
 	for name := range raw.Contexts {
@@ -140,11 +170,11 @@ func newContextClients(cf *genericclioptions.ConfigFlags, raw *clientcmdapi.Conf
 		cc := clientcmd.NewNonInteractiveClientConfig(*raw, name, overrides, nil)
 		ns, _, err := cc.Namespace()
 		if err != nil {
-			return nil, fmt.Errorf("context %q: %w", name, explainConfigError(err))
+			return nil, fmt.Errorf("context %q: %w", name, explain.Config(err))
 		}
 		config, err := cc.ClientConfig()
 		if err != nil {
-			return nil, fmt.Errorf("context %q: %w", name, explainConfigError(err))
+			return nil, fmt.Errorf("context %q: %w", name, explain.Config(err))
 		}
 		c, err := clientsFor(config, ns, false)
 		if err != nil {
@@ -185,75 +215,6 @@ func splitList(v string) []string {
 		}
 	}
 	return out
-}
-
-// explainConfigError turns kubeconfig problems into one line that says what to fix.
-func explainConfigError(err error) error {
-	switch {
-	case clientcmd.IsEmptyConfig(err):
-		return fmt.Errorf("no cluster configured: set --kubeconfig or KUBECONFIG, or run inside a cluster: %w", err)
-	case os.IsNotExist(err) || errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("cannot read kubeconfig: %w; check the --kubeconfig path or KUBECONFIG", err)
-	case strings.Contains(err.Error(), "context was not found"), strings.Contains(err.Error(), "context") && strings.Contains(err.Error(), "does not exist"):
-		return explained(err, "%s; list the contexts with 'kubectl config get-contexts'", strings.TrimPrefix(err.Error(), "invalid configuration: "))
-	case clientcmd.IsConfigurationInvalid(err):
-		return fmt.Errorf("invalid kubeconfig: %w; check it with 'kubectl config view'", err)
-	}
-	return err
-}
-
-// explainAPIError turns an error from the API server, or from failing to
-// reach it, into one line that names the problem and the fix.
-func explainAPIError(err error, config *rest.Config, hint string) error {
-	if err == nil {
-		return nil
-	}
-	var urlErr *url.Error
-	var netErr net.Error
-	switch {
-	case apierrors.IsForbidden(err):
-		if hint == "" {
-			hint = "check your permissions with 'kubectl auth can-i'"
-		}
-		return explained(err, "%s; %s", apiMessage(err), hint)
-	case apierrors.IsUnauthorized(err):
-		return explained(err, "the API server at %s rejected your credentials (401 Unauthorized); log in again or check --user and --token", config.Host)
-	case errors.As(err, &urlErr) || errors.As(err, &netErr):
-		return explained(err, "cannot reach the API server at %s: %s; check that the cluster is running and that --context, --server or --kubeconfig point at it", config.Host, rootCause(err))
-	}
-	return err
-}
-
-// explainedError replaces an error's message with one that says what to do,
-// keeping the original for errors.Is and errors.As.
-type explainedError struct {
-	msg string
-	err error
-}
-
-func (e *explainedError) Error() string { return e.msg }
-func (e *explainedError) Unwrap() error { return e.err }
-
-func explained(err error, format string, args ...any) error {
-	return &explainedError{msg: fmt.Sprintf(format, args...), err: err}
-}
-
-func apiMessage(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		return status.Status().Message
-	}
-	return err.Error()
-}
-
-func rootCause(err error) string {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err.Error()
-		}
-		err = next
-	}
 }
 
 // completeNamespaces offers namespace names for shell completion.

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
 )
@@ -114,7 +114,7 @@ func (o *HistoryOptions) Validate() error {
 func (o *HistoryOptions) Run(ctx context.Context) error {
 	h, err := operations.GetHistory(ctx, o.clients.Kube.AppsV1(), o.request)
 	if err != nil {
-		return explainOperation(ctx, o.clients, o.request.Name, err)
+		return explain.Operation(ctx, err, o.clients.target(o.request.Name))
 	}
 	switch o.Output {
 	case "json":
@@ -165,21 +165,4 @@ func revisionImages(r operations.Revision) string {
 		parts = append(parts, "init:"+c.String())
 	}
 	return strings.Join(parts, ",")
-}
-
-// explainOperation turns an error of pkg/operations, or any other, into one
-// line, as changeOptions.explain does for the changes.
-func explainOperation(ctx context.Context, c *clients, name string, err error) error {
-	o := changeOptions{clients: c, name: name}
-	return o.explainRollout(ctx, err)
-}
-
-// explainRollout is explain, but a revision that is not there is not a
-// Deployment that is not there: its namespace needs no checking.
-func (o *changeOptions) explainRollout(ctx context.Context, err error) error {
-	var opErr *operations.Error
-	if errors.As(err, &opErr) && len(opErr.Problems) > 0 {
-		return &explainedError{msg: opErr.Error(), err: err}
-	}
-	return o.explain(ctx, err)
 }

@@ -86,6 +86,8 @@ Without a subcommand, deploywatch watches: "kubectl deploywatch NAMESPACE" is
 		RunE:              func(cmd *cobra.Command, args []string) error { return run(cmd, args, watch) },
 		ValidArgsFunction: completeNamespaces(configFlags),
 	}
+	// subcommandHint's edit distance: cobra sets this only when it suggests.
+	root.SuggestionsMinimumDistance = 2
 	configFlags.AddFlags(root.PersistentFlags())
 	// --context may be repeated, or list several contexts, for watch and serve.
 	if f := root.PersistentFlags().Lookup("context"); f != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -172,13 +173,51 @@ func checkProblems(t *testing.T, err error, want []string) {
 	}
 }
 
+// commandTree is the root command with the subcommands cobra adds when it
+// executes (help, completion), as a namespace check sees it.
+func commandTree() *cobra.Command {
+	root := NewCmdRoot(genericiooptions.NewTestIOStreamsDiscard())
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	return root
+}
+
 func TestSubcommandHint(t *testing.T) {
+	root := commandTree()
 	for arg, want := range map[string]string{
 		"wacth": "did you mean 'kubectl deploywatch watch'", "serv": "serve", "shop": "", "payments": "",
 	} {
-		got := subcommandHint(arg)
+		got := subcommandHint(root, arg)
 		if (want == "") != (got == "") || !strings.Contains(got, want) {
 			t.Errorf("subcommandHint(%q) = %q, want %q", arg, got, want)
+		}
+	}
+}
+
+// TestSubcommandHintCoversEveryCommand: a subcommand with two letters
+// swapped is hinted, for every subcommand of the tree, so a new one needs
+// no list kept by hand.
+func TestSubcommandHintCoversEveryCommand(t *testing.T) {
+	root := commandTree()
+	var hinted []string
+	for _, sub := range root.Commands() {
+		if !sub.IsAvailableCommand() {
+			continue // hidden, and help, which cobra never suggests
+		}
+		name := sub.Name()
+		typo := name[:1] + name[2:3] + name[1:2] + name[3:]
+		want := "'kubectl deploywatch " + name + "'"
+		if got := subcommandHint(root, typo); !strings.Contains(got, want) {
+			t.Errorf("subcommandHint(%q) = %q, want it to suggest %s", typo, got, want)
+		}
+		if got := subcommandHint(root, name[:len(name)-1]); !strings.Contains(got, want) {
+			t.Errorf("subcommandHint(%q) = %q, want it to suggest %s", name[:len(name)-1], got, want)
+		}
+		hinted = append(hinted, name)
+	}
+	for _, name := range []string{"watch", "scale", "set-image", "history", "undo", "restart", "pause", "resume", "serve", "version", "completion"} {
+		if !slices.Contains(hinted, name) {
+			t.Errorf("subcommand %q was not tried; tried %q", name, hinted)
 		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/kuberequests"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server"
@@ -521,7 +522,7 @@ func countRequests(c *clients, counter *kuberequests.Counter) error {
 	counter.Instrument(config)
 	kube, err := kubernetes.NewForConfig(config)
 	if err != nil {
-		return explainConfigError(err)
+		return explain.Config(err)
 	}
 	c.Config, c.Kube = config, kube
 	return nil

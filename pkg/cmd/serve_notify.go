@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/leader"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
@@ -186,7 +187,7 @@ func (o *notifyOptions) start(ctx context.Context, c *clients, log *slog.Logger)
 		if len(o.Namespaces) > 0 {
 			hint = "notifications need list and watch on Deployments in each of --notify-namespaces"
 		}
-		return nil, nil, explainAPIError(err, c.Config, hint)
+		return nil, nil, explain.API(err, c.Config.Host, hint)
 	}
 	log.Info("notifying", "webhooks", len(o.Webhooks), "on", kinds, "format", format, "namespaces", o.Namespaces,
 		"lease", o.LeaseNamespace+"/"+o.LeaseName, "identity", o.Identity)

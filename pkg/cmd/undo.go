@@ -105,7 +105,7 @@ func (o *UndoOptions) Run(ctx context.Context) error {
 	}
 	res, err := operations.Undo(ctx, o.clients.Kube.AppsV1(), o.request)
 	if err != nil {
-		return o.explainRollout(ctx, err)
+		return o.explain(ctx, err)
 	}
 	operation := "rolled back"
 	if len(res.Changes) > 0 && res.Changes[0].What == "revision" {

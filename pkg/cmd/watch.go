@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/fanin"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/gate"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
@@ -64,6 +66,9 @@ type WatchOptions struct {
 	namespaceArg string
 	// contexts are the contexts of a view over several (nil for one).
 	contexts []contextClients
+	// root is the command tree, whose subcommands a namespace that does not
+	// exist may be a typo of.
+	root *cobra.Command
 	// IsTerminal reports whether out is a terminal; tests replace it.
 	IsTerminal func(io.Writer) bool
 	// TerminalSize reports the terminal's columns and rows.
@@ -133,6 +138,7 @@ func (o *WatchOptions) Complete(cmd *cobra.Command, args []string) error {
 		nFlag = *o.configFlags.Namespace
 	}
 	o.explicitNS = nFlag != ""
+	o.root = cmd.Root()
 	if len(args) == 1 {
 		o.namespaceArg = args[0]
 	}
@@ -282,7 +288,7 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	run := func(ctx context.Context, sink tracker.Sink) error {
 		return tracker.New(o.clients.Kube.AppsV1(), topts).Run(ctx, sink)
 	}
-	explain := func(err error) error { return explainAPIError(err, o.clients.Config, o.forbiddenHint()) }
+	explain := func(err error) error { return explain.API(err, o.clients.Config.Host, o.forbiddenHint()) }
 	return o.drive(ctx, o.printer(topts.Describe()), o.namespace, &synced, notice, run, explain)
 }
 
@@ -347,12 +353,12 @@ func exitOf(ctx context.Context, err error) error {
 // checkNamespace reports a namespace that does not exist instead of waiting
 // on it silently. Without permission to read namespaces, it trusts the user.
 func (o *WatchOptions) checkNamespace(ctx context.Context) error {
-	return checkNamespaceIn(ctx, o.clients, o.namespace, "")
+	return o.checkNamespaceIn(ctx, o.clients, o.namespace, "")
 }
 
 // checkNamespaceIn is checkNamespace for namespace ns through c; in names
 // the context in messages (empty for none).
-func checkNamespaceIn(ctx context.Context, c *clients, ns, in string) error {
+func (o *WatchOptions) checkNamespaceIn(ctx context.Context, c *clients, ns, in string) error {
 	if ns == "" {
 		return nil
 	}
@@ -361,20 +367,28 @@ func checkNamespaceIn(ctx context.Context, c *clients, ns, in string) error {
 	case err == nil, apierrors.IsForbidden(err):
 		return nil
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("namespace %q not found%s; list namespaces with 'kubectl get namespaces'%s", ns, in, subcommandHint(ns))
+		return fmt.Errorf("namespace %q not found%s; list namespaces with 'kubectl get namespaces'%s", ns, in, subcommandHint(o.root, ns))
 	default:
-		return explainAPIError(err, c.Config, "")
+		return explain.API(err, c.Config.Host, "")
 	}
 }
 
-// subcommandHint catches a mistyped subcommand taken for a namespace.
-func subcommandHint(arg string) string {
-	for _, sub := range []string{"watch", "scale", "set-image", "serve", "version", "completion", "help"} {
-		if levenshtein(arg, sub) <= 2 {
-			return fmt.Sprintf(", or did you mean 'kubectl deploywatch %s'?", sub)
-		}
+// subcommandHint catches a mistyped subcommand taken for a namespace: the
+// subcommands of root that cobra suggests for arg, as it does for an
+// unknown command (within root.SuggestionsMinimumDistance edits, or
+// starting with arg). It only reads root, so concurrent checks may call it.
+func subcommandHint(root *cobra.Command, arg string) string {
+	if root == nil {
+		return ""
 	}
-	return ""
+	subs := root.SuggestionsFor(arg)
+	if len(subs) == 0 {
+		return ""
+	}
+	for i, sub := range subs {
+		subs[i] = fmt.Sprintf("'%s %s'", displayName, sub)
+	}
+	return fmt.Sprintf(", or did you mean %s?", strings.Join(subs, " or "))
 }
 
 func (o *WatchOptions) forbiddenHint() string {
@@ -503,29 +517,11 @@ func terminalSize(w io.Writer) (int, int) {
 	return 0, 0
 }
 
+// isBrokenPipe reports whether a write failed because the reader is gone
+// (a pipe into head, say): nothing is left to tell, so it is no error. The
+// printers keep the write's own error, an *fs.PathError around EPIPE.
 func isBrokenPipe(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "broken pipe")
-}
-
-// levenshtein is the edit distance between a and b.
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return errors.Is(err, syscall.EPIPE)
 }
 
 // runMany is Run for a view over several namespaces or contexts: a tracker
@@ -544,7 +540,7 @@ func (o *WatchOptions) runMany(ctx context.Context) error {
 		if o.clients == nil || !errors.As(err, &se) {
 			return err
 		}
-		return explainAPIError(err, o.clients.Config, fmt.Sprintf("ask for list and watch on deployments in %s", se.Source))
+		return explain.API(err, o.clients.Config.Host, fmt.Sprintf("ask for list and watch on deployments in %s", se.Source))
 	}
 	return o.drive(ctx, printer, "", new(atomic.Bool), notice, run, explain)
 }
@@ -580,7 +576,7 @@ func (o *WatchOptions) sources() []fanin.Source {
 				// A cluster that does not answer must not hang the attempt.
 				ctx, cancel := context.WithTimeout(ctx, o.ContextTimeout)
 				defer cancel()
-				return checkNamespaceIn(ctx, c, ns, in)
+				return o.checkNamespaceIn(ctx, c, ns, in)
 			}
 			if o.Diagnose {
 				src.Options.Diagnose = tracker.DiagnoseWith(cc.Kube)

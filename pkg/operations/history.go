@@ -14,6 +14,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 )
 
 // Annotations the deployment controller and kubectl keep on Deployments,
@@ -122,7 +124,7 @@ func history(ctx context.Context, client RolloutClient, d *appsv1.Deployment, op
 	}
 	list, err := client.ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
 	if apierrors.IsForbidden(err) {
-		return h, &Error{Reason: Forbidden, Err: err, Message: apiMessage(err),
+		return h, &Error{Reason: Forbidden, Err: err, Message: explain.Message(err),
 			Hint: fmt.Sprintf("%s needs list on replicasets in namespace %q (they hold the revisions); check with 'kubectl auth can-i list replicasets -n %s'", op, d.Namespace, d.Namespace)}
 	}
 	if err != nil {

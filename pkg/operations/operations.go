@@ -20,6 +20,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 )
 
 // DryRunMode says whether a change is written: as kubectl's --dry-run.
@@ -112,6 +114,12 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// TargetNotFound reports whether e says that the Deployment the request
+// named does not exist (a revision that does not exist is NotFound too, and
+// lists itself in Problems), so that package explain may tell when its
+// namespace is missing as well.
+func (e *Error) TargetNotFound() bool { return e.Reason == NotFound && len(e.Problems) == 0 }
 
 // ReasonOf returns the Reason of err, or "" when err is no *Error.
 func ReasonOf(err error) Reason {
@@ -236,19 +244,19 @@ func apiError(err error, namespace, name string, a access) error {
 		return deploymentNotFound(namespace, name, err)
 	case apierrors.IsForbidden(err):
 		e.Reason = Forbidden
-		e.Message = apiMessage(err)
+		e.Message = explain.Message(err)
 		e.Hint = fmt.Sprintf("%s needs %s on %s in namespace %q; check with 'kubectl auth can-i %s deployments%s -n %s'",
 			a.op, a.verbs, a.resource, namespace, a.canIVerb, a.canIOptions, namespace)
 	case apierrors.IsConflict(err):
 		e.Reason = Conflict
-		e.Message = fmt.Sprintf("deployment %q in namespace %q changed while it was being written: %s", name, namespace, apiMessage(err))
+		e.Message = fmt.Sprintf("deployment %q in namespace %q changed while it was being written: %s", name, namespace, explain.Message(err))
 		e.Hint = "nothing was changed; try again"
 	case apierrors.IsInvalid(err):
 		e.Reason = Invalid
-		e.Message = apiMessage(err)
+		e.Message = explain.Message(err)
 	case apierrors.IsBadRequest(err):
 		e.Reason = BadRequest
-		e.Message = apiMessage(err)
+		e.Message = explain.Message(err)
 	default:
 		return fmt.Errorf("%s deployment %q in namespace %q: %w", a.op, name, namespace, err)
 	}
@@ -262,14 +270,6 @@ func deploymentNotFound(namespace, name string, err error) error {
 		Hint:    fmt.Sprintf("list them with 'kubectl get deployments -n %s'", namespace),
 		Err:     err,
 	}
-}
-
-func apiMessage(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) && status.Status().Message != "" {
-		return status.Status().Message
-	}
-	return err.Error()
 }
 
 // maxAttempts bounds the re-reads after a write lost a race with another

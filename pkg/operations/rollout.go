@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 )
@@ -61,84 +62,69 @@ type guarded struct {
 // what it did; a user's resourceVersion precondition is checked on every
 // read, so it fails as soon as the Deployment moved.
 func guardedPatch(ctx context.Context, client appsv1client.DeploymentsGetter, g guarded) (Result, error) {
-	dryRun, _ := ParseDryRun(string(g.dryRun))
 	deployments := client.Deployments(g.namespace)
 	var first *appsv1.Deployment
-	var refused error        // the last patch's refusal, when it may have been its test op
-	var testedVersion string // the resourceVersion that patch tested
-	for attempt := 1; ; attempt++ {
-		current, err := deployments.Get(ctx, g.name, metav1.GetOptions{})
-		if err != nil {
-			return Result{}, apiError(err, g.namespace, g.name, g.access)
-		}
-		if refused != nil && current.ResourceVersion == testedVersion {
-			// Nobody wrote in between: the test op held, so the API server
-			// refused the change itself.
-			return Result{}, apiError(refused, g.namespace, g.name, g.access)
-		}
-		if g.resourceVersion != "" && current.ResourceVersion != g.resourceVersion {
-			return Result{}, preconditionFailed(g.namespace, g.name,
-				fmt.Sprintf("is at resourceVersion %s, expected %s", current.ResourceVersion, g.resourceVersion))
-		}
-		if first == nil {
-			first = current
-		} else if g.sameIntent != nil && !g.sameIntent(first, current) {
-			return Result{}, &Error{Reason: Conflict,
-				Message: fmt.Sprintf("deployment %q in namespace %q was changed by someone else while %s was being written; nothing was changed", g.name, g.namespace, g.access.op),
-				Hint:    fmt.Sprintf("look at it again with 'kubectl deploywatch history %s -n %s' and try again", g.name, g.namespace)}
-		}
-		p, err := g.plan(ctx, current)
-		if err != nil {
-			return Result{}, err
-		}
-		res := Result{
-			Namespace: g.namespace, Name: g.name, DryRun: dryRun,
-			Changes: p.changes, Object: current,
-			ResourceVersion: current.ResourceVersion, Generation: current.Generation,
-		}
-		if len(p.ops) == 0 {
-			return res, nil
-		}
-		res.Changed = true
-		ops := append([]jsonOp{{"test", "/metadata/resourceVersion", current.ResourceVersion}}, p.ops...)
-		patch, err := json.Marshal(ops)
-		if err != nil {
-			return Result{}, err
-		}
-		if dryRun == DryRunClient {
-			d, err := applyLocally(current, patch)
-			if err != nil {
-				return Result{}, err
+	var sentVersion string // the resourceVersion the last patch tested
+	return readPlanWrite(ctx, change[*appsv1.Deployment]{
+		namespace: g.namespace, name: g.name, dryRun: g.dryRun, access: g.access,
+		read: func(ctx context.Context) (*appsv1.Deployment, error) {
+			return deployments.Get(ctx, g.name, metav1.GetOptions{})
+		},
+		plan: func(ctx context.Context, current *appsv1.Deployment, refused error, _ int) (plan[*appsv1.Deployment], error) {
+			if refused != nil && current.ResourceVersion == sentVersion {
+				// Nobody wrote in between: the test op held, so the API server
+				// refused the change itself.
+				return plan[*appsv1.Deployment]{}, apiError(refused, g.namespace, g.name, g.access)
 			}
-			res.Object = d
-			return res, nil
-		}
-		opts := metav1.PatchOptions{}
-		if dryRun == DryRunServer {
-			opts.DryRun = []string{metav1.DryRunAll}
-		}
-		written, err := deployments.Patch(ctx, g.name, types.JSONPatchType, patch, opts)
+			if g.resourceVersion != "" && current.ResourceVersion != g.resourceVersion {
+				return plan[*appsv1.Deployment]{}, preconditionFailed(g.namespace, g.name,
+					fmt.Sprintf("is at resourceVersion %s, expected %s", current.ResourceVersion, g.resourceVersion))
+			}
+			if first == nil {
+				first = current
+			} else if g.sameIntent != nil && !g.sameIntent(first, current) {
+				return plan[*appsv1.Deployment]{}, &Error{Reason: Conflict,
+					Message: fmt.Sprintf("deployment %q in namespace %q was changed by someone else while %s was being written; nothing was changed", g.name, g.namespace, g.access.op),
+					Hint:    fmt.Sprintf("look at it again with 'kubectl deploywatch history %s -n %s' and try again", g.name, g.namespace)}
+			}
+			p, err := g.plan(ctx, current)
+			if err != nil {
+				return plan[*appsv1.Deployment]{}, err
+			}
+			if len(p.ops) == 0 {
+				return plan[*appsv1.Deployment]{changes: p.changes}, nil
+			}
+			ops := append([]jsonOp{{"test", "/metadata/resourceVersion", current.ResourceVersion}}, p.ops...)
+			patch, err := json.Marshal(ops)
+			if err != nil {
+				return plan[*appsv1.Deployment]{}, err
+			}
+			sentVersion = current.ResourceVersion
+			return plan[*appsv1.Deployment]{
+				changes: p.changes,
+				local:   func() (runtime.Object, error) { return applyLocally(current, patch) },
+				send: func(ctx context.Context, dryRun []string) (*appsv1.Deployment, error) {
+					return deployments.Patch(ctx, g.name, types.JSONPatchType, patch, metav1.PatchOptions{DryRun: dryRun})
+				},
+			}, nil
+		},
 		// The API server answers a failed "test" op with a bare 422 Invalid
 		// ("the server rejected our request due to an error in our
 		// request", without the JSON patch library's message), like any
 		// other invalid change: which of the two it was shows on the next
 		// read, in whether the resourceVersion moved.
-		if apierrors.IsInvalid(err) || apierrors.IsConflict(err) {
-			if attempt < maxAttempts {
-				refused, testedVersion = err, current.ResourceVersion
-				continue // read again and re-check
+		again: func(err error, attempt int) (bool, error) {
+			switch {
+			case !apierrors.IsInvalid(err) && !apierrors.IsConflict(err):
+				return false, apiError(err, g.namespace, g.name, g.access)
+			case attempt < maxAttempts:
+				return true, nil // read again and re-check
 			}
-			return Result{}, &Error{Reason: Conflict, Err: err,
+			return false, &Error{Reason: Conflict, Err: err,
 				Message: fmt.Sprintf("deployment %q in namespace %q kept changing while %s was being written; nothing was changed", g.name, g.namespace, g.access.op),
 				Hint:    "try again"}
-		}
-		if err != nil {
-			return Result{}, apiError(err, g.namespace, g.name, g.access)
-		}
-		res.Object = written
-		res.ResourceVersion, res.Generation = written.ResourceVersion, written.Generation
-		return res, nil
-	}
+		},
+	})
 }
 
 // applyLocally applies patch to a copy of d, for a client dry run: the

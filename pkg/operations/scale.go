@@ -8,6 +8,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 )
 
@@ -52,51 +53,45 @@ func Scale(ctx context.Context, client appsv1client.DeploymentsGetter, req Scale
 	if err := req.Validate(); err != nil {
 		return Result{}, err
 	}
-	dryRun, _ := ParseDryRun(string(req.DryRun))
 	deployments := client.Deployments(req.Namespace)
-	for attempt := 1; ; attempt++ {
-		current, err := deployments.GetScale(ctx, req.Name, metav1.GetOptions{})
-		if err != nil {
-			return Result{}, apiError(err, req.Namespace, req.Name, scaleAccess)
-		}
-		if err := req.checkPreconditions(current); err != nil {
-			return Result{}, err
-		}
-		res := Result{
-			Namespace: req.Namespace, Name: req.Name, DryRun: dryRun,
-			Changes:         []Change{{What: "replicas", From: strconv.Itoa(int(current.Spec.Replicas)), To: strconv.Itoa(int(req.Replicas))}},
-			Object:          current,
-			ResourceVersion: current.ResourceVersion,
-			Replicas:        &req.Replicas,
-		}
-		if current.Spec.Replicas == req.Replicas {
-			return res, nil
-		}
-		res.Changed = true
-		update := current.DeepCopy()
-		update.Spec.Replicas = req.Replicas
-		if dryRun == DryRunClient {
-			res.Object = update
-			return res, nil
-		}
-		if req.CurrentReplicas == nil && req.ResourceVersion == "" {
-			update.ResourceVersion = ""
-		}
-		opts := metav1.UpdateOptions{}
-		if dryRun == DryRunServer {
-			opts.DryRun = []string{metav1.DryRunAll}
-		}
-		written, err := deployments.UpdateScale(ctx, req.Name, update, opts)
-		if apierrors.IsConflict(err) && attempt < maxAttempts {
-			continue // changed since it was read: read again and re-check
-		}
-		if err != nil {
-			return Result{}, apiError(err, req.Namespace, req.Name, scaleAccess)
-		}
-		res.Object = written
-		res.ResourceVersion = written.ResourceVersion
-		return res, nil
+	res, err := readPlanWrite(ctx, change[*autoscalingv1.Scale]{
+		namespace: req.Namespace, name: req.Name, dryRun: req.DryRun, access: scaleAccess,
+		read: func(ctx context.Context) (*autoscalingv1.Scale, error) {
+			return deployments.GetScale(ctx, req.Name, metav1.GetOptions{})
+		},
+		plan: func(_ context.Context, current *autoscalingv1.Scale, _ error, _ int) (plan[*autoscalingv1.Scale], error) {
+			if err := req.checkPreconditions(current); err != nil {
+				return plan[*autoscalingv1.Scale]{}, err
+			}
+			p := plan[*autoscalingv1.Scale]{
+				changes: []Change{{What: "replicas", From: strconv.Itoa(int(current.Spec.Replicas)), To: strconv.Itoa(int(req.Replicas))}},
+			}
+			if current.Spec.Replicas == req.Replicas {
+				return p, nil
+			}
+			update := current.DeepCopy()
+			update.Spec.Replicas = req.Replicas
+			p.local = func() (runtime.Object, error) { return update, nil }
+			p.send = func(ctx context.Context, dryRun []string) (*autoscalingv1.Scale, error) {
+				if req.CurrentReplicas == nil && req.ResourceVersion == "" {
+					update.ResourceVersion = ""
+				}
+				return deployments.UpdateScale(ctx, req.Name, update, metav1.UpdateOptions{DryRun: dryRun})
+			}
+			return p, nil
+		},
+		again: func(err error, attempt int) (bool, error) {
+			if apierrors.IsConflict(err) && attempt < maxAttempts {
+				return true, nil // changed since it was read: read again and re-check
+			}
+			return false, apiError(err, req.Namespace, req.Name, scaleAccess)
+		},
+	})
+	if err != nil {
+		return Result{}, err
 	}
+	res.Replicas = &req.Replicas
+	return res, nil
 }
 
 func (r ScaleRequest) checkPreconditions(current *autoscalingv1.Scale) error {

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 )
@@ -53,69 +54,61 @@ func SetImages(ctx context.Context, client appsv1client.DeploymentsGetter, req I
 	if err := req.Validate(); err != nil {
 		return Result{}, err
 	}
-	dryRun, _ := ParseDryRun(string(req.DryRun))
 	deployments := client.Deployments(req.Namespace)
-	var lost *lostPatch // the previous attempt's refused patch, if any
-	for attempt := 1; ; attempt++ {
-		current, err := deployments.Get(ctx, req.Name, metav1.GetOptions{})
-		if err != nil {
-			return Result{}, apiError(err, req.Namespace, req.Name, imageAccess)
-		}
-		if req.ResourceVersion != "" && current.ResourceVersion != req.ResourceVersion {
-			return Result{}, preconditionFailed(req.Namespace, req.Name,
-				fmt.Sprintf("is at resourceVersion %s, expected %s", current.ResourceVersion, req.ResourceVersion))
-		}
-		if lost != nil {
-			// The API server refused the patch with 422: either a test op
-			// failed (the Deployment changed since it was read) or it
-			// refused the change itself. Told apart by what the Deployment
-			// is now, not by the error's text.
-			if err := lost.explain(current, req); err != nil {
-				return Result{}, err
+	var sent *lostPatch // the last patch sent, and what it was planned from
+	return readPlanWrite(ctx, change[*appsv1.Deployment]{
+		namespace: req.Namespace, name: req.Name, dryRun: req.DryRun, access: imageAccess,
+		read: func(ctx context.Context) (*appsv1.Deployment, error) {
+			return deployments.Get(ctx, req.Name, metav1.GetOptions{})
+		},
+		plan: func(_ context.Context, current *appsv1.Deployment, refused error, attempt int) (plan[*appsv1.Deployment], error) {
+			if req.ResourceVersion != "" && current.ResourceVersion != req.ResourceVersion {
+				return plan[*appsv1.Deployment]{}, preconditionFailed(req.Namespace, req.Name,
+					fmt.Sprintf("is at resourceVersion %s, expected %s", current.ResourceVersion, req.ResourceVersion))
 			}
-			if attempt > maxAttempts {
-				return Result{}, &Error{Reason: Conflict, Err: lost.err,
-					Message: fmt.Sprintf("deployment %q in namespace %q kept changing while its images were being set; nothing was changed", req.Name, req.Namespace),
-					Hint:    "try again"}
+			if refused != nil {
+				// The API server refused the patch with 422: either a test op
+				// failed (the Deployment changed since it was read) or it
+				// refused the change itself. Told apart by what the Deployment
+				// is now, not by the error's text.
+				sent.err = refused
+				if err := sent.explain(current, req); err != nil {
+					return plan[*appsv1.Deployment]{}, err
+				}
+				if attempt > maxAttempts {
+					return plan[*appsv1.Deployment]{}, &Error{Reason: Conflict, Err: refused,
+						Message: fmt.Sprintf("deployment %q in namespace %q kept changing while its images were being set; nothing was changed", req.Name, req.Namespace),
+						Hint:    "try again"}
+				}
 			}
-		}
-		p, err := planImages(current, req.Images)
-		if err != nil {
-			return Result{}, err
-		}
-		res := Result{
-			Namespace: req.Namespace, Name: req.Name, DryRun: dryRun,
-			Changes: p.asked, Object: current,
-			ResourceVersion: current.ResourceVersion, Generation: current.Generation,
-		}
-		if len(p.edits) == 0 {
-			return res, nil
-		}
-		res.Changed, res.Changes = true, p.changes()
-		if dryRun == DryRunClient {
-			res.Object = p.apply(current)
-			return res, nil
-		}
-		patch, err := p.jsonPatch(req.ResourceVersion)
-		if err != nil {
-			return Result{}, err
-		}
-		opts := metav1.PatchOptions{}
-		if dryRun == DryRunServer {
-			opts.DryRun = []string{metav1.DryRunAll}
-		}
-		written, err := deployments.Patch(ctx, req.Name, types.JSONPatchType, patch, opts)
-		if apierrors.IsInvalid(err) {
-			lost = &lostPatch{plan: p, read: current, err: err}
-			continue // read again, and find out why
-		}
-		if err != nil {
-			return Result{}, apiError(err, req.Namespace, req.Name, imageAccess)
-		}
-		res.Object = written
-		res.ResourceVersion, res.Generation = written.ResourceVersion, written.Generation
-		return res, nil
-	}
+			p, err := planImages(current, req.Images)
+			if err != nil {
+				return plan[*appsv1.Deployment]{}, err
+			}
+			if len(p.edits) == 0 {
+				return plan[*appsv1.Deployment]{changes: p.asked}, nil
+			}
+			patch, err := p.jsonPatch(req.ResourceVersion)
+			if err != nil {
+				return plan[*appsv1.Deployment]{}, err
+			}
+			sent = &lostPatch{plan: p, read: current}
+			return plan[*appsv1.Deployment]{
+				changes: p.changes(),
+				local:   func() (runtime.Object, error) { return p.apply(current), nil },
+				send: func(ctx context.Context, dryRun []string) (*appsv1.Deployment, error) {
+					return deployments.Patch(ctx, req.Name, types.JSONPatchType, patch, metav1.PatchOptions{DryRun: dryRun})
+				},
+			}, nil
+		},
+		// A 422 may be a test op that failed: the next read tells.
+		again: func(err error, _ int) (bool, error) {
+			if apierrors.IsInvalid(err) {
+				return true, nil
+			}
+			return false, apiError(err, req.Namespace, req.Name, imageAccess)
+		},
+	})
 }
 
 // lostPatch is a patch the API server refused with 422, with the state it

@@ -15,7 +15,16 @@ import (
 // request), or there is no server to talk to (nothing listens at the
 // address, its name does not resolve, its certificate is not trusted).
 // Everything else (429, 5xx, timeouts, a connection reset) is retried with
-// the informer's backoff, as kubectl rollout status does.
+// the informer's backoff. The callers apply this only until the first sync;
+// after it they retry every error.
+//
+// kubectl rollout status draws no such line at its start: it GETs the object
+// first and ends on any error of that request, transient or not, once
+// client-go's REST client has stopped retrying it (it retries a 429 or 5xx
+// that carries Retry-After, and a reset or lost connection, ten times). It then follows the object with an informer
+// (watchtools.UntilWithSync), whose reflector retries every list and watch
+// error, these included, until --timeout: only that part is as here after
+// the first sync.
 func Permanent(err error) bool {
 	switch {
 	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err), apierrors.IsNotFound(err),
