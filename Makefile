@@ -38,6 +38,7 @@ lint:
 	$(GO) vet ./...
 	@unformatted=$$($(GOFMT) -l .); \
 	if [[ -n $$unformatted ]]; then echo "gofmt -l lists files that need gofmt -w:"; echo "$$unformatted"; exit 1; fi
+	./hack/lint.sh
 
 test-unit:
 	$(GO) test -race ./pkg/... ./cmd/... ./internal/...

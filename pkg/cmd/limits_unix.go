@@ -19,5 +19,5 @@ func fileLimit() uint64 {
 			l = raised
 		}
 	}
-	return uint64(l.Cur)
+	return uint64(l.Cur) //nolint:unconvert // Rlimit.Cur is int64 on the BSDs
 }

@@ -25,8 +25,7 @@ type rolloutOptions struct {
 	// validate checks the request for one name without a request.
 	validate func(name string) error
 
-	names    []string
-	problems []string
+	names []string
 }
 
 func newRolloutOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, verb, done string, canWait bool) rolloutOptions {

@@ -59,6 +59,9 @@ type Live struct {
 	height  int
 	stop    chan struct{}
 	stopped chan struct{}
+	// writeErr is the first failed redraw's error, for Close; only the
+	// redraw loop writes it, and Close reads it after the loop has stopped.
+	writeErr error
 }
 
 type liveRow struct {
@@ -75,7 +78,7 @@ func NewLive(out io.Writer, o Options, title string, size func() (int, int)) *Li
 		rows: map[string]*liveRow{}, counts: map[deployment.Status]int{}, sources: map[string]fanin.State{}, dirty: true,
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
-	io.WriteString(out, altScreenOn+cursorHide)
+	p.write(altScreenOn + cursorHide)
 	go p.loop()
 	return p
 }
@@ -168,7 +171,7 @@ func (p *Live) draw(force bool) {
 	out := p.updateLocked(lines, width, height)
 	p.mu.Unlock()
 	if out != "" {
-		io.WriteString(p.out, out)
+		p.write(out)
 	}
 }
 
@@ -482,6 +485,15 @@ func (p *Live) Close() error {
 	<-p.stopped
 	width, _ := p.size()
 	final := p.Frame(width, 0)
-	_, err := io.WriteString(p.out, altScreenOff+cursorShow+strings.Join(final, "\n")+"\n")
-	return err
+	if _, err := io.WriteString(p.out, altScreenOff+cursorShow+strings.Join(final, "\n")+"\n"); err != nil {
+		return err
+	}
+	return p.writeErr
+}
+
+// write sends a redraw to the terminal and keeps the first error for Close.
+func (p *Live) write(s string) {
+	if _, err := io.WriteString(p.out, s); err != nil && p.writeErr == nil {
+		p.writeErr = err
+	}
 }

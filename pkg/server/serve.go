@@ -73,7 +73,7 @@ func serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration, 
 			first.log.Warn("shutdown timed out; closed the streams left")
 		}
 	}
-	<-served // http.ErrServerClosed
+	<-served //nolint:errcheck // http.ErrServerClosed, as Shutdown makes Serve return
 	first.log.Info("stopped")
 	return nil
 }

@@ -22,7 +22,6 @@ type healthRig struct {
 	lw      *cache.ListWatch
 	clock   time.Time
 	mu      sync.Mutex
-	heard   []Health
 	heardCh chan Health
 	listErr error
 	watchE  error

@@ -317,7 +317,7 @@ func (t *Tracker) Start(ctx context.Context, sink Sink) (stop func(), err error)
 	select {
 	case <-syncedCh:
 		var once sync.Once
-		return func() { once.Do(func() { cancel(); <-runErr }) }, nil
+		return func() { once.Do(func() { cancel(); <-runErr }) }, nil //nolint:errcheck // a cancelled run's error only says it was cancelled
 	case err := <-runErr:
 		cancel()
 		if err == nil {

@@ -424,7 +424,9 @@ func rssBytes(t *testing.T, pid int) int64 {
 	for _, line := range strings.Split(string(raw), "\n") {
 		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			if _, err := fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb); err != nil {
+				t.Fatalf("VmRSS of pid %d: %q: %v", pid, rest, err)
+			}
 			return kb << 10
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // a kwok starved of CPU would be) is replaced by a new one, with its own
 // workdir and ports, and the failure shows kwok-controller's log.
 func TestStartAgainWhenNotReady(t *testing.T) {
-	first, failure, c := startFailingFirst(t, 90*time.Second, func(c *Cluster) {
+	first, c, failure := startFailingFirst(t, 90*time.Second, func(c *Cluster) {
 		pid, err := c.ComponentPID(KwokController)
 		if err == nil {
 			err = syscall.Kill(pid, syscall.SIGSTOP)
@@ -31,7 +31,7 @@ func TestStartAgainWhenNotReady(t *testing.T) {
 // kwok-controller, killed; a component that cannot bind its port exits the
 // same way) fails the attempt at once, without waiting for the timeout.
 func TestStartAgainWhenAComponentExits(t *testing.T) {
-	first, failure, c := startFailingFirst(t, 0, func(c *Cluster) {
+	first, c, failure := startFailingFirst(t, 0, func(c *Cluster) {
 		if err := c.StopComponent(KwokController); err != nil {
 			t.Errorf("kill kwok-controller: %v", err)
 		}
@@ -90,7 +90,7 @@ func TestStartAgainWhenAPortIsTaken(t *testing.T) {
 
 // startFailingFirst starts a cluster whose first attempt is broken by breakIt
 // once kwokctl created it.
-func startFailingFirst(t *testing.T, timeout time.Duration, breakIt func(*Cluster)) (first *Cluster, failure error, c *Cluster) {
+func startFailingFirst(t *testing.T, timeout time.Duration, breakIt func(*Cluster)) (first, c *Cluster, failure error) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs a cluster; skipped with -short")
@@ -116,7 +116,7 @@ func startFailingFirst(t *testing.T, timeout time.Duration, breakIt func(*Cluste
 	if first == nil || failure == nil {
 		t.Fatalf("the first attempt did not fail (first cluster %v, error %v): this test proves nothing", first, failure)
 	}
-	return first, failure, c
+	return first, c, failure
 }
 
 func checkStartedAgain(t *testing.T, first *Cluster, failure error, c *Cluster, why string) {

@@ -21,10 +21,9 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file")
 	ns := flag.String("n", "default", "namespace")
 	flag.Parse()
-	if err := run(*kubeconfig, *ns); err != nil {
-		fmt.Fprintln(os.Stderr, "rawwatch:", err)
-		os.Exit(1)
-	}
+	// run returns only when the watch fails or ends.
+	fmt.Fprintln(os.Stderr, "rawwatch:", run(*kubeconfig, *ns))
+	os.Exit(1)
 }
 
 func run(kubeconfig, ns string) error {
