@@ -1,6 +1,8 @@
 package safety
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -357,5 +359,20 @@ func TestExecSleep(t *testing.T) {
 func TestLevelAtLeast(t *testing.T) {
 	if !Warning.AtLeast(Warning) || !Warning.AtLeast(Notice) || Notice.AtLeast(Warning) || !Notice.AtLeast(Notice) {
 		t.Error("warning is at least notice; notice is not at least warning")
+	}
+}
+
+// TestReadmeListsEveryRule: the README's rules table names every rule and
+// its level, so users can look up an id they see.
+func TestReadmeListsEveryRule(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules {
+		row := "| `" + r.ID + "` | " + string(r.Level) + " |"
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README.md has no row starting %q", row)
+		}
 	}
 }
