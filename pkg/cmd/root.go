@@ -105,6 +105,7 @@ Without a subcommand, deploywatch watches: "kubectl deploywatch NAMESPACE" is
 		NewCmdPause(configFlags, streams),
 		NewCmdResume(configFlags, streams),
 		NewCmdServe(configFlags, streams),
+		NewCmdCheck(configFlags, streams),
 		NewCmdVersion(streams),
 	)
 	registerCompletions(root, configFlags)
