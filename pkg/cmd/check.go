@@ -16,6 +16,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/manifest"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/printers"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/safety"
@@ -47,6 +48,7 @@ type CheckOptions struct {
 	Output        string
 	FailOn        string
 
+	root      *cobra.Command // for the mistyped-subcommand hint
 	clients   *clients
 	namespace string
 	args      []string
@@ -137,6 +139,7 @@ func checkExit(ctx context.Context, err error) error {
 // clients. With -f it contacts no cluster.
 func (o *CheckOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.args = args
+	o.root = cmd.Root()
 	nFlag := ""
 	if o.configFlags.Namespace != nil {
 		nFlag = *o.configFlags.Namespace
@@ -270,7 +273,7 @@ func (o *CheckOptions) readFiles() (*manifest.Set, error) {
 // readCluster lists the namespace's (or every namespace's) Deployments,
 // Services and PodDisruptionBudgets.
 func (o *CheckOptions) readCluster(ctx context.Context) (*manifest.Set, error) {
-	if err := checkNamespaceIn(ctx, o.clients, o.namespace, ""); err != nil {
+	if err := namespaceExists(ctx, o.root, o.clients, o.namespace, ""); err != nil {
 		return nil, err
 	}
 	set, resource, err := listForCheck(ctx, o.clients.Kube, o.namespace, o.selector.String())
@@ -281,7 +284,7 @@ func (o *CheckOptions) readCluster(ctx context.Context) (*manifest.Set, error) {
 			where, can = "in every namespace (-A)", "-A"
 		}
 		hint := fmt.Sprintf("check needs list on deployments, services and poddisruptionbudgets %s; check with 'kubectl auth can-i list %s %s'", where, resource, can)
-		return nil, explainAPIError(err, o.clients.Config, hint)
+		return nil, explain.API(err, o.clients.Config.Host, hint)
 	}
 	return set, nil
 }

@@ -215,7 +215,7 @@ func TestSubcommandHintCoversEveryCommand(t *testing.T) {
 		}
 		hinted = append(hinted, name)
 	}
-	for _, name := range []string{"watch", "scale", "set-image", "history", "undo", "restart", "pause", "resume", "serve", "version", "completion"} {
+	for _, name := range []string{"watch", "scale", "set-image", "history", "undo", "restart", "pause", "resume", "serve", "version", "completion", "check"} {
 		if !slices.Contains(hinted, name) {
 			t.Errorf("subcommand %q was not tried; tried %q", name, hinted)
 		}

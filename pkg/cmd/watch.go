@@ -353,12 +353,13 @@ func exitOf(ctx context.Context, err error) error {
 // checkNamespace reports a namespace that does not exist instead of waiting
 // on it silently. Without permission to read namespaces, it trusts the user.
 func (o *WatchOptions) checkNamespace(ctx context.Context) error {
-	return o.checkNamespaceIn(ctx, o.clients, o.namespace, "")
+	return namespaceExists(ctx, o.root, o.clients, o.namespace, "")
 }
 
-// checkNamespaceIn is checkNamespace for namespace ns through c; in names
-// the context in messages (empty for none).
-func (o *WatchOptions) checkNamespaceIn(ctx context.Context, c *clients, ns, in string) error {
+// namespaceExists checks that namespace ns exists through c; in names
+// the context in messages (empty for none). A mistyped subcommand of root
+// taken for a namespace gets a hint.
+func namespaceExists(ctx context.Context, root *cobra.Command, c *clients, ns, in string) error {
 	if ns == "" {
 		return nil
 	}
@@ -367,7 +368,7 @@ func (o *WatchOptions) checkNamespaceIn(ctx context.Context, c *clients, ns, in 
 	case err == nil, apierrors.IsForbidden(err):
 		return nil
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("namespace %q not found%s; list namespaces with 'kubectl get namespaces'%s", ns, in, subcommandHint(o.root, ns))
+		return fmt.Errorf("namespace %q not found%s; list namespaces with 'kubectl get namespaces'%s", ns, in, subcommandHint(root, ns))
 	default:
 		return explain.API(err, c.Config.Host, "")
 	}
@@ -576,7 +577,7 @@ func (o *WatchOptions) sources() []fanin.Source {
 				// A cluster that does not answer must not hang the attempt.
 				ctx, cancel := context.WithTimeout(ctx, o.ContextTimeout)
 				defer cancel()
-				return o.checkNamespaceIn(ctx, c, ns, in)
+				return namespaceExists(ctx, o.root, c, ns, in)
 			}
 			if o.Diagnose {
 				src.Options.Diagnose = tracker.DiagnoseWith(cc.Kube)

@@ -64,7 +64,7 @@ func TestCompletionThroughKubectl(t *testing.T) {
 		t.Errorf("without the completion script, kubectl completed %q", got)
 	}
 
-	subcommands := []string{"history", "pause", "restart", "resume", "scale", "serve", "set-image", "undo", "version", "watch"}
+	subcommands := []string{"check", "history", "pause", "restart", "resume", "scale", "serve", "set-image", "undo", "version", "watch"}
 	got, directive := kubectlComplete(t, dir, "")
 	for _, want := range append(subcommands, ns, "default", "kube-system") {
 		if !slices.Contains(got, want) {
