@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -80,7 +81,25 @@ func StartDetached(dir, name string) (*Cluster, error) {
 	if _, err := os.Stat(filepath.Join(dir, detachedState)); err == nil {
 		return nil, fmt.Errorf("%s holds a cluster already: delete it first", dir)
 	}
+	closeInheritedOnExec()
 	return newCluster(Options{detached: &placement{dir: dir, name: name}})
+}
+
+// closeInheritedOnExec marks every file descriptor above standard error
+// close-on-exec, so that the components, which run for hours, hold nothing
+// this process inherited: a lock held by whoever ran make (flock(1) passes
+// its lock on to the command), make's jobserver pipes. The descriptors Go
+// opens itself are close-on-exec already.
+func closeInheritedOnExec() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 // ErrNotRunning says that a directory holds a detached cluster whose
