@@ -90,6 +90,23 @@ release-manifest:
 		echo "error: uncommitted changes (git status): a release is built from a commit; commit or stash them first" >&2; exit 1; fi
 	$(MAKE) --no-print-directory dist RELEASE_RECORD=plugins/deploywatch.yaml
 
+# A local cluster from the test bed that keeps running, with a namespace demo
+# of the situations deploywatch is for (test/testbed/cmd/demo); it prints the
+# KUBECONFIG to export and what to try. The first run builds the test bed
+# (about 9 minutes on 2 cores); after that it takes seconds. Again, it reuses
+# the running cluster and makes namespace demo afresh. make demo-down removes
+# the cluster and DEMO_DIR, where its files and kubeconfig are.
+DEMO_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kubectl-deploywatch/demo
+.PHONY: demo demo-down
+demo:
+	@./test/testbed/build.sh >/dev/null
+	@$(GO) build -o bin/demo ./test/testbed/cmd/demo
+	@bin/demo up -dir '$(DEMO_DIR)'
+
+demo-down:
+	@$(GO) build -o bin/demo ./test/testbed/cmd/demo
+	@bin/demo down -dir '$(DEMO_DIR)'
+
 # The benchmark suite of issue 6 against the test bed (not part of make test):
 # prints a side-by-side table and writes it to $(BENCH_REPORT). QUICK=1
 # scales the biggest cases down for a development run. See BENCHMARKS.md.

@@ -105,7 +105,7 @@ func closeInheritedOnExec() {
 // ErrNotRunning says that a directory holds a detached cluster whose
 // components are not all running or which does not answer (its processes
 // were killed, the machine restarted): DeleteDetached it and start another.
-var ErrNotRunning = errors.New("the cluster is not running")
+var ErrNotRunning = errors.New("not running")
 
 // OpenDetached returns the detached cluster in dir, once it is running and
 // ready. The error is fs.ErrNotExist when dir holds none, and wraps
@@ -117,7 +117,7 @@ func OpenDetached(dir string) (*Cluster, error) {
 	}
 	for _, name := range []string{Etcd, APIServer, ControllerManager, Scheduler, KwokController} {
 		if _, ok := c.ownPID(name); !ok {
-			return c, fmt.Errorf("%w: its %s is not running", ErrNotRunning, name)
+			return c, fmt.Errorf("%w: its %s has exited", ErrNotRunning, name)
 		}
 	}
 	rc, err := restConfigOf(c.kubeconfig)
