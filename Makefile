@@ -26,9 +26,13 @@ build:
 
 # From a clone: the plugin, version-stamped, and kubectl_complete-deploywatch,
 # the script kubectl runs to complete its arguments, into BINDIR (Go's own bin
-# directory unless given), which must be on PATH.
+# directory unless given), which must be on PATH. Built as the release is
+# (hack/dist): static, without cgo, -trimpath. With cgo, a dependency's import
+# of Go's plugin package makes a dynamically linked binary that exports every
+# symbol.
 BINDIR ?= $(shell d=$$($(GO) env GOBIN); echo "$${d:-$$($(GO) env GOPATH)/bin}")
-install: build
+install:
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o bin/kubectl-deploywatch ./cmd/kubectl-deploywatch
 	install -d '$(BINDIR)'
 	install -m 0755 bin/kubectl-deploywatch kubectl_complete-deploywatch '$(BINDIR)/'
 
