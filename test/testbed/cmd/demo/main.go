@@ -83,12 +83,10 @@ func run(args []string, out, log io.Writer) error {
 	}
 	defer unlock()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if args[0] == "down" {
 		return down(abs, log)
 	}
-	return up(ctx, abs, out, log)
+	return up(abs, out, log)
 }
 
 // lock keeps two runs from working on one directory at once.
@@ -120,12 +118,27 @@ func down(dir string, log io.Writer) error {
 	return nil
 }
 
-func up(ctx context.Context, dir string, out, log io.Writer) error {
+func up(dir string, out, log io.Writer) error {
 	start := time.Now()
+	// Ctrl-C while the cluster starts ends the program at once; the next
+	// make demo or make demo-down finds what it left.
 	c, err := cluster(dir, log)
 	if err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := situate(ctx, c, log); err != nil {
+		return fmt.Errorf("%w (the cluster keeps running: make demo makes namespace %s again, make demo-down removes it)", err, namespace)
+	}
+	fmt.Fprintf(log, "demo: ready in %s\n", time.Since(start).Round(100*time.Millisecond))
+	printTry(out, c.Kubeconfig())
+	return nil
+}
+
+// situate makes namespace demo afresh in the cluster, with every situation,
+// and waits until the cluster shows them.
+func situate(ctx context.Context, c *testbed.Cluster, log io.Writer) error {
 	if err := setNamespace(c.Kubeconfig()); err != nil {
 		return err
 	}
@@ -140,12 +153,7 @@ func up(ctx context.Context, dir string, out, log io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(log, "demo: waiting until the cluster shows every situation\n")
-	if err := waitShown(ctx, cs); err != nil {
-		return err
-	}
-	fmt.Fprintf(log, "demo: ready in %s\n", time.Since(start).Round(100*time.Millisecond))
-	printTry(out, c.Kubeconfig())
-	return nil
+	return waitShown(ctx, cs)
 }
 
 // cluster starts the demo cluster, or returns the one running in dir.
@@ -305,7 +313,7 @@ func waitShown(ctx context.Context, cs kubernetes.Interface) error {
 		return len(missing) == 0, nil
 	})
 	if err != nil && len(missing) > 0 {
-		return fmt.Errorf("%w; not showing yet: %s (kubectl get pods -n %s tells more; make demo-down removes the cluster)", err, strings.Join(missing, ", "), namespace)
+		return fmt.Errorf("%w; not showing yet: %s (kubectl get pods -n %s tells more)", err, strings.Join(missing, ", "), namespace)
 	}
 	return err
 }
