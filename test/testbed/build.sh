@@ -18,18 +18,30 @@ cache=${DEPLOYWATCH_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-deplo
 bin="$cache/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION"
 mkdir -p "$bin"
 
-locked=false
+locked=false told=false n=0
+all=7 # the build lines below
 build() { # module-dir output-name package [ldflags]
   local dir=$1 out=$2 pkg=$3 ldflags=${4:-}
+  n=$((n + 1))
   if [[ -x "$bin/$out" ]]; then return 0; fi
+  if [[ $told == false ]]; then
+    # Said before waiting for another build.sh, which may be at the start
+    # of the same minutes.
+    echo "testbed: building the test bed (Kubernetes $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION) from the Go module proxy:" \
+      "about 9 minutes the first time on 2 cores (here: $(nproc 2>/dev/null || echo "?")), cached after in $bin" >&2
+    told=true
+  fi
   if [[ $locked == false ]] && command -v flock >/dev/null; then
     # Wait for any other build.sh, then look again: it may have built this.
     exec 9>"$bin/.lock"
-    flock 9
+    if ! flock -n 9; then
+      echo "testbed: another build of the test bed is running; waiting for it" >&2
+      flock 9
+    fi
     locked=true
     if [[ -x "$bin/$out" ]]; then return 0; fi
   fi
-  echo "testbed: building $out ($pkg)" >&2
+  echo "testbed: building $out ($n of $all, $pkg)" >&2
   (cd "$here/tools/$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$out.tmp.$$" "$pkg")
   mv "$bin/$out.tmp.$$" "$bin/$out"
 }

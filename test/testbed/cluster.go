@@ -37,10 +37,11 @@ const kubectlPath = "/usr/bin/kubectl"
 // tests.
 type Cluster struct {
 	name    string
-	session *session
-	bin     string // the test bed's binaries
-	workdir string // kwokctl's directory of the cluster: pids/, logs/, pki/, etcd/
-	dir     string // the test process's files for the cluster
+	session *session // nil for a detached cluster (detached.go)
+	root    string   // kwokctl's work directory (KWOK_WORKDIR)
+	bin     string   // the test bed's binaries
+	workdir string   // kwokctl's directory of the cluster: pids/, logs/, pki/, etcd/
+	dir     string   // the test process's files for the cluster
 
 	kubeconfig string
 	restConfig *rest.Config
@@ -60,7 +61,8 @@ type Options struct {
 	// Cluster.AuditLog.
 	Audit bool
 
-	hooks *startHooks // for the test bed's own tests
+	hooks    *startHooks // for the test bed's own tests
+	detached *placement  // StartDetached's directory and name
 }
 
 // startHooks let the test bed's tests make a start fail for real.
@@ -115,23 +117,32 @@ func startCluster(opts Options, attempt int) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := getSession()
-	if err != nil {
-		return nil, err
+	var c *Cluster
+	if p := opts.detached; p != nil {
+		if c, err = p.cluster(bin); err != nil {
+			return nil, err
+		}
+	} else {
+		s, err := getSession()
+		if err != nil {
+			return nil, err
+		}
+		name := s.nextName()
+		c = &Cluster{
+			name:    name,
+			session: s,
+			root:    s.root,
+			bin:     bin,
+			workdir: filepath.Join(s.root, "clusters", name),
+			dir:     filepath.Join(s.dir, name),
+		}
+		c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
+		if err := os.MkdirAll(c.dir, 0o700); err != nil {
+			return nil, err
+		}
+		s.add(c)
 	}
-	name := s.nextName()
-	c := &Cluster{
-		name:    name,
-		session: s,
-		bin:     bin,
-		workdir: filepath.Join(s.root, "clusters", name),
-		dir:     filepath.Join(s.dir, name),
-	}
-	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return nil, err
-	}
-	s.add(c)
+	name := c.name
 
 	start := time.Now()
 	if err := c.create(opts, attempt); err != nil {
@@ -209,7 +220,13 @@ options:
 	if opts.hooks != nil && opts.hooks.beforeCreate != nil {
 		opts.hooks.beforeCreate(c, ports, attempt)
 	}
-	unlock, err := lockRoot(c.session.root)
+	// A detached cluster has a kwokctl work directory of its own; the test
+	// clusters' lock still keeps its kwokctl from choosing ports at the same
+	// time as theirs.
+	if err := os.MkdirAll(rootDir(), 0o700); err != nil {
+		return err
+	}
+	unlock, err := lockRoot(rootDir())
 	if err != nil {
 		return err
 	}
@@ -272,13 +289,10 @@ options:
 	if err := writeLoopbackKubeconfig(raw, c.kubeconfig); err != nil {
 		return err
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	rc, err := restConfigOf(c.kubeconfig)
 	if err != nil {
 		return err
 	}
-	// Tests make bursts of requests; client-side throttling would only slow them.
-	rc.QPS, rc.Burst = 200, 400
-	rc.UserAgent = "deploywatch-testbed"
 	c.restConfig = rc
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
@@ -292,6 +306,18 @@ options:
 		return err
 	}
 	return c.waitUntil(ctx, func() error { return c.ready(ctx, cs) })
+}
+
+// restConfigOf is the client configuration of a cluster's kubeconfig.
+func restConfigOf(kubeconfig string) (*rest.Config, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	// Tests make bursts of requests; client-side throttling would only slow them.
+	rc.QPS, rc.Burst = 200, 400
+	rc.UserAgent = "deploywatch-testbed"
+	return rc, nil
 }
 
 // auditPolicy logs every request at Metadata level, once (at its end),
@@ -455,14 +481,27 @@ func (c *Cluster) Delete() error {
 	c.deleteOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		_, err := c.kwokctl(ctx, "delete", "cluster", "--kubeconfig", filepath.Join(c.dir, "kwokctl-contexts"))
+		var err error
+		// Without kwokctl (a detached cluster whose test bed cache was
+		// removed since), killing and removing below is all there is to do.
+		if _, statErr := os.Stat(filepath.Join(c.bin, "kwokctl")); statErr == nil {
+			_, err = c.kwokctl(ctx, "delete", "cluster", "--kubeconfig", filepath.Join(c.dir, "kwokctl-contexts"))
+		}
 		// Whatever kwokctl missed (a component it lost track of) dies too.
-		killProcesses([]string{c.workdir + "/", c.dir + "/"})
+		// A detached cluster's directory may be named in the user's own
+		// command lines (a tail of a log): only its components' are matched.
+		patterns := []string{c.workdir + "/", c.dir + "/"}
+		if c.session == nil {
+			patterns = patterns[:1]
+		}
+		killProcesses(patterns)
 		err = errors.Join(err, os.RemoveAll(c.workdir), os.RemoveAll(c.dir))
 		if err != nil {
 			c.deleteErr = fmt.Errorf("delete cluster %s: %w", c.name, err)
 		}
-		c.session.remove(c)
+		if c.session != nil {
+			c.session.remove(c)
+		}
 	})
 	return c.deleteErr
 }
@@ -633,7 +672,7 @@ func (c *Cluster) kwokctl(ctx context.Context, args ...string) ([]byte, error) {
 	var out, errOut bytes.Buffer
 	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "kwokctl"), append([]string{"--name", c.name}, args...)...)
 	cmd.Env = append(os.Environ(),
-		"KWOK_WORKDIR="+c.session.root,
+		"KWOK_WORKDIR="+c.root,
 		// kwokctl looks kubectl up on PATH to see whether the API server serves.
 		"PATH="+filepath.Dir(kubectlPath)+string(os.PathListSeparator)+os.Getenv("PATH"),
 	)
@@ -653,7 +692,7 @@ func (c *Cluster) Etcdctl(args ...string) (stdout, stderr string, err error) {
 	defer cancel()
 	var out, errOut bytes.Buffer
 	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "kwokctl"), append([]string{"--name", c.name, "etcdctl"}, args...)...)
-	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+c.session.root)
+	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+c.root)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()

@@ -347,6 +347,43 @@ func TestFaults(t *testing.T) {
 		waitEvent(t, cs, ns, p, corev1.EventTypeWarning, "Evicted", msg)
 	})
 
+	t.Run("slow-start", func(t *testing.T) {
+		t.Parallel()
+		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)
+		// Longer than the delay of a tag that is no duration (8 s).
+		const d = 12 * time.Second
+		image := testbed.SlowStartImage(d)
+		if image != "registry.testbed.invalid/slow-start:12s" {
+			t.Errorf("SlowStartImage(%v) = %q", d, image)
+		}
+		createPod(t, cs, ns, "p", nil, image)
+		var starting *corev1.Pod
+		p := waitPod(t, cs, ns, "p", "Ready", func(p *corev1.Pod) bool {
+			if c := firstStatus(p); starting == nil && c != nil && c.State.Running != nil && !c.Ready {
+				starting = p.DeepCopy()
+			}
+			return podCondition(p, corev1.PodReady) == corev1.ConditionTrue
+		})
+		if starting == nil {
+			t.Fatal("the pod was never running and not ready")
+		}
+		if c := firstStatus(starting); c.Started == nil || !*c.Started || starting.Status.Phase != corev1.PodRunning || starting.Status.PodIP == "" {
+			t.Errorf("while starting: status %+v, phase %s, pod IP %q; want started, Running, an IP", c, starting.Status.Phase, starting.Status.PodIP)
+		}
+		checkNotReady(t, starting, "[web]")
+		c := firstStatus(p)
+		if c.State.Running == nil || !c.Ready || c.RestartCount != 0 || c.ContainerID != firstStatus(starting).ContainerID ||
+			!c.State.Running.StartedAt.Equal(&firstStatus(starting).State.Running.StartedAt) {
+			t.Errorf("ready: status %+v; want the same container running since it started, ready, no restart", c)
+		}
+		// Timestamps have whole seconds.
+		took := findCondition(p, corev1.PodReady).LastTransitionTime.Sub(c.State.Running.StartedAt.Time)
+		if took < d-time.Second || took > d+15*time.Second {
+			t.Errorf("ready %v after the start, want about %v", took, d)
+		}
+		waitEvent(t, cs, ns, p, corev1.EventTypeNormal, "Started", "Container started")
+	})
+
 	for _, fault := range []string{testbed.FaultSlowPull, testbed.FaultPullThenRun} {
 		t.Run(fault+" recovers", func(t *testing.T) {
 			t.Parallel()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // This file writes the kwok Stages that play the kubelet's part for pods:
@@ -118,7 +119,7 @@ type requirement struct {
 // documents separated by "---") of every pod Stage of the test bed.
 func stagesConfig() string {
 	var docs []string
-	add := func(name string, labels map[string]string, reqs []requirement, delay [2]int64, ev *stageEvent, status string, extra map[string]any) {
+	add := func(name string, labels map[string]string, reqs []requirement, delay [2]int64, ev *stageEvent, status string, extra map[string]any, more ...func(spec map[string]any)) {
 		selector := map[string]any{"matchExpressions": reqs}
 		if labels != nil {
 			selector["matchLabels"] = labels
@@ -141,6 +142,9 @@ func stagesConfig() string {
 			next[k] = v
 		}
 		spec["next"] = next
+		for _, f := range more {
+			f(spec)
+		}
 		raw, err := json.MarshalIndent(map[string]any{
 			"apiVersion": "kwok.x-k8s.io/v1alpha1",
 			"kind":       "Stage",
@@ -156,8 +160,11 @@ func stagesConfig() string {
 	notDeleted := requirement{Key: ".metadata.deletionTimestamp", Operator: "DoesNotExist"}
 	noFault := requirement{Key: faultExpr, Operator: "NotIn", Values: Faults}
 
-	// kwok's default pod stages; ready and complete leave fault pods alone.
-	add("pod-ready", nil, []requirement{notDeleted, {Key: ".status.podIP", Operator: "DoesNotExist"}, noFault},
+	notSlow := requirement{Key: slowStartExpr, Operator: "In", Values: []string{"no"}}
+
+	// kwok's default pod stages; ready and complete leave fault pods alone,
+	// ready slow starts too.
+	add("pod-ready", nil, []requirement{notDeleted, {Key: ".status.podIP", Operator: "DoesNotExist"}, noFault, notSlow},
 		[2]int64{}, nil, defaultReadyTemplate, nil)
 	add("pod-complete", nil, []requirement{notDeleted, {Key: ".status.phase", Operator: "In", Values: []string{"Running"}},
 		{Key: ".metadata.ownerReferences.[].kind", Operator: "In", Values: []string{"Job"}}, noFault},
@@ -219,8 +226,43 @@ func stagesConfig() string {
 			}
 		}
 	}
+
+	// Slow starts (SlowStartImage): the container runs at once and is ready
+	// after the time its image's tag names.
+	slow := requirement{Key: slowStartExpr, Operator: "In", Values: []string{"yes"}}
+	add("testbed-slow-start-start", nil, []requirement{slow, notDeleted, noFault, {Key: ".status.podIP", Operator: "DoesNotExist"}},
+		delayStart, started, podStarts(false, "Running", runningNotReady), nil)
+	add("testbed-slow-start-ready", nil, []requirement{slow, notDeleted, noFault,
+		{Key: stateExpr("containerStatuses"), Operator: "In", Values: []string{"running:first"}},
+		{Key: ".status.containerStatuses[0].ready", Operator: "In", Values: []string{"false"}}},
+		[2]int64{}, nil, turnsReady, nil, func(spec map[string]any) {
+			// kwok parses the tag with time.ParseDuration; a tag that is
+			// no duration waits slowStartDefault.
+			spec["delay"] = map[string]any{
+				"durationMilliseconds": slowStartDefault.Milliseconds(),
+				"durationFrom":         map[string]string{"expressionFrom": fmt.Sprintf(`.spec.containers[0].image | ltrimstr(%q)`, slowStartRepo+":")},
+			}
+		})
 	return strings.Join(docs, "\n---\n") + "\n"
 }
+
+// slowStartRepo is the repository of SlowStartImage's images.
+const slowStartRepo = "registry.testbed.invalid/slow-start"
+
+// slowStartDefault is how long a slow-start image whose tag is no duration
+// takes to become ready.
+const slowStartDefault = 8 * time.Second
+
+// slowStartExpr is a jq expression: "yes" when the pod's first container
+// has a SlowStartImage, else "no".
+var slowStartExpr = fmt.Sprintf(`if ((.spec.containers[0].image // "") | startswith(%q)) then "yes" else "no" end`, slowStartRepo+":")
+
+// SlowStartImage returns an image whose container starts at once but
+// becomes ready only after d, as an application that warms up behind its
+// readiness probe: the pod is Running with Ready False (ContainersNotReady,
+// no Warning event) for d, then Ready. Its tag is d ("registry.testbed.invalid/slow-start:40s"),
+// so a rollout to it takes about d per surge of new pods.
+func SlowStartImage(d time.Duration) string { return slowStartRepo + ":" + d.String() }
 
 // faultSteps is the state machine of a fault.
 func faultSteps(fault string) []step {

@@ -336,6 +336,19 @@ var becomesReady = header("containerStatuses") + "phase: Running\nconditions:\n"
 	condition("Ready", "True", "", "") + condition("ContainersReady", "True", "", "") +
 	containerList("containerStatuses", "containers", runningReady, otherReady)
 
+// turnsReady: the first container, which runs, becomes ready (its readiness
+// probe succeeds), and so does the pod; it keeps its start.
+var turnsReady = header("containerStatuses") + "phase: Running\nconditions:\n" +
+	condition("Ready", "True", "", "") + condition("ContainersReady", "True", "", "") +
+	containerList("containerStatuses", "containers", `
+  containerID: {{ $s0.containerID | Quote }}
+  imageID: `+imageIDOf+`
+  ready: true
+  started: true
+  restartCount: {{ $rc }}
+  state: {{ toJson $s0.state }}
+`, otherReady)
+
 // evictedTemplate: the eviction manager kills every container and fails the pod.
 var evictedTemplate = header("containerStatuses") + `phase: Failed
 reason: Evicted

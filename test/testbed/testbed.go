@@ -101,6 +101,17 @@
 //     a readiness probe that fails before its first success.
 //   - Container statuses are in spec order (the kubelet sorts them by name);
 //     container and image ids are made up in containerd's shape.
+//
+// SlowStartImage(d) is an image whose first container runs at once and is
+// ready d later, as an application behind a readiness probe that warms up:
+// no failure, but a rollout to it stays in progress for a while.
+//
+// # Detached clusters
+//
+// StartDetached starts a cluster that outlives the process that started it,
+// for the demo (test/testbed/cmd/demo, make demo), with its files and
+// kubeconfig in a directory of its own; OpenDetached finds it running again
+// and DeleteDetached removes it. Nothing else ever deletes it.
 package testbed
 
 import (
