@@ -167,6 +167,17 @@ func TestServeStalledClientDelaysNobody(t *testing.T) {
 	liveView := newDesired()
 	liveView.apply(t, live.next(t, time.Minute))
 
+	// The live client reads all along, as a page does: left unread during
+	// the burst (its stream holds 1,024 events), it would fall behind and
+	// be a stalled client too, the more so the busier the machine.
+	liveEvents := make(chan sseEvent, 1<<16)
+	go func() {
+		defer close(liveEvents)
+		for ev := range live.events {
+			liveEvents <- ev
+		}
+	}()
+
 	// A burst: every Deployment scaled up and down, each scale followed by
 	// the controller's status updates.
 	apps := testbed.Clientset(t).AppsV1().Deployments(ns)
@@ -191,7 +202,7 @@ func TestServeStalledClientDelaysNobody(t *testing.T) {
 	// The live client gets there while the stalled one still reads nothing.
 	for !liveView.equals(truth) {
 		select {
-		case ev, ok := <-live.events:
+		case ev, ok := <-liveEvents:
 			if !ok {
 				t.Fatalf("live stream ended: %v", live.err)
 			}
