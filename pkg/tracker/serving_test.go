@@ -28,7 +28,9 @@ import (
 
 // fakeDiscovery is the fake clientset's DiscoveryV1, which cannot stream
 // lists either.
-type fakeDiscovery struct{ discoveryv1client.DiscoveryV1Interface }
+type fakeDiscovery struct {
+	discoveryv1client.DiscoveryV1Interface
+}
 
 func (fakeDiscovery) IsWatchListSemanticsUnSupported() bool { return true }
 

@@ -180,7 +180,7 @@ func StripEndpointSlice(obj any) (any, error) {
 		return obj, nil
 	}
 	out := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Name: es.Name, Namespace: es.Namespace, UID: es.UID, ResourceVersion: es.ResourceVersion},
+		ObjectMeta:  metav1.ObjectMeta{Name: es.Name, Namespace: es.Namespace, UID: es.UID, ResourceVersion: es.ResourceVersion},
 		AddressType: es.AddressType,
 	}
 	if svc, ok := es.Labels[discoveryv1.LabelServiceName]; ok {
