@@ -272,6 +272,11 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		topts.OnDiagnosisOff = func(err error) {
 			fmt.Fprintf(o.ErrOut, "warning: not diagnosing rollouts: %s; watching Deployments alone (--diagnose=false hides this)\n", oneLine(err.Error()))
 		}
+		topts.OnServingOff = o.servingOff("")
+	}
+	p := o.printer(topts.Describe())
+	if o.Diagnose {
+		topts.OnServiceGaps = printers.ServiceGapsTo(p, o.ErrOut)
 	}
 	// The live table says an outage in its title; piped, stdout stays a
 	// list of Deployment events and the outage is told on stderr.
@@ -282,7 +287,14 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		return tracker.New(o.clients.Kube.AppsV1(), topts).Run(ctx, sink)
 	}
 	explain := func(err error) error { return explainAPIError(err, o.clients.Config, o.forbiddenHint()) }
-	return o.drive(ctx, o.printer(topts.Describe()), o.namespace, &synced, notice, run, explain)
+	return o.drive(ctx, p, o.namespace, &synced, notice, run, explain)
+}
+
+// servingOff warns once that serving cannot be read (in names where).
+func (o *WatchOptions) servingOff(in string) func(error) {
+	return func(err error) {
+		fmt.Fprintf(o.ErrOut, "warning: serving unknown%s: %s; ask for list and watch on services, endpointslices and pods (--diagnose=false hides this)\n", in, oneLine(err.Error()))
+	}
 }
 
 // drive runs the watch (run) into p, through the notices for a pipe and,
@@ -397,6 +409,7 @@ func (o *WatchOptions) printer(title string) printer {
 
 func (o *WatchOptions) printerWith(title string, popts printers.Options) printer {
 	popts.Wide = o.Output == "wide"
+	popts.Serving = o.Diagnose
 	switch {
 	case o.Output == "ndjson":
 		return printers.NewNDJSON(o.Out)
@@ -798,6 +811,7 @@ func (o *WatchOptions) sources() []fanin.Source {
 				src.Options.OnDiagnosisOff = func(err error) {
 					fmt.Fprintf(o.ErrOut, "warning: not diagnosing rollouts in %s: %s; watching Deployments alone (--diagnose=false hides this)\n", name, oneLine(err.Error()))
 				}
+				src.Options.OnServingOff = o.servingOff(" in " + name)
 			}
 			out = append(out, src)
 		}
