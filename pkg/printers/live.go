@@ -57,14 +57,14 @@ type Live struct {
 	serviceGaps []deployment.ServiceGap
 	unknown     string
 	synced      bool
-	dirty   bool
-	closed  bool
-	shown   int      // how many rows the last redraw showed
-	screen  []string // the lines the last redraw left on the screen
-	width   int      // the terminal's size at the last redraw
-	height  int
-	stop    chan struct{}
-	stopped chan struct{}
+	dirty       bool
+	closed      bool
+	shown       int      // how many rows the last redraw showed
+	screen      []string // the lines the last redraw left on the screen
+	width       int      // the terminal's size at the last redraw
+	height      int
+	stop        chan struct{}
+	stopped     chan struct{}
 }
 
 type liveRow struct {
