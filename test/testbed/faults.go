@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // FaultLabel is a pod (template) label key; its value, one of the Fault
@@ -52,12 +53,22 @@ const (
 	// transient registry error), then Running and Ready. Not a failure in
 	// the end: a false-alarm case.
 	FaultPullThenRun = "pull-then-run"
+	// FaultSlowStart: the containers run at once but the first becomes
+	// ready only SlowStartDelay later, as an application that loads before
+	// it serves (with or without a readiness probe: the kubelet's Ready is
+	// what the endpointslice controller follows). Not a failure: the case
+	// where a rollout that does not wait for readiness drops requests.
+	FaultSlowStart = "slow-start"
 )
+
+// SlowStartDelay is how long a FaultSlowStart container runs before it is
+// ready.
+const SlowStartDelay = 6 * time.Second
 
 // Faults lists every fault, in the order of the constants.
 var Faults = []string{
 	FaultImagePull, FaultInvalidImage, FaultCrashLoop, FaultOOMKilled, FaultConfigError,
-	FaultRunError, FaultInitCrash, FaultNotReady, FaultEvicted, FaultSlowPull, FaultPullThenRun,
+	FaultRunError, FaultInitCrash, FaultNotReady, FaultEvicted, FaultSlowPull, FaultPullThenRun, FaultSlowStart,
 }
 
 // FaultImageTags are the tags FaultImageTag takes: two broken images of one

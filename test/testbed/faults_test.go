@@ -382,6 +382,30 @@ func TestFaults(t *testing.T) {
 				fmt.Sprintf("Successfully pulled image %q in 8s (8s including waiting). Image size: 4718592 bytes.", image))
 		})
 	}
+	t.Run("slow-start loads, then is ready", func(t *testing.T) {
+		t.Parallel()
+		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)
+		createPod(t, cs, ns, "p", nil, testbed.FaultImage(testbed.FaultSlowStart))
+		running := waitPod(t, cs, ns, "p", "running, not ready", func(p *corev1.Pod) bool {
+			c := firstStatus(p)
+			return c != nil && c.State.Running != nil && !c.Ready
+		})
+		checkNotReady(t, running, "[web]")
+		if running.Status.Phase != corev1.PodRunning || running.Status.PodIP == "" {
+			t.Errorf("phase %s, IP %q while loading; want Running with an IP (an endpoint, not ready)", running.Status.Phase, running.Status.PodIP)
+		}
+		started := firstStatus(running).State.Running.StartedAt.Time
+		ready := waitPod(t, cs, ns, "p", "ready", func(p *corev1.Pod) bool { return podCondition(p, corev1.PodReady) == corev1.ConditionTrue })
+		c := firstStatus(ready)
+		if !c.Ready || c.RestartCount != 0 || c.ContainerID != firstStatus(running).ContainerID || !c.State.Running.StartedAt.Time.Equal(started) {
+			t.Errorf("status once ready %+v; want the same container, ready, never restarted", c)
+		}
+		// Conditions have whole seconds: the load took SlowStartDelay, give or take one.
+		loadedAt := findCondition(ready, corev1.PodReady).LastTransitionTime.Time
+		if took := loadedAt.Sub(started); took < testbed.SlowStartDelay-time.Second || took > testbed.SlowStartDelay+2*time.Second {
+			t.Errorf("ready %s after it started, want about %s", took, testbed.SlowStartDelay)
+		}
+	})
 }
 
 // checkImagePull waits until the pod has been both ErrImagePull and

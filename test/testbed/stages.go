@@ -55,7 +55,13 @@ var (
 	delayBackOff = [2]int64{2000, 3000} // a back-off (the kubelet's are 10 s and up)
 	delayPull    = [2]int64{7500, 8500} // FaultSlowPull's pull
 	delayEvict   = [2]int64{2000, 3000} // FaultEvicted's pod runs this long
+	// FaultSlowStart's application loads this long, exactly.
+	delaySlowStart = [2]int64{SlowStartDelay.Milliseconds(), SlowStartDelay.Milliseconds()}
 )
+
+// notReadyYet is a jq expression: "yes" while the pod's Ready condition is
+// False, so a Stage that makes it ready plays once.
+const notReadyYet = `if ([(.status.conditions // [])[] | select(.type == "Ready") | .status] | first) == "False" then "yes" else "no" end`
 
 // The kubelet's and the container runtime's messages (see the package doc).
 const (
@@ -320,6 +326,14 @@ func faultSteps(fault string) []step {
 		return []step{
 			{name: "start", state: "new", delay: delayStart, event: always(started), status: podStarts(false, "Running", runningNotReady)},
 			{name: "probe-failed", state: "running:first", delay: delayStep, event: always(warning("Unhealthy", unhealthy))},
+		}
+
+	case FaultSlowStart:
+		return []step{
+			{name: "start", state: "new", delay: delayStart, event: always(started), status: podStarts(false, "Running", runningNotReady)},
+			{name: "loaded", state: "running:first", delay: delaySlowStart,
+				extra:  []requirement{{Key: notReadyYet, Operator: "In", Values: []string{"yes"}}},
+				status: loaded},
 		}
 
 	case FaultEvicted:

@@ -336,6 +336,21 @@ var becomesReady = header("containerStatuses") + "phase: Running\nconditions:\n"
 	condition("Ready", "True", "", "") + condition("ContainersReady", "True", "", "") +
 	containerList("containerStatuses", "containers", runningReady, otherReady)
 
+// loaded: the first container, running since it started, becomes ready
+// (its readiness probe passes), and so does the pod.
+var loaded = header("containerStatuses") + "phase: Running\nconditions:\n" +
+	condition("Ready", "True", "", "") + condition("ContainersReady", "True", "", "") +
+	containerList("containerStatuses", "containers", `
+  containerID: {{ $s0.containerID | Quote }}
+  imageID: `+imageIDOf+`
+  ready: true
+  started: true
+  restartCount: {{ $rc }}
+  state:
+    running:
+      startedAt: {{ dig "state" "running" "startedAt" $now $s0 | Quote }}
+`, otherReady)
+
 // evictedTemplate: the eviction manager kills every container and fails the pod.
 var evictedTemplate = header("containerStatuses") + `phase: Failed
 reason: Evicted

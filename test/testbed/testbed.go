@@ -72,6 +72,8 @@
 //	slow-pull      waiting ContainerCreating about 8 s, then Running and Ready   (Normal Pulling, Pulled (*))
 //	pull-then-run  ErrImagePull <-> ImagePullBackOff about 8 s, then Running     as image-pull, then (Normal Pulled (*))
 //	               and Ready
+//	slow-start     running, not ready for SlowStartDelay (6 s: an application    (Normal Started)
+//	               loading), then ready (Running)
 //
 // While a container is not ready the pod's Ready and ContainersReady
 // conditions are False with reason ContainersNotReady and the kubelet's
