@@ -26,6 +26,10 @@ const (
 	clearBelow   = "\x1b[J"
 )
 
+// maxServiceGapLines bounds the lines under the title for Services that
+// select no pod: the table stays on screen.
+const maxServiceGapLines = 3
+
 // RedrawInterval bounds how often the live table is redrawn: a burst of
 // events becomes one redraw.
 const RedrawInterval = 100 * time.Millisecond
@@ -236,11 +240,18 @@ func (p *Live) linesLocked(width, height int) ([]string, int) {
 		lines = append(lines, p.contextLinesLocked(width)...)
 	}
 	for i := range p.serviceGaps {
-		l := cut("  "+describeServiceGap(&p.serviceGaps[i]), width)
+		l := "  " + describeServiceGap(&p.serviceGaps[i])
+		if i == maxServiceGapLines-1 && len(p.serviceGaps) > maxServiceGapLines {
+			l = fmt.Sprintf("  … and %d more Services that select no pod", len(p.serviceGaps)-i)
+		}
+		l = cut(l, width)
 		if p.o.Color {
 			l = "\x1b[" + gapColor + "m" + l + "\x1b[0m"
 		}
 		lines = append(lines, l)
+		if i == maxServiceGapLines-1 {
+			break
+		}
 	}
 	if p.synced && len(p.sorted) == 0 {
 		return append(lines, "", "No deployments found."), 0

@@ -130,3 +130,21 @@ func TestServiceGapNotice(t *testing.T) {
 		t.Errorf("notice:\n%s", out.String())
 	}
 }
+
+func TestLiveBoundsTheServiceGapLines(t *testing.T) {
+	p := NewLive(&syncWriter{}, Options{Serving: true, Now: func() time.Time { return t0 }}, "t", func() (int, int) { return 0, 0 })
+	defer p.Close()
+	p.OnSynced(nil)
+	var gaps []deployment.ServiceGap
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		gaps = append(gaps, deployment.ServiceGap{Namespace: "shop", Gap: deployment.Gap{Service: name, Kind: deployment.GapSelectsNoPod, Start: t0}})
+	}
+	p.OnServiceGaps(gaps)
+	f := p.Frame(0, 0)
+	if len(f) < 4 || !strings.HasPrefix(f[1], "  shop/a: ") || !strings.HasPrefix(f[2], "  shop/b: ") || f[3] != "  … and 3 more Services that select no pod" {
+		t.Errorf("frame:\n%s", strings.Join(f, "\n"))
+	}
+	if !strings.HasSuffix(f[0], " · 5 serving gaps") {
+		t.Errorf("title %q", f[0])
+	}
+}

@@ -104,8 +104,10 @@ type servingState struct {
 	// selected when last seen selecting any: where a gap is shown once it
 	// selects no pod.
 	selected map[string][]string
-	// orphans are the Services that select no pod at all, by key.
+	// orphans are the Services that select no pod at all, by key, and
+	// shownOn the names of those shown on each Deployment, by its key.
 	orphans map[string]*orphan
+	shownOn map[string][]string
 	// told is the last list of Service gaps told to OnServiceGaps.
 	told []deployment.ServiceGap
 }
@@ -204,9 +206,9 @@ func (t *Tracker) serveLocked(s *deployment.Summary, d *appsv1.Deployment) {
 			delete(ds.below, name)
 		}
 	}
-	for _, o := range t.sv.orphans {
-		if o.namespace == d.Namespace && !selecting[o.name] && slices.Contains(o.deployments, key) {
-			want[o.name] = gapNow{kind: deployment.GapSelectsNoPod}
+	for _, name := range t.sv.shownOn[key] {
+		if !selecting[name] {
+			want[name] = gapNow{kind: deployment.GapSelectsNoPod}
 		}
 	}
 	t.reconcileLocked(ds, d, floor, want)
@@ -421,6 +423,9 @@ func (t *Tracker) settleOrphanLocked(svcKey string, svc *corev1.Service, selecte
 			}}
 		}
 		t.sv.orphans[svcKey] = o
+		for _, k := range o.deployments {
+			t.sv.shownOn[k] = append(t.sv.shownOn[k], o.name)
+		}
 	default:
 		// Its pods are not a Deployment's the tracker sees (a
 		// StatefulSet's, say), or they are going: not its business.
@@ -429,6 +434,16 @@ func (t *Tracker) settleOrphanLocked(svcKey string, svc *corev1.Service, selecte
 }
 
 func (t *Tracker) endOrphanLocked(svcKey string) {
+	o := t.sv.orphans[svcKey]
+	if o == nil {
+		return
+	}
+	for _, k := range o.deployments {
+		t.sv.shownOn[k] = slices.DeleteFunc(t.sv.shownOn[k], func(n string) bool { return n == o.name })
+		if len(t.sv.shownOn[k]) == 0 {
+			delete(t.sv.shownOn, k)
+		}
+	}
 	delete(t.sv.orphans, svcKey)
 }
 

@@ -114,7 +114,8 @@ func New(client appsv1client.DeploymentsGetter, opts Options) *Tracker {
 		opts.Now = time.Now
 	}
 	t := &Tracker{client: client, opts: opts, last: map[string]deployment.Summary{}}
-	t.sv = servingState{deployments: map[string]*deploymentServing{}, selected: map[string][]string{}, orphans: map[string]*orphan{}}
+	t.sv = servingState{deployments: map[string]*deploymentServing{}, selected: map[string][]string{},
+		orphans: map[string]*orphan{}, shownOn: map[string][]string{}}
 	t.health = newHealth(opts.Now, t.deliverHealth)
 	t.health.lost = t.servingLost
 	return t
@@ -310,6 +311,7 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 		}()
 	}
 	ok := true
+	servingErrs := map[string]error{}
 	for range secs {
 		select {
 		case r := <-results:
@@ -320,10 +322,10 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 			case "events":
 				continue // diagnosed without the events' messages
 			case "services", "endpointslices":
-				t.setServingOff(r.s.name, r.err)
+				servingErrs[r.s.name] = r.err
 				continue // diagnosed, but serving is unknown
 			case "pods":
-				t.setServingOff(r.s.name, r.err) // whose endpoints are whose
+				servingErrs[r.s.name] = r.err // whose endpoints are whose
 			}
 			ok = false
 			if t.diagnosisOff == nil {
@@ -336,6 +338,12 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 		}
 	}
 	t.diagnosable.Store(ok)
+	for _, name := range []string{"services", "endpointslices", "pods"} { // the same words every run
+		if err := servingErrs[name]; err != nil {
+			t.setServingOff(name, err)
+			break
+		}
+	}
 	return nil
 }
 
