@@ -440,3 +440,43 @@ func TestServingUnknownWithoutTheRight(t *testing.T) {
 		t.Errorf("%d lines, want api's alone", len(lines))
 	}
 }
+
+// TestServingLiveTable: on a terminal, SERVING counts the Service's ready
+// endpoints, a gap is shown at once in the row and counted in the title,
+// its cost stays once it ended, and a Service that selects no pod has its
+// own line under the title.
+func TestServingLiveTable(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	servingApp(t, ns, "api", "api-svc", nil, map[string]string{"app": "api"}, func(d *appsv1.Deployment) {
+		zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
+		d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: &zero, MaxUnavailable: &one}
+	})
+	createService(t, ns, "typo", map[string]string{"app": "apj"})
+	tmux, waitPane, rowOf := newTmux(t, 200, 30)
+	tmux("send-keys", "-t", "e2e", "kubectl deploywatch "+ns, "Enter")
+	screen := waitPane("api serving 1/1", func(s string) bool {
+		r := rowOf(s, "api")
+		return len(r) == 1 && strings.Contains(r[0], "Running") && strings.Contains(s, "SERVING") && strings.Contains(r[0], " 1/1 ")
+	})
+	opsContains(t, "the live table", screen, "  "+ns+"/typo: selects no pod since before ", " · 1 serving gap")
+
+	if r := opsRun(t, "-n", ns, "set-image", "api", "web="+slowImage); r.code != 0 {
+		t.Fatalf("set-image: exit %d: %s", r.code, r.stderr)
+	}
+	screen = waitPane("api in a gap", func(s string) bool {
+		r := rowOf(s, "api")
+		return len(r) == 1 && strings.Contains(r[0], "api-svc: 0 of ") && strings.Contains(s, " · 2 serving gaps")
+	})
+	// The old pod's endpoint goes before the new pod has one: 0/0 or 0/1.
+	if r := rowOf(screen, "api")[0]; !strings.Contains(r, " 0/") || !strings.Contains(r, "during the rollout to revision 2") || strings.Contains(r, "Failing") {
+		t.Errorf("the row during the gap %q: want 0/1, the revision, and not Failing", r)
+	}
+	screen = waitPane("api's last gap", func(s string) bool {
+		r := rowOf(s, "api")
+		return len(r) == 1 && strings.Contains(r[0], "Running") && strings.Contains(r[0], "last gap ") && strings.Contains(s, " · 1 serving gap")
+	})
+	if r := rowOf(screen, "api")[0]; !strings.Contains(r, " 1/1 ") || !strings.Contains(r, "during revision 2 (api-svc, 0 ready at the fewest)") {
+		t.Errorf("the row after the gap %q", r)
+	}
+	tmux("send-keys", "-t", "e2e", "C-c")
+}
