@@ -540,11 +540,15 @@ func (t *Tracker) onSliceChange(sink Sink, obj any) {
 }
 
 // settleAllLocked settles every Service once every informer has synced.
-func (t *Tracker) settleAllLocked(sink Sink) {
+// No Deployment needs summarizing again: every one was summarized from
+// the synced informers, and a Service that selects no pod now has
+// selected none before (that memory starts now), so it shows on none.
+func (t *Tracker) settleAllLocked() {
 	t.sv.ready = true
 	for _, obj := range t.services.GetStore().List() {
 		svc := obj.(*corev1.Service)
-		t.refreshAllLocked(sink, t.serviceEventLocked(svc.Namespace+"/"+svc.Name, nil))
+		key := svc.Namespace + "/" + svc.Name
+		t.settleOrphanLocked(key, svc, t.deploymentsSelectedBy(svc))
 	}
 }
 

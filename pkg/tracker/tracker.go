@@ -210,7 +210,7 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 	}
 	t.mu.Lock()
 	if t.serving() && t.servingOff == "" {
-		t.settleAllLocked(sink)
+		t.settleAllLocked()
 	}
 	sink.OnSynced(t.snapshotLocked())
 	t.synced = true
