@@ -334,6 +334,9 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			OnDiagnosisOff: func(ns string, err error) {
 				clog.Warn("not diagnosing rollouts", "namespace", ns, "error", oneLine(err.Error()))
 			},
+			OnServingOff: func(ns string, err error) {
+				clog.Warn("serving unknown: cannot read what the Services serve", "namespace", ns, "error", oneLine(err.Error()))
+			},
 		})
 		defer h.Close()
 		opts := server.Options{

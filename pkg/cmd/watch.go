@@ -123,7 +123,7 @@ func (o *WatchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Output, "output", "o", o.Output, "output format: "+strings.Join(printers.Formats, ", "))
 	fs.BoolVar(&o.Initial, "initial", o.Initial, "show the Deployments that already exist; --initial=false shows only changes from now on")
 	fs.BoolVar(&o.UntilComplete, "until-complete", o.UntilComplete, "exit once every Deployment is complete (0), or one failed (1)")
-	fs.BoolVar(&o.Diagnose, "diagnose", o.Diagnose, "also read the rollouts' ReplicaSets, Pods and Warning Events to say why one is stuck (Failing); --diagnose=false watches Deployments alone")
+	fs.BoolVar(&o.Diagnose, "diagnose", o.Diagnose, "also read the rollouts' ReplicaSets, Pods and Warning Events to say why one is stuck (Failing), and the Services and EndpointSlices to show what each Deployment's Services serve and every serving gap; --diagnose=false watches Deployments alone")
 	fs.DurationVar(&o.FailingGrace, "failing-grace", o.FailingGrace, "with --until-complete, exit 1 once a rollout has been Failing this long (its pods cannot pull, crash, cannot be scheduled or created)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up after this long (exit 2); 0 waits forever")
 	fs.StringVar(&o.Namespaces, "namespaces", o.Namespaces, "watch these namespaces (comma-separated), as -n a,b does; no cluster-wide permission needed")
@@ -279,6 +279,11 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		topts.OnDiagnosisOff = func(err error) {
 			fmt.Fprintf(o.ErrOut, "warning: not diagnosing rollouts: %s; watching Deployments alone (--diagnose=false hides this)\n", oneLine(err.Error()))
 		}
+		topts.OnServingOff = o.servingOff("")
+	}
+	p := o.printer(topts.Describe())
+	if o.Diagnose {
+		topts.OnServiceGaps = printers.ServiceGapsTo(p, o.ErrOut)
 	}
 	// The live table says an outage in its title; piped, stdout stays a
 	// list of Deployment events and the outage is told on stderr.
@@ -289,7 +294,14 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		return tracker.New(o.clients.Kube.AppsV1(), topts).Run(ctx, sink)
 	}
 	explain := func(err error) error { return explain.API(err, o.clients.Config.Host, o.forbiddenHint()) }
-	return o.drive(ctx, o.printer(topts.Describe()), o.namespace, &synced, notice, run, explain)
+	return o.drive(ctx, p, o.namespace, &synced, notice, run, explain)
+}
+
+// servingOff warns once that serving cannot be read (in names where).
+func (o *WatchOptions) servingOff(in string) func(error) {
+	return func(err error) {
+		fmt.Fprintf(o.ErrOut, "warning: serving unknown%s: %s; ask for list and watch on services, endpointslices and pods (--diagnose=false hides this)\n", in, oneLine(err.Error()))
+	}
 }
 
 // drive runs the watch (run) into p, through the notices for a pipe and,
@@ -431,6 +443,7 @@ func (o *WatchOptions) printer(title string) printer {
 
 func (o *WatchOptions) printerWith(title string, popts printers.Options) printer {
 	popts.Wide = o.Output == "wide"
+	popts.Serving = o.Diagnose
 	switch {
 	case o.Output == "ndjson":
 		return printers.NewNDJSON(o.Out)
@@ -584,6 +597,7 @@ func (o *WatchOptions) sources() []fanin.Source {
 				src.Options.OnDiagnosisOff = func(err error) {
 					fmt.Fprintf(o.ErrOut, "warning: not diagnosing rollouts in %s: %s; watching Deployments alone (--diagnose=false hides this)\n", name, oneLine(err.Error()))
 				}
+				src.Options.OnServingOff = o.servingOff(" in " + name)
 			}
 			out = append(out, src)
 		}

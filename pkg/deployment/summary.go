@@ -50,6 +50,19 @@ type Summary struct {
 	// Problems are why the rollout does not progress, most widespread
 	// first (see package diagnosis); absent when there are none.
 	Problems []diagnosis.Problem `json:"problems,omitempty"`
+	// Serving is what each Service that selects the Deployment's pods
+	// serves now, by Service name; absent when no Service selects them, or
+	// when Services are not read (see ServingUnknown).
+	Serving []Serving `json:"serving,omitempty"`
+	// ServingUnknown says why serving cannot be known at all (the
+	// identity may not read Services, EndpointSlices or Pods); absent
+	// when it is read, or not asked for.
+	ServingUnknown string `json:"servingUnknown,omitempty"`
+	// Gaps are the serving gaps open now, one per Service; absent when
+	// none. A gap is not a status: the rollout may still finish.
+	Gaps []Gap `json:"gaps,omitempty"`
+	// LastGap is the latest serving gap that ended; absent before one did.
+	LastGap *Gap `json:"lastGap,omitempty"`
 	// Since is when the Deployment entered its current state, as the
 	// cluster recorded it (see sinceOf); absent when nothing is recorded.
 	// Not part of Changed: it moves with what is shown, never alone.
@@ -192,6 +205,18 @@ func Changed(prev, next *Summary) []string {
 	}
 	if !diagnosis.SameAll(prev.Problems, next.Problems) {
 		changed = append(changed, "problems")
+	}
+	if changedServing(prev.Serving, next.Serving) {
+		changed = append(changed, "serving")
+	}
+	if prev.ServingUnknown != next.ServingUnknown {
+		changed = append(changed, "servingUnknown")
+	}
+	if changedGaps(prev.Gaps, next.Gaps) {
+		changed = append(changed, "gaps")
+	}
+	if !sameGap(prev.LastGap, next.LastGap) {
+		changed = append(changed, "lastGap")
 	}
 	return changed
 }

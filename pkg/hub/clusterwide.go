@@ -95,6 +95,9 @@ func (h *Hub) clusterTracker() Source {
 	if off := h.opts.OnDiagnosisOff; off != nil {
 		topts.OnDiagnosisOff = func(err error) { off("", err) }
 	}
+	if off := h.opts.OnServingOff; off != nil {
+		topts.OnServingOff = func(err error) { off("", err) }
+	}
 	return tracker.New(h.client, topts)
 }
 

@@ -81,6 +81,9 @@ type Options struct {
 	// OnDiagnosisOff hears once per tracker that the diagnosis cannot read
 	// what it needs; nil ignores it.
 	OnDiagnosisOff func(namespace string, err error)
+	// OnServingOff hears once per tracker that serving (Services,
+	// EndpointSlices) cannot be read; its summaries say so. nil ignores it.
+	OnServingOff func(namespace string, err error)
 	// Frame, when set, encodes a message for the wire (id is empty when the
 	// message has none); Message.Frame holds what it returned, made once per
 	// event or snapshot and shared by every subscriber.
@@ -147,6 +150,9 @@ func New(client appsv1client.DeploymentsGetter, opts Options) *Hub {
 			}
 			if off := opts.OnDiagnosisOff; off != nil {
 				topts.OnDiagnosisOff = func(err error) { off(ns, err) }
+			}
+			if off := opts.OnServingOff; off != nil {
+				topts.OnServingOff = func(err error) { off(ns, err) }
 			}
 			return &checkedSource{Tracker: tracker.New(client, topts), client: client, namespace: ns}
 		}

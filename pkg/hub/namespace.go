@@ -43,6 +43,10 @@ type Upstream struct {
 	Error string `json:"error,omitempty"`
 	// LastContact is when the server last heard from the API server.
 	LastContact *time.Time `json:"lastContact,omitempty"`
+	// Lost names every watch that is not live ("services",
+	// "endpointslices", ...): while one serving reads is, serving is
+	// unknown. Absent when live.
+	Lost []string `json:"lost,omitempty"`
 }
 
 // upstreamKey is the history key of upstream entries: no
@@ -50,7 +54,7 @@ type Upstream struct {
 const upstreamKey = "\x00upstream"
 
 func upstreamOf(h tracker.Health) Upstream {
-	u := Upstream{State: string(h.State), Since: h.Since.UTC()}
+	u := Upstream{State: string(h.State), Since: h.Since.UTC(), Lost: h.Lost}
 	if h.Err != nil {
 		u.Error = strings.Join(strings.Fields(h.Err.Error()), " ")
 	}

@@ -26,6 +26,10 @@ const (
 	clearBelow   = "\x1b[J"
 )
 
+// maxServiceGapLines bounds the lines under the title for Services that
+// select no pod: the table stays on screen.
+const maxServiceGapLines = 3
+
 // RedrawInterval bounds how often the live table is redrawn: a burst of
 // events becomes one redraw.
 const RedrawInterval = 100 * time.Millisecond
@@ -50,15 +54,21 @@ type Live struct {
 	rows    map[string]*liveRow
 	sorted  []*liveRow // by context, namespace, then name
 	counts  map[deployment.Status]int
-	synced  bool
-	dirty   bool
-	closed  bool
-	shown   int      // how many rows the last redraw showed
-	screen  []string // the lines the last redraw left on the screen
-	width   int      // the terminal's size at the last redraw
-	height  int
-	stop    chan struct{}
-	stopped chan struct{}
+	// gapRows counts the rows with an open serving gap; serviceGaps are
+	// the gaps of Services no row shows; unknown says why serving cannot
+	// be read, from the latest row that said so.
+	gapRows     int
+	serviceGaps []deployment.ServiceGap
+	unknown     string
+	synced      bool
+	dirty       bool
+	closed      bool
+	shown       int      // how many rows the last redraw showed
+	screen      []string // the lines the last redraw left on the screen
+	width       int      // the terminal's size at the last redraw
+	height      int
+	stop        chan struct{}
+	stopped     chan struct{}
 	// writeErr is the first failed redraw's error, for Close; only the
 	// redraw loop writes it, and Close reads it after the loop has stopped.
 	writeErr error
@@ -94,6 +104,10 @@ func (p *Live) OnEvent(e deployment.Event) {
 	old, known := p.rows[key]
 	if known {
 		p.counts[old.summary.Status]--
+		if len(old.summary.Gaps) > 0 {
+			p.gapRows--
+			p.dirty = true // the title counts them
+		}
 	}
 	if e.Type == deployment.Deleted {
 		if known {
@@ -115,6 +129,21 @@ func (p *Live) OnEvent(e deployment.Event) {
 	}
 	p.rows[key] = r
 	p.counts[r.summary.Status]++
+	if len(r.summary.Gaps) > 0 {
+		p.gapRows++
+		p.dirty = true
+	}
+	if r.summary.ServingUnknown != "" && r.summary.ServingUnknown != p.unknown {
+		p.unknown, p.dirty = r.summary.ServingUnknown, true
+	}
+}
+
+// OnServiceGaps shows, under the title, the gaps of Services that select
+// no pod and no Deployment shown (tracker.Options.OnServiceGaps).
+func (p *Live) OnServiceGaps(gaps []deployment.ServiceGap) {
+	p.mu.Lock()
+	p.serviceGaps, p.dirty = slices.Clone(gaps), true
+	p.mu.Unlock()
 }
 
 // OnHealth shows in the title whether the watch is live.
@@ -213,6 +242,20 @@ func (p *Live) linesLocked(width, height int) ([]string, int) {
 	if p.o.Contexts {
 		lines = append(lines, p.contextLinesLocked(width)...)
 	}
+	for i := range p.serviceGaps {
+		l := "  " + describeServiceGap(&p.serviceGaps[i])
+		if i == maxServiceGapLines-1 && len(p.serviceGaps) > maxServiceGapLines {
+			l = fmt.Sprintf("  … and %d more Services that select no pod", len(p.serviceGaps)-i)
+		}
+		l = cut(l, width)
+		if p.o.Color {
+			l = "\x1b[" + gapColor + "m" + l + "\x1b[0m"
+		}
+		lines = append(lines, l)
+		if i == maxServiceGapLines-1 {
+			break
+		}
+	}
 	if p.synced && len(p.sorted) == 0 {
 		return append(lines, "", "No deployments found."), 0
 	}
@@ -222,17 +265,30 @@ func (p *Live) linesLocked(width, height int) ([]string, int) {
 	}
 	head := header(p.o)
 	changeCol := slices.Index(head, "LAST CHANGE")
+	servingCol := slices.Index(head, "SERVING")
 	rows := make([][]string, room)
 	for i, r := range p.sorted[:room] {
 		rows[i] = slices.Clone(r.cells)
 		rows[i][changeCol] = age(now.Sub(r.changed))
+		if servingCol >= 0 && p.servingLostLocked(&r.summary) {
+			rows[i][servingCol] = unknownServing // what it showed may be stale
+		}
 	}
 	cols := layout(head, rows, width)
 	lines = append(lines, cols.line(head, width))
 	statusAt := cols.offset(slices.Index(head, "STATUS"))
+	servingAt := -1
+	if servingCol >= 0 && slices.Contains(cols.show, servingCol) {
+		servingAt = cols.offset(servingCol)
+	}
 	for i, cells := range rows {
 		l := cols.line(cells, width)
 		if p.o.Color {
+			// SERVING first: it is right of STATUS, whose colour would
+			// move it.
+			if servingAt >= 0 && len(p.sorted[i].summary.Gaps) > 0 {
+				l = paintText(l, servingAt, cut(cells[servingCol], cols.width[servingCol]), gapColor)
+			}
 			l = paint(l, statusAt, p.sorted[i].summary.Status)
 		}
 		lines = append(lines, l)
@@ -260,6 +316,12 @@ func (p *Live) titleLocked(now time.Time, width int) string {
 	} else {
 		title += " · " + tally(len(p.sorted), p.counts)
 	}
+	if n := p.gapRows + len(p.serviceGaps); n > 0 {
+		title += " · " + plural(n, "serving gap", "serving gaps")
+	}
+	if p.unknown != "" {
+		title += " · serving unknown: " + p.unknown
+	}
 	title = cut(title, width)
 	if lost && p.o.Color {
 		if i := strings.Index(title, " · "+string(p.health.State)); i >= 0 {
@@ -286,7 +348,7 @@ type columns struct {
 // more than its images or its replica counts. NAME, STATUS, READY and LAST
 // CHANGE always stay.
 var (
-	droppable = []string{"GENERATION", "CONTAINERS", "POD", "IMAGES", "UP-TO-DATE", "AVAILABLE"}
+	droppable = []string{"GENERATION", "CONTAINERS", "POD", "IMAGES", "UP-TO-DATE", "AVAILABLE", "SERVING"}
 	// imagesMin is how narrow IMAGES is cut (with …) before it goes.
 	imagesMin = 16
 )
@@ -496,4 +558,25 @@ func (p *Live) write(s string) {
 	if _, err := io.WriteString(p.out, s); err != nil && p.writeErr == nil {
 		p.writeErr = err
 	}
+}
+
+// servingLostLocked reports whether what r shows of serving may be stale:
+// the watch of Services, EndpointSlices or Pods of its tracker is lost.
+func (p *Live) servingLostLocked(s *deployment.Summary) bool {
+	if !p.o.Contexts {
+		return p.health.ServingLost()
+	}
+	for _, key := range []string{s.Context + "/" + s.Namespace, s.Context + "/"} {
+		if st, ok := p.sources[key]; ok {
+			return st.Health.ServingLost()
+		}
+	}
+	return false
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

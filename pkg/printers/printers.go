@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ type Options struct {
 	Contexts bool
 	// Color paints the status column (never when NO_COLOR is set).
 	Color bool
+	// Serving adds the SERVING column: what the Services that select each
+	// Deployment's pods serve (with Wide, each Service by name).
+	Serving bool
 	// Now is the clock for the LAST CHANGE column; nil means time.Now.
 	Now func() time.Time
 }
@@ -83,6 +87,9 @@ func header(o Options) []string {
 	if o.Wide {
 		h = []string{"NAME", "STATUS", "READY", "UP-TO-DATE", "AVAILABLE", "CONTAINERS", "IMAGES", "GENERATION", "POD", "LAST CHANGE", "MESSAGE"}
 	}
+	if o.Serving {
+		h = slices.Insert(h, slices.Index(h, "AVAILABLE")+1, "SERVING")
+	}
 	if o.AllNamespaces {
 		h = append([]string{"NAMESPACE"}, h...)
 	}
@@ -107,13 +114,16 @@ func row(o Options, s *deployment.Summary, status, lastChange string) []string {
 		strconv.Itoa(int(r.Updated)),
 		strconv.Itoa(int(r.Available)),
 	}
+	if o.Serving {
+		cells = append(cells, servingCell(s, o.Wide))
+	}
 	if o.Wide {
 		cells = append(cells, strings.Join(names, ","), strings.Join(images, ","),
 			fmt.Sprintf("%d/%d", s.ObservedGeneration, s.Generation), problemPod(s))
 	} else {
 		cells = append(cells, strings.Join(images, ","))
 	}
-	cells = append(cells, lastChange, s.Message)
+	cells = append(cells, lastChange, message(s))
 	if o.AllNamespaces {
 		cells = append([]string{s.Namespace}, cells...)
 	}

@@ -55,6 +55,20 @@ var statusColors = map[deployment.Status]string{
 	deployment.ScaledToZero: "2",    // dim
 }
 
+// paintText colours the first occurrence of text at or after byte from in
+// line with SGR code.
+func paintText(line string, from int, text, code string) string {
+	if text == "" || from > len(line) {
+		return line
+	}
+	i := strings.Index(line[from:], text)
+	if i < 0 {
+		return line
+	}
+	i += from
+	return line[:i] + "\x1b[" + code + "m" + text + "\x1b[0m" + line[i+len(text):]
+}
+
 // paint colours the first occurrence of status at or after column from in line.
 func paint(line string, from int, status deployment.Status) string {
 	code, ok := statusColors[status]

@@ -3,6 +3,7 @@ package tracker
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -45,6 +46,24 @@ type Health struct {
 	// Resource names the watch this state is about ("deployments", "pods",
 	// ...); empty when Live.
 	Resource string
+	// Lost names every watch that is not live, sorted; empty when Live.
+	Lost []string
+}
+
+// ServingResources are the watches serving is read from: while one of them
+// is lost, serving is unknown (Health.ServingLost).
+var ServingResources = []string{"endpointslices", "pods", "services"}
+
+// ServingLost reports whether one of the watches serving is read from is
+// lost: what the summaries say of serving and gaps may be stale, and a gap
+// may begin and end unseen.
+func (h Health) ServingLost() bool {
+	for _, name := range h.Lost {
+		if slices.Contains(ServingResources, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // HealthSink is a Sink that also wants to know when the tracker's watches
@@ -103,6 +122,9 @@ type health struct {
 	now     func() time.Time
 	after   func(time.Duration, func()) // time.AfterFunc; tests fire it by hand
 	deliver func(update func() (Health, bool))
+	// lost, when set, is told (inside deliver's update) each time a watch
+	// stops being live.
+	lost func(name string)
 
 	mu          sync.Mutex
 	watches     map[string]*watchHealth
@@ -136,8 +158,12 @@ func (h *health) aggregateLocked() Health {
 	rank := map[State]int{Live: 0, Relisting: 1, Reconnecting: 2}
 	var worst *watchHealth
 	var worstName string
+	var lost []string
 	for _, n := range names {
 		w := h.watches[n]
+		if w.state != Live {
+			lost = append(lost, n)
+		}
 		if worst == nil || rank[w.state] > rank[worst.state] ||
 			(rank[w.state] == rank[worst.state] && w.state != Live && w.since.Before(worst.since)) {
 			worst, worstName = w, n
@@ -150,7 +176,7 @@ func (h *health) aggregateLocked() Health {
 		}
 		return Health{State: Live, Since: since, LastContact: h.lastContact}
 	}
-	return Health{State: worst.state, Since: worst.since, Err: worst.err, LastContact: h.lastContact, Resource: worstName}
+	return Health{State: worst.state, Since: worst.since, Err: worst.err, LastContact: h.lastContact, Resource: worstName, Lost: lost}
 }
 
 // set moves one watch to state (keeping since when the state stays) and
@@ -165,6 +191,9 @@ func (h *health) set(name string, state State, err error, contact bool) {
 			h.lastContact = now
 		}
 		if state != w.state {
+			if w.state == Live && h.lost != nil {
+				h.lost(name)
+			}
 			w.state, w.since = state, now
 		}
 		w.err = err
@@ -172,7 +201,8 @@ func (h *health) set(name string, state State, err error, contact bool) {
 			w.err = nil
 		}
 		next := h.aggregateLocked()
-		changed := next.State != h.reported.State || errText(next.Err) != errText(h.reported.Err) || next.Resource != h.reported.Resource
+		changed := next.State != h.reported.State || errText(next.Err) != errText(h.reported.Err) || next.Resource != h.reported.Resource ||
+			!slices.Equal(next.Lost, h.reported.Lost)
 		h.reported = next
 		return next, changed
 	})

@@ -7,12 +7,14 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	discoveryv1client "k8s.io/client-go/kubernetes/typed/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
@@ -20,16 +22,21 @@ import (
 )
 
 // Diagnose are the clients a tracker reads a rollout's ReplicaSets, Pods
-// and Warning Events with, to say why it does not progress.
+// and Warning Events with, to say why it does not progress, and, when
+// Services and EndpointSlices are set too, what the Services that select
+// a Deployment's pods serve (Summary.Serving, serving gaps).
 type Diagnose struct {
-	ReplicaSets appsv1client.ReplicaSetsGetter
-	Pods        corev1client.PodsGetter
-	Events      corev1client.EventsGetter
+	ReplicaSets    appsv1client.ReplicaSetsGetter
+	Pods           corev1client.PodsGetter
+	Events         corev1client.EventsGetter
+	Services       corev1client.ServicesGetter
+	EndpointSlices discoveryv1client.EndpointSlicesGetter
 }
 
-// DiagnoseWith reads through one clientset.
+// DiagnoseWith reads everything through one clientset, serving included.
 func DiagnoseWith(kube kubernetes.Interface) *Diagnose {
-	return &Diagnose{ReplicaSets: kube.AppsV1(), Pods: kube.CoreV1(), Events: kube.CoreV1()}
+	return &Diagnose{ReplicaSets: kube.AppsV1(), Pods: kube.CoreV1(), Events: kube.CoreV1(),
+		Services: kube.CoreV1(), EndpointSlices: kube.DiscoveryV1()}
 }
 
 // RevisionAnnotation is where the deployment controller records the
@@ -83,11 +90,17 @@ func (t *Tracker) secondaries(ctx context.Context) []*secondary {
 		return &secondary{name: name, informer: inf}
 	}
 	warnings := func(o *metav1.ListOptions) { o.FieldSelector = "type=" + corev1.EventTypeWarning }
-	return []*secondary{
+	secs := []*secondary{
 		mk("replicasets", listWatch(rs, nil), d.ReplicaSets, &appsv1.ReplicaSet{}, StripReplicaSet, cache.Indexers{byOwner: ownerIndex}),
 		mk("pods", listWatch(pods, nil), d.Pods, &corev1.Pod{}, StripPod, cache.Indexers{byOwner: ownerIndex}),
 		mk("events", listWatch(events, warnings), d.Events, &corev1.Event{}, StripEvent, cache.Indexers{byObject: objectIndex}),
 	}
+	if d.Services != nil && d.EndpointSlices != nil {
+		secs = append(secs,
+			mk("services", listWatch(d.Services.Services(ns), nil), d.Services, &corev1.Service{}, StripService, cache.Indexers{bySelector: selectorIndex}),
+			mk("endpointslices", listWatch(d.EndpointSlices.EndpointSlices(ns), nil), d.EndpointSlices, &discoveryv1.EndpointSlice{}, StripEndpointSlice, cache.Indexers{byService: serviceIndex}))
+	}
+	return secs
 }
 
 // lister is the part of a typed namespaced client an informer needs.

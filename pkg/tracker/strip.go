@@ -3,13 +3,16 @@ package tracker
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Strip is the informer transform: it keeps only what a summary reads, so a
 // cluster with thousands of Deployments costs little memory. Managed fields,
-// annotations, labels and all of the pod template but container names and
-// images are dropped before the object enters the cache.
+// annotations, labels and all of the pod template but its labels (which
+// Services select), container names and images are dropped before the
+// object enters the cache; of the spec, the replicas, paused and the
+// strategy (what a rollout promises to keep serving) stay.
 func Strip(obj any) (any, error) {
 	d, ok := obj.(*appsv1.Deployment)
 	if !ok {
@@ -28,9 +31,11 @@ func Strip(obj any) (any, error) {
 		Spec: appsv1.DeploymentSpec{
 			Replicas: d.Spec.Replicas,
 			Paused:   d.Spec.Paused,
+			Strategy: d.Spec.Strategy,
 		},
 		Status: d.Status,
 	}
+	out.Spec.Template.Labels = d.Spec.Template.Labels
 	if rev, ok := d.Annotations[RevisionAnnotation]; ok {
 		out.Annotations = map[string]string{RevisionAnnotation: rev} // tells the new ReplicaSet
 	}
@@ -144,4 +149,54 @@ func StripEvent(obj any) (any, error) {
 		Reason: e.Reason, Message: e.Message, Type: e.Type, Count: e.Count,
 		FirstTimestamp: e.FirstTimestamp, LastTimestamp: e.LastTimestamp, EventTime: e.EventTime, Series: e.Series,
 	}, nil
+}
+
+// StripService keeps what says which pods a Service sends traffic to: its
+// selector, and its type and ports.
+func StripService(obj any) (any, error) {
+	svc, ok := obj.(*corev1.Service)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: svc.Name, Namespace: svc.Namespace, UID: svc.UID, ResourceVersion: svc.ResourceVersion},
+		Spec:       corev1.ServiceSpec{Selector: svc.Spec.Selector, Type: svc.Spec.Type},
+	}
+	if len(svc.Spec.Ports) > 0 {
+		out.Spec.Ports = make([]corev1.ServicePort, len(svc.Spec.Ports))
+		for i, p := range svc.Spec.Ports {
+			out.Spec.Ports[i] = corev1.ServicePort{Name: p.Name, Protocol: p.Protocol, Port: p.Port, TargetPort: p.TargetPort}
+		}
+	}
+	return out, nil
+}
+
+// StripEndpointSlice keeps the Service a slice belongs to and, per
+// endpoint, its ready, serving and terminating conditions and the pod
+// behind it (or, with no pod, its first address, to count it once).
+func StripEndpointSlice(obj any) (any, error) {
+	es, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return obj, nil
+	}
+	out := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: es.Name, Namespace: es.Namespace, UID: es.UID, ResourceVersion: es.ResourceVersion},
+		AddressType: es.AddressType,
+	}
+	if svc, ok := es.Labels[discoveryv1.LabelServiceName]; ok {
+		out.Labels = map[string]string{discoveryv1.LabelServiceName: svc}
+	}
+	if len(es.Endpoints) > 0 {
+		out.Endpoints = make([]discoveryv1.Endpoint, len(es.Endpoints))
+		for i, e := range es.Endpoints {
+			ep := discoveryv1.Endpoint{Conditions: e.Conditions}
+			if r := e.TargetRef; r != nil {
+				ep.TargetRef = &corev1.ObjectReference{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+			} else if len(e.Addresses) > 0 {
+				ep.Addresses = []string{e.Addresses[0]}
+			}
+			out.Endpoints[i] = ep
+		}
+	}
+	return out, nil
 }

@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -56,6 +58,14 @@ type Options struct {
 	// needs (no permission to list pods, say): the tracker goes on with
 	// Deployments alone. nil ignores it.
 	OnDiagnosisOff func(error)
+	// OnServingOff is told once when serving cannot be read (no
+	// permission to list Services, EndpointSlices or Pods): every summary
+	// then says why in ServingUnknown. nil ignores it.
+	OnServingOff func(error)
+	// OnServiceGaps, when set, is told the gaps of Services that select
+	// no pod and no Deployment the tracker saw (ServiceGaps) each time
+	// they change after the first sync, in order with the events.
+	OnServiceGaps func([]deployment.ServiceGap)
 	// Now stamps events; nil means time.Now.
 	Now func() time.Time
 }
@@ -85,6 +95,14 @@ type Tracker struct {
 	diagnosable atomic.Bool
 	// diagnosisOff says why not; told once the Deployments have synced.
 	diagnosisOff error
+
+	// Serving's informers (nil unless Options.Diagnose has their clients),
+	// why serving cannot be read ("" when it can) and its memory (guarded
+	// by mu).
+	services, slices cache.SharedIndexInformer
+	servingOff       string
+	servingOffErr    error
+	sv               servingState
 }
 
 // New returns a tracker that reads Deployments through client. A fake client
@@ -96,7 +114,10 @@ func New(client appsv1client.DeploymentsGetter, opts Options) *Tracker {
 		opts.Now = time.Now
 	}
 	t := &Tracker{client: client, opts: opts, last: map[string]deployment.Summary{}}
+	t.sv = servingState{deployments: map[string]*deploymentServing{}, selected: map[string][]string{},
+		orphans: map[string]*orphan{}, shownOn: map[string][]string{}}
 	t.health = newHealth(opts.Now, t.deliverHealth)
+	t.health.lost = t.servingLost
 	return t
 }
 
@@ -143,8 +164,12 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		}()
 	}
 
+	var indexers cache.Indexers
+	if d := t.opts.Diagnose; d != nil && d.Services != nil && d.EndpointSlices != nil {
+		indexers = cache.Indexers{byLabel: labelIndex} // the Services that select each
+	}
 	t.deployments = cache.NewSharedIndexInformerWithOptions(t.listWatch(ctx), &appsv1.Deployment{},
-		cache.SharedIndexInformerOptions{ObjectDescription: "deployments"})
+		cache.SharedIndexInformerOptions{ObjectDescription: "deployments", Indexers: indexers})
 	if err := t.deployments.SetTransform(Strip); err != nil {
 		return err
 	}
@@ -180,7 +205,13 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		// of that alone.
 		t.opts.OnDiagnosisOff(t.diagnosisOff)
 	}
+	if t.servingOffErr != nil && t.opts.OnServingOff != nil {
+		t.opts.OnServingOff(t.servingOffErr)
+	}
 	t.mu.Lock()
+	if t.serving() && t.servingOff == "" {
+		t.settleAllLocked()
+	}
 	sink.OnSynced(t.snapshotLocked())
 	t.synced = true
 	if hs, ok := sink.(HealthSink); ok {
@@ -188,6 +219,7 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 			hs.OnHealth(hl) // lost between the first list and now
 		}
 	}
+	t.tellServiceGapsLocked()
 	t.mu.Unlock()
 
 	<-ctx.Done()
@@ -224,6 +256,9 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 	}
 	secs := t.secondaries(ctx)
 	t.rs, t.pods, t.events = secs[0].informer, secs[1].informer, secs[2].informer
+	if len(secs) > 3 {
+		t.services, t.slices = secs[3].informer, secs[4].informer
+	}
 	results := make(chan result, len(secs))
 	for _, sec := range secs {
 		sctx, stop := context.WithCancel(ctx)
@@ -245,11 +280,26 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 				t.opts.OnError(err)
 			}
 		})
-		reg, _ := sec.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		handler := cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { t.refresh(sink, t.deploymentKeyOf(obj)) },
 			UpdateFunc: func(_, obj any) { t.refresh(sink, t.deploymentKeyOf(obj)) },
 			DeleteFunc: func(obj any) { t.refresh(sink, t.deploymentKeyOf(obj)) },
-		})
+		}
+		switch sec.name {
+		case "services":
+			handler = cache.ResourceEventHandlerFuncs{
+				AddFunc:    func(obj any) { t.onServiceChange(sink, nil, obj) },
+				UpdateFunc: func(old, obj any) { t.onServiceChange(sink, old, obj) },
+				DeleteFunc: func(obj any) { t.onServiceChange(sink, nil, obj) },
+			}
+		case "endpointslices":
+			handler = cache.ResourceEventHandlerFuncs{
+				AddFunc:    func(obj any) { t.onSliceChange(sink, obj) },
+				UpdateFunc: func(_, obj any) { t.onSliceChange(sink, obj) },
+				DeleteFunc: func(obj any) { t.onSliceChange(sink, obj) },
+			}
+		}
+		reg, _ := sec.informer.AddEventHandler(handler)
 		run(sctx, sec.informer)
 		go func() {
 			if cache.WaitForCacheSync(sctx.Done(), reg.HasSynced) {
@@ -261,14 +311,21 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 		}()
 	}
 	ok := true
+	servingErrs := map[string]error{}
 	for range secs {
 		select {
 		case r := <-results:
 			if r.err == nil {
 				continue
 			}
-			if r.s.name == "events" {
+			switch r.s.name {
+			case "events":
 				continue // diagnosed without the events' messages
+			case "services", "endpointslices":
+				servingErrs[r.s.name] = r.err
+				continue // diagnosed, but serving is unknown
+			case "pods":
+				servingErrs[r.s.name] = r.err // whose endpoints are whose
 			}
 			ok = false
 			if t.diagnosisOff == nil {
@@ -281,6 +338,12 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 		}
 	}
 	t.diagnosable.Store(ok)
+	for _, name := range []string{"services", "endpointslices", "pods"} { // the same words every run
+		if err := servingErrs[name]; err != nil {
+			t.setServingOff(name, err)
+			break
+		}
+	}
 	return nil
 }
 
@@ -413,10 +476,11 @@ func (t *Tracker) observe(sink Sink, obj any, initial bool) {
 	if known && prev.UID != d.UID {
 		// Deleted and created again while we were not looking.
 		delete(t.last, key)
+		delete(t.sv.deployments, key)
 		sink.OnEvent(t.event(deployment.Deleted, prev, nil))
 		known = false
 	}
-	s := deployment.Summarize(d, t.diagnose(d))
+	s := t.summarizeLocked(d)
 	if !known {
 		t.last[key] = s
 		if !(initial && t.opts.SkipInitial) {
@@ -433,18 +497,23 @@ func (t *Tracker) refresh(sink Sink, key string) {
 	if key == "" {
 		return
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.refreshLocked(sink, key)
+}
+
+// refreshLocked is refresh with the tracker's lock held.
+func (t *Tracker) refreshLocked(sink Sink, key string) {
 	obj, exists, _ := t.deployments.GetStore().GetByKey(key)
 	if !exists {
 		return
 	}
 	d := obj.(*appsv1.Deployment)
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	prev, known := t.last[key]
 	if !known || prev.UID != d.UID {
 		return // not delivered yet: its own notification will summarize it
 	}
-	t.updateLocked(sink, prev, deployment.Summarize(d, t.diagnose(d)))
+	t.updateLocked(sink, prev, t.summarizeLocked(d))
 }
 
 // updateLocked records s and delivers it if it shows anything new.
@@ -478,6 +547,7 @@ func (t *Tracker) forget(sink Sink, obj any) {
 		return
 	}
 	delete(t.last, key)
+	delete(t.sv.deployments, key)
 	sink.OnEvent(t.event(deployment.Deleted, prev, nil))
 }
 
@@ -498,4 +568,21 @@ func (o Options) Describe() string {
 		where += fmt.Sprintf(" with labels %q", o.LabelSelector)
 	}
 	return "deployments in " + where
+}
+
+// setServingOff records why serving cannot be read: the first resource
+// that cannot be, in a word a summary carries ("cannot list services:
+// forbidden"), and the whole error for OnServingOff.
+func (t *Tracker) setServingOff(name string, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.servingOffErr != nil {
+		return
+	}
+	t.servingOffErr = fmt.Errorf("cannot read %s: %w", name, err)
+	why := "unreachable"
+	if reason := apierrors.ReasonForError(err); reason != metav1.StatusReasonUnknown {
+		why = strings.ToLower(string(reason))
+	}
+	t.servingOff = "cannot list " + name + ": " + why
 }

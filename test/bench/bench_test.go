@@ -44,6 +44,7 @@ func TestBench(t *testing.T) {
 		{"livetable", benchLiveTable},
 		{"contexts", benchContexts},
 		{"namespaces", benchNamespaces},
+		{"serving", benchServing},
 	}
 	only := os.Getenv("BENCH_ONLY") // e.g. BENCH_ONLY=latency,noise
 	for _, s := range steps {

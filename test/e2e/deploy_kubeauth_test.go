@@ -32,7 +32,8 @@ var actForUsersRules = []rbacv1.PolicyRule{
 // sharedReadRules are the shared watches' reads and the namespace list.
 var sharedReadRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets"}, Verbs: []string{"list", "watch"}},
-	{APIGroups: []string{""}, Resources: []string{"pods", "events"}, Verbs: []string{"list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"pods", "events", "services"}, Verbs: []string{"list", "watch"}},
+	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
 	{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
 }
 
@@ -127,7 +128,7 @@ func TestDeployKubernetesAuthManifests(t *testing.T) {
 	}
 	var read rbacv1.Role
 	n.get(t, "Role/shop/deploywatch-read", &read)
-	if !sameRules(read.Rules, sharedReadRules[:2]) {
+	if !sameRules(read.Rules, sharedReadRules[:3]) {
 		t.Errorf("namespaced's Role rules:\n%s\nwant the shared watches' reads", fmtJSON(read.Rules))
 	}
 	var binding rbacv1.RoleBinding

@@ -31,6 +31,7 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"get", "deployments.apps", "--subresource=scale"}, {"update", "deployments.apps", "--subresource=scale"},
 		{"list", "namespaces"}, {"get", "namespaces"}, {"watch", "namespaces"}, {"list", "horizontalpodautoscalers.autoscaling"},
 		{"list", "replicasets.apps"}, {"watch", "replicasets.apps"}, {"list", "pods"}, {"watch", "pods"}, {"list", "events"}, {"watch", "events"},
+		{"list", "services"}, {"watch", "services"}, {"list", "endpointslices.discovery.k8s.io"}, {"watch", "endpointslices.discovery.k8s.io"},
 	}
 	refused := [][]string{
 		{"create", "deployments.apps"}, {"delete", "deployments.apps"}, {"update", "deployments.apps"},
@@ -39,6 +40,8 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"get", "secrets"}, {"list", "secrets"}, {"list", "configmaps"},
 		{"create", "pods"}, {"delete", "pods"}, {"get", "pods"}, {"get", "pods", "--subresource=log"}, {"create", "events"}, {"create", "pods", "--subresource=exec"},
 		{"create", "namespaces"}, {"delete", "namespaces"}, {"patch", "namespaces"},
+		{"get", "services"}, {"create", "services"}, {"patch", "services"}, {"delete", "services"}, {"get", "endpointslices.discovery.k8s.io"},
+		{"update", "endpointslices.discovery.k8s.io"}, {"create", "services", "--subresource=proxy"},
 		{"create", "clusterrolebindings.rbac.authorization.k8s.io"}, {"bind", "clusterroles.rbac.authorization.k8s.io"},
 		{"escalate", "clusterroles.rbac.authorization.k8s.io"}, {"impersonate", "users"},
 		{"create", "serviceaccounts", "--subresource=token"}, {"*", "*"},

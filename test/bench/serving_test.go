@@ -1,0 +1,164 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
+)
+
+// benchServing: what serving costs. N Deployments, each with a running
+// pod, watched with `watch -A` (the diagnosis and serving) and with
+// --diagnose=false, first without Services, then with one Service per
+// Deployment and the EndpointSlice the real endpointslice controller makes
+// for it: time to the full view and peak RSS.
+func benchServing(t *testing.T, r *report) {
+	namespaces, perNS := pick(100, 20), 100
+	total := namespaces * perNS
+	c := testbed.Start(t)
+	nodes := total/100 + 1 // a kwok node takes 110 pods
+	if out, err := c.Kwokctl("scale", "node", "--replicas", strconv.Itoa(nodes)); err != nil {
+		t.Fatalf("scale to %d nodes: %v: %s", nodes, err, out)
+	}
+	config := c.RESTConfig()
+	config.QPS, config.Burst = 2000, 4000
+	cs, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t0 := time.Now()
+	createMany(t, cs, "srv", namespaces, perNS, func(int) int32 { return 1 })
+	waitFor(t, 15*time.Minute, fmt.Sprintf("%d pods to run", total), func() bool {
+		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running", ResourceVersion: "0"})
+		return err == nil && len(pods.Items) >= total
+	})
+	created := time.Since(t0)
+	testbed.BuildPlugin(t)
+
+	tools := []struct {
+		name string
+		args []string
+	}{
+		{"deploywatch watch -A (diagnosis and serving)", []string{"deploywatch", "watch", "-A"}},
+		{"deploywatch watch -A --diagnose=false (Deployments alone)", []string{"deploywatch", "watch", "-A", "--diagnose=false"}},
+	}
+	const runs = 3
+	measure := func(phase string) [][2]string {
+		out := make([][2]string, len(tools))
+		for i, tool := range tools {
+			var took []time.Duration
+			var hwm []int64
+			for run := range runs {
+				d, h := timeToView(t, c, tool.args, int64(total)+1) // the header, then a row each
+				t.Logf("%s, run %d: %s: %v, %s", phase, run, tool.name, d.Round(time.Millisecond), mb(h))
+				took, hwm = append(took, d), append(hwm, h)
+			}
+			slices.Sort(hwm)
+			out[i] = [2]string{ms(percentile(took, 50)), mb(hwm[len(hwm)/2])}
+		}
+		return out
+	}
+	without := measure("without Services")
+
+	t1 := time.Now()
+	createServices(t, cs, "srv", namespaces, perNS)
+	waitFor(t, 15*time.Minute, fmt.Sprintf("%d EndpointSlices with a ready endpoint", total), func() bool {
+		list, err := cs.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName, ResourceVersion: "0"})
+		if err != nil {
+			return false
+		}
+		ready := 0
+		for _, es := range list.Items {
+			for _, e := range es.Endpoints {
+				if e.Conditions.Ready != nil && *e.Conditions.Ready {
+					ready++
+				}
+			}
+		}
+		return ready >= total
+	})
+	servicesMade := time.Since(t1)
+	with := measure("with Services")
+
+	sec := section{
+		title: fmt.Sprintf("13. Serving: %d Deployments in %d namespaces, each with a running pod, without and with a Service each (and its EndpointSlice), median of %d runs", total, namespaces, runs),
+		head:  []string{"client", "no Services: all shown", "peak RSS", fmt.Sprintf("%d Services: all shown", total), "peak RSS"},
+	}
+	for i, tool := range tools {
+		sec.rows = append(sec.rows, []string{tool.name, without[i][0], without[i][1], with[i][0], with[i][1]})
+	}
+	sec.notes = append(sec.notes, fmt.Sprintf("A cluster of the benchmark's own (one kwok node per 100 pods); the Deployments were created, and their pods ran, in %v; "+
+		"the Services' slices were made and ready %v after the Services were created (32 parallel clients). Time from starting the command to reading the piped table's last row; "+
+		"RSS is the process's VmHWM then. With the diagnosis, deploywatch lists and watches Deployments, ReplicaSets, Pods, Warning Events, Services and EndpointSlices. "+
+		"Target (issue 26): 10,000 Deployments with 10,000 Services and their slices under 200 MB and 2 s.", created.Round(time.Second), servicesMade.Round(time.Second)))
+	r.add(sec)
+}
+
+// timeToView starts kubectl args and returns how long until it printed
+// want lines, and its peak RSS then.
+func timeToView(t *testing.T, c *testbed.Cluster, args []string, want int64) (time.Duration, int64) {
+	var count, doneAt, hwm atomic.Int64
+	cmd := c.KubectlCmd(context.Background(), args...)
+	start := time.Now()
+	p := startLines(t, args[len(args)-1], cmd, func(_ []byte, at time.Time) {
+		if count.Add(1) == want {
+			doneAt.Store(at.UnixNano())
+			hwm.Store(procStatus(cmd.Process.Pid, "VmHWM"))
+		}
+	})
+	waitFor(t, 5*time.Minute, fmt.Sprintf("%v to print %d lines (%d so far; stderr %s)", args, want, count.Load(), p.stderr.String()),
+		func() bool { return doneAt.Load() != 0 })
+	p.stop()
+	return time.Unix(0, doneAt.Load()).Sub(start), hwm.Load()
+}
+
+// createServices makes a Service per Deployment of createMany, selecting
+// its pods (headless).
+func createServices(t *testing.T, cs kubernetes.Interface, prefix string, namespaces, perNS int) {
+	ctx := context.Background()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				name := fmt.Sprintf("app-%04d", i%perNS)
+				// Headless: the test bed's API server has the default
+				// Service range, a /24; the slices are the same.
+				svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.ServiceSpec{
+					ClusterIP: corev1.ClusterIPNone,
+					Selector:  map[string]string{"app": name},
+					Ports:     []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+				}}
+				if _, err := cs.CoreV1().Services(fmt.Sprintf("%s-%03d", prefix, i/perNS)).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}()
+	}
+	for i := range namespaces * perNS {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d of %d Service creates failed; the first: %v", n, namespaces*perNS, firstErr.Load())
+	}
+}
