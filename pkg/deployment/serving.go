@@ -6,7 +6,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/safety"
 )
 
 // Serving is what one Service that selects a Deployment's pods serves now,
@@ -152,34 +153,21 @@ type ServiceGap struct {
 }
 
 // Fenceposts resolves d's maxSurge and maxUnavailable to pod counts as the
-// deployment controller does (its ResolveFenceposts): maxSurge rounds up,
-// maxUnavailable rounds down, and when both come to zero maxUnavailable is
-// 1. Unset values take the API server's defaults (25% each), which every
-// stored Deployment has. For Recreate, every pod may go: unavailable is
+// deployment controller does; the arithmetic is package safety's, which the
+// rules of `check` use too. For Recreate, every pod may go: unavailable is
 // the desired count.
 func Fenceposts(d *appsv1.Deployment) (surge, unavailable int32) {
-	desired := desiredOf(d)
-	if d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
-		return 0, desired
+	if safety.IsRecreate(d) {
+		return 0, safety.Replicas(d)
 	}
-	def := intstr.FromString("25%")
-	maxSurge, maxUnavailable := &def, &def
-	if ru := d.Spec.Strategy.RollingUpdate; ru != nil {
-		if ru.MaxSurge != nil {
-			maxSurge = ru.MaxSurge
-		}
-		if ru.MaxUnavailable != nil {
-			maxUnavailable = ru.MaxUnavailable
-		}
+	surge, unavailable, err := safety.Fenceposts(d)
+	if err != nil {
+		// Values the API server refuses (both written as zero, say) are not
+		// stored; were they, the controller would take them as zero, and
+		// both zero as maxUnavailable 1.
+		return 0, 1
 	}
-	// The API server refuses invalid values, so errors cannot happen for a
-	// stored Deployment; one would count as zero.
-	s, _ := intstr.GetScaledValueFromIntOrPercent(maxSurge, int(desired), true)
-	u, _ := intstr.GetScaledValueFromIntOrPercent(maxUnavailable, int(desired), false)
-	if s == 0 && u == 0 {
-		u = 1
-	}
-	return int32(s), int32(u)
+	return surge, unavailable
 }
 
 // Floor is how many ready pods d's strategy keeps during a rollout:
@@ -187,14 +175,7 @@ func Fenceposts(d *appsv1.Deployment) (surge, unavailable int32) {
 // it (see Fenceposts); zero for Recreate.
 func Floor(d *appsv1.Deployment) int32 {
 	_, unavailable := Fenceposts(d)
-	return max(desiredOf(d)-unavailable, 0)
-}
-
-func desiredOf(d *appsv1.Deployment) int32 {
-	if d.Spec.Replicas == nil {
-		return 1
-	}
-	return *d.Spec.Replicas
+	return max(safety.Replicas(d)-unavailable, 0)
 }
 
 // changedServing reports whether serving moved across a level a user
