@@ -251,3 +251,30 @@ func TestNextStepsCreatedPaused(t *testing.T) {
 		t.Errorf("db after resume: replicas %d, status %+v; want 2 rolled out", *d.Spec.Replicas, d.Status)
 	}
 }
+
+// TestNextStepsRestartOfSeveral: restart --wait of several Deployments
+// prints each failure as it comes, with its next steps, and goes on to
+// the others; the exit code is the failure's.
+func TestNextStepsRestartOfSeveral(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	opsDeployment(t, ns, "ok", 1, true, nil)
+	opsDeployment(t, ns, "bad", 1, false, func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.Containers[0].Image = testbed.FaultImage(testbed.FaultImagePull)
+	})
+
+	r := opsRun(t, "-n", ns, "restart", "bad", "ok", "--wait", "--failing-grace", "1s", "--timeout", "2m")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1", r.code)
+	}
+	opsContains(t, "stdout", r.stdout, `deployment "ok" successfully rolled out`)
+	failures := parseFailures(t, r.stderr)
+	if len(failures) != 1 {
+		t.Fatalf("%d failures, want 1:\n%s", len(failures), r.stderr)
+	}
+	f := failures[0]
+	opsContains(t, "the error", f.line, `error: deployment "bad" in namespace "`+ns+`" is Failing: `, "not found")
+	if len(f.steps) != 3 || f.steps[0] != "kubectl deploywatch undo bad -n "+ns || f.steps[1] != "kubectl deploywatch history bad -n "+ns {
+		t.Fatalf("steps %q, want undo, history and the pod", f.steps)
+	}
+	describePodStep(t, f.steps[2], "bad", ns)
+}
