@@ -3,7 +3,8 @@
 // pending or failed, with the failing grace), the health gating (nothing is
 // decided while the watch cannot see, so a stale state never passes), the
 // list of what is still pending and the closing error of a wait that did
-// not pass.
+// not pass, which names every Deployment that failed with its next steps
+// (the commands that would help: steps.go).
 //
 // Two waits use it: View, every Deployment a watch shows (`watch
 // --until-complete`), and Wait, the rollout one change started (`--wait` of
