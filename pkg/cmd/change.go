@@ -44,6 +44,8 @@ type changeOptions struct {
 	Wait            bool
 	Timeout         time.Duration
 	FailingGrace    time.Duration
+	// undoable: undo takes the change back (see gate.Request.Undoable).
+	undoable bool
 
 	// IsTerminal reports whether a writer is a terminal; tests replace it.
 	IsTerminal func(io.Writer) bool
@@ -274,6 +276,7 @@ func (o *changeOptions) wait(ctx context.Context, res operations.Result) error {
 	}
 	req := gate.ForChange(res)
 	req.Diagnose, req.FailingGrace = tracker.DiagnoseWith(o.clients.Kube), o.FailingGrace
+	req.Undoable, req.Target = o.undoable, stepTarget(o.configFlags)
 	last, err := gate.Wait(ctx, o.clients.Kube.AppsV1(), req, p)
 	if closeErr := p.Close(); closeErr != nil && !isBrokenPipe(closeErr) && err == nil {
 		return fmt.Errorf("writing output: %w", closeErr)

@@ -111,6 +111,7 @@ func (o *rolloutOptions) Run(ctx context.Context) error {
 			return
 		}
 		fmt.Fprintln(o.ErrOut, "error: "+oneLine(err.Error()))
+		printNextSteps(o.ErrOut, err)
 		if failed == nil {
 			failed = err
 		}
@@ -173,6 +174,7 @@ func completeMoreDeployments(getter genericclioptions.RESTClientGetter) func(*co
 // NewCmdRestart builds `kubectl deploywatch restart`.
 func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := newRolloutOptions(configFlags, streams, "restart", "restarted", true)
+	o.undoable = true
 	return newCmdRestart(&o)
 }
 

@@ -119,7 +119,7 @@ Without a subcommand, deploywatch watches: "kubectl deploywatch NAMESPACE" is
 }
 
 // Execute runs root and returns the process exit code. Errors are printed
-// here, once, as a single line.
+// here, once, as a single line (a failed wait's next steps follow it).
 //
 // The first SIGINT or SIGTERM cancels the command's context, so it can shut
 // down gracefully (serve drains, watch restores the terminal). A second one
@@ -164,6 +164,7 @@ func executeWith(root *cobra.Command, streams genericiooptions.IOStreams, signal
 	}
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintln(streams.ErrOut, "error: "+oneLine(msg))
+		printNextSteps(streams.ErrOut, err)
 	}
 	return code
 }

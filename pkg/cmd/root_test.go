@@ -234,7 +234,7 @@ func summary(name string, status deployment.Status, msg string) deployment.Summa
 // TestWaitExitCodes: how a wait of package gate ends is the exit code: 1
 // when a rollout failed, 2 on --timeout, 130 (128+signal) when interrupted.
 func TestWaitExitCodes(t *testing.T) {
-	failed := gate.NewView(nopSink{}, func() {}, time.Minute)
+	failed := gate.NewView(nopSink{}, func() {}, gate.ViewOptions{FailingGrace: time.Minute})
 	failed.OnSynced([]deployment.Summary{summary("web", deployment.Running, ""), summary("api", deployment.Failed, "ProgressDeadlineExceeded: timed out")})
 	var exit *ExitError
 	err := exitOf(context.Background(), failed.Result(context.Background(), 0))
@@ -242,7 +242,7 @@ func TestWaitExitCodes(t *testing.T) {
 		t.Fatalf("result = %v, want exit 1 naming shop/api", err)
 	}
 
-	c := gate.NewView(nopSink{}, func() {}, time.Minute)
+	c := gate.NewView(nopSink{}, func() {}, gate.ViewOptions{FailingGrace: time.Minute})
 	c.OnSynced([]deployment.Summary{summary("web", deployment.Scaling, ""), summary("api", deployment.Running, "")})
 	ctx, cancel := context.WithTimeout(context.Background(), 0)
 	defer cancel()

@@ -20,7 +20,9 @@ type SetImageOptions struct {
 
 // NewSetImageOptions returns SetImageOptions with defaults.
 func NewSetImageOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *SetImageOptions {
-	return &SetImageOptions{changeOptions: newChangeOptions(configFlags, streams, "image updated")}
+	o := &SetImageOptions{changeOptions: newChangeOptions(configFlags, streams, "image updated")}
+	o.undoable = true
+	return o
 }
 
 // NewCmdSetImage builds `kubectl deploywatch set-image`.

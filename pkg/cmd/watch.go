@@ -97,8 +97,10 @@ see: updates that change nothing shown print nothing.
 
 Exit codes with --until-complete: 0 every Deployment is complete (Running,
 ScaledToZero, or paused with nothing pending), 1 one of them Failed, is paused
-with old replicas left, or has been Failing for --failing-grace (or any error),
-2 --timeout ran out.`,
+with old replicas left or before it started, or has been Failing for
+--failing-grace (or any error), 2 --timeout ran out. A failure names every
+Deployment that failed or is Failing, each followed by the commands that would
+help (undo, history, resume, kubectl describe pod).`,
 		Example: `  # The current namespace, live
   kubectl deploywatch watch
 
@@ -327,7 +329,7 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 	sink = &syncFlag{Sink: sink, synced: synced}
 	var done *gate.View
 	if o.UntilComplete {
-		done = gate.NewView(sink, stopTracker, o.FailingGrace)
+		done = gate.NewView(sink, stopTracker, gate.ViewOptions{FailingGrace: o.FailingGrace, Target: stepTarget(o.configFlags)})
 		sink = done
 	}
 	err := run(runCtx, sink)

@@ -45,6 +45,7 @@ type object struct {
 	generation, observed               int64
 	replicas                           *int32 // spec.replicas; nil when unset
 	paused, deleting                   bool
+	unstarted                          bool  // no ReplicaSet ever made: no revision annotation
 	current, updated, ready, available int32 // status.replicas, updatedReplicas, ...
 	conditions                         []appsv1.DeploymentCondition
 }
@@ -85,6 +86,9 @@ func (o object) build() *appsv1.Deployment {
 	}
 	if u := max(desired, o.current) - o.available; u > 0 {
 		d.Status.UnavailableReplicas = u
+	}
+	if o.unstarted {
+		d.Annotations = nil
 	}
 	if o.deleting {
 		now := metav1.NewTime(time.Date(2026, 11, 23, 7, 46, 13, 0, time.UTC))
@@ -245,6 +249,37 @@ func TestStatusAgainstKubectlAndKstatus(t *testing.T) {
 				conditions: conds(minAvailable, pausedCond)},
 			blind: deployment.Paused, seeing: deployment.Paused, wait: failed,
 			kubectl: waiting, kstatus: kstatus.InProgressStatus,
+		},
+		{
+			// Created paused: the controller makes no ReplicaSet while
+			// paused, so there is no pod and no revision, and scaling it
+			// makes none either (seen on the test bed). kubectl waits for
+			// updated replicas that will not come; kstatus says InProgress.
+			// It will not start until resumed: a CI wait should fail.
+			name: "created paused, no ReplicaSet",
+			obj: object{generation: 1, observed: 1, replicas: ptr(int32(3)), paused: true, unstarted: true,
+				conditions: conds(pausedCond, minUnavailable)},
+			blind: deployment.Paused, seeing: deployment.Paused, wait: failed,
+			kubectl: waiting, kstatus: kstatus.InProgressStatus,
+		},
+		{
+			// Paused at zero replicas, then scaled up: the controller
+			// scales the ReplicaSet it has, and until that ReplicaSet
+			// reports its pods the counts are 0. It has a revision, so it
+			// is on its way, not unstarted.
+			name: "paused at zero, scaled up, no pod counted yet",
+			obj: object{generation: 4, observed: 4, replicas: ptr(int32(3)), paused: true,
+				conditions: conds(pausedCond, minUnavailable)},
+			blind: deployment.Paused, seeing: deployment.Paused, wait: waiting,
+			kubectl: waiting, kstatus: kstatus.InProgressStatus,
+		},
+		{
+			// Created paused with no replicas: nothing to start.
+			name: "created paused, zero replicas",
+			obj: object{generation: 1, observed: 1, replicas: ptr(int32(0)), paused: true, unstarted: true,
+				conditions: conds(pausedCond, minAvailable)},
+			blind: deployment.Paused, seeing: deployment.Paused, wait: done,
+			kubectl: done, kstatus: kstatus.InProgressStatus,
 		},
 		{
 			// kstatus differs: pausing replaces the Progressing condition's

@@ -47,6 +47,19 @@ const (
 	reasonNewReplicaSetAvailable   = "NewReplicaSetAvailable"
 )
 
+// revisionAnnotation is where the deployment controller numbers a
+// Deployment's revision, once it has made its first ReplicaSet.
+const revisionAnnotation = "deployment.kubernetes.io/revision"
+
+// revisionOf is d's revision, 0 when it has none (or not a number).
+func revisionOf(d *appsv1.Deployment) int64 {
+	n, err := strconv.ParseInt(d.Annotations[revisionAnnotation], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
 // Diagnosis is what the tracker read beyond the Deployment: whether it
 // could read the Deployment's ReplicaSets and Pods at all, and the problems
 // it found in the new ReplicaSet.
@@ -88,6 +101,9 @@ func Classify(d *appsv1.Deployment, r Replicas, diag *Diagnosis) (Status, string
 		return Failed, reasonProgressDeadlineExceeded + ": " + progressing.Message + causeSuffix(diag, r.Desired)
 	}
 	if d.Spec.Paused {
+		if unstarted(revisionOf(d), r) {
+			return Paused, "rollout paused before it started: no pods until resumed"
+		}
 		if pending := pendingMessage(r); pending != "" {
 			return Paused, "rollout paused with " + pending
 		}

@@ -86,6 +86,7 @@ func TestClassify(t *testing.T) {
 		{"all replicas updated and available", dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build(), nil, Running, ""},
 		{"paused with nothing pending", dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, paused: true, progressing: complete}.build(), nil, Paused, "rollout paused"},
 		{"paused with work left", dep{desired: 3, replicas: 4, updated: 1, available: 3, paused: true, progressing: rsUpdated}.build(), nil, Paused, "rollout paused with 1 of 3 replicas updated"},
+		{"created paused: no ReplicaSet, no revision", dep{desired: 3, paused: true}.build(), nil, Paused, "rollout paused before it started: no pods until resumed"},
 		{"paused after the deadline passed is Failed (the controller keeps the condition)", dep{desired: 3, replicas: 1, updated: 0, paused: true, progressing: deadline}.build(), nil, Failed, "ProgressDeadlineExceeded: msg of ProgressDeadlineExceeded"},
 		{"pause not observed yet", dep{desired: 3, replicas: 3, updated: 3, available: 3, generation: 2, observed: 1, paused: true, progressing: complete}.build(), nil, Paused, "rollout paused; waiting for the deployment controller to observe it"},
 		{"progress deadline exceeded", dep{desired: 3, replicas: 3, updated: 1, available: 2, progressing: deadline}.build(), nil, Failed, "ProgressDeadlineExceeded: msg of ProgressDeadlineExceeded"},

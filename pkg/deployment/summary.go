@@ -69,6 +69,10 @@ type Summary struct {
 	Since time.Time `json:"since,omitzero"`
 	// UID tells a Deployment from a new one created under the same name.
 	UID types.UID `json:"-"`
+	// Revision is the deployment controller's revision number (its
+	// deployment.kubernetes.io/revision annotation): 0 before its first
+	// ReplicaSet, 2 or more once an earlier revision exists to undo to.
+	Revision int64 `json:"-"`
 }
 
 // EventType says what happened to a Deployment.
@@ -141,6 +145,7 @@ func Summarize(d *appsv1.Deployment, diag *Diagnosis) Summary {
 		ObservedGeneration: d.Status.ObservedGeneration,
 		ResourceVersion:    d.ResourceVersion,
 		UID:                d.UID,
+		Revision:           revisionOf(d),
 	}
 	s.Status, s.Message = Classify(d, s.Replicas, diag)
 	if diag != nil && s.Status != Running && s.Status != ScaledToZero {
@@ -251,17 +256,31 @@ func (s *Summary) Complete() bool {
 
 // Stuck reports whether the rollout cannot finish by itself: it exceeded
 // its progress deadline, or it is paused with old replicas left to
-// replace (a paused Deployment still scales, and its pods still become
-// available). Failing is not Stuck at once: waiters give it a grace
-// period, see FailingSince.
+// replace, or paused before it started (see Unstarted). A paused
+// Deployment that has a ReplicaSet still scales, and its pods still
+// become available, so it is not Stuck for that. Failing is not Stuck at
+// once: waiters give it a grace period, see FailingSince.
 func (s *Summary) Stuck() bool {
 	switch s.Status {
 	case Failed:
 		return true
 	case Paused:
-		return s.observed() && s.Replicas.Current > s.Replicas.Updated
+		return s.observed() && (s.Replicas.Current > s.Replicas.Updated || s.Unstarted())
 	}
 	return false
+}
+
+// Unstarted reports whether s was paused before its first rollout: the
+// deployment controller creates no ReplicaSet for a paused Deployment, so
+// it has no pods, and scaling it changes nothing, until it is resumed.
+func (s *Summary) Unstarted() bool {
+	return s.Status == Paused && s.observed() && unstarted(s.Revision, s.Replicas)
+}
+
+// unstarted: no revision yet (no ReplicaSet was ever made), no pods, and
+// some wanted.
+func unstarted(revision int64, r Replicas) bool {
+	return revision == 0 && r.Current == 0 && r.Desired > 0
 }
 
 // FailingSince is when s started Failing: the earliest start the cluster

@@ -23,6 +23,11 @@ type Error struct {
 	Outcome Outcome
 	Message string
 	Err     error
+	// Failures, when rollouts failed, are every Deployment that failed,
+	// each with its next steps: those that ended the wait first, then
+	// those Failing still within their grace, each group in the order
+	// views list them. Message is the first's.
+	Failures []RolloutFailure
 }
 
 func (e *Error) Error() string { return e.Message }

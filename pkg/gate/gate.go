@@ -3,7 +3,8 @@
 // pending or failed, with the failing grace), the health gating (nothing is
 // decided while the watch cannot see, so a stale state never passes), the
 // list of what is still pending and the closing error of a wait that did
-// not pass.
+// not pass, which names every Deployment that failed with its next steps
+// (the commands that would help: steps.go).
 //
 // Two waits use it: View, every Deployment a watch shows (`watch
 // --until-complete`), and Wait, the rollout one change started (`--wait` of
@@ -15,7 +16,7 @@
 package gate
 
 import (
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,11 @@ type scope interface {
 	// the wait, a Pending with when to judge again (zero: at its next
 	// change).
 	verdict(j *Judge, s *deployment.Summary) (Verdict, time.Time, error)
+	// failed is the error the wait ends with when failures (the errors
+	// of the Failures, in the order views list them) are at least one;
+	// failing are the other summaries that are Failing, still within
+	// their grace, in the same order.
+	failed(failures []error, failing []*deployment.Summary) error
 }
 
 // gate is the sink both waits share: it passes everything on to next
@@ -150,7 +156,8 @@ func (g *gate) contextsLiveLocked() map[string]bool {
 }
 
 // checkLocked ends the wait once every summary is Done, or one is a
-// Failure, judging only what is current; otherwise it sets the timer for
+// Failure (with every Failure and every other Failing summary in its
+// error), judging only what is current; otherwise it sets the timer for
 // the earliest grace that ends.
 func (g *gate) checkLocked() {
 	multi := len(g.sources) > 0
@@ -158,33 +165,40 @@ func (g *gate) checkLocked() {
 		return
 	}
 	live := g.contextsLiveLocked()
-	keys := make([]string, 0, len(g.state))
-	for k := range g.state {
-		keys = append(keys, k)
+	summaries := make([]*deployment.Summary, 0, len(g.state))
+	for _, s := range g.state {
+		summaries = append(summaries, &s)
 	}
-	sort.Strings(keys) // the first failure by name, on every run
+	slices.SortFunc(summaries, deployment.Compare) // failures in the order views list them, on every run
 	complete := true
 	var next time.Time
 	for _, l := range live {
 		complete = complete && l
 	}
-	for _, k := range keys {
-		s := g.state[k]
+	var failures []error
+	var failing []*deployment.Summary
+	for _, s := range summaries {
 		if multi && !live[s.Context] {
 			complete = false // its context is not current: nothing is decided on it
 			continue
 		}
-		verdict, deadline, err := g.scope.verdict(&g.judge, &s)
+		verdict, deadline, err := g.scope.verdict(&g.judge, s)
 		switch verdict {
 		case Failure:
-			g.endLocked(err)
-			return
+			failures = append(failures, err)
 		case Pending:
 			complete = false
+			if s.Status == deployment.Failing {
+				failing = append(failing, s)
+			}
 			if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
 				next = deadline
 			}
 		}
+	}
+	if len(failures) > 0 {
+		g.endLocked(g.scope.failed(failures, failing))
+		return
 	}
 	if complete {
 		g.endLocked(nil)

@@ -20,7 +20,7 @@ func TestFailingGraceEndsTheWait(t *testing.T) {
 		gate func(stop func()) *gate
 		says string
 	}{
-		{"view", func(stop func()) *gate { return NewView(nopSink{}, stop, time.Minute).gate },
+		{"view", func(stop func()) *gate { return NewView(nopSink{}, stop, ViewOptions{FailingGrace: time.Minute}).gate },
 			"deployment shop/web is Failing: ImagePullBackOff: pulling nginx:nope"},
 		{"wait", func(stop func()) *gate {
 			return newGate(nil, stop, time.Minute, &rollout{req: Request{Namespace: "shop", Name: "web", MinGeneration: 5}})

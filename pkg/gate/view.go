@@ -15,34 +15,75 @@ import (
 // View is the gate of a watch (`watch --until-complete`): a sink that
 // passes everything on to the next one and stops the watch once every
 // Deployment it shows is complete, or one has failed (Failed, paused with
-// old replicas left, or Failing for longer than the grace period). A
-// deleted Deployment is no longer waited for. In a view over several
-// sources (package fanin) it decides on a Deployment only while its
-// context is live, and passes only when every source is.
+// old replicas left or before it started, or Failing for longer than the
+// grace period); its error then names every Deployment that failed or is
+// Failing, each with its next steps. A deleted Deployment is no longer
+// waited for. In a view over several sources (package fanin) it decides
+// on a Deployment only while its context is live, and passes only when
+// every source is.
 type View struct {
 	*gate
 }
 
+// ViewOptions say how a View judges and what its failures say.
+type ViewOptions struct {
+	// FailingGrace is how long a rollout may be Failing before it fails
+	// the wait.
+	FailingGrace time.Duration
+	// Target is how the next steps reach the cluster.
+	Target Target
+}
+
 // NewView returns the gate of a watch whose events go on to next; stop
-// ends the watch, grace is the failing grace.
-func NewView(next tracker.Sink, stop func(), grace time.Duration) *View {
-	return &View{newGate(next, stop, grace, every{})}
+// ends the watch.
+func NewView(next tracker.Sink, stop func(), opts ViewOptions) *View {
+	return &View{newGate(next, stop, opts.FailingGrace, every{target: opts.Target})}
 }
 
 // every is the scope of a View: every Deployment the watch shows.
-type every struct{}
+type every struct {
+	target Target
+}
 
 func (every) deleted(*deployment.Summary) error { return nil }
 
 func (every) empty() error { return nil }
 
-func (every) verdict(j *Judge, s *deployment.Summary) (Verdict, time.Time, error) {
+func (e every) verdict(j *Judge, s *deployment.Summary) (Verdict, time.Time, error) {
 	verdict, deadline := j.Verdict(s)
 	if verdict == Failure {
-		return verdict, deadline, fmt.Errorf("deployment %s is %s: %s", s.Where(), s.Status, s.Message)
+		return verdict, deadline, failures{e.failure(s)}
 	}
 	return verdict, deadline, nil
 }
+
+func (e every) failed(failed []error, failing []*deployment.Summary) error {
+	var all failures
+	for _, err := range failed {
+		var f failures // as verdict returns them
+		if errors.As(err, &f) {
+			all = append(all, f...)
+		}
+	}
+	for _, s := range failing {
+		all = append(all, e.failure(s))
+	}
+	return all
+}
+
+// failure is what a View says of s, which failed or is Failing. With no
+// revision the history has nothing to tell; with one only, undo has
+// nothing to go back to.
+func (e every) failure(s *deployment.Summary) RolloutFailure {
+	return RolloutFailure{Message: fmt.Sprintf("deployment %s is %s: %s", s.Where(), s.Status, s.Message),
+		Steps: stepsFor(s, e.target, stepKinds{undo: s.Revision > 1, history: s.Revision > 0})}
+}
+
+// failures is the end of a View when rollouts failed: every one of them,
+// the first first.
+type failures []RolloutFailure
+
+func (f failures) Error() string { return f[0].Message }
 
 // Result is how the wait ended, once the watch has: nil when every
 // Deployment is complete, or an *Error: Failed (a rollout failed, or a
@@ -57,7 +98,9 @@ func (v *View) Result(ctx context.Context, timeout time.Duration) error {
 	case v.ended && v.err == nil:
 		return nil
 	case v.ended:
-		return &Error{Outcome: Failed, Message: v.err.Error(), Err: v.err}
+		var failed failures
+		errors.As(v.err, &failed)
+		return &Error{Outcome: Failed, Message: v.err.Error(), Err: v.err, Failures: failed}
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		if err := v.sourcesTimeoutLocked(timeout); err != nil {

@@ -19,7 +19,7 @@ func TestViewOutcomes(t *testing.T) {
 
 	t.Run("waits for the sync, then for every deployment", func(t *testing.T) {
 		stopped := 0
-		c := NewView(nopSink{}, func() { stopped++ }, time.Minute)
+		c := NewView(nopSink{}, func() { stopped++ }, ViewOptions{FailingGrace: time.Minute})
 		c.OnEvent(added(summary("web", deployment.Running, "")))
 		if stopped != 0 {
 			t.Fatal("stopped before the first sync")
@@ -39,7 +39,7 @@ func TestViewOutcomes(t *testing.T) {
 	})
 
 	t.Run("a failure ends it with exit 1 and the message", func(t *testing.T) {
-		c := NewView(nopSink{}, func() {}, time.Minute)
+		c := NewView(nopSink{}, func() {}, ViewOptions{FailingGrace: time.Minute})
 		c.OnSynced([]deployment.Summary{summary("web", deployment.Running, ""), summary("api", deployment.Failed, "ProgressDeadlineExceeded: timed out")})
 		var end *Error
 		err := c.Result(context.Background(), 0)
@@ -50,7 +50,7 @@ func TestViewOutcomes(t *testing.T) {
 
 	t.Run("a deleted deployment is no longer waited for", func(t *testing.T) {
 		stopped := 0
-		c := NewView(nopSink{}, func() { stopped++ }, time.Minute)
+		c := NewView(nopSink{}, func() { stopped++ }, ViewOptions{FailingGrace: time.Minute})
 		c.OnSynced([]deployment.Summary{summary("web", deployment.Running, ""), summary("old", deployment.Degraded, "1 of 2 available")})
 		c.OnEvent(deployment.Event{Type: deployment.Deleted, Summary: summary("old", deployment.Degraded, "")})
 		if stopped != 1 {
@@ -59,7 +59,7 @@ func TestViewOutcomes(t *testing.T) {
 	})
 
 	t.Run("timeout and interrupt name what is pending", func(t *testing.T) {
-		c := NewView(nopSink{}, func() {}, time.Minute)
+		c := NewView(nopSink{}, func() {}, ViewOptions{FailingGrace: time.Minute})
 		c.OnSynced([]deployment.Summary{summary("web", deployment.Scaling, ""), summary("api", deployment.Running, "")})
 		ctx, cancel := context.WithTimeout(context.Background(), 0)
 		defer cancel()
@@ -81,7 +81,7 @@ func TestViewDecidesNothingWhileTheWatchIsLost(t *testing.T) {
 	lostAt := time.Date(2026, 12, 2, 14, 9, 0, 0, time.Local)
 	refused := errors.New("connect: connection refused")
 	stopped := 0
-	c := NewView(nopSink{}, func() { stopped++ }, time.Minute)
+	c := NewView(nopSink{}, func() { stopped++ }, ViewOptions{FailingGrace: time.Minute})
 	c.OnSynced([]deployment.Summary{summary("web", deployment.Progressing, "1 of 3 updated")})
 	c.OnHealth(tracker.Health{State: tracker.Reconnecting, Since: lostAt, Err: refused})
 	ctx, cancel := context.WithTimeout(context.Background(), 0)
@@ -115,7 +115,7 @@ func TestViewAcrossContexts(t *testing.T) {
 
 	t.Run("done only when every context is", func(t *testing.T) {
 		stopped := 0
-		c := NewView(nopSink{}, func() { stopped++ }, time.Minute)
+		c := NewView(nopSink{}, func() { stopped++ }, ViewOptions{FailingGrace: time.Minute})
 		c.OnSource(live("east"))
 		c.OnSource(fanin.State{Context: "west", Namespace: "shop", Err: errors.New("connection refused")})
 		c.OnSynced([]deployment.Summary{in("east", "web", deployment.Running, "")})
@@ -136,7 +136,7 @@ func TestViewAcrossContexts(t *testing.T) {
 
 	t.Run("a failure names its context; a lost context decides nothing", func(t *testing.T) {
 		stopped := 0
-		c := NewView(nopSink{}, func() { stopped++ }, time.Minute)
+		c := NewView(nopSink{}, func() { stopped++ }, ViewOptions{FailingGrace: time.Minute})
 		c.OnSource(live("east"))
 		c.OnSource(live("west"))
 		c.OnSynced([]deployment.Summary{in("east", "web", deployment.Running, ""), in("west", "web", deployment.Progressing, "")})
@@ -159,7 +159,7 @@ func TestViewAcrossContexts(t *testing.T) {
 	})
 
 	t.Run("a timeout names what is pending where", func(t *testing.T) {
-		c := NewView(nopSink{}, func() {}, time.Minute)
+		c := NewView(nopSink{}, func() {}, ViewOptions{FailingGrace: time.Minute})
 		c.OnSource(live("east"))
 		c.OnSource(live("west"))
 		c.OnSynced([]deployment.Summary{in("east", "web", deployment.Running, ""), in("west", "web", deployment.Scaling, "")})

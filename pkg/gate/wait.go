@@ -41,6 +41,13 @@ type Request struct {
 	// FailingGrace instead of at the progress deadline.
 	Diagnose     *tracker.Diagnose
 	FailingGrace time.Duration
+	// Undoable says that undo takes the change back to what ran before it
+	// (set-image, restart), so a failed rollout's next steps begin with
+	// undo. Not a scale (undo would not scale it back), nor an undo (its
+	// undo goes back to what was undone).
+	Undoable bool
+	// Target is how the next steps reach the cluster.
+	Target Target
 }
 
 // ForChange returns the Request that follows the rollout of a change.
@@ -56,7 +63,8 @@ func ForChange(r operations.Result) Request {
 //     with nothing pending);
 //   - an *operations.Error with Reason Failed when it is Failed, has been
 //     Failing for FailingGrace (its message says why), or is paused with
-//     old replicas left (it will not roll out until resumed);
+//     old replicas left or before it started (it will not roll out until
+//     resumed);
 //   - an *operations.Error with Reason NotFound when it is, or gets,
 //     deleted;
 //   - an *operations.Error with Reason Conflict when, with Replicas set,
@@ -137,15 +145,21 @@ func (r *rollout) verdict(j *Judge, s *deployment.Summary) (Verdict, time.Time, 
 	}
 	verdict, deadline := j.Verdict(s)
 	switch {
+	case verdict == Failure && s.Unstarted():
+		return verdict, deadline, &operations.Error{Reason: operations.Failed,
+			Message: fmt.Sprintf("deployment %q in namespace %q is paused before its rollout started: it has no pods until it is resumed", s.Name, s.Namespace)}
 	case verdict == Failure && s.Status == deployment.Paused:
 		return verdict, deadline, &operations.Error{Reason: operations.Failed,
-			Message: fmt.Sprintf("deployment %q in namespace %q is paused with old replicas left (%s): its rollout will not go on", s.Name, s.Namespace, s.Message),
-			Hint:    fmt.Sprintf("resume it with 'kubectl rollout resume deployment/%s -n %s'", s.Name, s.Namespace)}
+			Message: fmt.Sprintf("deployment %q in namespace %q is paused with old replicas left (%s): its rollout will not go on until it is resumed", s.Name, s.Namespace, s.Message)}
 	case verdict == Failure:
 		return verdict, deadline, &operations.Error{Reason: operations.Failed,
 			Message: fmt.Sprintf("deployment %q in namespace %q is %s: %s", s.Name, s.Namespace, s.Status, s.Message)}
 	}
 	return verdict, deadline, nil
+}
+
+func (r *rollout) failed(failures []error, _ []*deployment.Summary) error {
+	return failures[0] // the one Deployment
 }
 
 // after reports whether s is the state the change wrote or a later one. The
@@ -185,15 +199,18 @@ func (r Request) Success() string {
 
 // Closing is what a wait that Wait ended with (last, err) says in the end,
 // timeout being the one it was given: nil when it passed; an *Error when
-// the rollout failed, the timeout ran out or the wait was interrupted; err
-// itself for anything else (a deleted Deployment, an API error), for the
-// caller to explain.
+// the rollout failed (with its next steps), the timeout ran out or the
+// wait was interrupted; err itself for anything else (a deleted
+// Deployment, an API error), for the caller to explain.
 func (r Request) Closing(last deployment.Summary, err error, timeout time.Duration) error {
 	switch {
 	case err == nil:
 		return nil
 	case operations.ReasonOf(err) == operations.Failed:
-		return &Error{Outcome: Failed, Message: err.Error(), Err: err}
+		// A scale's failure is in its pods, not in its history.
+		steps := stepsFor(&last, r.Target, stepKinds{undo: r.Undoable && last.Revision > 1, history: r.Replicas == nil})
+		return &Error{Outcome: Failed, Message: err.Error(), Err: err,
+			Failures: []RolloutFailure{{Message: err.Error(), Steps: steps}}}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Outcome: TimedOut, Err: err, Message: fmt.Sprintf("timed out after %s waiting for the rollout of deployment %q in namespace %q: %s",
 			timeout, r.Name, r.Namespace, describe(last))}

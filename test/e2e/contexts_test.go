@@ -161,6 +161,10 @@ func TestContexts(t *testing.T) {
 			t.Fatalf("exit %d, want 1:\n%s", res.code, res.stderr)
 		}
 		opsContains(t, "stderr", res.stderr, `deployment ci-bad/api in context "west" is Failed`, "ProgressDeadlineExceeded")
+		// Its next steps go to its own cluster.
+		if f := parseFailures(t, res.stderr); len(f) != 1 || len(f[0].steps) == 0 || f[0].steps[0] != "kubectl deploywatch history api -n ci-bad --context west" {
+			t.Errorf("next steps %+v, want history in context west first", f)
+		}
 	})
 
 	t.Run("until-complete times out naming what is pending where", func(t *testing.T) {

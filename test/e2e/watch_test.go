@@ -397,8 +397,13 @@ func TestWatchUntilComplete(t *testing.T) {
 			t.Fatalf("exit %d, want 1", res.code)
 		}
 		opsContains(t, "stderr", res.stderr, "stuck", "Failed", "ProgressDeadlineExceeded")
-		if n := strings.Count(strings.TrimSpace(res.stderr), "\n"); n != 0 {
-			t.Errorf("stderr has %d lines, want one", n+1)
+		// One error line, then its next steps (see nextsteps_test.go):
+		// revision 1 has nothing to undo to.
+		failures := parseFailures(t, res.stderr)
+		if len(failures) != 1 || len(failures[0].steps) != 2 || failures[0].steps[0] != "kubectl deploywatch history stuck -n "+ns {
+			t.Errorf("stderr names %+v, want one error line with history and the pod", failures)
+		} else {
+			describePodStep(t, failures[0].steps[1], "stuck", ns)
 		}
 		// Piped, the table's first rows and then one row per change.
 		opsContains(t, "stdout", res.stdout, "NAME", "STATUS", "stuck", "Failed")
