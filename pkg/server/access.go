@@ -67,6 +67,24 @@ func userOf(r *http.Request) (authenticationv1.UserInfo, *apiError) {
 // What each endpoint needs of the user in AuthKubernetes mode (the API
 // server checks the rest, e.g. get, as the impersonated user).
 
+// diagnosisAccess is what seeing a Deployment's diagnosis (its problems,
+// and the message that words them) needs of the user: serve reads it from
+// the namespace's Pods and Events.
+func diagnosisAccess(ns string) []auth.Access {
+	return []auth.Access{
+		{Namespace: ns, Verb: "list", Resource: "pods"},
+		{Namespace: ns, Verb: "list", Resource: "events"},
+	}
+}
+
+// seesDiagnosis reports whether the request's user may see the diagnosis
+// in namespace ns: in token mode everyone who has the token; in
+// AuthKubernetes mode who may list its Pods and Events. A question the API
+// server could not answer counts as no: closed by default.
+func (s *Server) seesDiagnosis(r *http.Request, ns string) bool {
+	return s.may(r, diagnosisAccess(ns)...) == nil
+}
+
 // readAccess is what watching a namespace's Deployments needs.
 func readAccess(ns string) []auth.Access {
 	return []auth.Access{

@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
@@ -83,6 +86,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*
 		return nil, nil
 	}
 	st := &follower{s: s, ns: ns, sub: sub, ctx: ctx, lastSent: lastID, remote: r.RemoteAddr}
+	st.withoutDiagnosis = !s.seesDiagnosis(r, ns)
 	if s.kube != nil {
 		// The re-checks outlive the request's context, not its user.
 		st.req = r.WithContext(context.WithoutCancel(r.Context()))
@@ -126,6 +130,9 @@ type follower struct {
 	lastSent string
 	recheck  time.Time
 	frames   [][]byte // one Wait's frames, reused
+	// withoutDiagnosis: the user may not list the namespace's Pods and
+	// Events, so the events go without what was read from them.
+	withoutDiagnosis bool
 }
 
 // follow writes st's stream until it ends: the client leaves or does not
@@ -187,6 +194,7 @@ func (st *follower) revoked() bool {
 		_ = st.out.send(Frame("forbidden", st.lastSent, endData(e.Reason, e.Message)))
 		return true
 	}
+	st.withoutDiagnosis = !s.seesDiagnosis(st.req, st.ns)
 	st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
 	return false
 }
@@ -196,7 +204,11 @@ func (st *follower) revoked() bool {
 func (st *follower) send(msgs []hub.Message) bool {
 	frames := st.frames[:0]
 	for _, m := range msgs {
-		frames = append(frames, frameOf(m))
+		if st.withoutDiagnosis {
+			frames = append(frames, frameWithoutDiagnosis(m))
+		} else {
+			frames = append(frames, frameOf(m))
+		}
 	}
 	err := st.out.send(frames...)
 	clear(frames) // let go of the frames
@@ -214,6 +226,33 @@ func (st *follower) send(msgs []hub.Message) bool {
 		st.s.metrics.sentOf(string(m.Kind)).Inc()
 	}
 	return true
+}
+
+// frameWithoutDiagnosis is m's frame without what was read from Pods and
+// Events: the shared frame when m carries none, else one encoded for this
+// stream (a cost only such streams pay, and only for such messages).
+func frameWithoutDiagnosis(m hub.Message) []byte {
+	carries := false
+	for _, e := range m.Events {
+		if len(e.Problems) > 0 || slices.Contains(e.Changed, "problems") {
+			carries = true
+			break
+		}
+	}
+	if !carries {
+		return frameOf(m)
+	}
+	events := make([]deployment.Event, len(m.Events))
+	for i, e := range m.Events {
+		events[i] = e.WithoutDiagnosis()
+	}
+	var data []byte
+	if m.Kind == hub.Snapshot {
+		data, _ = json.Marshal(events) // an Event always encodes
+	} else {
+		data, _ = json.Marshal(events[0])
+	}
+	return Frame(m.Kind, m.ID, data)
 }
 
 // maxKeptFrames bounds the frame list a stream keeps between writes.

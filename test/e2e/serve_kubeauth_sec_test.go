@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+)
+
+// TestServeKubernetesAuthDiagnosisNeedsPods: with --auth=kubernetes, the
+// diagnosis (read from Pods and Events) of a rollout the scheduler cannot
+// place is shown to a user who may list pods and events in the namespace,
+// and to one who may only read Deployments neither in the list nor in the
+// stream's snapshot and events.
+func TestServeKubernetesAuthDiagnosisNeedsPods(t *testing.T) {
+	b := newKubeAuthBed(t)
+	p := b.p
+	b.person(t, "debby", map[string][]rbacv1.PolicyRule{"team-a": {
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods", "events"}, Verbs: []string{"list"}},
+	}})
+	bob := p.openStream(t, "team-a", b.as("bob")) // may read Deployments only
+	debby := p.openStream(t, "team-a", b.as("debby"))
+	for _, s := range []*sseStream{bob, debby} {
+		s.until(t, 30*time.Second, "the snapshot", func(ev sseEvent) bool { return ev.Event == "snapshot" })
+	}
+	labels := map[string]string{"app": "stuck"}
+	if _, err := b.cs.AppsV1().Deployments("team-a").Create(context.Background(), &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "stuck"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{NodeSelector: map[string]string{"disk": "nowhere"},
+					Containers: []corev1.Container{{Name: "web", Image: "nginx:1"}}},
+			},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The scheduler's words, as debby's stream shows them.
+	ev := eventOf(t, debby.until(t, 60*time.Second, "stuck's problems in debby's stream", func(ev sseEvent) bool {
+		return ev.Event == "upsert" && strings.Contains(ev.Data, `"name":"stuck"`) && strings.Contains(ev.Data, `"problems"`)
+	}))
+	p0 := ev.Problems[0]
+	if p0.Reason != "Unschedulable" || p0.Pod == "" {
+		t.Fatalf("debby's diagnosis: %+v, want Unschedulable with a pod", ev.Problems)
+	}
+	secrets := []string{`"problems"`, p0.Pod, p0.Message}
+	leaks := func(what, data string) {
+		t.Helper()
+		for _, s := range secrets {
+			if strings.Contains(data, s) {
+				t.Errorf("%s carries %q: %s", what, s, data)
+			}
+		}
+	}
+	// Bob's stream: every event up to stuck Failing (which proves it was
+	// seen) is without the diagnosis.
+	bob.until(t, 60*time.Second, "stuck Failing in bob's stream", func(ev sseEvent) bool {
+		leaks("bob's "+ev.Event, ev.Data)
+		return ev.Event == "upsert" && eventOf(t, ev).Name == "stuck" && eventOf(t, ev).Status == deployment.Failing
+	})
+	list := func(person string) string {
+		t.Helper()
+		status, body := p.request(t, "GET", "/api/namespaces/team-a/deployments", "", b.as(person))
+		var got []deployment.Summary
+		if status != 200 || json.Unmarshal(body, &got) != nil {
+			t.Fatalf("%s's list: %d %s", person, status, body)
+		}
+		return string(body)
+	}
+	if got := list("debby"); !strings.Contains(got, p0.Pod) || !strings.Contains(got, `"problems"`) {
+		t.Errorf("debby's list lacks the diagnosis: %s", got)
+	}
+	leaks("bob's list", list("bob"))
+	// A fresh stream's snapshot: the same.
+	s := p.openStream(t, "team-a", b.as("bob"))
+	leaks("bob's snapshot", s.until(t, 30*time.Second, "bob's snapshot", func(ev sseEvent) bool { return ev.Event == "snapshot" }).Data)
+	s = p.openStream(t, "team-a", b.as("debby"))
+	if snap := s.until(t, 30*time.Second, "debby's snapshot", func(ev sseEvent) bool { return ev.Event == "snapshot" }); !strings.Contains(snap.Data, p0.Pod) {
+		t.Errorf("debby's snapshot lacks the diagnosis: %s", snap.Data)
+	}
+}
