@@ -47,6 +47,7 @@ type ServeOptions struct {
 	ShutdownDelay   time.Duration
 	Linger          time.Duration
 	Heartbeat       time.Duration
+	MaxStreamLife   time.Duration
 	MaxStreams      int
 	AllContexts     bool
 	WatchScope      string
@@ -68,6 +69,7 @@ func NewServeOptions(configFlags *genericclioptions.ConfigFlags, streams generic
 		ShutdownTimeout: 10 * time.Second,
 		Linger:          hub.DefaultLinger,
 		Heartbeat:       server.DefaultHeartbeat,
+		MaxStreamLife:   server.DefaultMaxStreamLife,
 		WatchScope:      server.ScopeAuto,
 		notify:          newNotifyOptions(),
 	}
@@ -123,6 +125,7 @@ gracefully within --shutdown-timeout.`,
 	fs.IntVar(&o.MaxStreams, "max-streams", o.MaxStreams, "most event streams open at once; more are told to reconnect later. 0 takes it from the limits: open files less 128 kept for probes and the API server, and half the cgroup memory limit at 64 KiB a stream")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
+	fs.DurationVar(&o.MaxStreamLife, "max-stream-life", o.MaxStreamLife, "each event stream ends after this to twice this (at random), as the API server's watches do, with a reconnect event: its client comes back, resumes where it was and is checked afresh")
 	fs.BoolVar(&o.AllContexts, "all-contexts", o.AllContexts, "serve every context of the kubeconfig (see --context a,b): each context's API is under /api/contexts/NAME/, the first context's also under /api/")
 	o.notify.addFlags(cmd)
 	return cmd
@@ -246,6 +249,9 @@ func (o *ServeOptions) Validate() error {
 	if o.Heartbeat <= 0 {
 		problems = append(problems, fmt.Sprintf("--heartbeat must be positive, got %s", o.Heartbeat))
 	}
+	if o.MaxStreamLife <= 0 {
+		problems = append(problems, fmt.Sprintf("--max-stream-life must be positive, got %s; e.g. --max-stream-life=30m", o.MaxStreamLife))
+	}
 	switch o.Auth {
 	case server.AuthToken:
 	case server.AuthKubernetes:
@@ -347,6 +353,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			Addr:             ln.Addr(),
 			AllowedHosts:     o.AllowedHosts,
 			Heartbeat:        o.Heartbeat,
+			MaxStreamLife:    o.MaxStreamLife,
 			ShutdownDelay:    o.ShutdownDelay,
 			MaxStreams:       maxStreams,
 			Logger:           clog,

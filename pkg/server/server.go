@@ -25,6 +25,8 @@ const (
 	DefaultWriteTimeout = 30 * time.Second
 	DefaultMaxBodyBytes = 64 << 10
 	DefaultSendBuffer   = 64 << 10
+	// DefaultMaxStreamLife: 30 to 60 minutes, as the API server's watches.
+	DefaultMaxStreamLife = 30 * time.Minute
 )
 
 // Options configure a Server.
@@ -60,11 +62,15 @@ type Options struct {
 	// Retry is the reconnection delay the streams advise (SSE retry:).
 	Retry time.Duration
 	// WriteTimeout bounds each write to a client, so a client that stopped
-	// reading is dropped instead of holding its stream forever; the stream
-	// as a whole has no time limit. A write gets at least WriteTimeout and at
+	// reading is dropped instead of holding its stream forever (the stream
+	// as a whole ends after MaxStreamLife). A write gets at least WriteTimeout and at
 	// most twice that: the deadline is re-armed only when it comes closer
 	// than WriteTimeout, not before every write.
 	WriteTimeout time.Duration
+	// MaxStreamLife bounds a stream's life: each ends after MaxStreamLife
+	// to twice that (at random), with a reconnect event, so that its
+	// client comes back, resumes where it was, and is checked afresh.
+	MaxStreamLife time.Duration
 	// ShutdownDelay is how long, once shutdown begins, the server goes on
 	// serving with /readyz failing and new streams refused, so a load
 	// balancer's health check takes it out before its listener closes. It
@@ -151,6 +157,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	if opts.MaxStreamLife <= 0 {
+		opts.MaxStreamLife = DefaultMaxStreamLife
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes

@@ -253,6 +253,7 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--token-file", short}, "--token-file " + short + " holds a token of 3 bytes, fewer than 32: make a strong one with 'openssl rand -hex 32 > " + short + "'"},
 		{[]string{"--token-file", repeated}, "--token-file " + repeated + " holds a predictable token"},
 		{[]string{"--read-only", "--token-file", empty}, "--token-file " + empty + " is empty"},
+		{[]string{"--max-stream-life", "0s"}, "--max-stream-life must be positive, got 0s"},
 		{[]string{"--token-file", "/nonexistent"}, "cannot read --token-file"},
 		{[]string{"shop"}, "serve takes no arguments"},
 		{[]string{"--auth", "bogus"}, `invalid --auth "bogus": use token or kubernetes`},

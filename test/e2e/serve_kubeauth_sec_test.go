@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -91,4 +92,84 @@ func TestServeKubernetesAuthDiagnosisNeedsPods(t *testing.T) {
 	if snap := s.until(t, 30*time.Second, "debby's snapshot", func(ev sseEvent) bool { return ev.Event == "snapshot" }); !strings.Contains(snap.Data, p0.Pod) {
 		t.Errorf("debby's snapshot lacks the diagnosis: %s", snap.Data)
 	}
+}
+
+// TestServeKubernetesAuthStreamEndsWithItsToken: a stream is checked
+// again with its token (a TokenReview) at its re-check, so deleting the
+// ServiceAccount ends the streams of its token, the one opened with the
+// token and the one opened with a ticket, within the re-check period (it
+// kept delivering for 60 s and more), though its RoleBinding still allows
+// the read. And a stream has a longest life (--max-stream-life): it ends
+// with a reconnect event, and a standard EventSource comes back and
+// resumes.
+func TestServeKubernetesAuthStreamEndsWithItsToken(t *testing.T) {
+	b := newKubeAuthBed(t)
+	p := b.p
+	read := []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch"}}}
+	b.person(t, "erin", map[string][]rbacv1.PolicyRule{"team-a": read})
+	byHeader := p.openStream(t, "team-a", b.as("erin"))
+	status, body := p.request(t, "POST", "/api/tickets", "", b.as("erin"))
+	var ticket struct{ Ticket string }
+	if status != 200 || json.Unmarshal(body, &ticket) != nil {
+		t.Fatalf("erin's ticket: %d %s", status, body)
+	}
+	// Opaque: the URL shows neither the token nor who erin is.
+	raw, _ := base64.RawURLEncoding.DecodeString(ticket.Ticket)
+	for _, clear := range []string{"erin", "people", "system:serviceaccounts", b.tokens["erin"][:20]} {
+		if strings.Contains(ticket.Ticket, clear) || strings.Contains(string(raw), clear) {
+			t.Errorf("erin's ticket %q shows %q", ticket.Ticket, clear)
+		}
+	}
+	byTicket := p.openStreamPath(t, "/api/namespaces/team-a/deployments/stream?ticket="+ticket.Ticket)
+	for _, s := range []*sseStream{byHeader, byTicket} {
+		s.until(t, 30*time.Second, "erin's snapshot", func(ev sseEvent) bool { return ev.Event == "snapshot" })
+	}
+	if err := b.cs.CoreV1().ServiceAccounts("people").Delete(context.Background(), "erin", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	for name, s := range map[string]*sseStream{"header": byHeader, "ticket": byTicket} {
+		ev := s.until(t, time.Minute, "the unauthorized event", func(ev sseEvent) bool { return ev.Event == "unauthorized" })
+		took := time.Since(deleted)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the stream opened with a %s goes on after its unauthorized event", name)
+		}
+		t.Logf("the stream opened with a %s ended %s after the ServiceAccount was deleted: %s", name, took.Round(100*time.Millisecond), ev.Data)
+		// The re-check period (10 s), and the API server's own few seconds
+		// to refuse a deleted ServiceAccount's token.
+		if took > 25*time.Second {
+			t.Errorf("the stream opened with a %s ended %s after the ServiceAccount was deleted, want within the re-check period", name, took)
+		}
+	}
+
+	// The longest life, on a second serve of the same cluster.
+	p2 := startServeEnv(t, []string{"KUBECONFIG=" + serviceAccountKubeconfigOf(t, b.c, "deploywatch", "deploywatch")}, "--auth=kubernetes", "--max-stream-life=2s")
+	es := startEventSource(t, p2.base+"/api/namespaces/team-a/deployments/stream", b.tokens["bob"])
+	var lastID string
+	waitUntil(t, time.Minute, "two reconnects at the end of the streams' life, and a third connection", func() bool {
+		reconnects, opens := 0, 0
+		for _, l := range es.seen() {
+			switch l.Type {
+			case "reconnect":
+				reconnects++
+				if l.ID == "" || !strings.Contains(l.Data, "Expired") {
+					t.Fatalf("a reconnect without the id to resume from, or not Expired: %+v", l)
+				}
+				lastID = l.ID
+			case "open":
+				opens++
+			}
+		}
+		return reconnects >= 2 && opens >= 3
+	})
+	b.c.Kubectl(t, "-n", "team-a", "scale", "deployment/web", "--replicas=4")
+	waitUntil(t, time.Minute, "the resumed client to see the scale", func() bool {
+		return es.view()["web"].Replicas.Desired == 4
+	})
+	if !es.alive() {
+		t.Fatal("the EventSource client gave up")
+	}
+	t.Logf("the client resumed from %s", lastID)
 }
