@@ -177,10 +177,15 @@ const (
 	minTokenBits  = 96
 )
 
-// checkToken refuses a token that is short or, by the frequency of its
-// characters (a coarse upper bound of its randomness), predictable:
-// 'openssl rand -hex 32' gives about 250 bits by this measure (-hex 16
-// about 115), a word repeated to 32 characters under 90.
+// checkToken refuses a token that is short or predictable: by the
+// frequency of its characters (a coarse upper bound of its randomness)
+// in its shortest repeating unit, since a token that repeats a shorter one
+// is no stronger than that one ('openssl rand -hex 32' gives about 250 bits
+// by this measure; -hex 16 about 115, though now and then under 96; a
+// word repeated to 32 characters and 0123456789abcdef twice under 90), or
+// when most of it runs through
+// consecutive characters (abcdef..., 0123..., 9876...): a random hex token
+// has such a step one time in eight.
 func checkToken(token string) error {
 	if len(token) < minTokenBytes {
 		if token == "" {
@@ -188,10 +193,35 @@ func checkToken(token string) error {
 		}
 		return fmt.Errorf("holds a token of %d bytes, fewer than %d", len(token), minTokenBytes)
 	}
-	if bits := tokenBits(token); bits < minTokenBits {
-		return fmt.Errorf("holds a predictable token (about %.0f bits by its characters' frequencies, fewer than %d)", bits, minTokenBits)
+	if bits := tokenBits(token[:period(token)]); bits < minTokenBits {
+		return fmt.Errorf("holds a predictable token (about %.0f bits by its characters' frequencies and repeats, fewer than %d)", bits, minTokenBits)
+	}
+	if steps := consecutiveSteps(token); steps*2 > len(token) {
+		return fmt.Errorf("holds a predictable token (%d of its %d characters follow the one before, as in abcd or 0123)", steps, len(token))
 	}
 	return nil
+}
+
+// period is the length of the shortest unit that token repeats (the
+// last repeat may be cut short); len(token) when it repeats none.
+func period(token string) int {
+	for p := 1; p <= len(token)/2; p++ {
+		if token[p:] == token[:len(token)-p] {
+			return p
+		}
+	}
+	return len(token)
+}
+
+// consecutiveSteps counts the characters one above or below the one before.
+func consecutiveSteps(token string) int {
+	n := 0
+	for i := 1; i < len(token); i++ {
+		if d := int(token[i]) - int(token[i-1]); d == 1 || d == -1 {
+			n++
+		}
+	}
+	return n
 }
 
 // tokenBits is the Shannon entropy of the token's bytes times its length.
