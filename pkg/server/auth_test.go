@@ -268,3 +268,38 @@ func TestKubeAuthTicketIsTheUsers(t *testing.T) {
 		t.Fatalf("bob's stream with his ticket: %+v %v", ev, err)
 	}
 }
+
+// TestKubeAuthResourceNames: a user whose Role allows reads and changes of one
+// Deployment by name (resourceNames) may make them there, as the API
+// server would allow, and not to another Deployment.
+func TestKubeAuthResourceNames(t *testing.T) {
+	k := newKubeFixture(t)
+	k.client.PrependReactor("create", "tokenreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		tr := a.(clienttesting.CreateAction).GetObject().(*authenticationv1.TokenReview)
+		if tr.Spec.Token != "carol-token" {
+			return false, nil, nil
+		}
+		tr.Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "carol"}}
+		return true, tr, nil
+	})
+	k.client.PrependReactor("create", "subjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		sar := a.(clienttesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		if sar.Spec.User != "carol" {
+			return false, nil, nil
+		}
+		ra := sar.Spec.ResourceAttributes
+		// Role: get and patch deployments named web; list replicasets.
+		sar.Status.Allowed = ra.Namespace == "shop" && (ra.Resource == "deployments" && ra.Name == "web" || ra.Resource == "replicasets" && ra.Verb == "list")
+		return true, sar, nil
+	})
+	const image = `{"container": "web", "image": "nginx:2"}`
+	if resp, e := k.do(t, "PUT", "/api/namespaces/shop/deployments/web/image", image, as("carol")); resp.StatusCode != 200 {
+		t.Errorf("carol sets web's image, which her Role names: %d %s", resp.StatusCode, e.Message)
+	}
+	if resp, e := k.do(t, "GET", "/api/namespaces/shop/deployments/web/history", "", as("carol")); resp.StatusCode == 403 {
+		t.Errorf("carol reads web's history: %d %s", resp.StatusCode, e.Message)
+	}
+	if resp, e := k.do(t, "PUT", "/api/namespaces/shop/deployments/other/image", image, as("carol")); resp.StatusCode != 403 || !strings.Contains(e.Message, `"other"`) {
+		t.Errorf("carol sets other's image: %d %s, want 403 naming it", resp.StatusCode, e.Message)
+	}
+}

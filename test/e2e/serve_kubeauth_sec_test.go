@@ -173,3 +173,28 @@ func TestServeKubernetesAuthStreamEndsWithItsToken(t *testing.T) {
 	}
 	t.Logf("the client resumed from %s", lastID)
 }
+
+// TestServeKubernetesAuthResourceNames: a person whose Role allows reading
+// and changing one Deployment by name (resourceNames) may do it through
+// serve, as the API server allows it, and not to another Deployment.
+func TestServeKubernetesAuthResourceNames(t *testing.T) {
+	b := newKubeAuthBed(t)
+	p := b.p
+	b.deployment(t, "team-a", "other")
+	b.person(t, "fay", map[string][]rbacv1.PolicyRule{"team-a": {
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, ResourceNames: []string{"web"}, Verbs: []string{"get", "patch"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"list"}},
+	}})
+	const image = `{"container":"web","image":"nginx:2"}`
+	if status, body := p.request(t, "PUT", "/api/namespaces/team-a/deployments/web/image", image, b.as("fay")); status != 200 {
+		t.Errorf("fay sets web's image, which her Role names: %d %s", status, body)
+	}
+	if status, body := p.request(t, "GET", "/api/namespaces/team-a/deployments/web/history", "", b.as("fay")); status != 200 {
+		t.Errorf("fay reads web's history: %d %s", status, body)
+	}
+	status, body := p.request(t, "PUT", "/api/namespaces/team-a/deployments/other/image", image, b.as("fay"))
+	apiErr(t, "fay sets other's image", status, body, 403, "Forbidden")
+	if got := b.c.Kubectl(t, "-n", "team-a", "get", "deployment/other", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); got != "nginx:1" {
+		t.Errorf("other's image is %q after fay's refused change, want nginx:1", got)
+	}
+}
