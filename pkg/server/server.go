@@ -122,7 +122,9 @@ type Server struct {
 	nsList keptCalls[*namespaceList] // GET /api/namespaces, for nsListTTL
 	perms  keptCalls[Permissions]    // GET .../permissions, per namespace, for permissionsTTL
 	ready  keptCalls[struct{}]       // /readyz: one question to the API server per readyTTL
-	lists  listCache                 // each namespace's encoded list, per state (deployments.go)
+	// /readyz: whether the identity may list Deployments, per canReadTTL
+	canRead keptCalls[struct{}]
+	lists   listCache // each namespace's encoded list, per state (deployments.go)
 
 	// Streams and shutdown (stream.go, hijack.go, serve.go).
 	draining atomic.Bool     // readiness fails from the start of shutdown
@@ -181,8 +183,9 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		registry: prometheus.NewRegistry(),
 		ready:    keptCalls[struct{}]{ttl: readyTTL, keepFailures: true},
+		canRead:  keptCalls[struct{}]{ttl: canReadTTL, keepFailures: true},
 		nsList:   keptCalls[*namespaceList]{ttl: nsListTTL},
-		perms:    keptCalls[Permissions]{ttl: permissionsTTL},
+		perms:    keptCalls[Permissions]{ttl: permissionsTTL, max: maxKeptPermissions},
 		budget:   auth.NewBudget(),
 	}
 	if opts.Auth == AuthKubernetes {

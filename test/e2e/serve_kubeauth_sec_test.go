@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
 // TestServeKubernetesAuthDiagnosisNeedsPods: with --auth=kubernetes, the
@@ -174,6 +176,25 @@ func TestServeKubernetesAuthStreamEndsWithItsToken(t *testing.T) {
 	t.Logf("the client resumed from %s", lastID)
 }
 
+// TestServeReadyzNeedsReadAccess: serve whose identity may list
+// Deployments nowhere it serves is not ready, and says why; granted a Role
+// in its namespace, it becomes ready.
+func TestServeReadyzNeedsReadAccess(t *testing.T) {
+	c := testbed.Shared()
+	ns := "readyz-" + strings.ToLower(randomHex(t)[:8])
+	c.Kubectl(t, "create", "namespace", ns)
+	c.Kubectl(t, "-n", ns, "create", "serviceaccount", "nobody")
+	p := startServeEnv(t, []string{"KUBECONFIG=" + serviceAccountKubeconfigOf(t, c, ns, "nobody")}, "--watch-scope=namespace")
+	status, body := p.request(t, "GET", "/readyz", "", nil)
+	apiErr(t, "/readyz of an identity that may read nothing", status, body, 503, "NoReadAccess")
+	c.Kubectl(t, "-n", ns, "create", "role", "read", "--verb=list,watch,get", "--resource=deployments.apps")
+	c.Kubectl(t, "-n", ns, "create", "rolebinding", "read", "--role=read", "--serviceaccount="+ns+":nobody")
+	waitUntil(t, time.Minute, "/readyz to be ready once the identity may list Deployments in its namespace", func() bool {
+		status, _ := p.request(t, "GET", "/readyz", "", nil)
+		return status == 200
+	})
+}
+
 // TestServeKubernetesAuthResourceNames: a person whose Role allows reading
 // and changing one Deployment by name (resourceNames) may do it through
 // serve, as the API server allows it, and not to another Deployment.
@@ -196,5 +217,28 @@ func TestServeKubernetesAuthResourceNames(t *testing.T) {
 	apiErr(t, "fay sets other's image", status, body, 403, "Forbidden")
 	if got := b.c.Kubectl(t, "-n", "team-a", "get", "deployment/other", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); got != "nginx:1" {
 		t.Errorf("other's image is %q after fay's refused change, want nginx:1", got)
+	}
+}
+
+// TestServePermissionsOfMadeUpNamespaces: asking the permissions of 200
+// namespaces that do not exist costs serve no SelfSubjectAccessReview.
+func TestServePermissionsOfMadeUpNamespaces(t *testing.T) {
+	p := startServe(t)
+	reviews := func() float64 {
+		n := 0.0
+		for k, v := range p.kubeRequests(t) {
+			if k[1] == "selfsubjectaccessreviews" {
+				n += v
+			}
+		}
+		return n
+	}
+	before := reviews()
+	for i := range 200 {
+		status, body := p.request(t, "GET", fmt.Sprintf("/api/namespaces/made-up-%d/permissions", i), "", nil)
+		apiErr(t, "a made-up namespace's permissions", status, body, 404, "NotFound")
+	}
+	if n := reviews() - before; n != 0 {
+		t.Errorf("200 made-up namespaces cost %.0f SelfSubjectAccessReviews, want 0", n)
 	}
 }
