@@ -48,6 +48,7 @@ type ServeOptions struct {
 	ShutdownDelay   time.Duration
 	Linger          time.Duration
 	Heartbeat       time.Duration
+	MaxStreamLife   time.Duration
 	MaxStreams      int
 	AllContexts     bool
 	WatchScope      string
@@ -69,6 +70,7 @@ func NewServeOptions(configFlags *genericclioptions.ConfigFlags, streams generic
 		ShutdownTimeout: 10 * time.Second,
 		Linger:          hub.DefaultLinger,
 		Heartbeat:       server.DefaultHeartbeat,
+		MaxStreamLife:   server.DefaultMaxStreamLife,
 		WatchScope:      server.ScopeAuto,
 		notify:          newNotifyOptions(),
 	}
@@ -124,6 +126,7 @@ gracefully within --shutdown-timeout.`,
 	fs.IntVar(&o.MaxStreams, "max-streams", o.MaxStreams, "most event streams open at once; more are told to reconnect later. 0 takes it from the limits: open files less 128 kept for probes and the API server, and half the cgroup memory limit at 64 KiB a stream")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
+	fs.DurationVar(&o.MaxStreamLife, "max-stream-life", o.MaxStreamLife, "each event stream ends after this to twice this (at random), as the API server's watches do, with a reconnect event: its client comes back, resumes where it was and is checked afresh")
 	fs.BoolVar(&o.AllContexts, "all-contexts", o.AllContexts, "serve every context of the kubeconfig (see --context a,b): each context's API is under /api/contexts/NAME/, the first context's also under /api/")
 	o.notify.addFlags(cmd)
 	return cmd
@@ -175,10 +178,15 @@ const (
 	minTokenBits  = 96
 )
 
-// checkToken refuses a token that is short or, by the frequency of its
-// characters (a coarse upper bound of its randomness), predictable:
-// 'openssl rand -hex 32' gives about 250 bits by this measure (-hex 16
-// about 115), a word repeated to 32 characters under 90.
+// checkToken refuses a token that is short or predictable: by the
+// frequency of its characters (a coarse upper bound of its randomness)
+// in its shortest repeating unit, since a token that repeats a shorter one
+// is no stronger than that one ('openssl rand -hex 32' gives about 250 bits
+// by this measure; -hex 16 about 115, though now and then under 96; a
+// word repeated to 32 characters and 0123456789abcdef twice under 90), or
+// when most of it runs through
+// consecutive characters (abcdef..., 0123..., 9876...): a random hex token
+// has such a step one time in eight.
 func checkToken(token string) error {
 	if len(token) < minTokenBytes {
 		if token == "" {
@@ -186,10 +194,35 @@ func checkToken(token string) error {
 		}
 		return fmt.Errorf("holds a token of %d bytes, fewer than %d", len(token), minTokenBytes)
 	}
-	if bits := tokenBits(token); bits < minTokenBits {
-		return fmt.Errorf("holds a predictable token (about %.0f bits by its characters' frequencies, fewer than %d)", bits, minTokenBits)
+	if bits := tokenBits(token[:period(token)]); bits < minTokenBits {
+		return fmt.Errorf("holds a predictable token (about %.0f bits by its characters' frequencies and repeats, fewer than %d)", bits, minTokenBits)
+	}
+	if steps := consecutiveSteps(token); steps*2 > len(token) {
+		return fmt.Errorf("holds a predictable token (%d of its %d characters follow the one before, as in abcd or 0123)", steps, len(token))
 	}
 	return nil
+}
+
+// period is the length of the shortest unit that token repeats (the
+// last repeat may be cut short); len(token) when it repeats none.
+func period(token string) int {
+	for p := 1; p <= len(token)/2; p++ {
+		if token[p:] == token[:len(token)-p] {
+			return p
+		}
+	}
+	return len(token)
+}
+
+// consecutiveSteps counts the characters one above or below the one before.
+func consecutiveSteps(token string) int {
+	n := 0
+	for i := 1; i < len(token); i++ {
+		if d := int(token[i]) - int(token[i-1]); d == 1 || d == -1 {
+			n++
+		}
+	}
+	return n
 }
 
 // tokenBits is the Shannon entropy of the token's bytes times its length.
@@ -246,6 +279,9 @@ func (o *ServeOptions) Validate() error {
 	}
 	if o.Heartbeat <= 0 {
 		problems = append(problems, fmt.Sprintf("--heartbeat must be positive, got %s", o.Heartbeat))
+	}
+	if o.MaxStreamLife <= 0 {
+		problems = append(problems, fmt.Sprintf("--max-stream-life must be positive, got %s; e.g. --max-stream-life=30m", o.MaxStreamLife))
 	}
 	switch o.Auth {
 	case server.AuthToken:
@@ -351,6 +387,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			Addr:             ln.Addr(),
 			AllowedHosts:     o.AllowedHosts,
 			Heartbeat:        o.Heartbeat,
+			MaxStreamLife:    o.MaxStreamLife,
 			ShutdownDelay:    o.ShutdownDelay,
 			MaxStreams:       maxStreams,
 			Logger:           clog,

@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net"
 	"strings"
@@ -75,12 +77,21 @@ func TestServePageURL(t *testing.T) {
 }
 
 func TestCheckToken(t *testing.T) {
+	for range 1000 { // random tokens, as 'openssl rand -hex 32' makes them, are never refused
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		if err := checkToken(hex.EncodeToString(b)); err != nil {
+			t.Fatalf("checkToken(%x) = %v", b, err)
+		}
+	}
 	for token, want := range map[string]string{
-		"":                            "is empty",
-		"abc":                         "holds a token of 3 bytes, fewer than 32",
-		strings.Repeat("password", 4): "holds a predictable token",
-		strings.Repeat("a", 64):       "holds a predictable token",
-		randomToken():                 "",
+		"":                                     "is empty",
+		"abc":                                  "holds a token of 3 bytes, fewer than 32",
+		strings.Repeat("password", 4):          "holds a predictable token",
+		strings.Repeat("a", 64):                "holds a predictable token",
+		strings.Repeat("0123456789abcdef", 2):  "holds a predictable token",
+		"abcdefghijklmnopqrstuvwxyz0123456789": "holds a predictable token",
+		randomToken():                          "",
 		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08": "", // openssl rand -hex 32
 		"3b5d5c3712955042212e2f7bd1e0e4f1":                                 "", // openssl rand -hex 16
 	} {

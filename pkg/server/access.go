@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/client-go/kubernetes"
@@ -30,8 +31,12 @@ func (s *Server) may(r *http.Request, as ...auth.Access) *apiError {
 			if a.Subresource != "" {
 				res += "/" + a.Subresource
 			}
+			what := res
+			if a.Name != "" {
+				what += " " + strconv.Quote(a.Name)
+			}
 			return errorf(http.StatusForbidden, "Forbidden", "user %q may not %s %s in namespace %q; ask for a Role that allows it (kubectl auth can-i %s %s -n %s --as %s)",
-				user.Username, a.Verb, res, a.Namespace, a.Verb, res, a.Namespace, user.Username)
+				user.Username, a.Verb, what, a.Namespace, a.Verb, res, a.Namespace, user.Username)
 		}
 	}
 	return nil
@@ -66,6 +71,38 @@ func userOf(r *http.Request) (authenticationv1.UserInfo, *apiError) {
 
 // What each endpoint needs of the user in AuthKubernetes mode (the API
 // server checks the rest, e.g. get, as the impersonated user).
+
+// diagnosisAccess is what seeing a Deployment's diagnosis (its problems,
+// and the message that words them) needs of the user: serve reads it from
+// the namespace's Pods and Events.
+func diagnosisAccess(ns string) []auth.Access {
+	return []auth.Access{
+		{Namespace: ns, Verb: "list", Resource: "pods"},
+		{Namespace: ns, Verb: "list", Resource: "events"},
+	}
+}
+
+// seesDiagnosis reports whether the request's user may see the diagnosis
+// in namespace ns: in token mode everyone who has the token; in
+// AuthKubernetes mode who may list its Pods and Events. A question the API
+// server could not answer counts as no: closed by default.
+func (s *Server) seesDiagnosis(r *http.Request, ns string) bool {
+	return s.may(r, diagnosisAccess(ns)...) == nil
+}
+
+// named is as with the name of the one Deployment a request is about on
+// each question about a Deployment (get, update, patch): RBAC may allow
+// them for that name only. Lists ask about no name.
+func named(as []auth.Access, name string) []auth.Access {
+	out := make([]auth.Access, len(as))
+	for i, a := range as {
+		if a.Resource == "deployments" && a.Verb != "list" && a.Verb != "watch" {
+			a.Name = name
+		}
+		out[i] = a
+	}
+	return out
+}
 
 // readAccess is what watching a namespace's Deployments needs.
 func readAccess(ns string) []auth.Access {

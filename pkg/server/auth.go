@@ -45,15 +45,18 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		token, present := auth.BearerToken(r)
 		switch {
 		case present && s.kube != nil:
-			s.authenticateUser(w, r, key, token, next)
+			s.authenticateUser(w, auth.WithBearer(r), key, token, next)
 		case present && s.token.Matches(token):
 			next.ServeHTTP(w, auth.WithBearer(r))
 		case present:
 			s.budget.Failed(key)
 			s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
 				"wrong token; use the one serve printed or the one in --token-file"))
-		case (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Has("ticket"):
+		case (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Query().Has("ticket") && isStreamPath(r.URL.Path):
 			s.ticketed(w, r, key, next)
+		case r.URL.Query().Has("ticket"): // not counted: the ticket is not tried
+			s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
+				"a stream ticket opens streams only (GET .../deployments/stream); send the token in the header 'Authorization: Bearer <token>'"))
 		case s.kube != nil: // no credentials guess nothing: not counted
 			s.writeError(w, r, errorf(http.StatusUnauthorized, "Unauthorized",
 				"the API needs your Kubernetes token in the header 'Authorization: Bearer <token>' (e.g. from 'kubectl create token SERVICEACCOUNT')"))
@@ -64,8 +67,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// isStreamPath reports whether path is a namespace's stream, the only
+// thing a ticket opens.
+func isStreamPath(path string) bool {
+	parts := strings.Split(path, "/") // "", api, namespaces, {ns}, deployments, stream
+	return len(parts) == 6 && parts[1] == "api" && parts[2] == "namespaces" && parts[3] != "" &&
+		parts[4] == "deployments" && parts[5] == "stream"
+}
+
 // authenticateUser is authenticate in AuthKubernetes mode: the user's own
-// Kubernetes token, checked with a TokenReview.
+// Kubernetes token (the header's, or a ticket's), checked with a
+// TokenReview.
 func (s *Server) authenticateUser(w http.ResponseWriter, r *http.Request, key, token string, next http.Handler) {
 	user, err := s.kube.Authenticate(r.Context(), token)
 	var bad *auth.Unauthenticated
@@ -79,18 +91,18 @@ func (s *Server) authenticateUser(w http.ResponseWriter, r *http.Request, key, t
 	case err != nil:
 		s.writeError(w, r, fromError(err))
 	default:
-		next.ServeHTTP(w, auth.WithUser(auth.WithBearer(r), user))
+		next.ServeHTTP(w, auth.WithToken(auth.WithUser(r, user), token))
 	}
 }
 
-// ticketed lets a read with a good stream ticket through (in
+// ticketed lets a stream with a good stream ticket through (in
 // AuthKubernetes mode as the ticket's user); a wrong or expired ticket
 // counts as a wrong token.
 func (s *Server) ticketed(w http.ResponseWriter, r *http.Request, key string, next http.Handler) {
 	t := r.URL.Query().Get("ticket")
 	if s.kube != nil {
-		if user, ok := s.kube.ValidTicket(t); ok {
-			next.ServeHTTP(w, auth.WithUser(r, user))
+		if token, ok := s.kube.TicketToken(t); ok {
+			s.authenticateUser(w, r, key, token, next) // a token since refused counts as wrong
 			return
 		}
 	} else if s.token.ValidTicket(t) {
@@ -111,8 +123,8 @@ func (s *Server) tickets(w http.ResponseWriter, r *http.Request) {
 	var t string
 	var exp time.Time
 	if s.kube != nil {
-		user, _ := auth.UserOf(r)
-		t, exp = s.kube.Ticket(user)
+		token, _ := auth.TokenOf(r)
+		t, exp = s.kube.Ticket(token)
 	} else {
 		t, exp = s.token.Ticket()
 	}

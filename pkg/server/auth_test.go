@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -50,6 +51,13 @@ func TestTicketOpensStreamsOnly(t *testing.T) {
 	}
 	if resp, _ := f.do(t, "GET", "/api/namespaces?ticket="+ticket, "", map[string]string{"Authorization": "Bearer wrong"}); resp.StatusCode != 401 {
 		t.Errorf("GET with a wrong token and a ticket: %d, want 401", resp.StatusCode)
+	}
+	// Streams only: lists, history and the server's set-up need the token.
+	for _, path := range []string{"/api/info", "/api/namespaces", "/api/namespaces/shop/deployments", "/api/namespaces/shop/permissions",
+		"/api/namespaces/shop/deployments/web/history", "/api/namespaces/shop/deployments/stream/x"} {
+		if resp, e := f.do(t, "GET", path+"?ticket="+ticket, "", noAuth); resp.StatusCode != 401 || !strings.Contains(e.Message, "streams only") {
+			t.Errorf("GET %s with a ticket: %d %s, want 401 saying streams only", path, resp.StatusCode, e.Message)
+		}
 	}
 	// Another server's ticket (another token) is refused.
 	other := newFixture(t, func(o *Options) { o.Token = "another" }, namespaceObj("shop"))
@@ -210,8 +218,9 @@ func TestKubeAuthCachesReviews(t *testing.T) {
 	if n := k.count("create", "tokenreviews"); n != 1 {
 		t.Errorf("20 reads made %d TokenReviews, want 1", n)
 	}
-	if n := k.count("create", "subjectaccessreviews"); n != 2 { // list and watch
-		t.Errorf("20 reads made %d SubjectAccessReviews, want 2", n)
+	// list and watch Deployments; list Pods and Events, for the diagnosis
+	if n := k.count("create", "subjectaccessreviews"); n != 4 {
+		t.Errorf("20 reads made %d SubjectAccessReviews, want 4", n)
 	}
 }
 
@@ -233,14 +242,64 @@ func TestKubeAuthNamespacesPerUser(t *testing.T) {
 	}
 }
 
+// TestKubeAuthTicketIsTheUsers: a ticket is its user's, and opaque: the
+// URL shows neither the token nor the user's name or groups.
 func TestKubeAuthTicketIsTheUsers(t *testing.T) {
 	k := newKubeFixture(t)
 	ticket := ticketOf(t, k.fixture, "bob-token")
-	user, ok := k.srv.kube.ValidTicket(ticket)
-	if !ok || user.Username != "bob" {
-		t.Fatalf("bob's ticket: %+v %v", user, ok)
+	if token, ok := k.srv.kube.TicketToken(ticket); !ok || token != "bob-token" {
+		t.Fatalf("bob's ticket: %q %v", token, ok)
 	}
-	if _, ok := k.srv.kube.ValidTicket(ticket[:len(ticket)-2] + "AA"); ok {
-		t.Error("a ticket with another signature is good")
+	raw, err := base64.RawURLEncoding.DecodeString(ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, clear := range []string{"bob", "team", "token"} {
+		if strings.Contains(string(raw), clear) || strings.Contains(ticket, clear) {
+			t.Errorf("the ticket %q shows %q", ticket, clear)
+		}
+	}
+	raw[len(raw)-1] ^= 1
+	if _, ok := k.srv.kube.TicketToken(base64.RawURLEncoding.EncodeToString(raw)); ok {
+		t.Error("a changed ticket is good")
+	}
+	_, s := openStream(t, k.ts.URL+"/api/namespaces/shop/deployments/stream?ticket="+ticket, noAuth)
+	if ev, err := s.next(); err != nil || ev.event != "snapshot" {
+		t.Fatalf("bob's stream with his ticket: %+v %v", ev, err)
+	}
+}
+
+// TestKubeAuthResourceNames: a user whose Role allows reads and changes of one
+// Deployment by name (resourceNames) may make them there, as the API
+// server would allow, and not to another Deployment.
+func TestKubeAuthResourceNames(t *testing.T) {
+	k := newKubeFixture(t)
+	k.client.PrependReactor("create", "tokenreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		tr := a.(clienttesting.CreateAction).GetObject().(*authenticationv1.TokenReview)
+		if tr.Spec.Token != "carol-token" {
+			return false, nil, nil
+		}
+		tr.Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "carol"}}
+		return true, tr, nil
+	})
+	k.client.PrependReactor("create", "subjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		sar := a.(clienttesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		if sar.Spec.User != "carol" {
+			return false, nil, nil
+		}
+		ra := sar.Spec.ResourceAttributes
+		// Role: get and patch deployments named web; list replicasets.
+		sar.Status.Allowed = ra.Namespace == "shop" && (ra.Resource == "deployments" && ra.Name == "web" || ra.Resource == "replicasets" && ra.Verb == "list")
+		return true, sar, nil
+	})
+	const image = `{"container": "web", "image": "nginx:2"}`
+	if resp, e := k.do(t, "PUT", "/api/namespaces/shop/deployments/web/image", image, as("carol")); resp.StatusCode != 200 {
+		t.Errorf("carol sets web's image, which her Role names: %d %s", resp.StatusCode, e.Message)
+	}
+	if resp, e := k.do(t, "GET", "/api/namespaces/shop/deployments/web/history", "", as("carol")); resp.StatusCode == 403 {
+		t.Errorf("carol reads web's history: %d %s", resp.StatusCode, e.Message)
+	}
+	if resp, e := k.do(t, "PUT", "/api/namespaces/shop/deployments/other/image", image, as("carol")); resp.StatusCode != 403 || !strings.Contains(e.Message, `"other"`) {
+		t.Errorf("carol sets other's image: %d %s, want 403 naming it", resp.StatusCode, e.Message)
 	}
 }

@@ -37,7 +37,7 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, need f
 		s.writeError(w, r, e)
 		return
 	}
-	if e := s.may(r, need(ns)...); e != nil {
+	if e := s.may(r, named(need(ns), name)...); e != nil {
 		s.writeError(w, r, e)
 		return
 	}

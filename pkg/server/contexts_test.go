@@ -130,10 +130,10 @@ func TestContextsChecksEveryPath(t *testing.T) {
 
 func TestContextsTicketOpensEveryContext(t *testing.T) {
 	f, _ := newContextsFixture(t, "west")
-	path := "/api/contexts/west/namespaces/shop/deployments?ticket=" + url.QueryEscape(ticketOf(t, f, testToken))
-	resp, e := f.do(t, http.MethodGet, path, "", map[string]string{"Authorization": ""})
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s with the default context's ticket: %d %+v", path, resp.StatusCode, e)
+	path := "/api/contexts/west/namespaces/shop/deployments/stream?ticket=" + url.QueryEscape(ticketOf(t, f, testToken))
+	_, s := openStream(t, f.ts.URL+path, map[string]string{"Authorization": ""})
+	if ev, err := s.next(); err != nil || ev.event != "snapshot" {
+		t.Fatalf("GET %s with the default context's ticket: %+v %v", path, ev, err)
 	}
 }
 

@@ -25,7 +25,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, e)
 		return
 	}
-	body, err := s.listBody(r.Context(), ns)
+	body, err := s.listBody(r.Context(), ns, !s.seesDiagnosis(r, ns))
 	if err != nil {
 		s.writeError(w, r, fromError(err))
 		return
@@ -39,8 +39,9 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 // knows them, encoded once per state of the namespace (the hub's snapshot
 // ID): when every page of a namespace comes back at once, each asks for the
 // list, and encoding hundreds of Deployments for each was most of serve's
-// CPU in such a storm.
-func (s *Server) listBody(ctx context.Context, ns string) ([]byte, error) {
+// CPU in such a storm. Without diagnosis, the summaries carry nothing read
+// from Pods and Events (Summary.WithoutDiagnosis), kept apart.
+func (s *Server) listBody(ctx context.Context, ns string, withoutDiagnosis bool) ([]byte, error) {
 	sub, err := s.opts.Hub.Subscribe(ctx, ns, "")
 	if err != nil {
 		return nil, err
@@ -54,19 +55,26 @@ func (s *Server) listBody(ctx context.Context, ns string) ([]byte, error) {
 		return nil, fmt.Errorf("namespace %q: the hub's first message is not a snapshot", ns)
 	}
 	snap := msgs[0]
-	if body := s.lists.get(ns, snap.ID); body != nil {
+	key := ns
+	if withoutDiagnosis {
+		key += " without diagnosis" // no namespace has a space
+	}
+	if body := s.lists.get(key, snap.ID); body != nil {
 		return body, nil
 	}
 	out := make([]deployment.Summary, len(snap.Events))
 	for i, e := range snap.Events {
 		out[i] = e.Summary
+		if withoutDiagnosis {
+			out[i] = e.Summary.WithoutDiagnosis()
+		}
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
 		return nil, err
 	}
 	body = append(body, '\n')
-	s.lists.put(ns, snap.ID, body)
+	s.lists.put(key, snap.ID, body)
 	return body, nil
 }
 

@@ -29,11 +29,11 @@ func TestListDeploymentsEncodedOncePerState(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer viewer.Close()
-	first, err := f.srv.listBody(ctx, "shop")
+	first, err := f.srv.listBody(ctx, "shop", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := f.srv.listBody(ctx, "shop")
+	again, err := f.srv.listBody(ctx, "shop", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
@@ -28,9 +31,13 @@ type Permissions struct {
 // ask again and again, short enough that a new RoleBinding shows soon.
 const permissionsTTL = 30 * time.Second
 
+// maxKeptPermissions bounds the namespaces whose permissions are kept.
+const maxKeptPermissions = 1024
+
 // permissions answers GET /api/namespaces/{ns}/permissions by asking the API
-// server with SelfSubjectAccessReviews, cached for permissionsTTL and asked
-// once for the pages that ask together (a reload of every page).
+// server with SelfSubjectAccessReviews, cached for permissionsTTL (for at
+// most maxKeptPermissions namespaces) and asked once for the pages that ask
+// together (a reload of every page).
 func (s *Server) permissions(w http.ResponseWriter, r *http.Request) {
 	ns := r.PathValue("ns")
 	if e := s.serves(ns); e != nil {
@@ -59,6 +66,12 @@ func (s *Server) permissions(w http.ResponseWriter, r *http.Request) {
 // namespace ns.
 func (s *Server) askPermissions(ctx context.Context, ns string) (Permissions, *apiError) {
 	var p Permissions
+	// A namespace that does not exist costs one GET, no review, and is not
+	// kept: made-up names fill no cache. (An identity that may not get
+	// namespaces asks the reviews.)
+	if _, err := s.opts.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return p, errorf(http.StatusNotFound, "NotFound", "namespace %q not found", ns)
+	}
 	for _, q := range []struct {
 		to                          *bool
 		verb, resource, subresource string

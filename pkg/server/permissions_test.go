@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
@@ -90,5 +92,42 @@ func TestPermissionsSharedByPagesAskingTogether(t *testing.T) {
 		if p != (Permissions{Scale: true, Patch: true, History: true}) {
 			t.Errorf("page %d got %+v", i, p)
 		}
+	}
+}
+
+// TestPermissionsOfMadeUpNamespaces: namespaces that do not exist cost no
+// review and are not kept; the answers kept are bounded, the stale ones
+// dropped first.
+func TestPermissionsOfMadeUpNamespaces(t *testing.T) {
+	f := newFixture(t, nil, namespaceObj("shop"))
+	var asked atomic.Int32
+	f.client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		asked.Add(1)
+		return false, nil, nil
+	})
+	for i := range 200 {
+		if resp, e := f.do(t, "GET", fmt.Sprintf("/api/namespaces/made-up-%d/permissions", i), "", nil); resp.StatusCode != 404 {
+			t.Fatalf("a made-up namespace's permissions: %d %s, want 404", resp.StatusCode, e.Message)
+		}
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("200 made-up namespaces cost %d reviews, want 0", n)
+	}
+	// The bound, with namespaces that exist.
+	var c keptCalls[int]
+	c.ttl, c.max = time.Minute, 3
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	for i := range 10 {
+		if i == 5 {
+			now = now.Add(time.Minute) // those kept so far are stale
+		}
+		_, _ = c.get(t.Context(), fmt.Sprint(i), "asked", func(context.Context) (int, *apiError) { return i, nil })
+		if len(c.kept) > 3 {
+			t.Fatalf("%d answers kept, want at most 3", len(c.kept))
+		}
+	}
+	if _, ok := c.kept["9"]; !ok {
+		t.Error("the latest answer was not kept")
 	}
 }

@@ -2,11 +2,13 @@ package server
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -74,5 +76,41 @@ func TestReadyzAsksOncePerTTL(t *testing.T) {
 	}
 	if code := probe(); code != 503 || asked.Load() != 2 {
 		t.Errorf("the failure is kept for %v: %d after %d questions", readyTTL, code, asked.Load())
+	}
+}
+
+// TestReadyzNeedsTheRightToList: an identity that may list Deployments in
+// no namespace it serves is not ready, and says why; once granted one of
+// them (after canReadTTL), it is.
+func TestReadyzNeedsTheRightToList(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		namespaces []string
+		allowedIn  string // "" for none, "*" for every namespace
+	}{
+		{"every namespace", nil, "shop"},
+		{"--namespaces", []string{"shop", "bank"}, "bank"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, func(o *Options) { o.Namespaces = tc.namespaces })
+			now := time.Now()
+			var clock atomic.Int64
+			f.srv.canRead.now = func() time.Time { return now.Add(time.Duration(clock.Load())) }
+			var granted atomic.Bool
+			f.client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				review := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+				review.Status.Allowed = granted.Load() && review.Spec.ResourceAttributes.Namespace == tc.allowedIn
+				return true, review, nil
+			})
+			resp, e := f.do(t, "GET", "/readyz", "", nil)
+			if resp.StatusCode != 503 || e.Reason != "NoReadAccess" || !strings.Contains(e.Message, "may not list deployments") {
+				t.Fatalf("/readyz of an identity that may read nothing: %d %s %s", resp.StatusCode, e.Reason, e.Message)
+			}
+			granted.Store(true)
+			clock.Add(int64(canReadTTL))
+			if resp, e := f.do(t, "GET", "/readyz", "", nil); resp.StatusCode != 200 {
+				t.Fatalf("/readyz once it may list in %s: %d %s", tc.allowedIn, resp.StatusCode, e.Message)
+			}
+		})
 	}
 }

@@ -14,7 +14,7 @@ import (
 // first (operations.History).
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
-	if e := s.mayRead(r, ns, historyAccess(ns)...); e != nil {
+	if e := s.mayRead(r, ns, named(historyAccess(ns), name)...); e != nil {
 		s.writeError(w, r, e)
 		return
 	}

@@ -25,6 +25,8 @@ const (
 	DefaultWriteTimeout = 30 * time.Second
 	DefaultMaxBodyBytes = 64 << 10
 	DefaultSendBuffer   = 64 << 10
+	// DefaultMaxStreamLife: 30 to 60 minutes, as the API server's watches.
+	DefaultMaxStreamLife = 30 * time.Minute
 )
 
 // Options configure a Server.
@@ -60,11 +62,15 @@ type Options struct {
 	// Retry is the reconnection delay the streams advise (SSE retry:).
 	Retry time.Duration
 	// WriteTimeout bounds each write to a client, so a client that stopped
-	// reading is dropped instead of holding its stream forever; the stream
-	// as a whole has no time limit. A write gets at least WriteTimeout and at
+	// reading is dropped instead of holding its stream forever (the stream
+	// as a whole ends after MaxStreamLife). A write gets at least WriteTimeout and at
 	// most twice that: the deadline is re-armed only when it comes closer
 	// than WriteTimeout, not before every write.
 	WriteTimeout time.Duration
+	// MaxStreamLife bounds a stream's life: each ends after MaxStreamLife
+	// to twice that (at random), with a reconnect event, so that its
+	// client comes back, resumes where it was, and is checked afresh.
+	MaxStreamLife time.Duration
 	// ShutdownDelay is how long, once shutdown begins, the server goes on
 	// serving with /readyz failing and new streams refused, so a load
 	// balancer's health check takes it out before its listener closes. It
@@ -116,7 +122,9 @@ type Server struct {
 	nsList keptCalls[*namespaceList] // GET /api/namespaces, for nsListTTL
 	perms  keptCalls[Permissions]    // GET .../permissions, per namespace, for permissionsTTL
 	ready  keptCalls[struct{}]       // /readyz: one question to the API server per readyTTL
-	lists  listCache                 // each namespace's encoded list, per state (deployments.go)
+	// /readyz: whether the identity may list Deployments, per canReadTTL
+	canRead keptCalls[struct{}]
+	lists   listCache // each namespace's encoded list, per state (deployments.go)
 
 	// Streams and shutdown (stream.go, hijack.go, serve.go).
 	draining atomic.Bool     // readiness fails from the start of shutdown
@@ -152,6 +160,9 @@ func New(opts Options) (*Server, error) {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
+	if opts.MaxStreamLife <= 0 {
+		opts.MaxStreamLife = DefaultMaxStreamLife
+	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -172,8 +183,9 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		registry: prometheus.NewRegistry(),
 		ready:    keptCalls[struct{}]{ttl: readyTTL, keepFailures: true},
+		canRead:  keptCalls[struct{}]{ttl: canReadTTL, keepFailures: true},
 		nsList:   keptCalls[*namespaceList]{ttl: nsListTTL},
-		perms:    keptCalls[Permissions]{ttl: permissionsTTL},
+		perms:    keptCalls[Permissions]{ttl: permissionsTTL, max: maxKeptPermissions},
 		budget:   auth.NewBudget(),
 	}
 	if opts.Auth == AuthKubernetes {

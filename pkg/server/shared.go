@@ -57,8 +57,10 @@ type sharedResult[T any] struct {
 type keptCalls[T any] struct {
 	ttl          time.Duration
 	keepFailures bool
-	now          func() time.Time // nil: time.Now
-	asking       sharedCalls[T]
+	max          int // most answers kept; 0: no bound
+
+	now    func() time.Time // nil: time.Now
+	asking sharedCalls[T]
 
 	mu   sync.Mutex
 	kept map[string]keptAnswer[T]
@@ -91,11 +93,31 @@ func (c *keptCalls[T]) get(ctx context.Context, key, what string, call func(cont
 			if c.kept == nil {
 				c.kept = map[string]keptAnswer[T]{}
 			}
+			if _, ok := c.kept[key]; !ok && c.max > 0 && len(c.kept) >= c.max {
+				c.evictLocked(now())
+			}
 			c.kept[key] = keptAnswer[T]{v: v, err: e, at: started}
 			c.mu.Unlock()
 		}
 		return v, e
 	})
+}
+
+// evictLocked makes room for one answer: drops those past ttl, or if none
+// is, any one (it is one question away from coming back).
+func (c *keptCalls[T]) evictLocked(now time.Time) {
+	for k, a := range c.kept {
+		if now.Sub(a.at) >= c.ttl {
+			delete(c.kept, k)
+		}
+	}
+	if len(c.kept) < c.max {
+		return
+	}
+	for k := range c.kept {
+		delete(c.kept, k)
+		return
+	}
 }
 
 // forget drops the answer kept for key, so the next get asks again.

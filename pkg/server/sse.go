@@ -19,6 +19,7 @@ const shutdownMessage = "the server is shutting down; reconnect"
 var (
 	heartbeatFrame = []byte(": heartbeat\n\n")
 	shutdownData   = endData("shutdown", shutdownMessage) // once, for every stream
+	expiredData    = endData("Expired", "this stream reached its longest life (as the API server's watches do); reconnect")
 )
 
 // sseHeaders are the headers of every stream.

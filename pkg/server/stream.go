@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
@@ -82,7 +85,8 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*
 		cancel()
 		return nil, nil
 	}
-	st := &follower{s: s, ns: ns, sub: sub, ctx: ctx, lastSent: lastID, remote: r.RemoteAddr}
+	st := &follower{s: s, ns: ns, sub: sub, ctx: ctx, lastSent: lastID, remote: r.RemoteAddr, end: time.Now().Add(s.streamLife())}
+	st.withoutDiagnosis = !s.seesDiagnosis(r, ns)
 	if s.kube != nil {
 		// The re-checks outlive the request's context, not its user.
 		st.req = r.WithContext(context.WithoutCancel(r.Context()))
@@ -125,7 +129,11 @@ type follower struct {
 	remote   string
 	lastSent string
 	recheck  time.Time
-	frames   [][]byte // one Wait's frames, reused
+	end      time.Time // the stream's longest life (Options.MaxStreamLife)
+	frames   [][]byte  // one Wait's frames, reused
+	// withoutDiagnosis: the user may not list the namespace's Pods and
+	// Events, so the events go without what was read from them.
+	withoutDiagnosis bool
 }
 
 // follow writes st's stream until it ends: the client leaves or does not
@@ -141,11 +149,19 @@ func (s *Server) follow(st *follower) {
 	s.log.Debug("stream opened", "namespace", st.ns, "lastEventID", st.lastSent, "remote", st.remote, "hijacked", out.conn != nil)
 
 	// One timer per stream, reset after each write: the heartbeat costs no
-	// allocation per message.
-	beat := time.NewTimer(s.opts.Heartbeat)
+	// allocation per message. It also wakes the stream for its re-check
+	// and its end, which then come on time however quiet the stream.
+	beat := time.NewTimer(st.idle())
 	defer beat.Stop()
 	for {
 		if st.revoked() {
+			return
+		}
+		if !time.Now().Before(st.end) {
+			// Like the API server's watches: a stream ends in time, and
+			// its client comes back (Last-Event-ID: nothing is lost) and
+			// is authenticated and authorized afresh.
+			s.sendReconnect(out, st.lastSent, expiredData)
 			return
 		}
 		msgs, err := st.sub.Wait(st.ctx, beat.C)
@@ -169,24 +185,57 @@ func (s *Server) follow(st *follower) {
 		default:
 			return // the client left
 		}
-		beat.Reset(s.opts.Heartbeat)
+		beat.Reset(st.idle())
 	}
 }
 
-// revoked reports whether the stream's user (AuthKubernetes) lost the
-// right to read its namespace, after telling the client with a forbidden
-// event. It asks at most once per AccessReviewTTL: a revoked right ends
-// the stream within about that, and between checks an event costs no
-// review.
+// idle is how long the stream may wait for messages: the heartbeat, or
+// less when its re-check or its end comes sooner.
+func (st *follower) idle() time.Duration {
+	d := min(st.s.opts.Heartbeat, time.Until(st.end))
+	if st.s.kube != nil {
+		d = min(d, st.recheck.Sub(st.s.kube.Now())+time.Millisecond)
+	}
+	return max(d, time.Millisecond)
+}
+
+// streamLife is a new stream's longest life: MaxStreamLife to twice that,
+// at random, so that streams opened together do not all come back
+// together (the API server ends its watches the same way).
+func (s *Server) streamLife() time.Duration {
+	return s.opts.MaxStreamLife + rand.N(s.opts.MaxStreamLife+1)
+}
+
+// revoked reports whether the stream's user (AuthKubernetes) is no longer
+// who they were or lost the right to read its namespace, after telling the
+// client with an unauthorized or forbidden event. At most once per
+// AccessReviewTTL it has the token checked again (a TokenReview, cached:
+// a deleted ServiceAccount or an expired token ends the stream) and the
+// right (a SubjectAccessReview, cached); between checks an event costs no
+// review. An API server that cannot answer ends nothing.
 func (st *follower) revoked() bool {
 	s := st.s
 	if s.kube == nil || !s.kube.Now().After(st.recheck) {
 		return false
 	}
+	if token, ok := auth.TokenOf(st.req); ok {
+		user, err := s.kube.Authenticate(st.req.Context(), token)
+		var bad *auth.Unauthenticated
+		switch {
+		case errors.As(err, &bad):
+			_ = st.out.send(Frame("unauthorized", st.lastSent, endData("Unauthorized",
+				"the cluster no longer accepts this token (expired, or its ServiceAccount deleted); sign in again")))
+			s.log.Debug("stream ended: its token is no longer accepted", "namespace", st.ns, "remote", st.remote)
+			return true
+		case err == nil:
+			st.req = auth.WithUser(st.req, user)
+		}
+	}
 	if e := s.may(st.req, readAccess(st.ns)...); e != nil && e.Status == http.StatusForbidden {
 		_ = st.out.send(Frame("forbidden", st.lastSent, endData(e.Reason, e.Message)))
 		return true
 	}
+	st.withoutDiagnosis = !s.seesDiagnosis(st.req, st.ns)
 	st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
 	return false
 }
@@ -196,7 +245,11 @@ func (st *follower) revoked() bool {
 func (st *follower) send(msgs []hub.Message) bool {
 	frames := st.frames[:0]
 	for _, m := range msgs {
-		frames = append(frames, frameOf(m))
+		if st.withoutDiagnosis {
+			frames = append(frames, frameWithoutDiagnosis(m))
+		} else {
+			frames = append(frames, frameOf(m))
+		}
 	}
 	err := st.out.send(frames...)
 	clear(frames) // let go of the frames
@@ -214,6 +267,33 @@ func (st *follower) send(msgs []hub.Message) bool {
 		st.s.metrics.sentOf(string(m.Kind)).Inc()
 	}
 	return true
+}
+
+// frameWithoutDiagnosis is m's frame without what was read from Pods and
+// Events: the shared frame when m carries none, else one encoded for this
+// stream (a cost only such streams pay, and only for such messages).
+func frameWithoutDiagnosis(m hub.Message) []byte {
+	carries := false
+	for _, e := range m.Events {
+		if len(e.Problems) > 0 || slices.Contains(e.Changed, "problems") {
+			carries = true
+			break
+		}
+	}
+	if !carries {
+		return frameOf(m)
+	}
+	events := make([]deployment.Event, len(m.Events))
+	for i, e := range m.Events {
+		events[i] = e.WithoutDiagnosis()
+	}
+	var data []byte
+	if m.Kind == hub.Snapshot {
+		data, _ = json.Marshal(events) // an Event always encodes
+	} else {
+		data, _ = json.Marshal(events[0])
+	}
+	return Frame(m.Kind, m.ID, data)
 }
 
 // maxKeptFrames bounds the frame list a stream keeps between writes.

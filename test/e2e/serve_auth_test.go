@@ -125,6 +125,11 @@ func TestServeReadsNeedTheToken(t *testing.T) {
 			s.close()
 			status, body = p.request(t, "PUT", "/api/namespaces/"+ns+"/deployments/secret-app/scale?ticket="+url.QueryEscape(tk.Ticket), `{"replicas": 2}`, noAuth)
 			apiErr(t, "a change with a ticket", status, body, 401, "Unauthorized")
+			// Streams only: no list, history or set-up with a ticket.
+			for _, path := range []string{"/api/info", "/api/namespaces", "/api/namespaces/" + ns + "/deployments", "/api/namespaces/" + ns + "/deployments/secret-app/history"} {
+				status, body = p.request(t, "GET", path+"?ticket="+url.QueryEscape(tk.Ticket), "", noAuth)
+				apiErr(t, "GET "+path+" with a ticket", status, body, 401, "Unauthorized")
+			}
 			status, body = p.request(t, "POST", "/api/tickets", "", noAuth)
 			apiErr(t, "a ticket without the token", status, body, 401, "Unauthorized")
 

@@ -238,7 +238,9 @@ func TestServeBadFlags(t *testing.T) {
 	defer busy.Close()
 	dir := t.TempDir()
 	short, repeated, empty := filepath.Join(dir, "short"), filepath.Join(dir, "repeated"), filepath.Join(dir, "empty")
-	for file, content := range map[string]string{short: "abc\n", repeated: strings.Repeat("password", 4) + "\n", empty: "\n"} {
+	pattern, run := filepath.Join(dir, "pattern"), filepath.Join(dir, "run")
+	for file, content := range map[string]string{short: "abc\n", repeated: strings.Repeat("password", 4) + "\n", empty: "\n",
+		pattern: "0123456789abcdef0123456789abcdef\n", run: "abcdefghijklmnopqrstuvwxyz0123456789\n"} {
 		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -253,6 +255,9 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--token-file", short}, "--token-file " + short + " holds a token of 3 bytes, fewer than 32: make a strong one with 'openssl rand -hex 32 > " + short + "'"},
 		{[]string{"--token-file", repeated}, "--token-file " + repeated + " holds a predictable token"},
 		{[]string{"--read-only", "--token-file", empty}, "--token-file " + empty + " is empty"},
+		{[]string{"--token-file", pattern}, "--token-file " + pattern + " holds a predictable token"},
+		{[]string{"--token-file", run}, "--token-file " + run + " holds a predictable token"},
+		{[]string{"--max-stream-life", "0s"}, "--max-stream-life must be positive, got 0s"},
 		{[]string{"--token-file", "/nonexistent"}, "cannot read --token-file"},
 		{[]string{"shop"}, "serve takes no arguments"},
 		{[]string{"--auth", "bogus"}, `invalid --auth "bogus": use token or kubernetes`},

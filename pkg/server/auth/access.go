@@ -9,14 +9,15 @@ import (
 )
 
 // Access is what a request asks to do. An empty Namespace asks for every
-// namespace.
+// namespace; Name, when set, names the one object it is about, so that a
+// Role limited to it (resourceNames) allows it as the API server would.
 type Access struct {
-	Namespace, Verb, Group, Resource, Subresource string
+	Namespace, Verb, Group, Resource, Subresource, Name string
 }
 
 func (a Access) attributes() authorizationv1.ResourceAttributes {
 	return authorizationv1.ResourceAttributes{
-		Namespace: a.Namespace, Verb: a.Verb, Group: a.Group, Resource: a.Resource, Subresource: a.Subresource,
+		Namespace: a.Namespace, Verb: a.Verb, Group: a.Group, Resource: a.Resource, Subresource: a.Subresource, Name: a.Name,
 	}
 }
 

@@ -2,13 +2,16 @@ package auth
 
 import (
 	"context"
-	"crypto/hmac"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -42,9 +45,9 @@ type Kube struct {
 
 	client      kubernetes.Interface
 	impersonate func(authenticationv1.UserInfo) (kubernetes.Interface, error)
-	ticketKey   []byte
-	tokens      *lru.Cache // sha256(token) -> timed[UserInfo]
-	decisions   *lru.Cache // user and attributes -> timed[bool]
+	ticketAEAD  cipher.AEAD // seals the tickets
+	tokens      *lru.Cache  // sha256(token) -> timed[UserInfo]
+	decisions   *lru.Cache  // user and attributes -> timed[bool]
 	group       singleflight.Group
 }
 
@@ -57,11 +60,13 @@ type timed[T any] struct {
 // the clients that act as a user with impersonate.
 func NewKube(client kubernetes.Interface, impersonate func(authenticationv1.UserInfo) (kubernetes.Interface, error)) *Kube {
 	key := make([]byte, 32)
-	_, _ = rand.Read(key) // crypto/rand does not fail on supported platforms
+	_, _ = rand.Read(key)          // crypto/rand does not fail on supported platforms
+	block, _ := aes.NewCipher(key) // a 32-byte key: AES-256, no error
+	aead, _ := cipher.NewGCM(block)
 	return &Kube{
 		client:      client,
 		impersonate: impersonate,
-		ticketKey:   key,
+		ticketAEAD:  aead,
 		tokens:      lru.New(reviewEntries),
 		decisions:   lru.New(reviewEntries),
 		Now:         time.Now,
@@ -168,43 +173,38 @@ func (k *Kube) Impersonate(user authenticationv1.UserInfo) (kubernetes.Interface
 	return k.impersonate(user)
 }
 
-// userTicket is a stream ticket bound to a user: the expiry and the
-// identity the TokenReview gave, signed with this process's key. It is
-// good only on the replica that made it (deploy/ gives the Service
-// session affinity for this).
-type userTicket struct {
-	Expires int64                     `json:"exp"`
-	User    authenticationv1.UserInfo `json:"user"`
-}
+// A stream ticket of AuthKubernetes is the user's token and the ticket's
+// expiry, sealed (AES-GCM) with this process's key: opaque, so the URL
+// shows neither the token nor who the user is, and checked with a
+// TokenReview (cached) at every use, so a ticket is good no longer than its
+// token. It is good only on the replica that made it (deploy/ gives the
+// Service session affinity for this).
 
-// Ticket makes a stream ticket for user.
-func (k *Kube) Ticket(user authenticationv1.UserInfo) (string, time.Time) {
+// Ticket makes a stream ticket of token.
+func (k *Kube) Ticket(token string) (string, time.Time) {
 	exp := k.Now().Add(TicketTTL).Truncate(time.Second)
-	body, _ := json.Marshal(userTicket{Expires: exp.Unix(), User: user})
-	payload := base64.RawURLEncoding.EncodeToString(body)
-	return payload + "." + base64.RawURLEncoding.EncodeToString(k.sign(payload)), exp
+	plain := binary.BigEndian.AppendUint64(nil, uint64(exp.Unix()))
+	plain = append(plain, token...)
+	nonce := make([]byte, k.ticketAEAD.NonceSize())
+	_, _ = rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(k.ticketAEAD.Seal(nonce, nonce, plain, nil)), exp
 }
 
-func (k *Kube) sign(payload string) []byte {
-	mac := hmac.New(sha256.New, k.ticketKey)
-	mac.Write([]byte(payload))
-	return mac.Sum(nil)
-}
-
-// ValidTicket returns the user of a good, unexpired ticket.
-func (k *Kube) ValidTicket(t string) (authenticationv1.UserInfo, bool) {
-	payload, sig, ok := strings.Cut(t, ".")
-	if !ok {
-		return authenticationv1.UserInfo{}, false
+// TicketToken returns the token of a good, unexpired ticket; the caller
+// authenticates it.
+func (k *Kube) TicketToken(t string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	n := k.ticketAEAD.NonceSize()
+	if err != nil || len(b) < n+8 {
+		return "", false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, k.sign(payload)) {
-		return authenticationv1.UserInfo{}, false
+	plain, err := k.ticketAEAD.Open(nil, b[:n], b[n:], nil)
+	if err != nil || len(plain) < 8 {
+		return "", false
 	}
-	body, err := base64.RawURLEncoding.DecodeString(payload)
-	var ut userTicket
-	if err != nil || json.Unmarshal(body, &ut) != nil || !k.Now().Before(time.Unix(ut.Expires, 0)) {
-		return authenticationv1.UserInfo{}, false
+	exp := binary.BigEndian.Uint64(plain[:8])
+	if exp > math.MaxInt64 || !k.Now().Before(time.Unix(int64(exp), 0)) {
+		return "", false
 	}
-	return ut.User, true
+	return string(plain[8:]), true
 }

@@ -24,6 +24,7 @@ type ctxKey int
 const (
 	bearerKey ctxKey = iota
 	userKey
+	tokenKey
 )
 
 // WithBearer marks r as authenticated with a token itself, not a ticket.
@@ -48,4 +49,18 @@ func WithUser(r *http.Request, u authenticationv1.UserInfo) *http.Request {
 func UserOf(r *http.Request) (authenticationv1.UserInfo, bool) {
 	u, ok := r.Context().Value(userKey).(authenticationv1.UserInfo)
 	return u, ok
+}
+
+// WithToken records the Kubernetes token r was authenticated with (the
+// header's, or the one sealed in its ticket), so that a stream can have it
+// checked again while it lasts. It stays in memory, never logged.
+func WithToken(r *http.Request, token string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), tokenKey, token))
+}
+
+// TokenOf is the Kubernetes token a request was authenticated with, in
+// AuthKubernetes mode.
+func TokenOf(r *http.Request) (string, bool) {
+	t, ok := r.Context().Value(tokenKey).(string)
+	return t, ok
 }

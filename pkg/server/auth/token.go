@@ -11,7 +11,7 @@ import (
 )
 
 // TicketTTL is how long a stream ticket can open streams; an open stream
-// lasts as long as it likes.
+// lasts until Options.MaxStreamLife of package server.
 const TicketTTL = time.Minute
 
 // Token is the one token of AuthToken mode, which every client sends, and
