@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -40,7 +41,7 @@ func TestDiagnoseUnschedulable(t *testing.T) {
 	if len(failing.Problems) != 1 || failing.Problems[0].Reason != "Unschedulable" || failing.Problems[0].Pods < 1 || failing.Problems[0].Pod == "" {
 		t.Errorf("problems %+v, want one Unschedulable with its pod", failing.Problems)
 	}
-	opsPoll(t, time.Minute, "the table to show the cause", func() bool {
+	testutil.Eventually(t, time.Minute, "the table to show the cause", func() bool {
 		return strings.Contains(strings.Join(table.output(), "\n"), "Failing") && strings.Contains(strings.Join(table.output(), "\n"), "Unschedulable")
 	})
 
@@ -171,7 +172,7 @@ func TestStaleFailedAfterFix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsPoll(t, time.Minute, "the rollout to exceed its deadline", func() bool {
+	testutil.Eventually(t, time.Minute, "the rollout to exceed its deadline", func() bool {
 		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 		return err == nil && opsFailed(d)
 	})

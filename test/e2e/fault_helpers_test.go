@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -214,7 +215,7 @@ func (b *faultBed) endOutage(t *testing.T, name string, replicas int32) {
 	if err := b.scale(t, name, replicas); err != nil {
 		t.Fatal(err)
 	}
-	opsPoll(t, 2*time.Minute, "the controller to observe the scale", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "the controller to observe the scale", func() bool {
 		if restarted, err := b.c.StartIfExited(testbed.ControllerManager); err != nil {
 			t.Fatal(err)
 		} else if restarted {
@@ -243,7 +244,7 @@ func (b *faultBed) truth(t *testing.T) map[string]*appsv1.Deployment {
 func (b *faultBed) waitSettled(t *testing.T) map[string]*appsv1.Deployment {
 	t.Helper()
 	var truth map[string]*appsv1.Deployment
-	opsPoll(t, 2*time.Minute, "every deployment to roll out", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "every deployment to roll out", func() bool {
 		truth = b.truth(t)
 		for _, d := range truth {
 			if !opsRolledOut(d) {

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -32,7 +33,7 @@ func TestFaultAPIServerKilled(t *testing.T) {
 	w := startWatchEnv(t, b.env, "watch", b.ns, "-o", "ndjson")
 	srv := startServeEnv(t, b.env, "--linger", "0")
 	f := follow(t, srv.openStream(t, b.ns, nil))
-	opsPoll(t, time.Minute, "watch and serve to show the four deployments", func() bool {
+	testutil.Eventually(t, time.Minute, "watch and serve to show the four deployments", func() bool {
 		return matchesAll(lastByName(w.allEvents()), before) == "" && matchesAll(f.view(), before) == ""
 	})
 	printed := len(w.allEvents())
@@ -63,10 +64,10 @@ func TestFaultAPIServerKilled(t *testing.T) {
 	refused := b.proxy.refused.Load()
 	b.proxy.Restore()
 
-	opsPoll(t, 2*time.Minute, "watch to end at the API server's state", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "watch to end at the API server's state", func() bool {
 		return matchesAll(lastByName(w.allEvents()), truth) == ""
 	})
-	opsPoll(t, 2*time.Minute, "serve's stream to end at the API server's state", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "serve's stream to end at the API server's state", func() bool {
 		return matchesAll(f.view(), truth) == ""
 	})
 	// Stragglers would show before a later change.
@@ -147,7 +148,7 @@ func TestFaultRestartSoak(t *testing.T) {
 	w := startWatchEnv(t, b.env, "watch", b.ns, "-o", "ndjson")
 	srv := startServeEnv(t, b.env, "--linger", "0")
 	f := follow(t, srv.openStream(t, b.ns, nil))
-	opsPoll(t, time.Minute, "both to show the deployments", func() bool {
+	testutil.Eventually(t, time.Minute, "both to show the deployments", func() bool {
 		return len(lastByName(w.allEvents())) == 2 && len(f.view()) == 2
 	})
 
@@ -187,10 +188,10 @@ func TestFaultRestartSoak(t *testing.T) {
 	close(stop)
 	churned.Wait()
 	truth := b.waitSettled(t)
-	opsPoll(t, 2*time.Minute, "watch to end at the API server's state", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "watch to end at the API server's state", func() bool {
 		return matchesAll(lastByName(w.allEvents()), truth) == ""
 	})
-	opsPoll(t, 2*time.Minute, "serve's stream to end at the API server's state", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "serve's stream to end at the API server's state", func() bool {
 		return matchesAll(f.view(), truth) == ""
 	})
 	rssN, goroutinesN = rssBytes(t, w.cmd.Process.Pid), srv.metric(t, "go_goroutines")

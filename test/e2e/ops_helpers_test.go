@@ -11,6 +11,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -58,7 +59,7 @@ func opsDeployment(t *testing.T, ns, name string, replicas int32, rolledOut bool
 		t.Fatalf("create deployment %s: %v", name, err)
 	}
 	if rolledOut {
-		opsPoll(t, time.Minute, "deployment "+name+" to roll out", func() bool {
+		testutil.Eventually(t, time.Minute, "deployment "+name+" to roll out", func() bool {
 			return opsRolledOut(opsGet(t, ns, name))
 		})
 	}
@@ -88,18 +89,6 @@ func opsImages(d *appsv1.Deployment) string {
 		parts = append(parts, c.Name+"="+c.Image)
 	}
 	return strings.Join(parts, ",")
-}
-
-// opsPoll polls cond until it holds or the deadline passes.
-func opsPoll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func opsContains(t *testing.T, what, got string, wants ...string) {
@@ -135,7 +124,7 @@ func opsScaleOnlyKubeconfig(t *testing.T, ns string) string {
 		t.Fatal(err)
 	}
 	path := serviceAccountKubeconfigOf(t, testbed.Shared(), ns, "scaler")
-	opsPoll(t, 30*time.Second, "the scaler's token to be accepted", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the scaler's token to be accepted", func() bool {
 		out, _, err := testbed.KubectlErr("--kubeconfig", path, "auth", "can-i", "update", "deployments", "--subresource=scale")
 		return err == nil && strings.TrimSpace(out) == "yes"
 	})

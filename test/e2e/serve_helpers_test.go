@@ -495,18 +495,6 @@ func apiErr(t *testing.T, what string, status int, body []byte, wantStatus int, 
 	}
 }
 
-// waitUntil polls cond until it holds, failing after timeout.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func fmtJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -218,7 +219,7 @@ func TestServeKubernetesAuth(t *testing.T) {
 	if err := b.cs.CoreV1().ServiceAccounts("people").Delete(context.Background(), "carol", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "a deleted ServiceAccount's token to be refused", func() bool {
+	testutil.Eventually(t, 30*time.Second, "a deleted ServiceAccount's token to be refused", func() bool {
 		status, _ := p.request(t, "GET", "/api/namespaces", "", b.as("carol"))
 		return status == 401
 	})
@@ -277,7 +278,7 @@ func TestServeKubernetesAuth(t *testing.T) {
 	// which came first, reached no write.
 	alice := "system:serviceaccount:people:alice"
 	var writes []auditEvent
-	waitUntil(t, 30*time.Second, "alice's writes in the audit log", func() bool {
+	testutil.Eventually(t, 30*time.Second, "alice's writes in the audit log", func() bool {
 		writes = changesOf(b.audit(t), "team-a", "web")
 		n := 0
 		for _, e := range writes {
@@ -328,7 +329,7 @@ func TestServeKubernetesAuthReviewsCached(t *testing.T) {
 		name := fmt.Sprintf("marker-%d", markers)
 		_, _, _ = b.c.KubectlErr("-n", "team-b", "get", "configmap", name)
 		n := -1
-		waitUntil(t, 30*time.Second, "the marker in the audit log", func() bool {
+		testutil.Eventually(t, 30*time.Second, "the marker in the audit log", func() bool {
 			count := 0
 			for _, e := range b.audit(t) {
 				switch {
