@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -141,7 +142,7 @@ func setImage(t testing.TB, cs kubernetes.Interface, ns, name, container, image 
 // be scheduled, until the controller observed the generation).
 func waitSettled(t testing.TB, cs kubernetes.Interface, ns, name string, needReady bool) {
 	t.Helper()
-	waitFor(t, 2*time.Minute, "deployment "+ns+"/"+name+" to settle", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "deployment "+ns+"/"+name+" to settle", func() bool {
 		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil || d.Status.ObservedGeneration < d.Generation {
 			return false

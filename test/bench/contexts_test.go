@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -83,7 +84,7 @@ func benchContexts(t *testing.T, r *report) {
 		} else {
 			p = startLines(t, name, cmd, func(_ []byte, at time.Time) { on(at, 1) })
 		}
-		waitFor(t, 5*time.Minute, fmt.Sprintf("%s to print %d items (%d so far; stderr %s)", name, want, n.Load(), p.stderr.String()),
+		testutil.Eventually(t, 5*time.Minute, fmt.Sprintf("%s to print %d items (%d so far; stderr %s)", name, want, n.Load(), p.stderr.String()),
 			func() bool { return doneAt.Load() != 0 })
 		p.stop()
 		return time.Unix(0, doneAt.Load()).Sub(start)

@@ -21,6 +21,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -223,7 +224,7 @@ func connectLoad(t testing.TB, s *serveProc, ns string, n, rounds int, ip byte, 
 	if stall {
 		want++
 	}
-	waitFor(t, 5*time.Minute, fmt.Sprintf("%d clients to get their snapshot (%d so far, %d errors: %v)", want, l.snaps.Load(), l.errs.Load(), l.firstErr.Load()), func() bool {
+	testutil.Eventually(t, 5*time.Minute, fmt.Sprintf("%d clients to get their snapshot (%d so far, %d errors: %v)", want, l.snaps.Load(), l.errs.Load(), l.firstErr.Load()), func() bool {
 		return l.snaps.Load()+l.errs.Load() >= want
 	})
 	if e := l.errs.Load(); e > 0 {
@@ -355,7 +356,7 @@ func (l *load) change(t testing.TB, ns, name string, r int) []time.Duration {
 	l.round.Store(int64(r))
 	scale(t, cs, ns, name, replicas)
 	wrote := time.Now().UnixNano()
-	waitFor(t, 2*time.Minute, fmt.Sprintf("all %d clients to see change %d (%d did)", l.n, r, l.received[r].Load()), func() bool {
+	testutil.Eventually(t, 2*time.Minute, fmt.Sprintf("all %d clients to see change %d (%d did)", l.n, r, l.received[r].Load()), func() bool {
 		return l.received[r].Load() >= int64(l.n)
 	})
 	out := make([]time.Duration, l.n)

@@ -12,6 +12,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -62,7 +63,7 @@ func benchNoise(t *testing.T, r *report) {
 			kcUp = true
 		}
 	})
-	waitFor(t, time.Minute, "both tools to start watching", func() bool {
+	testutil.Eventually(t, time.Minute, "both tools to start watching", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return dwUp && kcUp
@@ -80,7 +81,7 @@ func benchNoise(t *testing.T, r *report) {
 	if err := cs2.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "both tools to print the delete", func() bool {
+	testutil.Eventually(t, time.Minute, "both tools to print the delete", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(dw) > 0 && dw[len(dw)-1].Type == deployment.Deleted &&
