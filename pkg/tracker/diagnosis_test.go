@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +20,7 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 )
 
@@ -79,7 +81,7 @@ func TestDiagnosisFromInformers(t *testing.T) {
 	if len(rec.snapshot) != 1 || rec.snapshot[0].Status != deployment.Failing || !strings.Contains(rec.snapshot[0].Message, "1 of 3 new pods ImagePullBackOff") {
 		t.Fatalf("first snapshot %+v, want web Failing with ImagePullBackOff", rec.snapshot)
 	}
-	waitFor(t, "the pods' watch", podWatch.Load)
+	testutil.Eventually(t, 10*time.Second, "the pods' watch", podWatch.Load)
 
 	pods := client.CoreV1().Pods("shop")
 	ctx := context.Background()
@@ -94,7 +96,7 @@ func TestDiagnosisFromInformers(t *testing.T) {
 	update(pullBackOff("ErrImagePull"), false)
 	update(pullBackOff("ImagePullBackOff"), false)
 	update(corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}, true)
-	waitFor(t, "the recovery", func() bool { return len(rec.types()) == 2 })
+	testutil.Eventually(t, 10*time.Second, "the recovery", func() bool { return len(rec.types()) == 2 })
 	if got := rec.types(); !slices.Equal(got, []string{"ADDED web", "MODIFIED web"}) {
 		t.Fatalf("events %v: the kubelet's back-off printed lines", got)
 	}

@@ -21,6 +21,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 )
 
@@ -164,18 +165,6 @@ func TestStripKeepsOnlyWhatIsRead(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestRunWithFakeClientset(t *testing.T) {
 	client := fake.NewClientset(newDeployment("web", 3, "nginx:1"))
 	watching := make(chan struct{})
@@ -206,7 +195,7 @@ func TestRunWithFakeClientset(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"ADDED web", "MODIFIED web", "DELETED web"}
-	waitFor(t, "three events", func() bool { return len(rec.types()) == len(want) })
+	testutil.Eventually(t, 10*time.Second, "three events", func() bool { return len(rec.types()) == len(want) })
 	if got := rec.types(); !slices.Equal(got, want) {
 		t.Fatalf("events = %v, want %v", got, want)
 	}
