@@ -174,16 +174,6 @@ func mustRequest(t *testing.T, method, url, body string, header map[string]strin
 	return r
 }
 
-// waitUntil waits for cond, which a stream's goroutine makes true.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 func scaleTo(f *fixture, t *testing.T, replicas int32) {
 	t.Helper()
 	d, err := f.client.AppsV1().Deployments("shop").Get(context.Background(), "web", metav1.GetOptions{})
