@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -176,10 +177,14 @@ func TestFaultRestartSoak(t *testing.T) {
 	var goroutines0, goroutinesN float64
 	start := time.Now()
 	for i := 1; i <= n; i++ {
+		printed, streamed := len(w.allEvents()), len(f.all())
 		if err := b.c.RestartComponent(testbed.APIServer); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Second)
+		// Both are back on the API server once they show churn's next change.
+		testutil.Eventually(t, time.Minute, fmt.Sprintf("watch and serve to show a change after restart %d", i), func() bool {
+			return len(w.allEvents()) > printed && len(f.all()) > streamed
+		})
 		if i == 1 {
 			rss0, goroutines0 = rssBytes(t, w.cmd.Process.Pid), srv.metric(t, "go_goroutines")
 		}
