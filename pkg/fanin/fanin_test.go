@@ -10,8 +10,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 
@@ -25,12 +23,11 @@ type fakeApps struct{ appsv1client.AppsV1Interface }
 
 func (fakeApps) IsWatchListSemanticsUnSupported() bool { return true }
 
+// newDeployment is a rolled-out Deployment name in namespace "shop".
 func newDeployment(name string, replicas int32) *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", UID: types.UID("uid-" + name), Generation: 1, ResourceVersion: "1"},
-		Spec:       appsv1.DeploymentSpec{Replicas: &replicas},
-		Status:     appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: replicas, UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas},
-	}
+	d := testutil.Deployment(name, testutil.Namespace("shop"), testutil.Replicas(replicas), testutil.Observed(1))
+	d.ResourceVersion = "1"
+	return d
 }
 
 // recorder keeps what a StateSink is given; every call is checked to come
