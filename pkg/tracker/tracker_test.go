@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
@@ -62,18 +61,16 @@ func (r *recorder) types() []string {
 	return out
 }
 
+// newDeployment is a rolled-out Deployment name in namespace "shop", with
+// what a tracker must not keep (an annotation, managed fields, args).
 func newDeployment(name string, replicas int32, image string) *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", UID: types.UID("uid-" + name), Generation: 1, ResourceVersion: "1",
-			Annotations:   map[string]string{"big": "value"},
-			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image, Args: []string{"--verbose"}}}}},
-		},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: replicas, UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas,
-			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", LastUpdateTime: metav1.Now()}}},
-	}
+	d := testutil.Deployment(name, testutil.Namespace("shop"), testutil.Replicas(replicas), testutil.Image(image),
+		testutil.PodSpec(func(s *corev1.PodSpec) { s.Containers[0].Args = []string{"--verbose"} }), testutil.Observed(1))
+	d.ResourceVersion = "1"
+	d.Annotations = map[string]string{"big": "value"}
+	d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+	d.Status.Conditions[0].LastUpdateTime = metav1.Now()
+	return d
 }
 
 func TestObserveDeduplicates(t *testing.T) {
