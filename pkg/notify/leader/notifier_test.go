@@ -37,14 +37,7 @@ func (fakeApps) IsWatchListSemanticsUnSupported() bool { return true }
 
 // deploymentIn builds a Deployment that Classify reads as status.
 func deploymentIn(ns, name string, status deployment.Status) *appsv1.Deployment {
-	one := int32(1)
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + name), Generation: 1},
-		Spec: appsv1.DeploymentSpec{Replicas: &one, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-			Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
-			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"}}},
-	}
+	d := testutil.Deployment(name, testutil.Namespace(ns), testutil.Image("app:1"), testutil.Observed(1))
 	switch status {
 	case deployment.Failed:
 		d.Status.ReadyReplicas, d.Status.AvailableReplicas = 0, 0
