@@ -43,7 +43,7 @@ func benchContexts(t *testing.T, r *report) {
 				for i := range jobs {
 					// No replicas: the Deployments are what is listed; pods
 					// would only load the shared machine.
-					d := newDeployment(fmt.Sprintf("app-%04d", i), 0, nil)
+					d := testutil.Deployment(fmt.Sprintf("app-%04d", i), testutil.Replicas(0))
 					if _, err := client.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 						failed.Add(1)
 					}

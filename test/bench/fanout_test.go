@@ -373,9 +373,9 @@ func fanoutNamespace(t *testing.T, name string, size int) string {
 	c := testbed.Shared()
 	cs := c.Clientset(t)
 	ns := c.NewNamespace(t)
-	createDeployment(t, cs, ns, newDeployment(name, 1, unschedulable))
+	createDeployment(t, cs, ns, testutil.Deployment(name, testutil.Replicas(1), testutil.PodSpec(unschedulable)))
 	for i := 1; i < size; i++ {
-		createDeployment(t, cs, ns, newDeployment(fmt.Sprintf("other-%03d", i), 0, nil))
+		createDeployment(t, cs, ns, testutil.Deployment(fmt.Sprintf("other-%03d", i), testutil.Replicas(0)))
 	}
 	waitSettled(t, cs, ns, name, false)
 	return ns
@@ -488,7 +488,7 @@ func benchStalled(t *testing.T, r *report) {
 	const name = "stall"
 	// Eight containers with long image names make each event about 2 KB, so
 	// a client that stops reading really backs up.
-	createDeployment(t, cs, ns, newDeployment(name, 1, func(spec *corev1.PodSpec) {
+	createDeployment(t, cs, ns, testutil.Deployment(name, testutil.Replicas(1), testutil.PodSpec(func(spec *corev1.PodSpec) {
 		unschedulable(spec)
 		spec.Containers = nil
 		for i := range 8 {
@@ -497,7 +497,7 @@ func benchStalled(t *testing.T, r *report) {
 				Image: fmt.Sprintf("registry.example.com/%s/component-%d:v1.2.3", strings.Repeat("long-path-segment/", 9), i),
 			})
 		}
-	}))
+	})))
 	waitSettled(t, cs, ns, name, false)
 	const n = 1000
 	rounds := pick(30, 15)

@@ -44,7 +44,7 @@ func benchLatency(t *testing.T, r *report) {
 	ns := c.NewNamespace(t)
 	const name = "lat"
 	changes := pick(240, 200)
-	createDeployment(t, cs, ns, newDeployment(name, 1, unschedulable))
+	createDeployment(t, cs, ns, testutil.Deployment(name, testutil.Replicas(1), testutil.PodSpec(unschedulable)))
 	waitSettled(t, cs, ns, name, false)
 
 	rawBin := buildRawWatch(t)

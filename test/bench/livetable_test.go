@@ -122,7 +122,7 @@ func createMany(t *testing.T, cs kubernetes.Interface, prefix string, namespaces
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				d := newDeployment(fmt.Sprintf("app-%04d", i%perNS), replicasOf(i), nil)
+				d := testutil.Deployment(fmt.Sprintf("app-%04d", i%perNS), testutil.Replicas(replicasOf(i)))
 				if _, err := cs.AppsV1().Deployments(fmt.Sprintf("%s-%03d", prefix, i/perNS)).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())

@@ -107,7 +107,7 @@ func makeNamespaces(t *testing.T, cs kubernetes.Interface, n, perNS int) []strin
 				names[i] = ns
 				_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 				for j := 0; err == nil && j < perNS; j++ {
-					_, err = cs.AppsV1().Deployments(ns).Create(ctx, newDeployment(fmt.Sprintf("app-%d", j), 0, nil), metav1.CreateOptions{})
+					_, err = cs.AppsV1().Deployments(ns).Create(ctx, testutil.Deployment(fmt.Sprintf("app-%d", j), testutil.Replicas(0)), metav1.CreateOptions{})
 				}
 				if err != nil {
 					failed.Add(1)

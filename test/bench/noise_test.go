@@ -35,7 +35,7 @@ func benchNoise(t *testing.T, r *report) {
 
 	// A Deployment already there tells when both watches are up; only the
 	// scenario's own Deployment is counted.
-	createDeployment(t, cs, ns, newDeployment("ready-marker", 0, nil))
+	createDeployment(t, cs, ns, testutil.Deployment("ready-marker", testutil.Replicas(0)))
 	var mu sync.Mutex
 	var dw []deployment.Event
 	var kc []map[string]any // kubectl's events: {type, object}
@@ -70,7 +70,7 @@ func benchNoise(t *testing.T, r *report) {
 	})
 
 	cs2 := cs.AppsV1().Deployments(ns)
-	createDeployment(t, cs, ns, newDeployment(name, 3, nil))
+	createDeployment(t, cs, ns, testutil.Deployment(name, testutil.Replicas(3)))
 	waitSettled(t, cs, ns, name, true)
 	setImage(t, cs, ns, name, "app", "registry.k8s.io/pause:3.9")
 	waitSettled(t, cs, ns, name, true)
