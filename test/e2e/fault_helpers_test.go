@@ -169,21 +169,7 @@ func (b *faultBed) create(t *testing.T, name string, replicas int32) {
 // createWith is create with edit changing the Deployment first.
 func (b *faultBed) createWith(t *testing.T, name string, replicas int32, edit func(*appsv1.Deployment)) {
 	t.Helper()
-	labels := map[string]string{"app": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
-			},
-		},
-	}
-	if edit != nil {
-		edit(d)
-	}
+	d := testutil.Deployment(name, testutil.Replicas(replicas), testutil.Edit(edit))
 	if _, err := b.cs.AppsV1().Deployments(b.ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}

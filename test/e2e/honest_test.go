@@ -44,15 +44,10 @@ func TestOutageIsVisible(t *testing.T) {
 	if _, err := b.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: stuckNS}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	one := int32(1)
-	labels := map[string]string{"app": "stuck"}
-	if _, err := b.cs.AppsV1().Deployments(stuckNS).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "stuck"},
-		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
-				NodeSelector: map[string]string{"no-such": "node"},
-				Containers:   []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}}}},
-	}, metav1.CreateOptions{}); err != nil {
+	stuck := testutil.Deployment("stuck", testutil.PodSpec(func(s *corev1.PodSpec) {
+		s.NodeSelector = map[string]string{"no-such": "node"}
+	}))
+	if _, err := b.cs.AppsV1().Deployments(stuckNS).Create(ctx, stuck, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -23,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
@@ -175,22 +176,10 @@ func notifyRecordOf(t *testing.T, ns, name string) notifyRecord {
 // Progressing, then Failed once its 5s progress deadline passes.
 func createFailingDeployment(t *testing.T, ns, name string) {
 	t.Helper()
-	replicas, deadline := int32(1), int32(5)
-	labels := map[string]string{"app": name}
-	_, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas, ProgressDeadlineSeconds: &deadline,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					Containers:   []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}},
-					NodeSelector: map[string]string{"deploywatch.test/no-such-node": "true"},
-				},
-			},
-		},
-	}, metav1.CreateOptions{})
+	d := testutil.Deployment(name,
+		testutil.PodSpec(func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{"deploywatch.test/no-such-node": "true"} }),
+		testutil.Edit(func(d *appsv1.Deployment) { d.Spec.ProgressDeadlineSeconds = ptr.To[int32](5) }))
+	_, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,27 +33,12 @@ func opsRun(t *testing.T, args ...string) opsResult {
 // with rolledOut waits until it has rolled out.
 func opsDeployment(t *testing.T, ns, name string, replicas int32, rolledOut bool, edit func(*appsv1.Deployment)) {
 	t.Helper()
-	labels := map[string]string{"app": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					InitContainers: []corev1.Container{{Name: "migrate", Image: "registry.k8s.io/pause:3.10"}},
-					Containers: []corev1.Container{
-						{Name: "web", Image: "registry.k8s.io/pause:3.10"},
-						{Name: "sidecar", Image: "registry.k8s.io/pause:3.10"},
-					},
-				},
-			},
-		},
-	}
-	if edit != nil {
-		edit(d)
-	}
+	d := testutil.Deployment(name, testutil.Replicas(replicas),
+		testutil.Containers(corev1.Container{Name: "web", Image: testutil.PauseImage}, corev1.Container{Name: "sidecar", Image: testutil.PauseImage}),
+		testutil.PodSpec(func(s *corev1.PodSpec) {
+			s.InitContainers = []corev1.Container{{Name: "migrate", Image: testutil.PauseImage}}
+		}),
+		testutil.Edit(edit))
 	ctx := context.Background()
 	if _, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create deployment %s: %v", name, err)

@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -267,22 +268,8 @@ func createDeployment(t *testing.T, ns, name string, replicas int32) *appsv1.Dep
 // createDeploymentSpec is createDeployment with a say in the pod spec.
 func createDeploymentSpec(t *testing.T, ns, name string, replicas int32, edit func(*corev1.PodSpec)) *appsv1.Deployment {
 	t.Helper()
-	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}}
-	if edit != nil {
-		edit(&spec)
-	}
-	labels := map[string]string{"app": name}
-	d, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       spec,
-			},
-		},
-	}, metav1.CreateOptions{})
+	d, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(),
+		testutil.Deployment(name, testutil.Replicas(replicas), testutil.PodSpec(edit)), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create deployment %s/%s: %v", ns, name, err)
 	}
