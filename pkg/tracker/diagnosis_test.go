@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -134,24 +135,27 @@ func TestDiagnosisOffWithoutPods(t *testing.T) {
 // TestRunRetriesTransientStartErrors: a 503 or 429 on the first list is
 // waited out (and reported), as kubectl rollout status does.
 func TestRunRetriesTransientStartErrors(t *testing.T) {
-	client := fake.NewClientset(newDeployment("web", 1, "nginx:1"))
-	var calls atomic.Int32
-	client.PrependReactor("list", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
-		if calls.Add(1) == 1 {
-			return true, nil, apierrors.NewServiceUnavailable("etcd is restarting")
+	// The retry's backoff passes on synctest's clock, not the wall's.
+	synctest.Test(t, func(t *testing.T) {
+		client := fake.NewClientset(newDeployment("web", 1, "nginx:1"))
+		var calls atomic.Int32
+		client.PrependReactor("list", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+			if calls.Add(1) == 1 {
+				return true, nil, apierrors.NewServiceUnavailable("etcd is restarting")
+			}
+			return false, nil, nil
+		})
+		var reported atomic.Int32
+		rec := &recorder{}
+		stop, err := New(fakeApps{client.AppsV1()}, Options{Namespace: "shop", OnError: func(error) { reported.Add(1) }}).Start(context.Background(), rec)
+		if err != nil {
+			t.Fatalf("Start error = %v, want it to wait out the 503", err)
 		}
-		return false, nil, nil
+		defer stop()
+		if len(rec.snapshot) != 1 || reported.Load() != 1 {
+			t.Errorf("snapshot %d deployments, %d errors reported; want 1 and 1", len(rec.snapshot), reported.Load())
+		}
 	})
-	var reported atomic.Int32
-	rec := &recorder{}
-	stop, err := New(fakeApps{client.AppsV1()}, Options{Namespace: "shop", OnError: func(error) { reported.Add(1) }}).Start(context.Background(), rec)
-	if err != nil {
-		t.Fatalf("Start error = %v, want it to wait out the 503", err)
-	}
-	defer stop()
-	if len(rec.snapshot) != 1 || reported.Load() != 1 {
-		t.Errorf("snapshot %d deployments, %d errors reported; want 1 and 1", len(rec.snapshot), reported.Load())
-	}
 }
 
 func TestPermanent(t *testing.T) {
