@@ -39,7 +39,9 @@ func benchNoise(t *testing.T, r *report) {
 	var mu sync.Mutex
 	var dw []deployment.Event
 	var kc []map[string]any // kubectl's events: {type, object}
-	var dwUp, kcUp bool
+	// The other Deployments each tool printed: markers that prove a tool
+	// has printed everything before them.
+	dwOther, kcOther := map[string]bool{}, map[string]bool{}
 	startLines(t, "deploywatch", c.KubectlCmd(ctx, "deploywatch", "watch", ns, "-o", "ndjson"), func(line []byte, _ time.Time) {
 		var e deployment.Event
 		if json.Unmarshal(bytes.TrimSpace(line), &e) == nil {
@@ -48,7 +50,7 @@ func benchNoise(t *testing.T, r *report) {
 			if e.Name == name {
 				dw = append(dw, e)
 			} else {
-				dwUp = true
+				dwOther[e.Name] = true
 			}
 		}
 	})
@@ -57,16 +59,17 @@ func benchNoise(t *testing.T, r *report) {
 		md, _ := obj["metadata"].(map[string]any)
 		mu.Lock()
 		defer mu.Unlock()
-		if md["name"] == name {
+		n, _ := md["name"].(string)
+		if n == name {
 			kc = append(kc, v)
 		} else {
-			kcUp = true
+			kcOther[n] = true
 		}
 	})
 	testutil.Eventually(t, time.Minute, "both tools to start watching", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return dwUp && kcUp
+		return dwOther["ready-marker"] && kcOther["ready-marker"]
 	})
 
 	cs2 := cs.AppsV1().Deployments(ns)
@@ -87,7 +90,14 @@ func benchNoise(t *testing.T, r *report) {
 		return len(dw) > 0 && dw[len(dw)-1].Type == deployment.Deleted &&
 			len(kc) > 0 && kc[len(kc)-1]["type"] == "DELETED"
 	})
-	time.Sleep(time.Second) // anything late
+	// Anything late: both print a Deployment made after the delete only
+	// once they have printed every event before it.
+	createDeployment(t, cs, ns, testutil.Deployment("late-marker", testutil.Replicas(0)))
+	testutil.Eventually(t, time.Minute, "both tools to print a Deployment made after the delete", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return dwOther["late-marker"] && kcOther["late-marker"]
+	})
 	mu.Lock()
 	defer mu.Unlock()
 
