@@ -127,7 +127,7 @@ type load struct {
 	at       [][]int64 // at[round][client]: when the client got it, UnixNano
 	snaps    atomic.Int64
 	conns    []net.Conn
-	stalled  *stalledConn
+	stalled  *testutil.StalledConn
 	wg       sync.WaitGroup
 	errs     atomic.Int64
 	ended    atomic.Int64 // streams the server ended
@@ -138,20 +138,6 @@ type load struct {
 	redial  func() (net.Conn, error)
 	redials atomic.Int64
 	connMu  sync.Mutex // guards conns once streams are redialled
-}
-
-// stalledConn is a client that can stop reading, as a frozen tab does.
-type stalledConn struct {
-	net.Conn
-	paused atomic.Bool
-	resume chan struct{}
-}
-
-func (c *stalledConn) Read(b []byte) (int, error) {
-	if c.paused.Load() {
-		<-c.resume
-	}
-	return c.Conn.Read(b)
 }
 
 // connect opens n streams (plus one that can stall, with stall) from local
@@ -216,7 +202,7 @@ func connectLoad(t testing.TB, s *serveProc, ns string, n, rounds int, ip byte, 
 			t.Fatalf("the stalling client: %v", err)
 		}
 		_, _ = conn.Write(req)
-		l.stalled = &stalledConn{Conn: conn, resume: make(chan struct{})}
+		l.stalled = testutil.NewStalledConn(conn)
 		l.wg.Add(1)
 		go l.read(-1, l.stalled)
 	}
@@ -335,9 +321,7 @@ func (l *load) close() {
 	}
 	l.connMu.Unlock()
 	if l.stalled != nil {
-		if l.stalled.paused.Load() {
-			close(l.stalled.resume)
-		}
+		l.stalled.Resume()
 		l.stalled.Close()
 	}
 	l.wg.Wait()
@@ -511,7 +495,7 @@ func benchStalled(t *testing.T, r *report) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	rssBefore := procStatus(s.pid(), "VmRSS")
-	l.stalled.paused.Store(true)
+	l.stalled.Stall()
 	// A burst the stalled client cannot take: more than its kernel buffers
 	// and its queue in serve hold, so serve has to coalesce for it.
 	burst := pick(400, 300)
