@@ -10,11 +10,10 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
@@ -24,12 +23,11 @@ type fakeApps struct{ appsv1client.AppsV1Interface }
 
 func (fakeApps) IsWatchListSemanticsUnSupported() bool { return true }
 
+// newDeployment is a rolled-out Deployment name in namespace "shop".
 func newDeployment(name string, replicas int32) *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", UID: types.UID("uid-" + name), Generation: 1, ResourceVersion: "1"},
-		Spec:       appsv1.DeploymentSpec{Replicas: &replicas},
-		Status:     appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: replicas, UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas},
-	}
+	d := testutil.Deployment(name, testutil.Namespace("shop"), testutil.Replicas(replicas), testutil.Observed(1))
+	d.ResourceVersion = "1"
+	return d
 }
 
 // recorder keeps what a StateSink is given; every call is checked to come
@@ -66,17 +64,6 @@ func (r *recorder) has(cond func(*recorder) bool) bool {
 	return cond(r)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func source(ctxName string, objs ...*appsv1.Deployment) Source {
 	client := fake.NewClientset()
 	for _, d := range objs {
@@ -94,7 +81,7 @@ func TestMergesContexts(t *testing.T) {
 	go func() {
 		done <- Run(ctx, []Source{source("east", newDeployment("web", 1)), source("west", newDeployment("web", 2))}, Options{}, rec)
 	}()
-	waitFor(t, "the first view", func() bool { return rec.has(func(r *recorder) bool { return r.synced == 1 }) })
+	testutil.Eventually(t, 10*time.Second, "the first view", func() bool { return rec.has(func(r *recorder) bool { return r.synced == 1 }) })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -133,7 +120,7 @@ func TestUnreachableSourceRetries(t *testing.T) {
 		_ = Run(ctx, []Source{source("east", newDeployment("web", 1)), west},
 			Options{Retry: true, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}, rec)
 	}()
-	waitFor(t, "the first view", func() bool { return rec.has(func(r *recorder) bool { return r.synced == 1 }) })
+	testutil.Eventually(t, 10*time.Second, "the first view", func() bool { return rec.has(func(r *recorder) bool { return r.synced == 1 }) })
 	rec.mu.Lock()
 	if len(rec.snapshot) != 1 || rec.snapshot[0].Context != "east" {
 		t.Fatalf("first view %v, want east's web alone", rec.snapshot)
@@ -147,7 +134,7 @@ func TestUnreachableSourceRetries(t *testing.T) {
 		t.Fatal("west's error was not told as its state")
 	}
 	down.Store(false)
-	waitFor(t, "west to sync with its deployment", func() bool {
+	testutil.Eventually(t, 10*time.Second, "west to sync with its deployment", func() bool {
 		return rec.has(func(r *recorder) bool {
 			for _, st := range r.states {
 				if st.Context == "west" && st.Synced && st.Live() && len(st.Snapshot) == 1 && st.Snapshot[0].Key() == "west/shop/api" {
@@ -157,7 +144,7 @@ func TestUnreachableSourceRetries(t *testing.T) {
 			return false
 		})
 	})
-	waitFor(t, "west's ADDED event", func() bool {
+	testutil.Eventually(t, 10*time.Second, "west's ADDED event", func() bool {
 		return rec.has(func(r *recorder) bool {
 			for _, e := range r.events {
 				if e.Context == "west" && e.Name == "api" && e.Type == deployment.Added {
@@ -183,7 +170,7 @@ func TestSilentSourceTimesOut(t *testing.T) {
 	go func() {
 		done <- Run(ctx, []Source{source("east", newDeployment("web", 1)), hang}, Options{Retry: true, StartTimeout: 50 * time.Millisecond}, rec)
 	}()
-	waitFor(t, "the first view", func() bool { return rec.has(func(r *recorder) bool { return r.synced == 1 }) })
+	testutil.Eventually(t, 10*time.Second, "the first view", func() bool { return rec.has(func(r *recorder) bool { return r.synced == 1 }) })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -230,7 +217,7 @@ func TestFirstEventsSortedAcrossSources(t *testing.T) {
 	go func() {
 		done <- Run(ctx, []Source{in("b", "web", "api"), in("a-b", "x"), in("a", "z", "m")}, Options{}, rec)
 	}()
-	waitFor(t, "the first view", func() bool { return rec.has(func(r *recorder) bool { return r.synced == 1 }) })
+	testutil.Eventually(t, 10*time.Second, "the first view", func() bool { return rec.has(func(r *recorder) bool { return r.synced == 1 }) })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

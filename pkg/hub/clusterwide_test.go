@@ -19,6 +19,7 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
@@ -191,8 +192,8 @@ func TestClusterWideLingersAfterTheLastViewerOfAnyNamespace(t *testing.T) {
 				t.Fatal("the tracker stopped while bank is still viewed")
 			}
 			b.Close()
-			waitFor(t, "the tracker to stop", func() bool { _, stops := src.counts(); return stops == 1 })
-			waitFor(t, "no informer running", func() bool { return h.Stats().Informers == 0 })
+			testutil.Eventually(t, 20*time.Second, "the tracker to stop", func() bool { _, stops := src.counts(); return stops == 1 })
+			testutil.Eventually(t, 20*time.Second, "no informer running", func() bool { return h.Stats().Informers == 0 })
 			if h.Running("shop") {
 				t.Fatal("shop is still followed after the tracker stopped")
 			}
@@ -302,7 +303,7 @@ func TestClusterWideWithTrackerOnFakeClientset(t *testing.T) {
 	if _, err := client.AppsV1().Deployments("later").Create(ctx, dep("later", "batch"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "namespace later to be followed", func() bool {
+	testutil.Eventually(t, 20*time.Second, "namespace later to be followed", func() bool {
 		c, ok := h.Namespaces()
 		return ok && total(c["later"]) == 1
 	})

@@ -8,7 +8,9 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 )
 
@@ -61,7 +63,7 @@ func TestWaitersEndAtTruthAndCloseEndsThem(t *testing.T) {
 		t.Error(err)
 	}
 	for i, f := range followers {
-		waitFor(t, fmt.Sprintf("follower %d to reach the true state", i), func() bool { return f.at(truth) })
+		testutil.Eventually(t, 20*time.Second, fmt.Sprintf("follower %d to reach the true state", i), func() bool { return f.at(truth) })
 	}
 	if h.Stats().Coalesced == 0 {
 		t.Errorf("no event was coalesced: the held followers never fell behind, so this test proved nothing")

@@ -21,6 +21,7 @@ import (
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
@@ -183,17 +184,6 @@ func drain(t *testing.T, s *Subscription, v *view) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func subscribe(t *testing.T, h *Hub, ns, last string) *Subscription {
 	t.Helper()
 	s, err := h.Subscribe(context.Background(), ns, last)
@@ -244,8 +234,8 @@ func TestTrackerStopsAfterLinger(t *testing.T) {
 			s := subscribe(t, h, "shop", "")
 			src := ss.last()
 			s.Close()
-			waitFor(t, "the tracker to stop", func() bool { _, stops := src.counts(); return stops == 1 })
-			waitFor(t, "no informer running", func() bool { return h.Stats().Informers == 0 })
+			testutil.Eventually(t, 20*time.Second, "the tracker to stop", func() bool { _, stops := src.counts(); return stops == 1 })
+			testutil.Eventually(t, 20*time.Second, "no informer running", func() bool { return h.Stats().Informers == 0 })
 			if h.Running("shop") {
 				t.Fatal("namespace still registered after its tracker stopped")
 			}
@@ -482,7 +472,7 @@ func TestStalledSubscriber(t *testing.T) {
 				t.Errorf("the stalled subscriber's queue reached %d, want at most %d", maxPending, queue)
 			}
 			for i, r := range readers {
-				waitFor(t, fmt.Sprintf("reader %d to reach the true state", i), func() bool {
+				testutil.Eventually(t, 20*time.Second, fmt.Sprintf("reader %d to reach the true state", i), func() bool {
 					r.mu.Lock()
 					defer r.mu.Unlock()
 					return maps.Equal(r.v.state, truth)
@@ -562,15 +552,15 @@ func TestSubscriberGivesUpWhileStarting(t *testing.T) {
 		_, err := h.Subscribe(ctx, "shop", "")
 		errc <- err
 	}()
-	waitFor(t, "the namespace to start", func() bool { return h.Running("shop") })
+	testutil.Eventually(t, 20*time.Second, "the namespace to start", func() bool { return h.Running("shop") })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	close(block) // the tracker syncs after all, with nobody left: it stops
 	src := ss.last()
-	waitFor(t, "the orphan tracker to stop", func() bool { starts, stops := src.counts(); return starts == 1 && stops == 1 })
-	waitFor(t, "no informer", func() bool { return h.Stats().Informers == 0 })
+	testutil.Eventually(t, 20*time.Second, "the orphan tracker to stop", func() bool { starts, stops := src.counts(); return starts == 1 && stops == 1 })
+	testutil.Eventually(t, 20*time.Second, "no informer", func() bool { return h.Stats().Informers == 0 })
 }
 
 func TestCloseEndsEverything(t *testing.T) {
@@ -604,8 +594,8 @@ func TestRelistsSurviveStoppedTrackers(t *testing.T) {
 		t.Fatalf("relists = %d, want 3", got)
 	}
 	s.Close()
-	waitFor(t, "the tracker to stop", func() bool { return h.Stats().Informers == 0 && !h.Running("shop") })
-	waitFor(t, "relists to be kept", func() bool { return h.Stats().Relists == 3 })
+	testutil.Eventually(t, 20*time.Second, "the tracker to stop", func() bool { return h.Stats().Informers == 0 && !h.Running("shop") })
+	testutil.Eventually(t, 20*time.Second, "relists to be kept", func() bool { return h.Stats().Relists == 3 })
 	s = subscribe(t, h, "shop", "")
 	defer s.Close()
 	if got := h.Stats().Relists; got != 6 {

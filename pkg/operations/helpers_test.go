@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 )
 
 var deploymentsGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
@@ -25,15 +27,8 @@ func newDeployment(replicas int32, containers ...corev1.Container) *appsv1.Deplo
 	if len(containers) == 0 {
 		containers = []corev1.Container{{Name: "web", Image: "nginx:1.27"}}
 	}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: types.UID("uid-web"), Generation: 4},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: containers}},
-		},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 4, Replicas: replicas, UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas,
-			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"}}},
-	}
+	return testutil.Deployment("web", testutil.Namespace("shop"), testutil.Replicas(replicas),
+		testutil.Containers(containers...), testutil.Observed(4))
 }
 
 // newClient is a fake clientset holding objs that also serves the

@@ -30,8 +30,6 @@ func rolledDeployment() *appsv1.Deployment {
 	d := newDeployment(3)
 	d.ResourceVersion = "7"
 	d.Annotations = map[string]string{RevisionAnnotation: "2", ChangeCauseAnnotation: "bump to 1.27", "team": "shop"}
-	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
-	d.Spec.Template.Labels = map[string]string{"app": "web"}
 	return d
 }
 

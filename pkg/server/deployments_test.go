@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 )
 
@@ -41,7 +43,7 @@ func TestListDeploymentsEncodedOncePerState(t *testing.T) {
 		t.Fatal("the list was encoded twice with no change between")
 	}
 	scaleTo(f, t, 5)
-	waitUntil(t, "the list to show the scale", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the list to show the scale", func() bool {
 		var got []deployment.Summary
 		getJSON(t, f, "/api/namespaces/shop/deployments", &got)
 		return len(got) == 1 && got[0].Replicas.Desired == 5

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clienttesting "k8s.io/client-go/testing"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
@@ -120,7 +121,7 @@ func TestStreamClientLeavesReleased(t *testing.T) {
 		t.Fatalf("hub counts %d clients, want 1", got)
 	}
 	conn.Close()
-	waitUntil(t, "the stream to end after its client left", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the stream to end after its client left", func() bool {
 		return f.hub.Stats().Clients == 0 && f.srv.streams.Load() == 0 && f.srv.hijackedStreams() == 0
 	})
 	// Its place in MaxStreams is free: the next stream gets a snapshot.
@@ -146,7 +147,7 @@ func TestStreamEndsWhenClientHalfCloses(t *testing.T) {
 	if _, err := io.Copy(io.Discard, s.r); err != nil {
 		t.Fatalf("the stream did not end after its client's FIN: %v", err)
 	}
-	waitUntil(t, "the stream to let go", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the stream to let go", func() bool {
 		return f.hub.Stats().Clients == 0 && f.srv.streams.Load() == 0 && f.srv.hijackedStreams() == 0
 	})
 }
@@ -240,7 +241,7 @@ func TestPeerClosed(t *testing.T) {
 		t.Fatal("a client that sent bytes was taken for gone")
 	}
 	client.Close()
-	waitUntil(t, "the closed client to be seen", func() bool { return peerClosed(server) })
+	testutil.Eventually(t, 10*time.Second, "the closed client to be seen", func() bool { return peerClosed(server) })
 }
 
 // TestShutdownEndsStreamsOffNetHTTP: Serve's shutdown tells the streams it
@@ -343,7 +344,7 @@ func TestStreamHTTP2StaysOnNetHTTP(t *testing.T) {
 		t.Fatalf("%d HTTP/2 streams off net/http", n)
 	}
 	resp.Body.Close()
-	waitUntil(t, "the HTTP/2 stream to end after its client left", func() bool { return h.Stats().Clients == 0 && srv.streams.Load() == 0 })
+	testutil.Eventually(t, 10*time.Second, "the HTTP/2 stream to end after its client left", func() bool { return h.Stats().Clients == 0 && srv.streams.Load() == 0 })
 }
 
 // TestStreamForbiddenOffNetHTTP: with AuthKubernetes, a stream off

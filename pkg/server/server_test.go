@@ -22,6 +22,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 )
 
@@ -35,13 +36,10 @@ type fakeApps struct{ appsv1client.DeploymentsGetter }
 
 func (fakeApps) IsWatchListSemanticsUnSupported() bool { return true }
 
+// newDeployment is a rolled-out Deployment whose container web runs nginx:1.
 func newDeployment(ns, name string, replicas int32) *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: "uid-" + "name", Generation: 1},
-		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-			Containers: []corev1.Container{{Name: "web", Image: "nginx:1"}}}}},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: replicas, UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas},
-	}
+	return testutil.Deployment(name, testutil.Namespace(ns), testutil.Replicas(replicas),
+		testutil.Containers(corev1.Container{Name: "web", Image: "nginx:1"}), testutil.Observed(1))
 }
 
 func namespaceObj(name string) *corev1.Namespace {
@@ -172,16 +170,6 @@ func mustRequest(t *testing.T, method, url, body string, header map[string]strin
 		r.Header.Set(k, v)
 	}
 	return r
-}
-
-// waitUntil waits for cond, which a stream's goroutine makes true.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 func scaleTo(f *fixture, t *testing.T, replicas int32) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +21,7 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 )
 
@@ -79,7 +82,7 @@ func TestDiagnosisFromInformers(t *testing.T) {
 	if len(rec.snapshot) != 1 || rec.snapshot[0].Status != deployment.Failing || !strings.Contains(rec.snapshot[0].Message, "1 of 3 new pods ImagePullBackOff") {
 		t.Fatalf("first snapshot %+v, want web Failing with ImagePullBackOff", rec.snapshot)
 	}
-	waitFor(t, "the pods' watch", podWatch.Load)
+	testutil.Eventually(t, 10*time.Second, "the pods' watch", podWatch.Load)
 
 	pods := client.CoreV1().Pods("shop")
 	ctx := context.Background()
@@ -94,7 +97,7 @@ func TestDiagnosisFromInformers(t *testing.T) {
 	update(pullBackOff("ErrImagePull"), false)
 	update(pullBackOff("ImagePullBackOff"), false)
 	update(corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}, true)
-	waitFor(t, "the recovery", func() bool { return len(rec.types()) == 2 })
+	testutil.Eventually(t, 10*time.Second, "the recovery", func() bool { return len(rec.types()) == 2 })
 	if got := rec.types(); !slices.Equal(got, []string{"ADDED web", "MODIFIED web"}) {
 		t.Fatalf("events %v: the kubelet's back-off printed lines", got)
 	}
@@ -132,24 +135,27 @@ func TestDiagnosisOffWithoutPods(t *testing.T) {
 // TestRunRetriesTransientStartErrors: a 503 or 429 on the first list is
 // waited out (and reported), as kubectl rollout status does.
 func TestRunRetriesTransientStartErrors(t *testing.T) {
-	client := fake.NewClientset(newDeployment("web", 1, "nginx:1"))
-	var calls atomic.Int32
-	client.PrependReactor("list", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
-		if calls.Add(1) == 1 {
-			return true, nil, apierrors.NewServiceUnavailable("etcd is restarting")
+	// The retry's backoff passes on synctest's clock, not the wall's.
+	synctest.Test(t, func(t *testing.T) {
+		client := fake.NewClientset(newDeployment("web", 1, "nginx:1"))
+		var calls atomic.Int32
+		client.PrependReactor("list", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+			if calls.Add(1) == 1 {
+				return true, nil, apierrors.NewServiceUnavailable("etcd is restarting")
+			}
+			return false, nil, nil
+		})
+		var reported atomic.Int32
+		rec := &recorder{}
+		stop, err := New(fakeApps{client.AppsV1()}, Options{Namespace: "shop", OnError: func(error) { reported.Add(1) }}).Start(context.Background(), rec)
+		if err != nil {
+			t.Fatalf("Start error = %v, want it to wait out the 503", err)
 		}
-		return false, nil, nil
+		defer stop()
+		if len(rec.snapshot) != 1 || reported.Load() != 1 {
+			t.Errorf("snapshot %d deployments, %d errors reported; want 1 and 1", len(rec.snapshot), reported.Load())
+		}
 	})
-	var reported atomic.Int32
-	rec := &recorder{}
-	stop, err := New(fakeApps{client.AppsV1()}, Options{Namespace: "shop", OnError: func(error) { reported.Add(1) }}).Start(context.Background(), rec)
-	if err != nil {
-		t.Fatalf("Start error = %v, want it to wait out the 503", err)
-	}
-	defer stop()
-	if len(rec.snapshot) != 1 || reported.Load() != 1 {
-		t.Errorf("snapshot %d deployments, %d errors reported; want 1 and 1", len(rec.snapshot), reported.Load())
-	}
 }
 
 func TestPermanent(t *testing.T) {

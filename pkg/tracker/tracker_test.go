@@ -14,13 +14,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 )
 
@@ -61,18 +61,16 @@ func (r *recorder) types() []string {
 	return out
 }
 
+// newDeployment is a rolled-out Deployment name in namespace "shop", with
+// what a tracker must not keep (an annotation, managed fields, args).
 func newDeployment(name string, replicas int32, image string) *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", UID: types.UID("uid-" + name), Generation: 1, ResourceVersion: "1",
-			Annotations:   map[string]string{"big": "value"},
-			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image, Args: []string{"--verbose"}}}}},
-		},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: replicas, UpdatedReplicas: replicas, ReadyReplicas: replicas, AvailableReplicas: replicas,
-			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", LastUpdateTime: metav1.Now()}}},
-	}
+	d := testutil.Deployment(name, testutil.Namespace("shop"), testutil.Replicas(replicas), testutil.Image(image),
+		testutil.PodSpec(func(s *corev1.PodSpec) { s.Containers[0].Args = []string{"--verbose"} }), testutil.Observed(1))
+	d.ResourceVersion = "1"
+	d.Annotations = map[string]string{"big": "value"}
+	d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+	d.Status.Conditions[0].LastUpdateTime = metav1.Now()
+	return d
 }
 
 func TestObserveDeduplicates(t *testing.T) {
@@ -164,18 +162,6 @@ func TestStripKeepsOnlyWhatIsRead(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestRunWithFakeClientset(t *testing.T) {
 	client := fake.NewClientset(newDeployment("web", 3, "nginx:1"))
 	watching := make(chan struct{})
@@ -206,7 +192,7 @@ func TestRunWithFakeClientset(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"ADDED web", "MODIFIED web", "DELETED web"}
-	waitFor(t, "three events", func() bool { return len(rec.types()) == len(want) })
+	testutil.Eventually(t, 10*time.Second, "three events", func() bool { return len(rec.types()) == len(want) })
 	if got := rec.types(); !slices.Equal(got, want) {
 		t.Fatalf("events = %v, want %v", got, want)
 	}

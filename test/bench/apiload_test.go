@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -30,7 +31,7 @@ func benchAPILoad(t *testing.T, r *report) {
 	}
 	measure := func(clients int, poll bool) string {
 		ns := c.NewNamespace(t)
-		createDeployment(t, cs, ns, newDeployment("web", 1, unschedulable))
+		createDeployment(t, cs, ns, testutil.Deployment("web", testutil.Replicas(1), testutil.PodSpec(unschedulable)))
 		waitSettled(t, cs, ns, "web", false)
 		time.Sleep(time.Second) // the controller's last status update
 		d0, n0 := requests()

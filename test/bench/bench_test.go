@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -85,23 +86,6 @@ func unschedulable(spec *corev1.PodSpec) {
 	spec.NodeSelector = map[string]string{"deploywatch-bench": "no-such-node"}
 }
 
-// newDeployment is a Deployment of one container.
-func newDeployment(name string, replicas int32, edit func(*corev1.PodSpec)) *appsv1.Deployment {
-	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}}
-	if edit != nil {
-		edit(&spec)
-	}
-	labels := map[string]string{"app": name}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: spec},
-		},
-	}
-}
-
 func createDeployment(t testing.TB, cs kubernetes.Interface, ns string, d *appsv1.Deployment) *appsv1.Deployment {
 	t.Helper()
 	got, err := cs.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{})
@@ -142,7 +126,7 @@ func setImage(t testing.TB, cs kubernetes.Interface, ns, name, container, image 
 // be scheduled, until the controller observed the generation).
 func waitSettled(t testing.TB, cs kubernetes.Interface, ns, name string, needReady bool) {
 	t.Helper()
-	waitFor(t, 2*time.Minute, "deployment "+ns+"/"+name+" to settle", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "deployment "+ns+"/"+name+" to settle", func() bool {
 		d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil || d.Status.ObservedGeneration < d.Generation {
 			return false

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -38,7 +39,7 @@ func benchBigCluster(t *testing.T, r *report) {
 	// Every Deployment has a pod, which kwok runs: the diagnosis reads them
 	// all (and their ReplicaSets).
 	createMany(t, cs, "big", namespaces, perNS, func(int) int32 { return 1 })
-	waitFor(t, 10*time.Minute, fmt.Sprintf("%d pods to run", total), func() bool {
+	testutil.Eventually(t, 10*time.Minute, fmt.Sprintf("%d pods to run", total), func() bool {
 		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running", ResourceVersion: "0"})
 		return err == nil && len(pods.Items) >= total
 	})
@@ -90,7 +91,7 @@ func benchBigCluster(t *testing.T, r *report) {
 			} else {
 				p = startLines(t, tool.name, cmd, func(_ []byte, at time.Time) { onItem(at, 1) })
 			}
-			waitFor(t, 5*time.Minute, fmt.Sprintf("%s (run %d) to print %d items (%d so far; stderr %s)", tool.name, run, want, count.Load(), p.stderr.String()),
+			testutil.Eventually(t, 5*time.Minute, fmt.Sprintf("%s (run %d) to print %d items (%d so far; stderr %s)", tool.name, run, want, count.Load(), p.stderr.String()),
 				func() bool { return doneAt.Load() != 0 })
 			p.stop()
 			t.Logf("run %d: %s printed %d items in %v", run, tool.name, want, time.Unix(0, doneAt.Load()).Sub(start).Round(time.Millisecond))

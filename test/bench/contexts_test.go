@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -42,7 +43,7 @@ func benchContexts(t *testing.T, r *report) {
 				for i := range jobs {
 					// No replicas: the Deployments are what is listed; pods
 					// would only load the shared machine.
-					d := newDeployment(fmt.Sprintf("app-%04d", i), 0, nil)
+					d := testutil.Deployment(fmt.Sprintf("app-%04d", i), testutil.Replicas(0))
 					if _, err := client.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 						failed.Add(1)
 					}
@@ -83,7 +84,7 @@ func benchContexts(t *testing.T, r *report) {
 		} else {
 			p = startLines(t, name, cmd, func(_ []byte, at time.Time) { on(at, 1) })
 		}
-		waitFor(t, 5*time.Minute, fmt.Sprintf("%s to print %d items (%d so far; stderr %s)", name, want, n.Load(), p.stderr.String()),
+		testutil.Eventually(t, 5*time.Minute, fmt.Sprintf("%s to print %d items (%d so far; stderr %s)", name, want, n.Load(), p.stderr.String()),
 			func() bool { return doneAt.Load() != 0 })
 		p.stop()
 		return time.Unix(0, doneAt.Load()).Sub(start)

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -27,7 +28,7 @@ func benchDiagnose(t *testing.T, r *report) {
 	// kubectl fails at the progress deadline: its default (600 s) in a full
 	// run, 60 s in a quick one.
 	deadline := pick(int32(600), int32(60))
-	d := newDeployment("web", 2, nil)
+	d := testutil.Deployment("web", testutil.Replicas(2))
 	d.Spec.ProgressDeadlineSeconds = &deadline
 	createDeployment(t, cs, ns, d)
 	waitSettled(t, cs, ns, "web", true)

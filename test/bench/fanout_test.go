@@ -21,6 +21,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -126,7 +127,7 @@ type load struct {
 	at       [][]int64 // at[round][client]: when the client got it, UnixNano
 	snaps    atomic.Int64
 	conns    []net.Conn
-	stalled  *stalledConn
+	stalled  *testutil.StalledConn
 	wg       sync.WaitGroup
 	errs     atomic.Int64
 	ended    atomic.Int64 // streams the server ended
@@ -137,20 +138,6 @@ type load struct {
 	redial  func() (net.Conn, error)
 	redials atomic.Int64
 	connMu  sync.Mutex // guards conns once streams are redialled
-}
-
-// stalledConn is a client that can stop reading, as a frozen tab does.
-type stalledConn struct {
-	net.Conn
-	paused atomic.Bool
-	resume chan struct{}
-}
-
-func (c *stalledConn) Read(b []byte) (int, error) {
-	if c.paused.Load() {
-		<-c.resume
-	}
-	return c.Conn.Read(b)
 }
 
 // connect opens n streams (plus one that can stall, with stall) from local
@@ -215,7 +202,7 @@ func connectLoad(t testing.TB, s *serveProc, ns string, n, rounds int, ip byte, 
 			t.Fatalf("the stalling client: %v", err)
 		}
 		_, _ = conn.Write(req)
-		l.stalled = &stalledConn{Conn: conn, resume: make(chan struct{})}
+		l.stalled = testutil.NewStalledConn(conn)
 		l.wg.Add(1)
 		go l.read(-1, l.stalled)
 	}
@@ -223,7 +210,7 @@ func connectLoad(t testing.TB, s *serveProc, ns string, n, rounds int, ip byte, 
 	if stall {
 		want++
 	}
-	waitFor(t, 5*time.Minute, fmt.Sprintf("%d clients to get their snapshot (%d so far, %d errors: %v)", want, l.snaps.Load(), l.errs.Load(), l.firstErr.Load()), func() bool {
+	testutil.Eventually(t, 5*time.Minute, fmt.Sprintf("%d clients to get their snapshot (%d so far, %d errors: %v)", want, l.snaps.Load(), l.errs.Load(), l.firstErr.Load()), func() bool {
 		return l.snaps.Load()+l.errs.Load() >= want
 	})
 	if e := l.errs.Load(); e > 0 {
@@ -334,9 +321,7 @@ func (l *load) close() {
 	}
 	l.connMu.Unlock()
 	if l.stalled != nil {
-		if l.stalled.paused.Load() {
-			close(l.stalled.resume)
-		}
+		l.stalled.Resume()
 		l.stalled.Close()
 	}
 	l.wg.Wait()
@@ -355,7 +340,7 @@ func (l *load) change(t testing.TB, ns, name string, r int) []time.Duration {
 	l.round.Store(int64(r))
 	scale(t, cs, ns, name, replicas)
 	wrote := time.Now().UnixNano()
-	waitFor(t, 2*time.Minute, fmt.Sprintf("all %d clients to see change %d (%d did)", l.n, r, l.received[r].Load()), func() bool {
+	testutil.Eventually(t, 2*time.Minute, fmt.Sprintf("all %d clients to see change %d (%d did)", l.n, r, l.received[r].Load()), func() bool {
 		return l.received[r].Load() >= int64(l.n)
 	})
 	out := make([]time.Duration, l.n)
@@ -372,9 +357,9 @@ func fanoutNamespace(t *testing.T, name string, size int) string {
 	c := testbed.Shared()
 	cs := c.Clientset(t)
 	ns := c.NewNamespace(t)
-	createDeployment(t, cs, ns, newDeployment(name, 1, unschedulable))
+	createDeployment(t, cs, ns, testutil.Deployment(name, testutil.Replicas(1), testutil.PodSpec(unschedulable)))
 	for i := 1; i < size; i++ {
-		createDeployment(t, cs, ns, newDeployment(fmt.Sprintf("other-%03d", i), 0, nil))
+		createDeployment(t, cs, ns, testutil.Deployment(fmt.Sprintf("other-%03d", i), testutil.Replicas(0)))
 	}
 	waitSettled(t, cs, ns, name, false)
 	return ns
@@ -487,7 +472,7 @@ func benchStalled(t *testing.T, r *report) {
 	const name = "stall"
 	// Eight containers with long image names make each event about 2 KB, so
 	// a client that stops reading really backs up.
-	createDeployment(t, cs, ns, newDeployment(name, 1, func(spec *corev1.PodSpec) {
+	createDeployment(t, cs, ns, testutil.Deployment(name, testutil.Replicas(1), testutil.PodSpec(func(spec *corev1.PodSpec) {
 		unschedulable(spec)
 		spec.Containers = nil
 		for i := range 8 {
@@ -496,7 +481,7 @@ func benchStalled(t *testing.T, r *report) {
 				Image: fmt.Sprintf("registry.example.com/%s/component-%d:v1.2.3", strings.Repeat("long-path-segment/", 9), i),
 			})
 		}
-	}))
+	})))
 	waitSettled(t, cs, ns, name, false)
 	const n = 1000
 	rounds := pick(30, 15)
@@ -510,7 +495,7 @@ func benchStalled(t *testing.T, r *report) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	rssBefore := procStatus(s.pid(), "VmRSS")
-	l.stalled.paused.Store(true)
+	l.stalled.Stall()
 	// A burst the stalled client cannot take: more than its kernel buffers
 	// and its queue in serve hold, so serve has to coalesce for it.
 	burst := pick(400, 300)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -43,7 +44,7 @@ func benchLatency(t *testing.T, r *report) {
 	ns := c.NewNamespace(t)
 	const name = "lat"
 	changes := pick(240, 200)
-	createDeployment(t, cs, ns, newDeployment(name, 1, unschedulable))
+	createDeployment(t, cs, ns, testutil.Deployment(name, testutil.Replicas(1), testutil.PodSpec(unschedulable)))
 	waitSettled(t, cs, ns, name, false)
 
 	rawBin := buildRawWatch(t)
@@ -76,7 +77,7 @@ func benchLatency(t *testing.T, r *report) {
 	time.Sleep(time.Second)
 	first := scale(t, cs, ns, name, 2)
 	for i, s := range seens {
-		waitFor(t, time.Minute, tools[i]+" to print the first change", func() bool { _, ok := s.get(first); return ok })
+		testutil.Eventually(t, time.Minute, tools[i]+" to print the first change", func() bool { _, ok := s.get(first); return ok })
 	}
 	waitSettled(t, cs, ns, name, false)
 
@@ -98,7 +99,7 @@ func benchLatency(t *testing.T, r *report) {
 		done = time.Now()
 		ats := make([]time.Time, len(tools))
 		for j, s := range seens {
-			waitFor(t, time.Minute, fmt.Sprintf("%s to print change %d (resourceVersion %s)", tools[j], i, rv), func() bool {
+			testutil.Eventually(t, time.Minute, fmt.Sprintf("%s to print change %d (resourceVersion %s)", tools[j], i, rv), func() bool {
 				var ok bool
 				ats[j], ok = s.get(rv)
 				return ok

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -121,7 +122,7 @@ func createMany(t *testing.T, cs kubernetes.Interface, prefix string, namespaces
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				d := newDeployment(fmt.Sprintf("app-%04d", i%perNS), replicasOf(i), nil)
+				d := testutil.Deployment(fmt.Sprintf("app-%04d", i%perNS), testutil.Replicas(replicasOf(i)))
 				if _, err := cs.AppsV1().Deployments(fmt.Sprintf("%s-%03d", prefix, i/perNS)).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -228,7 +229,7 @@ func startInTmux(t *testing.T, c *testbed.Cluster, command string, total int) (p
 	}
 	// k9s writes 10,000 with a comma.
 	count := []string{fmt.Sprintf("%d deployments", total), fmt.Sprintf("[%d]", total), fmt.Sprintf("[%d,%03d]", total/1000, total%1000)}
-	waitFor(t, 5*time.Minute, fmt.Sprintf("%q to show %d Deployments", command, total), func() bool {
+	testutil.Eventually(t, 5*time.Minute, fmt.Sprintf("%q to show %d Deployments", command, total), func() bool {
 		time.Sleep(100 * time.Millisecond)
 		screen := tmux("capture-pane", "-p", "-t", "bench")
 		return slices.ContainsFunc(count, func(c string) bool { return strings.Contains(screen, c) })

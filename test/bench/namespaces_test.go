@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -53,7 +54,7 @@ func benchNamespaces(t *testing.T, r *report) {
 	measure := func(t *testing.T, scope string, viewed []string, of int) {
 		ip++
 		// The last run's watches have ended: its serve is gone.
-		waitFor(t, time.Minute, "the API server's watches to fall back to the baseline", func() bool {
+		testutil.Eventually(t, time.Minute, "the API server's watches to fall back to the baseline", func() bool {
 			return sumCounts(watchCounts(t, cs)) <= sumCounts(baseline)
 		})
 		s := startServeOn(t, c, "--watch-scope", scope)
@@ -106,7 +107,7 @@ func makeNamespaces(t *testing.T, cs kubernetes.Interface, n, perNS int) []strin
 				names[i] = ns
 				_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 				for j := 0; err == nil && j < perNS; j++ {
-					_, err = cs.AppsV1().Deployments(ns).Create(ctx, newDeployment(fmt.Sprintf("app-%d", j), 0, nil), metav1.CreateOptions{})
+					_, err = cs.AppsV1().Deployments(ns).Create(ctx, testutil.Deployment(fmt.Sprintf("app-%d", j), testutil.Replicas(0)), metav1.CreateOptions{})
 				}
 				if err != nil {
 					failed.Add(1)
@@ -234,7 +235,7 @@ func viewEach(t *testing.T, s *serveProc, namespaces []string, ip byte) (took ti
 		}()
 	}
 	var lastAt time.Time
-	waitFor(t, 10*time.Minute, fmt.Sprintf("%d snapshots", len(namespaces)), func() bool {
+	testutil.Eventually(t, 10*time.Minute, fmt.Sprintf("%d snapshots", len(namespaces)), func() bool {
 		lastAt = time.Now()
 		return snaps.Load()+errs.Load() >= int64(len(namespaces))
 	})

@@ -12,6 +12,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -34,11 +35,13 @@ func benchNoise(t *testing.T, r *report) {
 
 	// A Deployment already there tells when both watches are up; only the
 	// scenario's own Deployment is counted.
-	createDeployment(t, cs, ns, newDeployment("ready-marker", 0, nil))
+	createDeployment(t, cs, ns, testutil.Deployment("ready-marker", testutil.Replicas(0)))
 	var mu sync.Mutex
 	var dw []deployment.Event
 	var kc []map[string]any // kubectl's events: {type, object}
-	var dwUp, kcUp bool
+	// The other Deployments each tool printed: markers that prove a tool
+	// has printed everything before them.
+	dwOther, kcOther := map[string]bool{}, map[string]bool{}
 	startLines(t, "deploywatch", c.KubectlCmd(ctx, "deploywatch", "watch", ns, "-o", "ndjson"), func(line []byte, _ time.Time) {
 		var e deployment.Event
 		if json.Unmarshal(bytes.TrimSpace(line), &e) == nil {
@@ -47,7 +50,7 @@ func benchNoise(t *testing.T, r *report) {
 			if e.Name == name {
 				dw = append(dw, e)
 			} else {
-				dwUp = true
+				dwOther[e.Name] = true
 			}
 		}
 	})
@@ -56,20 +59,21 @@ func benchNoise(t *testing.T, r *report) {
 		md, _ := obj["metadata"].(map[string]any)
 		mu.Lock()
 		defer mu.Unlock()
-		if md["name"] == name {
+		n, _ := md["name"].(string)
+		if n == name {
 			kc = append(kc, v)
 		} else {
-			kcUp = true
+			kcOther[n] = true
 		}
 	})
-	waitFor(t, time.Minute, "both tools to start watching", func() bool {
+	testutil.Eventually(t, time.Minute, "both tools to start watching", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return dwUp && kcUp
+		return dwOther["ready-marker"] && kcOther["ready-marker"]
 	})
 
 	cs2 := cs.AppsV1().Deployments(ns)
-	createDeployment(t, cs, ns, newDeployment(name, 3, nil))
+	createDeployment(t, cs, ns, testutil.Deployment(name, testutil.Replicas(3)))
 	waitSettled(t, cs, ns, name, true)
 	setImage(t, cs, ns, name, "app", "registry.k8s.io/pause:3.9")
 	waitSettled(t, cs, ns, name, true)
@@ -80,13 +84,20 @@ func benchNoise(t *testing.T, r *report) {
 	if err := cs2.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "both tools to print the delete", func() bool {
+	testutil.Eventually(t, time.Minute, "both tools to print the delete", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(dw) > 0 && dw[len(dw)-1].Type == deployment.Deleted &&
 			len(kc) > 0 && kc[len(kc)-1]["type"] == "DELETED"
 	})
-	time.Sleep(time.Second) // anything late
+	// Anything late: both print a Deployment made after the delete only
+	// once they have printed every event before it.
+	createDeployment(t, cs, ns, testutil.Deployment("late-marker", testutil.Replicas(0)))
+	testutil.Eventually(t, time.Minute, "both tools to print a Deployment made after the delete", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return dwOther["late-marker"] && kcOther["late-marker"]
+	})
 	mu.Lock()
 	defer mu.Unlock()
 

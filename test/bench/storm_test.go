@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -170,7 +171,7 @@ func reconnectAsPages(t testing.TB, s *serveProc, ns string, n int, ip byte) *lo
 			l.read(i, conn)
 		}()
 	}
-	waitFor(t, 5*time.Minute, fmt.Sprintf("%d clients to get their snapshot (%d so far, %d errors: %v)", n, l.snaps.Load(), l.errs.Load(), l.firstErr.Load()), func() bool {
+	testutil.Eventually(t, 5*time.Minute, fmt.Sprintf("%d clients to get their snapshot (%d so far, %d errors: %v)", n, l.snaps.Load(), l.errs.Load(), l.firstErr.Load()), func() bool {
 		return l.snaps.Load()+l.errs.Load() >= int64(n)
 	})
 	if e := l.errs.Load(); e > 0 {

@@ -267,18 +267,6 @@ func (p *proc) stop() {
 	_ = p.cmd.Wait()
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // buildRawWatch builds the raw client-go watch of ./rawwatch.
 func buildRawWatch(t testing.TB) string {
 	t.Helper()

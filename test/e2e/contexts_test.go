@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -202,7 +203,7 @@ func TestContexts(t *testing.T) {
 		// context fails at once, and the view must not wait for it.
 		w := startWatchEnv(t, []string{"KUBECONFIG=" + path}, "watch", "--context", "east,gone", "-n", "dead", "-o", "ndjson", "--context-timeout", "10m")
 		w.waitEventIn(t, "east", "web", "is ADDED", func(e deployment.Event) bool { return e.Type == deployment.Added })
-		opsPoll(t, time.Minute, "stderr to name the context that cannot be reached", func() bool {
+		testutil.Eventually(t, time.Minute, "stderr to name the context that cannot be reached", func() bool {
 			return strings.Contains(w.stderr.String(), `warning: cannot watch deployments in namespace "dead" in context "gone"`)
 		})
 		opsContains(t, "stderr", w.stderr.String(), "cannot reach the API server at https://127.0.0.1:1")
@@ -238,7 +239,7 @@ func TestContexts(t *testing.T) {
 			t.Fatal(err)
 		}
 		lost := `lost the watch of deployments in namespace "outage" in context "west"`
-		opsPoll(t, time.Minute, "stderr to say west is lost", func() bool { return strings.Contains(w.stderr.String(), lost) })
+		testutil.Eventually(t, time.Minute, "stderr to say west is lost", func() bool { return strings.Contains(w.stderr.String(), lost) })
 
 		// east keeps updating while west is down.
 		b.scale(t, "east", "outage", "web", 4)
@@ -258,13 +259,13 @@ func TestContexts(t *testing.T) {
 		// The Deployment watch may deliver before the diagnosis's watches
 		// are back too, and only then is the whole watch back.
 		back := `the watch of deployments in namespace "outage" in context "west" is back`
-		opsPoll(t, time.Minute, "stderr to say west is back", func() bool { return strings.Contains(w.stderr.String(), back) })
+		testutil.Eventually(t, time.Minute, "stderr to say west is back", func() bool { return strings.Contains(w.stderr.String(), back) })
 
 		// Both end at the truth: the last event of each is what its API
 		// server holds once settled.
 		for _, c := range b.cs.Names {
 			var truth *appsv1.Deployment
-			opsPoll(t, 2*time.Minute, "the watch to match "+c+"'s truth", func() bool {
+			testutil.Eventually(t, 2*time.Minute, "the watch to match "+c+"'s truth", func() bool {
 				truth = b.get(t, c, "outage", "web")
 				var last *deployment.Event
 				for _, e := range w.eventsOf("web") {

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/leader"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -263,7 +264,7 @@ func TestDeployManifestsApply(t *testing.T) {
 		t.Errorf("PodDisruptionBudget %s; want the pods selected and 1 of 2 kept available", fmtJSON(pdb.Spec))
 	}
 	// The controller agrees that the budget covers the two ready pods.
-	waitUntil(t, time.Minute, "the PodDisruptionBudget to count two healthy pods", func() bool {
+	testutil.Eventually(t, time.Minute, "the PodDisruptionBudget to count two healthy pods", func() bool {
 		pdb, err := cs.PolicyV1().PodDisruptionBudgets(deployNamespace).Get(ctx, deployName, metav1.GetOptions{})
 		return err == nil && pdb.Status.ExpectedPods == 2 && pdb.Status.CurrentHealthy == 2 && pdb.Status.DisruptionsAllowed == 1
 	})

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/diagnosis"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
@@ -113,7 +114,7 @@ func TestDiagnoseCrashLoopIsQuiet(t *testing.T) {
 		return n
 	}
 	from := restarts()
-	opsPoll(t, 2*time.Minute, "two more restarts", func() bool { return restarts() >= from+2 })
+	testutil.Eventually(t, 2*time.Minute, "two more restarts", func() bool { return restarts() >= from+2 })
 	opsDeployment(t, ns, "marker", 1, false, nil)
 	w.waitEvent(t, "marker", "is listed", func(deployment.Event) bool { return true })
 	if got := w.eventsOf("crash")[failingAt:]; len(got) != 0 {

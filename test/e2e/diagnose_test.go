@@ -13,7 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -40,7 +42,7 @@ func TestDiagnoseUnschedulable(t *testing.T) {
 	if len(failing.Problems) != 1 || failing.Problems[0].Reason != "Unschedulable" || failing.Problems[0].Pods < 1 || failing.Problems[0].Pod == "" {
 		t.Errorf("problems %+v, want one Unschedulable with its pod", failing.Problems)
 	}
-	opsPoll(t, time.Minute, "the table to show the cause", func() bool {
+	testutil.Eventually(t, time.Minute, "the table to show the cause", func() bool {
 		return strings.Contains(strings.Join(table.output(), "\n"), "Failing") && strings.Contains(strings.Join(table.output(), "\n"), "Unschedulable")
 	})
 
@@ -155,23 +157,14 @@ func TestStaleFailedAfterFix(t *testing.T) {
 	ctx := context.Background()
 	cs := c.Clientset(t)
 	ns := c.NewNamespace(t)
-	replicas, deadline := int32(2), int32(5)
-	labels := map[string]string{"app": "web"}
-	_, err := cs.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas, ProgressDeadlineSeconds: &deadline,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{NodeSelector: noSuchNode, Containers: []corev1.Container{{Name: "web", Image: "registry.k8s.io/pause:3.10"}}},
-			},
-		},
-	}, metav1.CreateOptions{})
+	_, err := cs.AppsV1().Deployments(ns).Create(ctx, testutil.Deployment("web", testutil.Replicas(2),
+		testutil.Containers(corev1.Container{Name: "web", Image: testutil.PauseImage}),
+		testutil.PodSpec(func(s *corev1.PodSpec) { s.NodeSelector = noSuchNode }),
+		testutil.Edit(func(d *appsv1.Deployment) { d.Spec.ProgressDeadlineSeconds = ptr.To[int32](5) })), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opsPoll(t, time.Minute, "the rollout to exceed its deadline", func() bool {
+	testutil.Eventually(t, time.Minute, "the rollout to exceed its deadline", func() bool {
 		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 		return err == nil && opsFailed(d)
 	})

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -32,7 +33,7 @@ func TestFaultWatchExpires(t *testing.T) {
 	w := startWatchEnv(t, append(b.env, "DEPLOYWATCH_KLOG_V=4"), "watch", b.ns, "-o", "ndjson")
 	srv := startServeEnv(t, b.env, "--linger", "0")
 	f := follow(t, srv.openStream(t, b.ns, nil))
-	opsPoll(t, time.Minute, "watch and serve to show both deployments", func() bool {
+	testutil.Eventually(t, time.Minute, "watch and serve to show both deployments", func() bool {
 		return matchesAll(lastByName(w.allEvents()), truth) == "" && matchesAll(f.view(), truth) == ""
 	})
 	// A watch cut within a second of its start is relisted, not resumed.
@@ -55,10 +56,10 @@ func TestFaultWatchExpires(t *testing.T) {
 	}
 	b.proxy.Restore()
 
-	opsPoll(t, time.Minute, "serve's informer to list again", func() bool {
+	testutil.Eventually(t, time.Minute, "serve's informer to list again", func() bool {
 		return srv.metric(t, "deploywatch_upstream_relists_total") > relists
 	})
-	opsPoll(t, time.Minute, "watch's informer to list again", func() bool {
+	testutil.Eventually(t, time.Minute, "watch's informer to list again", func() bool {
 		return strings.Count(w.stderr.String(), "Listing and watching") > watchLists
 	})
 	// Anything the relist printed shows before a later change.
@@ -79,7 +80,7 @@ func TestFaultWatchExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	truth = b.waitSettled(t)
-	opsPoll(t, 2*time.Minute, "watch and serve to show the scale", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "watch and serve to show the scale", func() bool {
 		return matchesAll(lastByName(w.allEvents()), truth) == "" && matchesAll(f.view(), truth) == ""
 	})
 	t.Logf("compacted etcd at revision %d: serve relisted %.0f time(s), watch %d; 0 events printed or streamed for the unchanged Deployments",

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -168,21 +169,7 @@ func (b *faultBed) create(t *testing.T, name string, replicas int32) {
 // createWith is create with edit changing the Deployment first.
 func (b *faultBed) createWith(t *testing.T, name string, replicas int32, edit func(*appsv1.Deployment)) {
 	t.Helper()
-	labels := map[string]string{"app": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
-			},
-		},
-	}
-	if edit != nil {
-		edit(d)
-	}
+	d := testutil.Deployment(name, testutil.Replicas(replicas), testutil.Edit(edit))
 	if _, err := b.cs.AppsV1().Deployments(b.ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}
@@ -214,7 +201,7 @@ func (b *faultBed) endOutage(t *testing.T, name string, replicas int32) {
 	if err := b.scale(t, name, replicas); err != nil {
 		t.Fatal(err)
 	}
-	opsPoll(t, 2*time.Minute, "the controller to observe the scale", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "the controller to observe the scale", func() bool {
 		if restarted, err := b.c.StartIfExited(testbed.ControllerManager); err != nil {
 			t.Fatal(err)
 		} else if restarted {
@@ -243,7 +230,7 @@ func (b *faultBed) truth(t *testing.T) map[string]*appsv1.Deployment {
 func (b *faultBed) waitSettled(t *testing.T) map[string]*appsv1.Deployment {
 	t.Helper()
 	var truth map[string]*appsv1.Deployment
-	opsPoll(t, 2*time.Minute, "every deployment to roll out", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "every deployment to roll out", func() bool {
 		truth = b.truth(t)
 		for _, d := range truth {
 			if !opsRolledOut(d) {

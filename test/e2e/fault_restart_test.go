@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -32,7 +34,7 @@ func TestFaultAPIServerKilled(t *testing.T) {
 	w := startWatchEnv(t, b.env, "watch", b.ns, "-o", "ndjson")
 	srv := startServeEnv(t, b.env, "--linger", "0")
 	f := follow(t, srv.openStream(t, b.ns, nil))
-	opsPoll(t, time.Minute, "watch and serve to show the four deployments", func() bool {
+	testutil.Eventually(t, time.Minute, "watch and serve to show the four deployments", func() bool {
 		return matchesAll(lastByName(w.allEvents()), before) == "" && matchesAll(f.view(), before) == ""
 	})
 	printed := len(w.allEvents())
@@ -63,10 +65,10 @@ func TestFaultAPIServerKilled(t *testing.T) {
 	refused := b.proxy.refused.Load()
 	b.proxy.Restore()
 
-	opsPoll(t, 2*time.Minute, "watch to end at the API server's state", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "watch to end at the API server's state", func() bool {
 		return matchesAll(lastByName(w.allEvents()), truth) == ""
 	})
-	opsPoll(t, 2*time.Minute, "serve's stream to end at the API server's state", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "serve's stream to end at the API server's state", func() bool {
 		return matchesAll(f.view(), truth) == ""
 	})
 	// Stragglers would show before a later change.
@@ -147,7 +149,7 @@ func TestFaultRestartSoak(t *testing.T) {
 	w := startWatchEnv(t, b.env, "watch", b.ns, "-o", "ndjson")
 	srv := startServeEnv(t, b.env, "--linger", "0")
 	f := follow(t, srv.openStream(t, b.ns, nil))
-	opsPoll(t, time.Minute, "both to show the deployments", func() bool {
+	testutil.Eventually(t, time.Minute, "both to show the deployments", func() bool {
 		return len(lastByName(w.allEvents())) == 2 && len(f.view()) == 2
 	})
 
@@ -175,10 +177,14 @@ func TestFaultRestartSoak(t *testing.T) {
 	var goroutines0, goroutinesN float64
 	start := time.Now()
 	for i := 1; i <= n; i++ {
+		printed, streamed := len(w.allEvents()), len(f.all())
 		if err := b.c.RestartComponent(testbed.APIServer); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Second)
+		// Both are back on the API server once they show churn's next change.
+		testutil.Eventually(t, time.Minute, fmt.Sprintf("watch and serve to show a change after restart %d", i), func() bool {
+			return len(w.allEvents()) > printed && len(f.all()) > streamed
+		})
 		if i == 1 {
 			rss0, goroutines0 = rssBytes(t, w.cmd.Process.Pid), srv.metric(t, "go_goroutines")
 		}
@@ -187,10 +193,10 @@ func TestFaultRestartSoak(t *testing.T) {
 	close(stop)
 	churned.Wait()
 	truth := b.waitSettled(t)
-	opsPoll(t, 2*time.Minute, "watch to end at the API server's state", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "watch to end at the API server's state", func() bool {
 		return matchesAll(lastByName(w.allEvents()), truth) == ""
 	})
-	opsPoll(t, 2*time.Minute, "serve's stream to end at the API server's state", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "serve's stream to end at the API server's state", func() bool {
 		return matchesAll(f.view(), truth) == ""
 	})
 	rssN, goroutinesN = rssBytes(t, w.cmd.Process.Pid), srv.metric(t, "go_goroutines")

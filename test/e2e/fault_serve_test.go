@@ -20,6 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -133,11 +134,11 @@ func TestFaultSSEClientChurn(t *testing.T) {
 	close(stop)
 	churned.Wait()
 
-	waitUntil(t, time.Minute, "serve to count no client and run no informer", func() bool {
+	testutil.Eventually(t, time.Minute, "serve to count no client and run no informer", func() bool {
 		return srv.metric(t, "deploywatch_sse_clients") == 0 && srv.metric(t, "deploywatch_informers_running") == 0
 	})
 	var goroutines float64
-	waitUntil(t, time.Minute, "serve's goroutines to return to where they started", func() bool {
+	testutil.Eventually(t, time.Minute, "serve's goroutines to return to where they started", func() bool {
 		goroutines = srv.metric(t, "go_goroutines")
 		return goroutines <= goroutines0+5
 	})
@@ -180,7 +181,7 @@ func TestFaultServeSIGTERM(t *testing.T) {
 		return out
 	}
 	want := truth()
-	waitUntil(t, time.Minute, "every stream's snapshot", func() bool {
+	testutil.Eventually(t, time.Minute, "every stream's snapshot", func() bool {
 		for _, f := range followers {
 			if matchesAll(f.view(), want) != "" {
 				return false
@@ -199,7 +200,7 @@ func TestFaultServeSIGTERM(t *testing.T) {
 	}
 	// The first reconnect event means the drain has begun; then the PUT's
 	// body arrives, and the write must still complete.
-	waitUntil(t, 10*time.Second, "a stream's reconnect event", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a stream's reconnect event", func() bool {
 		for _, f := range followers {
 			f.mu.Lock()
 			n := f.reconnect
@@ -251,7 +252,7 @@ func TestFaultServeSIGTERM(t *testing.T) {
 		f.mu.Unlock()
 		moved[i] = follow(t, second.openStream(t, ns, map[string]string{"Last-Event-ID": last}))
 	}
-	waitUntil(t, time.Minute, "every client to get a snapshot from the second serve", func() bool {
+	testutil.Eventually(t, time.Minute, "every client to get a snapshot from the second serve", func() bool {
 		for _, f := range moved {
 			f.mu.Lock()
 			n := f.snapshots
@@ -265,7 +266,7 @@ func TestFaultServeSIGTERM(t *testing.T) {
 	testbed.Kubectl(t, "-n", ns, "scale", "deployment/web", "--replicas=3")
 	waitRolledOut(t, ns, "web")
 	want = truth()
-	waitUntil(t, time.Minute, "every client to see the scale through the second serve", func() bool {
+	testutil.Eventually(t, time.Minute, "every client to see the scale through the second serve", func() bool {
 		for _, f := range moved {
 			if matchesAll(f.view(), want) != "" {
 				return false
@@ -328,7 +329,7 @@ func TestFaultServeReadinessFailsFirst(t *testing.T) {
 	createDeployment(t, ns, "web", 1)
 	p := startServe(t, "--shutdown-delay", "2s", "--shutdown-timeout", "6s")
 	f := follow(t, p.openStream(t, ns, nil))
-	waitUntil(t, time.Minute, "the stream's snapshot", func() bool {
+	testutil.Eventually(t, time.Minute, "the stream's snapshot", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return f.snapshots == 1

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -43,15 +44,10 @@ func TestOutageIsVisible(t *testing.T) {
 	if _, err := b.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: stuckNS}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	one := int32(1)
-	labels := map[string]string{"app": "stuck"}
-	if _, err := b.cs.AppsV1().Deployments(stuckNS).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "stuck"},
-		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
-				NodeSelector: map[string]string{"no-such": "node"},
-				Containers:   []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}}}},
-	}, metav1.CreateOptions{}); err != nil {
+	stuck := testutil.Deployment("stuck", testutil.PodSpec(func(s *corev1.PodSpec) {
+		s.NodeSelector = map[string]string{"no-such": "node"}
+	}))
+	if _, err := b.cs.AppsV1().Deployments(stuckNS).Create(ctx, stuck, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -78,7 +74,7 @@ func TestOutageIsVisible(t *testing.T) {
 	clock := regexp.MustCompile(`^deployments in namespace "fault" · \d\d:\d\d:\d\d · 2 deployments: 2 Running`)
 
 	upLive := `deploywatch_upstream_watches{state="live"}` // the server watches only "fault"
-	opsPoll(t, 2*time.Minute, "every view to show both deployments", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "every view to show both deployments", func() bool {
 		return matchesAll(lastByName(nd.allEvents()), before) == "" && matchesAll(f.view(), before) == "" &&
 			len(table.output()) >= 3 && clock.MatchString(title())
 	})
@@ -98,7 +94,7 @@ func TestOutageIsVisible(t *testing.T) {
 	}
 	waitDone := make(chan error, 1)
 	go func() { waitDone <- w.Wait() }()
-	opsPoll(t, time.Minute, "the wait to show stuck Failing", func() bool { return strings.Contains(wOut.String(), "Failing") })
+	testutil.Eventually(t, time.Minute, "the wait to show stuck Failing", func() bool { return strings.Contains(wOut.String(), "Failing") })
 
 	// The outage: the API server stops, and the way to it is cut so that a
 	// change after its restart is not seen.
@@ -107,7 +103,7 @@ func TestOutageIsVisible(t *testing.T) {
 	}
 	b.proxy.Cut()
 	lost := regexp.MustCompile(`(?m)^warning: lost the watch of deployments in namespace "fault" at \d\d:\d\d:\d\d, reconnecting: \S`)
-	opsPoll(t, 2*time.Minute, "the piped watches to warn, the SSE stream and the live title to say the watch is lost", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "the piped watches to warn, the SSE stream and the live title to say the watch is lost", func() bool {
 		return lost.MatchString(nd.stderr.String()) && lost.MatchString(table.stderr.String()) &&
 			slices.Contains(f.upstreams(), "reconnecting") && strings.Contains(title(), "reconnecting since ")
 	})
@@ -135,7 +131,7 @@ func TestOutageIsVisible(t *testing.T) {
 
 	back := regexp.MustCompile(`(?m)^warning: the watch of deployments in namespace "fault" is back at \d\d:\d\d:\d\d after \S+; the rows that follow are current$`)
 	backTitle := regexp.MustCompile(`^deployments in namespace "fault" · \d\d:\d\d:\d\d · 2 deployments: `)
-	opsPoll(t, 3*time.Minute, "every view back at the API server's state", func() bool {
+	testutil.Eventually(t, 3*time.Minute, "every view back at the API server's state", func() bool {
 		ups := f.upstreams()
 		truth := b.truth(t)
 		web := fmt.Sprintf(" %d/%d ", truth["web"].Status.ReadyReplicas, *truth["web"].Spec.Replicas)
@@ -172,7 +168,7 @@ func TestLastChangeIsSinceTheState(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	opsDeployment(t, ns, "web", 1, true, nil)
 	var d *appsv1.Deployment
-	opsPoll(t, time.Minute, "the rollout's end to be recorded", func() bool {
+	testutil.Eventually(t, time.Minute, "the rollout's end to be recorded", func() bool {
 		d = opsGet(t, ns, "web")
 		for _, c := range d.Status.Conditions {
 			if c.Type == appsv1.DeploymentProgressing && c.Reason == "NewReplicaSetAvailable" {
@@ -190,11 +186,11 @@ func TestLastChangeIsSinceTheState(t *testing.T) {
 		}
 	}
 	// Running a while: the clock has to pass it by a few seconds.
-	opsPoll(t, time.Minute, "the deployment to have been Running for 3s", func() bool { return time.Since(want) >= 3*time.Second })
+	testutil.Eventually(t, time.Minute, "the deployment to have been Running for 3s", func() bool { return time.Since(want) >= 3*time.Second })
 
 	nd := startWatch(t, "watch", ns, "-o", "ndjson")
 	table := startWatch(t, "watch", ns)
-	opsPoll(t, time.Minute, "both watches to show web", func() bool { return len(nd.eventsOf("web")) > 0 && len(table.output()) >= 2 })
+	testutil.Eventually(t, time.Minute, "both watches to show web", func() bool { return len(nd.eventsOf("web")) > 0 && len(table.output()) >= 2 })
 	e := nd.eventsOf("web")[0]
 	if !e.Since.Equal(want) {
 		t.Errorf("since = %s, want %s (the latest time the cluster recorded)", e.Since, want)
@@ -221,7 +217,7 @@ func TestLastChangeIsSinceTheState(t *testing.T) {
 	started := time.Now()
 	tmux("send-keys", "-t", "e2e", "kubectl deploywatch "+ns, "Enter")
 	var age, own time.Duration // the row's age, and the watch's own when it was read
-	opsPoll(t, time.Minute, "the live table's web row", func() bool {
+	testutil.Eventually(t, time.Minute, "the live table's web row", func() bool {
 		own = time.Since(started)
 		for _, l := range strings.Split(tmux("capture-pane", "-p", "-t", "e2e"), "\n") {
 			if f := strings.Fields(l); len(f) > 0 && f[0] == "web" {
@@ -257,7 +253,7 @@ func TestServeBrowserOutage(t *testing.T) {
 			}
 		}
 	}
-	opsPoll(t, time.Minute, "web to have been Running for 3s", func() bool { return time.Since(since) >= 3*time.Second })
+	testutil.Eventually(t, time.Minute, "web to have been Running for 3s", func() bool { return time.Since(since) >= 3*time.Second })
 	srv := startServeEnv(t, b.env, "--linger", "0")
 
 	ctx := newBrowser(t)
@@ -294,7 +290,7 @@ func TestServeBrowserOutage(t *testing.T) {
 	b.endOutage(t, "web", 2)
 	b.proxy.Restore()
 	poll("the badge live and the rows current", 3*time.Minute, conn+`.dataset.state === "live" && !`+stale)
-	opsPoll(t, 3*time.Minute, "the page's row at the truth", func() bool {
+	testutil.Eventually(t, 3*time.Minute, "the page's row at the truth", func() bool {
 		d := b.truth(t)["web"]
 		ready, err := chromedp.Run(ctx, chromedp.Evaluate[string](row+`.querySelector('.ready').textContent`))
 		return err == nil && ready == fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, *d.Spec.Replicas)

@@ -23,7 +23,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -174,22 +176,10 @@ func notifyRecordOf(t *testing.T, ns, name string) notifyRecord {
 // Progressing, then Failed once its 5s progress deadline passes.
 func createFailingDeployment(t *testing.T, ns, name string) {
 	t.Helper()
-	replicas, deadline := int32(1), int32(5)
-	labels := map[string]string{"app": name}
-	_, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas, ProgressDeadlineSeconds: &deadline,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					Containers:   []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}},
-					NodeSelector: map[string]string{"deploywatch.test/no-such-node": "true"},
-				},
-			},
-		},
-	}, metav1.CreateOptions{})
+	d := testutil.Deployment(name,
+		testutil.PodSpec(func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{"deploywatch.test/no-such-node": "true"} }),
+		testutil.Edit(func(d *appsv1.Deployment) { d.Spec.ProgressDeadlineSeconds = ptr.To[int32](5) }))
+	_, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,10 +221,10 @@ func TestNotifyNewLeaderCatchesUpAfterKill(t *testing.T) {
 		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s")
 
 	var leader string
-	waitUntil(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
+	testutil.Eventually(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
 	// Every replica shows the leader's identity on /metrics.
 	for id, p := range procs {
-		waitUntil(t, time.Minute, id+"'s /metrics to show the leader "+leader, func() bool {
+		testutil.Eventually(t, time.Minute, id+"'s /metrics to show the leader "+leader, func() bool {
 			v, ok := leaderMetric(t, p, leader)
 			return ok && v == 1
 		})
@@ -251,11 +241,11 @@ func TestNotifyNewLeaderCatchesUpAfterKill(t *testing.T) {
 	}
 
 	createFailingDeployment(t, ns, "api")
-	waitUntil(t, 2*time.Minute, "the failed message", func() bool { return len(r.messages()) >= 1 })
+	testutil.Eventually(t, 2*time.Minute, "the failed message", func() bool { return len(r.messages()) >= 1 })
 	// The leader records the delivery right after it; killing it before
 	// then makes the next leader resend (see
 	// TestNotifyResendsWhenLeaderDiesBeforeRecording).
-	waitUntil(t, time.Minute, "the delivery to be recorded", func() bool {
+	testutil.Eventually(t, time.Minute, "the delivery to be recorded", func() bool {
 		rec := notifyRecordOf(t, ns, "api")
 		return rec.Status == "Failed" && len(rec.Pending) == 0
 	})
@@ -277,7 +267,7 @@ func TestNotifyNewLeaderCatchesUpAfterKill(t *testing.T) {
 	<-procs[leader].exited
 	killed := time.Now()
 	recoverDeployment(t, ns, "api")
-	waitUntil(t, 2*time.Minute, "the recovered message", func() bool { return r.count("recovered") >= 1 })
+	testutil.Eventually(t, 2*time.Minute, "the recovered message", func() bool { return r.count("recovered") >= 1 })
 	t.Logf("recovered arrived %s after the leader's SIGKILL (lease duration 4s)", time.Since(killed).Round(10*time.Millisecond))
 	newLeader := leaseHolder(t, ns)
 	if newLeader == leader || procs[newLeader] == nil {
@@ -285,13 +275,13 @@ func TestNotifyNewLeaderCatchesUpAfterKill(t *testing.T) {
 	}
 	// Let the rollout finish and be recorded, and any duplicate arrive.
 	waitRolledOut(t, ns, "api")
-	waitUntil(t, time.Minute, "Running to be recorded", func() bool {
+	testutil.Eventually(t, time.Minute, "Running to be recorded", func() bool {
 		rec := notifyRecordOf(t, ns, "api")
 		return rec.Status == "Running" && len(rec.Pending) == 0
 	})
 	for id, p := range procs {
 		if id != leader {
-			waitUntil(t, time.Minute, id+"'s queue to be empty", func() bool { return p.metric(t, "deploywatch_notify_queue_length") == 0 })
+			testutil.Eventually(t, time.Minute, id+"'s queue to be empty", func() bool { return p.metric(t, "deploywatch_notify_queue_length") == 0 })
 		}
 	}
 	got := r.messages()
@@ -317,7 +307,7 @@ func TestNotifyResendsWhenLeaderDiesBeforeRecording(t *testing.T) {
 	procs := notifyReplicas(t, 2, ns, r.srv.URL,
 		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s")
 	var leader string
-	waitUntil(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
+	testutil.Eventually(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
 	other := "replica-0"
 	if leader == other {
 		other = "replica-1"
@@ -356,13 +346,13 @@ func TestNotifyResendsWhenLeaderDiesBeforeRecording(t *testing.T) {
 		t.Fatalf("record %+v after the leader died; want the claim still pending (else the test missed the window)", rec)
 	}
 	killedAt := time.Now()
-	waitUntil(t, 2*time.Minute, "the resend", func() bool { return len(r.messages()) >= 2 })
+	testutil.Eventually(t, 2*time.Minute, "the resend", func() bool { return len(r.messages()) >= 2 })
 	t.Logf("the resend arrived %s after the leader's SIGKILL (lease duration 4s)", time.Since(killedAt).Round(10*time.Millisecond))
-	waitUntil(t, time.Minute, "the delivery to be recorded", func() bool {
+	testutil.Eventually(t, time.Minute, "the delivery to be recorded", func() bool {
 		rec := notifyRecordOf(t, ns, "api")
 		return rec.Status == "Failed" && len(rec.Pending) == 0
 	})
-	waitUntil(t, time.Minute, other+"'s queue to be empty", func() bool { return procs[other].metric(t, "deploywatch_notify_queue_length") == 0 })
+	testutil.Eventually(t, time.Minute, other+"'s queue to be empty", func() bool { return procs[other].metric(t, "deploywatch_notify_queue_length") == 0 })
 
 	got := r.messages()
 	if len(got) != 2 {
@@ -393,12 +383,12 @@ func TestNotifyGracefulStopHandsOver(t *testing.T) {
 	procs := notifyReplicas(t, 2, ns, r.srv.URL,
 		"--leader-elect-lease-duration", "2m", "--leader-elect-renew-deadline", "90s", "--leader-elect-retry-period", "1s")
 	var leader string
-	waitUntil(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
+	testutil.Eventually(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
 	other := "replica-0"
 	if leader == other {
 		other = "replica-1"
 	}
-	waitUntil(t, time.Minute, other+" to see the leader", func() bool {
+	testutil.Eventually(t, time.Minute, other+" to see the leader", func() bool {
 		v, ok := leaderMetric(t, procs[other], leader)
 		return ok && v == 1
 	})
@@ -408,9 +398,9 @@ func TestNotifyGracefulStopHandsOver(t *testing.T) {
 	if !strings.Contains(procs[leader].stderr.String(), "left the notification election") {
 		t.Errorf("the stopped leader's log does not say it left the election:\n%s", procs[leader].stderr.String())
 	}
-	waitUntil(t, time.Minute, other+" to take the released Lease", func() bool { return leaseHolder(t, ns) == other })
+	testutil.Eventually(t, time.Minute, other+" to take the released Lease", func() bool { return leaseHolder(t, ns) == other })
 	t.Logf("%s held the Lease %s after SIGTERM to the leader (lease duration 2m)", other, time.Since(stopped).Round(10*time.Millisecond))
-	waitUntil(t, time.Minute, other+"'s /metrics to show itself leading", func() bool {
+	testutil.Eventually(t, time.Minute, other+"'s /metrics to show itself leading", func() bool {
 		v, ok := leaderMetric(t, procs[other], other)
 		return ok && v == 1
 	})
@@ -419,8 +409,8 @@ func TestNotifyGracefulStopHandsOver(t *testing.T) {
 	}
 
 	createFailingDeployment(t, ns, "api")
-	waitUntil(t, 2*time.Minute, "the failed message", func() bool { return r.count("failed") >= 1 })
-	waitUntil(t, time.Minute, "the delivery to be recorded", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "the failed message", func() bool { return r.count("failed") >= 1 })
+	testutil.Eventually(t, time.Minute, "the delivery to be recorded", func() bool {
 		rec := notifyRecordOf(t, ns, "api")
 		return rec.Status == "Failed" && len(rec.Pending) == 0
 	})
@@ -479,7 +469,7 @@ func TestNotifyWithDeployServiceAccount(t *testing.T) {
 	p := startServeEnv(t, []string{"KUBECONFIG=" + kubeconfig}, "--read-only", "--notify-webhook", r.srv.URL,
 		"--leader-elect-identity", "in-cluster-0")
 	cs := testbed.Clientset(t)
-	waitUntil(t, time.Minute, "serve to hold deploywatch/deploywatch-notify", func() bool {
+	testutil.Eventually(t, time.Minute, "serve to hold deploywatch/deploywatch-notify", func() bool {
 		l, err := cs.CoordinationV1().Leases(deployNamespace).Get(context.Background(), "deploywatch-notify", metav1.GetOptions{})
 		return err == nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == "in-cluster-0"
 	})
@@ -493,8 +483,8 @@ func TestNotifyWithDeployServiceAccount(t *testing.T) {
 		}
 		return out
 	}
-	waitUntil(t, 2*time.Minute, "the failed message", func() bool { return len(mine()) >= 1 })
-	waitUntil(t, time.Minute, "the delivery recorded in deploywatch/deploywatch-notify-state-*", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "the failed message", func() bool { return len(mine()) >= 1 })
+	testutil.Eventually(t, time.Minute, "the delivery recorded in deploywatch/deploywatch-notify-state-*", func() bool {
 		rec := notifyRecordIn(t, deployNamespace, "deploywatch-notify", ns, "api")
 		return rec.Status == "Failed" && len(rec.Pending) == 0
 	})
@@ -540,7 +530,7 @@ func TestNotifySlackRollout(t *testing.T) {
 		"--notify-namespaces", ns, "--leader-election-namespace", ns, "--leader-election-id", "notify-e2e", "--leader-election-identity", "solo",
 		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s")
 	// The Lease named by the former flags, held under the former identity.
-	waitUntil(t, time.Minute, "serve to lead", func() bool { return leaseHolder(t, ns) == "solo" })
+	testutil.Eventually(t, time.Minute, "serve to lead", func() bool { return leaseHolder(t, ns) == "solo" })
 	for old, now := range map[string]string{"leader-election-namespace": "leader-elect-resource-namespace", "leader-election-id": "leader-elect-resource-name", "leader-election-identity": "leader-elect-identity"} {
 		if notice := "Flag --" + old + " has been deprecated, use --" + now + " instead"; !strings.Contains(p.stderr.String(), notice) {
 			t.Errorf("serve's stderr lacks %q:\n%s", notice, p.stderr.String())
@@ -551,8 +541,8 @@ func TestNotifySlackRollout(t *testing.T) {
 	waitRolledOut(t, ns, "web")
 	settled := func(n int) {
 		t.Helper()
-		waitUntil(t, time.Minute, fmt.Sprintf("%d messages", n), func() bool { return len(got()) >= n })
-		waitUntil(t, time.Minute, "the deliveries recorded", func() bool {
+		testutil.Eventually(t, time.Minute, fmt.Sprintf("%d messages", n), func() bool { return len(got()) >= n })
+		testutil.Eventually(t, time.Minute, "the deliveries recorded", func() bool {
 			rec := notifyRecordOf(t, ns, "web")
 			return rec.Status == "Running" && len(rec.Pending) == 0
 		})
@@ -638,18 +628,18 @@ func TestNotifyPausedLeaderIsFenced(t *testing.T) {
 	started := time.Now()
 	for round := 1; round <= rounds; round++ {
 		var leader string
-		waitUntil(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
+		testutil.Eventually(t, time.Minute, "a replica to hold the Lease", func() bool { leader = leaseHolder(t, ns); return procs[leader] != nil })
 		old := procs[leader]
 		if err := old.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
 		var holder string
 		var transitions int32
-		waitUntil(t, time.Minute, "another replica to take the Lease from the paused "+leader, func() bool {
+		testutil.Eventually(t, time.Minute, "another replica to take the Lease from the paused "+leader, func() bool {
 			holder, transitions = leaseTerm(t, ns)
 			return procs[holder] != nil && holder != leader
 		})
-		waitUntil(t, time.Minute, holder+" to fence every shard with its term", func() bool {
+		testutil.Eventually(t, time.Minute, holder+" to fence every shard with its term", func() bool {
 			shards := notifyShards(t, ns, "notify-e2e")
 			for _, cm := range shards {
 				if !strings.Contains(cm.Annotations["kubectl-deploywatch/notify-term"], fmt.Sprintf(`"transitions":%d,"holder":%q`, transitions, holder)) {
@@ -670,7 +660,7 @@ func TestNotifyPausedLeaderIsFenced(t *testing.T) {
 			kind, status = "recovered", "Running"
 			recoverDeployment(t, ns, "api")
 		}
-		waitUntil(t, time.Minute, "the API server to show the transition into "+status, func() bool {
+		testutil.Eventually(t, time.Minute, "the API server to show the transition into "+status, func() bool {
 			observed, exceeded := rolloutVerdict(t, ns, "api")
 			return observed && exceeded == (kind == "failed")
 		})
@@ -678,15 +668,15 @@ func TestNotifyPausedLeaderIsFenced(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		waitUntil(t, 2*time.Minute, fmt.Sprintf("round %d's %s message", round, kind), func() bool { return len(r.messages()) >= round })
+		testutil.Eventually(t, 2*time.Minute, fmt.Sprintf("round %d's %s message", round, kind), func() bool { return len(r.messages()) >= round })
 		if kind == "recovered" {
 			waitRolledOut(t, ns, "api")
 		}
-		waitUntil(t, time.Minute, "the delivery to be recorded", func() bool {
+		testutil.Eventually(t, time.Minute, "the delivery to be recorded", func() bool {
 			rec := notifyRecordOf(t, ns, "api")
 			return rec.Status == status && len(rec.Pending) == 0
 		})
-		waitUntil(t, time.Minute, "the resumed "+leader+" to stop leading", func() bool {
+		testutil.Eventually(t, time.Minute, "the resumed "+leader+" to stop leading", func() bool {
 			return old.metric(t, `deploywatch_notify_is_leader{identity="`+leader+`"}`) == 0 && old.metric(t, "deploywatch_notify_queue_length") == 0
 		})
 		got := r.messages()
@@ -701,7 +691,7 @@ func TestNotifyPausedLeaderIsFenced(t *testing.T) {
 	}
 	var sent float64
 	for _, p := range procs {
-		waitUntil(t, time.Minute, "every queue to be empty", func() bool { return p.metric(t, "deploywatch_notify_queue_length") == 0 })
+		testutil.Eventually(t, time.Minute, "every queue to be empty", func() bool { return p.metric(t, "deploywatch_notify_queue_length") == 0 })
 		sent += p.metric(t, "deploywatch_notify_sent_total")
 	}
 	ids := map[string]bool{}

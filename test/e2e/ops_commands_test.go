@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -42,7 +43,7 @@ func TestOpsScaleAndSetImage(t *testing.T) {
 
 	// Nothing to do, or only a dry run: the resourceVersion does not move
 	// (once the controller is done with the changes above).
-	opsPoll(t, time.Minute, "the rollout to end", func() bool { return opsRolledOut(opsGet(t, ns, "web")) })
+	testutil.Eventually(t, time.Minute, "the rollout to end", func() bool { return opsRolledOut(opsGet(t, ns, "web")) })
 	rv := opsGet(t, ns, "web").ResourceVersion
 	for _, tc := range []struct {
 		args []string
@@ -76,13 +77,13 @@ func TestOpsScaleAndSetImage(t *testing.T) {
 	}
 	// A precondition that holds lets the change through (read once the
 	// controller has stopped writing the status).
-	opsPoll(t, time.Minute, "the rollout to end", func() bool { return opsRolledOut(opsGet(t, ns, "web")) })
+	testutil.Eventually(t, time.Minute, "the rollout to end", func() bool { return opsRolledOut(opsGet(t, ns, "web")) })
 	d := opsGet(t, ns, "web")
 	r = opsRun(t, "-n", ns, "scale", "web", "--replicas=2", "--current-replicas=3", "--resource-version="+d.ResourceVersion)
 	if r.code != 0 || *opsGet(t, ns, "web").Spec.Replicas != 2 {
 		t.Errorf("scale with holding preconditions: exit %d, replicas %d", r.code, *opsGet(t, ns, "web").Spec.Replicas)
 	}
-	opsPoll(t, time.Minute, "the rollout to end", func() bool { return opsRolledOut(opsGet(t, ns, "web")) })
+	testutil.Eventually(t, time.Minute, "the rollout to end", func() bool { return opsRolledOut(opsGet(t, ns, "web")) })
 	d = opsGet(t, ns, "web")
 	r = opsRun(t, "-n", ns, "set-image", "web", "sidecar=registry.k8s.io/pause:3.9", "--resource-version="+d.ResourceVersion)
 	if r.code != 0 || !strings.Contains(opsImages(opsGet(t, ns, "web")), "sidecar=registry.k8s.io/pause:3.9") {
@@ -137,7 +138,7 @@ func TestOpsWaitFailed(t *testing.T) {
 		d.Spec.ProgressDeadlineSeconds = &deadline
 		d.Spec.Template.Spec.NodeSelector = map[string]string{"deploywatch.test/no-such-node": "true"}
 	})
-	opsPoll(t, time.Minute, "the first rollout to fail", func() bool {
+	testutil.Eventually(t, time.Minute, "the first rollout to fail", func() bool {
 		return opsFailed(opsGet(t, ns, "stuck"))
 	})
 	first := opsFailedMessage(opsGet(t, ns, "stuck"))

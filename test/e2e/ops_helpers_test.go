@@ -11,6 +11,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -32,33 +33,18 @@ func opsRun(t *testing.T, args ...string) opsResult {
 // with rolledOut waits until it has rolled out.
 func opsDeployment(t *testing.T, ns, name string, replicas int32, rolledOut bool, edit func(*appsv1.Deployment)) {
 	t.Helper()
-	labels := map[string]string{"app": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					InitContainers: []corev1.Container{{Name: "migrate", Image: "registry.k8s.io/pause:3.10"}},
-					Containers: []corev1.Container{
-						{Name: "web", Image: "registry.k8s.io/pause:3.10"},
-						{Name: "sidecar", Image: "registry.k8s.io/pause:3.10"},
-					},
-				},
-			},
-		},
-	}
-	if edit != nil {
-		edit(d)
-	}
+	d := testutil.Deployment(name, testutil.Replicas(replicas),
+		testutil.Containers(corev1.Container{Name: "web", Image: testutil.PauseImage}, corev1.Container{Name: "sidecar", Image: testutil.PauseImage}),
+		testutil.PodSpec(func(s *corev1.PodSpec) {
+			s.InitContainers = []corev1.Container{{Name: "migrate", Image: testutil.PauseImage}}
+		}),
+		testutil.Edit(edit))
 	ctx := context.Background()
 	if _, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create deployment %s: %v", name, err)
 	}
 	if rolledOut {
-		opsPoll(t, time.Minute, "deployment "+name+" to roll out", func() bool {
+		testutil.Eventually(t, time.Minute, "deployment "+name+" to roll out", func() bool {
 			return opsRolledOut(opsGet(t, ns, name))
 		})
 	}
@@ -88,18 +74,6 @@ func opsImages(d *appsv1.Deployment) string {
 		parts = append(parts, c.Name+"="+c.Image)
 	}
 	return strings.Join(parts, ",")
-}
-
-// opsPoll polls cond until it holds or the deadline passes.
-func opsPoll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func opsContains(t *testing.T, what, got string, wants ...string) {
@@ -135,7 +109,7 @@ func opsScaleOnlyKubeconfig(t *testing.T, ns string) string {
 		t.Fatal(err)
 	}
 	path := serviceAccountKubeconfigOf(t, testbed.Shared(), ns, "scaler")
-	opsPoll(t, 30*time.Second, "the scaler's token to be accepted", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the scaler's token to be accepted", func() bool {
 		out, _, err := testbed.KubectlErr("--kubeconfig", path, "auth", "can-i", "update", "deployments", "--subresource=scale")
 		return err == nil && strings.TrimSpace(out) == "yes"
 	})

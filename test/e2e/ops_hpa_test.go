@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -99,7 +100,7 @@ func TestOpsScaleWithAutoscaler(t *testing.T) {
 		})
 		opsHPA(t, ns, "stuck-hpa", "stuck", 1, 3)
 		p := startWatch(t, "-n", ns, "scale", "stuck", "--replicas=3", "--wait", "--timeout=3m")
-		opsPoll(t, time.Minute, "the wait's row of stuck with 3 desired", func() bool {
+		testutil.Eventually(t, time.Minute, "the wait's row of stuck with 3 desired", func() bool {
 			rows := tableRows(p, "stuck")
 			return len(rows) > 0 && strings.Contains(rows[len(rows)-1], "/3")
 		})

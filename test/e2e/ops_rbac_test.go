@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -25,7 +26,7 @@ func TestOpsScaleOnlyUser(t *testing.T) {
 		t.Errorf("replicas = %d, want 3", got)
 	}
 
-	opsPoll(t, time.Minute, "the scale to roll out", func() bool { return opsRolledOut(opsGet(t, ns, "web")) })
+	testutil.Eventually(t, time.Minute, "the scale to roll out", func() bool { return opsRolledOut(opsGet(t, ns, "web")) })
 	rv := opsGet(t, ns, "web").ResourceVersion
 	r = opsRun(t, "--kubeconfig", kubeconfig, "set-image", "web", "web=registry.k8s.io/pause:3.9")
 	if r.code != 1 {

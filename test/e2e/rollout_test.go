@@ -14,6 +14,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -33,7 +34,7 @@ func rolloutTwoRevisions(t *testing.T, ns, name string, edit func(*appsv1.Deploy
 		d.Annotations[operations.ChangeCauseAnnotation] = "web to 3.9"
 		d.Spec.Template.Spec.Containers[0].Image = imageNew
 	})
-	opsPoll(t, time.Minute, "revision 2 to roll out", func() bool {
+	testutil.Eventually(t, time.Minute, "revision 2 to roll out", func() bool {
 		d := opsGet(t, ns, name)
 		return rolloutSettled(d) && d.Annotations[operations.RevisionAnnotation] == "2"
 	})
@@ -148,7 +149,7 @@ func TestRolloutHistoryAndUndo(t *testing.T) {
 		t.Errorf("revision 1 had no change cause, the Deployment has %q", after.Annotations[operations.ChangeCauseAnnotation])
 	}
 	// The controller took revision 1's ReplicaSet back as revision 3.
-	opsPoll(t, time.Minute, "revision 3 to be current", func() bool { return currentRevision(rolloutHistory(t, ns, "web")) == 3 })
+	testutil.Eventually(t, time.Minute, "revision 3 to be current", func() bool { return currentRevision(rolloutHistory(t, ns, "web")) == 3 })
 	h = rolloutHistory(t, ns, "web")
 	if got := []int64{h.Revisions[0].Revision, h.Revisions[1].Revision}; len(h.Revisions) != 2 || !slices.Equal(got, []int64{3, 2}) ||
 		!slices.Equal(h.Revisions[0].Earlier, []int64{1}) {
@@ -190,7 +191,7 @@ func TestRolloutUndoAfterFailedRollout(t *testing.T) {
 				d.Spec.ProgressDeadlineSeconds = &deadline
 			})
 			rolloutEdit(t, ns, "web", tc.breakIt)
-			opsPoll(t, time.Minute, "the rollout to fail", func() bool { return opsFailed(opsGet(t, ns, "web")) })
+			testutil.Eventually(t, time.Minute, "the rollout to fail", func() bool { return opsFailed(opsGet(t, ns, "web")) })
 			r := opsRun(t, "-n", ns, "watch", "--until-complete", "--timeout=30s")
 			if r.code != 1 {
 				t.Fatalf("watch --until-complete on the failed rollout: exit %d, want 1:\n%s", r.code, r.stdout)
@@ -244,7 +245,7 @@ func TestRolloutRestartPauseResume(t *testing.T) {
 	if r.code != 0 || r.stdout != "deployment.apps/web paused\n" || !opsGet(t, ns, "web").Spec.Paused {
 		t.Fatalf("pause: exit %d, %q, paused %v", r.code, r.stdout, opsGet(t, ns, "web").Spec.Paused)
 	}
-	opsPoll(t, time.Minute, "the controller to see the pause", func() bool {
+	testutil.Eventually(t, time.Minute, "the controller to see the pause", func() bool {
 		d := opsGet(t, ns, "web")
 		return d.Status.ObservedGeneration >= d.Generation && pausedCondition(d)
 	})
@@ -373,7 +374,7 @@ func TestRolloutPreconditionConflict(t *testing.T) {
 
 	// Someone else changes the image between the read and the write.
 	theirs := rolloutEdit(t, ns, "web", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[1].Image = imageNew })
-	opsPoll(t, time.Minute, "their change to roll out", func() bool { return rolloutSettled(opsGet(t, ns, "web")) })
+	testutil.Eventually(t, time.Minute, "their change to roll out", func() bool { return rolloutSettled(opsGet(t, ns, "web")) })
 	now := opsGet(t, ns, "web")
 
 	for _, args := range [][]string{
@@ -461,7 +462,7 @@ func rolloutKubeconfig(t *testing.T, ns, name string, rules ...rbacv1.PolicyRule
 		t.Fatal(err)
 	}
 	path := serviceAccountKubeconfigOf(t, testbed.Shared(), ns, name)
-	opsPoll(t, 30*time.Second, name+"'s token to be accepted", func() bool {
+	testutil.Eventually(t, 30*time.Second, name+"'s token to be accepted", func() bool {
 		out, _, err := testbed.KubectlErr("--kubeconfig", path, "auth", "can-i", "get", "deployments")
 		return err == nil && strings.TrimSpace(out) == "yes"
 	})

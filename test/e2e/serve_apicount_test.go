@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -120,7 +121,7 @@ func TestServeCountsItsAPIRequests(t *testing.T) {
 	// serve's watches reach the audit log when they end.
 	p.stop(t)
 	var audited map[requestKey]float64
-	waitUntil(t, time.Minute, "the audit log to hold serve's watches", func() bool {
+	testutil.Eventually(t, time.Minute, "the audit log to hold serve's watches", func() bool {
 		audited = auditedRequests(t, c, "kubectl-deploywatch")
 		return audited[requestKey{"watch", "deployments", "200"}] >= counted[requestKey{"watch", "deployments", "200"}]
 	})

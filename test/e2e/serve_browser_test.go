@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -90,7 +91,7 @@ func TestServeBrowser(t *testing.T) {
 	do("type 3 replicas", chromedp.Focus(chromedp.CSS(replicas)),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+replicas+`').select()`),
 		chromedp.SendKeys(chromedp.CSS(replicas), "3"+kb.Enter))
-	waitUntil(t, 30*time.Second, "the page's scale to reach the cluster", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the page's scale to reach the cluster", func() bool {
 		return *getDeployment(t, ns, "web").Spec.Replicas == 3
 	})
 	poll("the page to show 3 desired", 30*time.Second, row+`.querySelector('.ready').textContent.endsWith("/3")`)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -33,7 +34,7 @@ func TestServeClusterWideOneWatchForManyNamespaces(t *testing.T) {
 		}
 		streams[ns] = s
 	}
-	waitUntil(t, 30*time.Second, "one more deployment watch on the API server", func() bool { return deploymentWatches(t) == baseline+1 })
+	testutil.Eventually(t, 30*time.Second, "one more deployment watch on the API server", func() bool { return deploymentWatches(t) == baseline+1 })
 	if got := p.metric(t, "deploywatch_informers_running"); got != 1 {
 		t.Fatalf("informers running for %d viewed namespaces: %v, want 1", len(namespaces), got)
 	}
@@ -56,7 +57,7 @@ func TestServeClusterWideOneWatchForManyNamespaces(t *testing.T) {
 		t.Fatalf("namespace %s's snapshot = %s, want batch", later, fmtJSON(snap))
 	}
 	// /api/namespaces lists it, from the watches.
-	waitUntil(t, 30*time.Second, "/api/namespaces to list "+later+" with its Deployment", func() bool {
+	testutil.Eventually(t, 30*time.Second, "/api/namespaces to list "+later+" with its Deployment", func() bool {
 		status, body := p.request(t, "GET", "/api/namespaces", "", nil)
 		var list map[string][]map[string]any
 		if status != 200 || json.Unmarshal(body, &list) != nil {
@@ -92,7 +93,7 @@ func TestServeRestrictedIdentityWatchesPerNamespace(t *testing.T) {
 			t.Fatalf("namespace %s's snapshot = %s", ns, fmtJSON(snap))
 		}
 	}
-	waitUntil(t, 30*time.Second, "two more deployment watches on the API server", func() bool { return deploymentWatches(t) == baseline+2 })
+	testutil.Eventually(t, 30*time.Second, "two more deployment watches on the API server", func() bool { return deploymentWatches(t) == baseline+2 })
 	if got := p.metric(t, "deploywatch_informers_running"); got != 2 {
 		t.Fatalf("informers running: %v, want 2 (one per namespace)", got)
 	}

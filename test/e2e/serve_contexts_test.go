@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 )
 
 // testServeContexts: serve --context east,west serves each cluster under
@@ -52,7 +54,7 @@ func testServeContexts(t *testing.T, b *ctxBed) {
 		}
 	}
 	for _, c := range b.cs.Names {
-		waitUntil(t, time.Minute, "one more Deployment watch in "+c, func() bool {
+		testutil.Eventually(t, time.Minute, "one more Deployment watch in "+c, func() bool {
 			return deploymentWatchesIn(t, b.cs.Clusters[c]) == before[c]+1
 		})
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -167,7 +168,7 @@ func viewerKubeconfig(t *testing.T, ns string) string {
 	grantViewer(t, ns, ns)
 	path := serviceAccountKubeconfig(t, ns, "viewer")
 	// RBAC takes effect at once, but the token's user is checked on use.
-	waitUntil(t, 30*time.Second, "the viewer to read deployments", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the viewer to read deployments", func() bool {
 		_, _, err := testbed.KubectlErr("--kubeconfig", path, "get", "deployments")
 		return err == nil
 	})

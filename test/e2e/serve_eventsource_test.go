@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -43,18 +44,18 @@ func TestServeStandardEventSourceSurvives(t *testing.T) {
 	stream := p.base + "/api/namespaces/" + b.ns + "/deployments/stream"
 
 	first := startEventSource(t, stream, p.token)
-	opsPoll(t, time.Minute, "the first client to show the namespace", func() bool { return matchesAll(first.view(), truth) == "" })
+	testutil.Eventually(t, time.Minute, "the first client to show the namespace", func() bool { return matchesAll(first.view(), truth) == "" })
 
 	// Shutdown: once /readyz fails, a second client connects during the delay.
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, time.Minute, "/readyz to fail during the shutdown delay", func() bool {
+	testutil.Eventually(t, time.Minute, "/readyz to fail during the shutdown delay", func() bool {
 		status, _ := p.request(t, "GET", "/readyz", "", nil)
 		return status == 503
 	})
 	late := startEventSource(t, stream, p.token)
-	waitUntil(t, time.Minute, "the late client to be told to reconnect", func() bool {
+	testutil.Eventually(t, time.Minute, "the late client to be told to reconnect", func() bool {
 		for _, l := range late.seen() {
 			if l.Type == "reconnect" {
 				return true
@@ -75,7 +76,7 @@ func TestServeStandardEventSourceSurvives(t *testing.T) {
 		t.Fatalf("restarted serve on %s, want %s", p2.base, p.base)
 	}
 	for name, c := range map[string]*esClient{"first": first, "late": late} {
-		opsPoll(t, 2*time.Minute, "the "+name+" client to end at the truth after the restart", func() bool {
+		testutil.Eventually(t, 2*time.Minute, "the "+name+" client to end at the truth after the restart", func() bool {
 			return !c.alive() || matchesAll(c.view(), truth) == ""
 		})
 	}
@@ -84,7 +85,7 @@ func TestServeStandardEventSourceSurvives(t *testing.T) {
 	// connects; serve cannot check it, and tells it to come back.
 	b.proxy.Cut()
 	other := startEventSource(t, p2.base+"/api/namespaces/other/deployments/stream", p2.token)
-	waitUntil(t, 2*time.Minute, "the client connecting during the outage to be told to reconnect", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "the client connecting during the outage to be told to reconnect", func() bool {
 		for _, l := range other.seen() {
 			if l.Type == "reconnect" && strings.Contains(l.Data, "APIServerUnreachable") {
 				return true
@@ -98,11 +99,11 @@ func TestServeStandardEventSourceSurvives(t *testing.T) {
 	truth = b.waitSettled(t)
 	b.proxy.Restore()
 	for name, c := range map[string]*esClient{"first": first, "late": late} {
-		opsPoll(t, 2*time.Minute, "the "+name+" client to end at the truth after the outage", func() bool {
+		testutil.Eventually(t, 2*time.Minute, "the "+name+" client to end at the truth after the outage", func() bool {
 			return !c.alive() || matchesAll(c.view(), truth) == ""
 		})
 	}
-	opsPoll(t, 2*time.Minute, "the client of namespace other to get its snapshot", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "the client of namespace other to get its snapshot", func() bool {
 		for _, l := range other.seen() {
 			if l.Type == "snapshot" {
 				return true

@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -267,22 +268,8 @@ func createDeployment(t *testing.T, ns, name string, replicas int32) *appsv1.Dep
 // createDeploymentSpec is createDeployment with a say in the pod spec.
 func createDeploymentSpec(t *testing.T, ns, name string, replicas int32, edit func(*corev1.PodSpec)) *appsv1.Deployment {
 	t.Helper()
-	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}}
-	if edit != nil {
-		edit(&spec)
-	}
-	labels := map[string]string{"app": name}
-	d, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       spec,
-			},
-		},
-	}, metav1.CreateOptions{})
+	d, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(),
+		testutil.Deployment(name, testutil.Replicas(replicas), testutil.PodSpec(edit)), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create deployment %s/%s: %v", ns, name, err)
 	}
@@ -492,18 +479,6 @@ func apiErr(t *testing.T, what string, status int, body []byte, wantStatus int, 
 	}
 	if status != wantStatus || e.Reason != wantReason || e.Error == "" {
 		t.Fatalf("%s: got %d %q %q, want %d %q", what, status, e.Reason, e.Error, wantStatus, wantReason)
-	}
-}
-
-// waitUntil polls cond until it holds, failing after timeout.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -67,7 +68,7 @@ func TestServeIPv4AddressIsIPv4Only(t *testing.T) {
 		c.Close()
 		t.Errorf("serve --address 0.0.0.0 accepted a connection on [::1]:%s", port)
 	}
-	waitUntil(t, time.Minute, "the warning that says what serve listens on", func() bool {
+	testutil.Eventually(t, time.Minute, "the warning that says what serve listens on", func() bool {
 		return strings.Contains(p.stderr.String(), fmt.Sprintf("listening on 0.0.0.0:%s (every IPv4 address of this machine, no IPv6", port))
 	})
 }

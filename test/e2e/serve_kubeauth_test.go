@@ -13,14 +13,13 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -113,18 +112,8 @@ func (b *kubeAuthBed) person(t *testing.T, name string, rules map[string][]rbacv
 
 func (b *kubeAuthBed) deployment(t *testing.T, ns, name string) {
 	t.Helper()
-	labels := map[string]string{"app": name}
-	if _, err := b.cs.AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx:1"}}},
-			},
-		},
-	}, metav1.CreateOptions{}); err != nil {
+	d := testutil.Deployment(name, testutil.Containers(corev1.Container{Name: "web", Image: "nginx:1"}))
+	if _, err := b.cs.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -218,7 +207,7 @@ func TestServeKubernetesAuth(t *testing.T) {
 	if err := b.cs.CoreV1().ServiceAccounts("people").Delete(context.Background(), "carol", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "a deleted ServiceAccount's token to be refused", func() bool {
+	testutil.Eventually(t, 30*time.Second, "a deleted ServiceAccount's token to be refused", func() bool {
 		status, _ := p.request(t, "GET", "/api/namespaces", "", b.as("carol"))
 		return status == 401
 	})
@@ -277,7 +266,7 @@ func TestServeKubernetesAuth(t *testing.T) {
 	// which came first, reached no write.
 	alice := "system:serviceaccount:people:alice"
 	var writes []auditEvent
-	waitUntil(t, 30*time.Second, "alice's writes in the audit log", func() bool {
+	testutil.Eventually(t, 30*time.Second, "alice's writes in the audit log", func() bool {
 		writes = changesOf(b.audit(t), "team-a", "web")
 		n := 0
 		for _, e := range writes {
@@ -328,7 +317,7 @@ func TestServeKubernetesAuthReviewsCached(t *testing.T) {
 		name := fmt.Sprintf("marker-%d", markers)
 		_, _, _ = b.c.KubectlErr("-n", "team-b", "get", "configmap", name)
 		n := -1
-		waitUntil(t, 30*time.Second, "the marker in the audit log", func() bool {
+		testutil.Eventually(t, 30*time.Second, "the marker in the audit log", func() bool {
 			count := 0
 			for _, e := range b.audit(t) {
 				switch {

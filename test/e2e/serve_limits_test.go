@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -29,7 +30,7 @@ func TestServeStreamsCappedProbesAnswer(t *testing.T) {
 	createDeployment(t, ns, "web", 1)
 	p := startServeUnder(t, []string{"prlimit", "--nofile=100:160", "--"}, nil)
 	var m []string
-	waitUntil(t, time.Minute, "serve's log to name its maxStreams", func() bool {
+	testutil.Eventually(t, time.Minute, "serve's log to name its maxStreams", func() bool {
 		m = regexp.MustCompile(`maxStreams=(\d+)`).FindStringSubmatch(p.stderr.String())
 		return m != nil
 	})
@@ -149,7 +150,7 @@ func TestServeNoInformerForUncheckedNamespaces(t *testing.T) {
 		_ = cs.RbacV1().ClusterRoles().Delete(context.Background(), ns+"-watcher", metav1.DeleteOptions{})
 	})
 	watcherConfig := serviceAccountKubeconfig(t, ns, "watcher")
-	waitUntil(t, 30*time.Second, "the watcher to list deployments everywhere", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the watcher to list deployments everywhere", func() bool {
 		_, _, err := testbed.KubectlErr("--kubeconfig", watcherConfig, "get", "deployments", "-A")
 		return err == nil
 	})
@@ -183,7 +184,7 @@ func TestServeNoInformerForUncheckedNamespaces(t *testing.T) {
 	if n := viewer.metric(t, "deploywatch_informers_running"); n != 1 {
 		t.Errorf("%v informers, want 1", n)
 	}
-	waitUntil(t, time.Minute, "the API server to count the one new watch", func() bool { return deploymentWatches(t) == watchesBefore+1 })
+	testutil.Eventually(t, time.Minute, "the API server to count the one new watch", func() bool { return deploymentWatches(t) == watchesBefore+1 })
 }
 
 // TestServeNamespaceListShared: a burst of GET /api/namespaces costs the

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -54,7 +55,7 @@ func TestServeBrowserUndo(t *testing.T) {
 	})
 	bad := testbed.FaultImage(testbed.FaultImagePull)
 	rolloutEdit(t, ns, "web", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = bad })
-	opsPoll(t, time.Minute, "the rollout to fail", func() bool { return opsFailed(opsGet(t, ns, "web")) })
+	testutil.Eventually(t, time.Minute, "the rollout to fail", func() bool { return opsFailed(opsGet(t, ns, "web")) })
 
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(randomHex(t)+"\n"), 0o600); err != nil {
@@ -80,7 +81,7 @@ func TestServeBrowserUndo(t *testing.T) {
 		t.Fatalf("asking for the confirmation changed the Deployment: image %s", d.Spec.Template.Spec.Containers[0].Image)
 	}
 	do("confirm", chromedp.Click(chromedp.CSS(`tr[data-detail-for="web"] button.confirm-undo`)))
-	waitUntil(t, 30*time.Second, "the undo to reach the cluster", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the undo to reach the cluster", func() bool {
 		d := opsGet(t, ns, "web")
 		return d.Spec.Template.Spec.Containers[0].Image == imageOld
 	})

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -51,7 +52,7 @@ func TestServeRolloutAPI(t *testing.T) {
 		t.Fatalf("the refused undo wrote: generation %d -> %d, images %s", theirs.Generation, d.Generation, opsImages(d))
 	}
 
-	opsPoll(t, time.Minute, "their change to roll out", func() bool { return rolloutSettled(opsGet(t, ns, "web")) })
+	testutil.Eventually(t, time.Minute, "their change to roll out", func() bool { return rolloutSettled(opsGet(t, ns, "web")) })
 	status, body = p.request(t, "GET", path+"history", "", nil)
 	if err := json.Unmarshal(body, &h); status != 200 || err != nil {
 		t.Fatalf("GET history: %d %s", status, body)

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -93,22 +93,6 @@ func TestServeManyClientsShareOneWatch(t *testing.T) {
 	}
 }
 
-// gatedConn is a client connection whose reads can be paused: a client
-// that stops reading, as a frozen browser tab does. Its receive buffer is
-// small, so the server's writes back up soon.
-type gatedConn struct {
-	net.Conn
-	paused atomic.Bool
-	resume chan struct{}
-}
-
-func (c *gatedConn) Read(b []byte) (int, error) {
-	if c.paused.Load() {
-		<-c.resume
-	}
-	return c.Conn.Read(b)
-}
-
 // TestServeStalledClientDelaysNobody: while one client stops reading, a
 // burst of changes reaches the other client in full; when the stalled one
 // reads again, it ends at the true state (its missed events coalesced: the
@@ -133,7 +117,7 @@ func TestServeStalledClientDelaysNobody(t *testing.T) {
 	}
 	p := startServe(t)
 
-	gate := &gatedConn{resume: make(chan struct{})}
+	gate := testutil.NewStalledConn(nil) // its receive buffer is small, so the server's writes back up soon
 	dialer := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
@@ -161,7 +145,7 @@ func TestServeStalledClientDelaysNobody(t *testing.T) {
 	go stalled.read()
 	stalledView := newDesired()
 	stalledView.apply(t, stalled.next(t, time.Minute))
-	gate.paused.Store(true) // from now on it reads nothing
+	gate.Stall() // from now on it reads nothing
 
 	live := p.openStream(t, ns, nil)
 	liveView := newDesired()
@@ -216,8 +200,7 @@ func TestServeStalledClientDelaysNobody(t *testing.T) {
 		t.Fatalf("serve counts %v clients, want the stalled one still connected", got)
 	}
 
-	gate.paused.Store(false)
-	close(gate.resume)
+	gate.Resume()
 	for !stalledView.equals(truth) {
 		select {
 		case ev, ok := <-stalled.events:

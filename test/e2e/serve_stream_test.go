@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -66,7 +67,7 @@ func TestServeStreamSnapshotThenKubectlChange(t *testing.T) {
 			Deployments map[string]int `json:"deployments"`
 		} `json:"namespaces"`
 	}
-	waitUntil(t, 30*time.Second, "the namespace list to count api as ScaledToZero", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the namespace list to count api as ScaledToZero", func() bool {
 		status, body := p.request(t, "GET", "/api/namespaces", "", nil)
 		if status != 200 || json.Unmarshal(body, &list) != nil {
 			t.Fatalf("/api/namespaces: %d %s", status, body)
@@ -159,19 +160,19 @@ func TestServeInformerStopsAfterLastClient(t *testing.T) {
 	if got := p.metric(t, "deploywatch_informers_running"); got != 1 {
 		t.Fatalf("informers with two clients: %v, want 1", got)
 	}
-	waitUntil(t, 30*time.Second, "one more deployment watch on the API server", func() bool { return deploymentWatches(t) == baseline+1 })
+	testutil.Eventually(t, 30*time.Second, "one more deployment watch on the API server", func() bool { return deploymentWatches(t) == baseline+1 })
 
 	a.close()
-	waitUntil(t, 30*time.Second, "one client left", func() bool { return p.metric(t, "deploywatch_sse_clients") == 1 })
+	testutil.Eventually(t, 30*time.Second, "one client left", func() bool { return p.metric(t, "deploywatch_sse_clients") == 1 })
 	if got := p.metric(t, "deploywatch_informers_running"); got != 1 {
 		t.Fatalf("informers with one client left: %v, want 1", got)
 	}
 	b.close()
-	waitUntil(t, 30*time.Second, "the informer to stop", func() bool { return p.metric(t, "deploywatch_informers_running") == 0 })
+	testutil.Eventually(t, 30*time.Second, "the informer to stop", func() bool { return p.metric(t, "deploywatch_informers_running") == 0 })
 	if got := p.metric(t, "deploywatch_sse_clients"); got != 0 {
 		t.Fatalf("clients after both left: %v", got)
 	}
-	waitUntil(t, 30*time.Second, "the API server's deployment watches back to the baseline", func() bool { return deploymentWatches(t) == baseline })
+	testutil.Eventually(t, 30*time.Second, "the API server's deployment watches back to the baseline", func() bool { return deploymentWatches(t) == baseline })
 }
 
 // TestServeGracefulShutdown: on SIGTERM every stream gets a last event
@@ -255,7 +256,7 @@ func TestServeStreamsOnBareHTTP1(t *testing.T) {
 						t.Fatalf("the stream did not end after the client's FIN: %v", err)
 					}
 				}
-				waitUntil(t, 30*time.Second, "the stream to be let go", func() bool { return p.metric(t, "deploywatch_sse_clients") == 0 })
+				testutil.Eventually(t, 30*time.Second, "the stream to be let go", func() bool { return p.metric(t, "deploywatch_sse_clients") == 0 })
 			})
 		}
 	}

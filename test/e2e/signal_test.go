@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -27,7 +28,7 @@ func TestSecondInterruptEndsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The shutdown has begun: /readyz fails while the listener stays open.
-	waitUntil(t, time.Minute, "/readyz to answer 503", func() bool {
+	testutil.Eventually(t, time.Minute, "/readyz to answer 503", func() bool {
 		status, _ := p.request(t, "GET", "/readyz", "", nil)
 		return status == 503
 	})

@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/client-go/util/retry"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 )
 
@@ -19,7 +20,7 @@ import (
 func proveSilence(t *testing.T, b *faultBed, w *watchProc, f *sseFollower, name string) {
 	t.Helper()
 	b.create(t, name, 1)
-	opsPoll(t, time.Minute, name+" to show in watch and serve", func() bool {
+	testutil.Eventually(t, time.Minute, name+" to show in watch and serve", func() bool {
 		_, inWatch := lastByName(w.allEvents())[name]
 		_, inStream := f.view()[name]
 		return inWatch && inStream
@@ -36,7 +37,7 @@ func proveSilence(t *testing.T, b *faultBed, w *watchProc, f *sseFollower, name 
 		}
 		return false
 	}
-	opsPoll(t, time.Minute, name+"'s scale to show in watch and serve", func() bool {
+	testutil.Eventually(t, time.Minute, name+"'s scale to show in watch and serve", func() bool {
 		return scaled(w.allEvents()) && scaled(f.all())
 	})
 }

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -27,21 +28,8 @@ func TestTestbedRollsOutADeployment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	labels := map[string]string{"app": "web"}
-	replicas := int32(3)
-	_, err := cs.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					Containers: []corev1.Container{{Name: "web", Image: "registry.k8s.io/pause:3.10"}},
-				},
-			},
-		},
-	}, metav1.CreateOptions{})
+	_, err := cs.AppsV1().Deployments(ns).Create(ctx, testutil.Deployment("web", testutil.Replicas(3),
+		testutil.Containers(corev1.Container{Name: "web", Image: testutil.PauseImage})), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create deployment: %v", err)
 	}

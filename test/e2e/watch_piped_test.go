@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -30,7 +31,7 @@ func TestWatchPipedTableSkipsRepeatedRows(t *testing.T) {
 	table := startWatch(t, "watch", ns)
 	ndjson := startWatch(t, "watch", ns, "-o", "ndjson")
 	ndjson.waitEvent(t, "dup", "is listed Running", func(e deployment.Event) bool { return e.Status == deployment.Running })
-	opsPoll(t, time.Minute, "the table's first row", func() bool { return len(tableRows(table, "dup")) == 1 })
+	testutil.Eventually(t, time.Minute, "the table's first row", func() bool { return len(tableRows(table, "dup")) == 1 })
 
 	deployments := testbed.Clientset(t).AppsV1().Deployments(ns)
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -45,7 +46,7 @@ func TestWatchPipedTableSkipsRepeatedRows(t *testing.T) {
 		return slices.Equal(e.Changed, []string{"replicas.unavailable"})
 	})
 	testbed.Kubectl(t, "-n", ns, "scale", "deployment/dup", "--replicas=2")
-	opsPoll(t, time.Minute, "the table's row of the scale", func() bool {
+	testutil.Eventually(t, time.Minute, "the table's row of the scale", func() bool {
 		rows := tableRows(table, "dup")
 		return len(rows) > 1 && strings.Contains(rows[len(rows)-1], "/2")
 	})
@@ -95,7 +96,7 @@ func TestWatchFirstTableSorted(t *testing.T) {
 	table := startWatch(t, "-A", "-l", label)
 	ndjson := startWatch(t, "-A", "-l", label, "-o", "ndjson")
 	var rows []string
-	opsPoll(t, time.Minute, "the first table's 12 rows", func() bool {
+	testutil.Eventually(t, time.Minute, "the first table's 12 rows", func() bool {
 		rows = nil
 		for _, l := range table.output()[min(1, len(table.output())):] {
 			if f := strings.Fields(l); len(f) > 1 {
@@ -108,7 +109,7 @@ func TestWatchFirstTableSorted(t *testing.T) {
 		t.Errorf("the first table's rows:\n%v\nwant\n%v", rows, want)
 	}
 	var added []string
-	opsPoll(t, time.Minute, "12 ADDED lines", func() bool {
+	testutil.Eventually(t, time.Minute, "12 ADDED lines", func() bool {
 		ndjson.mu.Lock()
 		defer ndjson.mu.Unlock()
 		added = nil
@@ -161,7 +162,7 @@ func TestWatchInitialFalseTableAligns(t *testing.T) {
 	}
 	testbed.Kubectl(t, "-n", ns, "scale", "deployment/a", "--replicas=2")
 	testbed.Kubectl(t, "-n", ns, "scale", "deployment/"+long, "--replicas=2")
-	opsPoll(t, time.Minute, "rows for a and "+long, func() bool { return has("a") && has(long) })
+	testutil.Eventually(t, time.Minute, "rows for a and "+long, func() bool { return has("a") && has(long) })
 
 	lines := table.output()
 	if !strings.HasPrefix(lines[0], "NAME ") {

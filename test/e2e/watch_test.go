@@ -18,6 +18,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
@@ -112,7 +113,7 @@ func (p *watchProc) eventsOf(name string) []deployment.Event {
 func (p *watchProc) waitEvent(t *testing.T, name, what string, cond func(deployment.Event) bool) deployment.Event {
 	t.Helper()
 	var found deployment.Event
-	opsPoll(t, 90*time.Second, fmt.Sprintf("an event where %s %s", name, what), func() bool {
+	testutil.Eventually(t, 90*time.Second, fmt.Sprintf("an event where %s %s", name, what), func() bool {
 		for _, e := range p.eventsOf(name) {
 			if cond(e) {
 				found = e
@@ -213,7 +214,7 @@ func TestWatchNDJSONFollowsARollout(t *testing.T) {
 	w.waitEvent(t, "api", "is deleted", func(e deployment.Event) bool { return e.Type == deployment.Deleted })
 
 	// The last event of web ends at the truth, once the controllers are done.
-	opsPoll(t, time.Minute, "web's last event to match the API server", func() bool {
+	testutil.Eventually(t, time.Minute, "web's last event to match the API server", func() bool {
 		evs := w.eventsOf("web")
 		return matchesTruth(evs[len(evs)-1], opsGet(t, ns, "web")) == ""
 	})

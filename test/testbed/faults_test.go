@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
 
@@ -271,19 +272,11 @@ func TestFaults(t *testing.T) {
 	t.Run("init-crash by set-image of the init container", func(t *testing.T) {
 		t.Parallel()
 		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)
-		d, err := cs.AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: "web"},
-			Spec: appsv1.DeploymentSpec{
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-					Spec: corev1.PodSpec{
-						InitContainers: []corev1.Container{{Name: "migrate", Image: ordinaryImage}},
-						Containers:     []corev1.Container{{Name: "web", Image: ordinaryImage}},
-					},
-				},
-			},
-		}, metav1.CreateOptions{})
+		d, err := cs.AppsV1().Deployments(ns).Create(context.Background(), testutil.Deployment("web",
+			testutil.PodSpec(func(s *corev1.PodSpec) {
+				s.InitContainers = []corev1.Container{{Name: "migrate", Image: ordinaryImage}}
+				s.Containers = []corev1.Container{{Name: "web", Image: ordinaryImage}}
+			})), metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -512,18 +505,8 @@ func createPod(t *testing.T, cs kubernetes.Interface, ns, name string, labels ma
 
 func createDeployment(t *testing.T, cs kubernetes.Interface, ns, name string, labels map[string]string, image string, replicas int32) *appsv1.Deployment {
 	t.Helper()
-	podLabels := map[string]string{"app": name}
-	for k, v := range labels {
-		podLabels[k] = v
-	}
-	d, err := cs.AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: podLabels}, Spec: podSpec(image)},
-		},
-	}, metav1.CreateOptions{})
+	d, err := cs.AppsV1().Deployments(ns).Create(context.Background(), testutil.Deployment(name, testutil.Replicas(replicas),
+		testutil.Labels(labels), testutil.PodSpec(func(s *corev1.PodSpec) { *s = podSpec(image) })), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

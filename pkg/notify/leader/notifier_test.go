@@ -22,6 +22,7 @@ import (
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
 )
@@ -36,14 +37,7 @@ func (fakeApps) IsWatchListSemanticsUnSupported() bool { return true }
 
 // deploymentIn builds a Deployment that Classify reads as status.
 func deploymentIn(ns, name string, status deployment.Status) *appsv1.Deployment {
-	one := int32(1)
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + name), Generation: 1},
-		Spec: appsv1.DeploymentSpec{Replicas: &one, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-			Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
-			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"}}},
-	}
+	d := testutil.Deployment(name, testutil.Namespace(ns), testutil.Image("app:1"), testutil.Observed(1))
 	switch status {
 	case deployment.Failed:
 		d.Status.ReadyReplicas, d.Status.AvailableReplicas = 0, 0
@@ -82,7 +76,7 @@ func newReplica(t *testing.T, cs *fake.Clientset, url, identity string, on ...we
 func startNotifier(t *testing.T, n *Notifier) {
 	t.Helper()
 	startReplica(t, n, context.Background())
-	eventually(t, "leading", n.isLeading)
+	testutil.Eventually(t, 30*time.Second, "leading", n.isLeading)
 }
 
 // startReplica starts n until the test or ctx ends, without waiting for it
@@ -95,17 +89,6 @@ func startReplica(t *testing.T, n *Notifier, ctx context.Context) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); n.Wait() })
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 30s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // records reads every shard's records, by key.
@@ -155,15 +138,15 @@ func TestNotifierSendsOncePerTransition(t *testing.T) {
 	r := newReceiver(t)
 	n := newTestNotifier(t, cs, r.srv.URL)
 	startNotifier(t, n)
-	eventually(t, "the baseline record", func() bool { return records(t, cs)["shop_web"].Status == deployment.Running })
+	testutil.Eventually(t, 30*time.Second, "the baseline record", func() bool { return records(t, cs)["shop_web"].Status == deployment.Running })
 
 	setStatus(t, cs, deployment.Progressing) // started: not selected, recorded
-	eventually(t, "Progressing recorded", func() bool { return records(t, cs)["shop_web"].Status == deployment.Progressing })
+	testutil.Eventually(t, 30*time.Second, "Progressing recorded", func() bool { return records(t, cs)["shop_web"].Status == deployment.Progressing })
 	setStatus(t, cs, deployment.Failed)
-	eventually(t, "the failed message", func() bool { return len(r.messages()) == 1 })
+	testutil.Eventually(t, 30*time.Second, "the failed message", func() bool { return len(r.messages()) == 1 })
 	setStatus(t, cs, deployment.Running)
-	eventually(t, "the recovered message", func() bool { return len(r.messages()) == 2 })
-	eventually(t, "the delivery recorded", func() bool { return len(records(t, cs)["shop_web"].Pending) == 0 })
+	testutil.Eventually(t, 30*time.Second, "the recovered message", func() bool { return len(r.messages()) == 2 })
+	testutil.Eventually(t, 30*time.Second, "the delivery recorded", func() bool { return len(records(t, cs)["shop_web"].Pending) == 0 })
 
 	got := r.messages()
 	if got[0].Kind != webhook.Failed || got[0].OldStatus != deployment.Progressing || got[0].NewStatus != deployment.Failed ||
@@ -216,8 +199,8 @@ func TestNotifierCatchesUpAndResends(t *testing.T) {
 	r := newReceiver(t)
 	n := newTestNotifier(t, cs, r.srv.URL, webhook.Failed, webhook.Recovered, webhook.Completed)
 	startNotifier(t, n)
-	eventually(t, "three messages", func() bool { return len(r.messages()) >= 3 })
-	eventually(t, "no record pending", func() bool {
+	testutil.Eventually(t, 30*time.Second, "three messages", func() bool { return len(r.messages()) >= 3 })
+	testutil.Eventually(t, 30*time.Second, "no record pending", func() bool {
 		for _, r := range records(t, cs) {
 			if len(r.Pending) > 0 {
 				return false
@@ -321,7 +304,7 @@ func TestNotifierResendsAStaleLeadersClaim(t *testing.T) {
 		t.Fatalf("%d messages queued after a deposed leader claimed the transition and abandoned it; want its claim resent, once", q)
 	}
 	runSender(t, n)
-	eventually(t, "the resent message", func() bool { return len(r.messages()) == 1 })
+	testutil.Eventually(t, 30*time.Second, "the resent message", func() bool { return len(r.messages()) == 1 })
 	if m := r.messages()[0]; m.ID != stale.ID || m.Seq != 7 || m.Term != 1 || m.Leader != "replica-0" {
 		t.Errorf("resent %+v; want the stale leader's claim as it was", m)
 	}
@@ -489,7 +472,7 @@ func TestAwaitEndStopsARunThatRetookTheLease(t *testing.T) {
 		}
 		return c
 	}
-	eventually(t, "three reads of the Lease", func() bool { return gets() >= 3 })
+	testutil.Eventually(t, 30*time.Second, "three reads of the Lease", func() bool { return gets() >= 3 })
 	select {
 	case <-cancelled:
 		t.Fatal("the run was cancelled while another replica held the Lease")
@@ -577,20 +560,20 @@ func TestNewLeaderResendsWhatTheDeadLeaderDelivered(t *testing.T) {
 	defer kill()
 	first.sender = &dyingSender{sender: first.sender, die: kill}
 	startReplica(t, first, ctx)
-	eventually(t, "replica-1 to lead", first.isLeading)
-	eventually(t, "the baseline record", func() bool { return records(t, cs)["shop_web"].Status == deployment.Running })
+	testutil.Eventually(t, 30*time.Second, "replica-1 to lead", first.isLeading)
+	testutil.Eventually(t, 30*time.Second, "the baseline record", func() bool { return records(t, cs)["shop_web"].Status == deployment.Running })
 	second := newReplica(t, cs, r.srv.URL, "replica-2")
 	startReplica(t, second, context.Background())
 
 	setStatus(t, cs, deployment.Failed)
-	eventually(t, "the failed message", func() bool { return len(r.messages()) >= 1 })
+	testutil.Eventually(t, 30*time.Second, "the failed message", func() bool { return len(r.messages()) >= 1 })
 	first.Wait() // dead: it has stopped, and released the Lease
 	if rec := records(t, cs)["shop_web"]; rec.Status != deployment.Failed || len(rec.Pending) != 1 {
 		t.Fatalf("record %+v after replica-1 died; want its claim still pending (else the test missed the window)", rec)
 	}
-	eventually(t, "replica-2 to lead", second.isLeading)
-	eventually(t, "the resend", func() bool { return len(r.messages()) >= 2 })
-	eventually(t, "the delivery recorded", func() bool { return len(records(t, cs)["shop_web"].Pending) == 0 })
+	testutil.Eventually(t, 30*time.Second, "replica-2 to lead", second.isLeading)
+	testutil.Eventually(t, 30*time.Second, "the resend", func() bool { return len(r.messages()) >= 2 })
+	testutil.Eventually(t, 30*time.Second, "the delivery recorded", func() bool { return len(records(t, cs)["shop_web"].Pending) == 0 })
 
 	got, keys := r.messages(), r.idempotencyKeys()
 	if len(got) != 2 || got[0].Kind != webhook.Failed {

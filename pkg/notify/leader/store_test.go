@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
 )
@@ -80,11 +82,11 @@ func TestStateHoldsTenThousandDeployments(t *testing.T) {
 	r := newReceiver(t)
 	n := newTestNotifier(t, cs, r.srv.URL)
 	startNotifier(t, n)
-	eventually(t, "the failed message of payments-api-00042", func() bool { return len(r.messages()) >= 1 })
+	testutil.Eventually(t, 30*time.Second, "the failed message of payments-api-00042", func() bool { return len(r.messages()) >= 1 })
 	if got := r.messages(); len(got) != 1 || got[0].Deployment != "payments-api-00042" || got[0].Kind != webhook.Failed {
 		t.Fatalf("messages %v; want one failed of payments-api-00042", kinds(got))
 	}
-	eventually(t, "every Deployment recorded", func() bool {
+	testutil.Eventually(t, 30*time.Second, "every Deployment recorded", func() bool {
 		recorded := 0
 		for _, cm := range stateConfigMaps(t, cs) {
 			recorded += len(cm.Data)
@@ -110,5 +112,5 @@ func TestStateHoldsTenThousandDeployments(t *testing.T) {
 	if _, err := cs.AppsV1().Deployments("shop").Update(context.Background(), failed, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the failed message of payments-api-09999", func() bool { return len(r.messages()) >= 2 })
+	testutil.Eventually(t, 30*time.Second, "the failed message of payments-api-09999", func() bool { return len(r.messages()) >= 2 })
 }
