@@ -1,6 +1,8 @@
 package tracker
 
 import (
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
+
 	"context"
 	"errors"
 	"fmt"
@@ -151,7 +153,7 @@ func startServing(t *testing.T, objs ...runtime.Object) *servingRig {
 	r.stop = stop
 	t.Cleanup(stop)
 	// Writes between an informer's list and its watch are lost on fakes.
-	waitFor(t, "every watch", func() bool {
+	testutil.Eventually(t, 10*time.Second, "every watch", func() bool {
 		n := 0
 		watching.Range(func(any, any) bool { n++; return true })
 		return n == 4
@@ -201,7 +203,7 @@ func (r *servingRig) settle() {
 	if _, err := r.client.AppsV1().Deployments("shop").Create(context.Background(), newDeployment(name, 0, "x"), metav1.CreateOptions{}); err != nil {
 		r.t.Fatal(err)
 	}
-	waitFor(r.t, name, func() bool {
+	testutil.Eventually(r.t, 10*time.Second, name, func() bool {
 		r.rec.mu.Lock()
 		defer r.rec.mu.Unlock()
 		return slices.ContainsFunc(r.rec.events, func(e deployment.Event) bool { return e.Name == name })
@@ -212,7 +214,7 @@ func (r *servingRig) settle() {
 func (r *servingRig) waitEvent(name, what string, cond func(deployment.Event) bool) deployment.Event {
 	r.t.Helper()
 	var found deployment.Event
-	waitFor(r.t, name+" "+what, func() bool {
+	testutil.Eventually(r.t, 10*time.Second, name+" "+what, func() bool {
 		r.rec.mu.Lock()
 		defer r.rec.mu.Unlock()
 		for i := len(r.rec.events) - 1; i >= 0; i-- {
@@ -459,7 +461,7 @@ func TestBlueGreenSwitchToNoPod(t *testing.T) {
 	if _, err := svcs.Create(context.Background(), service("typo", map[string]string{"app": "shpo"}), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the Service's own gap", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the Service's own gap", func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return len(r.svcGaps) > 0 && len(r.svcGaps[len(r.svcGaps)-1]) == 1
@@ -470,7 +472,7 @@ func TestBlueGreenSwitchToNoPod(t *testing.T) {
 	if err := svcs.Delete(context.Background(), "typo", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the Service's gap to end", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the Service's gap to end", func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return len(r.svcGaps[len(r.svcGaps)-1]) == 0

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
+
 	"context"
 	"fmt"
 	"slices"
@@ -41,7 +43,7 @@ func benchServing(t *testing.T, r *report) {
 	ctx := context.Background()
 	t0 := time.Now()
 	createMany(t, cs, "srv", namespaces, perNS, func(int) int32 { return 1 })
-	waitFor(t, 15*time.Minute, fmt.Sprintf("%d pods to run", total), func() bool {
+	testutil.Eventually(t, 15*time.Minute, fmt.Sprintf("%d pods to run", total), func() bool {
 		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running", ResourceVersion: "0"})
 		return err == nil && len(pods.Items) >= total
 	})
@@ -75,7 +77,7 @@ func benchServing(t *testing.T, r *report) {
 
 	t1 := time.Now()
 	createServices(t, cs, "srv", namespaces, perNS)
-	waitFor(t, 15*time.Minute, fmt.Sprintf("%d EndpointSlices with a ready endpoint", total), func() bool {
+	testutil.Eventually(t, 15*time.Minute, fmt.Sprintf("%d EndpointSlices with a ready endpoint", total), func() bool {
 		list, err := cs.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName, ResourceVersion: "0"})
 		if err != nil {
 			return false
@@ -119,7 +121,7 @@ func timeToView(t *testing.T, c *testbed.Cluster, args []string, want int64) (ti
 			hwm.Store(procStatus(cmd.Process.Pid, "VmHWM"))
 		}
 	})
-	waitFor(t, 5*time.Minute, fmt.Sprintf("%v to print %d lines (%d so far; stderr %s)", args, want, count.Load(), p.stderr.String()),
+	testutil.Eventually(t, 5*time.Minute, fmt.Sprintf("%v to print %d lines (%d so far; stderr %s)", args, want, count.Load(), p.stderr.String()),
 		func() bool { return doneAt.Load() != 0 })
 	p.stop()
 	return time.Unix(0, doneAt.Load()).Sub(start), hwm.Load()

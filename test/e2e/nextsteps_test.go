@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
+
 	"context"
 	"slices"
 	"strings"
@@ -183,7 +185,7 @@ func TestNextStepsWaitFailedSaysUndo(t *testing.T) {
 	if res := runStep(t, f.steps[0]); res.code != 0 || !strings.Contains(res.stdout, "deployment.apps/api rolled back") {
 		t.Fatalf("%s: exit %d, stdout %q", f.steps[0], res.code, res.stdout)
 	}
-	opsPoll(t, 2*time.Minute, "api to roll back to its first image", func() bool {
+	testutil.Eventually(t, 2*time.Minute, "api to roll back to its first image", func() bool {
 		d := opsGet(t, ns, "api")
 		return opsRolledOut(d) && d.Spec.Template.Spec.Containers[0].Image == "registry.k8s.io/pause:3.10"
 	})
@@ -200,7 +202,7 @@ func TestNextStepsCreatedPaused(t *testing.T) {
 
 	testbed.Kubectl(t, "-n", ns, "scale", "deployment/db", "--replicas=5")
 	var d *appsv1.Deployment
-	opsPoll(t, time.Minute, "the controller to observe the scale", func() bool {
+	testutil.Eventually(t, time.Minute, "the controller to observe the scale", func() bool {
 		d = opsGet(t, ns, "db")
 		return d.Status.ObservedGeneration >= d.Generation && *d.Spec.Replicas == 5
 	})

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
+
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -150,7 +152,7 @@ func TestServeKubernetesAuthStreamEndsWithItsToken(t *testing.T) {
 	p2 := startServeEnv(t, []string{"KUBECONFIG=" + serviceAccountKubeconfigOf(t, b.c, "deploywatch", "deploywatch")}, "--auth=kubernetes", "--max-stream-life=2s")
 	es := startEventSource(t, p2.base+"/api/namespaces/team-a/deployments/stream", b.tokens["bob"])
 	var lastID string
-	waitUntil(t, time.Minute, "two reconnects at the end of the streams' life, and a third connection", func() bool {
+	testutil.Eventually(t, time.Minute, "two reconnects at the end of the streams' life, and a third connection", func() bool {
 		reconnects, opens := 0, 0
 		for _, l := range es.seen() {
 			switch l.Type {
@@ -167,7 +169,7 @@ func TestServeKubernetesAuthStreamEndsWithItsToken(t *testing.T) {
 		return reconnects >= 2 && opens >= 3
 	})
 	b.c.Kubectl(t, "-n", "team-a", "scale", "deployment/web", "--replicas=4")
-	waitUntil(t, time.Minute, "the resumed client to see the scale", func() bool {
+	testutil.Eventually(t, time.Minute, "the resumed client to see the scale", func() bool {
 		return es.view()["web"].Replicas.Desired == 4
 	})
 	if !es.alive() {
@@ -189,7 +191,7 @@ func TestServeReadyzNeedsReadAccess(t *testing.T) {
 	apiErr(t, "/readyz of an identity that may read nothing", status, body, 503, "NoReadAccess")
 	c.Kubectl(t, "-n", ns, "create", "role", "read", "--verb=list,watch,get", "--resource=deployments.apps")
 	c.Kubectl(t, "-n", ns, "create", "rolebinding", "read", "--role=read", "--serviceaccount="+ns+":nobody")
-	waitUntil(t, time.Minute, "/readyz to be ready once the identity may list Deployments in its namespace", func() bool {
+	testutil.Eventually(t, time.Minute, "/readyz to be ready once the identity may list Deployments in its namespace", func() bool {
 		status, _ := p.request(t, "GET", "/readyz", "", nil)
 		return status == 200
 	})

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -50,7 +52,7 @@ func servingApp(t *testing.T, ns, name, svc string, labels, selector map[string]
 		return
 	}
 	createService(t, ns, svc, selector)
-	opsPoll(t, time.Minute, svc+" to have a ready endpoint", func() bool { return readyEndpoints(t, ns, svc) > 0 })
+	testutil.Eventually(t, time.Minute, svc+" to have a ready endpoint", func() bool { return readyEndpoints(t, ns, svc) > 0 })
 }
 
 func createService(t *testing.T, ns, name string, selector map[string]string) {
@@ -187,7 +189,7 @@ func TestServingGapDuringARollout(t *testing.T) {
 		s := servingOf(e, "api-svc")
 		return s != nil && s.Ready == 1 && s.Own == 1 && s.Floor == 0 && len(e.Gaps) == 0
 	})
-	opsPoll(t, time.Minute, "the wide table's first row", func() bool { return len(wide.output()) >= 2 })
+	testutil.Eventually(t, time.Minute, "the wide table's first row", func() bool { return len(wide.output()) >= 2 })
 
 	if r := opsRun(t, "-n", ns, "set-image", "api", "web="+slowImage); r.code != 0 {
 		t.Fatalf("set-image: exit %d: %s", r.code, r.stderr)
@@ -227,7 +229,7 @@ func TestServingGapDuringARollout(t *testing.T) {
 
 	// The piped wide table: a SERVING column naming the Service, the gap
 	// first in MESSAGE while it lasts, its cost once it ended.
-	opsPoll(t, time.Minute, "the wide table's rows of the gap", func() bool {
+	testutil.Eventually(t, time.Minute, "the wide table's rows of the gap", func() bool {
 		out := strings.Join(wide.output(), "\n")
 		return strings.Contains(out, "last gap ") && strings.Contains(out, "api-svc: 0 of ")
 	})
@@ -281,7 +283,7 @@ func TestServingNoGapWithTheFixedSpec(t *testing.T) {
 	// The old pod's endpoint goes last: once the slices hold the new pod
 	// alone, ready, and a Deployment made afterwards is printed, every
 	// change before was seen.
-	opsPoll(t, time.Minute, "the slices to hold the new pod alone", func() bool {
+	testutil.Eventually(t, time.Minute, "the slices to hold the new pod alone", func() bool {
 		return readyEndpoints(t, ns, "api-svc") == 1 && endpointsOf(t, ns, "api-svc") == 1
 	})
 	opsDeployment(t, ns, "later", 0, false, nil)
@@ -330,7 +332,7 @@ func TestServingBlueGreenSwitch(t *testing.T) {
 		s := servingOf(e, "shop")
 		return s != nil && s.Ready == 1
 	})
-	opsPoll(t, time.Minute, "green's pod to have an endpoint address", func() bool {
+	testutil.Eventually(t, time.Minute, "green's pod to have an endpoint address", func() bool {
 		pods, _ := testbed.Clientset(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "color=green"})
 		return len(pods.Items) == 1 && pods.Items[0].Status.PodIP != ""
 	})
@@ -349,7 +351,7 @@ func TestServingBlueGreenSwitch(t *testing.T) {
 	after := func(name string, n int, what string, cond func(deployment.Event) bool) deployment.Event {
 		t.Helper()
 		var found deployment.Event
-		opsPoll(t, 90*time.Second, name+" "+what, func() bool {
+		testutil.Eventually(t, 90*time.Second, name+" "+what, func() bool {
 			evs := w.eventsOf(name)
 			for _, e := range evs[min(n, len(evs)):] {
 				if cond(e) {
@@ -390,7 +392,7 @@ func TestServingBlueGreenSwitch(t *testing.T) {
 
 	// Green scaled to zero: the switch leaves the Service with no pod.
 	testbed.Kubectl(t, "-n", ns, "scale", "deployment/green", "--replicas=0")
-	opsPoll(t, time.Minute, "green's pod to go", func() bool {
+	testutil.Eventually(t, time.Minute, "green's pod to go", func() bool {
 		pods, _ := testbed.Clientset(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "color=green"})
 		return len(pods.Items) == 0
 	})
