@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -24,6 +26,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
@@ -50,6 +53,8 @@ type ServeOptions struct {
 	Heartbeat       time.Duration
 	MaxStreamLife   time.Duration
 	MaxStreams      int
+	MaxConnections  int
+	TrustedProxies  []string
 	AllContexts     bool
 	WatchScope      string
 	notify          notifyOptions
@@ -124,6 +129,8 @@ gracefully within --shutdown-timeout.`,
 	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left (the cluster-wide watch: after the last viewer of any namespace); 0 stops it at once")
 	fs.StringVar(&o.WatchScope, "watch-scope", o.WatchScope, "how the Deployments (and the diagnosis's ReplicaSets, Pods and Events) are watched: cluster (one watch per resource for all namespaces, whatever the number viewed; refuses to start if this identity may not list and watch them cluster-wide), namespace (one watch per resource and viewed namespace) or auto (cluster when the identity may and --namespaces is not set, else namespace)")
 	fs.IntVar(&o.MaxStreams, "max-streams", o.MaxStreams, "most event streams open at once; more are told to reconnect later. 0 takes it from the limits: open files less 128 kept for probes and the API server, and half the cgroup memory limit at 64 KiB a stream")
+	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "most connections open at once that are not event streams (page, API, probes); beyond, 8 more serve one request each, a probe or a stream, and further ones wait in the backlog. 0 takes it from the open-file limit: what --max-streams and 40 kept for probes and the API server leave, at most 1024")
+	fs.StringSliceVar(&o.TrustedProxies, "trusted-proxies", o.TrustedProxies, "proxies (CIDRs or addresses, comma-separated) in front of serve, e.g. an Ingress controller's pods or 127.0.0.1 for kubectl port-forward: a request from one is counted, for the wrong-token budget, as from the rightmost address in X-Forwarded-For that is not a trusted proxy. Without it, every client behind a proxy shares one budget")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
 	fs.DurationVar(&o.MaxStreamLife, "max-stream-life", o.MaxStreamLife, "each event stream ends after this to twice this (at random), as the API server's watches do, with a reconnect event: its client comes back, resumes where it was and is checked afresh")
@@ -134,6 +141,9 @@ gracefully within --shutdown-timeout.`,
 
 // Complete builds the clients and reads the token file.
 func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
+	if v, capped := capKlogV(serveKlogMaxV); capped {
+		fmt.Fprintf(o.ErrOut, "warning: DEPLOYWATCH_KLOG_V=%d lowered to %d in serve: from 8, client-go logs request bodies, and a TokenReview's holds a user's token\n", v, serveKlogMaxV)
+	}
 	var err error
 	if o.contexts, err = severalContexts(o.configFlags, o.AllContexts); err != nil {
 		return err
@@ -269,6 +279,14 @@ func (o *ServeOptions) Validate() error {
 	if o.Linger < 0 {
 		problems = append(problems, fmt.Sprintf("--linger must not be negative, got %s", o.Linger))
 	}
+	for _, p := range o.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			problems = append(problems, fmt.Sprintf("invalid address %q in --trusted-proxies: give CIDRs or addresses, e.g. 10.0.0.0/8,127.0.0.1", p))
+		}
+	}
+	if o.MaxConnections < 0 {
+		problems = append(problems, fmt.Sprintf("--max-connections must not be negative, got %d; 0 takes it from the limits", o.MaxConnections))
+	}
 	if o.MaxStreams < 0 {
 		problems = append(problems, fmt.Sprintf("--max-streams must not be negative, got %d; 0 takes it from the limits", o.MaxStreams))
 	}
@@ -338,6 +356,15 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if maxStreams == 0 {
 		maxStreams = defaultMaxStreams(fileLimit(), memoryLimit())
 	}
+	maxConns := o.MaxConnections
+	if maxConns == 0 {
+		maxConns = defaultMaxConns(fileLimit(), maxStreams)
+	}
+	var proxies []netip.Prefix
+	for _, p := range o.TrustedProxies {
+		prefix, _ := parsePrefix(p) // Validate checked them
+		proxies = append(proxies, prefix)
+	}
 	contexts := o.contexts
 	if contexts == nil {
 		contexts = []contextClients{{clients: o.clients}}
@@ -390,6 +417,8 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			MaxStreamLife:    o.MaxStreamLife,
 			ShutdownDelay:    o.ShutdownDelay,
 			MaxStreams:       maxStreams,
+			MaxConns:         maxConns,
+			TrustedProxies:   proxies,
 			Logger:           clog,
 			Version:          version.Version,
 			Contexts:         names,
@@ -409,14 +438,14 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.Out, "Serving Deployments on %s\n", o.pageURL(ln.Addr()))
 	if names == nil {
-		log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host, "maxStreams", maxStreams)
+		log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host, "maxStreams", maxStreams, "maxConnections", maxConns)
 		return servers[0].Serve(ctx, ln, o.ShutdownTimeout)
 	}
 	all, err := server.NewContexts(names, servers)
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "contexts", names, "maxStreams", maxStreams)
+	log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "contexts", names, "maxStreams", maxStreams, "maxConnections", maxConns)
 	return all.Serve(ctx, ln, o.ShutdownTimeout)
 }
 
@@ -521,6 +550,59 @@ func defaultMaxStreams(openFiles uint64, memory int64) int {
 	}
 	if memory > 0 {
 		n = min(n, int(memory/2/streamBytes))
+	}
+	return max(n, 1)
+}
+
+// parsePrefix reads a CIDR, or an address as a prefix of itself alone.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// serveKlogMaxV caps client-go's logging in serve (DEPLOYWATCH_KLOG_V): from
+// 8 it logs request bodies, and with --auth=kubernetes a TokenReview's body
+// is a user's token. At 7, headers are logged with Authorization masked.
+const serveKlogMaxV = 7
+
+// capKlogV lowers klog's verbosity to max; it returns the verbosity found
+// and whether it was above.
+func capKlogV(max int) (int, bool) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	v, err := strconv.Atoi(fs.Lookup("v").Value.String())
+	if err != nil || v <= max {
+		return v, false
+	}
+	_ = fs.Set("v", strconv.Itoa(max))
+	return v, true
+}
+
+// Figures for the default --max-connections.
+const (
+	// otherFiles are kept beyond the streams and the connections: the
+	// probes' places (server.ProbeConns), the API server's connections,
+	// the listener, the log.
+	otherFiles = 32 + server.ProbeConns
+	// noLimitConns bounds the connections when the file limit is not known
+	// or high; each costs tens of KiB while it sends its headers.
+	noLimitConns = 1024
+)
+
+// defaultMaxConns bounds the connections that are not streams so that,
+// with every stream open as well, descriptors are left for the probes.
+func defaultMaxConns(openFiles uint64, maxStreams int) int {
+	n := noLimitConns
+	if openFiles > 0 {
+		n = min(n, int(openFiles)-maxStreams-otherFiles)
 	}
 	return max(n, 1)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"log/slog"
 	"net"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/klog/v2"
 )
 
 func TestServeValidate(t *testing.T) {
@@ -27,6 +29,8 @@ func TestServeValidate(t *testing.T) {
 		{"any free port", func(o *ServeOptions) { o.Address = "127.0.0.1:0" }, nil},
 		{"no port", func(o *ServeOptions) { o.Address = "127.0.0.1" }, []string{`invalid --address "127.0.0.1": use HOST:PORT`}},
 		{"bad port", func(o *ServeOptions) { o.Address = ":http" }, []string{"invalid port in --address"}},
+		{"trusted proxies", func(o *ServeOptions) { o.TrustedProxies = []string{"10.0.0.0/8", "127.0.0.1", "fd00::/8"} }, nil},
+		{"bad trusted proxy", func(o *ServeOptions) { o.TrustedProxies = []string{"ingress"} }, []string{`invalid address "ingress" in --trusted-proxies`}},
 		{"port too high", func(o *ServeOptions) { o.Address = ":70000" }, []string{"invalid port"}},
 		{"bad namespace", func(o *ServeOptions) { o.Namespaces = []string{"shop", "Bad_NS"} }, []string{`invalid namespace "Bad_NS" in --namespaces`}},
 		{"allowed hosts", func(o *ServeOptions) { o.AllowedHosts = []string{"dash.example.com", "10.0.0.7", "[fd00::1]"} }, nil},
@@ -136,6 +140,24 @@ func TestDefaultMaxStreams(t *testing.T) {
 	}
 }
 
+func TestDefaultMaxConns(t *testing.T) {
+	for _, tt := range []struct {
+		files   uint64
+		streams int
+		want    int
+	}{
+		{0, 10000, noLimitConns},       // no file limit known
+		{1 << 20, 10000, noLimitConns}, // plenty
+		{200, 100, 60},                 // 200 files, half of them streams
+		{1024, 896, 88},
+		{100, 100, 1}, // streams set by hand past the files: still one
+	} {
+		if got := defaultMaxConns(tt.files, tt.streams); got != tt.want {
+			t.Errorf("defaultMaxConns(%d, %d) = %d, want %d", tt.files, tt.streams, got, tt.want)
+		}
+	}
+}
+
 // TestServeWatchScope: which watch each --watch-scope gets, by what the
 // identity may do, as SelfSubjectAccessReviews answer.
 func TestServeWatchScope(t *testing.T) {
@@ -190,5 +212,23 @@ func TestServeWatchScope(t *testing.T) {
 				t.Fatalf("asked the API server = %v, want %v", asked, tt.reviews)
 			}
 		})
+	}
+}
+
+// TestCapKlogV: serve lowers client-go's verbosity to 7, below the level
+// that logs request bodies (a TokenReview's is a user's token).
+func TestCapKlogV(t *testing.T) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	t.Cleanup(func() { _ = fs.Set("v", "0") })
+	_ = fs.Set("v", "9")
+	if v, capped := capKlogV(serveKlogMaxV); v != 9 || !capped {
+		t.Fatalf("capKlogV at 9 = %d, %v; want 9, true", v, capped)
+	}
+	if klog.V(8).Enabled() || !klog.V(7).Enabled() {
+		t.Fatalf("after capKlogV: V(8) %v, V(7) %v; want false, true", klog.V(8).Enabled(), klog.V(7).Enabled())
+	}
+	if v, capped := capKlogV(serveKlogMaxV); v != 7 || capped {
+		t.Fatalf("capKlogV at 7 = %d, %v; want 7, false", v, capped)
 	}
 }

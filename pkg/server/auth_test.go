@@ -3,13 +3,16 @@ package server
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -301,5 +304,103 @@ func TestKubeAuthResourceNames(t *testing.T) {
 	}
 	if resp, e := k.do(t, "PUT", "/api/namespaces/shop/deployments/other/image", image, as("carol")); resp.StatusCode != 403 || !strings.Contains(e.Message, `"other"`) {
 		t.Errorf("carol sets other's image: %d %s, want 403 naming it", resp.StatusCode, e.Message)
+	}
+}
+
+// kubeSend sends GET /api/namespaces from remote, forwarded for xff (if
+// any), with token.
+func kubeSend(h http.Handler, remote, xff, token string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", "http://127.0.0.1/api/namespaces", nil)
+	req.RemoteAddr = remote
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestKubeAuthKnownGoodTokenPassesSpentBudget: behind one address (a
+// proxy not trusted), another client's wrong tokens spend the budget, yet
+// a token the API server accepted lately still gets through; a token never
+// accepted waits.
+func TestKubeAuthKnownGoodTokenPassesSpentBudget(t *testing.T) {
+	k := newKubeFixture(t)
+	h := k.srv.Handler()
+	if rec := kubeSend(h, "192.0.2.1:1000", "", "alice-token"); rec.Code != 200 {
+		t.Fatalf("alice: %d, want 200", rec.Code)
+	}
+	for i := range auth.FailureBurst {
+		if rec := kubeSend(h, "192.0.2.1:1001", "", "wrong"); rec.Code != 401 {
+			t.Fatalf("wrong token %d: %d, want 401", i+1, rec.Code)
+		}
+	}
+	if rec := kubeSend(h, "192.0.2.1:1002", "", "wrong"); rec.Code != 429 {
+		t.Fatalf("a wrong token beyond the budget: %d, want 429", rec.Code)
+	}
+	k.srv.kube.Now = func() time.Time { return time.Now().Add(auth.TokenReviewTTL) } // alice's review expired: reviewed again
+	before := k.count("create", "tokenreviews")
+	if rec := kubeSend(h, "192.0.2.1:1003", "", "alice-token"); rec.Code != 200 {
+		t.Fatalf("alice's token at the spent address: %d, want 200", rec.Code)
+	}
+	if n := k.count("create", "tokenreviews") - before; n != 1 {
+		t.Fatalf("alice's token passed with %d TokenReviews, want 1 (reviewed again)", n)
+	}
+	if rec := kubeSend(h, "192.0.2.1:1004", "", "bob-token"); rec.Code != 429 {
+		t.Fatalf("a token never accepted at the spent address: %d, want 429", rec.Code)
+	}
+}
+
+// TestKubeAuthTrustedProxies: behind a trusted proxy, each forwarded
+// client has its own budget.
+func TestKubeAuthTrustedProxies(t *testing.T) {
+	k := newKubeFixture(t)
+	k.srv.opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	h := k.srv.Handler()
+	for range auth.FailureBurst {
+		kubeSend(h, "127.0.0.1:1000", "192.0.2.1", "wrong")
+	}
+	if rec := kubeSend(h, "127.0.0.1:1000", "192.0.2.1", "wrong"); rec.Code != 429 {
+		t.Fatalf("the guesser behind the proxy: %d, want 429", rec.Code)
+	}
+	if rec := kubeSend(h, "127.0.0.1:1000", "192.0.2.2", "bob-token"); rec.Code != 200 {
+		t.Fatalf("another client behind the proxy: %d, want 200", rec.Code)
+	}
+	// A forwarded address from a client not trusted is its own address.
+	for range auth.FailureBurst {
+		kubeSend(h, "192.0.2.9:1000", "198.51.100.1", "wrong")
+	}
+	if rec := kubeSend(h, "192.0.2.9:1000", "198.51.100.2", "wrong"); rec.Code != 429 {
+		t.Fatalf("a client naming other addresses itself: %d, want 429", rec.Code)
+	}
+}
+
+// TestKubeAuthTokenReviewsCapped: many addresses, each within its budget,
+// get at most TokenReviewBurst TokenReviews at once; the rest are told to
+// retry, which spends none of their budget.
+func TestKubeAuthTokenReviewsCapped(t *testing.T) {
+	k := newKubeFixture(t)
+	k.srv.opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	frozen := time.Now()
+	k.srv.kube.Now = func() time.Time { return frozen }
+	h := k.srv.Handler()
+	busy := 0
+	for c := range 30 {
+		for range 10 {
+			switch rec := kubeSend(h, "127.0.0.1:1000", fmt.Sprintf("192.0.2.%d", c+1), "wrong"); rec.Code {
+			case 429:
+				busy++
+			case 401:
+			default:
+				t.Fatalf("a wrong token: %d", rec.Code)
+			}
+		}
+	}
+	if n := k.count("create", "tokenreviews"); n != auth.TokenReviewBurst {
+		t.Fatalf("300 wrong tokens from 30 addresses cost %d TokenReviews, want %d", n, auth.TokenReviewBurst)
+	}
+	if busy != 300-auth.TokenReviewBurst {
+		t.Fatalf("%d told to retry, want %d", busy, 300-auth.TokenReviewBurst)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 )
@@ -59,6 +60,11 @@ func (c *Contexts) Handler() http.Handler { return c.handler }
 // route strips /api/contexts/{name} from a served context's paths. The
 // name is one escaped path segment: kubeconfig context names may hold a
 // slash (EKS ARNs), sent as %2F.
+//
+// An API path with "..", "." or "//" is refused: the mux would answer it
+// with a redirect to its cleaned path, which is the default context's once
+// the prefix is stripped (or another context's), and a client that follows
+// redirects would act there with that context's identity.
 func (c *Contexts) route(w http.ResponseWriter, r *http.Request) {
 	escaped := r.URL.EscapedPath()
 	if rest, ok := strings.CutPrefix(escaped, contextsPrefix); ok {
@@ -67,16 +73,40 @@ func (c *Contexts) route(w http.ResponseWriter, r *http.Request) {
 		if s, served := c.servers[name]; err == nil && served {
 			rawPath := "/api/" + tail
 			path, err := url.PathUnescape(rawPath)
-			if err == nil {
+			if err == nil && cleanPath(path) {
 				r2 := r.Clone(r.Context())
 				r2.URL.Path, r2.URL.RawPath = path, rawPath
 				r2.RequestURI = r2.URL.RequestURI()
 				s.handler.ServeHTTP(w, r2)
 				return
 			}
+			c.refuseUnclean(w, r)
+			return
 		}
 	}
+	if strings.HasPrefix(r.URL.Path, "/api/") && !cleanPath(r.URL.Path) {
+		c.refuseUnclean(w, r)
+		return
+	}
 	c.all[0].handler.ServeHTTP(w, r)
+}
+
+// refuseUnclean answers 400 to an API path with an empty, "." or ".."
+// segment, with the default context's checks and log.
+func (c *Contexts) refuseUnclean(w http.ResponseWriter, r *http.Request) {
+	s := c.all[0]
+	s.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(http.StatusBadRequest, "BadRequest",
+			"the path %s has an empty, '.' or '..' segment; send it without them", r.URL.EscapedPath()))
+	})).ServeHTTP(w, r)
+}
+
+// cleanPath reports whether an unescaped path has no empty, "." or ".."
+// segment (a trailing slash is fine): a path the mux serves without a
+// redirect to its cleaned form.
+func cleanPath(p string) bool {
+	c := path.Clean(p)
+	return c == p || c+"/" == p
 }
 
 // Serve serves every context on ln until ctx ends, then shuts all of them

@@ -162,3 +162,38 @@ func TestContextsShareTheWrongTokenBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestContextsUncleanPathsRefused: a path with "..", "." or "//" under a
+// context is refused, never redirected to the cleaned path, which would be
+// another context's: a client following the redirect would change east
+// through a request for west.
+func TestContextsUncleanPathsRefused(t *testing.T) {
+	f, clients := newContextsFixture(t, "west")
+	body := `{"container": "web", "image": "nginx:2"}`
+	for _, path := range []string{
+		"/api/contexts/west/namespaces/other/../shop/deployments/web-east/image",
+		"/api/contexts/west/namespaces/other/%2e%2e/shop/deployments/web-east/image",
+		"/api/contexts/west/namespaces/other%2F..%2Fshop/deployments/web-east/image",
+		"/api/contexts/west//namespaces/shop/deployments/web-east/image",
+		"/api/contexts/west/./namespaces/shop/deployments/web-east/image",
+		"/api/contexts/north/../../namespaces/shop/deployments/web-east/image",
+		"/api/contexts/..%2F/namespaces/shop/deployments/web-east/image",
+		"/api/namespaces/x/../../contexts/west/namespaces/shop/deployments/web-west/image",
+	} {
+		resp, e := f.do(t, http.MethodPut, path, body, nil) // the test client follows redirects
+		if resp.StatusCode != http.StatusBadRequest || e.Reason != "BadRequest" || resp.Request.URL.EscapedPath() != path {
+			t.Errorf("PUT %s = %d %q at %s, want 400 BadRequest without a redirect", path, resp.StatusCode, e.Reason, resp.Request.URL.EscapedPath())
+		}
+	}
+	for name, client := range clients {
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "update" || a.GetVerb() == "patch" {
+				t.Fatalf("%s was changed: %v", name, a)
+			}
+		}
+	}
+	// A trailing slash is no redirect to elsewhere: still west's.
+	if got := deploymentNames(t, f, "/api/contexts/west/namespaces/shop/deployments"); len(got) != 1 || got[0] != "web-west" {
+		t.Fatalf("west's list = %v", got)
+	}
+}

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,14 +26,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 // servers (the first one's options and logger apply) as Server.Serve says.
 func serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration, handler http.Handler, servers []*Server) error {
 	first := servers[0]
+	conns := newConnCap(first.opts.MaxConns)
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           conns.handler(first, handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		// No WriteTimeout: it would cut every stream. Each write to a stream
-		// has its own deadline instead (Options.WriteTimeout).
-		ErrorLog: slog.NewLogLogger(first.log.Handler(), slog.LevelWarn),
+		MaxHeaderBytes:    MaxHeaderBytes,
+		// No WriteTimeout: it would cut every stream. Each response gets a
+		// write deadline instead (connCap.handler), which a stream renews
+		// before its writes (Options.WriteTimeout).
+		ErrorLog:    slog.NewLogLogger(first.log.Handler(), slog.LevelWarn),
+		ConnContext: conns.accepted,
+		ConnState:   conns.state,
 	}
 	// Shutdown closes the listeners, then calls these: the streams end only
 	// once no new one can start.
@@ -39,7 +47,9 @@ func serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration, 
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(&smallSendBuffer{Listener: ln, size: first.opts.SendBuffer}) }()
+	go func() {
+		served <- srv.Serve(conns.listener(&smallSendBuffer{Listener: ln, size: first.opts.SendBuffer}))
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
@@ -91,4 +101,115 @@ func (l *smallSendBuffer) Accept() (net.Conn, error) {
 		_ = tcp.SetWriteBuffer(l.size) // best effort: the default only costs memory
 	}
 	return c, err
+}
+
+// MaxHeaderBytes bounds a request's headers (net/http answers 431 beyond):
+// at Go's default of 1 MiB, a few hundred connections sending headers cost
+// hundreds of MiB.
+const MaxHeaderBytes = 32 << 10
+
+// ProbeConns are the connections kept beyond Options.MaxConns for the
+// probes (and streams): on them only /healthz, /readyz and streams are
+// answered, one request each, so a server whose connections are all taken
+// still answers its health checks.
+const ProbeConns = 8
+
+// connCap counts the connections net/http holds (a stream's, once it left
+// net/http, counts in --max-streams instead) and bounds them, so that
+// clients that hold connections without reading cannot take every file
+// descriptor. Beyond max, a connection serves one request, and only a
+// probe or a stream (which leaves net/http, or is told at once to come
+// back later); at max+ProbeConns, no connection is accepted until one
+// closes: the next ones wait in the kernel's backlog, holding no
+// descriptor of serve's.
+type connCap struct {
+	max   int           // 0: no bound
+	open  atomic.Int64  // connections accepted and not yet closed or hijacked
+	slots chan struct{} // one per connection open; nil without a bound
+}
+
+type spareConnKey struct{}
+
+func newConnCap(max int) *connCap {
+	c := &connCap{max: max}
+	if max > 0 {
+		c.slots = make(chan struct{}, max+ProbeConns)
+	}
+	return c
+}
+
+// listener waits for a place before each Accept.
+func (c *connCap) listener(ln net.Listener) net.Listener {
+	if c.slots == nil {
+		return ln
+	}
+	return &capListener{Listener: ln, cap: c, closed: make(chan struct{})}
+}
+
+type capListener struct {
+	net.Listener
+	cap    *connCap
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	select {
+	case l.cap.slots <- struct{}{}:
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		<-l.cap.slots
+	}
+	return conn, err
+}
+
+func (l *capListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// accepted marks a connection beyond max (http.Server.ConnContext).
+func (c *connCap) accepted(ctx context.Context, _ net.Conn) context.Context {
+	if n := c.open.Add(1); c.max > 0 && n > int64(c.max) {
+		return context.WithValue(ctx, spareConnKey{}, true)
+	}
+	return ctx
+}
+
+// state gives a connection's place back when it closes or a stream takes
+// it off net/http (http.Server.ConnState): each connection ends once, in
+// one of the two.
+func (c *connCap) state(_ net.Conn, st http.ConnState) {
+	if st != http.StateClosed && st != http.StateHijacked {
+		return
+	}
+	c.open.Add(-1)
+	select {
+	case <-c.slots:
+	default: // none taken: no bound
+	}
+}
+
+// handler gives every response a write deadline, so that a client that
+// stops reading (pipelining requests it never reads, say) loses its
+// connection within Options.WriteTimeout, and limits a connection beyond
+// the cap to one probe or stream.
+func (c *connCap) handler(s *Server, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		if spare, _ := r.Context().Value(spareConnKey{}).(bool); spare {
+			w.Header().Set("Connection", "close") // one request: pipelining holds no spare place
+			if r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !strings.HasSuffix(r.URL.Path, "/deployments/stream") {
+				w.Header().Set("Retry-After", "1")
+				// Not writeError: it logs every 5xx, and these come in floods.
+				s.writeJSON(w, http.StatusServiceUnavailable, errorf(http.StatusServiceUnavailable, "TooManyConnections",
+					"this server has %d connections open, its most (--max-connections); retry later", c.max))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
+
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -135,5 +138,137 @@ func TestShutdownSpreadsTheRetry(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// servingWith serves on a real listener with opts (Client, Hub, Token and
+// Addr filled in) and returns its base URL.
+func servingWith(t *testing.T, opts Options) string {
+	t.Helper()
+	client := newClient(namespaceObj("shop"), newDeployment("shop", "web", 1))
+	h := hub.New(fakeApps{client.AppsV1()}, hub.Options{})
+	t.Cleanup(h.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Client, opts.Hub, opts.Token, opts.Addr = client, h, testToken, ln.Addr()
+	srv, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, 5*time.Second) }()
+	t.Cleanup(func() { cancel(); <-done }) //nolint:errcheck // Serve's error after cancel says only that it stopped
+	return "http://" + ln.Addr().String()
+}
+
+// pipelineUnread opens a connection with a small receive buffer, sends n
+// requests for the page's script at once and never reads the answers.
+func pipelineUnread(t *testing.T, base string, n int) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	host := strings.TrimPrefix(base, "http://")
+	req := "GET /app.js HTTP/1.1\r\nHost: " + host + "\r\n\r\n"
+	if _, err := conn.Write([]byte(strings.Repeat(req, n))); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// fresh sends one request on a new connection.
+func fresh(t *testing.T, method, url string, header http.Header) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestConnectionsCappedProbesAnswer: clients that pipeline requests and
+// never read hold no more than MaxConns connections; beyond, the probes
+// still answer and the rest is told to retry; every response has a write
+// deadline, so the non-readers lose their connections and their places
+// come back.
+func TestConnectionsCappedProbesAnswer(t *testing.T) {
+	const maxConns = 3
+	base := servingWith(t, Options{MaxConns: maxConns, WriteTimeout: 500 * time.Millisecond})
+	var holders []net.Conn
+	for range maxConns {
+		holders = append(holders, pipelineUnread(t, base, 500))
+	}
+	// The holders are counted once the server accepted them: a request on
+	// a connection of its own is then beyond the cap.
+	testutil.Eventually(t, 10*time.Second, "a request beyond the cap to be refused", func() bool {
+		status, _ := fresh(t, "GET", base+"/api/info", nil)
+		return status == http.StatusServiceUnavailable
+	})
+	status, body := fresh(t, "GET", base+"/api/info", nil)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "TooManyConnections") {
+		t.Fatalf("GET /api/info beyond the cap: %d %s, want 503 TooManyConnections", status, body)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if status, body := fresh(t, "GET", base+path, nil); status != http.StatusOK {
+			t.Fatalf("GET %s beyond the cap: %d %s, want 200", path, status, body)
+		}
+	}
+	// Beyond the cap a connection serves one request: pipelining there
+	// holds no place.
+	spare, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spare.Close()
+	_ = spare.SetDeadline(time.Now().Add(5 * time.Second))
+	probe := "GET /healthz HTTP/1.1\r\nHost: " + strings.TrimPrefix(base, "http://") + "\r\n\r\n"
+	if _, err := spare.Write([]byte(probe + probe)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(spare)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+	if err != nil || resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Fatalf("a probe beyond the cap: %v %v; want 200 and the connection closed", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if _, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet}); err == nil {
+		t.Fatalf("a second request answered on a connection beyond the cap")
+	}
+	// The non-readers' writes pass their deadline: their places come back.
+	testutil.Eventually(t, 10*time.Second, "the non-readers' connections to be closed", func() bool {
+		status, _ := fresh(t, "GET", base+"/api/info", nil)
+		return status == http.StatusOK
+	})
+	for i, c := range holders {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var ne net.Error
+		if _, err := io.Copy(io.Discard, c); errors.As(err, &ne) && ne.Timeout() {
+			t.Errorf("non-reader %d: %v; want its connection closed by the server", i, err)
+		}
+	}
+}
+
+// TestHeadersBounded: headers beyond MaxHeaderBytes get 431.
+func TestHeadersBounded(t *testing.T) {
+	base := servingWith(t, Options{})
+	if status, body := fresh(t, "GET", base+"/healthz", http.Header{"X-Big": {strings.Repeat("a", MaxHeaderBytes+8<<10)}}); status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("GET /healthz with %d bytes of headers: %d %s, want 431", MaxHeaderBytes+8<<10, status, body)
+	}
+	if status, body := fresh(t, "GET", base+"/healthz", http.Header{"X-Small": {strings.Repeat("a", 8<<10)}}); status != http.StatusOK {
+		t.Fatalf("GET /healthz with 8 KiB of headers: %d %s, want 200", status, body)
 	}
 }

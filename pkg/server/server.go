@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -87,6 +88,14 @@ type Options struct {
 	// kept small, a stalled stream backs up into the hub, whose queue
 	// coalesces.
 	SendBuffer int
+	// MaxConns bounds the connections net/http holds at once, streams
+	// excepted (MaxStreams); ProbeConns more serve a probe or a stream
+	// each. 0: no bound.
+	MaxConns int
+	// TrustedProxies are the addresses of proxies (an Ingress, a
+	// port-forward) whose X-Forwarded-For names the client, for the
+	// wrong-token budget; nil trusts none.
+	TrustedProxies []netip.Prefix
 	// Logger gets structured logs; nil discards them.
 	Logger *slog.Logger
 	// Version is reported by /api/info.

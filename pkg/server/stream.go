@@ -20,6 +20,10 @@ import (
 // reconnects by itself) gets what it missed, or a fresh snapshot.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	ns := r.PathValue("ns")
+	if r.Method == http.MethodHead {
+		s.streamHead(w, r, ns)
+		return
+	}
 	if s.draining.Load() {
 		s.tellReconnect(w, r, "shutdown", shutdownMessage)
 		return
@@ -53,6 +57,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	st.out = newSSEWriter(w, s.opts.WriteTimeout)
 	s.follow(st)
+}
+
+// streamHead answers HEAD on a stream as GET would begin, checks included,
+// but with no body: no stream place, no subscription, and the connection
+// stays fit for the next request.
+func (s *Server) streamHead(w http.ResponseWriter, r *http.Request, ns string) {
+	if e := s.mayRead(r, ns, readAccess(ns)...); e != nil {
+		s.writeError(w, r, e)
+		return
+	}
+	sseHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
 }
 
 // subscribe checks a stream's request and subscribes it to namespace ns,

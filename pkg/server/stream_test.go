@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -142,4 +143,49 @@ func TestStreamCap(t *testing.T) {
 	if resp, _ := f.do(t, "GET", "/healthz", "", nil); resp.StatusCode != 200 {
 		t.Errorf("/healthz at the cap: %d", resp.StatusCode)
 	}
+}
+
+// TestStreamHead: HEAD on a stream gets a stream's headers and no body,
+// takes no stream place, and leaves the connection fit for the next
+// request; a namespace the server does not have is refused as for GET.
+func TestStreamHead(t *testing.T) {
+	srv, _, base, _, _ := servingServer(t, namespaceObj("shop"), newDeployment("shop", "web", 1))
+	host := strings.TrimPrefix(base, "http://")
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	head := "HEAD /api/namespaces/shop/deployments/stream HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer " + testToken + "\r\n\r\n"
+	get := "GET /healthz HTTP/1.1\r\nHost: " + host + "\r\n\r\n"
+	if _, err := conn.Write([]byte(head + get)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodHead})
+	if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("HEAD on a stream: %v %v; want 200 text/event-stream", resp, err)
+	}
+	resp.Body.Close()
+	if n := srv.streams.Load(); n != 0 {
+		t.Fatalf("HEAD holds %d stream places, want 0", n)
+	}
+	resp, err = http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+	if err != nil {
+		t.Fatalf("the request after HEAD on the same connection: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"ok"`) {
+		t.Fatalf("GET /healthz after HEAD on a stream: %d %s", resp.StatusCode, body)
+	}
+	// Checked as GET is.
+	req, _ := http.NewRequest(http.MethodHead, base+"/api/namespaces/nope/deployments/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode == http.StatusOK {
+		t.Fatalf("HEAD on a namespace that does not exist: %v %v; want refused", resp, err)
+	}
+	resp.Body.Close()
 }

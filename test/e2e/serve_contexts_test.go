@@ -15,7 +15,8 @@ import (
 // /api/contexts/NAME/, east (the first) also under /api/; a change in each
 // cluster arrives on the stream of that context's path only; a scale
 // through west's path changes west only; one watch per (context,
-// namespace) however many streams.
+// namespace) however many streams; a path for west with ".." or "//" is
+// refused, not redirected to east's.
 func testServeContexts(t *testing.T, b *ctxBed) {
 	b.namespace(t, "served")
 	for _, c := range b.cs.Names {
@@ -88,6 +89,24 @@ func testServeContexts(t *testing.T, b *ctxBed) {
 		if n := deploymentWatchesIn(t, b.cs.Clusters[c]); n != before[c]+1 {
 			t.Fatalf("%s has %d Deployment watches with %d streams open, want %d: one per namespace", c, n, len(streams[c]), before[c]+1)
 		}
+	}
+
+	// A request for west with "..", "." or "//" in its path is refused, not
+	// redirected to the cleaned path (east's, once the prefix is gone), which
+	// a client that follows redirects, as this one does, would then scale.
+	for _, path := range []string{
+		"/api/contexts/west/namespaces/other/../served/deployments/web/scale",
+		"/api/contexts/west//namespaces/served/deployments/web/scale",
+		"/api/contexts/west/./namespaces/served/deployments/web/scale",
+	} {
+		status, body = p.request(t, "PUT", path, `{"replicas": 5}`, nil)
+		apiErr(t, "PUT "+path, status, body, 400, "BadRequest")
+	}
+	if got := *b.get(t, "east", "served", "web").Spec.Replicas; got != 2 {
+		t.Fatalf("east's web wants %d replicas after requests for west, want 2", got)
+	}
+	if got := *b.get(t, "west", "served", "web").Spec.Replicas; got != 3 {
+		t.Fatalf("west's web wants %d replicas after refused requests, want 3", got)
 	}
 
 	status, body = p.request(t, "GET", "/api/contexts/north/namespaces", "", nil)

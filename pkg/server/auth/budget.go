@@ -3,6 +3,8 @@ package auth
 import (
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -34,20 +36,48 @@ func NewBudget() *Budget {
 }
 
 // ClientKey is whose failures a request counts towards: its address, or
-// for IPv6 its /64, which one machine usually has whole.
-func ClientKey(r *http.Request) string {
+// for IPv6 its /64, which one machine usually has whole. When the address
+// is one of the trusted proxies (an Ingress, a port-forward's), the client
+// is the rightmost address of X-Forwarded-For that is not one of them, so
+// that the clients behind a proxy are not one client: the hops a client
+// wrote itself are left of those its proxies added, and never read.
+func ClientKey(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	ip := net.ParseIP(host)
-	if ip == nil {
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
 		return host
 	}
-	if ip.To4() == nil {
-		return ip.Mask(net.CIDRMask(64, 128)).String()
+	addr = addr.Unmap()
+	if isTrusted(addr, trusted) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // unreadable: the last proxy answers for it
+			}
+			addr = hop.Unmap()
+			if !isTrusted(addr, trusted) {
+				break
+			}
+		}
 	}
-	return ip.String()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.Addr().String()
+	}
+	return addr.String()
+}
+
+func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // limiter is the wrong-token budget of a client.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,6 +34,15 @@ const (
 	// reviewEntries bounds each cache (least recently used dropped first).
 	reviewEntries = 8192
 	reviewTimeout = 15 * time.Second
+	// TokenReviewsPerSecond bounds the TokenReviews of every client
+	// together (TokenReviewBurst at once): the wrong-token Budget is per
+	// client, and many addresses would multiply it.
+	TokenReviewsPerSecond = 20
+	TokenReviewBurst      = 40
+	// KnownGoodTTL is how long a token the API server accepted still lets
+	// its client past a spent wrong-token budget (it is reviewed again):
+	// the bad tokens of others at the same address lock nobody out.
+	KnownGoodTTL = time.Hour
 )
 
 // Kube is the authentication and authorization of AuthKubernetes: each
@@ -47,7 +57,9 @@ type Kube struct {
 	impersonate func(authenticationv1.UserInfo) (kubernetes.Interface, error)
 	ticketAEAD  cipher.AEAD // seals the tickets
 	tokens      *lru.Cache  // sha256(token) -> timed[UserInfo]
-	decisions   *lru.Cache  // user and attributes -> timed[bool]
+	knownGood   *lru.Cache  // sha256(token) -> time.Time it stops being so
+	reviews     *rate.Limiter
+	decisions   *lru.Cache // user and attributes -> timed[bool]
 	group       singleflight.Group
 }
 
@@ -68,6 +80,8 @@ func NewKube(client kubernetes.Interface, impersonate func(authenticationv1.User
 		impersonate: impersonate,
 		ticketAEAD:  aead,
 		tokens:      lru.New(reviewEntries),
+		knownGood:   lru.New(reviewEntries),
+		reviews:     rate.NewLimiter(TokenReviewsPerSecond, TokenReviewBurst),
 		decisions:   lru.New(reviewEntries),
 		Now:         time.Now,
 	}
@@ -78,13 +92,32 @@ type Unauthenticated struct{ reason string }
 
 func (e *Unauthenticated) Error() string { return "token not accepted: " + e.reason }
 
+// TooManyReviews is a token that would need a TokenReview while
+// TokenReviewsPerSecond were spent: the client retries in a second.
+type TooManyReviews struct{}
+
+func (*TooManyReviews) Error() string {
+	return fmt.Sprintf("more than %d new tokens a second to check", TokenReviewsPerSecond)
+}
+
+// KnownGood reports whether the API server accepted token within
+// KnownGoodTTL.
+func (k *Kube) KnownGood(token string) bool {
+	v, ok := k.knownGood.Get(tokenKey(token))
+	return ok && k.Now().Before(v.(time.Time))
+}
+
+func tokenKey(token string) string { // a token's cache key: its SHA-256, never the token
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
 // Authenticate asks the API server who token belongs to (a TokenReview),
 // or answers from a review at most TokenReviewTTL old. A rejected token
 // (*Unauthenticated) is not kept: the wrong-token Budget bounds how often
 // one is tried.
 func (k *Kube) Authenticate(ctx context.Context, token string) (authenticationv1.UserInfo, error) {
-	sum := sha256.Sum256([]byte(token))
-	key := hex.EncodeToString(sum[:])
+	key := tokenKey(token)
 	if v, ok := k.tokens.Get(key); ok {
 		if t := v.(timed[authenticationv1.UserInfo]); k.Now().Before(t.expires) {
 			return t.v, nil
@@ -92,6 +125,9 @@ func (k *Kube) Authenticate(ctx context.Context, token string) (authenticationv1
 	}
 	v, err, _ := k.group.Do("token/"+key, func() (any, error) {
 		// Not the first caller's cancellation: the others share the answer.
+		if !k.reviews.AllowN(k.Now(), 1) {
+			return nil, &TooManyReviews{}
+		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reviewTimeout)
 		defer cancel()
 		review, err := k.client.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
@@ -108,6 +144,7 @@ func (k *Kube) Authenticate(ctx context.Context, token string) (authenticationv1
 			return nil, &Unauthenticated{reason: reason}
 		}
 		k.tokens.Add(key, timed[authenticationv1.UserInfo]{v: review.Status.User, expires: k.Now().Add(TokenReviewTTL)})
+		k.knownGood.Add(key, k.Now().Add(KnownGoodTTL))
 		return review.Status.User, nil
 	})
 	if err != nil {

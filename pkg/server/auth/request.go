@@ -24,7 +24,7 @@ type ctxKey int
 const (
 	bearerKey ctxKey = iota
 	userKey
-	tokenKey
+	tokenCtxKey
 )
 
 // WithBearer marks r as authenticated with a token itself, not a ticket.
@@ -55,12 +55,12 @@ func UserOf(r *http.Request) (authenticationv1.UserInfo, bool) {
 // header's, or the one sealed in its ticket), so that a stream can have it
 // checked again while it lasts. It stays in memory, never logged.
 func WithToken(r *http.Request, token string) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), tokenKey, token))
+	return r.WithContext(context.WithValue(r.Context(), tokenCtxKey, token))
 }
 
 // TokenOf is the Kubernetes token a request was authenticated with, in
 // AuthKubernetes mode.
 func TokenOf(r *http.Request) (string, bool) {
-	t, ok := r.Context().Value(tokenKey).(string)
+	t, ok := r.Context().Value(tokenCtxKey).(string)
 	return t, ok
 }
