@@ -67,7 +67,7 @@ func crashLooping() deployment.Event {
 // TestTheCauseOnTheFirstScreen: the row of an image that cannot be pulled
 // shows the reason at 80 columns, the registry's answer at 120 and the
 // count at 160; a crash loop's its reason, then its last exit. The image,
-// which IMAGES shows, is not repeated.
+// which IMAGES shows (its tag from 120 columns), is not repeated.
 func TestTheCauseOnTheFirstScreen(t *testing.T) {
 	now := t0.Add(90 * time.Second)
 	p := NewLive(&syncWriter{}, Options{Now: func() time.Time { return now }}, `deployments in namespace "shop"`, func() (int, int) { return 0, 0 })
@@ -91,10 +91,16 @@ func TestTheCauseOnTheFirstScreen(t *testing.T) {
 		api, worker []string // in the rows
 	}{
 		{80, []string{"Failing", "ImagePullBackOff"}, []string{"Failing", "CrashLoopBackOff"}},
-		{120, []string{"ImagePullBackOff: not found"}, []string{"CrashLoopBackOff: OOMKilled, exit code 137"}},
-		{160, []string{"ImagePullBackOff: not found (2 of 2 new pods; pod api-7d9f8c6b5-x2k4q)"}, []string{"CrashLoopBackOff: OOMKilled, exit code 137 (2 of 2 new pods; pod worker-7d9f8c6b5-x2k4q)"}},
+		// IMAGES stays, cut from the left: the tag shows.
+		{120, []string{"…t/image-pull:v1", "ImagePullBackOff: not found"}, []string{"worker:2.4.1", "CrashLoopBackOff: OOMKilled, exit code 137"}},
+		{160, []string{"/fault/image-pull:v1", "ImagePullBackOff: not found (2 of 2 new pods; pod api-7d9f8c6b5-x2k4q)"}, []string{"CrashLoopBackOff: OOMKilled, exit code 137 (2 of 2 new pods; pod worker-7d9f8c6b5-x2k4q)"}},
 	} {
 		f := p.Frame(tt.width, 24)
+		for _, l := range f {
+			if n := utf8.RuneCountInString(l); n > tt.width {
+				t.Errorf("at %d columns a line is %d wide: %q", tt.width, n, l)
+			}
+		}
 		api, worker := rowOf(f, "api"), rowOf(f, "worker")
 		for _, w := range tt.api {
 			if !strings.Contains(api, w) {

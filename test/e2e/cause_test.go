@@ -23,7 +23,8 @@ func oneContainer(d *appsv1.Deployment) {
 // TestCauseOnTheFirstScreen: a set-image to a tag the registry does not
 // have and a crash loop, on a terminal 160, then 120, then 80 columns
 // wide: the image-pull row shows its reason at 80 columns and the
-// registry's answer ("not found") from 120, never the image again; the
+// registry's answer ("not found") from 120, with the image's tag in IMAGES
+// and not again in MESSAGE; the
 // crash loop its reason, then its exit code; the count says how many of
 // the new pods that exist fail, and how many are wanted. NDJSON cuts no
 // word and keeps the kubelet's whole text. A paused rollout's IMAGES says
@@ -101,14 +102,15 @@ func TestCauseOnTheFirstScreen(t *testing.T) {
 	}
 	screen := waitPane("both causes at 160 columns", func(s string) bool {
 		a, w, ok := rows(s, 160)
-		return ok && pulling(a) && strings.Contains(a, "(1 of 1 new pod, 2 wanted; pod api-") && strings.Contains(w, "CrashLoopBackOff: exit code 1 (2 of 2 new pods; pod worker-")
+		return ok && pulling(a) && strings.Contains(a, "image-pull:v1") && strings.Contains(a, "(1 of 1 new pod, 2 wanted; pod api-") &&
+			strings.Contains(w, "CrashLoopBackOff: exit code 1 (2 of 2 new pods; pod worker-")
 	})
 	t.Logf("160 columns:\n%s", screen)
 
 	tmux("resize-window", "-t", "e2e", "-x", "120", "-y", "20")
 	screen = waitPane("the registry's answer and the exit code at 120 columns", func(s string) bool {
 		a, w, ok := rows(s, 120)
-		return ok && pulling(a) && strings.Contains(w, "CrashLoopBackOff: exit code 1")
+		return ok && pulling(a) && strings.Contains(a, "image-pull:v1") && strings.Contains(w, "CrashLoopBackOff: exit code 1")
 	})
 	t.Logf("120 columns:\n%s", screen)
 
