@@ -92,7 +92,11 @@ func TestDiagnoseQuota(t *testing.T) {
 	// A rollout needs a surge pod, which the quota refuses.
 	testbed.Kubectl(t, "-n", ns, "set", "image", "deployment/web", "web=registry.k8s.io/pause:3.9")
 	failing := w.waitEvent(t, "web", "is Failing", func(e deployment.Event) bool { return e.Status == deployment.Failing })
-	opsContains(t, "the message", failing.Message, "FailedCreate", "exceeded quota")
+	// The cause first: not the API server's `pods "web-..." is forbidden: `.
+	opsContains(t, "the message", failing.Message, "FailedCreate: exceeded quota")
+	if len(failing.Problems) != 1 || !strings.Contains(failing.Problems[0].Message, "is forbidden: exceeded quota") {
+		t.Errorf("problems %+v, want the API server's whole words in the message", failing.Problems)
+	}
 
 	r := opsRun(t, "watch", ns, "--until-complete", "--failing-grace", "2s", "--timeout", "3m")
 	if r.code != 1 {
