@@ -12,7 +12,7 @@ import (
 // in Problems nor in the message, and the shared Changed is not touched.
 func TestWithoutDiagnosis(t *testing.T) {
 	problems := []diagnosis.Problem{{Reason: "Unschedulable", Message: "0/2 nodes are available", Pod: "web-7d9-abcde", Pods: 1}}
-	cause := diagnosis.Describe(problems, 1)
+	cause := diagnosis.Describe(problems, 1, 1)
 	for _, tc := range []struct {
 		name string
 		in   Summary

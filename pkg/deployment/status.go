@@ -98,7 +98,8 @@ func Classify(d *appsv1.Deployment, r Replicas, diag *Diagnosis) (Status, string
 	if progressing != nil && progressing.Status == corev1.ConditionFalse && progressing.Reason == reasonProgressDeadlineExceeded &&
 		!deadlineOfOlderReplicaSet(progressing, diag) {
 		// The controller keeps this condition when the rollout is paused.
-		return Failed, reasonProgressDeadlineExceeded + ": " + progressing.Message + causeSuffix(diag, r.Desired)
+		// STATUS says the deadline passed: the diagnosed cause comes first.
+		return Failed, causePrefix(diag, r) + reasonProgressDeadlineExceeded + ": " + progressing.Message
 	}
 	if d.Spec.Paused {
 		if unstarted(revisionOf(d), r) {
@@ -112,10 +113,10 @@ func Classify(d *appsv1.Deployment, r Replicas, diag *Diagnosis) (Status, string
 	complete := r.Current == r.Desired && r.Updated == r.Desired && r.Available >= r.Desired
 	if !complete {
 		if diag != nil && len(diag.Problems) > 0 {
-			return Failing, diagnosis.Describe(diag.Problems, r.Desired)
+			return Failing, diagnosis.Describe(diag.Problems, r.Updated, r.Desired)
 		}
 		if failure := condition(d, appsv1.DeploymentReplicaFailure); failure != nil && failure.Status == corev1.ConditionTrue {
-			return Failing, failure.Reason + ": " + failure.Message
+			return Failing, failure.Reason + ": " + diagnosis.Cause(failure.Reason, failure.Message)
 		}
 	}
 	if r.Current > r.Updated {
@@ -160,12 +161,12 @@ func deadlineOfOlderReplicaSet(c *appsv1.DeploymentCondition, diag *Diagnosis) b
 	return !strings.Contains(c.Message, strconv.Quote(diag.ReplicaSet))
 }
 
-// causeSuffix adds the diagnosed cause to a Failed message.
-func causeSuffix(diag *Diagnosis, desired int32) string {
+// causePrefix is the diagnosed cause that leads a Failed message.
+func causePrefix(diag *Diagnosis, r Replicas) string {
 	if diag == nil || len(diag.Problems) == 0 {
 		return ""
 	}
-	return " (" + diagnosis.Describe(diag.Problems, desired) + ")"
+	return diagnosis.Describe(diag.Problems, r.Updated, r.Desired) + "; "
 }
 
 // pendingMessage says what a paused rollout has left to do, or "".

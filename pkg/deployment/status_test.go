@@ -70,7 +70,7 @@ var (
 )
 
 func TestClassify(t *testing.T) {
-	pull := &Diagnosis{Known: true, Problems: []diagnosis.Problem{{Reason: "ImagePullBackOff", Message: `Back-off pulling image "nginx:nope"`, Pod: "web-1", Pods: 2, Container: "web"}}}
+	pull := &Diagnosis{Known: true, Problems: []diagnosis.Problem{{Reason: "ImagePullBackOff", Message: `Back-off pulling image "nginx:nope": ErrImagePull: nginx:nope: not found`, Cause: "not found", Pod: "web-1", Pods: 2, Container: "web"}}}
 	known := &Diagnosis{Known: true}
 	deleting := dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build()
 	now := metav1.Now()
@@ -90,7 +90,7 @@ func TestClassify(t *testing.T) {
 		{"paused after the deadline passed is Failed (the controller keeps the condition)", dep{desired: 3, replicas: 1, updated: 0, paused: true, progressing: deadline}.build(), nil, Failed, "ProgressDeadlineExceeded: msg of ProgressDeadlineExceeded"},
 		{"pause not observed yet", dep{desired: 3, replicas: 3, updated: 3, available: 3, generation: 2, observed: 1, paused: true, progressing: complete}.build(), nil, Paused, "rollout paused; waiting for the deployment controller to observe it"},
 		{"progress deadline exceeded", dep{desired: 3, replicas: 3, updated: 1, available: 2, progressing: deadline}.build(), nil, Failed, "ProgressDeadlineExceeded: msg of ProgressDeadlineExceeded"},
-		{"progress deadline exceeded, with its cause", dep{desired: 3, replicas: 3, updated: 1, available: 2, progressing: deadline}.build(), pull, Failed, `ProgressDeadlineExceeded: msg of ProgressDeadlineExceeded (2 of 3 new pods ImagePullBackOff: Back-off pulling image "nginx:nope" (pod web-1))`},
+		{"progress deadline exceeded, with its cause", dep{desired: 3, replicas: 3, updated: 1, available: 2, progressing: deadline}.build(), pull, Failed, `ImagePullBackOff: not found (2 of 2 new pods, 3 wanted; pod web-1); ProgressDeadlineExceeded: msg of ProgressDeadlineExceeded`},
 		{"a deadline carried over from the ReplicaSet before a rollback is not Failed", dep{desired: 3, replicas: 4, updated: 3, available: 3, progressing: deadline}.build(),
 			&Diagnosis{Known: true, ReplicaSet: "web-2"}, Progressing, "1 old replica pending termination, 3 of 3 updated"},
 		{"the new ReplicaSet's own deadline is Failed", dep{desired: 3, replicas: 4, updated: 1, available: 3, progressing: &appsv1.DeploymentCondition{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
@@ -104,7 +104,10 @@ func TestClassify(t *testing.T) {
 		{"one old replica pending termination", dep{desired: 3, replicas: 4, updated: 3, available: 3, progressing: rsUpdated}.build(), nil, Progressing, "1 old replica pending termination, 3 of 3 updated"},
 		{"quota refuses pods during a rollout", dep{desired: 3, replicas: 4, updated: 1, available: 3, progressing: rsUpdated, replicaFailure: quotaFails}.build(), nil, Failing, "FailedCreate: exceeded quota"},
 		{"quota refuses pods after a scale", dep{desired: 3, replicas: 1, updated: 1, available: 1, progressing: complete, replicaFailure: quotaFails}.build(), nil, Failing, "FailedCreate: exceeded quota"},
-		{"new pods cannot pull their image", dep{desired: 3, replicas: 4, updated: 2, available: 2, progressing: rsUpdated}.build(), pull, Failing, `2 of 3 new pods ImagePullBackOff: Back-off pulling image "nginx:nope" (pod web-1)`},
+		{"new pods cannot pull their image", dep{desired: 3, replicas: 4, updated: 2, available: 2, progressing: rsUpdated}.build(), pull, Failing, `ImagePullBackOff: not found (2 of 2 new pods, 3 wanted; pod web-1)`},
+		{"quota refuses pods, in the API server's words", dep{desired: 3, replicas: 1, updated: 1, available: 1, progressing: complete, replicaFailure: &appsv1.DeploymentCondition{
+			Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate", Message: `pods "web-5d8c-x" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1`}}.build(),
+			nil, Failing, "FailedCreate: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1"},
 		{"problems of a complete rollout do not count", dep{desired: 3, replicas: 3, updated: 3, ready: 3, available: 3, progressing: complete}.build(), pull, Running, ""},
 		{"scaled to zero", dep{desired: 0, progressing: complete}.build(), nil, ScaledToZero, ""},
 		{"zero desired but pods still terminating", dep{desired: 0, replicas: 2, updated: 2, available: 2, progressing: complete}.build(), nil, Scaling, "scaling from 2 to 0 replicas"},
@@ -115,8 +118,8 @@ func TestClassify(t *testing.T) {
 		{"pods coming up after a scale, none failing", dep{desired: 5, replicas: 5, updated: 5, ready: 3, available: 3, progressing: complete}.build(), known, Scaling, "3 of 5 replicas available"},
 		{"available replicas lost, cause unknown", dep{desired: 3, replicas: 3, updated: 3, ready: 2, available: 2, progressing: complete}.build(), nil, Degraded, "2 of 3 replicas available"},
 		{"available replicas lost to a crash loop", dep{desired: 3, replicas: 3, updated: 3, ready: 2, available: 2, progressing: complete}.build(),
-			&Diagnosis{Known: true, Problems: []diagnosis.Problem{{Reason: "CrashLoopBackOff", Message: "container web exited with code 1 (Error)", Pod: "web-2", Pods: 1}}},
-			Failing, "1 of 3 new pods CrashLoopBackOff: container web exited with code 1 (Error) (pod web-2)"},
+			&Diagnosis{Known: true, Problems: []diagnosis.Problem{{Reason: "CrashLoopBackOff", Message: "container web exited with code 1 (Error)", Cause: "exit code 1", Pod: "web-2", Pods: 1}}},
+			Failing, "CrashLoopBackOff: exit code 1 (1 of 3 new pods; pod web-2)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

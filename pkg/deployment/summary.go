@@ -228,16 +228,17 @@ func Changed(prev, next *Summary) []string {
 
 // Steady keeps prev's wording in next where both describe the same
 // problems: a restart count ticking up inside one crash loop, or the
-// kubelet alternating ErrImagePull and ImagePullBackOff, is not news.
+// kubelet alternating ErrImagePull and ImagePullBackOff, is not news. New
+// pods or a new desired count are: the message counts them.
 func Steady(prev, next *Summary) {
-	if prev.Status != next.Status || len(next.Problems) == 0 || !diagnosis.SameAll(prev.Problems, next.Problems) {
+	if prev.Status != next.Status || len(next.Problems) == 0 || !diagnosis.SameAll(prev.Problems, next.Problems) ||
+		prev.Replicas.Updated != next.Replicas.Updated || prev.Replicas.Desired != next.Replicas.Desired {
 		return
 	}
 	next.Message = prev.Message
 	for i := range next.Problems {
-		next.Problems[i].Reason = prev.Problems[i].Reason
-		next.Problems[i].Message = prev.Problems[i].Message
-		next.Problems[i].Pod = prev.Problems[i].Pod
+		p, q := &next.Problems[i], prev.Problems[i]
+		p.Reason, p.Message, p.MessageFull, p.Cause, p.Pod = q.Reason, q.Message, q.MessageFull, q.Cause, q.Pod
 	}
 }
 

@@ -3,6 +3,7 @@ package deployment
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,14 @@ func TestSteadyKeepsOneProblemsWording(t *testing.T) {
 	Steady(&prev, &spread)
 	if changed := Changed(&prev, &spread); !slices.Equal(changed, []string{"message", "problems"}) {
 		t.Errorf("a problem on a third pod changed %v, want message and problems", changed)
+	}
+	// The message counts the new pods: one more, the same problem, is a
+	// new count, not the old wording.
+	more := dep{desired: 3, replicas: 4, updated: 3, available: 2, progressing: rsUpdated}.build()
+	grown := Summarize(more, diag("ErrImagePull", "failed to pull: not found", 2, 0))
+	Steady(&prev, &grown)
+	if !strings.Contains(grown.Message, "2 of 3 new pods") || !slices.Contains(Changed(&prev, &grown), "message") {
+		t.Errorf("a third new pod: message %q (was %q), want it counted", grown.Message, prev.Message)
 	}
 }
 

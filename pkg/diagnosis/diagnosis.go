@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,8 +24,17 @@ type Problem struct {
 	// ImagePullBackOff, CrashLoopBackOff, CreateContainerConfigError,
 	// Unschedulable, FailedCreate, Unhealthy, Evicted, ...
 	Reason string `json:"reason"`
-	// Message is the reporter's own words, trimmed to one line.
-	Message string `json:"message"`
+	// Message is the reporter's own words on one line, shortened to at
+	// most maxMessage characters between words (its start and its end,
+	// where runtimes put the cause, around " … "); MessageFull is the
+	// whole text when it was shortened, absent otherwise.
+	Message     string `json:"message"`
+	MessageFull string `json:"messageFull,omitempty"`
+	// Cause is what went wrong in the fewest words, without what a row
+	// shows beside it (the image, the pod): the registry's answer to a
+	// pull ("not found"), a crash's last exit ("OOMKilled, exit code
+	// 137"), the scheduler's reasons. Describe leads with it.
+	Cause string `json:"cause,omitempty"`
 	// Pod is one pod that has the problem (the first by name); Pods how many
 	// pods of the new ReplicaSet have it.
 	Pod  string `json:"pod,omitempty"`
@@ -44,6 +52,13 @@ type Problem struct {
 	Restarts  int32  `json:"restarts,omitempty"`
 	// Since is when the problem started, as the cluster recorded it.
 	Since time.Time `json:"since,omitzero"`
+
+	// nameContainer: the pod has other containers, so Describe names this
+	// one (an init container always).
+	nameContainer bool
+	// failed: the pods ended (phase Failed, evicted say), so their
+	// ReplicaSet no longer counts them among its pods; Describe does.
+	failed bool
 }
 
 // Same reports whether p and q are the same problem for a reader: the same
@@ -80,10 +95,6 @@ type Input struct {
 	Pods       []*corev1.Pod
 	Events     []*corev1.Event
 }
-
-// maxMessage bounds a message so one long kubelet error cannot take a
-// whole terminal line.
-const maxMessage = 200
 
 // Diagnose lists the problems of a rollout, most widespread first.
 func Diagnose(in Input) []Problem {
@@ -144,11 +155,15 @@ func Diagnose(in Input) []Problem {
 func replicaSetProblem(rs *appsv1.ReplicaSet, events []*corev1.Event) (Problem, bool) {
 	for _, c := range rs.Status.Conditions {
 		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
-			return Problem{Reason: c.Reason, Message: trim(c.Message), Since: c.LastTransitionTime.Time}, true
+			p := Problem{Reason: c.Reason, Since: c.LastTransitionTime.Time}
+			p.say(c.Message)
+			return p, true
 		}
 	}
 	if e := latest(events, "FailedCreate"); e != nil {
-		return Problem{Reason: e.Reason, Message: trim(e.Message), Since: firstSeen(e)}, true
+		p := Problem{Reason: e.Reason, Since: firstSeen(e)}
+		p.say(e.Message)
+		return p, true
 	}
 	return Problem{}, false
 }
@@ -176,8 +191,9 @@ var badWaiting = map[string]bool{
 func podProblem(pod *corev1.Pod, events []*corev1.Event) (Problem, bool) {
 	since := readySince(pod)
 	if pod.Status.Phase == corev1.PodFailed {
-		reason := cmp.Or(pod.Status.Reason, "Failed")
-		return Problem{Reason: reason, Message: trim(pod.Status.Message), Pod: pod.Name, Node: pod.Spec.NodeName, Since: since}, true
+		p := Problem{Reason: cmp.Or(pod.Status.Reason, "Failed"), Pod: pod.Name, Node: pod.Spec.NodeName, Since: since, failed: true}
+		p.say(pod.Status.Message)
+		return p, true
 	}
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
@@ -185,18 +201,22 @@ func podProblem(pod *corev1.Pod, events []*corev1.Event) (Problem, bool) {
 			if e := latest(events, "FailedScheduling"); e != nil && msg == "" {
 				msg = e.Message
 			}
-			return Problem{Reason: corev1.PodReasonUnschedulable, Message: trim(msg), Pod: pod.Name, Since: c.LastTransitionTime.Time}, true
+			p := Problem{Reason: corev1.PodReasonUnschedulable, Pod: pod.Name, Since: c.LastTransitionTime.Time}
+			p.say(msg)
+			return p, true
 		}
 	}
+	// Which container is not obvious when the pod has several.
+	several := len(pod.Status.ContainerStatuses) > 1
 	for _, cs := range pod.Status.InitContainerStatuses {
 		if p, ok := containerProblem(cs, events, true); ok {
-			p.Pod, p.Node, p.Since = pod.Name, pod.Spec.NodeName, since
+			p.Pod, p.Node, p.Since, p.nameContainer = pod.Name, pod.Spec.NodeName, since, true
 			return p, true
 		}
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
 		if p, ok := containerProblem(cs, events, false); ok {
-			p.Pod, p.Node, p.Since = pod.Name, pod.Spec.NodeName, since
+			p.Pod, p.Node, p.Since, p.nameContainer = pod.Name, pod.Spec.NodeName, since, several
 			return p, true
 		}
 	}
@@ -207,7 +227,9 @@ func podProblem(pod *corev1.Pod, events []*corev1.Event) (Problem, bool) {
 		// Running but not ready: only a failing probe the kubelet reported
 		// is a problem; otherwise the container may still be starting.
 		if e := latest(events, "Unhealthy"); e != nil {
-			return Problem{Reason: "Unhealthy", Message: trim(e.Message), Pod: pod.Name, Container: cs.Name, Node: pod.Spec.NodeName, Since: firstSeen(e)}, true
+			p := Problem{Reason: "Unhealthy", Pod: pod.Name, Container: cs.Name, Node: pod.Spec.NodeName, Since: firstSeen(e), nameContainer: several}
+			p.say(e.Message)
+			return p, true
 		}
 	}
 	return Problem{}, false
@@ -218,16 +240,19 @@ func podProblem(pod *corev1.Pod, events []*corev1.Event) (Problem, bool) {
 // shows it Running between back-offs.
 func containerProblem(cs corev1.ContainerStatus, events []*corev1.Event, init bool) (Problem, bool) {
 	p := Problem{Container: cs.Name, Init: init, Restarts: cs.RestartCount}
-	if t := cs.LastTerminationState.Terminated; t != nil {
-		code := t.ExitCode
-		p.ExitCode, p.LastState = &code, t.Reason
+	last := cs.LastTerminationState.Terminated
+	if last != nil {
+		code := last.ExitCode
+		p.ExitCode, p.LastState = &code, last.Reason
 	}
+	var msg string
 	switch {
 	case cs.State.Waiting != nil && badWaiting[cs.State.Waiting.Reason]:
-		p.Reason, p.Message = cs.State.Waiting.Reason, cs.State.Waiting.Message
+		p.Reason, msg = cs.State.Waiting.Reason, cs.State.Waiting.Message
 	case cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0 && (cs.RestartCount > 0 || init):
-		code := cs.State.Terminated.ExitCode
-		p.Reason, p.ExitCode, p.LastState = "CrashLoopBackOff", &code, cs.State.Terminated.Reason
+		last = cs.State.Terminated
+		code := last.ExitCode
+		p.Reason, p.ExitCode, p.LastState = "CrashLoopBackOff", &code, last.Reason
 	case cs.State.Running != nil && !cs.Ready && cs.RestartCount > 0 && p.ExitCode != nil && *p.ExitCode != 0 && !init:
 		p.Reason = "CrashLoopBackOff"
 	default:
@@ -235,20 +260,24 @@ func containerProblem(cs corev1.ContainerStatus, events []*corev1.Event, init bo
 	}
 	switch kind(p.Reason) {
 	case "ImagePull":
-		// The back-off message says only that it backs off; the pull error
-		// it backs off from is in the kubelet's Failed event.
-		if e := latestPrefix(events, "Failed", "Failed to pull image"); e != nil && !strings.Contains(p.Message, ":") {
-			p.Message = e.Message
+		// The back-off message may say only that it backs off (kubelets
+		// before 1.32, or one restarted since): the pull error it backs
+		// off from is in the kubelet's Failed event.
+		if pullError(msg) == "" {
+			if e := latestPrefix(events, "Failed", "Failed to pull image"); e != nil {
+				msg = e.Message
+			}
 		}
 	case "CrashLoop":
 		if p.ExitCode != nil {
-			p.Message = fmt.Sprintf("container %s exited with code %d", cs.Name, *p.ExitCode)
+			msg = fmt.Sprintf("container %s exited with code %d", cs.Name, *p.ExitCode)
 			if p.LastState != "" {
-				p.Message += " (" + p.LastState + ")"
+				msg += " (" + p.LastState + ")"
 			}
+			p.Cause = exitCause(*p.ExitCode, p.LastState, last.Message)
 		}
 	}
-	p.Message = trim(p.Message)
+	p.say(msg)
 	return p, true
 }
 
@@ -302,50 +331,4 @@ func firstSeen(e *corev1.Event) time.Time {
 		return e.EventTime.Time
 	}
 	return e.CreationTimestamp.Time
-}
-
-// trim makes a message one line of at most maxMessage characters. A long
-// one keeps its start and its end, where runtimes put the cause
-// ("...: not found"), and loses its middle.
-func trim(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) <= maxMessage {
-		return s
-	}
-	r := []rune(s)
-	head := maxMessage * 3 / 5
-	tail := maxMessage - head - 1
-	return string(r[:head]) + "…" + string(r[len(r)-tail:])
-}
-
-// Describe is the one-line cause of a rollout's problems for a status
-// message, e.g. `2 of 3 new pods ImagePullBackOff: ... (pod api-7d9f-x2k4)`.
-// total is the number of pods the new ReplicaSet should have.
-func Describe(problems []Problem, total int32) string {
-	if len(problems) == 0 {
-		return ""
-	}
-	p := problems[0]
-	var b strings.Builder
-	if p.Pods > 0 {
-		noun := "pods"
-		if total == 1 {
-			noun = "pod"
-		}
-		fmt.Fprintf(&b, "%d of %d new %s %s", p.Pods, max(total, int32(p.Pods)), noun, p.Reason)
-	} else {
-		b.WriteString(p.Reason)
-	}
-	if p.Message != "" {
-		b.WriteString(": " + p.Message)
-	}
-	if p.Pod != "" {
-		fmt.Fprintf(&b, " (pod %s)", p.Pod)
-	}
-	if n := len(problems) - 1; n == 1 {
-		b.WriteString("; and 1 other problem")
-	} else if n > 1 {
-		fmt.Fprintf(&b, "; and %d other problems", n)
-	}
-	return b.String()
 }

@@ -1,7 +1,6 @@
 package diagnosis
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +70,7 @@ func TestDiagnose(t *testing.T) {
 		rs       *appsv1.ReplicaSet
 		pods     []*corev1.Pod
 		events   []*corev1.Event
-		describe string // Describe(problems, 3), "" for none
+		describe string // Describe(problems, 3, 3), "" for none
 	}{
 		{"no new replica set yet", nil, nil, nil, ""},
 		{"pods running and ready", rs(), []*corev1.Pod{pod("web-7d9f-a", running), pod("web-7d9f-b", running)}, nil, ""},
@@ -79,48 +78,48 @@ func TestDiagnose(t *testing.T) {
 		{"image pull back-off takes the pull error from the kubelet's event", rs(),
 			[]*corev1.Pod{pod("web-7d9f-b", waiting("ImagePullBackOff", `Back-off pulling image "registry/api:1.9"`)), pod("web-7d9f-a", waiting("ErrImagePull", `failed to pull and unpack image "registry/api:1.9": not found`)), pod("web-7d9f-c", running)},
 			[]*corev1.Event{event("Pod", "web-7d9f-b", "Failed", `Failed to pull image "registry/api:1.9": not found`)},
-			`2 of 3 new pods ErrImagePull: failed to pull and unpack image "registry/api:1.9": not found (pod web-7d9f-a)`},
+			`ErrImagePull: not found (2 of 3 new pods; pod web-7d9f-a)`},
 		{"invalid image name", rs(), []*corev1.Pod{pod("web-7d9f-a", waiting("InvalidImageName", `Failed to apply default image tag "Registry/API": couldn't parse image name`))}, nil,
-			`1 of 3 new pods InvalidImageName: Failed to apply default image tag "Registry/API": couldn't parse image name (pod web-7d9f-a)`},
+			`InvalidImageName: couldn't parse image name (1 of 3 new pods; pod web-7d9f-a)`},
 		{"crash loop names the exit code and reason", rs(), []*corev1.Pod{pod("web-7d9f-a", crashed(137, "OOMKilled", 4))}, nil,
-			"1 of 3 new pods CrashLoopBackOff: container web exited with code 137 (OOMKilled) (pod web-7d9f-a)"},
+			"CrashLoopBackOff: OOMKilled, exit code 137 (1 of 3 new pods; pod web-7d9f-a)"},
 		{"a crashed container running again but not ready is still in its loop", rs(), []*corev1.Pod{pod("web-7d9f-a", func(p *corev1.Pod) {
 			crashed(1, "Error", 2)(p)
 			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
-		})}, nil, "1 of 3 new pods CrashLoopBackOff: container web exited with code 1 (Error) (pod web-7d9f-a)"},
+		})}, nil, "CrashLoopBackOff: exit code 1 (1 of 3 new pods; pod web-7d9f-a)"},
 		{"a container that crashed once and is ready again is fine", rs(), []*corev1.Pod{pod("web-7d9f-a", func(p *corev1.Pod) {
 			crashed(1, "Error", 1)(p)
 			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
 			p.Status.ContainerStatuses[0].Ready = true
 		})}, nil, ""},
 		{"missing config", rs(), []*corev1.Pod{pod("web-7d9f-a", waiting("CreateContainerConfigError", `couldn't find key url in ConfigMap shop/settings`))}, nil,
-			"1 of 3 new pods CreateContainerConfigError: couldn't find key url in ConfigMap shop/settings (pod web-7d9f-a)"},
+			"CreateContainerConfigError: couldn't find key url in ConfigMap shop/settings (1 of 3 new pods; pod web-7d9f-a)"},
 		{"unschedulable", rs(), []*corev1.Pod{pod("web-7d9f-a", func(p *corev1.Pod) {
 			p.Spec.NodeName = ""
 			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable",
 				Message: "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."}}
-		})}, nil, "1 of 3 new pods Unschedulable: 0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. (pod web-7d9f-a)"},
+		})}, nil, "Unschedulable: 2 node(s) didn't match Pod's node affinity/selector (1 of 3 new pods; pod web-7d9f-a)"},
 		{"quota refuses pods", quota, nil, nil,
-			`FailedCreate: pods "web-7d9f-abcde" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1`},
+			`FailedCreate: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1`},
 		{"quota before the condition: the controller's event", rs(), nil, []*corev1.Event{event("ReplicaSet", "web-7d9f", "FailedCreate", "Error creating: pods is forbidden: exceeded quota")},
-			"FailedCreate: Error creating: pods is forbidden: exceeded quota"},
+			"FailedCreate: exceeded quota"},
 		{"init container crashing", rs(), []*corev1.Pod{pod("web-7d9f-a", func(p *corev1.Pod) {
 			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", RestartCount: 3,
 				State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
 				LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error"}}}}
-		})}, nil, "1 of 3 new pods CrashLoopBackOff: container migrate exited with code 2 (Error) (pod web-7d9f-a)"},
+		})}, nil, "CrashLoopBackOff: exit code 2 (1 of 3 new pods; pod web-7d9f-a, init container migrate)"},
 		{"readiness never reached", rs(), []*corev1.Pod{pod("web-7d9f-a", func(p *corev1.Pod) {
 			p.Status.Phase = corev1.PodRunning
 			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "web", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
 		})}, []*corev1.Event{event("Pod", "web-7d9f-a", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")},
-			"1 of 3 new pods Unhealthy: Readiness probe failed: HTTP probe failed with statuscode: 503 (pod web-7d9f-a)"},
+			"Unhealthy: readiness probe: HTTP probe failed with statuscode: 503 (1 of 3 new pods; pod web-7d9f-a)"},
 		{"running, not ready, no failing probe: still starting", rs(), []*corev1.Pod{pod("web-7d9f-a", func(p *corev1.Pod) {
 			p.Status.Phase = corev1.PodRunning
 			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "web", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
 		})}, nil, ""},
 		{"evicted", rs(), []*corev1.Pod{pod("web-7d9f-a", func(p *corev1.Pod) {
 			p.Status.Phase, p.Status.Reason, p.Status.Message = corev1.PodFailed, "Evicted", "The node was low on resource: memory."
-		})}, nil, "1 of 3 new pods Evicted: The node was low on resource: memory. (pod web-7d9f-a)"},
+		})}, nil, "Evicted: The node was low on resource: memory. (1 of 4 new pods, 3 wanted; pod web-7d9f-a)"},
 		{"a pod being deleted does not count", rs(), []*corev1.Pod{pod("web-7d9f-a", func(p *corev1.Pod) {
 			waiting("ImagePullBackOff", "x")(p)
 			now := metav1.NewTime(t0)
@@ -129,11 +128,11 @@ func TestDiagnose(t *testing.T) {
 		{"two problems: the more widespread first", rs(), []*corev1.Pod{
 			pod("web-7d9f-a", waiting("CreateContainerConfigError", "no key")),
 			pod("web-7d9f-b", crashed(1, "Error", 3)), pod("web-7d9f-c", crashed(1, "Error", 5)),
-		}, nil, "2 of 3 new pods CrashLoopBackOff: container web exited with code 1 (Error) (pod web-7d9f-b); and 1 other problem"},
+		}, nil, "CrashLoopBackOff: exit code 1 (2 of 3 new pods; pod web-7d9f-b); and 1 other problem"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Describe(Diagnose(Input{ReplicaSet: tt.rs, Pods: tt.pods, Events: tt.events}), 3)
+			got := Describe(Diagnose(Input{ReplicaSet: tt.rs, Pods: tt.pods, Events: tt.events}), 3, 3)
 			if got != tt.describe {
 				t.Errorf("got  %q\nwant %q", got, tt.describe)
 			}
@@ -162,13 +161,5 @@ func TestSameIgnoresRestartsAndTheKubeletsAlternation(t *testing.T) {
 	c.Pods = 3
 	if a.Same(c) {
 		t.Error("a problem on one more pod is a change")
-	}
-}
-
-func TestTrim(t *testing.T) {
-	long := "Back-off pulling image: " + strings.Repeat("ab ", 200) + "\nnot found"
-	got := trim(long)
-	if n := len([]rune(got)); n != maxMessage || !strings.HasPrefix(got, "Back-off pulling image: ab") || !strings.HasSuffix(got, "ab not found") || !strings.Contains(got, "…") || strings.Contains(got, "\n") {
-		t.Errorf("trim gave %d runes: %q", n, got)
 	}
 }

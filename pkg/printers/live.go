@@ -341,14 +341,19 @@ func (p *Live) titleLocked(now time.Time, width int) string {
 type columns struct {
 	show  []int
 	width []int // by the header's index
+	// images is IMAGES' index (-1: none), cut from the left: an image's
+	// tag, at its end, is what tells one rollout from the next.
+	images int
 }
 
 // Column titles the layout gives up, in this order, when the terminal is
 // too narrow for MESSAGE to get its room: a Failed row's reason matters
-// more than its images or its replica counts. NAME, STATUS, READY and LAST
-// CHANGE always stay.
+// more than its images or its replica counts. IMAGES goes late: MESSAGE
+// leaves the image out (and counts the new pods, UP-TO-DATE's number);
+// SERVING last, as a serving gap is what a rollout costs users. NAME,
+// STATUS, READY and LAST CHANGE always stay.
 var (
-	droppable = []string{"GENERATION", "CONTAINERS", "POD", "IMAGES", "UP-TO-DATE", "AVAILABLE", "SERVING"}
+	droppable = []string{"GENERATION", "CONTAINERS", "POD", "UP-TO-DATE", "AVAILABLE", "IMAGES", "SERVING"}
 	// imagesMin is how narrow IMAGES is cut (with …) before it goes.
 	imagesMin = 16
 )
@@ -359,7 +364,7 @@ var (
 // terminal, whichever is less; the droppable columns give way until it
 // has that.
 func layout(head []string, rows [][]string, width int) columns {
-	c := columns{width: make([]int, len(head))}
+	c := columns{width: make([]int, len(head)), images: slices.Index(head, "IMAGES")}
 	for i, h := range head {
 		c.width[i] = utf8.RuneCountInString(h)
 		c.show = append(c.show, i)
@@ -384,8 +389,11 @@ func layout(head []string, rows [][]string, width int) columns {
 			continue
 		}
 		if name == "IMAGES" && c.width[i] > imagesMin {
+			full := c.width[i]
 			c.width[i] = imagesMin
 			if fits() {
+				// What MESSAGE does not need at its full width goes back.
+				c.width[i] = min(full, imagesMin+max(0, width-c.used()-c.width[msg]))
 				break
 			}
 		}
@@ -425,7 +433,11 @@ func (c *columns) line(cells []string, width int) string {
 			b.WriteString(cell)
 			break
 		}
-		cell = cut(cell, c.width[i])
+		if i == c.images {
+			cell = cutLeft(cell, c.width[i])
+		} else {
+			cell = cut(cell, c.width[i])
+		}
 		b.WriteString(cell)
 		b.WriteString(strings.Repeat(" ", c.width[i]-utf8.RuneCountInString(cell)+3))
 	}
@@ -531,6 +543,15 @@ func cut(s string, width int) string {
 		return "…"
 	}
 	return string(r[:width-1]) + "…"
+}
+
+// cutLeft shortens s to width runes from the left, keeping its end.
+func cutLeft(s string, width int) string {
+	r := []rune(s)
+	if width <= 0 || len(r) <= width {
+		return s
+	}
+	return "…" + string(r[len(r)-width+1:])
 }
 
 // Close stops redrawing, restores the terminal and prints the final table

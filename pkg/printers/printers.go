@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/diagnosis"
 )
 
 // Options shape the table printers.
@@ -107,6 +108,7 @@ func row(o Options, s *deployment.Summary, status, lastChange string) []string {
 	for i, c := range s.Containers {
 		names[i], images[i] = c.Name, c.Image
 	}
+	msg := message(s)
 	cells := []string{
 		s.Name,
 		status,
@@ -118,12 +120,15 @@ func row(o Options, s *deployment.Summary, status, lastChange string) []string {
 		cells = append(cells, servingCell(s, o.Wide))
 	}
 	if o.Wide {
-		cells = append(cells, strings.Join(names, ","), strings.Join(images, ","),
+		cells = append(cells, strings.Join(names, ","), imagesCell(s, images),
 			fmt.Sprintf("%d/%d", s.ObservedGeneration, s.Generation), problemPod(s))
+		if len(s.Problems) > 0 && s.Problems[0].Pod != "" { // POD shows it
+			msg = strings.Replace(msg, diagnosis.PodNote(s.Problems[0]), "", 1)
+		}
 	} else {
-		cells = append(cells, strings.Join(images, ","))
+		cells = append(cells, imagesCell(s, images))
 	}
-	cells = append(cells, lastChange, message(s))
+	cells = append(cells, lastChange, msg)
 	if o.AllNamespaces {
 		cells = append([]string{s.Namespace}, cells...)
 	}
@@ -131,6 +136,21 @@ func row(o Options, s *deployment.Summary, status, lastChange string) []string {
 		cells = append([]string{s.Context}, cells...)
 	}
 	return cells
+}
+
+// imagesCell is the spec's images. A paused rollout with pods of the old
+// template left says so: those pods do not run the spec's template, and
+// it will not go on by itself.
+func imagesCell(s *deployment.Summary, images []string) string {
+	cell := strings.Join(images, ",")
+	r := &s.Replicas
+	if s.Status != deployment.Paused || r.Current <= r.Updated {
+		return cell
+	}
+	if r.Updated == 0 {
+		return cell + " (not rolled out)"
+	}
+	return fmt.Sprintf("%s (on %d of %d pods)", cell, r.Updated, r.Current)
 }
 
 // problemPod names the example pod of the first problem and its node, for

@@ -28,7 +28,7 @@ type failingSource struct{ more chan deployment.Event }
 func failingSummary(pods int) deployment.Summary {
 	problems := []diagnosis.Problem{{Reason: "Unschedulable", Message: "0/2 nodes are available: secret-node-name", Pod: "web-7d9-abcde", Pods: pods}}
 	return deployment.Summary{Namespace: "shop", Name: "web", Status: deployment.Failing,
-		Message: diagnosis.Describe(problems, 2), Problems: problems, Replicas: deployment.Replicas{Desired: 2}}
+		Message: diagnosis.Describe(problems, 2, 2), Problems: problems, Replicas: deployment.Replicas{Desired: 2}}
 }
 
 func (f failingSource) Start(ctx context.Context, sink tracker.Sink) (func(), error) {

@@ -79,7 +79,7 @@ func TestDiagnosisFromInformers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	if len(rec.snapshot) != 1 || rec.snapshot[0].Status != deployment.Failing || !strings.Contains(rec.snapshot[0].Message, "1 of 3 new pods ImagePullBackOff") {
+	if len(rec.snapshot) != 1 || rec.snapshot[0].Status != deployment.Failing || !strings.Contains(rec.snapshot[0].Message, "ImagePullBackOff (1 of 1 new pod, 3 wanted; pod web-2-a)") {
 		t.Fatalf("first snapshot %+v, want web Failing with ImagePullBackOff", rec.snapshot)
 	}
 	testutil.Eventually(t, 10*time.Second, "the pods' watch", podWatch.Load)

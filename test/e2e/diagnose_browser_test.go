@@ -36,7 +36,7 @@ func TestDiagnoseOnThePage(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := `document.querySelector('tr[data-name="crash"]')`
-	poll("the row Failing with its cause", row+` && `+row+`.dataset.status === "Failing" && `+row+`.querySelector('.message').textContent.includes("CrashLoopBackOff: container web exited with code 137 (OOMKilled)")`)
+	poll("the row Failing with its cause", row+` && `+row+`.dataset.status === "Failing" && `+row+`.querySelector('.message').textContent.includes("CrashLoopBackOff: OOMKilled, exit code 137")`)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr[data-name="crash"] details.problems summary`))); err != nil {
 		t.Fatalf("open the problems: %v", err)
 	}

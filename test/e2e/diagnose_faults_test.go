@@ -44,13 +44,13 @@ func TestDiagnoseKubeletFailures(t *testing.T) {
 				return "want exit code 1 (Error) of container web"
 			}
 			return ""
-		}, "container web exited with code 1 (Error)"},
+		}, "CrashLoopBackOff: exit code 1 ("},
 		{testbed.FaultOOMKilled, []string{"CrashLoopBackOff"}, func(p diagnosis.Problem) string {
 			if p.ExitCode == nil || *p.ExitCode != 137 || p.LastState != "OOMKilled" {
 				return "want exit code 137 (OOMKilled)"
 			}
 			return ""
-		}, "exited with code 137 (OOMKilled)"},
+		}, "OOMKilled, exit code 137"},
 		{testbed.FaultConfigError, []string{"CreateContainerConfigError"}, nil, `configmap "app-config" not found`},
 		{testbed.FaultRunError, []string{"RunContainerError", "CrashLoopBackOff"}, nil, ""},
 		{testbed.FaultInitCrash, []string{"CrashLoopBackOff"}, func(p diagnosis.Problem) string {
@@ -58,8 +58,8 @@ func TestDiagnoseKubeletFailures(t *testing.T) {
 				return "want init container migrate"
 			}
 			return ""
-		}, "container migrate exited"},
-		{testbed.FaultNotReady, []string{"Unhealthy"}, nil, "Readiness probe failed"},
+		}, ", init container migrate)"},
+		{testbed.FaultNotReady, []string{"Unhealthy"}, nil, "readiness probe: HTTP probe failed with statuscode: 503"},
 		{testbed.FaultEvicted, []string{"Evicted"}, nil, "low on resource"},
 	}
 	for _, c := range cases {
@@ -84,7 +84,7 @@ func TestDiagnoseKubeletFailures(t *testing.T) {
 				t.Errorf("%s: problem %+v: %s", c.fault, p, msg)
 			}
 		}
-		opsContains(t, c.fault+"'s message", e.Message, c.words, "(pod "+c.fault+"-")
+		opsContains(t, c.fault+"'s message", e.Message, c.words, "; pod "+c.fault+"-")
 	}
 
 	r := opsRun(t, "watch", ns, "--until-complete", "--failing-grace", "1s", "--timeout", "3m")
@@ -135,7 +135,7 @@ func TestDiagnoseBrokenSetImage(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1", r.code)
 	}
-	opsContains(t, "the error", r.stderr, `deployment "web" in namespace "`+ns+`" is Failing: `, "new pod", "not found", "(pod web-")
+	opsContains(t, "the error", r.stderr, `deployment "web" in namespace "`+ns+`" is Failing: `, "new pod", "not found", "; pod web-")
 	if d := opsGet(t, ns, "web"); d.Status.AvailableReplicas < 2 {
 		t.Errorf("old pods stopped serving: %+v", d.Status)
 	}
@@ -181,7 +181,7 @@ func TestDiagnoseLiveTableInTmux(t *testing.T) {
 	tmux("send-keys", "-t", "e2e", "kubectl deploywatch "+ns, "Enter")
 	screen := waitPane("crash Failing with its cause", func(s string) bool {
 		r := rowOf(s, "crash")
-		return len(r) == 1 && strings.Contains(r[0], "Failing") && strings.Contains(r[0], "CrashLoopBackOff: container web exited with code 137 (OOMKilled)")
+		return len(r) == 1 && strings.Contains(r[0], "Failing") && strings.Contains(r[0], "CrashLoopBackOff: OOMKilled, exit code 137")
 	})
 	opsContains(t, "the title", screen, "1 deployment: 1 Failing")
 	tmux("send-keys", "-t", "e2e", "C-c")

@@ -38,7 +38,7 @@ func TestDiagnoseUnschedulable(t *testing.T) {
 	testbed.Kubectl(t, "-n", ns, "patch", "deployment", "web", "--type=merge",
 		"-p", `{"spec":{"template":{"spec":{"nodeSelector":{"deploywatch.test/no-such-node":"true"}}}}}`)
 	failing := w.waitEvent(t, "web", "is Failing", func(e deployment.Event) bool { return e.Status == deployment.Failing })
-	opsContains(t, "the message", failing.Message, "new pod", "Unschedulable: 0/2 nodes are available", "(pod web-")
+	opsContains(t, "the message", failing.Message, "new pod", "Unschedulable: 2 node(s) didn't match", "; pod web-")
 	if len(failing.Problems) != 1 || failing.Problems[0].Reason != "Unschedulable" || failing.Problems[0].Pods < 1 || failing.Problems[0].Pod == "" {
 		t.Errorf("problems %+v, want one Unschedulable with its pod", failing.Problems)
 	}
@@ -52,7 +52,7 @@ func TestDiagnoseUnschedulable(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("--until-complete exit %d, want 1 (Failing)", r.code)
 	}
-	opsContains(t, "the error", r.stderr, "error: deployment "+ns+"/web is Failing: ", "Unschedulable: 0/2 nodes are available")
+	opsContains(t, "the error", r.stderr, "error: deployment "+ns+"/web is Failing: ", "Unschedulable: 2 node(s) didn't match")
 
 	// The fix: the rollout goes on to Running, and a wait with a grace
 	// longer than the trouble passes.
@@ -94,7 +94,11 @@ func TestDiagnoseQuota(t *testing.T) {
 	// A rollout needs a surge pod, which the quota refuses.
 	testbed.Kubectl(t, "-n", ns, "set", "image", "deployment/web", "web=registry.k8s.io/pause:3.9")
 	failing := w.waitEvent(t, "web", "is Failing", func(e deployment.Event) bool { return e.Status == deployment.Failing })
-	opsContains(t, "the message", failing.Message, "FailedCreate", "exceeded quota")
+	// The cause first: not the API server's `pods "web-..." is forbidden: `.
+	opsContains(t, "the message", failing.Message, "FailedCreate: exceeded quota")
+	if len(failing.Problems) != 1 || !strings.Contains(failing.Problems[0].Message, "is forbidden: exceeded quota") {
+		t.Errorf("problems %+v, want the API server's whole words in the message", failing.Problems)
+	}
 
 	r := opsRun(t, "watch", ns, "--until-complete", "--failing-grace", "2s", "--timeout", "3m")
 	if r.code != 1 {

@@ -254,7 +254,7 @@ func TestNotifyNewLeaderCatchesUpAfterKill(t *testing.T) {
 	}
 	m := r.messages()[0]
 	if m.Kind != "failed" || m.Namespace != ns || m.Deployment != "api" || m.OldStatus != "Failing" || m.NewStatus != "Failed" ||
-		!strings.HasPrefix(m.Message, "ProgressDeadlineExceeded") || len(m.Images) != 1 || m.Images[0] != "registry.k8s.io/pause:3.10" ||
+		!strings.Contains(m.Message, "ProgressDeadlineExceeded") || len(m.Images) != 1 || m.Images[0] != "registry.k8s.io/pause:3.10" ||
 		m.ID == "" || time.Since(m.Timestamp) > 5*time.Minute {
 		t.Errorf("failed message %s; want api Failing (its pods cannot be scheduled) -> Failed with the reason, the image, an id and a recent timestamp", fmtJSON(m))
 	}

@@ -155,7 +155,7 @@ func TestOpsWaitFailed(t *testing.T) {
 	if second == first {
 		t.Errorf("the new rollout's failure reads as the old one: %q", second)
 	}
-	opsContains(t, "the error", r.stderr, `error: deployment "stuck" in namespace "`+ns+`" is Failed: ProgressDeadlineExceeded: `+second)
+	opsContains(t, "the error", r.stderr, `error: deployment "stuck" in namespace "`+ns+`" is Failed: Unschedulable: `, "; ProgressDeadlineExceeded: "+second)
 
 	// A Deployment that never settles within --timeout (its progress
 	// deadline is the default 10 minutes): exit 2.

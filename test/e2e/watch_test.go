@@ -523,8 +523,9 @@ func newTmux(t *testing.T, width, height int) (tmux func(args ...string) string,
 }
 
 // TestWatchLiveTableAt80Columns: on an 80-column terminal a Failed row's
-// reason shows, with its LAST CHANGE, though another row's IMAGES cell is
-// longer than the screen; the rows are in name order.
+// cause shows (its pods cannot be scheduled; STATUS says the deadline
+// passed), with its LAST CHANGE, though another row's IMAGES cell is longer
+// than the screen; the rows are in name order.
 func TestWatchLiveTableAt80Columns(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	long := "registry.example.com/a-very-long-team-name/and-a-long-repository-name/web:1.2.3-with-a-long-tag"
@@ -541,8 +542,8 @@ func TestWatchLiveTableAt80Columns(t *testing.T) {
 		return len(r) == 1 && strings.Contains(r[0], "Failed") && len(rowOf(s, "web")) == 1
 	})
 	api := rowOf(screen, "api")[0]
-	if !strings.Contains(api, "ProgressDeadlineExceeded: ReplicaSet") {
-		t.Errorf("the Failed row does not show its reason at 80 columns:\n%s", screen)
+	if !strings.Contains(api, "Unschedulable: ") {
+		t.Errorf("the Failed row does not show its cause at 80 columns:\n%s", screen)
 	}
 	header := rowOf(screen, "NAME")
 	if len(header) != 1 || !strings.Contains(header[0], "LAST CHANGE") || !strings.Contains(header[0], "MESSAGE") {
