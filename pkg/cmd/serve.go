@@ -50,6 +50,7 @@ type ServeOptions struct {
 	MaxStreams      int
 	AllContexts     bool
 	WatchScope      string
+	LogRequests     bool
 	notify          notifyOptions
 
 	// Filled in by Complete.
@@ -121,6 +122,7 @@ gracefully within --shutdown-timeout.`,
 	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left (the cluster-wide watch: after the last viewer of any namespace); 0 stops it at once")
 	fs.StringVar(&o.WatchScope, "watch-scope", o.WatchScope, "how the Deployments (and the diagnosis's ReplicaSets, Pods and Events) are watched: cluster (one watch per resource for all namespaces, whatever the number viewed; refuses to start if this identity may not list and watch them cluster-wide), namespace (one watch per resource and viewed namespace) or auto (cluster when the identity may and --namespaces is not set, else namespace)")
 	fs.IntVar(&o.MaxStreams, "max-streams", o.MaxStreams, "most event streams open at once; more are told to reconnect later. 0 takes it from the limits: open files less 128 kept for probes and the API server, and half the cgroup memory limit at 64 KiB a stream")
+	fs.BoolVar(&o.LogRequests, "log-requests", o.LogRequests, "log every request to stderr (method, path, status, duration, client); without it a request is logged only when it changes something, is refused for its Host or Origin, or fails on the server's side")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
 	fs.BoolVar(&o.AllContexts, "all-contexts", o.AllContexts, "serve every context of the kubeconfig (see --context a,b): each context's API is under /api/contexts/NAME/, the first context's also under /api/")
@@ -350,6 +352,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			ShutdownDelay:    o.ShutdownDelay,
 			MaxStreams:       maxStreams,
 			Logger:           clog,
+			LogRequests:      o.LogRequests,
 			Version:          version.Version,
 			Contexts:         names,
 			Streams:          &streams,
