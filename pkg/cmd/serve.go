@@ -286,6 +286,9 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("cannot listen on %s: %w; pick another address with --address, e.g. --address 127.0.0.1:0", o.Address, err)
 	}
 	defer ln.Close()
+	if err := o.checkAPIServers(ctx, ln.Addr()); err != nil {
+		return err
+	}
 	if o.token == "" && o.Auth == server.AuthToken {
 		o.token = randomToken()
 	}
@@ -380,6 +383,19 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	}
 	log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "contexts", names, "maxStreams", maxStreams)
 	return all.Serve(ctx, ln, o.ShutdownTimeout)
+}
+
+// checkAPIServers runs checkAPIServer for each served context.
+func (o *ServeOptions) checkAPIServers(ctx context.Context, listening net.Addr) error {
+	if o.contexts == nil {
+		return checkAPIServer(ctx, o.clients, listening, o.Address)
+	}
+	for _, c := range o.contexts {
+		if err := checkAPIServer(ctx, c.clients, listening, o.Address); err != nil {
+			return fmt.Errorf("context %q: %w", c.Name, err)
+		}
+	}
+	return nil
 }
 
 // clusterWide decides --watch-scope for one context: the hub's ClusterWide,

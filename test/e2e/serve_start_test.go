@@ -1,11 +1,80 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"net"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
 )
+
+// TestServeEndsWithoutAnAPIServer: with no kubeconfig, with its own address
+// as the API server's, and against a stopped test-bed cluster, serve ends
+// within a few seconds, non-zero, with one line naming the problem, as the
+// other commands do; it never starts serving.
+func TestServeEndsWithoutAnAPIServer(t *testing.T) {
+	testbed.BuildPlugin(t)
+	noConfig := []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "missing"), "HOME=" + t.TempDir()}
+	free, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(free.Addr().(*net.TCPAddr).Port)
+	free.Close() // serve takes it next
+
+	stopped := testbed.Start(t)
+	server := stopped.RESTConfig().Host
+	if err := stopped.StopCluster(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		cluster *testbed.Cluster
+		env     []string
+		args    []string
+		want    string
+	}{
+		{"KUBECONFIG names a missing file", testbed.Shared(), noConfig, []string{"--address", "127.0.0.1:0"},
+			"error: cannot reach the API server at http://localhost:8080: connection refused; check that the cluster is running"},
+		{"KUBECONFIG is empty", testbed.Shared(), []string{"KUBECONFIG=", "HOME=" + t.TempDir()}, []string{"--address", "127.0.0.1:0"},
+			"error: cannot reach the API server at http://localhost:8080: connection refused"},
+		{"the API server is serve's own address", testbed.Shared(), noConfig, []string{"--address", "127.0.0.1:" + port, "--server", "http://localhost:" + port},
+			"error: the API server at http://localhost:" + port + " is serve's own address 127.0.0.1:" + port},
+		{"the cluster is stopped", stopped, nil, []string{"--address", "127.0.0.1:0"},
+			"error: cannot reach the API server at " + server + ": connection refused"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := tt.cluster.KubectlCmd(ctx, append([]string{"deploywatch", "serve"}, tt.args...)...)
+			cmd.Env = append(cmd.Env, tt.env...)
+			var out, errOut bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			start := time.Now()
+			err := cmd.Run()
+			took := time.Since(start)
+			if err == nil {
+				t.Fatalf("serve exited 0; stdout %q, stderr %q", out.String(), errOut.String())
+			}
+			if took > 6*time.Second {
+				t.Errorf("serve took %s to end, want a few seconds", took)
+			}
+			if out.Len() > 0 {
+				t.Errorf("serve printed %q: it started", out.String())
+			}
+			lines := strings.Split(strings.TrimSuffix(errOut.String(), "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], tt.want) {
+				t.Errorf("serve said:\n%s\nwant one line starting %q", errOut.String(), tt.want)
+			}
+			t.Logf("%s: exit %v in %s: %s", tt.name, err, took.Round(time.Millisecond), lines[0])
+		})
+	}
+}
 
 // TestServeLogsRequestsOnlyWhenAsked: a default session logs no request
 // lines, so the URL with the token stays in sight; --log-requests logs
