@@ -440,13 +440,20 @@ func (o *ServeOptions) pageURL(addr net.Addr) string {
 		host = net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
 	}
 	u := "http://" + host + "/"
+	// With -n (one context), the link opens that namespace's page; the
+	// page takes the token out of the address and keeps the view.
+	view, token := "", "#token="
+	if o.contexts == nil && o.clients != nil && o.clients.ExplicitNamespace {
+		view = "#/ns/" + url.PathEscape(o.clients.Namespace)
+		token = "?token="
+	}
 	if o.Auth == server.AuthKubernetes {
-		return u + " (sign in with your own Kubernetes token, e.g. from 'kubectl create token')"
+		return u + view + " (sign in with your own Kubernetes token, e.g. from 'kubectl create token')"
 	}
 	if o.TokenFile != "" {
-		return u + " (token from " + o.TokenFile + "; add #token=<it> to the address)"
+		return u + view + " (token from " + o.TokenFile + "; add " + token + "<it> to the address)"
 	}
-	return u + "#token=" + url.QueryEscape(o.token)
+	return u + view + token + url.QueryEscape(o.token)
 }
 
 // listenNetwork keeps an IPv4 address to IPv4: Go would listen on every
