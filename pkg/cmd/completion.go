@@ -213,3 +213,42 @@ func completeImageArgs(getter genericclioptions.RESTClientGetter) completionFunc
 		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	}
 }
+
+// explainKubectlCompletion makes cobra's completion command now, so that
+// its help can say first what completes `kubectl deploywatch ...` as users
+// type it: kubectl's own completion with kubectl_complete-deploywatch on
+// PATH. cobra's scripts complete the binary run by its own name.
+func explainKubectlCompletion(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Long = kubectlCompletionHelp("") + "\n" + c.Long
+		for _, shell := range c.Commands() {
+			shell.Long = kubectlCompletionHelp(shell.Name()) + "\nThis script completes kubectl-deploywatch run by its own name:\n\n" + shell.Long
+		}
+	}
+}
+
+func kubectlCompletionHelp(shell string) string {
+	load := map[string]string{
+		"bash":       "source <(kubectl completion bash)   # needs the bash-completion package",
+		"zsh":        "source <(kubectl completion zsh)",
+		"fish":       "kubectl completion fish | source",
+		"powershell": "kubectl completion powershell | Out-String | Invoke-Expression",
+	}[shell]
+	if load == "" {
+		load = "see 'kubectl completion --help' for your shell"
+	}
+	return `To complete "kubectl deploywatch ..." as you type it, you need no script from
+this command: kubectl (1.26 and later) completes a plugin by running
+kubectl_complete-deploywatch from PATH. Load kubectl's own completion:
+
+	` + load + `
+
+and put kubectl_complete-deploywatch, shipped with deploywatch, on PATH:
+"make install" puts it next to kubectl-deploywatch; with krew, copy it from
+krew's store into krew's bin directory (see the README's Shell completion).
+`
+}

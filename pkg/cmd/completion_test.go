@@ -74,3 +74,28 @@ func TestCommaList(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionHelpExplainsKubectl: each completion command's help says
+// first how `kubectl deploywatch` completes (kubectl's own completion and
+// kubectl_complete-deploywatch on PATH), not only cobra's setup for the
+// binary run by its own name.
+func TestCompletionHelpExplainsKubectl(t *testing.T) {
+	for _, shell := range []string{"", "bash", "zsh", "fish", "powershell"} {
+		args := []string{"completion", "--help"}
+		load := "kubectl completion --help"
+		if shell != "" {
+			args = []string{"completion", shell, "--help"}
+			load = "kubectl completion " + shell
+		}
+		code, out, errOut := execute(t, args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d, %s", args, code, errOut)
+		}
+		first, _, _ := strings.Cut(out, "Generate the autocompletion script")
+		for _, want := range []string{`"kubectl deploywatch ..."`, "kubectl_complete-deploywatch from PATH", load, "make install"} {
+			if !strings.Contains(first, want) {
+				t.Errorf("%q: the help does not say %q before cobra's text:\n%s", args, want, out)
+			}
+		}
+	}
+}

@@ -115,6 +115,7 @@ Without a subcommand, deploywatch watches: "kubectl deploywatch NAMESPACE" is
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
+	explainKubectlCompletion(root) // after SetOut: cobra's scripts keep the output they find
 	return root
 }
 

@@ -57,6 +57,7 @@ type ServeOptions struct {
 	TrustedProxies  []string
 	AllContexts     bool
 	WatchScope      string
+	LogRequests     bool
 	notify          notifyOptions
 
 	// Filled in by Complete.
@@ -131,6 +132,7 @@ gracefully within --shutdown-timeout.`,
 	fs.IntVar(&o.MaxStreams, "max-streams", o.MaxStreams, "most event streams open at once; more are told to reconnect later. 0 takes it from the limits: open files less 128 kept for probes and the API server, and half the cgroup memory limit at 64 KiB a stream")
 	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "most connections open at once that are not event streams (page, API, probes); beyond, 8 more serve one request each, a probe or a stream, and further ones wait in the backlog. 0 takes it from the open-file limit: what --max-streams and 40 kept for probes and the API server leave, at most 1024")
 	fs.StringSliceVar(&o.TrustedProxies, "trusted-proxies", o.TrustedProxies, "proxies (CIDRs or addresses, comma-separated) in front of serve, e.g. an Ingress controller's pods or 127.0.0.1 for kubectl port-forward: a request from one is counted, for the wrong-token budget, as from the rightmost address in X-Forwarded-For that is not a trusted proxy. Without it, every client behind a proxy shares one budget")
+	fs.BoolVar(&o.LogRequests, "log-requests", o.LogRequests, "log every request to stderr (method, path, status, duration, client); without it a request is logged only when it changes something, is refused for its Host or Origin, or fails on the server's side")
 	fs.DurationVar(&o.Heartbeat, "heartbeat", o.Heartbeat, "idle time after which a stream gets a keep-alive comment")
 	_ = fs.MarkHidden("heartbeat") // for tests; 15s suits every proxy
 	fs.DurationVar(&o.MaxStreamLife, "max-stream-life", o.MaxStreamLife, "each event stream ends after this to twice this (at random), as the API server's watches do, with a reconnect event: its client comes back, resumes where it was and is checked afresh")
@@ -339,6 +341,9 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("cannot listen on %s: %w; pick another address with --address, e.g. --address 127.0.0.1:0", o.Address, err)
 	}
 	defer ln.Close()
+	if err := o.checkAPIServers(ctx, ln.Addr()); err != nil {
+		return err
+	}
 	if o.token == "" && o.Auth == server.AuthToken {
 		o.token = randomToken()
 	}
@@ -420,6 +425,7 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			MaxConns:         maxConns,
 			TrustedProxies:   proxies,
 			Logger:           clog,
+			LogRequests:      o.LogRequests,
 			Version:          version.Version,
 			Contexts:         names,
 			Streams:          &streams,
@@ -447,6 +453,19 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	}
 	log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "contexts", names, "maxStreams", maxStreams, "maxConnections", maxConns)
 	return all.Serve(ctx, ln, o.ShutdownTimeout)
+}
+
+// checkAPIServers runs checkAPIServer for each served context.
+func (o *ServeOptions) checkAPIServers(ctx context.Context, listening net.Addr) error {
+	if o.contexts == nil {
+		return checkAPIServer(ctx, o.clients, listening, o.Address)
+	}
+	for _, c := range o.contexts {
+		if err := checkAPIServer(ctx, c.clients, listening, o.Address); err != nil {
+			return fmt.Errorf("context %q: %w", c.Name, err)
+		}
+	}
+	return nil
 }
 
 // clusterWide decides --watch-scope for one context: the hub's ClusterWide,
@@ -491,13 +510,20 @@ func (o *ServeOptions) pageURL(addr net.Addr) string {
 		host = net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
 	}
 	u := "http://" + host + "/"
+	// With -n (one context), the link opens that namespace's page; the
+	// page takes the token out of the address and keeps the view.
+	view, token := "", "#token="
+	if o.contexts == nil && o.clients != nil && o.clients.ExplicitNamespace {
+		view = "#/ns/" + url.PathEscape(o.clients.Namespace)
+		token = "?token="
+	}
 	if o.Auth == server.AuthKubernetes {
-		return u + " (sign in with your own Kubernetes token, e.g. from 'kubectl create token')"
+		return u + view + " (sign in with your own Kubernetes token, e.g. from 'kubectl create token')"
 	}
 	if o.TokenFile != "" {
-		return u + " (token from " + o.TokenFile + "; add #token=<it> to the address)"
+		return u + view + " (token from " + o.TokenFile + "; add " + token + "<it> to the address)"
 	}
-	return u + "#token=" + url.QueryEscape(o.token)
+	return u + view + token + url.QueryEscape(o.token)
 }
 
 // listenNetwork keeps an IPv4 address to IPv4: Go would listen on every

@@ -78,6 +78,19 @@ func TestServePageURL(t *testing.T) {
 	if got := o.pageURL(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}); got != "http://127.0.0.1:1/ (token from /etc/deploywatch/token; add #token=<it> to the address)" {
 		t.Errorf("URL with --token-file = %s", got)
 	}
+	// With -n, the link lands on that namespace.
+	o.clients = &clients{Namespace: "shop", ExplicitNamespace: true}
+	if got := o.pageURL(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}); got != "http://127.0.0.1:1/#/ns/shop (token from /etc/deploywatch/token; add ?token=<it> to the address)" {
+		t.Errorf("URL with --token-file and -n = %s", got)
+	}
+	o.TokenFile = ""
+	if got := o.pageURL(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}); got != "http://127.0.0.1:1/#/ns/shop?token=a%2Bb" {
+		t.Errorf("URL with -n = %s", got)
+	}
+	o.clients.ExplicitNamespace = false // the kubeconfig's namespace: the list
+	if got := o.pageURL(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}); got != "http://127.0.0.1:1/#token=a%2Bb" {
+		t.Errorf("URL without -n = %s", got)
+	}
 }
 
 func TestCheckToken(t *testing.T) {

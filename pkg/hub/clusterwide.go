@@ -383,6 +383,36 @@ func (h *Hub) Namespaces() (counts map[string]map[deployment.Status]int, ok bool
 	return counts, true
 }
 
+// CountNamespaces is Namespaces for a caller that needs the counts now,
+// such as serve's namespace list: it starts the cluster-wide tracker if it
+// is not running, waits for it (or ctx), and leaves it running for the
+// linger, as a subscriber that left would. A list polled every few seconds
+// so keeps one set of watches running, shared with every stream and
+// poller, and its counts carry the diagnosis: a rollout whose pods cannot
+// start counts as Failing, as on its namespace's page, not as Progressing.
+// ok is false without ClusterWide or a namespace list, or when the tracker
+// fails or ctx ends first.
+func (h *Hub) CountNamespaces(ctx context.Context) (counts map[string]map[deployment.Status]int, ok bool) {
+	if h.opts.ClusterWide == nil {
+		return nil, false
+	}
+	r, err := h.acquireRun()
+	if err != nil {
+		return nil, false
+	}
+	defer func() {
+		h.mu.Lock()
+		h.releaseRunLocked(r)
+		h.mu.Unlock()
+	}()
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		return nil, false
+	}
+	return h.Namespaces()
+}
+
 // ClusterWide reports whether the hub follows every namespace with one
 // tracker (Options.ClusterWide): its identity may watch every namespace.
 func (h *Hub) ClusterWide() bool { return h.opts.ClusterWide != nil }

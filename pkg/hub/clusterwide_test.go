@@ -363,3 +363,55 @@ func TestClusterWideWithoutNamespaceList(t *testing.T) {
 		t.Fatal("NamespaceExists answered without a namespace list")
 	}
 }
+
+// TestCountNamespacesStartsTheWatches: the namespace list's counts come
+// from the cluster-wide tracker, started by the list itself when nobody
+// views any namespace, so they carry the tracker's diagnosis (Failing, not
+// the Progressing of a Deployment's own status); the tracker lingers after
+// the count, is shared by the next counts, and stops after the linger.
+func TestCountNamespacesStartsTheWatches(t *testing.T) {
+	failing := func(name string) deployment.Event {
+		e := evIn("shop", deployment.Added, name, 3)
+		e.Status = deployment.Failing
+		return e
+	}
+	client := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "quiet"}})
+	ss := &scripts{make: func() *script {
+		return &script{initial: []deployment.Event{failing("a"), failing("b"), failing("c"), evIn("shop", deployment.Added, "web", 1)}}
+	}}
+	const linger = 100 * time.Millisecond
+	h := New(nil, Options{Linger: linger, ClusterWide: &ClusterWide{
+		NewSource:  func() Source { return ss.newSource("") },
+		Namespaces: fakeCore{client.CoreV1()},
+	}})
+	defer h.Close()
+
+	want := map[string]map[deployment.Status]int{"shop": {deployment.Failing: 3, deployment.Running: 1}, "quiet": {}}
+	for i := range 3 {
+		counts, ok := h.CountNamespaces(context.Background())
+		if !ok || !maps.EqualFunc(counts, want, maps.Equal) {
+			t.Fatalf("count %d: %v, %v; want %v", i, counts, ok, want)
+		}
+	}
+	if n := ss.count(); n != 1 {
+		t.Fatalf("%d trackers started for 3 counts, want 1 shared", n)
+	}
+	if h.Stats().Informers != 1 {
+		t.Fatal("the tracker stopped at once after the count: the next poll would start it again")
+	}
+	testutil.Eventually(t, 20*time.Second, "the tracker to stop after the linger", func() bool { _, stops := ss.last().counts(); return stops == 1 })
+
+	// A count that cannot wait does not answer.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	blocked := New(nil, Options{ClusterWide: &ClusterWide{NewSource: func() Source { return &script{block: make(chan struct{})} }}})
+	defer blocked.Close() // ends the tracker's Start
+	if _, ok := blocked.CountNamespaces(ctx); ok {
+		t.Fatal("CountNamespaces answered before the tracker synced")
+	}
+	// Without ClusterWide it never starts anything.
+	if _, ok := New(nil, Options{}).CountNamespaces(context.Background()); ok {
+		t.Fatal("CountNamespaces answered without ClusterWide")
+	}
+}

@@ -39,6 +39,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
@@ -450,6 +451,34 @@ func (h *Hub) Running(ns string) bool {
 		return h.knownNamespaceLocked(ns)
 	}
 	return h.namespaces[ns] != nil
+}
+
+// Statuses returns, while namespace ns has a tracker of its own that has
+// synced (a watch per namespace), the status of each of its Deployments by
+// name, diagnosis included; ok is false otherwise. It starts nothing.
+func (h *Hub) Statuses(ns string) (statuses map[string]deployment.Status, ok bool) {
+	h.mu.Lock()
+	n := h.namespaces[ns]
+	cluster := h.opts.ClusterWide != nil
+	h.mu.Unlock()
+	if n == nil || cluster {
+		return nil, false
+	}
+	select {
+	case <-n.ready:
+		if n.err != nil {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	statuses = make(map[string]deployment.Status, len(n.state))
+	for _, en := range n.state {
+		statuses[en.ev.Name] = en.ev.Status
+	}
+	return statuses, true
 }
 
 // newEpoch returns a random tag that sets one namespace tracker's event IDs

@@ -36,12 +36,14 @@ type namespaceList struct {
 // nsListTTL is how long GET /api/namespaces answers from its last list.
 const nsListTTL = 5 * time.Second
 
-// listNamespaces answers from the hub's cluster-wide watches while they
-// run (no API request at all), else from a list shared by every client for
-// nsListTTL: however many pages poll it, the API server sees at most one
-// cluster-wide LIST per nsListTTL.
+// listNamespaces answers from the hub's cluster-wide watches, starting
+// them if they do not run (they then linger, shared by every poller and
+// stream): no request per viewer, and counts with the diagnosis. Without
+// them it answers from a list shared by every client for nsListTTL:
+// however many pages poll it, the API server sees at most one cluster-wide
+// LIST per nsListTTL.
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
-	out, e := s.watchedNamespaces(), (*apiError)(nil)
+	out, e := s.watchedNamespaces(r.Context()), (*apiError)(nil)
 	if out == nil {
 		out, e = s.nsList.get(r.Context(), "", "the namespaces were listed", s.namespaceList)
 	}
@@ -81,9 +83,9 @@ func (s *Server) visibleNamespaces(r *http.Request, all *namespaceList) (*namesp
 }
 
 // watchedNamespaces is the namespace list from the hub's cluster-wide
-// watches; nil when they do not run.
-func (s *Server) watchedNamespaces() *namespaceList {
-	counts, ok := s.opts.Hub.Namespaces()
+// watches; nil when serve does not watch cluster-wide or they failed.
+func (s *Server) watchedNamespaces(ctx context.Context) *namespaceList {
+	counts, ok := s.opts.Hub.CountNamespaces(ctx)
 	if !ok {
 		return nil
 	}
@@ -137,8 +139,19 @@ func (s *Server) countDeployments(ctx context.Context, names []string) map[strin
 	for _, ns := range names {
 		out[ns] = namespaceInfo{Name: ns, Deployments: map[deployment.Status]int{}}
 	}
+	// A namespace someone views has a watch of its own, whose statuses
+	// carry the diagnosis (Failing where the list says Progressing).
+	watched := map[string]map[string]deployment.Status{}
+	for _, ns := range names {
+		if st, ok := s.opts.Hub.Statuses(ns); ok {
+			watched[ns] = st
+		}
+	}
 	add := func(items []deployment.Summary) {
 		for _, d := range items {
+			if st, ok := watched[d.Namespace][d.Name]; ok {
+				d.Status = st
+			}
 			if info, ok := out[d.Namespace]; ok {
 				info.Deployments[d.Status]++
 				info.Total++

@@ -21,6 +21,7 @@ import (
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
 func TestListNamespaces(t *testing.T) {
@@ -179,3 +180,76 @@ func fmtJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestListNamespacesStartsClusterWideWatches: with nobody viewing any
+// namespace, the list starts the cluster-wide watches and answers from
+// them (their counts carry the diagnosis), and they keep running for the
+// next poll.
+func TestListNamespacesStartsClusterWideWatches(t *testing.T) {
+	client := newClient(namespaceObj("shop"), namespaceObj("quiet"), newDeployment("shop", "web", 1))
+	h := hub.New(fakeApps{client.AppsV1()}, hub.Options{Linger: time.Hour, ClusterWide: &hub.ClusterWide{Namespaces: fakeCore{client.CoreV1()}}})
+	f := newFixture(t, func(o *Options) { o.Hub = h }, namespaceObj("shop"))
+	t.Cleanup(h.Close)
+	var got namespaceList
+	getJSON(t, f, "/api/namespaces", &got)
+	want := []namespaceInfo{
+		{Name: "quiet", Deployments: map[deployment.Status]int{}, Total: 0},
+		{Name: "shop", Deployments: map[deployment.Status]int{deployment.Running: 1}, Total: 1},
+	}
+	if fmtJSON(got.Namespaces) != fmtJSON(want) {
+		t.Fatalf("got %s, want %s", fmtJSON(got.Namespaces), fmtJSON(want))
+	}
+	if n := h.Stats().Informers; n != 1 {
+		t.Fatalf("%d trackers run after the list, want the cluster-wide one", n)
+	}
+	for _, a := range f.client.Actions() {
+		if a.GetVerb() == "list" && a.GetResource().Resource == "deployments" {
+			t.Fatalf("the list asked the fixture's own client: %v", a)
+		}
+	}
+	before := lists(client)
+	getJSON(t, f, "/api/namespaces", &got)
+	if n := lists(client) - before; n != 0 {
+		t.Fatalf("the next poll made %d LIST requests, want 0: the watches run", n)
+	}
+}
+
+// TestListNamespacesWithViewedNamespaceDiagnosis: with a watch per
+// namespace, a viewed namespace's counts take its watch's statuses, which
+// carry the diagnosis: Failing, where the Deployment's own status says
+// Progressing.
+func TestListNamespacesWithViewedNamespaceDiagnosis(t *testing.T) {
+	f := newFixture(t, func(o *Options) {
+		o.Hub = hub.New(nil, hub.Options{NewSource: func(ns string) hub.Source { return diagnosedSource{} }})
+	}, namespaceObj("shop"), namespaceObj("bank"), newDeployment("shop", "web", 1), newDeployment("bank", "ledger", 1))
+	t.Cleanup(f.srv.opts.Hub.Close)
+	sub, err := f.srv.opts.Hub.Subscribe(context.Background(), "shop", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if _, err := sub.Next(context.Background()); err != nil { // the snapshot: synced
+		t.Fatal(err)
+	}
+	var got namespaceList
+	getJSON(t, f, "/api/namespaces", &got)
+	want := []namespaceInfo{
+		{Name: "bank", Deployments: map[deployment.Status]int{deployment.Running: 1}, Total: 1},
+		{Name: "shop", Deployments: map[deployment.Status]int{deployment.Failing: 1}, Total: 1},
+	}
+	if fmtJSON(got.Namespaces) != fmtJSON(want) {
+		t.Fatalf("got %s, want %s", fmtJSON(got.Namespaces), fmtJSON(want))
+	}
+}
+
+// diagnosedSource is a namespace's watch that diagnosed its one Deployment,
+// web, as Failing.
+type diagnosedSource struct{}
+
+func (diagnosedSource) Start(_ context.Context, sink tracker.Sink) (func(), error) {
+	sink.OnEvent(deployment.Event{Type: deployment.Added, Summary: deployment.Summary{Namespace: "shop", Name: "web", Status: deployment.Failing}})
+	sink.OnSynced(nil)
+	return func() {}, nil
+}
+
+func (diagnosedSource) Relists() int64 { return 0 }

@@ -78,18 +78,20 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		} else {
 			next.ServeHTTP(rec, r)
 		}
-		level := slogLevel(rec.status, r.URL.Path)
+		level := slogLevel(rec.status, r.URL.Path, s.opts.LogRequests)
 		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr)
 	})
 }
 
-// slogLevel keeps probes and scrapes out of the default log.
-func slogLevel(status int, path string) slog.Level {
+// slogLevel keeps requests out of the default (INFO) log unless asked
+// (Options.LogRequests), and probes and scrapes out of it always; a
+// server-side failure is an error whatever was asked.
+func slogLevel(status int, path string, logRequests bool) slog.Level {
 	switch {
 	case status >= 500:
 		return slog.LevelError
-	case path == "/healthz" || path == "/readyz" || path == "/metrics":
+	case !logRequests, path == "/healthz" || path == "/readyz" || path == "/metrics":
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo

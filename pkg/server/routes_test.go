@@ -1,8 +1,12 @@
 package server
 
 import (
+	"fmt"
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRefusals(t *testing.T) {
@@ -82,4 +86,51 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("a refused request reached the API server: %s %s", a.GetVerb(), a.GetResource().Resource)
 		}
 	}
+}
+
+// TestRequestLog: requests are not logged at INFO unless asked, so the log
+// of a session keeps its first lines (the URL) in sight; probes never are,
+// and a server-side failure is logged either way.
+func TestRequestLog(t *testing.T) {
+	for _, logRequests := range []bool{false, true} {
+		t.Run(fmt.Sprintf("LogRequests=%v", logRequests), func(t *testing.T) {
+			lines := make(chan string, 10)
+			f := newFixture(t, func(o *Options) {
+				o.LogRequests = logRequests
+				// Every level, so that each request's line arrives and
+				// its level can be read (a line is logged after its
+				// response is sent).
+				o.Logger = slog.New(slog.NewTextHandler(lineWriter(lines), &slog.HandlerOptions{Level: slog.LevelDebug}))
+			}, namespaceObj("shop"))
+			want := map[string]string{"/api/namespaces": "INFO", "/api/nothing": "INFO", "/healthz": "DEBUG"}
+			if !logRequests {
+				want["/api/namespaces"], want["/api/nothing"] = "DEBUG", "DEBUG"
+			}
+			for _, path := range []string{"/api/namespaces", "/api/nothing", "/healthz"} {
+				f.do(t, "GET", path, "", nil)
+				var line string
+				for !strings.Contains(line, "msg=request") {
+					select {
+					case line = <-lines:
+					case <-time.After(10 * time.Second):
+						t.Fatalf("GET %s: no request line logged", path)
+					}
+				}
+				if !strings.Contains(line, "path="+path+" ") || !strings.Contains(line, "level="+want[path]+" ") {
+					t.Errorf("GET %s logged %q, want level=%s", path, line, want[path])
+				}
+			}
+		})
+	}
+	if got := slogLevel(http.StatusInternalServerError, "/api/namespaces", false); got != slog.LevelError {
+		t.Errorf("a 500 without LogRequests is logged at %s, want ERROR", got)
+	}
+}
+
+// lineWriter sends each write (slog writes a line at a time) to lines.
+type lineWriter chan<- string
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	w <- string(p)
+	return len(p), nil
 }

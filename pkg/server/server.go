@@ -98,6 +98,11 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Logger gets structured logs; nil discards them.
 	Logger *slog.Logger
+	// LogRequests logs every request at INFO. Without it requests are
+	// logged at DEBUG, except those that failed on the server's side
+	// (5xx), so the log keeps what needs attention (and the page's URL
+	// stays in sight).
+	LogRequests bool
 	// Version is reported by /api/info.
 	Version string
 	// Collectors are further metrics for /metrics (e.g. the notifier's).

@@ -104,3 +104,17 @@ func TestCompletionThroughKubectl(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionHelpThroughKubectl: `kubectl deploywatch completion bash
+// --help`, as a user asks it, says that kubectl's own completion and
+// kubectl_complete-deploywatch complete `kubectl deploywatch`.
+func TestCompletionHelpThroughKubectl(t *testing.T) {
+	testbed.BuildPlugin(t)
+	out := testbed.Kubectl(t, "deploywatch", "completion", "bash", "--help")
+	first, _, _ := strings.Cut(out, "Generate the autocompletion script")
+	for _, want := range []string{"kubectl_complete-deploywatch from PATH", "source <(kubectl completion bash)", "bash-completion"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("completion bash --help does not say %q first:\n%s", want, out)
+		}
+	}
+}

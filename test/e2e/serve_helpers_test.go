@@ -59,8 +59,9 @@ func (s *syncBuffer) String() string {
 
 // servingLine is what serve prints once listening: the URL with the token
 // in its fragment, or, for a token from a file, where the token is, or with
-// --auth=kubernetes that each user signs in.
-var servingLine = regexp.MustCompile(`Serving Deployments on (http://[^/\s]+)/(?:#token=(\S+)| \(token from (\S+?);.*\)| \(sign in with your own Kubernetes token.*\))$`)
+// --auth=kubernetes that each user signs in; with -n, the URL names the
+// namespace's view first (#/ns/NS?token=).
+var servingLine = regexp.MustCompile(`Serving Deployments on (http://[^/\s]+)/(?:#/ns/[^?\s]+)?(?:[#?]token=(\S+)| \(token from (\S+?);.*\)| \(sign in with your own Kubernetes token.*\))$`)
 
 // startServe runs `kubectl deploywatch serve --address 127.0.0.1:0 args...`
 // against the shared cluster and waits for the URL it prints. It is stopped

@@ -19,6 +19,20 @@ export function parseRoute(hash, withContexts) {
   return { view: "namespaces", ctx };
 }
 
+// splitToken takes the token out of an address: the printed #token=T,
+// or any view's address with a token parameter (#/ns/shop?token=T, which
+// lands on namespace shop). hash is the address left, "#/" if none.
+export function splitToken(hash) {
+  if (hash.startsWith("#token=")) hash = "#/?" + hash.slice(1);
+  const m = hash.match(/^([^?]*)\?(?:(.*)&)?token=([^&]*)(?:&(.*))?$/s);
+  if (!m) return { token: null, hash };
+  // The rest is kept as written (a filter's "+" stays a space), and the
+  // token decoded as the server printed it (url.QueryEscape; a "+" in a
+  // --token-file token pasted as is stays a "+").
+  const rest = [m[2], m[4]].filter(Boolean).join("&");
+  return { token: decodeURIComponent(m[3]), hash: (m[1] === "#" ? "#/" : m[1]) + (rest ? "?" + rest : "") };
+}
+
 // place is where a view is: its context, the base of its API paths and of
 // its addresses.
 export function place(ctx) {

@@ -1,15 +1,18 @@
 // The server's API as the page calls it: the token, sent with every
 // request (reads too), and failures thrown as the server's error objects.
 
+import { splitToken } from "./address.js";
+
 const TOKEN_KEY = "deploywatch.token";
 
-// takeToken keeps the token of the address (#token=...), which browsers
-// never send to servers, for this tab only, and removes it from the URL.
+// takeToken keeps the token of the address (#token=..., or a view's
+// address with ?token=...), which browsers never send to servers, for this
+// tab only, and removes it from the URL, which keeps the view it named.
 export function takeToken() {
-  const m = location.hash.match(/(?:^#|&)token=([^&]*)/);
-  if (m) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname + location.search + "#/");
+  const { token, hash } = splitToken(location.hash);
+  if (token !== null) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    history.replaceState(null, "", location.pathname + location.search + hash);
   }
 }
 

@@ -2,18 +2,30 @@
 // container's image, saved through the API.
 import { el } from "./dom.js";
 import { api } from "./api.js";
-import { errorText } from "./format.js";
+import { errorText, imageTail } from "./format.js";
 
 // editor is an input that shows the live value until the user edits it,
 // then offers Save; Enter saves, Escape reverts. The server's error is
-// shown next to it.
-function editor({ label, type, cls, name, save, allowed }) {
+// shown next to it. With short, a value too long for the field is shown
+// shortened while the field is neither focused nor edited.
+function editor({ label, type, cls, name, save, allowed, short }) {
   const input = el("input", { type, class: cls, name, min: type === "number" ? "0" : null, "aria-label": label || name, autocomplete: "off", spellcheck: "false" });
   const button = el("button", { type: "button", hidden: true }, "Save");
   const msg = el("span", { class: "field-error", hidden: true, role: "alert" });
   const node = el("div", { class: "edit" }, label ? el("label", {}, label) : null, input, button, msg);
   let live = "", dirty = false, baseValue = "", busy = false;
   input.disabled = !allowed();
+  // show puts the live value in the field, shortened to its width when
+  // it rests; focus gives the whole value to edit.
+  const show = () => {
+    if (dirty) return;
+    input.value = short && document.activeElement !== input ? short(live, input) : live;
+  };
+  if (short) {
+    input.addEventListener("focus", show);
+    input.addEventListener("blur", show);
+    if (typeof ResizeObserver === "function") new ResizeObserver(show).observe(input);
+  }
   const setDirty = (d) => { dirty = d; input.classList.toggle("dirty", d); button.hidden = !d; };
   const clearMsg = () => { msg.hidden = true; msg.textContent = ""; msg.className = "field-error"; };
   input.addEventListener("input", () => {
@@ -51,7 +63,7 @@ function editor({ label, type, cls, name, save, allowed }) {
     update(value) {
       live = value;
       input.title = value; // the whole of a long image, where the field is narrow
-      if (!dirty) input.value = value; // never overwrite what the user types
+      show(); // never overwrites what the user types
     },
   };
 }
@@ -70,6 +82,17 @@ export function replicasEditor(base, name, can) {
   });
 }
 
+// fitImage is image cut from the left to what input shows at its width
+// (its font is monospace), so the tag stays in sight; the whole image is
+// in its title.
+function fitImage(image, input) {
+  const width = input.clientWidth;
+  if (!width) return image; // not laid out yet: the ResizeObserver comes back
+  const style = getComputedStyle(input);
+  const chars = Math.floor((width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)) / (0.6 * parseFloat(style.fontSize)));
+  return imageTail(image, Math.max(chars, 4));
+}
+
 // updateImages keeps row r's image fields, one per container, as event ev
 // has them.
 export function updateImages(r, ev, base, can) {
@@ -79,7 +102,7 @@ export function updateImages(r, ev, base, can) {
     let ed = r.images.get(c.name);
     if (!ed) {
       ed = editor({
-        label: c.name, type: "text", cls: "image", name: "image-" + c.name, allowed: () => can("patch"),
+        label: c.name, type: "text", cls: "image", name: "image-" + c.name, allowed: () => can("patch"), short: fitImage,
         save: (value) => api("PUT", base + "/" + encodeURIComponent(ev.name) + "/image", { container: c.name, image: value.trim() }),
       });
       r.images.set(c.name, ed);

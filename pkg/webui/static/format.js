@@ -72,6 +72,19 @@ export function eventImages(ev) {
   return m;
 }
 
+// imageTail fits an image reference into chars characters by cutting it
+// from the left, so that the tag or digest, what tells two images apart,
+// stays: "registry.example.com/team/api:v2" in 16 is "…/team/api:v2". The
+// cut falls after a "/" when one is in what is kept.
+export function imageTail(image, chars) {
+  if (image.length <= chars) return image;
+  if (chars < 2) return "\u2026";
+  let keep = image.slice(image.length - (chars - 1));
+  const slash = keep.indexOf("/");
+  if (slash > 0 && slash < keep.length - 1) keep = keep.slice(slash);
+  return "\u2026" + keep;
+}
+
 // historyImage is one image of a revision in the history table:
 // "web=nginx:1.27", "init container setup=busybox:1".
 export const historyImage = (key, image) => key.replace(/^container /, "") + "=" + image;

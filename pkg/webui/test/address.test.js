@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { contextHash, namespaceHash, parseRoute, place } from "../static/address.js";
+import { contextHash, namespaceHash, parseRoute, place, splitToken } from "../static/address.js";
 
 const params = (r) => r.params && r.params.toString();
 
@@ -44,4 +44,24 @@ test("namespaceHash leaves the defaults out and reads back as written", () => {
   const hash = namespaceHash(place("east"), "shop", { sort: "last", descending: true, query: "web/1" });
   const r = parseRoute(hash, true);
   assert.deepEqual([r.view, r.ctx, r.ns, r.params.get("sort"), r.params.get("q")], ["namespace", "east", "shop", "-last", "web/1"]);
+});
+
+test("splitToken: the token leaves the address, the view it names stays", () => {
+  const cases = [
+    ["#token=abc", "abc", "#/"],
+    ["#token=a%2Bb%3D", "a+b=", "#/"],
+    ["#token=a+b", "a+b", "#/"],
+    ["#/ns/shop?q=a+b&token=t", "t", "#/ns/shop?q=a+b"],
+    ["#/?token=abc", "abc", "#/"],
+    ["#/ns/shop?token=abc", "abc", "#/ns/shop"],
+    ["#/ns/shop?sort=status&token=abc&q=api", "abc", "#/ns/shop?sort=status&q=api"],
+    ["#/c/east/ns/shop?token=abc", "abc", "#/c/east/ns/shop"],
+    ["#/ns/shop?sort=status", null, "#/ns/shop?sort=status"],
+    ["", null, ""],
+  ];
+  for (const [hash, token, rest] of cases) {
+    assert.deepEqual(splitToken(hash), { token, hash: rest }, hash);
+  }
+  // What is left routes to the namespace the link named.
+  assert.equal(parseRoute(splitToken("#/ns/shop?token=abc").hash, false).ns, "shop");
 });

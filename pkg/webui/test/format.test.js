@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  ago, changeTitle, changedAt, errorText, eventImages, historyImage, imageChanges, imagesOf,
+  ago, changeTitle, changedAt, errorText, eventImages, historyImage, imageChanges, imagesOf, imageTail,
   problemCount, problemText, reconnectText, undoQuestion, upstreamText,
 } from "../static/format.js";
 
@@ -92,4 +92,21 @@ test("imageChanges: each container once, before and after, none where missing", 
 test("undoQuestion", () => {
   assert.equal(undoQuestion("web", { revision: 2 }, { revision: 5 }), "Roll web back to revision 2 (from revision 5)?");
   assert.equal(undoQuestion("web", { revision: 2 }, undefined), "Roll web back to revision 2?");
+});
+
+test("imageTail: a long image is cut from the left, so its tag stays", () => {
+  const image = "registry.testbed.invalid/faulty/app:v2";
+  assert.equal(imageTail(image, 100), image);
+  assert.equal(imageTail(image, image.length), image);
+  assert.equal(imageTail(image, 16), "\u2026/faulty/app:v2");
+  assert.equal(imageTail(image, 8), "\u2026/app:v2");
+  // No "/" in what is kept: the cut falls where it must.
+  assert.equal(imageTail(image, 5), "\u2026p:v2");
+  assert.equal(imageTail("nginx@sha256:" + "a".repeat(60) + "1234", 10), "\u2026aaaaa1234");
+  assert.equal(imageTail(image, 1), "\u2026");
+  for (const n of [4, 5, 8, 16, 30]) {
+    const got = imageTail(image, n);
+    assert.ok(got.length <= n, n + ": " + got);
+    assert.ok(got.endsWith(":v2"), n + ": " + got);
+  }
 });

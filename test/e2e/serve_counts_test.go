@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
+
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
+)
+
+// TestServeNamespaceCountsCarryTheDiagnosis: three Deployments whose pods
+// cannot pull their image (a kwok fault stage; their progress deadline is
+// far off, so their own status says Progressing) in a namespace nobody
+// opened: the namespace list counts them Failing, and still does after a
+// viewer of the namespace left and the watches stopped. Never milder once
+// Failing.
+func TestServeNamespaceCountsCarryTheDiagnosis(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	for _, name := range []string{"a", "b", "c"} {
+		opsDeployment(t, ns, name, 2, false, faultLabel(testbed.FaultImagePull))
+	}
+	p := startServe(t, "--linger", "1s")
+	counts := func() map[deployment.Status]int {
+		status, body := p.request(t, "GET", "/api/namespaces", "", p.auth())
+		if status != 200 {
+			t.Fatalf("GET /api/namespaces: %d %s", status, body)
+		}
+		var list struct {
+			Namespaces []struct {
+				Name        string                    `json:"name"`
+				Deployments map[deployment.Status]int `json:"deployments"`
+			} `json:"namespaces"`
+		}
+		if err := json.Unmarshal(body, &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range list.Namespaces {
+			if n.Name == ns {
+				return n.Deployments
+			}
+		}
+		t.Fatalf("%s is not in the list: %s", ns, body)
+		return nil
+	}
+	failing := func(c map[deployment.Status]int) bool {
+		return c[deployment.Failing]+c[deployment.Failed] == 3
+	}
+	var got map[deployment.Status]int
+	testutil.Eventually(t, 90*time.Second, "the list to count 3 Failing in "+ns, func() bool {
+		got = counts()
+		return failing(got)
+	})
+	t.Logf("before anyone opened %s: %v", ns, got)
+	if p.metric(t, "deploywatch_sse_clients") != 0 {
+		t.Fatal("a stream is open: the namespace was opened")
+	}
+
+	// A viewer opens the namespace, then leaves.
+	s := p.openStream(t, ns, p.auth())
+	s.next(t, 30*time.Second)
+	s.close()
+	testutil.Eventually(t, 30*time.Second, "the viewer to be gone", func() bool { return p.metric(t, "deploywatch_sse_clients") == 0 })
+	if got = counts(); !failing(got) {
+		t.Fatalf("after the viewer left: %v, want 3 Failing", got)
+	}
+	// With nobody polling, the watches stop after --linger; the next list
+	// starts them again and counts Failing from its first answer.
+	testutil.Eventually(t, 30*time.Second, "the watches to stop", func() bool { return p.metric(t, "deploywatch_informers_running") == 0 })
+	if got = counts(); !failing(got) {
+		t.Fatalf("the first list after the watches stopped: %v, want 3 Failing", got)
+	}
+}
