@@ -111,14 +111,22 @@ func describeGap(g *deployment.Gap, now time.Time) string {
 	}
 	length := g.Length(now).Round(100 * time.Millisecond).String()
 	switch {
-	case g.Open():
-		length += " so far (still open)"
 	case g.Unseen:
 		length = "at most " + length
+	case g.OpenAtStart:
+		length = "at least " + length // it began before deploywatch saw it
+	}
+	var notes []string
+	if g.OpenAtStart {
+		notes = append(notes, "open before the wait began")
+	}
+	if g.Open() {
+		length += " so far"
+		notes = append(notes, "still open")
 	}
 	s := g.Service + " " + what + " for " + length
-	if g.OpenAtStart {
-		s += " (open before the watch began)"
+	if len(notes) > 0 {
+		s += " (" + strings.Join(notes, ", ") + ")"
 	}
 	if g.Revision != "" {
 		s += " during revision " + g.Revision

@@ -50,9 +50,9 @@ func TestFailOnGap(t *testing.T) {
 				g.OpenAtStart = true
 				return g
 			}()),
-			says: []string{"api-svc had no ready endpoint for 5s (open before the watch began) during revision 3"}},
+			says: []string{"api-svc had no ready endpoint for at least 5s (open before the wait began) during revision 3"}},
 		{name: "a gap still open fails it", flag: true, first: running([]deployment.Gap{open}, nil), last: running([]deployment.Gap{open}, nil),
-			says: []string{"api-svc had no ready endpoint for 12s so far (still open)"}},
+			says: []string{"api-svc had no ready endpoint for at least 12s so far (open before the wait began, still open) during revision 3"}},
 		{name: "a lost watch of serving fails it", flag: true, first: running(nil, nil), outage: true, last: running(nil, nil),
 			says: []string{"could not see serving during the whole wait", "the watch of endpointslices was lost"}},
 		{name: "serving unknown fails it", flag: true, first: running(nil, nil),
