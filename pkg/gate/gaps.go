@@ -37,7 +37,7 @@ func newGapWatch(start time.Time) *gapWatch {
 // wait, and whether s could know its serving at all.
 func (w *gapWatch) see(s *deployment.Summary, where string) {
 	if s.ServingUnknown != "" {
-		w.blind[fmt.Sprintf("serving of deployment %s unknown (%s)", where, s.ServingUnknown)] = true
+		w.blind[fmt.Sprintf("serving of %s unknown (%s)", where, s.ServingUnknown)] = true
 	}
 	gaps := s.Gaps
 	if s.LastGap != nil {
@@ -64,9 +64,15 @@ func (w *gapWatch) health(h tracker.Health, in string) {
 }
 
 // verdict is the end of a wait that otherwise passed: nil when no
-// Deployment of keys had a serving gap during it and serving was seen all
-// along; an *Error (Failed) naming every gap, or what could not be seen.
-func (w *gapWatch) verdict(keys []string, now time.Time) error {
+// Deployment had a serving gap during it (one deleted since included: its
+// users lost requests all the same) and serving was seen all along; an
+// *Error (Failed) naming every gap, or what could not be seen.
+func (w *gapWatch) verdict(now time.Time) error {
+	keys := make([]string, 0, len(w.gaps))
+	for k := range w.gaps {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
 	var lines []string
 	for _, k := range keys {
 		gs := make([]deployment.Gap, 0, len(w.gaps[k]))

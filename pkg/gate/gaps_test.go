@@ -31,12 +31,13 @@ func TestFailOnGap(t *testing.T) {
 		Start: start.Add(-2 * time.Second), OpenAtStart: true}
 	lost := tracker.Health{State: tracker.Relisting, Since: start.Add(time.Second), Lost: []string{"endpointslices"}}
 	for _, tt := range []struct {
-		name   string
-		flag   bool
-		first  deployment.Summary // at the first list
-		outage bool               // the EndpointSlices' watch is lost and back before the last event
-		last   deployment.Summary
-		says   []string // in the closing error; none: it passes
+		name    string
+		flag    bool
+		first   deployment.Summary // at the first list
+		outage  bool               // the EndpointSlices' watch is lost and back before the last event
+		deleted bool               // last is of Deployment \"old\", deleted after it (views only)
+		last    deployment.Summary
+		says    []string // in the closing error; none: it passes
 	}{
 		{name: "no gap passes", flag: true, first: running(nil, nil), last: running(nil, nil)},
 		{name: "a gap over before the wait does not count", flag: true,
@@ -61,7 +62,9 @@ func TestFailOnGap(t *testing.T) {
 				s.ServingUnknown = "cannot list services: forbidden"
 				return s
 			}(),
-			says: []string{"could not see serving", "cannot list services: forbidden"}},
+			says: []string{"could not see serving during the whole wait, so --fail-on-gap cannot pass: serving of deployment shop/web unknown (cannot list services: forbidden)"}},
+		{name: "a gap of a deployment deleted since fails it", flag: true, first: running(nil, nil), deleted: true,
+			last: running(nil, ended(time.Second, 3*time.Second)), says: []string{"deployment shop/old: api-svc had no ready endpoint for 2s"}},
 		{name: "without the flag a gap passes", first: running(nil, nil), outage: true, last: running(nil, ended(time.Second, 7*time.Second))},
 	} {
 		for _, kind := range []string{"view", "wait"} {
@@ -85,6 +88,16 @@ func TestFailOnGap(t *testing.T) {
 				if tt.outage {
 					g.OnHealth(lost)
 					g.OnHealth(tracker.Health{State: tracker.Live, Since: start.Add(2 * time.Second)})
+				}
+				if tt.deleted {
+					if kind == "wait" {
+						t.Skip("a wait ends when its Deployment is deleted")
+					}
+					old := tt.last
+					old.Name = "old"
+					g.OnEvent(deployment.Event{Type: deployment.Modified, Summary: old})
+					g.OnEvent(deployment.Event{Type: deployment.Deleted, Summary: old})
+					tt.last = running(nil, nil)
 				}
 				g.OnEvent(deployment.Event{Type: deployment.Modified, Summary: tt.last})
 				g.mu.Lock()

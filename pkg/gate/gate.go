@@ -199,7 +199,7 @@ func (g *gate) checkLocked() {
 		}
 	}
 	if complete {
-		g.endLocked(g.gapVerdictLocked(keys))
+		g.endLocked(g.gapVerdictLocked())
 		return
 	}
 	g.stopTimerLocked()
@@ -226,13 +226,13 @@ func (g *gate) seeGapsLocked(s *deployment.Summary) {
 	}
 }
 
-// gapVerdictLocked is the end of a wait whose every Deployment of keys is
+// gapVerdictLocked is the end of a wait whose every Deployment is
 // complete: nil, or with --fail-on-gap the gaps it had.
-func (g *gate) gapVerdictLocked(keys []string) error {
+func (g *gate) gapVerdictLocked() error {
 	if g.gaps == nil {
 		return nil
 	}
-	return g.gaps.verdict(keys, g.judge.now())
+	return g.gaps.verdict(g.judge.now())
 }
 
 // endLocked ends the wait with err (nil: it passed) and stops the watch,

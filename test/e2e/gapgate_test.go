@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
@@ -140,4 +141,25 @@ func TestFailOnGapAfter(t *testing.T) {
 			t.Errorf("the EndpointSlices had no ready endpoint at %s: the test bed did not roll out as the spec says (%v)", c.at, tr.changes)
 		}
 	}
+}
+
+// TestFailOnGapCannotSee: unknown is not "no gap". An identity that may not
+// list Services completes `watch --until-complete`, but with --fail-on-gap
+// the wait exits 1, saying it could not see serving and why.
+func TestFailOnGapCannotSee(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	servingApp(t, ns, "api", "api-svc", nil, map[string]string{"app": "api"}, nil)
+	kubeconfig := rolloutKubeconfig(t, ns, "no-services",
+		rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets"}, Verbs: []string{"get", "list", "watch"}},
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "events"}, Verbs: []string{"list", "watch"}},
+		rbacv1.PolicyRule{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}})
+	if r := opsRun(t, "--kubeconfig", kubeconfig, "watch", ns, "--until-complete", "--timeout", "1m"); r.code != 0 {
+		t.Fatalf("without --fail-on-gap: exit %d, want 0: %s", r.code, r.stderr)
+	}
+	r := opsRun(t, "--kubeconfig", kubeconfig, "watch", ns, "--until-complete", "--fail-on-gap", "--timeout", "1m")
+	if r.code != 1 {
+		t.Fatalf("with --fail-on-gap: exit %d, want 1: %s", r.code, r.stderr)
+	}
+	opsContains(t, "stderr", r.stderr, "could not see serving during the whole wait, so --fail-on-gap cannot pass",
+		"serving of deployment "+ns+"/api unknown (cannot list services: forbidden)")
 }
