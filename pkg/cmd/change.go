@@ -44,6 +44,7 @@ type changeOptions struct {
 	Wait            bool
 	Timeout         time.Duration
 	FailingGrace    time.Duration
+	FailOnGap       bool
 	// undoable: undo takes the change back (see gate.Request.Undoable).
 	undoable bool
 
@@ -83,6 +84,7 @@ func (o *changeOptions) addFlags(cmd *cobra.Command) {
 	fs.BoolVar(&o.Wait, "wait", o.Wait, "after the change, follow the rollout until it is Running (exit 0) or fails (exit 1)")
 	fs.DurationVar(&o.FailingGrace, "failing-grace", o.FailingGrace, "with --wait: exit 1 once the rollout has been Failing this long (its pods cannot pull, crash, cannot be scheduled or created)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "with --wait: give up after this long (exit 2); 0 waits until Running or Failed")
+	fs.BoolVar(&o.FailOnGap, "fail-on-gap", o.FailOnGap, "with --wait: exit 1 when a Service of the Deployment had a serving gap during the wait (no ready endpoint, or fewer than its strategy keeps), even if the rollout finished, or when serving could not be seen")
 }
 
 // complete builds the clients and takes the Deployment's name from args[0].
@@ -132,6 +134,9 @@ func (o *changeOptions) problems() []string {
 	}
 	if o.timeoutSet && !o.Wait {
 		ps = append(ps, "--timeout only applies with --wait; add --wait or drop --timeout")
+	}
+	if o.FailOnGap && !o.Wait {
+		ps = append(ps, "--fail-on-gap only applies with --wait; add --wait or drop --fail-on-gap")
 	}
 	if o.Wait && o.dryRun != operations.DryRunNone {
 		ps = append(ps, "--wait has nothing to follow with --dry-run: nothing changes; drop one of them")
@@ -277,6 +282,7 @@ func (o *changeOptions) wait(ctx context.Context, res operations.Result) error {
 	req := gate.ForChange(res)
 	req.Diagnose, req.FailingGrace = tracker.DiagnoseWith(o.clients.Kube), o.FailingGrace
 	req.Undoable, req.Target = o.undoable, stepTarget(o.configFlags)
+	req.FailOnGap = o.FailOnGap
 	last, err := gate.Wait(ctx, o.clients.Kube.AppsV1(), req, p)
 	if closeErr := p.Close(); closeErr != nil && !isBrokenPipe(closeErr) && err == nil {
 		return fmt.Errorf("writing output: %w", closeErr)

@@ -108,6 +108,8 @@ func TestChangeCommands(t *testing.T) {
 			errs: []string{`scale takes one deployment, got 2 arguments`, "--replicas is required"}},
 		{name: "scale negative", cmd: scaleCmd, args: []string{"web", "--replicas=-2"},
 			errs: []string{"replicas must not be negative, got -2"}},
+		{name: "scale fail-on-gap without wait", cmd: scaleCmd, args: []string{"web", "--replicas=2", "--fail-on-gap"},
+			errs: []string{"--fail-on-gap only applies with --wait; add --wait or drop --fail-on-gap"}},
 		{name: "scale wait and dry run", cmd: scaleCmd, args: []string{"web", "--replicas=2", "--wait", "--dry-run=server"},
 			errs: []string{"--wait has nothing to follow with --dry-run"}},
 		{name: "scale precondition", cmd: scaleCmd, args: []string{"web", "--replicas=5", "--current-replicas=2"},

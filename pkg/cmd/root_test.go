@@ -137,6 +137,10 @@ func TestWatchValidate(t *testing.T) {
 		{"bad label selector", func(o *WatchOptions) { o.LabelSelector = "app in (web" }, []string{`invalid --selector "app in (web"`, "-l app=web"}},
 		{"bad field selector", func(o *WatchOptions) { o.FieldSelector = "metadata.name" }, []string{`invalid --field-selector "metadata.name"`}},
 		{"timeout without until-complete", func(o *WatchOptions) { o.Timeout = time.Minute }, []string{"--timeout only applies with --until-complete"}},
+		{"fail-on-gap without until-complete", func(o *WatchOptions) { o.FailOnGap = true }, []string{"--fail-on-gap only applies with --until-complete"}},
+		{"fail-on-gap with --diagnose=false", func(o *WatchOptions) { o.FailOnGap, o.UntilComplete, o.Diagnose = true, true, false },
+			[]string{"--fail-on-gap needs the Services and EndpointSlices that --diagnose=false leaves unread"}},
+		{"fail-on-gap until complete", func(o *WatchOptions) { o.FailOnGap, o.UntilComplete = true, true }, nil},
 		{"a namespace argument and -A", func(o *WatchOptions) { o.AllNamespaces, o.namespaceArg = true, "demo" },
 			[]string{`-A and the namespace argument "demo" exclude each other`}},
 		{"everything at once", func(o *WatchOptions) {

@@ -45,6 +45,7 @@ type WatchOptions struct {
 	UntilComplete bool
 	Timeout       time.Duration
 	FailingGrace  time.Duration
+	FailOnGap     bool
 	Diagnose      bool
 	// Namespaces is --namespaces: several namespaces, comma-separated (as
 	// -n a,b is).
@@ -98,9 +99,10 @@ see: updates that change nothing shown print nothing.
 Exit codes with --until-complete: 0 every Deployment is complete (Running,
 ScaledToZero, or paused with nothing pending), 1 one of them Failed, is paused
 with old replicas left or before it started, or has been Failing for
---failing-grace (or any error), 2 --timeout ran out. A failure names every
-Deployment that failed or is Failing, each followed by the commands that would
-help (undo, history, resume, kubectl describe pod).`,
+--failing-grace (or any error), or, with --fail-on-gap, a Service had a serving
+gap during the wait; 2 --timeout ran out. A failure names every Deployment that
+failed or is Failing, each followed by the commands that would help (undo,
+history, resume, kubectl describe pod).`,
 		Example: `  # The current namespace, live
   kubectl deploywatch watch
 
@@ -126,6 +128,7 @@ func (o *WatchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Initial, "initial", o.Initial, "show the Deployments that already exist; --initial=false shows only changes from now on")
 	fs.BoolVar(&o.UntilComplete, "until-complete", o.UntilComplete, "exit once every Deployment is complete (0), or one failed (1)")
 	fs.BoolVar(&o.Diagnose, "diagnose", o.Diagnose, "also read the rollouts' ReplicaSets, Pods and Warning Events to say why one is stuck (Failing), and the Services and EndpointSlices to show what each Deployment's Services serve and every serving gap; --diagnose=false watches Deployments alone")
+	fs.BoolVar(&o.FailOnGap, "fail-on-gap", o.FailOnGap, "with --until-complete, exit 1 when a Service of a Deployment shown had a serving gap during the wait (no ready endpoint, or fewer than its strategy keeps), even if every rollout finished, or when serving could not be seen")
 	fs.DurationVar(&o.FailingGrace, "failing-grace", o.FailingGrace, "with --until-complete, exit 1 once a rollout has been Failing this long (its pods cannot pull, crash, cannot be scheduled or created)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "give up after this long (exit 2); 0 waits forever")
 	fs.StringVar(&o.Namespaces, "namespaces", o.Namespaces, "watch these namespaces (comma-separated), as -n a,b does; no cluster-wide permission needed")
@@ -207,6 +210,12 @@ func (o *WatchOptions) Validate() error {
 	}
 	if o.FailingGrace < 0 {
 		problems = append(problems, fmt.Sprintf("--failing-grace must not be negative, got %s", o.FailingGrace))
+	}
+	if o.FailOnGap && !o.UntilComplete {
+		problems = append(problems, "--fail-on-gap only applies with --until-complete; add --until-complete or drop --fail-on-gap")
+	}
+	if o.FailOnGap && !o.Diagnose {
+		problems = append(problems, "--fail-on-gap needs the Services and EndpointSlices that --diagnose=false leaves unread; drop one of them")
 	}
 	if o.Timeout > 0 && !o.UntilComplete {
 		problems = append(problems, "--timeout only applies with --until-complete; add --until-complete or drop --timeout")
@@ -330,6 +339,9 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 	var done *gate.View
 	if o.UntilComplete {
 		done = gate.NewView(sink, stopTracker, gate.ViewOptions{FailingGrace: o.FailingGrace, Target: stepTarget(o.configFlags)})
+		if o.FailOnGap {
+			done.FailOnGap()
+		}
 		sink = done
 	}
 	err := run(runCtx, sink)

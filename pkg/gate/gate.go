@@ -65,8 +65,11 @@ type gate struct {
 	// a summary is judged only while its context is live, and the wait
 	// passes only when every source is.
 	sources map[string]fanin.State
-	ended   bool
-	err     error // why it ended; nil when it passed
+	// gaps, with --fail-on-gap, are the serving gaps the wait overlapped:
+	// a wait that would pass fails if any (see gapWatch); nil without it.
+	gaps  *gapWatch
+	ended bool
+	err   error // why it ended; nil when it passed
 }
 
 func newGate(next tracker.Sink, stop func(), grace time.Duration, sc scope) *gate {
@@ -89,6 +92,7 @@ func (g *gate) OnEvent(e deployment.Event) {
 		g.judge.Forget(e.Key())
 	} else {
 		g.state[e.Key()] = e.Summary
+		g.seeGapsLocked(&e.Summary)
 	}
 	g.checkLocked()
 }
@@ -106,6 +110,7 @@ func (g *gate) OnSynced(snapshot []deployment.Summary) {
 	}
 	for _, s := range snapshot { // --initial=false delivers no ADDED events
 		g.state[s.Key()] = s
+		g.seeGapsLocked(&s)
 	}
 	if len(snapshot) == 0 {
 		if err := g.scope.empty(); err != nil {
@@ -123,6 +128,9 @@ func (g *gate) OnHealth(h tracker.Health) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.health = h
+	if g.gaps != nil {
+		g.gaps.health(h, "")
+	}
 	g.checkLocked() // back: decide on what the relist or resumed watch brought
 }
 
@@ -134,6 +142,10 @@ func (g *gate) OnSource(st fanin.State) {
 	defer g.mu.Unlock()
 	for _, s := range st.Snapshot { // a source that synced late, or --initial=false
 		g.state[s.Key()] = s
+		g.seeGapsLocked(&s)
+	}
+	if g.gaps != nil {
+		g.gaps.health(st.Health, " in "+st.Name())
 	}
 	st.Snapshot = nil
 	g.sources[st.Context+"/"+st.Namespace] = st
@@ -201,7 +213,7 @@ func (g *gate) checkLocked() {
 		return
 	}
 	if complete {
-		g.endLocked(nil)
+		g.endLocked(g.gapVerdictLocked())
 		return
 	}
 	g.stopTimerLocked()
@@ -212,6 +224,29 @@ func (g *gate) checkLocked() {
 			g.checkLocked()
 		})
 	}
+}
+
+// failOnGap makes a wait that would pass fail when one of its Deployments'
+// Services had a serving gap during it, or serving could not be seen.
+func (g *gate) failOnGap() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gaps = newGapWatch(g.judge.now())
+}
+
+func (g *gate) seeGapsLocked(s *deployment.Summary) {
+	if g.gaps != nil {
+		g.gaps.see(s, "deployment "+s.Where())
+	}
+}
+
+// gapVerdictLocked is the end of a wait whose every Deployment is
+// complete: nil, or with --fail-on-gap the gaps it had.
+func (g *gate) gapVerdictLocked() error {
+	if g.gaps == nil {
+		return nil
+	}
+	return g.gaps.verdict(g.judge.now())
 }
 
 // endLocked ends the wait with err (nil: it passed) and stops the watch,

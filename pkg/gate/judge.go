@@ -50,10 +50,7 @@ func (j *Judge) Verdict(s *deployment.Summary) (Verdict, time.Time) {
 		j.Forget(s.Key())
 		return Pending, time.Time{}
 	}
-	now := time.Now
-	if j.Now != nil {
-		now = j.Now
-	}
+	now := j.now
 	if j.firstSeen == nil {
 		j.firstSeen = map[string]time.Time{}
 	}
@@ -67,6 +64,13 @@ func (j *Judge) Verdict(s *deployment.Summary) (Verdict, time.Time) {
 		return Failure, time.Time{}
 	}
 	return Pending, deadline
+}
+
+func (j *Judge) now() time.Time {
+	if j.Now != nil {
+		return j.Now()
+	}
+	return time.Now()
 }
 
 // Forget drops what the judge remembers of a Deployment (it was deleted).

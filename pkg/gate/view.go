@@ -40,6 +40,12 @@ func NewView(next tracker.Sink, stop func(), opts ViewOptions) *View {
 	return &View{newGate(next, stop, opts.FailingGrace, every{target: opts.Target})}
 }
 
+// FailOnGap makes the view fail a wait whose Deployments would all be
+// complete when one of their Services had a serving gap that overlapped
+// the wait (from now on), or while serving could not be seen
+// (--fail-on-gap). Call it before the watch starts.
+func (v *View) FailOnGap() { v.failOnGap() }
+
 // every is the scope of a View: every Deployment the watch shows.
 type every struct {
 	target Target

@@ -48,6 +48,11 @@ type Request struct {
 	Undoable bool
 	// Target is how the next steps reach the cluster.
 	Target Target
+	// FailOnGap fails a rollout that completes when a Service of the
+	// Deployment had a serving gap that overlapped the wait, or serving
+	// could not be seen during it (--fail-on-gap; needs Diagnose, which
+	// reads serving).
+	FailOnGap bool
 }
 
 // ForChange returns the Request that follows the rollout of a change.
@@ -70,6 +75,8 @@ func ForChange(r operations.Result) Request {
 //   - an *operations.Error with Reason Conflict when, with Replicas set,
 //     someone else (a HorizontalPodAutoscaler, say) sets another replica
 //     count after the change;
+//   - with FailOnGap, an *Error (Failed) when it completed but had a
+//     serving gap during the wait, or serving could not be seen;
 //   - ctx's error, wrapped, when ctx ends first (a timeout, an interrupt).
 //
 // Closing turns what it returns into the line the wait ends with.
@@ -77,6 +84,9 @@ func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req Reques
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g := newGate(sink, stop, req.FailingGrace, &rollout{req: req})
+	if req.FailOnGap {
+		g.failOnGap()
+	}
 	err := tracker.New(client, tracker.Options{
 		Namespace:     req.Namespace,
 		FieldSelector: "metadata.name=" + req.Name,
