@@ -23,7 +23,9 @@ import (
 
 // fakePolicy is the fake clientset's PolicyV1, which cannot stream lists
 // either.
-type fakePolicy struct{ policyv1client.PolicyV1Interface }
+type fakePolicy struct {
+	policyv1client.PolicyV1Interface
+}
 
 func (fakePolicy) IsWatchListSemanticsUnSupported() bool { return true }
 
