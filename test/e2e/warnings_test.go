@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/util/retry"
@@ -90,4 +92,37 @@ func TestWarningsLive(t *testing.T) {
 	w.waitEvent(t, "api", "has no warning once a PDB guards it", func(e deployment.Event) bool {
 		return e.Type == deployment.Modified && len(e.Warnings) == 0 && slices.Contains(e.Changed, "warnings")
 	})
+}
+
+// TestWarningsWithoutThePDBRight: an identity that may not list
+// PodDisruptionBudgets gets every warning but no-pdb, which is left out
+// rather than shown wrongly; with the right, the same Deployment has it.
+func TestWarningsWithoutThePDBRight(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	servingApp(t, ns, "api", "api-svc", nil, map[string]string{"app": "api"}, func(d *appsv1.Deployment) {
+		two := int32(2)
+		d.Spec.Replicas = &two
+	})
+	kubeconfig := rolloutKubeconfig(t, ns, "no-pdbs",
+		rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets"}, Verbs: []string{"get", "list", "watch"}},
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "events", "services"}, Verbs: []string{"list", "watch"}},
+		rbacv1.PolicyRule{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}})
+	warned := func(args ...string) []string {
+		t.Helper()
+		r := opsRun(t, append(args, "watch", ns, "-o", "ndjson", "--until-complete", "--timeout", "1m")...)
+		if r.code != 0 {
+			t.Fatalf("exit %d, want 0: %s", r.code, r.stderr)
+		}
+		var e deployment.Event
+		if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &e); err != nil {
+			t.Fatalf("stdout %q: %v", r.stdout, err)
+		}
+		return warningIDs(e)
+	}
+	if got, want := warned(), []string{"no-readiness-probe", "no-prestop", "no-pdb"}; !slices.Equal(got, want) {
+		t.Errorf("with every right: warnings %v, want %v", got, want)
+	}
+	if got, want := warned("--kubeconfig", kubeconfig), []string{"no-readiness-probe", "no-prestop"}; !slices.Equal(got, want) {
+		t.Errorf("without the right to list PodDisruptionBudgets: warnings %v, want %v", got, want)
+	}
 }
