@@ -54,25 +54,26 @@ type Live struct {
 	rows    map[string]*liveRow
 	sorted  []*liveRow // by context, namespace, then name
 	counts  map[deployment.Status]int
-	// gapRows counts the rows with an open serving gap, warnRows those
-	// with warnings; serviceGaps are the gaps of Services no row shows;
-	// unknown says why serving cannot be read, from the latest row that
-	// said so.
-	gapRows, warnRows int
-	serviceGaps       []deployment.ServiceGap
-	unknown           string
-	synced            bool
-	dirty             bool
-	closed            bool
-	shown             int      // how many rows the last redraw showed
-	screen            []string // the lines the last redraw left on the screen
-	width             int      // the terminal's size at the last redraw
-	height            int
-	stop              chan struct{}
-	stopped           chan struct{}
+	// gapRows counts the rows with an open serving gap; serviceGaps are
+	// the gaps of Services no row shows; unknown says why serving cannot
+	// be read, from the latest row that said so.
+	gapRows     int
+	serviceGaps []deployment.ServiceGap
+	unknown     string
+	synced      bool
+	dirty       bool
+	closed      bool
+	shown       int      // how many rows the last redraw showed
+	screen      []string // the lines the last redraw left on the screen
+	width       int      // the terminal's size at the last redraw
+	height      int
+	stop        chan struct{}
+	stopped     chan struct{}
 	// writeErr is the first failed redraw's error, for Close; only the
 	// redraw loop writes it, and Close reads it after the loop has stopped.
 	writeErr error
+	// warnRows counts the rows with rollout-safety warnings.
+	warnRows int
 }
 
 type liveRow struct {
