@@ -63,6 +63,10 @@ type Summary struct {
 	Gaps []Gap `json:"gaps,omitempty"`
 	// LastGap is the latest serving gap that ended; absent before one did.
 	LastGap *Gap `json:"lastGap,omitempty"`
+	// Warnings are the rollout-safety rules that fire on the Deployment
+	// with the Services and PodDisruptionBudgets that select its pods (see
+	// package safety); absent when none, or when Services are not read.
+	Warnings []Warning `json:"warnings,omitempty"`
 	// Since is when the Deployment entered its current state, as the
 	// cluster recorded it (see sinceOf); absent when nothing is recorded.
 	// Not part of Changed: it moves with what is shown, never alone.
@@ -222,6 +226,9 @@ func Changed(prev, next *Summary) []string {
 	}
 	if !sameGap(prev.LastGap, next.LastGap) {
 		changed = append(changed, "lastGap")
+	}
+	if changedWarnings(prev.Warnings, next.Warnings) {
+		changed = append(changed, "warnings")
 	}
 	return changed
 }

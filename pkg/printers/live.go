@@ -72,6 +72,8 @@ type Live struct {
 	// writeErr is the first failed redraw's error, for Close; only the
 	// redraw loop writes it, and Close reads it after the loop has stopped.
 	writeErr error
+	// warnRows counts the rows with rollout-safety warnings.
+	warnRows int
 }
 
 type liveRow struct {
@@ -108,6 +110,10 @@ func (p *Live) OnEvent(e deployment.Event) {
 			p.gapRows--
 			p.dirty = true // the title counts them
 		}
+		if len(old.summary.Warnings) > 0 {
+			p.warnRows--
+			p.dirty = true
+		}
 	}
 	if e.Type == deployment.Deleted {
 		if known {
@@ -131,6 +137,10 @@ func (p *Live) OnEvent(e deployment.Event) {
 	p.counts[r.summary.Status]++
 	if len(r.summary.Gaps) > 0 {
 		p.gapRows++
+		p.dirty = true
+	}
+	if len(r.summary.Warnings) > 0 {
+		p.warnRows++
 		p.dirty = true
 	}
 	if r.summary.ServingUnknown != "" && r.summary.ServingUnknown != p.unknown {
@@ -266,6 +276,7 @@ func (p *Live) linesLocked(width, height int) ([]string, int) {
 	head := header(p.o)
 	changeCol := slices.Index(head, "LAST CHANGE")
 	servingCol := slices.Index(head, "SERVING")
+	msgCol := len(head) - 1
 	rows := make([][]string, room)
 	for i, r := range p.sorted[:room] {
 		rows[i] = slices.Clone(r.cells)
@@ -290,6 +301,9 @@ func (p *Live) linesLocked(width, height int) ([]string, int) {
 				l = paintText(l, servingAt, cut(cells[servingCol], cols.width[servingCol]), gapColor)
 			}
 			l = paint(l, statusAt, p.sorted[i].summary.Status)
+			if m := warningMark(&p.sorted[i].summary); m != "" && slices.Contains(cols.show, msgCol) {
+				l = paintText(l, cols.offset(msgCol), m, warningColor)
+			}
 		}
 		lines = append(lines, l)
 	}
@@ -318,6 +332,9 @@ func (p *Live) titleLocked(now time.Time, width int) string {
 	}
 	if n := p.gapRows + len(p.serviceGaps); n > 0 {
 		title += " · " + plural(n, "serving gap", "serving gaps")
+	}
+	if p.warnRows > 0 {
+		title += fmt.Sprintf(" · !%d with warnings", p.warnRows) // the rows' mark, counted
 	}
 	if p.unknown != "" {
 		title += " · serving unknown: " + p.unknown

@@ -67,8 +67,20 @@ func cmpServing(a, b *deployment.Serving) int {
 	return int(a.Ready - b.Ready)
 }
 
-// message is the MESSAGE cell: the open serving gaps first, then the
-// status's message, then the last gap when none is open.
+// warningMark marks a row whose Deployment has rollout-safety warnings:
+// "!2" (the details are in NDJSON, the page, and `check`); "" when none.
+func warningMark(s *deployment.Summary) string {
+	if len(s.Warnings) == 0 {
+		return ""
+	}
+	return "!" + strconv.Itoa(len(s.Warnings))
+}
+
+// warningColor is the SGR code of the warnings' mark.
+const warningColor = "33" // yellow
+
+// message is the MESSAGE cell: the warnings' mark, the open serving gaps,
+// then the status's message, then the last gap when none is open.
 func message(s *deployment.Summary) string {
 	parts := make([]string, 0, len(s.Gaps)+2)
 	rollingOut := s.Status == deployment.Progressing || s.Status == deployment.Failing || s.Status == deployment.Failed
@@ -80,6 +92,9 @@ func message(s *deployment.Summary) string {
 	}
 	if len(s.Gaps) == 0 && s.LastGap != nil {
 		parts = append(parts, s.LastGap.DescribeEnded())
+	}
+	if m := warningMark(s); m != "" {
+		return strings.TrimSpace(m + " " + strings.Join(parts, "; "))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -36,13 +36,14 @@ type ClusterWatch struct {
 
 // CheckClusterWatch asks the API server whether the identity of client may
 // list and watch Deployments (and with diagnose ReplicaSets, Pods, Events,
-// and serving's Services and EndpointSlices) in all namespaces, and the
+// serving's Services and EndpointSlices, and the warnings'
+// PodDisruptionBudgets) in all namespaces, and the
 // namespaces themselves: one review per verb and resource, at start.
 func CheckClusterWatch(ctx context.Context, client authorizationv1client.SelfSubjectAccessReviewsGetter, diagnose bool) (ClusterWatch, error) {
 	need := []resource{{"apps", "deployments"}}
 	if diagnose {
 		need = append(need, resource{"apps", "replicasets"}, resource{"", "pods"}, resource{"", "events"},
-			resource{"", "services"}, resource{"discovery.k8s.io", "endpointslices"})
+			resource{"", "services"}, resource{"discovery.k8s.io", "endpointslices"}, resource{"policy", "poddisruptionbudgets"})
 	}
 	may := func(r resource, verb string) (bool, error) {
 		allowed, err := auth.SelfAllowed(ctx, client, auth.Access{Verb: verb, Group: r.group, Resource: r.name})

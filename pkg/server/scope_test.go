@@ -22,7 +22,8 @@ func TestCheckClusterWatch(t *testing.T) {
 		{"everything", func(*authorizationv1.ResourceAttributes) bool { return true }, true, nil, true},
 		{"namespaced only", func(a *authorizationv1.ResourceAttributes) bool { return a.Namespace != "" }, true,
 			[]string{"list deployments", "watch deployments", "list replicasets", "watch replicasets", "list pods", "watch pods", "list events", "watch events",
-				"list services", "watch services", "list endpointslices", "watch endpointslices"}, false},
+				"list services", "watch services", "list endpointslices", "watch endpointslices",
+				"list poddisruptionbudgets", "watch poddisruptionbudgets"}, false},
 		{"no endpointslices", func(a *authorizationv1.ResourceAttributes) bool {
 			return a.Resource != "endpointslices" || a.Group != "discovery.k8s.io"
 		}, true, []string{"list endpointslices", "watch endpointslices"}, true},

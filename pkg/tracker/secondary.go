@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -15,6 +16,7 @@ import (
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	discoveryv1client "k8s.io/client-go/kubernetes/typed/discovery/v1"
+	policyv1client "k8s.io/client-go/kubernetes/typed/policy/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
@@ -24,19 +26,22 @@ import (
 // Diagnose are the clients a tracker reads a rollout's ReplicaSets, Pods
 // and Warning Events with, to say why it does not progress, and, when
 // Services and EndpointSlices are set too, what the Services that select
-// a Deployment's pods serve (Summary.Serving, serving gaps).
+// a Deployment's pods serve (Summary.Serving, serving gaps) and which
+// rollout-safety rules fire on it (Summary.Warnings); with
+// PodDisruptionBudgets too, the rule that wants one among them.
 type Diagnose struct {
-	ReplicaSets    appsv1client.ReplicaSetsGetter
-	Pods           corev1client.PodsGetter
-	Events         corev1client.EventsGetter
-	Services       corev1client.ServicesGetter
-	EndpointSlices discoveryv1client.EndpointSlicesGetter
+	ReplicaSets          appsv1client.ReplicaSetsGetter
+	Pods                 corev1client.PodsGetter
+	Events               corev1client.EventsGetter
+	Services             corev1client.ServicesGetter
+	EndpointSlices       discoveryv1client.EndpointSlicesGetter
+	PodDisruptionBudgets policyv1client.PodDisruptionBudgetsGetter
 }
 
 // DiagnoseWith reads everything through one clientset, serving included.
 func DiagnoseWith(kube kubernetes.Interface) *Diagnose {
 	return &Diagnose{ReplicaSets: kube.AppsV1(), Pods: kube.CoreV1(), Events: kube.CoreV1(),
-		Services: kube.CoreV1(), EndpointSlices: kube.DiscoveryV1()}
+		Services: kube.CoreV1(), EndpointSlices: kube.DiscoveryV1(), PodDisruptionBudgets: kube.PolicyV1()}
 }
 
 // RevisionAnnotation is where the deployment controller records the
@@ -99,6 +104,10 @@ func (t *Tracker) secondaries(ctx context.Context) []*secondary {
 		secs = append(secs,
 			mk("services", listWatch(d.Services.Services(ns), nil), d.Services, &corev1.Service{}, StripService, cache.Indexers{bySelector: selectorIndex}),
 			mk("endpointslices", listWatch(d.EndpointSlices.EndpointSlices(ns), nil), d.EndpointSlices, &discoveryv1.EndpointSlice{}, StripEndpointSlice, cache.Indexers{byService: serviceIndex}))
+		if d.PodDisruptionBudgets != nil {
+			secs = append(secs, mk("poddisruptionbudgets", listWatch(d.PodDisruptionBudgets.PodDisruptionBudgets(ns), nil), d.PodDisruptionBudgets,
+				&policyv1.PodDisruptionBudget{}, StripPDB, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}))
+		}
 	}
 	return secs
 }

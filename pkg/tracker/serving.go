@@ -146,6 +146,7 @@ func (t *Tracker) serving() bool { return t.services != nil }
 func (t *Tracker) summarizeLocked(d *appsv1.Deployment) deployment.Summary {
 	s := deployment.Summarize(d, t.diagnose(d))
 	t.serveLocked(&s, d)
+	s.Warnings = t.warnings(d)
 	return s
 }
 

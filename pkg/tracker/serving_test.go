@@ -132,15 +132,24 @@ type servingRig struct {
 
 func startServing(t *testing.T, objs ...runtime.Object) *servingRig {
 	t.Helper()
+	return startServingWith(t, func(*fake.Clientset, *Diagnose) {}, []string{"services", "endpointslices", "deployments", "pods"}, objs...)
+}
+
+// startServingWith is startServing with more clients (set by more),
+// waiting for the watches of resources.
+func startServingWith(t *testing.T, more func(*fake.Clientset, *Diagnose), resources []string, objs ...runtime.Object) *servingRig {
+	t.Helper()
 	r := &servingRig{t: t, client: fake.NewClientset(objs...), rec: &recorder{}, clock: &clock{now: t0}}
 	var watching sync.Map
-	for _, res := range []string{"services", "endpointslices", "deployments", "pods"} {
+	for _, res := range resources {
 		r.client.PrependWatchReactor(res, func(k8stesting.Action) (bool, watch.Interface, error) {
 			watching.Store(res, true)
 			return false, nil, nil
 		})
 	}
-	r.tr = New(fakeApps{r.client.AppsV1()}, Options{Namespace: "shop", Diagnose: fakeServing(r.client), Now: r.clock.Now,
+	diag := fakeServing(r.client)
+	more(r.client, diag)
+	r.tr = New(fakeApps{r.client.AppsV1()}, Options{Namespace: "shop", Diagnose: diag, Now: r.clock.Now,
 		OnServiceGaps: func(g []deployment.ServiceGap) {
 			r.mu.Lock()
 			r.svcGaps = append(r.svcGaps, g)
@@ -156,7 +165,7 @@ func startServing(t *testing.T, objs ...runtime.Object) *servingRig {
 	testutil.Eventually(t, 10*time.Second, "every watch", func() bool {
 		n := 0
 		watching.Range(func(any, any) bool { n++; return true })
-		return n == 4
+		return n == len(resources)
 	})
 	return r
 }

@@ -4,15 +4,18 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Strip is the informer transform: it keeps only what a summary reads, so a
 // cluster with thousands of Deployments costs little memory. Managed fields,
 // annotations, labels and all of the pod template but its labels (which
-// Services select), container names and images are dropped before the
-// object enters the cache; of the spec, the replicas, paused and the
-// strategy (what a rollout promises to keep serving) stay.
+// Services select), container names and images, and what the rollout-safety
+// rules read (ports, whether there are probes, preStop hooks, the grace
+// period) are dropped before the object enters the cache; of the spec, the
+// replicas, paused, minReadySeconds and the strategy (what a rollout
+// promises to keep serving) stay.
 func Strip(obj any) (any, error) {
 	d, ok := obj.(*appsv1.Deployment)
 	if !ok {
@@ -39,12 +42,22 @@ func Strip(obj any) (any, error) {
 	if rev, ok := d.Annotations[RevisionAnnotation]; ok {
 		out.Annotations = map[string]string{RevisionAnnotation: rev} // tells the new ReplicaSet
 	}
+	out.Spec.MinReadySeconds = d.Spec.MinReadySeconds
+	out.Spec.Template.Spec.TerminationGracePeriodSeconds = d.Spec.Template.Spec.TerminationGracePeriodSeconds
 	if len(d.Spec.Template.Spec.Containers) > 0 {
 		cs := make([]corev1.Container, len(d.Spec.Template.Spec.Containers))
-		for i, c := range d.Spec.Template.Spec.Containers {
-			cs[i] = corev1.Container{Name: c.Name, Image: c.Image}
+		for i := range d.Spec.Template.Spec.Containers {
+			cs[i] = stripContainer(&d.Spec.Template.Spec.Containers[i])
 		}
 		out.Spec.Template.Spec.Containers = cs
+	}
+	for i := range d.Spec.Template.Spec.InitContainers {
+		c := &d.Spec.Template.Spec.InitContainers[i]
+		if p := c.RestartPolicy; p != nil && *p == corev1.ContainerRestartPolicyAlways { // a sidecar: it may serve
+			sc := stripContainer(c)
+			sc.RestartPolicy = p
+			out.Spec.Template.Spec.InitContainers = append(out.Spec.Template.Spec.InitContainers, sc)
+		}
 	}
 	conds := d.Status.Conditions
 	if len(conds) > 0 {
@@ -57,6 +70,41 @@ func Strip(obj any) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// stripContainer keeps a container's name and image, and what the safety
+// rules read: its ports' names and numbers, whether it has a readiness or
+// startup probe (an empty one stands for it), and its preStop hook (a sleep
+// or an exec is kept as it is, which tells how long it sleeps).
+func stripContainer(c *corev1.Container) corev1.Container {
+	out := corev1.Container{Name: c.Name, Image: c.Image}
+	for _, p := range c.Ports {
+		out.Ports = append(out.Ports, corev1.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort})
+	}
+	if c.ReadinessProbe != nil {
+		out.ReadinessProbe = &corev1.Probe{}
+	}
+	if c.StartupProbe != nil {
+		out.StartupProbe = &corev1.Probe{}
+	}
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+		h := c.Lifecycle.PreStop
+		out.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: h.Sleep, Exec: h.Exec}}
+	}
+	return out
+}
+
+// StripPDB keeps what says which pods a PodDisruptionBudget guards: its
+// selector.
+func StripPDB(obj any) (any, error) {
+	p, ok := obj.(*policyv1.PodDisruptionBudget)
+	if !ok {
+		return obj, nil
+	}
+	return &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion},
+		Spec:       policyv1.PodDisruptionBudgetSpec{Selector: p.Spec.Selector},
+	}, nil
 }
 
 // controllerOnly keeps the one owner reference the diagnosis follows.

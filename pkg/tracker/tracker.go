@@ -103,6 +103,12 @@ type Tracker struct {
 	servingOff       string
 	servingOffErr    error
 	sv               servingState
+
+	// The PodDisruptionBudgets' informer (nil unless Options.Diagnose has
+	// its client), and whether Services and PDBs could not be read: the
+	// warnings need Services, and the rule that wants a PDB needs PDBs.
+	pdbs                 cache.SharedIndexInformer
+	servicesOff, pdbsOff atomic.Bool
 }
 
 // New returns a tracker that reads Deployments through client. A fake client
@@ -167,6 +173,12 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 	var indexers cache.Indexers
 	if d := t.opts.Diagnose; d != nil && d.Services != nil && d.EndpointSlices != nil {
 		indexers = cache.Indexers{byLabel: labelIndex} // the Services that select each
+	}
+	if d := t.opts.Diagnose; d != nil && d.PodDisruptionBudgets != nil {
+		if indexers == nil {
+			indexers = cache.Indexers{}
+		}
+		indexers[cache.NamespaceIndex] = cache.MetaNamespaceIndexFunc // the Deployments a PDB may guard
 	}
 	t.deployments = cache.NewSharedIndexInformerWithOptions(t.listWatch(ctx), &appsv1.Deployment{},
 		cache.SharedIndexInformerOptions{ObjectDescription: "deployments", Indexers: indexers})
@@ -259,6 +271,9 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 	if len(secs) > 3 {
 		t.services, t.slices = secs[3].informer, secs[4].informer
 	}
+	if len(secs) > 5 {
+		t.pdbs = secs[5].informer
+	}
 	results := make(chan result, len(secs))
 	for _, sec := range secs {
 		sctx, stop := context.WithCancel(ctx)
@@ -298,6 +313,12 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 				UpdateFunc: func(_, obj any) { t.onSliceChange(sink, obj) },
 				DeleteFunc: func(obj any) { t.onSliceChange(sink, obj) },
 			}
+		case "poddisruptionbudgets":
+			handler = cache.ResourceEventHandlerFuncs{
+				AddFunc:    func(obj any) { t.onPDBChange(sink, nil, obj) },
+				UpdateFunc: func(old, obj any) { t.onPDBChange(sink, old, obj) },
+				DeleteFunc: func(obj any) { t.onPDBChange(sink, nil, obj) },
+			}
 		}
 		reg, _ := sec.informer.AddEventHandler(handler)
 		run(sctx, sec.informer)
@@ -321,7 +342,13 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 			switch r.s.name {
 			case "events":
 				continue // diagnosed without the events' messages
+			case "poddisruptionbudgets":
+				t.pdbsOff.Store(true) // warned without the rule that wants one
+				continue
 			case "services", "endpointslices":
+				if r.s.name == "services" {
+					t.servicesOff.Store(true) // no warnings: most rules need Services
+				}
 				servingErrs[r.s.name] = r.err
 				continue // diagnosed, but serving is unknown
 			case "pods":

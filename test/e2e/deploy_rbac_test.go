@@ -32,6 +32,7 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"list", "namespaces"}, {"get", "namespaces"}, {"watch", "namespaces"}, {"list", "horizontalpodautoscalers.autoscaling"},
 		{"list", "replicasets.apps"}, {"watch", "replicasets.apps"}, {"list", "pods"}, {"watch", "pods"}, {"list", "events"}, {"watch", "events"},
 		{"list", "services"}, {"watch", "services"}, {"list", "endpointslices.discovery.k8s.io"}, {"watch", "endpointslices.discovery.k8s.io"},
+		{"list", "poddisruptionbudgets.policy"}, {"watch", "poddisruptionbudgets.policy"},
 	}
 	refused := [][]string{
 		{"create", "deployments.apps"}, {"delete", "deployments.apps"}, {"update", "deployments.apps"},
@@ -42,6 +43,7 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"create", "namespaces"}, {"delete", "namespaces"}, {"patch", "namespaces"},
 		{"get", "services"}, {"create", "services"}, {"patch", "services"}, {"delete", "services"}, {"get", "endpointslices.discovery.k8s.io"},
 		{"update", "endpointslices.discovery.k8s.io"}, {"create", "services", "--subresource=proxy"},
+		{"get", "poddisruptionbudgets.policy"}, {"create", "poddisruptionbudgets.policy"}, {"delete", "poddisruptionbudgets.policy"},
 		{"create", "clusterrolebindings.rbac.authorization.k8s.io"}, {"bind", "clusterroles.rbac.authorization.k8s.io"},
 		{"escalate", "clusterroles.rbac.authorization.k8s.io"}, {"impersonate", "users"},
 		{"create", "serviceaccounts", "--subresource=token"}, {"*", "*"},

@@ -10,7 +10,7 @@ import { ago, errorText, eventImages, historyImage, imageChanges, imagesOf, undo
 export function detailView(r, base, can) {
   const path = base + "/" + encodeURIComponent(r.name);
   const box = el("div", { class: "rollout" });
-  const tr = el("tr", { class: "detail", "data-detail-for": r.name }, el("td", { colspan: "8" }, box));
+  const tr = el("tr", { class: "detail", "data-detail-for": r.name }, el("td", { colspan: "9" }, box));
   r.tr.after(tr);
   let history = null, error = "", note = null, confirming = null, busy = false, reload = null, gone = false;
 

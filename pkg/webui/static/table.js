@@ -3,7 +3,7 @@
 import { el } from "./dom.js";
 import { SORTS, compareRows } from "./sorting.js";
 import { matches, filterText } from "./filter.js";
-import { ago, changeTitle, changedAt, problemCount, problemText } from "./format.js";
+import { ago, changeTitle, changedAt, problemCount, problemText, servingText, warningCount, warningText } from "./format.js";
 import { replicasEditor, updateImages } from "./editors.js";
 import { detailView } from "./details.js";
 
@@ -16,6 +16,7 @@ const COLUMNS = [
   { key: "ready", head: "Ready" },
   { key: "updated", head: "Up-to-date" },
   { key: "available", head: "Available" },
+  { key: "serving", head: "Serving" },
   { key: "replicas", head: "Replicas" },
   { key: "images", head: "Images" },
   { key: "last", head: "Last change", sort: "last" },
@@ -122,7 +123,11 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
     r.event = ev;
     r.status = ev.status;
     const c = r.cells, rep = ev.replicas;
-    c.status.replaceChildren(statusBadge(ev.status), ev.message ? el("span", { class: "message" }, ev.message) : "", problemList(ev.problems));
+    c.status.replaceChildren(statusBadge(ev.status), ev.message ? el("span", { class: "message" }, ev.message) : "", problemList(ev.problems), warningList(ev.warnings));
+    const sv = servingText(ev);
+    c.serving.textContent = sv.text;
+    c.serving.title = sv.title;
+    c.serving.classList.toggle("gap", sv.gap);
     c.ready.textContent = rep.ready + "/" + rep.desired;
     c.updated.textContent = rep.updated;
     c.available.textContent = rep.available;
@@ -164,11 +169,20 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
     return el("details", { class: "problems" }, el("summary", {}, problemCount(problems.length)), el("ul", {}, ...items));
   }
 
+  // warningList marks a row whose Deployment has rollout-safety warnings,
+  // and lists them behind a click: what is wrong, where, and the fix.
+  function warningList(warnings) {
+    if (!warnings || !warnings.length) return "";
+    const items = warnings.map((w) => el("li", { class: "warning w-" + w.level, "data-warning": w.id }, warningText(w)));
+    return el("details", { class: "warnings" }, el("summary", {}, warningCount(warnings.length)), el("ul", {}, ...items));
+  }
+
   function makeRow(name) {
     const toggle = el("button", { type: "button", class: "toggle", "aria-expanded": "false", title: "history and rollout controls" }, name);
     const cells = {
       name: el("td", { class: "name-cell" }, toggle), status: el("td", { class: "status-cell" }),
       ready: el("td", { class: "num ready" }), updated: el("td", { class: "num updated" }), available: el("td", { class: "num available" }),
+      serving: el("td", { class: "num serving" }),
       replicas: el("td", { class: "replicas-cell" }), images: el("td", { class: "images-cell" }), last: el("td", { class: "muted last" }),
     };
     // On a phone the table is a list of cards: each cell names itself.
