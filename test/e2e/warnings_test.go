@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
+
 	"context"
 	"encoding/json"
 	"slices"
@@ -51,7 +53,7 @@ func TestWarningsLive(t *testing.T) {
 	if c := e.Warnings[1].Container; c != "web" {
 		t.Errorf("no-readiness-probe is about container %q, want web (the one with the port api-svc targets)", c)
 	}
-	opsPoll(t, time.Minute, "the piped table to mark api with !3", func() bool {
+	testutil.Eventually(t, time.Minute, "the piped table to mark api with !3", func() bool {
 		return slices.ContainsFunc(table.output(), func(l string) bool {
 			return strings.HasPrefix(l, "api ") && strings.Contains(l, "   !3")
 		})
