@@ -156,6 +156,7 @@ func TestDiagnoseNoFalseAlarms(t *testing.T) {
 // frozen (SIGSTOP) between the fix and the start of the wait, so the first
 // list surely carries the old rollout's ProgressDeadlineExceeded.
 func TestStaleFailedAfterFix(t *testing.T) {
+	testbed.BuildPlugin(t) // before Env, which puts it on PATH only once built
 	c := testbed.Start(t)
 	env := c.Env()
 	ctx := context.Background()
