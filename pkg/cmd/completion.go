@@ -249,6 +249,6 @@ kubectl_complete-deploywatch from PATH. Load kubectl's own completion:
 
 and put kubectl_complete-deploywatch, shipped with deploywatch, on PATH:
 "make install" puts it next to kubectl-deploywatch; with krew, copy it from
-krew's store into krew's bin directory (see the README's Shell completion).
+krew's store into krew's bin directory (see docs/install.md, Shell completion).
 `
 }

@@ -22,7 +22,7 @@ import (
 
 const displayName = "kubectl deploywatch"
 
-// Exit codes, documented in the README.
+// Exit codes, documented in docs/watch.md.
 const (
 	exitOK      = 0
 	exitFailure = 1 // an error, or a watched rollout Failed

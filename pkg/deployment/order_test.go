@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestStatuses: every Status once, in the documented order (the README's
+// TestStatuses: every Status once, in the documented order (docs/serve.md's
 // "what needs attention first"), and a caller cannot change it.
 func TestStatuses(t *testing.T) {
 	want := []Status{Failed, Failing, Degraded, Deleting, Paused, Progressing, Scaling, ScaledToZero, Running}

@@ -25,7 +25,7 @@ import (
 // (sigs.k8s.io/cli-utils/pkg/kstatus/status.Compute, behind `kpt live
 // status` and Flux's health checks). Both are imported by this test only,
 // so they do not reach the binary. Every case where deploywatch
-// does not say what a peer says carries a comment on why; the README's
+// does not say what a peer says carries a comment on why; docs/watch.md's
 // "Statuses" section says the same.
 
 // Outcomes of a wait, in the words of this test.

@@ -76,7 +76,7 @@ type Diagnosis struct {
 // Classify decides the status and message of d from what every observer
 // can see: the object, as the deployment controller last recorded it, and
 // the diagnosis of its new ReplicaSet (nil when unknown). r is d's
-// summarized replicas. The rules are documented in the README.
+// summarized replicas. The rules are documented in docs/watch.md, Statuses.
 func Classify(d *appsv1.Deployment, r Replicas, diag *Diagnosis) (Status, string) {
 	if d.DeletionTimestamp != nil {
 		return Deleting, "being deleted"
@@ -205,7 +205,7 @@ func condition(d *appsv1.Deployment, t appsv1.DeploymentConditionType) *appsv1.D
 }
 
 // sinceOf is when d entered its current state, as the cluster recorded it
-// (the rules are in the README): never when deploywatch first saw it, so a
+// (the rules are in docs/watch.md): never when deploywatch first saw it, so a
 // fresh watch, a running one and a reloaded page agree.
 func sinceOf(d *appsv1.Deployment, status Status, problems []diagnosis.Problem, diag *Diagnosis) time.Time {
 	progressing := condition(d, appsv1.DeploymentProgressing)

@@ -89,7 +89,7 @@ const (
 )
 
 // Event is one change worth showing: the NDJSON line, the table row's source
-// and the SSE payload. Its JSON form is a stable interface (see README).
+// and the SSE payload. Its JSON form is a stable interface (see docs/watch.md).
 type Event struct {
 	Type EventType `json:"type"`
 	Time time.Time `json:"time"`

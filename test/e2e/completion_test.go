@@ -40,7 +40,7 @@ func kubectlComplete(t *testing.T, dir string, words ...string) (candidates []st
 }
 
 // TestCompletionThroughKubectl: with the repository's
-// kubectl_complete-deploywatch on PATH, as the README and the krew caveats
+// kubectl_complete-deploywatch on PATH, as docs/install.md and the krew caveats
 // install it, kubectl 1.32's own completion (`kubectl __complete`, which
 // bash, zsh, fish and PowerShell call) offers the plugin's subcommands, the
 // cluster's namespaces and a namespace's Deployments; without it, nothing.

@@ -622,7 +622,7 @@ func (n *Notifier) update(ctx context.Context, i int, change func(map[string]rec
 		sh.loaded = false
 		if !apierrors.IsConflict(err) {
 			if apierrors.IsInvalid(err) || apierrors.IsRequestEntityTooLargeError(err) {
-				err = fmt.Errorf("%w (shard %d of %d holds too much; see the README's limits)", err, i, Shards)
+				err = fmt.Errorf("%w (shard %d of %d holds too much; see the limits in docs/notifications.md)", err, i, Shards)
 			}
 			n.wait(ctx, "cannot write the notification records, retrying", err)
 		}
