@@ -365,12 +365,13 @@ type columns struct {
 
 // Column titles the layout gives up, in this order, when the terminal is
 // too narrow for MESSAGE to get its room: a Failed row's reason matters
-// more than its images or its replica counts. IMAGES goes late: MESSAGE
-// leaves the image out (and counts the new pods, UP-TO-DATE's number);
-// SERVING last, as a serving gap is what a rollout costs users. NAME,
-// STATUS, READY and LAST CHANGE always stay.
+// more than its images or its replica counts. SERVING goes before IMAGES:
+// MESSAGE names an open serving gap itself, and SERVING is `<none>` on
+// every row of a namespace without Services. IMAGES goes last: MESSAGE
+// leaves the image out (and counts the new pods, UP-TO-DATE's number).
+// NAME, STATUS, READY and LAST CHANGE always stay.
 var (
-	droppable = []string{"GENERATION", "CONTAINERS", "POD", "UP-TO-DATE", "AVAILABLE", "IMAGES", "SERVING"}
+	droppable = []string{"GENERATION", "CONTAINERS", "POD", "UP-TO-DATE", "AVAILABLE", "SERVING", "IMAGES"}
 	// imagesMin is how narrow IMAGES is cut (with …) before it goes.
 	imagesMin = 16
 )
