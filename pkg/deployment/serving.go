@@ -67,8 +67,11 @@ type Gap struct {
 	// Start is when deploywatch saw it begin, End when it saw it end.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end,omitzero"`
-	// Revision is the Deployment's revision when it began: the one being
-	// rolled out, if a rollout was under way.
+	// Revision is the Deployment's newest revision while it was open: the
+	// one being rolled out, if a rollout was under way. A gap a rollout
+	// opens can be seen before the Deployment's new revision is (the
+	// informers are not ordered with each other), so it follows the
+	// revision forward.
 	Revision string `json:"revision,omitempty"`
 	// Ready, Endpoints and Own are the Service's ready endpoints, all its
 	// endpoints and the ready ones that are this Deployment's pods: now

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -238,6 +239,9 @@ func (t *Tracker) reconcileLocked(ds *deploymentServing, d *appsv1.Deployment, f
 			ds.open[name] = og
 		}
 		g := &og.gap
+		if r := d.Annotations[RevisionAnnotation]; newerRevision(r, g.Revision) {
+			g.Revision = r
+		}
 		g.Kind = w.kind
 		g.Ready, g.Endpoints, g.Own = w.c.ready, w.c.all, w.c.own
 		g.Fewest, g.FewestOwn = min(g.Fewest, w.c.ready), min(g.FewestOwn, w.c.own)
@@ -255,6 +259,17 @@ func (t *Tracker) reconcileLocked(ds *deploymentServing, d *appsv1.Deployment, f
 		}
 		delete(ds.open, name)
 	}
+}
+
+// newerRevision says whether revision r, a Deployment's revision
+// annotation, is later than old.
+func newerRevision(r, old string) bool {
+	n, err := strconv.ParseInt(r, 10, 64)
+	if err != nil {
+		return false
+	}
+	o, err := strconv.ParseInt(old, 10, 64)
+	return err != nil || n > o
 }
 
 // servicesSelecting are the Services that select d's pods.

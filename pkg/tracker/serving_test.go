@@ -487,3 +487,16 @@ func TestBlueGreenSwitchToNoPod(t *testing.T) {
 		return len(r.svcGaps[len(r.svcGaps)-1]) == 0
 	})
 }
+
+// TestNewerRevision: an open gap's revision moves forward to the rollout's
+// (seen after the gap began), never back, and never to what is no number.
+func TestNewerRevision(t *testing.T) {
+	for _, tc := range []struct {
+		r, old string
+		want   bool
+	}{{"2", "1", true}, {"10", "9", true}, {"1", "2", false}, {"2", "2", false}, {"2", "", true}, {"", "1", false}, {"x", "1", false}} {
+		if got := newerRevision(tc.r, tc.old); got != tc.want {
+			t.Errorf("newerRevision(%q, %q) = %v, want %v", tc.r, tc.old, got, tc.want)
+		}
+	}
+}

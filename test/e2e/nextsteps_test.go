@@ -119,7 +119,7 @@ func TestNextStepsUntilCompleteNamesEveryFailure(t *testing.T) {
 		t.Errorf("db's steps %q, want %q", db.steps, want)
 	}
 
-	opsContains(t, "web's line", web.line, "error: deployment "+ns+"/web is Failed: ProgressDeadlineExceeded: ", "Unschedulable")
+	opsContains(t, "web's line", web.line, "error: deployment "+ns+"/web is Failed: Unschedulable: ", "; ProgressDeadlineExceeded: ")
 	// Revision 1: nothing to undo to.
 	if len(web.steps) != 2 || web.steps[0] != "kubectl deploywatch history web -n "+ns {
 		t.Fatalf("web's steps %q, want history and the pod", web.steps)
