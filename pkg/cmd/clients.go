@@ -15,6 +15,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/outage"
 )
 
 // clients are what a command needs to talk to the cluster, built once in
@@ -81,6 +82,9 @@ func clientsFor(config *rest.Config, ns string, explicit bool) (*clients, error)
 	// A watch tool issues few requests; the defaults (QPS 5) would throttle
 	// the burst of a large relist or a busy web page.
 	config.QPS, config.Burst = 50, 100
+	// While the API server does not answer, the informers' reconnection
+	// attempts share one backoff instead of each making its own.
+	new(outage.Breaker).Install(config)
 	kube, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return nil, explain.Config(err)

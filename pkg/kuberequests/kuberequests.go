@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/transport"
 )
 
 // Name is the metric's name.
@@ -44,8 +45,12 @@ func New() *Counter {
 func (c *Counter) Collector() prometheus.Collector { return c.vec }
 
 // Instrument makes every client built from config from now on count its
-// requests with c.
-func (c *Counter) Instrument(config *rest.Config) { config.Wrap(c.Wrap) }
+// requests with c. It wraps the transport inside the config's other
+// wrappers, so it counts what is sent, not what a wrapper such as the
+// outage breaker fails without sending.
+func (c *Counter) Instrument(config *rest.Config) {
+	config.WrapTransport = transport.Wrappers(c.Wrap, config.WrapTransport)
+}
 
 // Wrap counts the requests of rt.
 func (c *Counter) Wrap(rt http.RoundTripper) http.RoundTripper { return &roundTripper{next: rt, c: c} }

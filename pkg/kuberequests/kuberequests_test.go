@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/outage"
 )
 
 func TestClassify(t *testing.T) {
@@ -192,4 +194,35 @@ func counts(t *testing.T, c *Counter) map[[3]string]float64 {
 		}
 	}
 	return got
+}
+
+// TestCounterCountsOnlyWhatIsSent: a counter added after the outage
+// breaker counts the request that was refused, not the ones the breaker
+// then failed without sending.
+func TestCounterCountsOnlyWhatIsSent(t *testing.T) {
+	ts := httptest.NewServer(http.NotFoundHandler())
+	host := ts.URL
+	ts.Close()
+	config := &rest.Config{Host: host}
+	breaker := &outage.Breaker{}
+	breaker.Install(config)
+	c := New()
+	c.Instrument(config)
+	kube, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Until the breaker holds one back (on a slow machine the next
+	// request may come after the first hold-back ended).
+	n := 0
+	for ; n < 100 && (n < 3 || breaker.Held() == 0); n++ {
+		if _, err := kube.CoreV1().Namespaces().Get(context.Background(), "shop", metav1.GetOptions{}); err == nil {
+			t.Fatal("a closed server answered")
+		}
+	}
+	sent := int64(n) - breaker.Held()
+	if breaker.Held() == 0 {
+		t.Fatal("the breaker held back no request: nothing to tell apart")
+	}
+	checkCounts(t, c, map[[3]string]float64{{"get", "namespaces", "error"}: float64(sent)})
 }
