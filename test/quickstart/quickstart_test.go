@@ -212,7 +212,9 @@ func TestMakeDemo(t *testing.T) {
 	}
 	for _, pid := range pids {
 		if running(pid) {
-			t.Errorf("component pid %d runs after make demo-down", pid)
+			stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			t.Errorf("component pid %d runs after make demo-down: stat %q, command line %q", pid, stat, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
 		}
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {

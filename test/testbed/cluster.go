@@ -494,8 +494,7 @@ func (c *Cluster) Delete() error {
 		if c.session == nil {
 			patterns = patterns[:1]
 		}
-		killProcesses(patterns)
-		err = errors.Join(err, os.RemoveAll(c.workdir), os.RemoveAll(c.dir))
+		err = errors.Join(err, killProcesses(patterns), os.RemoveAll(c.workdir), os.RemoveAll(c.dir))
 		if err != nil {
 			c.deleteErr = fmt.Errorf("delete cluster %s: %w", c.name, err)
 		}

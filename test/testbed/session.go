@@ -207,8 +207,7 @@ func (s *session) live() []*Cluster {
 
 // close removes the session's files and lets the watchdog go.
 func (s *session) close() error {
-	killProcesses(s.patterns())
-	err := os.RemoveAll(s.dir)
+	err := errors.Join(killProcesses(s.patterns()), os.RemoveAll(s.dir))
 	if rmErr := os.Remove(s.dir + ".lock"); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
 		err = errors.Join(err, rmErr)
 	}
@@ -280,7 +279,9 @@ func sweepStale(root string) {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "testbed: removing the clusters of dead test process session %s\n", id)
-		killProcesses(sessionPatterns(root, id))
+		if err := killProcesses(sessionPatterns(root, id)); err != nil {
+			fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
+		}
 		if matches, err := filepath.Glob(filepath.Join(root, "clusters", id+"-*")); err == nil {
 			for _, m := range matches {
 				os.RemoveAll(m)
@@ -295,17 +296,47 @@ func sweepStale(root string) {
 // killProcesses SIGKILLs every process whose command line contains one of
 // the patterns, and waits until they are gone. A killed component whose
 // parent has exited is reparented to pid 1, which on some machines never
-// reaps it: a zombie counts as gone.
-func killProcesses(patterns []string) {
+// reaps it: a zombie counts as gone. It looks again until a look finds
+// none (a process that was starting while it looked is caught by the
+// next), and reports the processes that still run after a minute.
+func killProcesses(patterns []string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		matched := killMatching(patterns)
+		if len(matched) == 0 {
+			return nil
+		}
+		for _, pid := range matched {
+			waitGone(pid, time.Until(deadline))
+		}
+		if time.Now().After(deadline) {
+			var left []string
+			for _, pid := range matched {
+				if alive(pid) {
+					stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+					left = append(left, fmt.Sprintf("pid %d (%s)", pid, bytes.TrimSpace(stat)))
+				}
+			}
+			if len(left) == 0 {
+				return nil
+			}
+			return fmt.Errorf("still running a minute after SIGKILL: %s", strings.Join(left, "; "))
+		}
+	}
+}
+
+// killMatching SIGKILLs the live processes whose command line contains one
+// of the patterns, and returns their pids.
+func killMatching(patterns []string) []int {
 	self := os.Getpid()
 	var killed []int
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return
+		return nil
 	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
+		if err != nil || pid == self || !alive(pid) {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
@@ -321,9 +352,7 @@ func killProcesses(patterns []string) {
 			}
 		}
 	}
-	for _, pid := range killed {
-		waitGone(pid, 10*time.Second)
-	}
+	return killed
 }
 
 // waitGone waits until the process has exited (or is a zombie).
