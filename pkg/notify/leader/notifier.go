@@ -292,13 +292,7 @@ func (n *Notifier) elect(ctx context.Context, lock resourcelock.Interface) {
 					// Run starts this in a goroutine it does not wait for.
 					n.wg.Add(1)
 					defer n.wg.Done()
-					n.leadMu.Lock() // a previous term's loop may still be ending
-					defer n.leadMu.Unlock()
-					n.metrics.setLeading(true)
-					if errors.Is(n.lead(lctx), errDeposed) {
-						n.metrics.setLeading(false)
-						n.awaitEnd(lctx, cancelRun)
-					}
+					n.leadTerm(lctx, cancelRun)
 				},
 				OnStoppedLeading: func() { n.metrics.setLeading(false) },
 				OnNewLeader: func(identity string) {
@@ -326,6 +320,25 @@ func (n *Notifier) elect(ctx context.Context, lock resourcelock.Interface) {
 		}
 	}
 	n.log.Info("left the notification election")
+}
+
+// leadTerm runs the lead loop for one term of the elector, whose context
+// is lctx; is_leader is 1 while it runs and not deposed. A term whose run
+// ended before this began (the goroutine started late, or waited for the
+// previous term's loop) is not led at all: lead would return at once with
+// lctx's error, and is_leader stayed 1 after OnStoppedLeading had set it 0.
+func (n *Notifier) leadTerm(lctx context.Context, cancelRun func()) {
+	n.leadMu.Lock() // a previous term's loop may still be ending
+	defer n.leadMu.Unlock()
+	if lctx.Err() != nil {
+		return
+	}
+	n.metrics.setLeading(true)
+	defer n.metrics.setLeading(false)
+	if errors.Is(n.lead(lctx), errDeposed) {
+		n.metrics.setLeading(false)
+		n.awaitEnd(lctx, cancelRun)
+	}
 }
 
 // release gives the Lease up, so that another replica need not wait for it

@@ -179,3 +179,23 @@ func isLeaderGauge(t *testing.T, n *Notifier) float64 {
 	}
 	return mfs[0].GetMetric()[0].GetGauge().GetValue()
 }
+
+// TestLeadTermAfterItsRunEnded: the elector starts OnStartedLeading in a
+// goroutine it does not wait for, which may begin only after its run has
+// ended (it waits for the previous term's loop). That term must not be led
+// nor leave is_leader at 1 after OnStoppedLeading set it to 0: lead
+// returned at once with the run's error and nothing set it back.
+func TestLeadTermAfterItsRunEnded(t *testing.T) {
+	cs := fake.NewClientset()
+	n := newTestNotifier(t, cs, "http://127.0.0.1:9/")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	n.metrics.setLeading(false) // as OnStoppedLeading left it
+	n.leadTerm(ctx, func() { t.Error("leadTerm cancelled a run that had ended") })
+	if v := isLeaderGauge(t, n); v != 0 {
+		t.Errorf("is_leader %v after a term whose run had ended; want 0", v)
+	}
+	if n.isLeading() || len(cs.Actions()) > 0 {
+		t.Errorf("leading %v, API calls %v; want a term whose run ended not led at all", n.isLeading(), cs.Actions())
+	}
+}
