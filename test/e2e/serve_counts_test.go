@@ -23,28 +23,7 @@ func TestServeNamespaceCountsCarryTheDiagnosis(t *testing.T) {
 		opsDeployment(t, ns, name, 2, false, faultLabel(testbed.FaultImagePull))
 	}
 	p := startServe(t, "--linger", "1s")
-	counts := func() map[deployment.Status]int {
-		status, body := p.request(t, "GET", "/api/namespaces", "", p.auth())
-		if status != 200 {
-			t.Fatalf("GET /api/namespaces: %d %s", status, body)
-		}
-		var list struct {
-			Namespaces []struct {
-				Name        string                    `json:"name"`
-				Deployments map[deployment.Status]int `json:"deployments"`
-			} `json:"namespaces"`
-		}
-		if err := json.Unmarshal(body, &list); err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range list.Namespaces {
-			if n.Name == ns {
-				return n.Deployments
-			}
-		}
-		t.Fatalf("%s is not in the list: %s", ns, body)
-		return nil
-	}
+	counts := func() map[deployment.Status]int { c, _ := namespaceCounts(t, p, ns); return c }
 	failing := func(c map[deployment.Status]int) bool {
 		return c[deployment.Failing]+c[deployment.Failed] == 3
 	}
@@ -71,5 +50,63 @@ func TestServeNamespaceCountsCarryTheDiagnosis(t *testing.T) {
 	testutil.Eventually(t, 30*time.Second, "the watches to stop", func() bool { return p.metric(t, "deploywatch_informers_running") == 0 })
 	if got = counts(); !failing(got) {
 		t.Fatalf("the first list after the watches stopped: %v, want 3 Failing", got)
+	}
+}
+
+// namespaceCounts is ns's entry of p's namespace list: its counts by
+// status, and how many of them are undiagnosed.
+func namespaceCounts(t *testing.T, p *serveProc, ns string) (map[deployment.Status]int, int) {
+	t.Helper()
+	status, body := p.request(t, "GET", "/api/namespaces", "", p.auth())
+	if status != 200 {
+		t.Fatalf("GET /api/namespaces: %d %s", status, body)
+	}
+	var list struct {
+		Namespaces []struct {
+			Name        string                    `json:"name"`
+			Deployments map[deployment.Status]int `json:"deployments"`
+			Undiagnosed int                       `json:"undiagnosed"`
+		} `json:"namespaces"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range list.Namespaces {
+		if n.Name == ns {
+			return n.Deployments, n.Undiagnosed
+		}
+	}
+	t.Fatalf("%s is not in the list: %s", ns, body)
+	return nil, 0
+}
+
+// TestServeNamespaceCountsCarryTheDiagnosisPerNamespaceWatch: the same
+// three Deployments whose pods cannot pull their image, with a watch per
+// namespace (--watch-scope=namespace) and nobody viewing any namespace: the
+// list, seeing rollouts under way in the namespace, starts its watch as a
+// viewer would and counts them Failing, not Progressing, with nothing
+// undiagnosed; and again once that watch stopped after --linger.
+func TestServeNamespaceCountsCarryTheDiagnosisPerNamespaceWatch(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	for _, name := range []string{"a", "b", "c"} {
+		opsDeployment(t, ns, name, 2, false, faultLabel(testbed.FaultImagePull))
+	}
+	p := startServe(t, "--watch-scope", "namespace", "--linger", "1s")
+	var got map[deployment.Status]int
+	var undiagnosed int
+	testutil.Eventually(t, 90*time.Second, "the list to count 3 Failing in "+ns, func() bool {
+		got, undiagnosed = namespaceCounts(t, p, ns)
+		return got[deployment.Failing]+got[deployment.Failed] == 3
+	})
+	t.Logf("before anyone opened %s: %v", ns, got)
+	if undiagnosed != 0 {
+		t.Errorf("%d counts said undiagnosed though diagnosed", undiagnosed)
+	}
+	if p.metric(t, "deploywatch_sse_clients") != 0 {
+		t.Fatal("a stream is open: the namespace was opened")
+	}
+	testutil.Eventually(t, 30*time.Second, "the watches to stop", func() bool { return p.metric(t, "deploywatch_informers_running") == 0 })
+	if got, undiagnosed = namespaceCounts(t, p, ns); got[deployment.Failing]+got[deployment.Failed] != 3 || undiagnosed != 0 {
+		t.Fatalf("the first list after the watches stopped: %v, %d undiagnosed; want 3 Failing, diagnosed", got, undiagnosed)
 	}
 }
