@@ -4,8 +4,12 @@ import (
 	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 
 	"encoding/json"
+	"sort"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/test/testbed"
@@ -109,4 +113,44 @@ func TestServeNamespaceCountsCarryTheDiagnosisPerNamespaceWatch(t *testing.T) {
 	if got, undiagnosed = namespaceCounts(t, p, ns); got[deployment.Failing]+got[deployment.Failed] != 3 || undiagnosed != 0 {
 		t.Fatalf("the first list after the watches stopped: %v, %d undiagnosed; want 3 Failing, diagnosed", got, undiagnosed)
 	}
+}
+
+// TestPageMarksUndiagnosedNamespaceCounts: nine namespaces, each with a
+// rollout whose pods cannot pull their image, with a watch per namespace
+// and --linger 0 (a namespace's watch stops as soon as the list has read
+// it). serve diagnoses at most 8 unopened namespaces per list (name order),
+// so the ninth is counted from its Deployment alone: the API says
+// undiagnosed 1 there, and the page says "1 not diagnosed" beside its
+// count; the other eight count Failing.
+func TestPageMarksUndiagnosedNamespaceCounts(t *testing.T) {
+	var names []string
+	for range 9 {
+		ns := testbed.NewNamespace(t)
+		opsDeployment(t, ns, "web", 1, false, faultLabel(testbed.FaultImagePull))
+		names = append(names, ns)
+	}
+	sort.Strings(names)
+	last := names[len(names)-1]
+	p := startServe(t, "--watch-scope", "namespace", "--linger", "0s", "--namespaces", strings.Join(names, ","))
+	testutil.Eventually(t, 90*time.Second, "eight namespaces counted Failing, the ninth undiagnosed", func() bool {
+		for _, ns := range names[:8] {
+			if c, u := namespaceCounts(t, p, ns); c[deployment.Failing]+c[deployment.Failed] != 1 || u != 0 {
+				return false
+			}
+		}
+		c, u := namespaceCounts(t, p, last)
+		return c[deployment.Failing] == 0 && u == 1
+	})
+	b := openPage(t)
+	b.do("open the page", chromedp.Navigate(p.base+"/#token="+p.token))
+	row := `document.querySelector('tr[data-namespace="` + last + `"]')`
+	b.poll("the ninth namespace's mark", time.Minute, row+` && `+row+`.querySelector('.undiagnosed')?.dataset.undiagnosed === "1"`)
+	if text := b.str(row + `.querySelector('.undiagnosed').textContent`); text != "1 not diagnosed" {
+		t.Errorf("the mark reads %q, want %q", text, "1 not diagnosed")
+	}
+	first := `document.querySelector('tr[data-namespace="` + names[0] + `"]')`
+	if marked := b.str(`String(!!` + first + `.querySelector('.undiagnosed'))`); marked != "false" {
+		t.Errorf("the first namespace, diagnosed, is marked too")
+	}
+	b.screenshot("namespaces-undiagnosed.png")
 }
