@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,7 +24,12 @@ type namespaceInfo struct {
 	// when they could not be listed (see Error).
 	Deployments map[deployment.Status]int `json:"deployments,omitempty"`
 	Total       int                       `json:"total"`
-	Error       string                    `json:"error,omitempty"`
+	// Undiagnosed counts the Deployments counted by their own status only
+	// (no watch of the namespace read its pods), among those whose
+	// diagnosis could say Failing (Progressing, Scaling, Degraded): more
+	// namespaces needed one than serve diagnoses at once, or it failed.
+	Undiagnosed int    `json:"undiagnosed,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 type namespaceList struct {
@@ -41,7 +47,8 @@ const nsListTTL = 5 * time.Second
 // stream): no request per viewer, and counts with the diagnosis. Without
 // them it answers from a list shared by every client for nsListTTL:
 // however many pages poll it, the API server sees at most one cluster-wide
-// LIST per nsListTTL.
+// LIST per nsListTTL, and the counts of rollouts under way come from their
+// namespaces' watches (see countDeployments).
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 	out, e := s.watchedNamespaces(r.Context()), (*apiError)(nil)
 	if out == nil {
@@ -132,47 +139,113 @@ func (s *Server) namespaceList(ctx context.Context) (*namespaceList, *apiError) 
 	return &out, nil
 }
 
+// Diagnosing namespaces nobody views, for the list's counts.
+const (
+	// maxDiagnosedNamespaces bounds the namespaces whose watches one list
+	// starts; each holds a watch per resource while it is polled and the
+	// linger after.
+	maxDiagnosedNamespaces = 8
+	// diagnoseWait bounds how long a list waits for those watches' first
+	// sync.
+	diagnoseWait = 5 * time.Second
+)
+
 // countDeployments counts the Deployments of each namespace by status, with
 // one list across namespaces when the user may, else one per namespace.
+// A Deployment's own status cannot say Failing (its pods do), so a
+// namespace that has a rollout under way takes its statuses from its
+// watch, which carries the diagnosis: the one a viewer has open, else one
+// the list starts as a viewer would (see diagnose).
 func (s *Server) countDeployments(ctx context.Context, names []string) map[string]namespaceInfo {
 	out := make(map[string]namespaceInfo, len(names))
 	for _, ns := range names {
 		out[ns] = namespaceInfo{Name: ns, Deployments: map[deployment.Status]int{}}
 	}
-	// A namespace someone views has a watch of its own, whose statuses
-	// carry the diagnosis (Failing where the list says Progressing).
-	watched := map[string]map[string]deployment.Status{}
-	for _, ns := range names {
-		if st, ok := s.opts.Hub.Statuses(ns); ok {
-			watched[ns] = st
-		}
-	}
-	add := func(items []deployment.Summary) {
-		for _, d := range items {
-			if st, ok := watched[d.Namespace][d.Name]; ok {
-				d.Status = st
-			}
-			if info, ok := out[d.Namespace]; ok {
-				info.Deployments[d.Status]++
-				info.Total++
-				out[d.Namespace] = info
-			}
-		}
-	}
+	listed := map[string][]deployment.Summary{}
+	all, err := []deployment.Summary(nil), error(nil)
 	if len(names) > 1 {
-		if all, err := s.summaries(ctx, metav1.NamespaceAll); err == nil {
-			add(all)
-			return out
+		all, err = s.summaries(ctx, metav1.NamespaceAll)
+	}
+	if len(names) > 1 && err == nil {
+		for _, d := range all {
+			listed[d.Namespace] = append(listed[d.Namespace], d)
+		}
+	} else {
+		for _, ns := range names {
+			items, err := s.summaries(ctx, ns)
+			if err != nil {
+				out[ns] = namespaceInfo{Name: ns, Error: fromError(err).Message}
+				continue
+			}
+			listed[ns] = items
 		}
 	}
+	watched := s.diagnose(ctx, names, listed)
 	for _, ns := range names {
-		items, err := s.summaries(ctx, ns)
-		if err != nil {
-			out[ns] = namespaceInfo{Name: ns, Error: fromError(err).Message}
+		info, ok := out[ns]
+		if !ok || info.Error != "" {
 			continue
 		}
-		add(items)
+		st, diagnosed := watched[ns]
+		for _, d := range listed[ns] {
+			if w, ok := st[d.Name]; ok {
+				d.Status = w
+			} else if !diagnosed && mayFail(d.Status) {
+				info.Undiagnosed++
+			}
+			info.Deployments[d.Status]++
+			info.Total++
+		}
+		out[ns] = info
 	}
+	return out
+}
+
+// mayFail: a status read without the diagnosis that the diagnosis could
+// make Failing (see deployment.Classify).
+func mayFail(st deployment.Status) bool {
+	return st == deployment.Progressing || st == deployment.Scaling || st == deployment.Degraded
+}
+
+// diagnose returns the statuses, diagnosis included, of the namespaces of
+// names that have a watch of their own: those a viewer has open, and those
+// whose listed Deployments include one that may be failing, for which it
+// starts the watch as a viewer would (shared through the hub, and lingering
+// for the next poll), at most maxDiagnosedNamespaces of them, in name
+// order, waiting at most diagnoseWait for them.
+func (s *Server) diagnose(ctx context.Context, names []string, listed map[string][]deployment.Summary) map[string]map[string]deployment.Status {
+	out := map[string]map[string]deployment.Status{}
+	var start []string
+	for _, ns := range names {
+		if st, ok := s.opts.Hub.Statuses(ns); ok {
+			out[ns] = st
+		} else if slices.ContainsFunc(listed[ns], func(d deployment.Summary) bool { return mayFail(d.Status) }) {
+			start = append(start, ns)
+		}
+	}
+	if s.opts.Hub.ClusterWide() || len(start) == 0 {
+		return out // with the cluster-wide watch failing, no namespace has one
+	}
+	start = start[:min(len(start), maxDiagnosedNamespaces)]
+	ctx, cancel := context.WithTimeout(ctx, diagnoseWait)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, ns := range start {
+		wg.Go(func() {
+			sub, err := s.opts.Hub.Subscribe(ctx, ns, "")
+			if err != nil {
+				return // counted undiagnosed
+			}
+			defer sub.Close()
+			if st, ok := s.opts.Hub.Statuses(ns); ok {
+				mu.Lock()
+				out[ns] = st
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
 	return out
 }
 

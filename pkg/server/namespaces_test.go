@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,3 +254,103 @@ func (diagnosedSource) Start(_ context.Context, sink tracker.Sink) (func(), erro
 }
 
 func (diagnosedSource) Relists() int64 { return 0 }
+
+// rollingOut is a Deployment whose own status says Progressing (an old pod
+// still there), which its pods' diagnosis could make Failing.
+func rollingOut(ns, name string) runtime.Object {
+	d := newDeployment(ns, name, 1)
+	d.Status.Replicas = 2
+	if st := deployment.Summarize(d, nil).Status; st != deployment.Progressing {
+		panic("rollingOut classifies as " + string(st))
+	}
+	return d
+}
+
+// failingWatches are namespace watches that diagnose every Deployment the
+// list has in their namespace as Failing, counting the watches started.
+type failingWatches struct {
+	client  *fake.Clientset
+	started sync.Map // namespace -> true
+}
+
+func (f *failingWatches) new(ns string) hub.Source { return failingWatch{f, ns} }
+
+type failingWatch struct {
+	f  *failingWatches
+	ns string
+}
+
+func (s failingWatch) Start(ctx context.Context, sink tracker.Sink) (func(), error) {
+	s.f.started.Store(s.ns, true)
+	list, err := s.f.client.AppsV1().Deployments(s.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range list.Items {
+		sink.OnEvent(deployment.Event{Type: deployment.Added, Summary: deployment.Summary{Namespace: s.ns, Name: d.Name, Status: deployment.Failing}})
+	}
+	sink.OnSynced(nil)
+	return func() {}, nil
+}
+
+func (failingWatch) Relists() int64 { return 0 }
+
+// TestListNamespacesDiagnosesUnviewedRollouts: with a watch per namespace
+// and nobody viewing, a namespace whose list shows a rollout under way
+// gets its watch started by the list, so that its counts carry the
+// diagnosis (Failing, not Progressing); a namespace of settled Deployments
+// gets none. Beyond maxDiagnosedNamespaces such namespaces, the rest are
+// counted from the list and say how many of their counts are undiagnosed.
+func TestListNamespacesDiagnosesUnviewedRollouts(t *testing.T) {
+	objs := []runtime.Object{namespaceObj("bank"), newDeployment("bank", "ledger", 1)}
+	var rolling []string
+	for i := range maxDiagnosedNamespaces + 1 {
+		ns := fmt.Sprintf("shop-%d", i)
+		rolling = append(rolling, ns)
+		objs = append(objs, namespaceObj(ns), rollingOut(ns, "web"), rollingOut(ns, "api"), newDeployment(ns, "db", 1))
+	}
+	sources := &failingWatches{}
+	f := newFixture(t, func(o *Options) {
+		o.Hub = hub.New(nil, hub.Options{Linger: time.Hour, NewSource: sources.new})
+	}, objs...)
+	sources.client = f.client
+	t.Cleanup(f.srv.opts.Hub.Close)
+
+	var got namespaceList
+	getJSON(t, f, "/api/namespaces", &got)
+	byName := map[string]namespaceInfo{}
+	for _, ns := range got.Namespaces {
+		byName[ns.Name] = ns
+	}
+	if b := byName["bank"]; fmtJSON(b.Deployments) != `{"Running":1}` || b.Undiagnosed != 0 {
+		t.Errorf("bank %s; want Running 1, nothing undiagnosed", fmtJSON(b))
+	}
+	if _, ok := sources.started.Load("bank"); ok {
+		t.Error("the list started a watch of bank, whose Deployments are all settled")
+	}
+	for i, ns := range rolling {
+		info := byName[ns]
+		if i < maxDiagnosedNamespaces {
+			if fmtJSON(info.Deployments) != `{"Failing":3}` || info.Undiagnosed != 0 || info.Total != 3 {
+				t.Errorf("%s %s; want its watch's statuses (Failing 3), nothing undiagnosed", ns, fmtJSON(info))
+			}
+			continue
+		}
+		if fmtJSON(info.Deployments) != `{"Progressing":2,"Running":1}` || info.Undiagnosed != 2 || info.Total != 3 {
+			t.Errorf("%s %s; want the list's statuses with 2 of them undiagnosed (beyond %d namespaces diagnosed)", ns, fmtJSON(info), maxDiagnosedNamespaces)
+		}
+	}
+	if n := f.srv.opts.Hub.Stats().Clients; n != 0 {
+		t.Errorf("%d hub subscriptions left open by the list", n)
+	}
+
+	// The watches linger: the next list reads them and starts no more.
+	before := 0
+	sources.started.Range(func(any, any) bool { before++; return true })
+	getJSON(t, f, "/api/namespaces", &got)
+	after := 0
+	sources.started.Range(func(any, any) bool { after++; return true })
+	if before != maxDiagnosedNamespaces || after != before {
+		t.Errorf("%d watches started by the first list, %d after the second; want %d, then no more", before, after, maxDiagnosedNamespaces)
+	}
+}

@@ -279,24 +279,20 @@ func (n *Notifier) elect(ctx context.Context, lock resourcelock.Interface) {
 	for ctx.Err() == nil {
 		runCtx, cancelRun := context.WithCancel(ctx)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock:            lock,
-			LeaseDuration:   n.opts.LeaseDuration,
-			RenewDeadline:   n.opts.RenewDeadline,
-			RetryPeriod:     n.opts.RetryPeriod,
-			ReleaseOnCancel: true,
-			Name:            n.opts.LeaseName,
+			Lock:          lock,
+			LeaseDuration: n.opts.LeaseDuration,
+			RenewDeadline: n.opts.RenewDeadline,
+			RetryPeriod:   n.opts.RetryPeriod,
+			// Not ReleaseOnCancel: it releases when the elector's last
+			// observation names this replica, which after a pause may be
+			// stale (see release).
+			Name: n.opts.LeaseName,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(lctx context.Context) {
 					// Run starts this in a goroutine it does not wait for.
 					n.wg.Add(1)
 					defer n.wg.Done()
-					n.leadMu.Lock() // a previous term's loop may still be ending
-					defer n.leadMu.Unlock()
-					n.metrics.setLeading(true)
-					if errors.Is(n.lead(lctx), errDeposed) {
-						n.metrics.setLeading(false)
-						n.awaitEnd(lctx, cancelRun)
-					}
+					n.leadTerm(lctx, cancelRun)
 				},
 				OnStoppedLeading: func() { n.metrics.setLeading(false) },
 				OnNewLeader: func(identity string) {
@@ -314,11 +310,77 @@ func (n *Notifier) elect(ctx context.Context, lock resourcelock.Interface) {
 		}
 		le.Run(runCtx)
 		cancelRun()
+		// The lead loop ends with runCtx; once it has (leadMu), nothing of
+		// this term is sent, and the Lease can go.
+		n.leadMu.Lock()
+		n.release()
+		n.leadMu.Unlock()
 		if ctx.Err() == nil {
 			n.log.Warn("lost the notification lease; running for it again")
 		}
 	}
 	n.log.Info("left the notification election")
+}
+
+// leadTerm runs the lead loop for one term of the elector, whose context
+// is lctx; is_leader is 1 while it runs and not deposed. A term whose run
+// ended before this began (the goroutine started late, or waited for the
+// previous term's loop) is not led at all: lead would return at once with
+// lctx's error, and is_leader stayed 1 after OnStoppedLeading had set it 0.
+func (n *Notifier) leadTerm(lctx context.Context, cancelRun func()) {
+	n.leadMu.Lock() // a previous term's loop may still be ending
+	defer n.leadMu.Unlock()
+	if lctx.Err() != nil {
+		return
+	}
+	n.metrics.setLeading(true)
+	defer n.metrics.setLeading(false)
+	if errors.Is(n.lead(lctx), errDeposed) {
+		n.metrics.setLeading(false)
+		n.awaitEnd(lctx, cancelRun)
+	}
+}
+
+// release gives the Lease up, so that another replica need not wait for it
+// to expire, if the Lease as read now names this replica; the write carries
+// the resourceVersion read, so a Lease taken in between is left alone.
+//
+// client-go's ReleaseOnCancel reads the Lease too, but decides from the
+// elector's last observation instead. A replica paused (SIGSTOP, a stalled
+// network) for longer than RenewDeadline while renewing resumes with its
+// renewal timed out before it read the Lease again, so that observation
+// still names it: it then wrote an empty holder over the Lease another
+// replica had taken meanwhile, and, running again at once, took it back
+// from the replica that had fenced the records.
+func (n *Notifier) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), n.opts.RenewDeadline)
+	defer cancel()
+	leases := n.opts.Leases.Leases(n.opts.LeaseNamespace)
+	for {
+		l, err := leases.Get(ctx, n.opts.LeaseName, metav1.GetOptions{})
+		if err != nil {
+			if !apierrors.IsNotFound(err) {
+				n.log.Warn("cannot release the notification Lease; the next leader waits for it to expire", "error", err)
+			}
+			return
+		}
+		if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != n.opts.Identity {
+			return
+		}
+		// As client-go releases: no holder, a 1 s duration, the transitions kept.
+		now, none, second := metav1.NewMicroTime(time.Now()), "", int32(1)
+		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &none, &second
+		l.Spec.AcquireTime, l.Spec.RenewTime = &now, &now
+		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+		if err == nil {
+			n.log.Info("released the notification Lease")
+			return
+		}
+		if !apierrors.IsConflict(err) {
+			n.log.Warn("cannot release the notification Lease; the next leader waits for it to expire", "error", err)
+			return
+		}
+	}
 }
 
 // errDeposed: the Lease names another leadership than the one the lead

@@ -29,6 +29,12 @@ export function namespaceList(where, statuses) {
       for (const [st, n] of byStatus(ns.deployments, statuses)) {
         counts.append(el("span", { class: "status s-" + st, "data-status": st, "data-count": n, title: st }, st + " " + n));
       }
+      // Counted from the Deployments alone: a Progressing one may be Failing.
+      if (ns.undiagnosed) {
+        counts.append(el("span", { class: "muted undiagnosed", "data-undiagnosed": ns.undiagnosed,
+          title: "counted from the Deployments alone, without their pods' diagnosis: a rollout counted Progressing may be failing; open the namespace to see" },
+        ns.undiagnosed + " not diagnosed"));
+      }
       if (ns.error) counts.append(el("span", { class: "field-error" }, ns.error));
       else if (!ns.total) counts.append(el("span", { class: "muted" }, "no deployments"));
       return el("tr", { "data-namespace": ns.name },
