@@ -32,10 +32,11 @@ type HistoryOptions struct {
 	// Now is the time ages are counted from; tests set it.
 	Now func() time.Time
 
-	clients  *clients
-	args     []string
-	request  operations.HistoryRequest
-	problems []string
+	clients    *clients
+	args       []string
+	request    operations.HistoryRequest
+	problems   []string
+	argProblem string
 }
 
 // NewHistoryOptions returns HistoryOptions with defaults.
@@ -83,7 +84,7 @@ func (o *HistoryOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.args = args
 	o.request = operations.HistoryRequest{Namespace: o.clients.Namespace}
 	if len(args) > 0 {
-		o.request.Name = deploymentName(args[0])
+		o.request.Kind, o.request.Name, o.argProblem = workloadName(args[0])
 	}
 	rev, problem := o.Revision.parse("--revision")
 	switch {
@@ -100,8 +101,11 @@ func (o *HistoryOptions) Complete(cmd *cobra.Command, args []string) error {
 // Validate reports every problem with the arguments and flags at once.
 func (o *HistoryOptions) Validate() error {
 	var ps []string
-	argsWrong := len(o.args) != 1
+	argsWrong := len(o.args) != 1 || o.argProblem != ""
 	ps = append(ps, oneDeployment(o.args, "history", "kubectl deploywatch history web")...)
+	if o.argProblem != "" {
+		ps = append(ps, o.argProblem)
+	}
 	ps = append(ps, o.problems...)
 	ps = append(ps, requestProblems(o.request.Validate(), argsWrong)...)
 	if !slices.Contains(historyFormats, o.Output) {
@@ -136,7 +140,7 @@ func (o *HistoryOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	if len(h.Revisions) == 0 {
-		_, err := fmt.Fprintf(o.Out, "deployment %q in namespace %q has no revisions yet\n", h.Name, h.Namespace)
+		_, err := fmt.Fprintf(o.Out, "%s %q in namespace %q has no revisions yet\n", h.Kind.Noun(), h.Name, h.Namespace)
 		return err
 	}
 	now := o.Now()
@@ -149,8 +153,11 @@ func (o *HistoryOptions) Run(ctx context.Context) error {
 		if cause == "" {
 			cause = "<none>"
 		}
-		rows = append(rows, []string{strconv.FormatInt(r.Revision, 10), current,
-			fmt.Sprintf("%d/%d", r.ReadyReplicas, r.Replicas), duration.HumanDuration(now.Sub(r.Created)), revisionImages(r), cause})
+		ready := "-" // a ControllerRevision does not count its pods
+		if r.Replicas != nil && r.ReadyReplicas != nil {
+			ready = fmt.Sprintf("%d/%d", *r.ReadyReplicas, *r.Replicas)
+		}
+		rows = append(rows, []string{strconv.FormatInt(r.Revision, 10), current, ready, duration.HumanDuration(now.Sub(r.Created)), revisionImages(r), cause})
 	}
 	return printers.WriteTable(o.Out, []string{"REVISION", "CURRENT", "READY", "AGE", "IMAGES", "CHANGE-CAUSE"}, rows)
 }

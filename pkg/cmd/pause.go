@@ -23,13 +23,13 @@ func NewCmdResume(configFlags *genericclioptions.ConfigFlags, streams genericioo
 }
 
 func newCmdPaused(o *rolloutOptions, paused bool) *cobra.Command {
-	request := func(name string) operations.PauseRequest {
-		return operations.PauseRequest{Namespace: o.clients.Namespace, Name: name, Paused: paused,
+	request := func(t workload) operations.PauseRequest {
+		return operations.PauseRequest{Kind: t.kind, Namespace: o.clients.Namespace, Name: t.name, Paused: paused,
 			ResourceVersion: o.ResourceVersion, DryRun: operations.DryRunMode(o.DryRun)}
 	}
-	o.validate = func(name string) error { return request(name).Validate() }
-	o.do = func(ctx context.Context, name string) (operations.Result, error) {
-		return operations.SetPaused(ctx, o.clients.Kube.AppsV1(), request(name))
+	o.validate = func(t workload) error { return request(t).Validate() }
+	o.do = func(ctx context.Context, t workload) (operations.Result, error) {
+		return operations.SetPaused(ctx, o.clients.Kube.AppsV1(), request(t))
 	}
 	if paused {
 		return o.newCommand("pause DEPLOYMENT...",

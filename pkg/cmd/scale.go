@@ -71,7 +71,7 @@ func (o *ScaleOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.request = operations.ScaleRequest{
-		Namespace: o.clients.Namespace, Name: o.name,
+		Kind: o.kind, Namespace: o.clients.Namespace, Name: o.name,
 		ResourceVersion: o.ResourceVersion, DryRun: operations.DryRunMode(o.DryRun),
 	}
 	replicas, problem := o.Replicas.parse("--replicas")
@@ -94,7 +94,7 @@ func (o *ScaleOptions) Complete(cmd *cobra.Command, args []string) error {
 // Validate reports every problem with the arguments and flags at once.
 func (o *ScaleOptions) Validate() error {
 	var ps []string
-	argsWrong := len(o.args) != 1
+	argsWrong := len(o.args) != 1 || o.argProblem != ""
 	ps = append(ps, oneDeployment(o.args, "scale", "kubectl deploywatch scale web --replicas=3")...)
 	ps = append(ps, o.problems...)
 	ps = append(ps, requestProblems(o.request.Validate(), argsWrong)...)

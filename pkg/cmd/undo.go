@@ -72,7 +72,7 @@ func (o *UndoOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.request = operations.UndoRequest{
-		Namespace: o.clients.Namespace, Name: o.name,
+		Kind: o.kind, Namespace: o.clients.Namespace, Name: o.name,
 		ResourceVersion: o.ResourceVersion, DryRun: operations.DryRunMode(o.DryRun),
 	}
 	rev, problem := o.ToRevision.parse("--to-revision")
@@ -90,7 +90,7 @@ func (o *UndoOptions) Complete(cmd *cobra.Command, args []string) error {
 // Validate reports every problem with the arguments and flags at once.
 func (o *UndoOptions) Validate() error {
 	var ps []string
-	argsWrong := len(o.args) != 1
+	argsWrong := len(o.args) != 1 || o.argProblem != ""
 	ps = append(ps, oneDeployment(o.args, "undo", "kubectl deploywatch undo web")...)
 	ps = append(ps, o.problems...)
 	ps = append(ps, requestProblems(o.request.Validate(), argsWrong)...)
