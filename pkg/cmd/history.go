@@ -51,13 +51,17 @@ func NewCmdHistory(configFlags *genericclioptions.ConfigFlags, streams genericio
 
 func newCmdHistory(o *HistoryOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "history DEPLOYMENT [--revision N]",
+		Use:   "history DEPLOYMENT|sts/NAME|ds/NAME [--revision N]",
 		Short: "List a Deployment's revisions: images, change cause, age, replicas, which is current",
 		Long: `List the revisions of a Deployment, newest first, from the ReplicaSets it
 controls: the images of each, the change cause where one was recorded
 (the kubernetes.io/change-cause annotation), when it was made, how many pods
 it has now, and which one is current. These are the revisions 'undo' can go
-back to. Needs get on deployments and list on replicasets.`,
+back to. Needs get on deployments and list on replicasets.
+
+A StatefulSet (sts/NAME) or DaemonSet (ds/NAME) lists its ControllerRevisions
+instead (needs list on controllerrevisions); they count no pods, so READY
+is "-".`,
 		Example: `  # The revisions of web
   kubectl deploywatch history web
 

@@ -38,7 +38,7 @@ func newCmdPaused(o *rolloutOptions, paused bool) *cobra.Command {
 are and rolls out no change of its pod template until it is resumed, so that
 several changes can be made and rolled out as one. Nothing is written for a
 Deployment that is paused already ("unchanged"). Needs get and patch on
-deployments.`,
+deployments. StatefulSets and DaemonSets cannot be paused, as in kubectl.`,
 			`  # Pause web, change two images, resume: one rollout
   kubectl deploywatch pause web
   kubectl deploywatch set-image web web=nginx:1.27 sidecar=envoy:1.31

@@ -210,7 +210,7 @@ func newCmdRestart(o *rolloutOptions) *cobra.Command {
 	o.do = func(ctx context.Context, t workload) (operations.Result, error) {
 		return operations.Restart(ctx, o.clients.Kube.AppsV1(), request(t))
 	}
-	return o.newCommand("restart DEPLOYMENT...",
+	return o.newCommand("restart DEPLOYMENT|sts/NAME|ds/NAME...",
 		"Replace every pod of Deployments, under their rollout strategy, and optionally follow the rollouts",
 		`Set the kubectl.kubernetes.io/restartedAt annotation of each Deployment's pod
 template to the time now (RFC 3339), as 'kubectl rollout restart' does: the

@@ -35,7 +35,7 @@ func NewCmdScale(configFlags *genericclioptions.ConfigFlags, streams genericioop
 
 func newCmdScale(o *ScaleOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "scale DEPLOYMENT --replicas=N",
+		Use:   "scale DEPLOYMENT|sts/NAME --replicas=N",
 		Short: "Change a Deployment's replicas, and optionally follow the rollout",
 		Long: `Set the number of replicas of a Deployment through its scale subresource, so
 RBAC on deployments/scale (get, update) is enough. Nothing is written when the
@@ -46,7 +46,11 @@ or Failed (exit 1), or --timeout runs out (exit 2).
 
 When a HorizontalPodAutoscaler targets the Deployment, a warning says it will
 undo the change; with --wait, another replica count set meanwhile (by the
-autoscaler or anyone) ends the wait with exit 1.`,
+autoscaler or anyone) ends the wait with exit 1.
+
+A StatefulSet is scaled as sts/NAME (or statefulset/NAME), as in kubectl; a
+bare NAME is a Deployment. A DaemonSet cannot be scaled. --wait follows
+Deployments only for now.`,
 		Example: `  # Scale web to 5 replicas
   kubectl deploywatch scale web --replicas=5
 

@@ -32,7 +32,7 @@ func NewCmdSetImage(configFlags *genericclioptions.ConfigFlags, streams generici
 
 func newCmdSetImage(o *SetImageOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "set-image DEPLOYMENT CONTAINER=IMAGE [CONTAINER=IMAGE ...]",
+		Use:   "set-image DEPLOYMENT|sts/NAME|ds/NAME CONTAINER=IMAGE [CONTAINER=IMAGE ...]",
 		Short: "Change a Deployment's container images, and optionally follow the rollout",
 		Long: `Set container images of a Deployment's pod template. "*=IMAGE" sets every
 container and init container, as kubectl set image does; a container also named
