@@ -207,7 +207,9 @@ func (o *changeOptions) checkCanWatch(ctx context.Context) error {
 
 // explain turns an error of pkg/operations, or any other, into one line.
 func (o *changeOptions) explain(ctx context.Context, err error) error {
-	return explain.Operation(ctx, err, o.clients.target(o.name))
+	t := o.clients.target(o.name)
+	t.Noun = o.kind.Noun()
+	return explain.Operation(ctx, err, t)
 }
 
 // finish prints the result and, with --wait, follows the rollout.

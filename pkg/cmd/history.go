@@ -122,7 +122,9 @@ func (o *HistoryOptions) Validate() error {
 func (o *HistoryOptions) Run(ctx context.Context) error {
 	h, err := operations.GetHistory(ctx, o.clients.Kube.AppsV1(), o.request)
 	if err != nil {
-		return explain.Operation(ctx, err, o.clients.target(o.request.Name))
+		t := o.clients.target(o.request.Name)
+		t.Noun = o.request.Kind.Noun()
+		return explain.Operation(ctx, err, t)
 	}
 	switch o.Output {
 	case "json":
