@@ -1,5 +1,7 @@
-// Package operations changes Deployments safely: it scales them through the
-// scale subresource and sets container images with a guarded JSON patch,
+// Package operations changes workloads safely (Deployments, and
+// StatefulSets and DaemonSets where kubectl allows the change, see kind.go):
+// it scales them through the scale subresource and sets container images
+// with a guarded JSON patch,
 // validating every input before the first request, honouring preconditions
 // without ever overwriting a concurrent edit, and writing nothing when asked
 // for what is already there. Package gate follows the rollout a change
@@ -8,7 +10,7 @@
 // It is shared by the CLI (`scale`, `set-image`, `history`, `undo`,
 // `restart`, `pause`, `resume`) and the web API of `serve`,
 // so it knows nothing of cobra or HTTP: it takes the narrowest client
-// interface (appsv1client.DeploymentsGetter) and returns *Error values whose
+// interface (WorkloadsGetter, RolloutClient) and returns *Error values whose
 // Reason the callers map to an exit message or an HTTP status.
 package operations
 
