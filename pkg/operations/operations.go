@@ -1,10 +1,9 @@
 // Package operations changes workloads safely (Deployments, and
 // StatefulSets and DaemonSets where kubectl allows the change, see kind.go):
 // it scales them through the scale subresource and sets container images
-// with a guarded JSON patch,
-// validating every input before the first request, honouring preconditions
-// without ever overwriting a concurrent edit, and writing nothing when asked
-// for what is already there. Package gate follows the rollout a change
+// with a guarded JSON patch, validating every input before the first
+// request, honouring preconditions without ever overwriting a concurrent
+// edit, and writing nothing when asked for what is already there. Package gate follows the rollout a change
 // started. GetHistory, Undo, Restart and SetPaused read and steer rollouts (rollout.go).
 //
 // It is shared by the CLI (`scale`, `set-image`, `history`, `undo`,
