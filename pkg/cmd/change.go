@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -54,9 +53,13 @@ type changeOptions struct {
 	TerminalSize func(io.Writer) (int, int)
 
 	// Filled in by complete.
-	clients    *clients
-	args       []string
-	name       string
+	clients *clients
+	args    []string
+	name    string
+	// kind is the workload's, from kubectl's TYPE/NAME; argProblem says
+	// what is wrong with a TYPE it does not know.
+	kind       operations.Kind
+	argProblem string
 	timeoutSet bool
 	dryRun     operations.DryRunMode
 }
@@ -98,7 +101,7 @@ func (o *changeOptions) complete(cmd *cobra.Command, args []string) error {
 	}
 	o.args = args
 	if len(args) > 0 {
-		o.name = deploymentName(args[0])
+		o.kind, o.name, o.argProblem = workloadName(args[0])
 	}
 	o.timeoutSet = cmd.Flags().Changed("timeout")
 	if mode, err := operations.ParseDryRun(o.DryRun); err == nil {
@@ -109,23 +112,29 @@ func (o *changeOptions) complete(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// deploymentName accepts NAME and kubectl's TYPE/NAME forms for Deployments;
-// any other TYPE is left in place for validation to refuse.
-func deploymentName(arg string) string {
-	kind, name, ok := strings.Cut(arg, "/")
-	if !ok {
-		return arg
+// workloadName accepts NAME (a Deployment) and kubectl's TYPE/NAME forms
+// for Deployments, StatefulSets and DaemonSets; problem names any other TYPE.
+func workloadName(arg string) (kind operations.Kind, name, problem string) {
+	kind, name, err := operations.ParseWorkload(arg)
+	if ps := operations.ProblemsOf(err); len(ps) > 0 {
+		problem = ps[0].Message
 	}
-	switch kind {
-	case "deployment", "deployments", "deploy", "deployment.apps", "deployments.apps":
-		return name
-	}
-	return arg
+	return kind, name, problem
 }
 
 // problems reports what is wrong with the shared flags.
 func (o *changeOptions) problems() []string {
 	var ps []string
+	if o.argProblem != "" {
+		ps = append(ps, o.argProblem)
+	}
+	if o.Wait && o.kind != operations.Deployment {
+		// The rollout of a StatefulSet or a DaemonSet cannot be followed yet:
+		// refused before anything is written.
+		ref := o.kind.Short() + "/" + o.name
+		ps = append(ps, fmt.Sprintf("--wait follows deployments only for now, not %s: drop --wait and follow the rollout with 'kubectl rollout status %s -n %s'",
+			ref, ref, o.clients.Namespace))
+	}
 	if _, err := o.PrintFlags.ToPrinter(); err != nil {
 		ps = append(ps, fmt.Sprintf("-o %s: %v", o.output(), err))
 	}
@@ -149,7 +158,7 @@ func (o *changeOptions) problems() []string {
 func requestProblems(err error, argsWrong bool) []string {
 	var ps []string
 	for _, p := range operations.ProblemsOf(err) {
-		if argsWrong && p.Field == "name" {
+		if argsWrong && (p.Field == "name" || p.Field == "kind") {
 			continue
 		}
 		ps = append(ps, p.Message)
@@ -198,7 +207,9 @@ func (o *changeOptions) checkCanWatch(ctx context.Context) error {
 
 // explain turns an error of pkg/operations, or any other, into one line.
 func (o *changeOptions) explain(ctx context.Context, err error) error {
-	return explain.Operation(ctx, err, o.clients.target(o.name))
+	t := o.clients.target(o.name)
+	t.Noun = o.kind.Noun()
+	return explain.Operation(ctx, err, t)
 }
 
 // finish prints the result and, with --wait, follows the rollout.
@@ -215,7 +226,8 @@ func (o *changeOptions) finish(ctx context.Context, res operations.Result, opera
 	return o.wait(ctx, res)
 }
 
-// print writes the result as kubectl does: "deployment.apps/web scaled", or
+// print writes the result as kubectl does: "deployment.apps/web scaled"
+// ("statefulset.apps/db scaled"), or
 // the object with -o json|yaml|... (the Scale object the API server
 // returned, for scale: it is what RBAC on deployments/scale may read).
 func (o *changeOptions) print(res operations.Result, operation string) error {
@@ -226,7 +238,7 @@ func (o *changeOptions) print(res operations.Result, operation string) error {
 	}
 	obj := res.Object
 	if out := o.output(); out == "" || out == "name" || obj == nil {
-		obj = &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: res.Name, Namespace: res.Namespace}}
+		obj = res.Kind.Empty(res.Namespace, res.Name)
 	}
 	obj = obj.DeepCopyObject()
 	if err := printer.PrintObj(obj, o.Out); err != nil {

@@ -32,10 +32,11 @@ type HistoryOptions struct {
 	// Now is the time ages are counted from; tests set it.
 	Now func() time.Time
 
-	clients  *clients
-	args     []string
-	request  operations.HistoryRequest
-	problems []string
+	clients    *clients
+	args       []string
+	request    operations.HistoryRequest
+	problems   []string
+	argProblem string
 }
 
 // NewHistoryOptions returns HistoryOptions with defaults.
@@ -50,13 +51,17 @@ func NewCmdHistory(configFlags *genericclioptions.ConfigFlags, streams genericio
 
 func newCmdHistory(o *HistoryOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "history DEPLOYMENT [--revision N]",
+		Use:   "history DEPLOYMENT|sts/NAME|ds/NAME [--revision N]",
 		Short: "List a Deployment's revisions: images, change cause, age, replicas, which is current",
 		Long: `List the revisions of a Deployment, newest first, from the ReplicaSets it
 controls: the images of each, the change cause where one was recorded
 (the kubernetes.io/change-cause annotation), when it was made, how many pods
 it has now, and which one is current. These are the revisions 'undo' can go
-back to. Needs get on deployments and list on replicasets.`,
+back to. Needs get on deployments and list on replicasets.
+
+A StatefulSet (sts/NAME) or DaemonSet (ds/NAME) lists its ControllerRevisions
+instead (needs list on controllerrevisions); they count no pods, so READY
+is "-".`,
 		Example: `  # The revisions of web
   kubectl deploywatch history web
 
@@ -83,7 +88,7 @@ func (o *HistoryOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.args = args
 	o.request = operations.HistoryRequest{Namespace: o.clients.Namespace}
 	if len(args) > 0 {
-		o.request.Name = deploymentName(args[0])
+		o.request.Kind, o.request.Name, o.argProblem = workloadName(args[0])
 	}
 	rev, problem := o.Revision.parse("--revision")
 	switch {
@@ -100,8 +105,11 @@ func (o *HistoryOptions) Complete(cmd *cobra.Command, args []string) error {
 // Validate reports every problem with the arguments and flags at once.
 func (o *HistoryOptions) Validate() error {
 	var ps []string
-	argsWrong := len(o.args) != 1
+	argsWrong := len(o.args) != 1 || o.argProblem != ""
 	ps = append(ps, oneDeployment(o.args, "history", "kubectl deploywatch history web")...)
+	if o.argProblem != "" {
+		ps = append(ps, o.argProblem)
+	}
 	ps = append(ps, o.problems...)
 	ps = append(ps, requestProblems(o.request.Validate(), argsWrong)...)
 	if !slices.Contains(historyFormats, o.Output) {
@@ -114,7 +122,9 @@ func (o *HistoryOptions) Validate() error {
 func (o *HistoryOptions) Run(ctx context.Context) error {
 	h, err := operations.GetHistory(ctx, o.clients.Kube.AppsV1(), o.request)
 	if err != nil {
-		return explain.Operation(ctx, err, o.clients.target(o.request.Name))
+		t := o.clients.target(o.request.Name)
+		t.Noun = o.request.Kind.Noun()
+		return explain.Operation(ctx, err, t)
 	}
 	switch o.Output {
 	case "json":
@@ -136,7 +146,7 @@ func (o *HistoryOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	if len(h.Revisions) == 0 {
-		_, err := fmt.Fprintf(o.Out, "deployment %q in namespace %q has no revisions yet\n", h.Name, h.Namespace)
+		_, err := fmt.Fprintf(o.Out, "%s %q in namespace %q has no revisions yet\n", h.Kind.Noun(), h.Name, h.Namespace)
 		return err
 	}
 	now := o.Now()
@@ -149,8 +159,11 @@ func (o *HistoryOptions) Run(ctx context.Context) error {
 		if cause == "" {
 			cause = "<none>"
 		}
-		rows = append(rows, []string{strconv.FormatInt(r.Revision, 10), current,
-			fmt.Sprintf("%d/%d", r.ReadyReplicas, r.Replicas), duration.HumanDuration(now.Sub(r.Created)), revisionImages(r), cause})
+		ready := "-" // a ControllerRevision does not count its pods
+		if r.Replicas != nil && r.ReadyReplicas != nil {
+			ready = fmt.Sprintf("%d/%d", *r.ReadyReplicas, *r.Replicas)
+		}
+		rows = append(rows, []string{strconv.FormatInt(r.Revision, 10), current, ready, duration.HumanDuration(now.Sub(r.Created)), revisionImages(r), cause})
 	}
 	return printers.WriteTable(o.Out, []string{"REVISION", "CURRENT", "READY", "AGE", "IMAGES", "CHANGE-CAUSE"}, rows)
 }

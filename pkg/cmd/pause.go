@@ -23,13 +23,13 @@ func NewCmdResume(configFlags *genericclioptions.ConfigFlags, streams genericioo
 }
 
 func newCmdPaused(o *rolloutOptions, paused bool) *cobra.Command {
-	request := func(name string) operations.PauseRequest {
-		return operations.PauseRequest{Namespace: o.clients.Namespace, Name: name, Paused: paused,
+	request := func(t workload) operations.PauseRequest {
+		return operations.PauseRequest{Kind: t.kind, Namespace: o.clients.Namespace, Name: t.name, Paused: paused,
 			ResourceVersion: o.ResourceVersion, DryRun: operations.DryRunMode(o.DryRun)}
 	}
-	o.validate = func(name string) error { return request(name).Validate() }
-	o.do = func(ctx context.Context, name string) (operations.Result, error) {
-		return operations.SetPaused(ctx, o.clients.Kube.AppsV1(), request(name))
+	o.validate = func(t workload) error { return request(t).Validate() }
+	o.do = func(ctx context.Context, t workload) (operations.Result, error) {
+		return operations.SetPaused(ctx, o.clients.Kube.AppsV1(), request(t))
 	}
 	if paused {
 		return o.newCommand("pause DEPLOYMENT...",
@@ -38,7 +38,7 @@ func newCmdPaused(o *rolloutOptions, paused bool) *cobra.Command {
 are and rolls out no change of its pod template until it is resumed, so that
 several changes can be made and rolled out as one. Nothing is written for a
 Deployment that is paused already ("unchanged"). Needs get and patch on
-deployments.`,
+deployments. StatefulSets and DaemonSets cannot be paused, as in kubectl.`,
 			`  # Pause web, change two images, resume: one rollout
   kubectl deploywatch pause web
   kubectl deploywatch set-image web web=nginx:1.27 sidecar=envoy:1.31

@@ -21,11 +21,19 @@ type rolloutOptions struct {
 	verb    string // "restart"
 	done    string // "restarted"
 	canWait bool
-	do      func(ctx context.Context, name string) (operations.Result, error)
+	do      func(ctx context.Context, t workload) (operations.Result, error)
 	// validate checks the request for one name without a request.
-	validate func(name string) error
+	validate func(t workload) error
 
-	names []string
+	names []workload
+	// argProblems name the TYPEs of TYPE/NAME it does not know.
+	argProblems []string
+}
+
+// workload is one TYPE/NAME argument.
+type workload struct {
+	kind operations.Kind
+	name string
 }
 
 func newRolloutOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, verb, done string, canWait bool) rolloutOptions {
@@ -62,9 +70,17 @@ func (o *rolloutOptions) Complete(cmd *cobra.Command, args []string) error {
 	if err := o.complete(cmd, args); err != nil {
 		return err
 	}
-	o.names = nil
+	// Every argument is read below; the first one's, read by complete, is
+	// not reported twice.
+	o.kind, o.argProblem = operations.Deployment, ""
+	o.names, o.argProblems = nil, nil
 	for _, a := range args {
-		o.names = append(o.names, deploymentName(a))
+		kind, name, problem := workloadName(a)
+		if problem != "" {
+			o.argProblems = append(o.argProblems, problem)
+			continue
+		}
+		o.names = append(o.names, workload{kind, name})
 	}
 	return nil
 }
@@ -72,21 +88,28 @@ func (o *rolloutOptions) Complete(cmd *cobra.Command, args []string) error {
 // Validate reports every problem with the arguments and flags at once.
 func (o *rolloutOptions) Validate() error {
 	var ps []string
-	if len(o.names) == 0 {
+	ps = append(ps, o.argProblems...)
+	if len(o.names) == 0 && len(o.argProblems) == 0 {
 		ps = append(ps, fmt.Sprintf("no deployment given: name one or more, e.g. 'kubectl deploywatch %s web'", o.verb))
-		ps = append(ps, requestProblems(o.validate("web"), true)...)
+		ps = append(ps, requestProblems(o.validate(workload{name: "web"}), true)...)
 	}
-	seen := map[string]bool{}
-	for i, name := range o.names {
-		if seen[name] {
-			ps = append(ps, fmt.Sprintf("deployment %q is given more than once", name))
+	seen := map[workload]bool{}
+	for i, t := range o.names {
+		if seen[t] {
+			ps = append(ps, fmt.Sprintf("%s %q is given more than once", t.kind.Noun(), t.name))
 			continue
 		}
-		seen[name] = true
-		for _, p := range operations.ProblemsOf(o.validate(name)) {
-			if i == 0 || p.Field == "name" { // the other fields are the same for every name
+		seen[t] = true
+		for _, p := range operations.ProblemsOf(o.validate(t)) {
+			if i == 0 || p.Field == "name" || p.Field == "kind" { // the other fields are the same for every name
 				ps = append(ps, p.Message)
 			}
+		}
+	}
+	for _, t := range o.names {
+		if o.Wait && t.kind != operations.Deployment {
+			o.kind, o.name = t.kind, t.name // changeOptions.problems refuses --wait on it
+			break
 		}
 	}
 	if o.ResourceVersion != "" && len(o.names) > 1 {
@@ -117,9 +140,9 @@ func (o *rolloutOptions) Run(ctx context.Context) error {
 		}
 	}
 	var changed []operations.Result
-	for _, name := range o.names {
-		o.name = name
-		res, err := o.do(ctx, name)
+	for _, t := range o.names {
+		o.kind, o.name = t.kind, t.name
+		res, err := o.do(ctx, t)
 		if err != nil {
 			fail(o.explain(ctx, err))
 			continue
@@ -179,15 +202,15 @@ func NewCmdRestart(configFlags *genericclioptions.ConfigFlags, streams genericio
 }
 
 func newCmdRestart(o *rolloutOptions) *cobra.Command {
-	request := func(name string) operations.RestartRequest {
-		return operations.RestartRequest{Namespace: o.clients.Namespace, Name: name,
+	request := func(t workload) operations.RestartRequest {
+		return operations.RestartRequest{Kind: t.kind, Namespace: o.clients.Namespace, Name: t.name,
 			ResourceVersion: o.ResourceVersion, DryRun: operations.DryRunMode(o.DryRun)}
 	}
-	o.validate = func(name string) error { return request(name).Validate() }
-	o.do = func(ctx context.Context, name string) (operations.Result, error) {
-		return operations.Restart(ctx, o.clients.Kube.AppsV1(), request(name))
+	o.validate = func(t workload) error { return request(t).Validate() }
+	o.do = func(ctx context.Context, t workload) (operations.Result, error) {
+		return operations.Restart(ctx, o.clients.Kube.AppsV1(), request(t))
 	}
-	return o.newCommand("restart DEPLOYMENT...",
+	return o.newCommand("restart DEPLOYMENT|sts/NAME|ds/NAME...",
 		"Replace every pod of Deployments, under their rollout strategy, and optionally follow the rollouts",
 		`Set the kubectl.kubernetes.io/restartedAt annotation of each Deployment's pod
 template to the time now (RFC 3339), as 'kubectl rollout restart' does: the

@@ -35,7 +35,7 @@ func NewCmdScale(configFlags *genericclioptions.ConfigFlags, streams genericioop
 
 func newCmdScale(o *ScaleOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "scale DEPLOYMENT --replicas=N",
+		Use:   "scale DEPLOYMENT|sts/NAME --replicas=N",
 		Short: "Change a Deployment's replicas, and optionally follow the rollout",
 		Long: `Set the number of replicas of a Deployment through its scale subresource, so
 RBAC on deployments/scale (get, update) is enough. Nothing is written when the
@@ -46,7 +46,11 @@ or Failed (exit 1), or --timeout runs out (exit 2).
 
 When a HorizontalPodAutoscaler targets the Deployment, a warning says it will
 undo the change; with --wait, another replica count set meanwhile (by the
-autoscaler or anyone) ends the wait with exit 1.`,
+autoscaler or anyone) ends the wait with exit 1.
+
+A StatefulSet is scaled as sts/NAME (or statefulset/NAME), as in kubectl; a
+bare NAME is a Deployment. A DaemonSet cannot be scaled. --wait follows
+Deployments only for now.`,
 		Example: `  # Scale web to 5 replicas
   kubectl deploywatch scale web --replicas=5
 
@@ -71,7 +75,7 @@ func (o *ScaleOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.request = operations.ScaleRequest{
-		Namespace: o.clients.Namespace, Name: o.name,
+		Kind: o.kind, Namespace: o.clients.Namespace, Name: o.name,
 		ResourceVersion: o.ResourceVersion, DryRun: operations.DryRunMode(o.DryRun),
 	}
 	replicas, problem := o.Replicas.parse("--replicas")
@@ -94,7 +98,7 @@ func (o *ScaleOptions) Complete(cmd *cobra.Command, args []string) error {
 // Validate reports every problem with the arguments and flags at once.
 func (o *ScaleOptions) Validate() error {
 	var ps []string
-	argsWrong := len(o.args) != 1
+	argsWrong := len(o.args) != 1 || o.argProblem != ""
 	ps = append(ps, oneDeployment(o.args, "scale", "kubectl deploywatch scale web --replicas=3")...)
 	ps = append(ps, o.problems...)
 	ps = append(ps, requestProblems(o.request.Validate(), argsWrong)...)

@@ -32,7 +32,7 @@ func NewCmdSetImage(configFlags *genericclioptions.ConfigFlags, streams generici
 
 func newCmdSetImage(o *SetImageOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "set-image DEPLOYMENT CONTAINER=IMAGE [CONTAINER=IMAGE ...]",
+		Use:   "set-image DEPLOYMENT|sts/NAME|ds/NAME CONTAINER=IMAGE [CONTAINER=IMAGE ...]",
 		Short: "Change a Deployment's container images, and optionally follow the rollout",
 		Long: `Set container images of a Deployment's pod template. "*=IMAGE" sets every
 container and init container, as kubectl set image does; a container also named
@@ -66,7 +66,7 @@ func (o *SetImageOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.request = operations.ImageRequest{
-		Namespace: o.clients.Namespace, Name: o.name,
+		Kind: o.kind, Namespace: o.clients.Namespace, Name: o.name,
 		ResourceVersion: o.ResourceVersion, DryRun: operations.DryRunMode(o.DryRun),
 	}
 	if len(args) == 0 {
@@ -92,7 +92,7 @@ func (o *SetImageOptions) Validate() error {
 		if p.Field == "images" && (len(o.args) == 0 || len(o.problems) > 0) {
 			continue
 		}
-		if p.Field == "name" && len(o.args) == 0 {
+		if (p.Field == "name" || p.Field == "kind") && (len(o.args) == 0 || o.argProblem != "") {
 			continue
 		}
 		ps = append(ps, p.Message)

@@ -33,7 +33,7 @@ func NewCmdUndo(configFlags *genericclioptions.ConfigFlags, streams genericioopt
 
 func newCmdUndo(o *UndoOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "undo DEPLOYMENT [--to-revision N]",
+		Use:   "undo DEPLOYMENT|sts/NAME|ds/NAME [--to-revision N]",
 		Short: "Roll a Deployment back to an earlier revision, and optionally follow the rollout",
 		Long: `Put the pod template of an earlier revision (see 'history') back into a
 Deployment: the previous one, or --to-revision N. The template is the one its
@@ -48,7 +48,12 @@ paused Deployment (resume it first). Needs get and patch on deployments and
 list on replicasets.
 
 With --wait, the rollout is followed until the Deployment is Running (exit 0)
-or Failed (exit 1), or --timeout runs out (exit 2).`,
+or Failed (exit 1), or --timeout runs out (exit 2).
+
+A StatefulSet (sts/NAME) or DaemonSet (ds/NAME) gets back the template its
+ControllerRevision holds, as 'kubectl rollout undo' writes it; the controller
+then renumbers that revision as the newest. Needs list on controllerrevisions.
+--wait follows Deployments only for now.`,
 		Example: `  # Back to the previous revision, and follow the rollout
   kubectl deploywatch undo web --wait
 
@@ -72,7 +77,7 @@ func (o *UndoOptions) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	o.request = operations.UndoRequest{
-		Namespace: o.clients.Namespace, Name: o.name,
+		Kind: o.kind, Namespace: o.clients.Namespace, Name: o.name,
 		ResourceVersion: o.ResourceVersion, DryRun: operations.DryRunMode(o.DryRun),
 	}
 	rev, problem := o.ToRevision.parse("--to-revision")
@@ -90,7 +95,7 @@ func (o *UndoOptions) Complete(cmd *cobra.Command, args []string) error {
 // Validate reports every problem with the arguments and flags at once.
 func (o *UndoOptions) Validate() error {
 	var ps []string
-	argsWrong := len(o.args) != 1
+	argsWrong := len(o.args) != 1 || o.argProblem != ""
 	ps = append(ps, oneDeployment(o.args, "undo", "kubectl deploywatch undo web")...)
 	ps = append(ps, o.problems...)
 	ps = append(ps, requestProblems(o.request.Validate(), argsWrong)...)

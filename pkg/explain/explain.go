@@ -100,8 +100,11 @@ type Described interface {
 	TargetNotFound() bool
 }
 
-// Target is the Deployment an operation acted on, and where to ask about it.
+// Target is the workload an operation acted on, and where to ask about it.
 type Target struct {
+	// Noun is the workload's kind as messages name it ("statefulset");
+	// "" is a Deployment.
+	Noun string
 	// Host is the API server, named when it cannot be reached.
 	Host string
 	// Namespaces is asked whether the namespace exists.
@@ -121,7 +124,11 @@ func Operation(ctx context.Context, err error, t Target) error {
 	}
 	if described.TargetNotFound() {
 		if _, nsErr := t.Namespaces.Namespaces().Get(ctx, t.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(nsErr) {
-			return New(err, "deployment %q not found: namespace %q does not exist; list namespaces with 'kubectl get namespaces'", t.Name, t.Namespace)
+			noun := t.Noun
+			if noun == "" {
+				noun = "deployment"
+			}
+			return New(err, "%s %q not found: namespace %q does not exist; list namespaces with 'kubectl get namespaces'", noun, t.Name, t.Namespace)
 		}
 	}
 	return New(err, "%s", described.Error())

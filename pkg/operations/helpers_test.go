@@ -109,9 +109,9 @@ func scaleOf(d *appsv1.Deployment) *autoscalingv1.Scale {
 	}
 }
 
-func bumpResourceVersion(d *appsv1.Deployment) {
-	n, _ := strconv.Atoi(d.ResourceVersion)
-	d.ResourceVersion = strconv.Itoa(n + 1)
+func bumpResourceVersion(d metav1.Object) {
+	n, _ := strconv.Atoi(d.GetResourceVersion())
+	d.SetResourceVersion(strconv.Itoa(n + 1))
 }
 
 // verbs lists the client's actions as "verb resource[/subresource]".

@@ -3,6 +3,7 @@ package operations
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -33,8 +34,11 @@ const (
 	RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 )
 
-// HistoryRequest asks for the revisions of a Deployment.
+// HistoryRequest asks for the revisions of a workload.
 type HistoryRequest struct {
+	// Kind is the workload's: Deployment (the zero value), StatefulSet or
+	// DaemonSet.
+	Kind      Kind
 	Namespace string
 	Name      string
 	// Revision, when not 0, asks for that revision alone.
@@ -44,28 +48,32 @@ type HistoryRequest struct {
 // Validate reports every problem with the request, without a request to the
 // API server.
 func (r HistoryRequest) Validate() error {
-	ps := validateTarget(r.Namespace, r.Name, DryRunNone)
+	ps := validateTarget(r.Kind, r.Namespace, r.Name, DryRunNone)
 	if r.Revision < 0 {
 		ps = append(ps, Problem{"revision", fmt.Sprintf("revision must be a positive number, got %d", r.Revision)})
 	}
 	return badRequest(ps)
 }
 
-// Revision is one ReplicaSet of a Deployment: one pod template it has rolled
-// out.
+// Revision is one pod template a workload has rolled out: a ReplicaSet of a
+// Deployment, or a ControllerRevision of a StatefulSet or a DaemonSet.
 type Revision struct {
-	Revision   int64  `json:"revision"`
-	ReplicaSet string `json:"replicaSet"`
+	Revision int64 `json:"revision"`
+	// ReplicaSet holds a Deployment's revision.
+	ReplicaSet string `json:"replicaSet,omitempty"`
+	// ControllerRevision holds a StatefulSet's or a DaemonSet's.
+	ControllerRevision string `json:"controllerRevision,omitempty"`
 	// Containers and InitContainers are the template's images.
 	Containers     []ContainerImage `json:"containers"`
 	InitContainers []ContainerImage `json:"initContainers,omitempty"`
 	// ChangeCause is the kubernetes.io/change-cause annotation, if any.
 	ChangeCause string `json:"changeCause,omitempty"`
-	// Created is when the ReplicaSet was created.
+	// Created is when the ReplicaSet or ControllerRevision was created.
 	Created time.Time `json:"created"`
-	// Replicas and ReadyReplicas are the pods the ReplicaSet has now.
-	Replicas      int32 `json:"replicas"`
-	ReadyReplicas int32 `json:"readyReplicas"`
+	// Replicas and ReadyReplicas are the pods the ReplicaSet has now; a
+	// ControllerRevision does not count its pods, so they are absent.
+	Replicas      *int32 `json:"replicas,omitempty"`
+	ReadyReplicas *int32 `json:"readyReplicas,omitempty"`
 	// Current is true for the revision whose template is the Deployment's.
 	Current bool `json:"current"`
 	// Earlier lists the revisions this template had before an undo
@@ -76,32 +84,36 @@ type Revision struct {
 	annotations map[string]string
 }
 
-// History is a Deployment's revisions, newest first.
+// History is a workload's revisions, newest first.
 type History struct {
+	// Kind is the workload's; empty for a Deployment.
+	Kind      Kind   `json:"kind,omitempty"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
-	// ResourceVersion is the Deployment's, for a precondition on an undo.
+	// ResourceVersion is the workload's, for a precondition on an undo.
 	ResourceVersion string     `json:"resourceVersion"`
 	Paused          bool       `json:"paused"`
 	Revisions       []Revision `json:"revisions"`
 }
 
-var historyAccess = access{"history", "get", "deployments", "get", ""}
+var historyAccess = access{op: "history", verbs: "get", canIVerb: "get"}
 
-// GetHistory reads the Deployment and the ReplicaSets it controls (by
-// owner reference, not by labels alone: another Deployment's ReplicaSets
-// can match the same selector), and returns their revisions, newest first.
-// A ReplicaSet without a revision number (not made by the deployment
-// controller) is left out, as kubectl does.
+// GetHistory reads the workload and what holds its revisions: the
+// ReplicaSets a Deployment controls, or the ControllerRevisions of a
+// StatefulSet or a DaemonSet (by owner reference, not by labels alone:
+// another workload's can match the same selector), and returns their
+// revisions, newest first. A ReplicaSet without a revision number (not made
+// by the deployment controller) is left out, as kubectl does.
 func GetHistory(ctx context.Context, client RolloutClient, req HistoryRequest) (History, error) {
 	if err := req.Validate(); err != nil {
 		return History{}, err
 	}
-	d, err := client.Deployments(req.Namespace).Get(ctx, req.Name, metav1.GetOptions{})
+	w := workloads{kind: req.Kind, namespace: req.Namespace, client: client}
+	o, err := w.get(ctx, req.Name)
 	if err != nil {
-		return History{}, apiError(err, req.Namespace, req.Name, historyAccess)
+		return History{}, apiError(err, req.Namespace, req.Name, historyAccess.of(req.Kind))
 	}
-	h, err := history(ctx, client, d, "history")
+	h, err := history(ctx, client, o, "history")
 	if err != nil {
 		return History{}, err
 	}
@@ -115,8 +127,16 @@ func GetHistory(ctx context.Context, client RolloutClient, req HistoryRequest) (
 	return h, nil
 }
 
-// history lists d's revisions; op names the operation for a Forbidden hint.
-func history(ctx context.Context, client RolloutClient, d *appsv1.Deployment, op string) (History, error) {
+// history lists o's revisions; op names the operation for a Forbidden hint.
+func history(ctx context.Context, client RolloutClient, o object, op string) (History, error) {
+	if d, ok := o.(*appsv1.Deployment); ok {
+		return replicaSetHistory(ctx, client, d, op)
+	}
+	return controllerRevisionHistory(ctx, client, o, op)
+}
+
+// replicaSetHistory lists a Deployment's revisions from its ReplicaSets.
+func replicaSetHistory(ctx context.Context, client RolloutClient, d *appsv1.Deployment, op string) (History, error) {
 	h := History{Namespace: d.Namespace, Name: d.Name, ResourceVersion: d.ResourceVersion, Paused: d.Spec.Paused, Revisions: []Revision{}}
 	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
@@ -144,7 +164,7 @@ func history(ctx context.Context, client RolloutClient, d *appsv1.Deployment, op
 			Revision: n, ReplicaSet: rs.Name,
 			Containers: imagesOf(rs.Spec.Template.Spec.Containers), InitContainers: imagesOf(rs.Spec.Template.Spec.InitContainers),
 			ChangeCause: rs.Annotations[ChangeCauseAnnotation], Created: rs.CreationTimestamp.Time.UTC(),
-			Replicas: rs.Status.Replicas, ReadyReplicas: rs.Status.ReadyReplicas,
+			Replicas: &rs.Status.Replicas, ReadyReplicas: &rs.Status.ReadyReplicas,
 			template: &rs.Spec.Template, annotations: rs.Annotations,
 		}
 		for _, s := range strings.Split(rs.Annotations[RevisionHistoryAnnotation], ",") {
@@ -174,13 +194,13 @@ func (h History) find(n int64, field string) (Revision, error) {
 			return r, nil
 		}
 	}
-	msg := fmt.Sprintf("deployment %q in namespace %q has no revision %d", h.Name, h.Namespace, n)
+	msg := fmt.Sprintf("%s %q in namespace %q has no revision %d", h.Kind.Noun(), h.Name, h.Namespace, n)
 	if len(h.Revisions) > 0 {
 		msg += "; its revisions: " + h.numbers()
 	}
 	return Revision{}, &Error{Reason: NotFound, Message: msg,
 		Problems: []Problem{{Field: field, Message: msg}},
-		Hint:     fmt.Sprintf("see them with 'kubectl deploywatch history %s -n %s'", h.Name, h.Namespace)}
+		Hint:     fmt.Sprintf("see them with 'kubectl deploywatch history %s -n %s'", h.Kind.Ref(h.Name), h.Namespace)}
 }
 
 func (h History) numbers() string {
@@ -220,4 +240,60 @@ func equalIgnoreHash(a, b *corev1.PodTemplateSpec) bool {
 	delete(a.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	delete(b.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	return apiequality.Semantic.DeepEqual(a, b)
+}
+
+// controllerRevisionHistory lists a StatefulSet's or a DaemonSet's
+// revisions from the ControllerRevisions it controls. Each holds the pod
+// template as a patch ({"spec":{"template":{...}}}); the current one is the
+// one whose template is the workload's. The controller keeps one
+// ControllerRevision per distinct template: going back to an earlier one
+// gives that ControllerRevision the next revision number.
+func controllerRevisionHistory(ctx context.Context, client RolloutClient, o object, op string) (History, error) {
+	k := kindOf(o)
+	h := History{Kind: k, Namespace: o.GetNamespace(), Name: o.GetName(), ResourceVersion: o.GetResourceVersion(), Revisions: []Revision{}}
+	selector, err := metav1.LabelSelectorAsSelector(selectorOf(o))
+	if err != nil {
+		return h, fmt.Errorf("%s %q in namespace %q has an invalid selector: %w", k.Noun(), h.Name, h.Namespace, err)
+	}
+	list, err := client.ControllerRevisions(h.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if apierrors.IsForbidden(err) {
+		return h, &Error{Reason: Forbidden, Err: err, Message: explain.Message(err),
+			Hint: fmt.Sprintf("%s needs list on controllerrevisions in namespace %q (they hold the revisions); check with 'kubectl auth can-i list controllerrevisions -n %s'", op, h.Namespace, h.Namespace)}
+	}
+	if err != nil {
+		return h, fmt.Errorf("listing the controllerrevisions of %s %q in namespace %q: %w", k.Noun(), h.Name, h.Namespace, err)
+	}
+	current := -1 // the newest revision with the workload's template
+	for i := range list.Items {
+		cr := &list.Items[i]
+		if !metav1.IsControlledBy(cr, o) {
+			continue
+		}
+		var data struct {
+			Spec struct {
+				Template corev1.PodTemplateSpec `json:"template"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal(cr.Data.Raw, &data); err != nil {
+			return h, fmt.Errorf("reading controllerrevision %q of %s %q in namespace %q: %w", cr.Name, k.Noun(), h.Name, h.Namespace, err)
+		}
+		t := &data.Spec.Template
+		r := Revision{
+			Revision: cr.Revision, ControllerRevision: cr.Name,
+			Containers: imagesOf(t.Spec.Containers), InitContainers: imagesOf(t.Spec.InitContainers),
+			ChangeCause: cr.Annotations[ChangeCauseAnnotation], Created: cr.CreationTimestamp.Time.UTC(),
+			template: t,
+		}
+		if apiequality.Semantic.DeepEqual(t, templateOf(o)) {
+			if current < 0 || r.Revision > h.Revisions[current].Revision {
+				current = len(h.Revisions)
+			}
+		}
+		h.Revisions = append(h.Revisions, r)
+	}
+	if current >= 0 {
+		h.Revisions[current].Current = true
+	}
+	slices.SortFunc(h.Revisions, func(a, b Revision) int { return cmp.Compare(b.Revision, a.Revision) })
+	return h, nil
 }

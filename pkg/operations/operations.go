@@ -1,14 +1,15 @@
-// Package operations changes Deployments safely: it scales them through the
-// scale subresource and sets container images with a guarded JSON patch,
-// validating every input before the first request, honouring preconditions
-// without ever overwriting a concurrent edit, and writing nothing when asked
-// for what is already there. Package gate follows the rollout a change
+// Package operations changes workloads safely (Deployments, and
+// StatefulSets and DaemonSets where kubectl allows the change, see kind.go):
+// it scales them through the scale subresource and sets container images
+// with a guarded JSON patch, validating every input before the first
+// request, honouring preconditions without ever overwriting a concurrent
+// edit, and writing nothing when asked for what is already there. Package gate follows the rollout a change
 // started. GetHistory, Undo, Restart and SetPaused read and steer rollouts (rollout.go).
 //
 // It is shared by the CLI (`scale`, `set-image`, `history`, `undo`,
 // `restart`, `pause`, `resume`) and the web API of `serve`,
 // so it knows nothing of cobra or HTTP: it takes the narrowest client
-// interface (appsv1client.DeploymentsGetter) and returns *Error values whose
+// interface (WorkloadsGetter, RolloutClient) and returns *Error values whose
 // Reason the callers map to an exit message or an HTTP status.
 package operations
 
@@ -156,6 +157,8 @@ type Change struct {
 
 // Result is the outcome of a change.
 type Result struct {
+	// Kind is the workload's; empty for a Deployment.
+	Kind      Kind   `json:"kind,omitempty"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	// Changed is false when the Deployment already was as asked: nothing was
@@ -184,7 +187,7 @@ type Result struct {
 }
 
 // validateTarget checks the fields every request has.
-func validateTarget(namespace, name string, dryRun DryRunMode) []Problem {
+func validateTarget(k Kind, namespace, name string, dryRun DryRunMode) []Problem {
 	var ps []Problem
 	switch {
 	case namespace == "":
@@ -196,11 +199,14 @@ func validateTarget(namespace, name string, dryRun DryRunMode) []Problem {
 	}
 	switch {
 	case name == "":
-		ps = append(ps, Problem{"name", "no deployment name given"})
+		ps = append(ps, Problem{"name", fmt.Sprintf("no %s name given", k.Noun())})
 	default:
 		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-			ps = append(ps, Problem{"name", fmt.Sprintf("invalid deployment name %q: %s", name, errs[0])})
+			ps = append(ps, Problem{"name", fmt.Sprintf("invalid %s name %q: %s", k.Noun(), name, errs[0])})
 		}
+	}
+	if !k.valid() {
+		ps = append(ps, Problem{"kind", fmt.Sprintf("unknown kind %q: use Deployment, StatefulSet or DaemonSet", string(k))})
 	}
 	if _, err := ParseDryRun(string(dryRun)); err != nil {
 		ps = append(ps, ProblemsOf(err)...)
@@ -212,15 +218,27 @@ func validateTarget(namespace, name string, dryRun DryRunMode) []Problem {
 type access struct {
 	op          string // "scale"
 	verbs       string // "get and update"
-	resource    string // "deployments/scale"
+	subresource string // "scale", or "" for the object itself
 	canIVerb    string // "update"
-	canIOptions string // " --subresource=scale"
+	// kind is the workload's; the zero value is a Deployment.
+	kind Kind
+}
+
+// of is a for a workload of kind k.
+func (a access) of(k Kind) access { a.kind = k; return a }
+
+// resource is what RBAC must allow: "deployments/scale".
+func (a access) resource() string {
+	if a.subresource == "" {
+		return a.kind.Resource()
+	}
+	return a.kind.Resource() + "/" + a.subresource
 }
 
 var (
-	scaleAccess = access{"scale", "get and update", "deployments/scale", "update", " --subresource=scale"}
-	imageAccess = access{"set-image", "get and patch", "deployments", "patch", ""}
-	waitAccess  = access{"--wait", "list and watch", "deployments", "watch", ""}
+	scaleAccess = access{op: "scale", verbs: "get and update", subresource: "scale", canIVerb: "update"}
+	imageAccess = access{op: "set-image", verbs: "get and patch", canIVerb: "patch"}
+	waitAccess  = access{op: "--wait", verbs: "list and watch", canIVerb: "watch"}
 )
 
 // WaitError is what an error of the watch that follows a change (package
@@ -230,7 +248,7 @@ func WaitError(err error, namespace, name string) error {
 }
 
 // NotFoundError is the *Error for Deployment name missing from namespace.
-func NotFoundError(namespace, name string) error { return deploymentNotFound(namespace, name, nil) }
+func NotFoundError(namespace, name string) error { return notFound(Deployment, namespace, name, nil) }
 
 // apiError turns an error from the API server into an *Error for the
 // reasons a caller can act on, and wraps any other.
@@ -241,15 +259,19 @@ func apiError(err error, namespace, name string, a access) error {
 	e := &Error{Err: err}
 	switch {
 	case apierrors.IsNotFound(err):
-		return deploymentNotFound(namespace, name, err)
+		return notFound(a.kind, namespace, name, err)
 	case apierrors.IsForbidden(err):
 		e.Reason = Forbidden
 		e.Message = explain.Message(err)
-		e.Hint = fmt.Sprintf("%s needs %s on %s in namespace %q; check with 'kubectl auth can-i %s deployments%s -n %s'",
-			a.op, a.verbs, a.resource, namespace, a.canIVerb, a.canIOptions, namespace)
+		options := ""
+		if a.subresource != "" {
+			options = " --subresource=" + a.subresource
+		}
+		e.Hint = fmt.Sprintf("%s needs %s on %s in namespace %q; check with 'kubectl auth can-i %s %s%s -n %s'",
+			a.op, a.verbs, a.resource(), namespace, a.canIVerb, a.kind.Resource(), options, namespace)
 	case apierrors.IsConflict(err):
 		e.Reason = Conflict
-		e.Message = fmt.Sprintf("deployment %q in namespace %q changed while it was being written: %s", name, namespace, explain.Message(err))
+		e.Message = fmt.Sprintf("%s %q in namespace %q changed while it was being written: %s", a.kind.Noun(), name, namespace, explain.Message(err))
 		e.Hint = "nothing was changed; try again"
 	case apierrors.IsInvalid(err):
 		e.Reason = Invalid
@@ -258,16 +280,16 @@ func apiError(err error, namespace, name string, a access) error {
 		e.Reason = BadRequest
 		e.Message = explain.Message(err)
 	default:
-		return fmt.Errorf("%s deployment %q in namespace %q: %w", a.op, name, namespace, err)
+		return fmt.Errorf("%s %s %q in namespace %q: %w", a.op, a.kind.Noun(), name, namespace, err)
 	}
 	return e
 }
 
-func deploymentNotFound(namespace, name string, err error) error {
+func notFound(k Kind, namespace, name string, err error) error {
 	return &Error{
 		Reason:  NotFound,
-		Message: fmt.Sprintf("deployment %q not found in namespace %q", name, namespace),
-		Hint:    fmt.Sprintf("list them with 'kubectl get deployments -n %s'", namespace),
+		Message: fmt.Sprintf("%s %q not found in namespace %q", k.Noun(), name, namespace),
+		Hint:    fmt.Sprintf("list them with 'kubectl get %s -n %s'", k.Resource(), namespace),
 		Err:     err,
 	}
 }
@@ -276,10 +298,10 @@ func deploymentNotFound(namespace, name string, err error) error {
 // writer: each attempt re-checks everything against the new state.
 const maxAttempts = 5
 
-func preconditionFailed(namespace, name, what string) error {
+func preconditionFailed(k Kind, namespace, name, what string) error {
 	return &Error{
 		Reason:  Conflict,
-		Message: fmt.Sprintf("precondition failed: deployment %q in namespace %q %s; nothing was changed", name, namespace, what),
-		Hint:    fmt.Sprintf("read its current state with 'kubectl get deployment %s -n %s -o yaml' and try again", name, namespace),
+		Message: fmt.Sprintf("precondition failed: %s %q in namespace %q %s; nothing was changed", k.Noun(), name, namespace, what),
+		Hint:    fmt.Sprintf("read its current state with 'kubectl get %s %s -n %s -o yaml' and try again", k.Noun(), name, namespace),
 	}
 }

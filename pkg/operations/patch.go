@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// object is what a change reads and writes: a Deployment, or its scale.
+// object is what a change reads and writes: a workload, or its scale.
 type object interface {
 	runtime.Object
 	metav1.Object
@@ -68,7 +68,7 @@ func readPlanWrite[T object](ctx context.Context, c change[T]) (Result, error) {
 			return Result{}, err
 		}
 		res := Result{
-			Namespace: c.namespace, Name: c.name, DryRun: dryRun,
+			Kind: c.access.kind, Namespace: c.namespace, Name: c.name, DryRun: dryRun,
 			Changes: p.changes, Object: current,
 			ResourceVersion: current.GetResourceVersion(), Generation: current.GetGeneration(),
 		}

@@ -8,8 +8,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 )
 
-// RestartRequest asks for every pod of a Deployment to be replaced.
+// RestartRequest asks for every pod of a workload to be replaced.
 type RestartRequest struct {
+	// Kind is the workload's: Deployment (the zero value), StatefulSet or
+	// DaemonSet.
+	Kind      Kind
 	Namespace string
 	Name      string
 	// ResourceVersion, when set, is a precondition: restart only if the
@@ -23,16 +26,18 @@ type RestartRequest struct {
 // Validate reports every problem with the request, without a request to the
 // API server.
 func (r RestartRequest) Validate() error {
-	return badRequest(validateTarget(r.Namespace, r.Name, r.DryRun))
+	return badRequest(validateTarget(r.Kind, r.Namespace, r.Name, r.DryRun))
 }
 
-var restartAccess = access{"restart", "get and patch", "deployments", "patch", ""}
+var restartAccess = access{op: "restart", verbs: "get and patch", canIVerb: "patch"}
 
 // Restart sets the kubectl.kubernetes.io/restartedAt annotation of the pod
 // template to the time, in RFC 3339, as `kubectl rollout restart` does: the
 // template changes, so the controller rolls out new pods under the
-// Deployment's strategy. A paused Deployment is refused (Conflict, nothing
-// written), since its pods would not be replaced until it is resumed.
+// workload's update strategy. A paused Deployment is refused (Conflict,
+// nothing written), since its pods would not be replaced until it is
+// resumed. (A StatefulSet or DaemonSet whose strategy is OnDelete takes the
+// new template but replaces no pod until it is deleted, as with kubectl.)
 func Restart(ctx context.Context, client RolloutClient, req RestartRequest) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
@@ -43,15 +48,15 @@ func Restart(ctx context.Context, client RolloutClient, req RestartRequest) (Res
 	}
 	stamp := now.Format(time.RFC3339)
 	return guardedPatch(ctx, client, guarded{
-		namespace: req.Namespace, name: req.Name, resourceVersion: req.ResourceVersion, dryRun: req.DryRun,
+		kind: req.Kind, namespace: req.Namespace, name: req.Name, resourceVersion: req.ResourceVersion, dryRun: req.DryRun,
 		access: restartAccess,
-		plan: func(_ context.Context, d *appsv1.Deployment) (rolloutPlan, error) {
-			if d.Spec.Paused {
+		plan: func(_ context.Context, o object) (rolloutPlan, error) {
+			if d, ok := o.(*appsv1.Deployment); ok && d.Spec.Paused {
 				return rolloutPlan{}, &Error{Reason: Conflict,
 					Message: fmt.Sprintf("deployment %q in namespace %q is paused: a restart would not replace its pods; nothing was changed", d.Name, d.Namespace),
 					Hint:    fmt.Sprintf("resume it first with 'kubectl deploywatch resume %s -n %s'", d.Name, d.Namespace)}
 			}
-			annotations := d.Spec.Template.Annotations
+			annotations := templateOf(o).Annotations
 			old, had := annotations[RestartedAtAnnotation]
 			change := Change{What: "restartedAt", From: old, To: stamp}
 			if !had {

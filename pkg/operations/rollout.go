@@ -7,19 +7,20 @@ import (
 	"strings"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
-	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 )
 
-// RolloutClient is what the rollout operations need: Deployments, and the
-// ReplicaSets that hold their revisions. appsv1client.AppsV1Interface is one.
+// RolloutClient is what the rollout operations need: the workloads, the
+// ReplicaSets that hold a Deployment's revisions and the ControllerRevisions
+// that hold a StatefulSet's or a DaemonSet's. appsv1client.AppsV1Interface
+// is one.
 type RolloutClient interface {
-	appsv1client.DeploymentsGetter
+	WorkloadsGetter
 	appsv1client.ReplicaSetsGetter
+	appsv1client.ControllerRevisionsGetter
 }
 
 // jsonOp is one operation of a JSON patch (RFC 6902).
@@ -29,7 +30,7 @@ type jsonOp struct {
 	Value any    `json:"value"`
 }
 
-// rolloutPlan is what a rollout operation wants to write to the Deployment
+// rolloutPlan is what a rollout operation wants to write to the workload
 // it read: nothing (ops empty: it is already as asked) or ops, which
 // guardedPatch prefixes with a test of the resourceVersion it read.
 type rolloutPlan struct {
@@ -40,18 +41,19 @@ type rolloutPlan struct {
 // guarded describes one guarded change: the target, the user's own
 // precondition, and what to do with a fresh read.
 type guarded struct {
+	kind            Kind
 	namespace, name string
 	// resourceVersion is the user's precondition ("" for none).
 	resourceVersion string
 	dryRun          DryRunMode
 	access          access
 	// plan decides what to write to d; an error stops with nothing written.
-	plan func(ctx context.Context, d *appsv1.Deployment) (rolloutPlan, error)
+	plan func(ctx context.Context, d object) (rolloutPlan, error)
 	// sameIntent reports whether a re-read Deployment still means what the
 	// first read did, so that the plan may be made again from it. When it
 	// does not (someone else changed it in between), nothing is written.
 	// nil: every re-read may be planned again.
-	sameIntent func(first, now *appsv1.Deployment) bool
+	sameIntent func(first, now object) bool
 }
 
 // guardedPatch reads the Deployment, plans the change and writes it as a
@@ -61,50 +63,52 @@ type guarded struct {
 // again and plans again, unless sameIntent says the change no longer means
 // what it did; a user's resourceVersion precondition is checked on every
 // read, so it fails as soon as the Deployment moved.
-func guardedPatch(ctx context.Context, client appsv1client.DeploymentsGetter, g guarded) (Result, error) {
-	deployments := client.Deployments(g.namespace)
-	var first *appsv1.Deployment
+func guardedPatch(ctx context.Context, client WorkloadsGetter, g guarded) (Result, error) {
+	w := workloads{kind: g.kind, namespace: g.namespace, client: client}
+	g.access = g.access.of(g.kind)
+	noun := g.kind.Noun()
+	var first object
 	var sentVersion string // the resourceVersion the last patch tested
-	return readPlanWrite(ctx, change[*appsv1.Deployment]{
+	return readPlanWrite(ctx, change[object]{
 		namespace: g.namespace, name: g.name, dryRun: g.dryRun, access: g.access,
-		read: func(ctx context.Context) (*appsv1.Deployment, error) {
-			return deployments.Get(ctx, g.name, metav1.GetOptions{})
+		read: func(ctx context.Context) (object, error) {
+			return w.get(ctx, g.name)
 		},
-		plan: func(ctx context.Context, current *appsv1.Deployment, refused error, _ int) (plan[*appsv1.Deployment], error) {
-			if refused != nil && current.ResourceVersion == sentVersion {
+		plan: func(ctx context.Context, current object, refused error, _ int) (plan[object], error) {
+			if refused != nil && current.GetResourceVersion() == sentVersion {
 				// Nobody wrote in between: the test op held, so the API server
 				// refused the change itself.
-				return plan[*appsv1.Deployment]{}, apiError(refused, g.namespace, g.name, g.access)
+				return plan[object]{}, apiError(refused, g.namespace, g.name, g.access)
 			}
-			if g.resourceVersion != "" && current.ResourceVersion != g.resourceVersion {
-				return plan[*appsv1.Deployment]{}, preconditionFailed(g.namespace, g.name,
-					fmt.Sprintf("is at resourceVersion %s, expected %s", current.ResourceVersion, g.resourceVersion))
+			if g.resourceVersion != "" && current.GetResourceVersion() != g.resourceVersion {
+				return plan[object]{}, preconditionFailed(g.kind, g.namespace, g.name,
+					fmt.Sprintf("is at resourceVersion %s, expected %s", current.GetResourceVersion(), g.resourceVersion))
 			}
 			if first == nil {
 				first = current
 			} else if g.sameIntent != nil && !g.sameIntent(first, current) {
-				return plan[*appsv1.Deployment]{}, &Error{Reason: Conflict,
-					Message: fmt.Sprintf("deployment %q in namespace %q was changed by someone else while %s was being written; nothing was changed", g.name, g.namespace, g.access.op),
-					Hint:    fmt.Sprintf("look at it again with 'kubectl deploywatch history %s -n %s' and try again", g.name, g.namespace)}
+				return plan[object]{}, &Error{Reason: Conflict,
+					Message: fmt.Sprintf("%s %q in namespace %q was changed by someone else while %s was being written; nothing was changed", noun, g.name, g.namespace, g.access.op),
+					Hint:    fmt.Sprintf("look at it again with 'kubectl deploywatch history %s -n %s' and try again", g.kind.Ref(g.name), g.namespace)}
 			}
 			p, err := g.plan(ctx, current)
 			if err != nil {
-				return plan[*appsv1.Deployment]{}, err
+				return plan[object]{}, err
 			}
 			if len(p.ops) == 0 {
-				return plan[*appsv1.Deployment]{changes: p.changes}, nil
+				return plan[object]{changes: p.changes}, nil
 			}
-			ops := append([]jsonOp{{"test", "/metadata/resourceVersion", current.ResourceVersion}}, p.ops...)
+			ops := append([]jsonOp{{"test", "/metadata/resourceVersion", current.GetResourceVersion()}}, p.ops...)
 			patch, err := json.Marshal(ops)
 			if err != nil {
-				return plan[*appsv1.Deployment]{}, err
+				return plan[object]{}, err
 			}
-			sentVersion = current.ResourceVersion
-			return plan[*appsv1.Deployment]{
+			sentVersion = current.GetResourceVersion()
+			return plan[object]{
 				changes: p.changes,
 				local:   func() (runtime.Object, error) { return applyLocally(current, patch) },
-				send: func(ctx context.Context, dryRun []string) (*appsv1.Deployment, error) {
-					return deployments.Patch(ctx, g.name, types.JSONPatchType, patch, metav1.PatchOptions{DryRun: dryRun})
+				send: func(ctx context.Context, dryRun []string) (object, error) {
+					return w.patch(ctx, g.name, types.JSONPatchType, patch, dryRun)
 				},
 			}, nil
 		},
@@ -121,7 +125,7 @@ func guardedPatch(ctx context.Context, client appsv1client.DeploymentsGetter, g 
 				return true, nil // read again and re-check
 			}
 			return false, &Error{Reason: Conflict, Err: err,
-				Message: fmt.Sprintf("deployment %q in namespace %q kept changing while %s was being written; nothing was changed", g.name, g.namespace, g.access.op),
+				Message: fmt.Sprintf("%s %q in namespace %q kept changing while %s was being written; nothing was changed", noun, g.name, g.namespace, g.access.op),
 				Hint:    "try again"}
 		},
 	})
@@ -129,7 +133,7 @@ func guardedPatch(ctx context.Context, client appsv1client.DeploymentsGetter, g 
 
 // applyLocally applies patch to a copy of d, for a client dry run: the
 // object is exactly what the API server would be asked to store.
-func applyLocally(d *appsv1.Deployment, patch []byte) (*appsv1.Deployment, error) {
+func applyLocally(d object, patch []byte) (object, error) {
 	p, err := jsonpatch.DecodePatch(patch)
 	if err != nil {
 		return nil, fmt.Errorf("decoding the patch: %w", err)
@@ -142,11 +146,7 @@ func applyLocally(d *appsv1.Deployment, patch []byte) (*appsv1.Deployment, error
 	if err != nil {
 		return nil, fmt.Errorf("applying the patch locally: %w", err)
 	}
-	out := &appsv1.Deployment{}
-	if err := json.Unmarshal(doc, out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return decodeLike(d, doc)
 }
 
 // escapePointer escapes a map key for a JSON pointer (RFC 6901).

@@ -90,11 +90,11 @@ func TestGetHistory(t *testing.T) {
 	if !r2.Current || r1.Current {
 		t.Errorf("current: revision 2 %v, revision 1 %v; want only 2", r2.Current, r1.Current)
 	}
-	if r1.ReplicaSet != "web-1" || r1.ChangeCause != "first" || !r1.Created.Equal(t0.Add(-2*time.Hour)) || r1.Replicas != 0 ||
+	if r1.ReplicaSet != "web-1" || r1.ChangeCause != "first" || !r1.Created.Equal(t0.Add(-2*time.Hour)) || r1.Replicas == nil || *r1.Replicas != 0 ||
 		!slices.Equal(r1.Containers, []ContainerImage{{"web", "nginx:1.26"}}) {
 		t.Errorf("revision 1 = %+v", r1)
 	}
-	if r2.Replicas != 3 || r2.ReadyReplicas != 3 || r2.ChangeCause != "bump to 1.27" {
+	if r2.Replicas == nil || *r2.Replicas != 3 || r2.ReadyReplicas == nil || *r2.ReadyReplicas != 3 || r2.ChangeCause != "bump to 1.27" {
 		t.Errorf("revision 2 = %+v", r2)
 	}
 	if h.ResourceVersion != "7" || h.Paused {
@@ -412,27 +412,35 @@ func TestSetPaused(t *testing.T) {
 // rolloutClient is a fake clientset holding rolloutObjects whose JSON
 // patches fail as the API server's do: a "test" op that does not hold is a
 // bare 422 Invalid, without the patch library's message.
-func rolloutClient(t *testing.T) *fake.Clientset {
-	c := fake.NewClientset(rolloutObjects()...)
-	c.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		p := a.(k8stesting.PatchActionImpl)
-		obj, err := c.Tracker().Get(deploymentsGVR, p.GetNamespace(), p.GetName())
-		if err != nil {
-			return true, nil, err
-		}
-		d, err := applyLocally(obj.(*appsv1.Deployment), p.GetPatch())
-		if err != nil {
-			return true, nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
-		}
-		if len(p.PatchOptions.DryRun) > 0 {
-			return true, d, nil
-		}
-		if d.Generation == obj.(*appsv1.Deployment).Generation && !apiequality.Semantic.DeepEqual(d.Spec, obj.(*appsv1.Deployment).Spec) {
-			d.Generation++
-		}
-		bumpResourceVersion(d)
-		return true, d, c.Tracker().Update(deploymentsGVR, d, d.Namespace)
-	})
+func rolloutClient(t *testing.T, objs ...runtime.Object) *fake.Clientset {
+	c := fake.NewClientset(append(rolloutObjects(), objs...)...)
+	for _, resource := range []string{"deployments", "statefulsets", "daemonsets"} {
+		gvr := appsv1.SchemeGroupVersion.WithResource(resource)
+		c.PrependReactor("patch", resource, func(a k8stesting.Action) (bool, runtime.Object, error) {
+			p := a.(k8stesting.PatchActionImpl)
+			obj, err := c.Tracker().Get(gvr, p.GetNamespace(), p.GetName())
+			if err != nil {
+				return true, nil, err
+			}
+			was := obj.(object)
+			d, err := applyLocally(was, p.GetPatch())
+			if err != nil {
+				return true, nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schema.GroupResource{}, "", err.Error(), 0, false)
+			}
+			if len(p.PatchOptions.DryRun) > 0 {
+				return true, d, nil
+			}
+			if d.GetGeneration() == was.GetGeneration() && !apiequality.Semantic.DeepEqual(templateOf(d), templateOf(was)) {
+				d.SetGeneration(d.GetGeneration() + 1)
+			}
+			if dd, ok := d.(*appsv1.Deployment); ok && dd.Generation == was.GetGeneration() &&
+				!apiequality.Semantic.DeepEqual(dd.Spec, was.(*appsv1.Deployment).Spec) {
+				dd.Generation++
+			}
+			bumpResourceVersion(d)
+			return true, d, c.Tracker().Update(gvr, d, d.GetNamespace())
+		})
+	}
 	return c
 }
 

@@ -7,13 +7,15 @@ import (
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 )
 
-// ScaleRequest asks for a Deployment's replica count to change.
+// ScaleRequest asks for a Deployment's or a StatefulSet's replica count to
+// change.
 type ScaleRequest struct {
+	// Kind is Deployment (the zero value) or StatefulSet; a DaemonSet has
+	// no replica count and is refused.
+	Kind      Kind
 	Namespace string
 	Name      string
 	Replicas  int32
@@ -29,7 +31,10 @@ type ScaleRequest struct {
 // Validate reports every problem with the request, without a request to the
 // API server.
 func (r ScaleRequest) Validate() error {
-	ps := validateTarget(r.Namespace, r.Name, r.DryRun)
+	ps := validateTarget(r.Kind, r.Namespace, r.Name, r.DryRun)
+	if r.Kind == DaemonSet {
+		ps = append(ps, Problem{"kind", fmt.Sprintf("daemonset %q cannot be scaled: it runs one pod on each node it selects; change its node selector or tolerations instead", r.Name)})
+	}
 	if r.Replicas < 0 {
 		ps = append(ps, Problem{"replicas", fmt.Sprintf("replicas must not be negative, got %d", r.Replicas)})
 	}
@@ -39,8 +44,9 @@ func (r ScaleRequest) Validate() error {
 	return badRequest(ps)
 }
 
-// Scale sets the Deployment's replicas through its scale subresource, so
-// that RBAC on deployments/scale alone (get, update) is enough.
+// Scale sets the replicas of a Deployment or a StatefulSet through its
+// scale subresource, so that RBAC on deployments/scale (or
+// statefulsets/scale) alone (get, update) is enough.
 //
 // It reads the scale first, to check the preconditions and to write nothing
 // when the count is already right. With a precondition the update carries
@@ -49,15 +55,16 @@ func (r ScaleRequest) Validate() error {
 // a precondition that no longer holds is a Conflict. Without one, the update
 // carries no resourceVersion: it sets spec.replicas alone on whatever the
 // Deployment is by then, as `kubectl scale` does.
-func Scale(ctx context.Context, client appsv1client.DeploymentsGetter, req ScaleRequest) (Result, error) {
+func Scale(ctx context.Context, client WorkloadsGetter, req ScaleRequest) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
 	}
-	deployments := client.Deployments(req.Namespace)
+	w := workloads{kind: req.Kind, namespace: req.Namespace, client: client}
+	a := scaleAccess.of(req.Kind)
 	res, err := readPlanWrite(ctx, change[*autoscalingv1.Scale]{
-		namespace: req.Namespace, name: req.Name, dryRun: req.DryRun, access: scaleAccess,
+		namespace: req.Namespace, name: req.Name, dryRun: req.DryRun, access: a,
 		read: func(ctx context.Context) (*autoscalingv1.Scale, error) {
-			return deployments.GetScale(ctx, req.Name, metav1.GetOptions{})
+			return w.getScale(ctx, req.Name)
 		},
 		plan: func(_ context.Context, current *autoscalingv1.Scale, _ error, _ int) (plan[*autoscalingv1.Scale], error) {
 			if err := req.checkPreconditions(current); err != nil {
@@ -76,7 +83,7 @@ func Scale(ctx context.Context, client appsv1client.DeploymentsGetter, req Scale
 				if req.CurrentReplicas == nil && req.ResourceVersion == "" {
 					update.ResourceVersion = ""
 				}
-				return deployments.UpdateScale(ctx, req.Name, update, metav1.UpdateOptions{DryRun: dryRun})
+				return w.updateScale(ctx, req.Name, update, dryRun)
 			}
 			return p, nil
 		},
@@ -84,7 +91,7 @@ func Scale(ctx context.Context, client appsv1client.DeploymentsGetter, req Scale
 			if apierrors.IsConflict(err) && attempt < maxAttempts {
 				return true, nil // changed since it was read: read again and re-check
 			}
-			return false, apiError(err, req.Namespace, req.Name, scaleAccess)
+			return false, apiError(err, req.Namespace, req.Name, a)
 		},
 	})
 	if err != nil {
@@ -96,11 +103,11 @@ func Scale(ctx context.Context, client appsv1client.DeploymentsGetter, req Scale
 
 func (r ScaleRequest) checkPreconditions(current *autoscalingv1.Scale) error {
 	if r.ResourceVersion != "" && current.ResourceVersion != r.ResourceVersion {
-		return preconditionFailed(r.Namespace, r.Name,
+		return preconditionFailed(r.Kind, r.Namespace, r.Name,
 			fmt.Sprintf("is at resourceVersion %s, expected %s", current.ResourceVersion, r.ResourceVersion))
 	}
 	if r.CurrentReplicas != nil && current.Spec.Replicas != *r.CurrentReplicas {
-		return preconditionFailed(r.Namespace, r.Name,
+		return preconditionFailed(r.Kind, r.Namespace, r.Name,
 			fmt.Sprintf("has %d replicas, expected %d", current.Spec.Replicas, *r.CurrentReplicas))
 	}
 	return nil

@@ -6,18 +6,18 @@ import (
 	"fmt"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 )
 
-// ImageRequest asks for container images of a Deployment's pod template to
+// ImageRequest asks for container images of a workload's pod template to
 // change.
 type ImageRequest struct {
+	// Kind is the workload's: Deployment (the zero value), StatefulSet or
+	// DaemonSet.
+	Kind      Kind
 	Namespace string
 	Name      string
 	// Images to set; a Container of AllContainers ("*") sets every
@@ -32,7 +32,7 @@ type ImageRequest struct {
 // Validate reports every problem with the request, without a request to the
 // API server.
 func (r ImageRequest) Validate() error {
-	ps := validateTarget(r.Namespace, r.Name, r.DryRun)
+	ps := validateTarget(r.Kind, r.Namespace, r.Name, r.DryRun)
 	ps = append(ps, ValidateImages(r.Images)...)
 	return badRequest(ps)
 }
@@ -50,21 +50,22 @@ func (r ImageRequest) Validate() error {
 // reads again: a container of the change that was removed, or whose image
 // someone else changed meanwhile, is a Conflict (their edit is kept);
 // containers that only moved are planned again from the fresh read.
-func SetImages(ctx context.Context, client appsv1client.DeploymentsGetter, req ImageRequest) (Result, error) {
+func SetImages(ctx context.Context, client WorkloadsGetter, req ImageRequest) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
 	}
-	deployments := client.Deployments(req.Namespace)
+	w := workloads{kind: req.Kind, namespace: req.Namespace, client: client}
+	a := imageAccess.of(req.Kind)
 	var sent *lostPatch // the last patch sent, and what it was planned from
-	return readPlanWrite(ctx, change[*appsv1.Deployment]{
-		namespace: req.Namespace, name: req.Name, dryRun: req.DryRun, access: imageAccess,
-		read: func(ctx context.Context) (*appsv1.Deployment, error) {
-			return deployments.Get(ctx, req.Name, metav1.GetOptions{})
+	return readPlanWrite(ctx, change[object]{
+		namespace: req.Namespace, name: req.Name, dryRun: req.DryRun, access: a,
+		read: func(ctx context.Context) (object, error) {
+			return w.get(ctx, req.Name)
 		},
-		plan: func(_ context.Context, current *appsv1.Deployment, refused error, attempt int) (plan[*appsv1.Deployment], error) {
-			if req.ResourceVersion != "" && current.ResourceVersion != req.ResourceVersion {
-				return plan[*appsv1.Deployment]{}, preconditionFailed(req.Namespace, req.Name,
-					fmt.Sprintf("is at resourceVersion %s, expected %s", current.ResourceVersion, req.ResourceVersion))
+		plan: func(_ context.Context, current object, refused error, attempt int) (plan[object], error) {
+			if req.ResourceVersion != "" && current.GetResourceVersion() != req.ResourceVersion {
+				return plan[object]{}, preconditionFailed(req.Kind, req.Namespace, req.Name,
+					fmt.Sprintf("is at resourceVersion %s, expected %s", current.GetResourceVersion(), req.ResourceVersion))
 			}
 			if refused != nil {
 				// The API server refused the patch with 422: either a test op
@@ -73,31 +74,31 @@ func SetImages(ctx context.Context, client appsv1client.DeploymentsGetter, req I
 				// is now, not by the error's text.
 				sent.err = refused
 				if err := sent.explain(current, req); err != nil {
-					return plan[*appsv1.Deployment]{}, err
+					return plan[object]{}, err
 				}
 				if attempt > maxAttempts {
-					return plan[*appsv1.Deployment]{}, &Error{Reason: Conflict, Err: refused,
-						Message: fmt.Sprintf("deployment %q in namespace %q kept changing while its images were being set; nothing was changed", req.Name, req.Namespace),
+					return plan[object]{}, &Error{Reason: Conflict, Err: refused,
+						Message: fmt.Sprintf("%s %q in namespace %q kept changing while its images were being set; nothing was changed", req.Kind.Noun(), req.Name, req.Namespace),
 						Hint:    "try again"}
 				}
 			}
-			p, err := planImages(current, req.Images)
+			p, err := planImages(req.Kind, current, req.Images)
 			if err != nil {
-				return plan[*appsv1.Deployment]{}, err
+				return plan[object]{}, err
 			}
 			if len(p.edits) == 0 {
-				return plan[*appsv1.Deployment]{changes: p.asked}, nil
+				return plan[object]{changes: p.asked}, nil
 			}
 			patch, err := p.jsonPatch(req.ResourceVersion)
 			if err != nil {
-				return plan[*appsv1.Deployment]{}, err
+				return plan[object]{}, err
 			}
 			sent = &lostPatch{plan: p, read: current}
-			return plan[*appsv1.Deployment]{
+			return plan[object]{
 				changes: p.changes(),
 				local:   func() (runtime.Object, error) { return p.apply(current), nil },
-				send: func(ctx context.Context, dryRun []string) (*appsv1.Deployment, error) {
-					return deployments.Patch(ctx, req.Name, types.JSONPatchType, patch, metav1.PatchOptions{DryRun: dryRun})
+				send: func(ctx context.Context, dryRun []string) (object, error) {
+					return w.patch(ctx, req.Name, types.JSONPatchType, patch, dryRun)
 				},
 			}, nil
 		},
@@ -106,7 +107,7 @@ func SetImages(ctx context.Context, client appsv1client.DeploymentsGetter, req I
 			if apierrors.IsInvalid(err) {
 				return true, nil
 			}
-			return false, apiError(err, req.Namespace, req.Name, imageAccess)
+			return false, apiError(err, req.Namespace, req.Name, a)
 		},
 	})
 }
@@ -115,7 +116,7 @@ func SetImages(ctx context.Context, client appsv1client.DeploymentsGetter, req I
 // was planned from.
 type lostPatch struct {
 	plan *imagePlan
-	read *appsv1.Deployment
+	read object
 	err  error
 }
 
@@ -125,12 +126,13 @@ type lostPatch struct {
 // for), a Conflict when a container of the change was removed or got
 // another image meanwhile, and the API server's own refusal when nothing
 // the patch tested has changed.
-func (l *lostPatch) explain(now *appsv1.Deployment, req ImageRequest) error {
-	if now.ResourceVersion == l.read.ResourceVersion && l.plan.holds(now) {
-		return apiError(l.err, req.Namespace, req.Name, imageAccess)
+func (l *lostPatch) explain(now object, req ImageRequest) error {
+	if now.GetResourceVersion() == l.read.GetResourceVersion() && l.plan.holds(templateOf(now)) {
+		return apiError(l.err, req.Namespace, req.Name, imageAccess.of(req.Kind))
 	}
+	noun := req.Kind.Noun()
 	for _, e := range l.plan.edits {
-		c, ok := findContainer(now, e.init, e.container)
+		c, ok := findContainer(templateOf(now), e.init, e.container)
 		what := "container"
 		if e.init {
 			what = "init container"
@@ -138,27 +140,28 @@ func (l *lostPatch) explain(now *appsv1.Deployment, req ImageRequest) error {
 		switch {
 		case !ok:
 			return &Error{Reason: Conflict, Err: l.err,
-				Message: fmt.Sprintf("%s %q of deployment %q in namespace %q was removed while its image was being set; nothing was changed", what, e.container, req.Name, req.Namespace),
-				Hint:    retryHint(req.Namespace, req.Name)}
+				Message: fmt.Sprintf("%s %q of %s %q in namespace %q was removed while its image was being set; nothing was changed", what, e.container, noun, req.Name, req.Namespace),
+				Hint:    retryHint(req.Kind, req.Namespace, req.Name)}
 		case c.Image != e.from && c.Image != e.to:
 			return &Error{Reason: Conflict, Err: l.err,
-				Message: fmt.Sprintf("the image of %s %q of deployment %q in namespace %q changed from %s to %s while it was being set; nothing was changed", what, e.container, req.Name, req.Namespace, e.from, c.Image),
-				Hint:    retryHint(req.Namespace, req.Name)}
+				Message: fmt.Sprintf("the image of %s %q of %s %q in namespace %q changed from %s to %s while it was being set; nothing was changed", what, e.container, noun, req.Name, req.Namespace, e.from, c.Image),
+				Hint:    retryHint(req.Kind, req.Namespace, req.Name)}
 		}
 	}
 	return nil
 }
 
-func retryHint(namespace, name string) string {
-	return fmt.Sprintf("read its current state with 'kubectl get deployment %s -n %s -o yaml' and try again", name, namespace)
+func retryHint(k Kind, namespace, name string) string {
+	return fmt.Sprintf("read its current state with 'kubectl get %s %s -n %s -o yaml' and try again", k.Noun(), name, namespace)
 }
 
-// holds reports whether every test op of the plan's patch holds on d.
-func (p *imagePlan) holds(d *appsv1.Deployment) bool {
+// holds reports whether every test op of the plan's patch holds on the pod
+// template t.
+func (p *imagePlan) holds(t *corev1.PodTemplateSpec) bool {
 	for _, e := range p.edits {
-		cs := d.Spec.Template.Spec.Containers
+		cs := t.Spec.Containers
 		if e.init {
-			cs = d.Spec.Template.Spec.InitContainers
+			cs = t.Spec.InitContainers
 		}
 		if e.index >= len(cs) || cs[e.index].Name != e.container || cs[e.index].Image != e.from {
 			return false
@@ -167,10 +170,10 @@ func (p *imagePlan) holds(d *appsv1.Deployment) bool {
 	return true
 }
 
-func findContainer(d *appsv1.Deployment, init bool, name string) (corev1.Container, bool) {
-	cs := d.Spec.Template.Spec.Containers
+func findContainer(t *corev1.PodTemplateSpec, init bool, name string) (corev1.Container, bool) {
+	cs := t.Spec.Containers
 	if init {
-		cs = d.Spec.Template.Spec.InitContainers
+		cs = t.Spec.InitContainers
 	}
 	for _, c := range cs {
 		if c.Name == name {
@@ -193,9 +196,9 @@ type imagePlan struct {
 	asked []Change // every container the request names, changed or not
 }
 
-// planImages decides which containers of d change, and reports every
-// container name the request gives that d does not have.
-func planImages(d *appsv1.Deployment, images []ContainerImage) (*imagePlan, error) {
+// planImages decides which containers of workload d (of kind k) change,
+// and reports every container name the request gives that d does not have.
+func planImages(k Kind, d object, images []ContainerImage) (*imagePlan, error) {
 	want := map[string]string{}
 	for _, ci := range images {
 		want[ci.Container] = ci.Image
@@ -224,7 +227,7 @@ func planImages(d *appsv1.Deployment, images []ContainerImage) (*imagePlan, erro
 			}
 		}
 	}
-	spec := &d.Spec.Template.Spec
+	spec := &templateOf(d).Spec
 	visit(false, spec.Containers)
 	visit(true, spec.InitContainers)
 
@@ -241,8 +244,8 @@ func planImages(d *appsv1.Deployment, images []ContainerImage) (*imagePlan, erro
 	if len(unknown) > 1 {
 		noun = "containers"
 	}
-	msg := fmt.Sprintf("deployment %q in namespace %q has no %s %s; its containers: %s",
-		d.Name, d.Namespace, noun, strings.Join(unknown, ", "), strings.Join(names(spec.Containers), ", "))
+	msg := fmt.Sprintf("%s %q in namespace %q has no %s %s; its containers: %s",
+		k.Noun(), d.GetName(), d.GetNamespace(), noun, strings.Join(unknown, ", "), strings.Join(names(spec.Containers), ", "))
 	if len(spec.InitContainers) > 0 {
 		msg += "; its init containers: " + strings.Join(names(spec.InitContainers), ", ")
 	}
@@ -268,12 +271,13 @@ func (p *imagePlan) changes() []Change {
 }
 
 // apply returns a copy of d with the plan's images, for a client dry run.
-func (p *imagePlan) apply(d *appsv1.Deployment) *appsv1.Deployment {
-	d = d.DeepCopy()
+func (p *imagePlan) apply(d object) object {
+	d = d.DeepCopyObject().(object)
+	t := templateOf(d)
 	for _, e := range p.edits {
-		cs := d.Spec.Template.Spec.Containers
+		cs := t.Spec.Containers
 		if e.init {
-			cs = d.Spec.Template.Spec.InitContainers
+			cs = t.Spec.InitContainers
 		}
 		cs[e.index].Image = e.to
 	}

@@ -10,8 +10,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// UndoRequest asks for a Deployment to go back to an earlier revision.
+// UndoRequest asks for a workload to go back to an earlier revision.
 type UndoRequest struct {
+	// Kind is the workload's: Deployment (the zero value), StatefulSet or
+	// DaemonSet.
+	Kind      Kind
 	Namespace string
 	Name      string
 	// ToRevision is the revision to go back to; 0 is the one before the
@@ -26,14 +29,14 @@ type UndoRequest struct {
 // Validate reports every problem with the request, without a request to the
 // API server.
 func (r UndoRequest) Validate() error {
-	ps := validateTarget(r.Namespace, r.Name, r.DryRun)
+	ps := validateTarget(r.Kind, r.Namespace, r.Name, r.DryRun)
 	if r.ToRevision < 0 {
 		ps = append(ps, Problem{"toRevision", fmt.Sprintf("the revision to undo to must be a positive number (or 0 for the previous one), got %d", r.ToRevision)})
 	}
 	return badRequest(ps)
 }
 
-var undoAccess = access{"undo", "get and patch", "deployments", "patch", ""}
+var undoAccess = access{op: "undo", verbs: "get and patch", canIVerb: "patch"}
 
 // annotationsKept are the Deployment's own annotations that an undo keeps
 // rather than taking them from the ReplicaSet, as `kubectl rollout undo`
@@ -63,27 +66,36 @@ var annotationsKept = map[string]bool{
 // annotation), Undo plans again; if anyone changed its spec or other
 // annotations, the undo would no longer mean what was asked, and it is a
 // Conflict with nothing written.
+//
+// A StatefulSet or a DaemonSet gets the template its ControllerRevision
+// holds, as `kubectl rollout undo` restores it (its own annotations are
+// left alone); the controller then finds that ControllerRevision again and
+// gives it the next revision number.
 func Undo(ctx context.Context, client RolloutClient, req UndoRequest) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
 	}
 	return guardedPatch(ctx, client, guarded{
-		namespace: req.Namespace, name: req.Name, resourceVersion: req.ResourceVersion, dryRun: req.DryRun,
+		kind: req.Kind, namespace: req.Namespace, name: req.Name, resourceVersion: req.ResourceVersion, dryRun: req.DryRun,
 		access:     undoAccess,
 		sameIntent: sameUserIntent,
-		plan: func(ctx context.Context, d *appsv1.Deployment) (rolloutPlan, error) {
-			if d.Spec.Paused {
+		plan: func(ctx context.Context, o object) (rolloutPlan, error) {
+			d, isDeployment := o.(*appsv1.Deployment)
+			if isDeployment && d.Spec.Paused {
 				return rolloutPlan{}, &Error{Reason: Conflict,
 					Message: fmt.Sprintf("deployment %q in namespace %q is paused: an undo would not roll out; nothing was changed", d.Name, d.Namespace),
 					Hint:    fmt.Sprintf("resume it first with 'kubectl deploywatch resume %s -n %s'", d.Name, d.Namespace)}
 			}
-			h, err := history(ctx, client, d, "undo")
+			h, err := history(ctx, client, o, "undo")
 			if err != nil {
 				return rolloutPlan{}, err
 			}
 			target, err := undoTarget(h, req.ToRevision)
 			if err != nil {
 				return rolloutPlan{}, err
+			}
+			if !isDeployment {
+				return templateUndoPlan(o, h, target), nil
 			}
 			return undoPlan(d, h, target), nil
 		},
@@ -100,9 +112,9 @@ func undoTarget(h History, to int64) (Revision, error) {
 		}
 		if r.Current {
 			return r, &Error{Reason: Conflict,
-				Message:  fmt.Sprintf("deployment %q in namespace %q is at revision %d already; nothing was changed", h.Name, h.Namespace, to),
+				Message:  fmt.Sprintf("%s %q in namespace %q is at revision %d already; nothing was changed", h.Kind.Noun(), h.Name, h.Namespace, to),
 				Problems: []Problem{{Field: "toRevision", Message: fmt.Sprintf("revision %d is the current one", to)}},
-				Hint:     fmt.Sprintf("pick another with 'kubectl deploywatch history %s -n %s'", h.Name, h.Namespace)}
+				Hint:     fmt.Sprintf("pick another with 'kubectl deploywatch history %s -n %s'", h.Kind.Ref(h.Name), h.Namespace)}
 		}
 		return r, nil
 	}
@@ -115,8 +127,8 @@ func undoTarget(h History, to int64) (Revision, error) {
 		}
 	}
 	return Revision{}, &Error{Reason: Conflict,
-		Message: fmt.Sprintf("deployment %q in namespace %q has no earlier revision to undo to; nothing was changed", h.Name, h.Namespace),
-		Hint:    fmt.Sprintf("see its revisions with 'kubectl deploywatch history %s -n %s'", h.Name, h.Namespace)}
+		Message: fmt.Sprintf("%s %q in namespace %q has no earlier revision to undo to; nothing was changed", h.Kind.Noun(), h.Name, h.Namespace),
+		Hint:    fmt.Sprintf("see its revisions with 'kubectl deploywatch history %s -n %s'", h.Kind.Ref(h.Name), h.Namespace)}
 }
 
 // undoPlan replaces the template and the annotations, as kubectl does.
@@ -134,20 +146,34 @@ func undoPlan(d *appsv1.Deployment, h History, target Revision) rolloutPlan {
 			annotations[k] = v
 		}
 	}
-	from := "none"
-	if cur, ok := h.current(); ok {
-		from = strconv.FormatInt(cur.Revision, 10)
-	}
-	changes := []Change{{What: "revision", From: from, To: strconv.FormatInt(target.Revision, 10)}}
-	changes = append(changes, imageChanges("init container ", d.Spec.Template.Spec.InitContainers, template.Spec.InitContainers)...)
-	changes = append(changes, imageChanges("container ", d.Spec.Template.Spec.Containers, template.Spec.Containers)...)
 	return rolloutPlan{
 		ops: []jsonOp{
 			{"replace", "/spec/template", template},
 			{"add", "/metadata/annotations", annotations},
 		},
-		changes: changes,
+		changes: undoChanges(&d.Spec.Template, template, h, target),
 	}
+}
+
+// templateUndoPlan puts back the template a StatefulSet's or a
+// DaemonSet's ControllerRevision holds, and nothing else, as kubectl does.
+func templateUndoPlan(o object, h History, target Revision) rolloutPlan {
+	template := target.template.DeepCopy()
+	return rolloutPlan{
+		ops:     []jsonOp{{"replace", "/spec/template", template}},
+		changes: undoChanges(templateOf(o), template, h, target),
+	}
+}
+
+// undoChanges are the revision and the images an undo changes.
+func undoChanges(from, to *corev1.PodTemplateSpec, h History, target Revision) []Change {
+	was := "none"
+	if cur, ok := h.current(); ok {
+		was = strconv.FormatInt(cur.Revision, 10)
+	}
+	changes := []Change{{What: "revision", From: was, To: strconv.FormatInt(target.Revision, 10)}}
+	changes = append(changes, imageChanges("init container ", from.Spec.InitContainers, to.Spec.InitContainers)...)
+	return append(changes, imageChanges("container ", from.Spec.Containers, to.Spec.Containers)...)
 }
 
 // imageChanges lists the containers whose image differs between two
@@ -177,11 +203,11 @@ func imageChanges(prefix string, from, to []corev1.Container) []Change {
 	return out
 }
 
-// sameUserIntent reports whether only the deployment controller wrote the
-// Deployment between two reads: same generation (no spec change), and the
-// same annotations but for the controller's own.
-func sameUserIntent(first, now *appsv1.Deployment) bool {
-	if first.Generation != now.Generation || first.UID != now.UID {
+// sameUserIntent reports whether only the workload's controller wrote it
+// between two reads: same generation (no spec change), and the same
+// annotations but for the deployment controller's own.
+func sameUserIntent(first, now object) bool {
+	if first.GetGeneration() != now.GetGeneration() || first.GetUID() != now.GetUID() {
 		return false
 	}
 	strip := func(m map[string]string) map[string]string {
@@ -189,5 +215,5 @@ func sameUserIntent(first, now *appsv1.Deployment) bool {
 		maps.DeleteFunc(out, func(k string, _ string) bool { return annotationsKept[k] && k != corev1.LastAppliedConfigAnnotation })
 		return out
 	}
-	return maps.Equal(strip(first.Annotations), strip(now.Annotations))
+	return maps.Equal(strip(first.GetAnnotations()), strip(now.GetAnnotations()))
 }

@@ -1,0 +1,52 @@
+package cmd
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestWorkloadRefusals: what the commands refuse for StatefulSets and
+// DaemonSets is refused in Validate, in one line, before any request.
+func TestWorkloadRefusals(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pause", "sts/db"}, `statefulset "db" cannot be paused: only deployments can be paused and resumed, as in kubectl`},
+		{[]string{"resume", "web", "daemonset/agent"}, `daemonset "agent" cannot be resumed: only deployments`},
+		{[]string{"restart", "web", "sts/db", "--wait"}, "--wait follows deployments only for now, not sts/db: drop --wait and follow the rollout with 'kubectl rollout status sts/db -n shop'"},
+		{[]string{"undo", "ds/agent", "--wait"}, "--wait follows deployments only for now, not ds/agent"},
+		{[]string{"undo", "rs/web-1"}, `unknown workload type "rs" in "rs/web-1": use deploy/NAME, sts/NAME or ds/NAME (a bare NAME is a deployment)`},
+		{[]string{"history", "pod/x"}, `unknown workload type "pod" in "pod/x"`},
+		{[]string{"restart", "web", "cronjob/x"}, `unknown workload type "cronjob" in "cronjob/x"`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			c, out, errOut, err := runRollout(t, false, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %v, want one line with %q", err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "invalid deployment name") {
+				t.Errorf("err = %v: the type is reported once, not as a bad name too", err)
+			}
+			if len(c.Actions()) != 0 || out != "" || errOut != "" {
+				t.Errorf("actions %v, out %q, errOut %q; want none", c.Actions(), out, errOut)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ds/agent", "--replicas=2"}, `daemonset "agent" cannot be scaled`},
+		{[]string{"sts/db", "--replicas=2", "--wait"}, "--wait follows deployments only for now, not sts/db"},
+	} {
+		c, out, err := runChange(t, scaleCmd, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || len(c.Actions()) != 0 || out != "" {
+			t.Errorf("scale %v: err %v, actions %v, out %q; want %q and nothing done", tt.args, err, c.Actions(), out, tt.want)
+		}
+	}
+	c, out, err := runChange(t, setImageCmd, "statefulset/db", "web=nginx:1", "--wait")
+	if err == nil || !strings.Contains(err.Error(), "--wait follows deployments only for now, not sts/db") || len(c.Actions()) != 0 || out != "" {
+		t.Errorf("set-image --wait: err %v, actions %v, out %q", err, c.Actions(), out)
+	}
+}
