@@ -646,6 +646,12 @@ func (t *Tracker) event(typ deployment.EventType, s deployment.Summary, changed 
 // "deployments in namespace \"shop\"", or with more kinds
 // "deployments, statefulsets and daemonsets in ...".
 func (o Options) Describe() string {
+	return deployment.KindsNoun(o.Kinds) + " in " + o.Where()
+}
+
+// Where names where a tracker with these options watches, for messages:
+// "namespace \"shop\"", "all namespaces with labels \"app=web\"".
+func (o Options) Where() string {
 	where := "all namespaces"
 	if o.Namespace != "" {
 		where = fmt.Sprintf("namespace %q", o.Namespace)
@@ -653,7 +659,7 @@ func (o Options) Describe() string {
 	if o.LabelSelector != "" {
 		where += fmt.Sprintf(" with labels %q", o.LabelSelector)
 	}
-	return deployment.KindsNoun(o.Kinds) + " in " + where
+	return where
 }
 
 // setServingOff records why serving cannot be read: the first resource

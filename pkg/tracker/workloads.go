@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 
@@ -75,6 +76,9 @@ func (t *Tracker) newWorkload(ctx context.Context, kind string, indexers cache.I
 	var obj runtime.Object
 	var transform cache.TransformFunc
 	ns := t.opts.Namespace
+	if kind != deployment.KindDeployment && t.opts.Workloads == nil {
+		return nil, fmt.Errorf("tracker: following %ss needs Options.Workloads", kind)
+	}
 	switch kind {
 	case deployment.KindStatefulSet:
 		lw = workloadListWatch(ctx, t, w.resource, t.opts.Workloads.StatefulSets(ns), t.opts.Workloads)
