@@ -37,12 +37,15 @@ type Diagnose struct {
 	Services             corev1client.ServicesGetter
 	EndpointSlices       discoveryv1client.EndpointSlicesGetter
 	PodDisruptionBudgets policyv1client.PodDisruptionBudgetsGetter
+	// ControllerRevisions, when set, tell a DaemonSet's newest revision,
+	// whose pods are new as those of its template's generation are.
+	ControllerRevisions appsv1client.ControllerRevisionsGetter
 }
 
 // DiagnoseWith reads everything through one clientset, serving included.
 func DiagnoseWith(kube kubernetes.Interface) *Diagnose {
 	return &Diagnose{ReplicaSets: kube.AppsV1(), Pods: kube.CoreV1(), Events: kube.CoreV1(),
-		Services: kube.CoreV1(), EndpointSlices: kube.DiscoveryV1(), PodDisruptionBudgets: kube.PolicyV1()}
+		Services: kube.CoreV1(), EndpointSlices: kube.DiscoveryV1(), PodDisruptionBudgets: kube.PolicyV1(), ControllerRevisions: kube.AppsV1()}
 }
 
 // RevisionAnnotation is where the deployment controller records the
@@ -108,6 +111,10 @@ func (t *Tracker) secondaries(ctx context.Context) []*secondary {
 	secs = append(secs,
 		mk("pods", listWatch(pods, nil), d.Pods, &corev1.Pod{}, StripPod, cache.Indexers{byOwner: ownerIndex}),
 		mk("events", listWatch(events, warnings), d.Events, &corev1.Event{}, StripEvent, cache.Indexers{byObject: objectIndex}))
+	if slices.Contains(t.kinds(), deployment.KindDaemonSet) && d.ControllerRevisions != nil {
+		secs = append(secs, mk("controllerrevisions", listWatch(d.ControllerRevisions.ControllerRevisions(ns), nil), d.ControllerRevisions,
+			&appsv1.ControllerRevision{}, StripControllerRevision, cache.Indexers{byOwner: ownerIndex}))
+	}
 	if deployments && d.Services != nil && d.EndpointSlices != nil {
 		secs = append(secs,
 			mk("services", listWatch(d.Services.Services(ns), nil), d.Services, &corev1.Service{}, StripService, cache.Indexers{bySelector: selectorIndex}),

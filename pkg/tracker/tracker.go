@@ -112,9 +112,13 @@ type Tracker struct {
 
 	// The diagnosis's informers (nil without Options.Diagnose), and whether
 	// ReplicaSets and Pods could be read.
-	rs, pods    cache.SharedIndexInformer
-	events      cache.SharedIndexInformer
-	diagnosable atomic.Bool
+	rs, pods cache.SharedIndexInformer
+	// revisions are the ControllerRevisions (nil unless DaemonSets are
+	// followed and they can be read).
+	revisions    cache.SharedIndexInformer
+	revisionsOff atomic.Bool
+	events       cache.SharedIndexInformer
+	diagnosable  atomic.Bool
 	// diagnosisOff says why not; told once the Deployments have synced.
 	diagnosisOff error
 
@@ -326,6 +330,8 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 			t.slices = sec.informer
 		case "poddisruptionbudgets":
 			t.pdbs = sec.informer
+		case "controllerrevisions":
+			t.revisions = sec.informer
 		}
 	}
 	results := make(chan result, len(secs))
@@ -396,6 +402,9 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 			switch r.s.name {
 			case "events":
 				continue // diagnosed without the events' messages
+			case "controllerrevisions":
+				t.revisionsOff.Store(true) // a DaemonSet's new pods by its template's generation alone
+				continue
 			case "poddisruptionbudgets":
 				t.pdbsOff.Store(true) // warned without the rule that wants one
 				continue

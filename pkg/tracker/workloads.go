@@ -231,9 +231,12 @@ func (t *Tracker) diagnoseDaemonSet(ds *appsv1.DaemonSet) *deployment.Diagnosis 
 	if ds.Status.ObservedGeneration < ds.Generation || generation == "" {
 		return diag
 	}
+	// The controller's own rule: a pod is updated when it has the hash of
+	// the newest revision, or the template's generation.
+	hash := t.newestRevisionHash(ds.Namespace, ds.Name, ds.UID)
 	var fresh, old []*corev1.Pod
 	for _, p := range t.ownedPods(ds.Namespace, "DaemonSet", ds.Name, ds.UID) {
-		if p.Labels[templateGenerationKey] == generation {
+		if p.Labels[templateGenerationKey] == generation || (hash != "" && p.Labels[revisionHashLabel] == hash) {
 			fresh = append(fresh, p)
 		} else {
 			old = append(old, p)
@@ -252,6 +255,32 @@ func (t *Tracker) diagnoseDaemonSet(ds *appsv1.DaemonSet) *deployment.Diagnosis 
 	return diag
 }
 
+// newestRevisionHash is the hash of the newest ControllerRevision of the
+// DaemonSet with this name and UID in ns, "" when unknown.
+func (t *Tracker) newestRevisionHash(ns, name string, uid types.UID) string {
+	if t.revisions == nil || t.revisionsOff.Load() {
+		return ""
+	}
+	objs, _ := t.revisions.GetIndexer().ByIndex(byOwner, ns+"/"+name)
+	var newest *appsv1.ControllerRevision
+	for _, o := range objs {
+		cr, ok := o.(*appsv1.ControllerRevision)
+		if !ok {
+			continue
+		}
+		if ref := metav1.GetControllerOfNoCopy(cr); ref == nil || ref.Kind != "DaemonSet" || ref.UID != uid {
+			continue
+		}
+		if newest == nil || cr.Revision > newest.Revision {
+			newest = cr
+		}
+	}
+	if newest == nil {
+		return ""
+	}
+	return newest.Labels[revisionHashLabel]
+}
+
 // ownerOf maps a ReplicaSet, Pod or Event to the workload it belongs to
 // and that workload's store key (namespace/name), or nil.
 func (t *Tracker) ownerOf(obj any) (*workload, string) {
@@ -262,6 +291,10 @@ func (t *Tracker) ownerOf(obj any) (*workload, string) {
 	case *appsv1.ReplicaSet:
 		if ref := metav1.GetControllerOfNoCopy(o); ref != nil && ref.Kind == "Deployment" {
 			return t.workload(deployment.KindDeployment), o.Namespace + "/" + ref.Name
+		}
+	case *appsv1.ControllerRevision:
+		if ref := metav1.GetControllerOfNoCopy(o); ref != nil && ref.Kind == "DaemonSet" {
+			return t.workload(deployment.KindDaemonSet), o.Namespace + "/" + ref.Name
 		}
 	case *corev1.Pod:
 		ref := metav1.GetControllerOfNoCopy(o)
@@ -332,6 +365,24 @@ func StripDaemonSet(obj any) (any, error) {
 	}
 	out.Spec.Template.Spec.Containers = namesAndImages(ds.Spec.Template.Spec.Containers)
 	out.Status.Conditions = nil
+	return out, nil
+}
+
+// StripControllerRevision keeps what tells a DaemonSet's newest revision:
+// its owner, its number and its hash label; not the template it holds.
+func StripControllerRevision(obj any) (any, error) {
+	cr, ok := obj.(*appsv1.ControllerRevision)
+	if !ok {
+		return obj, nil
+	}
+	out := &appsv1.ControllerRevision{
+		ObjectMeta: metav1.ObjectMeta{Name: cr.Name, Namespace: cr.Namespace, UID: cr.UID, ResourceVersion: cr.ResourceVersion,
+			OwnerReferences: controllerOnly(cr)},
+		Revision: cr.Revision,
+	}
+	if h, ok := cr.Labels[revisionHashLabel]; ok {
+		out.Labels = map[string]string{revisionHashLabel: h}
+	}
 	return out, nil
 }
 

@@ -202,3 +202,34 @@ func TestStripWorkloads(t *testing.T) {
 		t.Errorf("pod labels %v", l)
 	}
 }
+
+// A DaemonSet's new pods are those of its template's generation or of its
+// newest ControllerRevision's hash (the controller's rule): after a
+// rollback to an earlier template, its old pods of that template are new.
+func TestDaemonSetNewPodsByRevision(t *testing.T) {
+	controller := true
+	owner := []metav1.OwnerReference{{Kind: "DaemonSet", Name: "agent", UID: "ds-uid", Controller: &controller}}
+	revision := func(name, hash string, n int64) *appsv1.ControllerRevision {
+		return &appsv1.ControllerRevision{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", OwnerReferences: owner,
+			Labels: map[string]string{revisionHashLabel: hash}}, Revision: n}
+	}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: "shop", UID: "ds-uid", Generation: 3,
+			Annotations: map[string]string{templateGenerationAnnotation: "3"}},
+		Status: appsv1.DaemonSetStatus{ObservedGeneration: 3, DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, UpdatedNumberScheduled: 1},
+	}
+	// Generation 1's pod, of hash a, which revision 3 (the rollback) has again.
+	pod := ownedPod("agent-x", "DaemonSet", "agent", "ds-uid", map[string]string{templateGenerationKey: "1", revisionHashLabel: "a"}, pullBackOff("ImagePullBackOff"))
+	client := fake.NewClientset(ds, pod, revision("agent-b", "b", 2), revision("agent-a", "a", 3))
+	opts := Options{Namespace: "shop", Kinds: []string{deployment.KindDaemonSet}, Workloads: fakeApps{client.AppsV1()}, Diagnose: fakeDiagnose(client)}
+	opts.Diagnose.ControllerRevisions = fakeApps{client.AppsV1()}
+	rec := &recorder{}
+	stop, err := New(fakeApps{client.AppsV1()}, opts).Start(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if len(rec.snapshot) != 1 || len(rec.snapshot[0].Problems) != 1 || rec.snapshot[0].Problems[0].Pod != "agent-x" {
+		t.Fatalf("snapshot %+v, want agent-x diagnosed as new", rec.snapshot)
+	}
+}
