@@ -462,15 +462,17 @@ func subcommandHint(root *cobra.Command, arg string) string {
 }
 
 func (o *WatchOptions) forbiddenHint() string {
-	kind := deployment.KindDeployment // the first kind watched: its error ends the command
-	if len(o.kinds) > 0 {
-		kind = o.kinds[0]
+	// Without --kind only the Deployments' error ends the command (another
+	// kind is left out); with it, any kind asked for may be the one.
+	resources, first, every := "deployments", "deployments", "Deployments"
+	if o.Kind != "" && len(o.kinds) > 0 {
+		resources, first = deployment.KindsNoun(o.kinds), strings.ToLower(o.kinds[0])+"s"
+		every = resources
 	}
-	resource := strings.ToLower(kind) + "s"
 	if o.namespace == "" {
-		return fmt.Sprintf("you may not watch %ss in every namespace: pick one with -n NAMESPACE, or ask for list and watch on %s cluster-wide", kind, resource)
+		return fmt.Sprintf("you may not watch %s in every namespace: pick one with -n NAMESPACE, or ask for list and watch on %s cluster-wide", every, resources)
 	}
-	return fmt.Sprintf("ask for list and watch on %s in namespace %q, check with 'kubectl auth can-i watch %s -n %s'", resource, o.namespace, resource, o.namespace)
+	return fmt.Sprintf("ask for list and watch on %s in namespace %q, check with 'kubectl auth can-i watch %s -n %s'", resources, o.namespace, first, o.namespace)
 }
 
 // reportTransient prints connection trouble before the first sync once per

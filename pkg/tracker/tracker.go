@@ -245,8 +245,11 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		if err == nil {
 			continue
 		}
-		if i == 0 || t.opts.OnKindOff == nil || !Permanent(err) {
+		if i == 0 {
 			return err
+		}
+		if t.opts.OnKindOff == nil || !Permanent(err) {
+			return fmt.Errorf("cannot watch %s: %w", w.resource, err)
 		}
 		w.stop() // this kind cannot be read: follow the others
 		t.health.forget(w.resource)
