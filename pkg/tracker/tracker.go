@@ -264,13 +264,15 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		// of that alone.
 		t.opts.OnDiagnosisOff(t.diagnosisOff)
 	}
+	if t.servingOffErr != nil && t.opts.OnServingOff != nil {
+		t.opts.OnServingOff(t.servingOffErr)
+	}
+	// After the warnings of Deployments' own readers: a user who may read
+	// Deployments alone hears of those first.
 	for _, kind := range deployment.Kinds {
 		if err := t.kindsOff[kind]; err != nil {
 			t.opts.OnKindOff(kind, err)
 		}
-	}
-	if t.servingOffErr != nil && t.opts.OnServingOff != nil {
-		t.opts.OnServingOff(t.servingOffErr)
 	}
 	t.mu.Lock()
 	if t.serving() && t.servingOff == "" {
