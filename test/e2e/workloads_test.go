@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -200,6 +201,25 @@ func TestStatefulSets(t *testing.T) {
 		w.kindEvent(t, deployment.KindStatefulSet, "db", "updated by the deletes", func(e deployment.Event) bool {
 			return e.Status == deployment.Running && e.Replicas.Updated == 2
 		})
+	})
+
+	t.Run("quota", func(t *testing.T) {
+		ns := testbed.NewNamespace(t)
+		_, err := testbed.Clientset(t).CoreV1().ResourceQuotas(ns).Create(context.Background(), &corev1.ResourceQuota{
+			ObjectMeta: metav1.ObjectMeta{Name: "pods"},
+			Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("1")}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		createStatefulSet(t, ns, "db", 2, false, nil)
+		// The controller's FailedCreate event on the StatefulSet says why
+		// db-1 is never made.
+		r := opsRun(t, "watch", ns, "--until-complete", "--failing-grace", "2s", "--timeout", "2m", "-o", "ndjson")
+		if r.code != 1 {
+			t.Fatalf("--until-complete exit %d, want 1", r.code)
+		}
+		opsContains(t, "the error", r.stderr, "statefulset "+ns+"/db is Failing: FailedCreate", "exceeded quota")
 	})
 
 	t.Run("bad image and the OrderedReady trap", func(t *testing.T) {
