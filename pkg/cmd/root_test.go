@@ -141,6 +141,9 @@ func TestWatchValidate(t *testing.T) {
 		{"fail-on-gap with --diagnose=false", func(o *WatchOptions) { o.FailOnGap, o.UntilComplete, o.Diagnose = true, true, false },
 			[]string{"--fail-on-gap needs the Services and EndpointSlices that --diagnose=false leaves unread"}},
 		{"fail-on-gap until complete", func(o *WatchOptions) { o.FailOnGap, o.UntilComplete = true, true }, nil},
+		{"kinds by kubectl's names", func(o *WatchOptions) { o.Kind = "sts,DaemonSets,deploy" }, nil},
+		{"an unknown kind", func(o *WatchOptions) { o.Kind = "deploy,pods" },
+			[]string{`--kind: unknown kind "pods": use deploy, sts or ds (or deployment, statefulset, daemonset), comma-separated`}},
 		{"a namespace argument and -A", func(o *WatchOptions) { o.AllNamespaces, o.namespaceArg = true, "demo" },
 			[]string{`-A and the namespace argument "demo" exclude each other`}},
 		{"everything at once", func(o *WatchOptions) {

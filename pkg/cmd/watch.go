@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,8 +56,13 @@ type WatchOptions struct {
 	// ContextTimeout is how long the first view of several contexts waits
 	// for one that does not answer.
 	ContextTimeout time.Duration
+	// Kind is --kind: the kinds of workload to watch, comma-separated;
+	// empty for every kind.
+	Kind string
 
 	// Filled in by Complete.
+	// kinds are the kinds watched (deployment.Kinds' values).
+	kinds     []string
 	clients   *clients
 	namespace string
 	// namespaces are the namespaces asked for (-n a,b, --namespaces, the
@@ -91,18 +97,20 @@ func NewCmdWatch(configFlags *genericclioptions.ConfigFlags, streams genericioop
 	o := NewWatchOptions(configFlags, streams)
 	cmd := &cobra.Command{
 		Use:   "watch [NAMESPACE]",
-		Short: "Watch Deployments live, one line per change that matters",
-		Long: `Watch every Deployment in a namespace live. On a terminal the table is redrawn
-in place; piped, or with -o ndjson, one line is printed per change a user can
-see: updates that change nothing shown print nothing.
+		Short: "Watch Deployments, StatefulSets and DaemonSets live, one line per change that matters",
+		Long: `Watch every Deployment, StatefulSet and DaemonSet in a namespace live (--kind
+picks kinds). On a terminal the table is redrawn in place; piped, or with
+-o ndjson, one line is printed per change a user can see: updates that change
+nothing shown print nothing.
 
-Exit codes with --until-complete: 0 every Deployment is complete (Running,
+Exit codes with --until-complete: 0 every workload is complete (Running,
 ScaledToZero, or paused with nothing pending), 1 one of them Failed, is paused
-with old replicas left or before it started, or has been Failing for
+with old replicas left or before it started (or, for a StatefulSet or
+DaemonSet with updateStrategy OnDelete, with old pods left), or has been Failing for
 --failing-grace (or any error), or, with --fail-on-gap, a Service had a serving
-gap during the wait; 2 --timeout ran out. A failure names every Deployment that
+gap during the wait; 2 --timeout ran out. A failure names every workload that
 failed or is Failing, each followed by the commands that would help (undo,
-history, resume, kubectl describe pod).`,
+history, resume, kubectl delete pod, kubectl describe pod).`,
 		Example: `  # The current namespace, live
   kubectl deploywatch watch
 
@@ -110,7 +118,10 @@ history, resume, kubectl describe pod).`,
   kubectl deploywatch watch -A -o ndjson
 
   # Wait in CI until a namespace has rolled out
-  kubectl deploywatch watch shop --until-complete --timeout 10m`,
+  kubectl deploywatch watch shop --until-complete --timeout 10m
+
+  # Wait for a Helm release's workloads, of every kind
+  kubectl deploywatch watch shop -l app.kubernetes.io/instance=shop --until-complete`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeNamespaces(configFlags),
 		RunE:              func(cmd *cobra.Command, args []string) error { return run(cmd, args, o) },
@@ -134,6 +145,7 @@ func (o *WatchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Namespaces, "namespaces", o.Namespaces, "watch these namespaces (comma-separated), as -n a,b does; no cluster-wide permission needed")
 	fs.BoolVar(&o.AllContexts, "all-contexts", o.AllContexts, "watch every context of the kubeconfig in one view (see --context)")
 	fs.DurationVar(&o.ContextTimeout, "context-timeout", o.ContextTimeout, "with several contexts, how long the first view waits for a context that does not answer (it is shown as unreachable and tried again)")
+	fs.StringVar(&o.Kind, "kind", o.Kind, "the kinds of workload to watch, comma-separated: deploy, sts, ds (or deployment(s), statefulset(s), daemonset(s)); default every kind")
 }
 
 // Complete resolves the namespaces and contexts and builds the clients.
@@ -232,6 +244,13 @@ func (o *WatchOptions) Validate() error {
 	case o.AllNamespaces && o.namespaceArg != "":
 		problems = append(problems, fmt.Sprintf("-A and the namespace argument %q exclude each other; use one of them", o.namespaceArg))
 	}
+	if o.Kind == "" {
+		o.kinds = deployment.Kinds
+	} else if kinds, err := deployment.ParseKinds(o.Kind); err != nil {
+		problems = append(problems, "--kind: "+err.Error())
+	} else {
+		o.kinds = kinds
+	}
 	if o.ContextTimeout <= 0 {
 		problems = append(problems, fmt.Sprintf("--context-timeout must be positive, got %s", o.ContextTimeout))
 	}
@@ -285,6 +304,7 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		SkipInitial:   !o.Initial,
 		OnError:       o.reportTransient(&synced),
 	}
+	o.selectKinds(&topts, o.clients, "")
 	if o.Diagnose {
 		topts.Diagnose = tracker.DiagnoseWith(o.clients.Kube)
 		topts.OnDiagnosisOff = func(err error) {
@@ -292,20 +312,43 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		}
 		topts.OnServingOff = o.servingOff("")
 	}
-	p := o.printer(topts.Describe())
+	where := topts.Where()
+	p := o.printerWith("", printers.Options{AllNamespaces: o.namespace == "", Title: o.title(where)})
 	if o.Diagnose {
 		topts.OnServiceGaps = printers.ServiceGapsTo(p, o.ErrOut)
 	}
 	// The live table says an outage in its title; piped, stdout stays a
 	// list of Deployment events and the outage is told on stderr.
 	notice := func(sink tracker.Sink) tracker.Sink {
-		return &healthNotice{Sink: sink, errOut: o.ErrOut, what: topts.Describe()}
+		return &healthNotice{Sink: sink, errOut: o.ErrOut, where: where, seen: o.newKindsSeen()}
 	}
 	run := func(ctx context.Context, sink tracker.Sink) error {
 		return tracker.New(o.clients.Kube.AppsV1(), topts).Run(ctx, sink)
 	}
 	explain := func(err error) error { return explain.API(err, o.clients.Config.Host, o.forbiddenHint()) }
 	return o.drive(ctx, p, o.namespace, &synced, notice, run, explain)
+}
+
+// selectKinds sets the kinds topts follows, read through c; in names the
+// source for the warning when, with every kind (no --kind), one may not be
+// listed and is left out.
+func (o *WatchOptions) selectKinds(topts *tracker.Options, c *clients, in string) {
+	topts.Kinds = o.kinds
+	topts.Workloads = c.Kube.AppsV1()
+	if o.Kind != "" {
+		return // asked for: one that cannot be listed is an error
+	}
+	topts.OnKindOff = func(kind string, err error) {
+		resource := strings.ToLower(kind) + "s"
+		fmt.Fprintf(o.ErrOut, "warning: not watching %s%s: %s; ask for list and watch on %s, or pick kinds with --kind (--kind deploy hides this)\n",
+			resource, in, oneLine(err.Error()), resource)
+	}
+}
+
+// title is the live table's title: the kinds its rows are of, where.
+func (o *WatchOptions) title(where string) func([]string) string {
+	seen := o.newKindsSeen()
+	return func(kinds []string) string { return seen.nounOf(kinds) + " in " + where }
 }
 
 // servingOff warns once that serving cannot be read (in names where).
@@ -419,10 +462,17 @@ func subcommandHint(root *cobra.Command, arg string) string {
 }
 
 func (o *WatchOptions) forbiddenHint() string {
-	if o.namespace == "" {
-		return "you may not watch Deployments in every namespace: pick one with -n NAMESPACE, or ask for list and watch on deployments cluster-wide"
+	// Without --kind only the Deployments' error ends the command (another
+	// kind is left out); with it, any kind asked for may be the one.
+	resources, first, every := "deployments", "deployments", "Deployments"
+	if o.Kind != "" && len(o.kinds) > 0 {
+		resources, first = deployment.KindsNoun(o.kinds), strings.ToLower(o.kinds[0])+"s"
+		every = resources
 	}
-	return fmt.Sprintf("ask for list and watch on deployments in namespace %q, check with 'kubectl auth can-i watch deployments -n %s'", o.namespace, o.namespace)
+	if o.namespace == "" {
+		return fmt.Sprintf("you may not watch %s in every namespace: pick one with -n NAMESPACE, or ask for list and watch on %s cluster-wide", every, resources)
+	}
+	return fmt.Sprintf("ask for list and watch on %s in namespace %q, check with 'kubectl auth can-i watch %s -n %s'", resources, o.namespace, first, o.namespace)
 }
 
 // reportTransient prints connection trouble before the first sync once per
@@ -449,10 +499,6 @@ func (o *WatchOptions) reportTransient(synced *atomic.Bool) func(error) {
 type printer interface {
 	tracker.Sink
 	Close() error
-}
-
-func (o *WatchOptions) printer(title string) printer {
-	return o.printerWith(title, printers.Options{AllNamespaces: o.namespace == ""})
 }
 
 func (o *WatchOptions) printerWith(title string, popts printers.Options) printer {
@@ -501,8 +547,30 @@ func (s *syncFlag) OnSource(st fanin.State) { fanin.TellSource(s.Sink, st) }
 type healthNotice struct {
 	tracker.Sink
 	errOut io.Writer
-	what   string
-	lost   *tracker.Health // since when, while lost
+	// what is watched: what, or the kinds seen (seen) in where.
+	what  string
+	where string
+	seen  *kindsSeen
+	lost  *tracker.Health // since when, while lost
+}
+
+func (n *healthNotice) OnEvent(e deployment.Event) {
+	n.seen.see(&e.Summary)
+	n.Sink.OnEvent(e)
+}
+
+func (n *healthNotice) OnSynced(snapshot []deployment.Summary) {
+	for i := range snapshot {
+		n.seen.see(&snapshot[i])
+	}
+	n.Sink.OnSynced(snapshot)
+}
+
+func (n *healthNotice) describe() string {
+	if n.seen == nil {
+		return n.what
+	}
+	return n.seen.noun() + " in " + n.where
 }
 
 func (n *healthNotice) OnHealth(h tracker.Health) {
@@ -510,10 +578,10 @@ func (n *healthNotice) OnHealth(h tracker.Health) {
 	case h.State == tracker.Reconnecting && n.lost == nil:
 		n.lost = &h
 		fmt.Fprintf(n.errOut, "warning: lost the watch of %s at %s, reconnecting: %s\n",
-			n.what, h.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(h.Err)))
+			n.describe(), h.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(h.Err)))
 	case h.State == tracker.Live && n.lost != nil:
 		fmt.Fprintf(n.errOut, "warning: the watch of %s is back at %s after %s; the rows that follow are current\n",
-			n.what, h.Since.Local().Format(time.TimeOnly), h.Since.Sub(n.lost.Since).Round(time.Second))
+			n.describe(), h.Since.Local().Format(time.TimeOnly), h.Since.Sub(n.lost.Since).Round(time.Second))
 		n.lost = nil
 	}
 	tracker.TellHealth(n.Sink, h)
@@ -556,9 +624,9 @@ func isBrokenPipe(err error) bool {
 // per (context, namespace), merged by package fanin into one printer.
 func (o *WatchOptions) runMany(ctx context.Context) error {
 	sources := o.sources()
-	printer := o.printerWith(o.describeMany(), printers.Options{AllNamespaces: true, Contexts: o.contexts != nil})
+	printer := o.printerWith("", printers.Options{AllNamespaces: true, Contexts: o.contexts != nil, Title: o.title(o.whereMany())})
 	notice := func(sink tracker.Sink) tracker.Sink {
-		return &sourceNotice{Sink: sink, errOut: o.ErrOut, told: map[string]string{}}
+		return &sourceNotice{Sink: sink, errOut: o.ErrOut, told: map[string]string{}, seen: o.newKindsSeen()}
 	}
 	run := func(ctx context.Context, sink tracker.Sink) error {
 		return fanin.Run(ctx, sources, fanin.Options{StartTimeout: o.ContextTimeout, Retry: o.contexts != nil}, sink)
@@ -568,7 +636,7 @@ func (o *WatchOptions) runMany(ctx context.Context) error {
 		if o.clients == nil || !errors.As(err, &se) {
 			return err
 		}
-		return explain.API(err, o.clients.Config.Host, fmt.Sprintf("ask for list and watch on deployments in %s", se.Source))
+		return explain.API(err, o.clients.Config.Host, fmt.Sprintf("ask for list and watch on %s in %s", o.newKindsSeen().none, se.Source))
 	}
 	return o.drive(ctx, printer, "", new(atomic.Bool), notice, run, explain)
 }
@@ -594,6 +662,7 @@ func (o *WatchOptions) sources() []fanin.Source {
 				Client:  cc.Kube.AppsV1(),
 				Options: tracker.Options{Namespace: ns, LabelSelector: o.LabelSelector, FieldSelector: o.FieldSelector, SkipInitial: !o.Initial},
 			}
+			o.selectKinds(&src.Options, cc.clients, " in "+src.Name())
 			name := src.Name()
 			in := ""
 			if cc.Name != "" {
@@ -619,9 +688,9 @@ func (o *WatchOptions) sources() []fanin.Source {
 	return out
 }
 
-// describeMany names what a view over several sources watches, for the
+// whereMany names where a view over several sources watches, for the
 // live table's title.
-func (o *WatchOptions) describeMany() string {
+func (o *WatchOptions) whereMany() string {
 	quoted := func(items []string) string {
 		q := make([]string, len(items))
 		for i, s := range items {
@@ -648,7 +717,7 @@ func (o *WatchOptions) describeMany() string {
 	if o.LabelSelector != "" {
 		where += fmt.Sprintf(" with labels %q", o.LabelSelector)
 	}
-	return "deployments in " + where
+	return where
 }
 
 // sourceNotice prints, on stderr, one warning line when a source of a view
@@ -658,6 +727,19 @@ type sourceNotice struct {
 	tracker.Sink
 	errOut io.Writer
 	told   map[string]string // by source: what was last said, "" when live
+	seen   *kindsSeen
+}
+
+func (n *sourceNotice) OnEvent(e deployment.Event) {
+	n.seen.see(&e.Summary)
+	n.Sink.OnEvent(e)
+}
+
+func (n *sourceNotice) OnSynced(snapshot []deployment.Summary) {
+	for i := range snapshot {
+		n.seen.see(&snapshot[i])
+	}
+	n.Sink.OnSynced(snapshot)
 }
 
 func (n *sourceNotice) OnHealth(h tracker.Health) { tracker.TellHealth(n.Sink, h) }
@@ -671,18 +753,64 @@ func (n *sourceNotice) OnSource(st fanin.State) {
 		msg := "error: " + oneLine(st.Err.Error())
 		if prev != msg {
 			n.told[key] = msg
-			fmt.Fprintf(n.errOut, "warning: cannot watch deployments in %s since %s: %s; trying again\n",
-				st.Name(), st.Since.Local().Format(time.TimeOnly), oneLine(st.Err.Error()))
+			fmt.Fprintf(n.errOut, "warning: cannot watch %s in %s since %s: %s; trying again\n",
+				n.seen.noun(), st.Name(), st.Since.Local().Format(time.TimeOnly), oneLine(st.Err.Error()))
 		}
 	case st.Synced && st.Health.State == tracker.Reconnecting:
 		if prev != "lost" {
 			n.told[key] = "lost"
-			fmt.Fprintf(n.errOut, "warning: lost the watch of deployments in %s at %s, reconnecting: %s\n",
-				st.Name(), st.Health.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(st.Health.Err)))
+			fmt.Fprintf(n.errOut, "warning: lost the watch of %s in %s at %s, reconnecting: %s\n",
+				n.seen.noun(), st.Name(), st.Health.Since.Local().Format(time.TimeOnly), oneLine(fmt.Sprint(st.Health.Err)))
 		}
 	case st.Live() && prev != "":
 		delete(n.told, key)
-		fmt.Fprintf(n.errOut, "warning: the watch of deployments in %s is back at %s; the rows that follow are current\n",
-			st.Name(), time.Now().Format(time.TimeOnly))
+		fmt.Fprintf(n.errOut, "warning: the watch of %s in %s is back at %s; the rows that follow are current\n",
+			n.seen.noun(), st.Name(), time.Now().Format(time.TimeOnly))
 	}
+}
+
+// kindsSeen remembers the kinds of the workloads a watch has shown, so its
+// messages name what it shows: "deployments" while Deployments alone are
+// there (as before other kinds), the kinds listed once others are.
+type kindsSeen struct {
+	mu   sync.Mutex
+	seen map[string]bool
+	// none names what an empty view watches: the kinds asked for with
+	// --kind, or Deployments.
+	none string
+}
+
+func (o *WatchOptions) newKindsSeen() *kindsSeen {
+	none := "deployments"
+	if o.Kind != "" {
+		none = deployment.KindsNoun(o.kinds)
+	}
+	return &kindsSeen{seen: map[string]bool{}, none: none}
+}
+
+func (k *kindsSeen) see(s *deployment.Summary) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.seen[cmp.Or(s.Kind, deployment.KindDeployment)] = true
+}
+
+func (k *kindsSeen) noun() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var kinds []string
+	for kind := range k.seen {
+		kinds = append(kinds, kind)
+	}
+	return k.nounOf(kinds)
+}
+
+// nounOf names a view of these kinds.
+func (k *kindsSeen) nounOf(kinds []string) string {
+	if len(kinds) == 0 {
+		return k.none
+	}
+	return deployment.KindsNoun(kinds)
 }

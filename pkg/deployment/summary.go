@@ -5,6 +5,7 @@
 package deployment
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,7 +38,9 @@ type Container struct {
 type Summary struct {
 	// Context is the kubeconfig context the Deployment is in, set only when
 	// a view spans several contexts (absent otherwise).
-	Context            string      `json:"context,omitempty"`
+	Context string `json:"context,omitempty"`
+	// Kind is the workload's kind: Deployment, StatefulSet or DaemonSet.
+	Kind               string      `json:"kind,omitempty"`
 	Namespace          string      `json:"namespace"`
 	Name               string      `json:"name"`
 	Status             Status      `json:"status"`
@@ -100,11 +103,16 @@ type Event struct {
 }
 
 // Key is the namespace/name of the Deployment, as client-go's cache keys it,
-// after its context when it has one (a view over several contexts).
+// after its context when it has one (a view over several contexts). Other
+// kinds' names carry their kind ("shop/statefulset/db"), so a StatefulSet
+// and a Deployment of one name are two workloads.
 func (s *Summary) Key() string {
 	key := s.Name
+	if k := s.kindOf(); k != KindDeployment {
+		key = strings.ToLower(k) + "/" + s.Name
+	}
 	if s.Namespace != "" {
-		key = s.Namespace + "/" + s.Name
+		key = s.Namespace + "/" + key
 	}
 	if s.Context != "" {
 		key = s.Context + "/" + key
@@ -113,7 +121,8 @@ func (s *Summary) Key() string {
 }
 
 // Compare orders Deployments as every view lists them: by context, then
-// namespace, then name (not by Key, in which "a-b/x" sorts before "a/x").
+// namespace, then name (not by Key, in which "a-b/x" sorts before "a/x"),
+// then kind (in Kinds' order).
 func Compare(a, b *Summary) int {
 	if c := strings.Compare(a.Context, b.Context); c != 0 {
 		return c
@@ -121,7 +130,10 @@ func Compare(a, b *Summary) int {
 	if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
 		return c
 	}
-	return strings.Compare(a.Name, b.Name)
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return cmp.Compare(slices.Index(Kinds, a.kindOf()), slices.Index(Kinds, b.kindOf()))
 }
 
 // Where names the Deployment for messages: "shop/api", or "shop/api in
@@ -141,6 +153,7 @@ func (s *Summary) Where() string {
 // ReplicaSet, or nil when ReplicaSets and Pods are not read.
 func Summarize(d *appsv1.Deployment, diag *Diagnosis) Summary {
 	s := Summary{
+		Kind:               KindDeployment,
 		Namespace:          d.Namespace,
 		Name:               d.Name,
 		Replicas:           replicasOf(d),

@@ -54,6 +54,17 @@ func TestEventJSONSchema(t *testing.T) {
 	}
 }
 
+// The kind is only added: after the context, before the namespace.
+func TestEventJSONKind(t *testing.T) {
+	got, err := json.Marshal(Event{Type: Added, Summary: Summary{Kind: KindStatefulSet, Namespace: "shop", Name: "db"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(got), `{"type":"ADDED","time":"0001-01-01T00:00:00Z","kind":"StatefulSet","namespace":"shop","name":"db",`) {
+		t.Errorf("JSON %s", got)
+	}
+}
+
 // TestSteadyKeepsOneProblemsWording: inside one crash loop or image pull
 // failure, a new restart count or the kubelet's alternating reason is no
 // change, but a problem that spreads to another pod is.

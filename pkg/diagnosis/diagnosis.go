@@ -52,6 +52,11 @@ type Problem struct {
 	Restarts  int32  `json:"restarts,omitempty"`
 	// Since is when the problem started, as the cluster recorded it.
 	Since time.Time `json:"since,omitzero"`
+	// Blocking says the pods are not new but of an older revision, and the
+	// StatefulSet controller (podManagementPolicy OrderedReady) waits for
+	// them to be Running and Ready before it goes on, rolling back
+	// included: deleting the example pod unblocks the rollout.
+	Blocking bool `json:"blocking,omitempty"`
 
 	// nameContainer: the pod has other containers, so Describe names this
 	// one (an init container always).
@@ -66,7 +71,7 @@ type Problem struct {
 // timestamps, the example pod and the kubelet's alternating
 // ErrImagePull/ImagePullBackOff within one failure are not a change.
 func (p Problem) Same(q Problem) bool {
-	return kind(p.Reason) == kind(q.Reason) && p.Container == q.Container && p.Init == q.Init && p.Pods == q.Pods
+	return kind(p.Reason) == kind(q.Reason) && p.Container == q.Container && p.Init == q.Init && p.Pods == q.Pods && p.Blocking == q.Blocking
 }
 
 // SameAll is Same over two lists in order.
@@ -89,17 +94,34 @@ func kind(reason string) string {
 
 // Input is what the diagnosis reads: the Deployment's new ReplicaSet (nil
 // when it has none yet), that ReplicaSet's Pods, and Warning Events about
-// those Pods and the ReplicaSet.
+// those Pods and the ReplicaSet. For a StatefulSet or a DaemonSet, Owner
+// stands for the ReplicaSet and Pods are its new pods (of its update
+// revision).
 type Input struct {
 	ReplicaSet *appsv1.ReplicaSet
+	Owner      *Owner
 	Pods       []*corev1.Pod
 	Events     []*corev1.Event
 }
 
+// Owner is a controller that makes pods itself (a StatefulSet, a
+// DaemonSet): its FailedCreate events say it could not (a quota, an
+// admission webhook), when Missing says it has fewer pods than it wants.
+type Owner struct {
+	Kind, Name string
+	Missing    bool
+}
+
 // Diagnose lists the problems of a rollout, most widespread first.
 func Diagnose(in Input) []Problem {
-	if in.ReplicaSet == nil {
+	if in.ReplicaSet == nil && in.Owner == nil {
 		return nil
+	}
+	ownerKind, ownerName := "ReplicaSet", ""
+	if in.ReplicaSet != nil {
+		ownerName = in.ReplicaSet.Name
+	} else {
+		ownerKind, ownerName = in.Owner.Kind, in.Owner.Name
 	}
 	podEvents := map[string][]*corev1.Event{}
 	var rsEvents []*corev1.Event
@@ -107,16 +129,27 @@ func Diagnose(in Input) []Problem {
 		switch e.InvolvedObject.Kind {
 		case "Pod":
 			podEvents[e.InvolvedObject.Name] = append(podEvents[e.InvolvedObject.Name], e)
-		case "ReplicaSet":
-			if e.InvolvedObject.Name == in.ReplicaSet.Name {
+		case ownerKind:
+			if e.InvolvedObject.Name == ownerName {
 				rsEvents = append(rsEvents, e)
 			}
 		}
 	}
 
 	var out []Problem
-	if p, ok := replicaSetProblem(in.ReplicaSet, rsEvents); ok {
-		out = append(out, p)
+	switch {
+	case in.ReplicaSet != nil:
+		if p, ok := replicaSetProblem(in.ReplicaSet, rsEvents); ok {
+			out = append(out, p)
+		}
+	case in.Owner.Missing:
+		// No condition to read: a FailedCreate event is the only record,
+		// and an old one outlives its cause, so only while pods are missing.
+		if e := latest(rsEvents, "FailedCreate"); e != nil {
+			p := Problem{Reason: e.Reason, Since: firstSeen(e)}
+			p.say(e.Message)
+			out = append(out, p)
+		}
 	}
 	pods := slices.Clone(in.Pods)
 	slices.SortFunc(pods, func(a, b *corev1.Pod) int { return cmp.Compare(a.Name, b.Name) })
@@ -206,6 +239,9 @@ func podProblem(pod *corev1.Pod, events []*corev1.Event) (Problem, bool) {
 			return p, true
 		}
 	}
+	if p, ok := nodeNotReady(pod, events); ok {
+		return p, true
+	}
 	// Which container is not obvious when the pod has several.
 	several := len(pod.Status.ContainerStatuses) > 1
 	for _, cs := range pod.Status.InitContainerStatuses {
@@ -231,6 +267,29 @@ func podProblem(pod *corev1.Pod, events []*corev1.Event) (Problem, bool) {
 			p.say(e.Message)
 			return p, true
 		}
+	}
+	return Problem{}, false
+}
+
+// nodeNotReady: the node lifecycle controller marked the pod not ready
+// because its node stopped reporting (NotReady or unreachable), and said so
+// in a NodeNotReady event; the containers' statuses, which only the node
+// writes, are stale. The pod is not available until the node is back.
+func nodeNotReady(pod *corev1.Pod, events []*corev1.Event) (Problem, bool) {
+	for _, c := range pod.Status.Conditions {
+		if c.Type != corev1.PodReady || c.Status == corev1.ConditionTrue {
+			continue
+		}
+		e := latest(events, "NodeNotReady")
+		if e == nil || lastSeen(e).Before(c.LastTransitionTime.Time) {
+			return Problem{}, false // an event of an earlier outage
+		}
+		p := Problem{Reason: "NodeNotReady", Pod: pod.Name, Node: pod.Spec.NodeName, Since: c.LastTransitionTime.Time}
+		p.say(e.Message)
+		if pod.Spec.NodeName != "" {
+			p.Cause = "node " + pod.Spec.NodeName + " is not ready or unreachable"
+		}
+		return p, true
 	}
 	return Problem{}, false
 }

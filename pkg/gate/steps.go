@@ -47,6 +47,9 @@ type stepKinds struct {
 // first pod the diagnosis names.
 func stepsFor(s *deployment.Summary, t Target, kinds stepKinds) []Step {
 	flags := t.flags(s)
+	if s.Kind != "" && s.Kind != deployment.KindDeployment {
+		return workloadSteps(s, flags)
+	}
 	deploywatch := func(verb string) string {
 		return fmt.Sprintf("kubectl deploywatch %s %s %s", verb, quote(s.Name), flags)
 	}
@@ -64,6 +67,31 @@ func stepsFor(s *deployment.Summary, t Target, kinds stepKinds) []Step {
 	if kinds.history {
 		steps = append(steps, Step{Command: deploywatch("history"), Why: "list its revisions and their images"})
 	}
+	for _, p := range s.Problems {
+		if p.Pod != "" {
+			steps = append(steps, Step{Command: fmt.Sprintf("kubectl describe pod %s %s", quote(p.Pod), flags),
+				Why: fmt.Sprintf("the state and events of a pod with %s", p.Reason)})
+			break
+		}
+	}
+	return steps
+}
+
+// workloadSteps are the next steps of a StatefulSet or DaemonSet that
+// failed a wait: the pod to delete when the rollout waits on it
+// (OrderedReady), kubectl's history of its revisions, and a look at the
+// first pod the diagnosis names.
+func workloadSteps(s *deployment.Summary, flags string) []Step {
+	var steps []Step
+	for _, p := range s.Problems {
+		if p.Blocking && p.Pod != "" {
+			steps = append(steps, Step{Command: fmt.Sprintf("kubectl delete pod %s %s", quote(p.Pod), flags),
+				Why: "the rollout waits for this old pod to be ready (podManagementPolicy OrderedReady); the controller makes it anew at the update revision"})
+			break
+		}
+	}
+	steps = append(steps, Step{Command: fmt.Sprintf("kubectl rollout history %s %s", quote(s.Noun()+"/"+s.Name), flags),
+		Why: "list its revisions"})
 	for _, p := range s.Problems {
 		if p.Pod != "" {
 			steps = append(steps, Step{Command: fmt.Sprintf("kubectl describe pod %s %s", quote(p.Pod), flags),

@@ -81,7 +81,7 @@ func (e every) failed(failed []error, failing []*deployment.Summary) error {
 // revision the history has nothing to tell; with one only, undo has
 // nothing to go back to.
 func (e every) failure(s *deployment.Summary) RolloutFailure {
-	return RolloutFailure{Message: fmt.Sprintf("deployment %s is %s: %s", s.Where(), s.Status, s.Message),
+	return RolloutFailure{Message: fmt.Sprintf("%s %s is %s: %s", s.Noun(), s.Where(), s.Status, s.Message),
 		Steps: stepsFor(s, e.target, stepKinds{undo: s.Revision > 1, history: s.Revision > 0})}
 }
 
@@ -176,9 +176,13 @@ func (v *View) pendingListLocked() []string {
 	var pending []string
 	for _, s := range v.state {
 		if !s.Complete() {
-			entry := fmt.Sprintf("%s (%s)", s.Where(), s.Status)
+			name := s.Where()
+			if s.Kind != "" && s.Kind != deployment.KindDeployment {
+				name = s.Noun() + " " + name
+			}
+			entry := fmt.Sprintf("%s (%s)", name, s.Status)
 			if s.Status == deployment.Failing {
-				entry = fmt.Sprintf("%s (%s: %s)", s.Where(), s.Status, s.Message)
+				entry = fmt.Sprintf("%s (%s: %s)", name, s.Status, s.Message)
 			}
 			pending = append(pending, entry)
 		}

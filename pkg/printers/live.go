@@ -74,6 +74,9 @@ type Live struct {
 	writeErr error
 	// warnRows counts the rows with rollout-safety warnings.
 	warnRows int
+	// kinds counts the rows of each kind: with more than one, names carry
+	// their kind and the title counts workloads.
+	kinds kindSet
 }
 
 type liveRow struct {
@@ -87,7 +90,7 @@ type liveRow struct {
 func NewLive(out io.Writer, o Options, title string, size func() (int, int)) *Live {
 	p := &Live{
 		out: out, o: o, title: title, size: size,
-		rows: map[string]*liveRow{}, counts: map[deployment.Status]int{}, sources: map[string]fanin.State{}, dirty: true,
+		rows: map[string]*liveRow{}, counts: map[deployment.Status]int{}, sources: map[string]fanin.State{}, dirty: true, kinds: kindSet{},
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	p.write(altScreenOn + cursorHide)
@@ -104,7 +107,9 @@ func (p *Live) OnEvent(e deployment.Event) {
 	defer p.mu.Unlock()
 	key := e.Key()
 	old, known := p.rows[key]
+	defer p.kindsChangedLocked()
 	if known {
+		p.kinds.add(&old.summary, -1)
 		p.counts[old.summary.Status]--
 		if len(old.summary.Gaps) > 0 {
 			p.gapRows--
@@ -134,6 +139,7 @@ func (p *Live) OnEvent(e deployment.Event) {
 		p.dirty = true
 	}
 	p.rows[key] = r
+	p.kinds.add(&r.summary, 1)
 	p.counts[r.summary.Status]++
 	if len(r.summary.Gaps) > 0 {
 		p.gapRows++
@@ -145,6 +151,19 @@ func (p *Live) OnEvent(e deployment.Event) {
 	}
 	if r.summary.ServingUnknown != "" && r.summary.ServingUnknown != p.unknown {
 		p.unknown, p.dirty = r.summary.ServingUnknown, true
+	}
+}
+
+// kindsChangedLocked lays every row out again when the rows come to be
+// of several kinds, or of one again: names carry their kind only then.
+func (p *Live) kindsChangedLocked() {
+	several := len(p.kinds) > 1
+	if several == p.o.kinds {
+		return
+	}
+	p.o.kinds, p.dirty = several, true
+	for _, r := range p.sorted {
+		r.cells = row(p.o, &r.summary, string(r.summary.Status), "")
 	}
 }
 
@@ -324,11 +343,15 @@ func (p *Live) titleLocked(now time.Time, width int) string {
 			clock += ": " + oneLine(p.health.Err.Error())
 		}
 	}
-	title := p.title + " · " + clock
+	title := p.title
+	if p.o.Title != nil {
+		title = p.o.Title(p.kinds.list())
+	}
+	title += " · " + clock
 	if !p.synced {
 		title += " · loading…"
 	} else {
-		title += " · " + tally(len(p.sorted), p.counts)
+		title += " · " + tallyOf(len(p.sorted), p.counts, p.kinds.list())
 	}
 	if n := p.gapRows + len(p.serviceGaps); n > 0 {
 		title += " · " + plural(n, "serving gap", "serving gaps")
@@ -532,15 +555,28 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // tally reads "4 deployments: 1 Progressing, 3 Running", the worst first
 // (in the page's order too).
 func tally(total int, counts map[deployment.Status]int) string {
+	return tallyOf(total, counts, nil)
+}
+
+// tallyOf is tally of rows of these kinds: "deployments" for Deployments
+// alone (or none), "statefulsets" for StatefulSets alone, "workloads"
+// for several kinds.
+func tallyOf(total int, counts map[deployment.Status]int, kinds []string) string {
 	parts := []string{}
 	for _, s := range deployment.Statuses() {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	noun := "deployments"
-	if total == 1 {
-		noun = "deployment"
+	noun := "deployment"
+	switch {
+	case len(kinds) > 1:
+		noun = "workload"
+	case len(kinds) == 1:
+		noun = strings.ToLower(kinds[0])
+	}
+	if total != 1 {
+		noun += "s"
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("%d %s", total, noun)

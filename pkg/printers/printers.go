@@ -5,6 +5,7 @@ package printers
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,6 +33,38 @@ type Options struct {
 	Serving bool
 	// Now is the clock for the LAST CHANGE column; nil means time.Now.
 	Now func() time.Time
+	// Title, when set, gives the live table's title from the kinds its
+	// rows are of (see Kinds), in place of NewLive's title.
+	Title func(kinds []string) string
+
+	// kinds: rows of more than one kind were shown, so every NAME carries
+	// its kind's short name ("sts/db"); set by the printers themselves.
+	kinds bool
+}
+
+// kindSet counts the rows of each kind a printer shows.
+type kindSet map[string]int
+
+// add counts one row of s's kind in (or out, with n -1), and reports
+// whether more than one kind is present now.
+func (k kindSet) add(s *deployment.Summary, n int) bool {
+	kind := cmp.Or(s.Kind, deployment.KindDeployment)
+	k[kind] += n
+	if k[kind] <= 0 {
+		delete(k, kind)
+	}
+	return len(k) > 1
+}
+
+// list is the kinds present, in deployment.Kinds' order.
+func (k kindSet) list() []string {
+	var out []string
+	for _, kind := range deployment.Kinds {
+		if k[kind] > 0 {
+			out = append(out, kind)
+		}
+	}
+	return out
 }
 
 func (o Options) now() time.Time {
@@ -109,8 +142,12 @@ func row(o Options, s *deployment.Summary, status, lastChange string) []string {
 		names[i], images[i] = c.Name, c.Image
 	}
 	msg := message(s)
+	name := s.Name
+	if o.kinds {
+		name = s.ShortName()
+	}
 	cells := []string{
-		s.Name,
+		name,
 		status,
 		strconv.Itoa(int(r.Ready)) + "/" + strconv.Itoa(int(r.Desired)),
 		strconv.Itoa(int(r.Updated)),

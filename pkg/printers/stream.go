@@ -1,6 +1,7 @@
 package printers
 
 import (
+	"cmp"
 	"io"
 	"slices"
 	"strings"
@@ -17,10 +18,14 @@ type Stream struct {
 	w       io.Writer
 	o       Options
 	pending [][]string
-	widths  []int
-	headed  bool // the header is out
-	synced  bool
-	err     error
+	// pendingEvents are the events of pending, to lay them out again when
+	// the first table has rows of several kinds.
+	pendingEvents []deployment.Event
+	kinds         kindSet
+	widths        []int
+	headed        bool // the header is out
+	synced        bool
+	err           error
 	// shown is each Deployment's last printed row, without its LAST CHANGE
 	// cell: an event that changes only what the table does not show (the
 	// current or unavailable count, say, which NDJSON carries) would
@@ -30,7 +35,7 @@ type Stream struct {
 
 // NewStream returns a Stream printer writing to w.
 func NewStream(w io.Writer, o Options) *Stream {
-	return &Stream{w: w, o: o, shown: map[string]string{}}
+	return &Stream{w: w, o: o, shown: map[string]string{}, kinds: kindSet{}}
 }
 
 // repeats reports whether e's row shows nothing new for its Deployment, and
@@ -58,13 +63,18 @@ func (p *Stream) cells(e *deployment.Event) []string {
 }
 
 // OnEvent prints a row, or keeps it for the first table until synced.
+// From the first row of a second kind on, names carry their kind.
 func (p *Stream) OnEvent(e deployment.Event) {
+	if e.Type != deployment.Deleted && !p.o.kinds && p.kinds.add(&e.Summary, 1) {
+		p.o.kinds = true
+	}
 	cells := p.cells(&e)
 	if p.repeats(&e, cells) {
 		return
 	}
 	if !p.synced || !p.headed {
 		p.pending = append(p.pending, cells)
+		p.pendingEvents = append(p.pendingEvents, e)
 		if p.synced {
 			p.first()
 		}
@@ -81,6 +91,11 @@ func (p *Stream) OnEvent(e deployment.Event) {
 // rows that follow line up with each other.
 func (p *Stream) OnSynced(snapshot []deployment.Summary) {
 	p.synced = true
+	for i := range snapshot { // with --initial=false, the kinds to come
+		if p.kinds[cmp.Or(snapshot[i].Kind, deployment.KindDeployment)] == 0 && p.kinds.add(&snapshot[i], 1) {
+			p.o.kinds = true
+		}
+	}
 	if len(p.pending) == 0 && len(snapshot) > 0 {
 		head := header(p.o)
 		p.widths = make([]int, len(head))
@@ -102,6 +117,11 @@ func (p *Stream) OnSynced(snapshot []deployment.Summary) {
 // first prints the header and the rows so far as one table and fixes the
 // column widths.
 func (p *Stream) first() {
+	if p.o.kinds {
+		for i := range p.pending { // made before a second kind was seen
+			p.pending[i] = p.cells(&p.pendingEvents[i])
+		}
+	}
 	head := header(p.o)
 	if p.widths == nil {
 		p.widths = make([]int, len(head))
@@ -118,7 +138,7 @@ func (p *Stream) first() {
 		b.WriteString(p.align(r))
 	}
 	p.write(b.String())
-	p.pending = nil
+	p.pending, p.pendingEvents = nil, nil
 }
 
 func (p *Stream) grow(cells []string) {

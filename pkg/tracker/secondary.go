@@ -3,6 +3,7 @@ package tracker
 import (
 	"cmp"
 	"context"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,12 +37,15 @@ type Diagnose struct {
 	Services             corev1client.ServicesGetter
 	EndpointSlices       discoveryv1client.EndpointSlicesGetter
 	PodDisruptionBudgets policyv1client.PodDisruptionBudgetsGetter
+	// ControllerRevisions, when set, tell a DaemonSet's newest revision,
+	// whose pods are new as those of its template's generation are.
+	ControllerRevisions appsv1client.ControllerRevisionsGetter
 }
 
 // DiagnoseWith reads everything through one clientset, serving included.
 func DiagnoseWith(kube kubernetes.Interface) *Diagnose {
 	return &Diagnose{ReplicaSets: kube.AppsV1(), Pods: kube.CoreV1(), Events: kube.CoreV1(),
-		Services: kube.CoreV1(), EndpointSlices: kube.DiscoveryV1(), PodDisruptionBudgets: kube.PolicyV1()}
+		Services: kube.CoreV1(), EndpointSlices: kube.DiscoveryV1(), PodDisruptionBudgets: kube.PolicyV1(), ControllerRevisions: kube.AppsV1()}
 }
 
 // RevisionAnnotation is where the deployment controller records the
@@ -85,7 +89,10 @@ type secondary struct {
 func (t *Tracker) secondaries(ctx context.Context) []*secondary {
 	d := t.opts.Diagnose
 	ns := t.opts.Namespace
-	rs := d.ReplicaSets.ReplicaSets(ns)
+	var rs appsv1client.ReplicaSetInterface
+	if d.ReplicaSets != nil {
+		rs = d.ReplicaSets.ReplicaSets(ns)
+	}
 	pods := d.Pods.Pods(ns)
 	events := d.Events.Events(ns)
 	mk := func(name string, lw *cache.ListWatch, client any, obj runtime.Object, transform cache.TransformFunc, indexers cache.Indexers) *secondary {
@@ -95,12 +102,20 @@ func (t *Tracker) secondaries(ctx context.Context) []*secondary {
 		return &secondary{name: name, informer: inf}
 	}
 	warnings := func(o *metav1.ListOptions) { o.FieldSelector = "type=" + corev1.EventTypeWarning }
-	secs := []*secondary{
-		mk("replicasets", listWatch(rs, nil), d.ReplicaSets, &appsv1.ReplicaSet{}, StripReplicaSet, cache.Indexers{byOwner: ownerIndex}),
-		mk("pods", listWatch(pods, nil), d.Pods, &corev1.Pod{}, StripPod, cache.Indexers{byOwner: ownerIndex}),
-		mk("events", listWatch(events, warnings), d.Events, &corev1.Event{}, StripEvent, cache.Indexers{byObject: objectIndex}),
+	// ReplicaSets, and serving and the warnings, are Deployments' alone.
+	deployments := slices.Contains(t.kinds(), deployment.KindDeployment)
+	var secs []*secondary
+	if deployments {
+		secs = append(secs, mk("replicasets", listWatch(rs, nil), d.ReplicaSets, &appsv1.ReplicaSet{}, StripReplicaSet, cache.Indexers{byOwner: ownerIndex}))
 	}
-	if d.Services != nil && d.EndpointSlices != nil {
+	secs = append(secs,
+		mk("pods", listWatch(pods, nil), d.Pods, &corev1.Pod{}, StripPod, cache.Indexers{byOwner: ownerIndex}),
+		mk("events", listWatch(events, warnings), d.Events, &corev1.Event{}, StripEvent, cache.Indexers{byObject: objectIndex}))
+	if slices.Contains(t.kinds(), deployment.KindDaemonSet) && d.ControllerRevisions != nil {
+		secs = append(secs, mk("controllerrevisions", listWatch(d.ControllerRevisions.ControllerRevisions(ns), nil), d.ControllerRevisions,
+			&appsv1.ControllerRevision{}, StripControllerRevision, cache.Indexers{byOwner: ownerIndex}))
+	}
+	if deployments && d.Services != nil && d.EndpointSlices != nil {
 		secs = append(secs,
 			mk("services", listWatch(d.Services.Services(ns), nil), d.Services, &corev1.Service{}, StripService, cache.Indexers{bySelector: selectorIndex}),
 			mk("endpointslices", listWatch(d.EndpointSlices.EndpointSlices(ns), nil), d.EndpointSlices, &discoveryv1.EndpointSlice{}, StripEndpointSlice, cache.Indexers{byService: serviceIndex}))
@@ -139,7 +154,7 @@ func listWatch[L runtime.Object](c lister[L], tweak func(*metav1.ListOptions)) *
 // diagnose reads the diagnosis of d from the secondary informers; nil when
 // the tracker does not diagnose.
 func (t *Tracker) diagnose(d *appsv1.Deployment) *deployment.Diagnosis {
-	if t.rs == nil {
+	if t.rs == nil || t.pods == nil {
 		return nil
 	}
 	if !t.diagnosable.Load() {
@@ -206,36 +221,19 @@ func (t *Tracker) newReplicaSet(d *appsv1.Deployment) *appsv1.ReplicaSet {
 	return best
 }
 
-// deploymentKeysOf maps a ReplicaSet, Pod or Event to the key of the
+// deploymentKeyOf maps a ReplicaSet, Pod or Event to the key of the
 // Deployment it belongs to, or "".
 func (t *Tracker) deploymentKeyOf(obj any) string {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	switch o := obj.(type) {
-	case *appsv1.ReplicaSet:
-		if ref := metav1.GetControllerOfNoCopy(o); ref != nil && ref.Kind == "Deployment" {
-			return o.Namespace + "/" + ref.Name
-		}
-	case *corev1.Pod:
-		if ref := metav1.GetControllerOfNoCopy(o); ref != nil && ref.Kind == "ReplicaSet" {
-			return t.rsOwner(o.Namespace, ref.Name)
-		}
-	case *corev1.Event:
-		io := o.InvolvedObject
-		switch io.Kind {
-		case "ReplicaSet":
-			return t.rsOwner(io.Namespace, io.Name)
-		case "Pod":
-			if p, ok, _ := t.pods.GetIndexer().GetByKey(io.Namespace + "/" + io.Name); ok {
-				return t.deploymentKeyOf(p)
-			}
-		}
+	if w, key := t.ownerOf(obj); w != nil && w.kind == deployment.KindDeployment {
+		return key
 	}
 	return ""
 }
 
 func (t *Tracker) rsOwner(ns, name string) string {
+	if t.rs == nil {
+		return "" // Deployments are not followed
+	}
 	o, ok, _ := t.rs.GetIndexer().GetByKey(ns + "/" + name)
 	if !ok {
 		return ""

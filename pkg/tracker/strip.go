@@ -142,8 +142,9 @@ func StripReplicaSet(obj any) (any, error) {
 }
 
 // StripPod keeps a pod's owner, node, phase, conditions and container
-// states: what says whether and why it fails. Specs, images, IDs, IPs and
-// managed fields are dropped.
+// states: what says whether and why it fails; and of its labels the two
+// that tell a StatefulSet's or DaemonSet's new pods. Specs, images, IDs,
+// IPs and managed fields are dropped.
 func StripPod(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -160,6 +161,14 @@ func StripPod(obj any) (any, error) {
 			InitContainerStatuses: stripContainers(p.Status.InitContainerStatuses),
 			ContainerStatuses:     stripContainers(p.Status.ContainerStatuses),
 		},
+	}
+	for _, k := range []string{revisionHashLabel, templateGenerationKey} {
+		if v, ok := p.Labels[k]; ok {
+			if out.Labels == nil {
+				out.Labels = map[string]string{}
+			}
+			out.Labels[k] = v
+		}
 	}
 	for _, c := range p.Status.Conditions {
 		out.Status.Conditions = append(out.Status.Conditions, corev1.PodCondition{

@@ -66,8 +66,24 @@ type Options struct {
 	// no pod and no Deployment the tracker saw (ServiceGaps) each time
 	// they change after the first sync, in order with the events.
 	OnServiceGaps func([]deployment.ServiceGap)
+	// Kinds are the kinds of workload followed (deployment.Kinds' values);
+	// nil means Deployments alone. StatefulSets and DaemonSets are read
+	// through Workloads, which must then be set.
+	Kinds     []string
+	Workloads WorkloadsGetter
+	// OnKindOff, when set, is told (once the others have synced) of each
+	// kind but the first of Kinds that cannot be listed (no permission,
+	// say): the tracker goes on without it. nil: such a kind ends Run as
+	// the first one does.
+	OnKindOff func(kind string, err error)
 	// Now stamps events; nil means time.Now.
 	Now func() time.Time
+}
+
+// WorkloadsGetter reads the workloads other than Deployments.
+type WorkloadsGetter interface {
+	appsv1client.StatefulSetsGetter
+	appsv1client.DaemonSetsGetter
 }
 
 // Tracker follows the Deployments selected by its Options.
@@ -87,12 +103,22 @@ type Tracker struct {
 	synced  bool
 	stopped bool
 
+	// workloads are the kinds followed, each with its informer;
+	// deployments is the Deployments' (nil when they are not followed).
+	workloads   []*workload
+	deployments cache.SharedIndexInformer
+	// kindsOff are the kinds that could not be listed (Options.OnKindOff).
+	kindsOff map[string]error
+
 	// The diagnosis's informers (nil without Options.Diagnose), and whether
 	// ReplicaSets and Pods could be read.
-	deployments cache.SharedIndexInformer
-	rs, pods    cache.SharedIndexInformer
-	events      cache.SharedIndexInformer
-	diagnosable atomic.Bool
+	rs, pods cache.SharedIndexInformer
+	// revisions are the ControllerRevisions (nil unless DaemonSets are
+	// followed and they can be read).
+	revisions    cache.SharedIndexInformer
+	revisionsOff atomic.Bool
+	events       cache.SharedIndexInformer
+	diagnosable  atomic.Bool
 	// diagnosisOff says why not; told once the Deployments have synced.
 	diagnosisOff error
 
@@ -180,19 +206,22 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		}
 		indexers[cache.NamespaceIndex] = cache.MetaNamespaceIndexFunc // the Deployments a PDB may guard
 	}
-	t.deployments = cache.NewSharedIndexInformerWithOptions(t.listWatch(ctx), &appsv1.Deployment{},
-		cache.SharedIndexInformerOptions{ObjectDescription: "deployments", Indexers: indexers})
-	if err := t.deployments.SetTransform(Strip); err != nil {
-		return err
-	}
 	var synced atomic.Bool
-	startErr := make(chan error, 1)
-	if err := t.deployments.SetWatchErrorHandlerWithContext(t.startErrors(&synced, startErr)); err != nil {
-		return err
+	for _, kind := range t.kinds() {
+		w, err := t.newWorkload(ctx, kind, indexers, &synced)
+		if err != nil {
+			return err
+		}
+		t.workloads = append(t.workloads, w)
+		if kind == deployment.KindDeployment {
+			t.deployments = w.informer
+		}
+		w.ctx, w.stop = context.WithCancel(ctx)
+		run(w.ctx, w.informer)
 	}
-	run(ctx, t.deployments)
+	startErr := t.workloads[0].startErr
 
-	// The diagnosis's informers start with the Deployments' and must sync
+	// The diagnosis's informers start with the workloads' and must sync
 	// before the first event, so that the first table already says why.
 	if t.opts.Diagnose != nil {
 		if err := t.startDiagnosis(ctx, sink, run, startErr); err != nil {
@@ -200,16 +229,34 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 		}
 	}
 
-	reg, err := t.deployments.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
-		AddFunc:    func(obj any, initial bool) { t.observe(sink, obj, initial) },
-		UpdateFunc: func(_, obj any) { t.observe(sink, obj, false) },
-		DeleteFunc: func(obj any) { t.forget(sink, obj) },
-	})
-	if err != nil {
-		return err
+	for _, w := range t.workloads {
+		reg, err := w.informer.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+			AddFunc:    func(obj any, initial bool) { t.observeWorkload(sink, w, obj, initial) },
+			UpdateFunc: func(_, obj any) { t.observeWorkload(sink, w, obj, false) },
+			DeleteFunc: func(obj any) { t.forgetWorkload(sink, w, obj) },
+		})
+		if err != nil {
+			return err
+		}
+		w.reg = reg
 	}
-	if err := waitForSync(ctx, reg.HasSynced, startErr); err != nil {
-		return err
+	for i, w := range t.workloads {
+		err := waitForSync(ctx, w.reg.HasSynced, w.startErr)
+		if err == nil {
+			continue
+		}
+		if i == 0 {
+			return err
+		}
+		if t.opts.OnKindOff == nil || !Permanent(err) {
+			return fmt.Errorf("cannot watch %s: %w", w.resource, err)
+		}
+		w.stop() // this kind cannot be read: follow the others
+		t.health.forget(w.resource)
+		if t.kindsOff == nil {
+			t.kindsOff = map[string]error{}
+		}
+		t.kindsOff[w.kind] = err
 	}
 	synced.Store(true)
 	if t.diagnosisOff != nil && t.opts.OnDiagnosisOff != nil {
@@ -219,6 +266,13 @@ func (t *Tracker) Run(ctx context.Context, sink Sink) error {
 	}
 	if t.servingOffErr != nil && t.opts.OnServingOff != nil {
 		t.opts.OnServingOff(t.servingOffErr)
+	}
+	// After the warnings of Deployments' own readers: a user who may read
+	// Deployments alone hears of those first.
+	for _, kind := range deployment.Kinds {
+		if err := t.kindsOff[kind]; err != nil {
+			t.opts.OnKindOff(kind, err)
+		}
 	}
 	t.mu.Lock()
 	if t.serving() && t.servingOff == "" {
@@ -267,12 +321,23 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 		err error
 	}
 	secs := t.secondaries(ctx)
-	t.rs, t.pods, t.events = secs[0].informer, secs[1].informer, secs[2].informer
-	if len(secs) > 3 {
-		t.services, t.slices = secs[3].informer, secs[4].informer
-	}
-	if len(secs) > 5 {
-		t.pdbs = secs[5].informer
+	for _, sec := range secs {
+		switch sec.name {
+		case "replicasets":
+			t.rs = sec.informer
+		case "pods":
+			t.pods = sec.informer
+		case "events":
+			t.events = sec.informer
+		case "services":
+			t.services = sec.informer
+		case "endpointslices":
+			t.slices = sec.informer
+		case "poddisruptionbudgets":
+			t.pdbs = sec.informer
+		case "controllerrevisions":
+			t.revisions = sec.informer
+		}
 	}
 	results := make(chan result, len(secs))
 	for _, sec := range secs {
@@ -296,9 +361,9 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 			}
 		})
 		handler := cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { t.refresh(sink, t.deploymentKeyOf(obj)) },
-			UpdateFunc: func(_, obj any) { t.refresh(sink, t.deploymentKeyOf(obj)) },
-			DeleteFunc: func(obj any) { t.refresh(sink, t.deploymentKeyOf(obj)) },
+			AddFunc:    func(obj any) { t.refreshOwner(sink, obj) },
+			UpdateFunc: func(_, obj any) { t.refreshOwner(sink, obj) },
+			DeleteFunc: func(obj any) { t.refreshOwner(sink, obj) },
 		}
 		switch sec.name {
 		case "services":
@@ -342,6 +407,9 @@ func (t *Tracker) startDiagnosis(ctx context.Context, sink Sink, run func(contex
 			switch r.s.name {
 			case "events":
 				continue // diagnosed without the events' messages
+			case "controllerrevisions":
+				t.revisionsOff.Store(true) // a DaemonSet's new pods by its template's generation alone
+				continue
 			case "poddisruptionbudgets":
 				t.pdbsOff.Store(true) // warned without the rule that wants one
 				continue
@@ -459,6 +527,173 @@ func (t *Tracker) Relists() int64 {
 	return 0
 }
 
+// observe handles an added or updated Deployment.
+func (t *Tracker) observe(sink Sink, obj any, initial bool) {
+	t.observeWorkload(sink, t.deploymentsWorkload(), obj, initial)
+}
+
+// forget handles a deleted Deployment.
+func (t *Tracker) forget(sink Sink, obj any) {
+	t.forgetWorkload(sink, t.deploymentsWorkload(), obj)
+}
+
+// deploymentsWorkload is the Deployments' workload (one without an
+// informer before Run, as in tests).
+func (t *Tracker) deploymentsWorkload() *workload {
+	if w := t.workload(deployment.KindDeployment); w != nil {
+		return w
+	}
+	return &workload{kind: deployment.KindDeployment, summarize: func(o any) deployment.Summary { return t.summarizeLocked(o.(*appsv1.Deployment)) }}
+}
+
+// observeWorkload handles an added or updated workload of w's kind.
+func (t *Tracker) observeWorkload(sink Sink, w *workload, obj any, initial bool) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return
+	}
+	storeKey := m.GetNamespace() + "/" + m.GetName()
+	if w.informer != nil { // nil: not running (a test), obj is the latest
+		if latest, exists, _ := w.informer.GetStore().GetByKey(storeKey); exists {
+			// A ReplicaSet or Pod may have refreshed this workload from
+			// the store already: never go back to an older version of it.
+			obj = latest
+			m = latest.(metav1.Object)
+		}
+	}
+	key := w.key(storeKey)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	prev, known := t.last[key]
+	if known && prev.UID != m.GetUID() {
+		// Deleted and created again while we were not looking.
+		delete(t.last, key)
+		delete(t.sv.deployments, key)
+		sink.OnEvent(t.event(deployment.Deleted, prev, nil))
+		known = false
+	}
+	s := w.summarize(obj)
+	if !known {
+		t.last[key] = s
+		if !(initial && t.opts.SkipInitial) {
+			sink.OnEvent(t.event(deployment.Added, s, nil))
+		}
+		return
+	}
+	t.updateLocked(sink, prev, s)
+}
+
+// refreshOwner summarizes the workload obj (a ReplicaSet, Pod or Event)
+// belongs to again, after obj changed.
+func (t *Tracker) refreshOwner(sink Sink, obj any) {
+	w, storeKey := t.ownerOf(obj)
+	if w == nil || storeKey == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.refreshWorkloadLocked(sink, w, storeKey)
+}
+
+// refreshLocked is refresh of a Deployment with the tracker's lock held.
+func (t *Tracker) refreshLocked(sink Sink, key string) {
+	if w := t.workload(deployment.KindDeployment); w != nil {
+		t.refreshWorkloadLocked(sink, w, key)
+	}
+}
+
+func (t *Tracker) refreshWorkloadLocked(sink Sink, w *workload, storeKey string) {
+	obj, exists, _ := w.informer.GetStore().GetByKey(storeKey)
+	if !exists {
+		return
+	}
+	key := w.key(storeKey)
+	prev, known := t.last[key]
+	if !known || prev.UID != obj.(metav1.Object).GetUID() {
+		return // not delivered yet: its own notification will summarize it
+	}
+	t.updateLocked(sink, prev, w.summarize(obj))
+}
+
+// updateLocked records s and delivers it if it shows anything new.
+func (t *Tracker) updateLocked(sink Sink, prev, s deployment.Summary) {
+	deployment.Steady(&prev, &s)
+	t.last[s.Key()] = s
+	if changed := deployment.Changed(&prev, &s); len(changed) > 0 {
+		sink.OnEvent(t.event(deployment.Modified, s, changed))
+	}
+}
+
+// forgetWorkload handles a deleted workload of w's kind, including one
+// whose deletion the informer only learned of by relisting.
+func (t *Tracker) forgetWorkload(sink Sink, w *workload, obj any) {
+	var storeKey string
+	switch o := obj.(type) {
+	case cache.DeletedFinalStateUnknown:
+		storeKey = o.Key
+	case metav1.Object:
+		storeKey = o.GetNamespace() + "/" + o.GetName()
+	default:
+		return
+	}
+	key := w.key(storeKey)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	prev, known := t.last[key]
+	if !known {
+		return
+	}
+	delete(t.last, key)
+	delete(t.sv.deployments, key)
+	sink.OnEvent(t.event(deployment.Deleted, prev, nil))
+}
+
+func (t *Tracker) event(typ deployment.EventType, s deployment.Summary, changed []string) deployment.Event {
+	if changed == nil {
+		changed = []string{}
+	}
+	return deployment.Event{Type: typ, Time: t.opts.Now().UTC(), Summary: s, Changed: changed}
+}
+
+// Describe names what a tracker with these options watches, for messages:
+// "deployments in namespace \"shop\"", or with more kinds
+// "deployments, statefulsets and daemonsets in ...".
+func (o Options) Describe() string {
+	return deployment.KindsNoun(o.Kinds) + " in " + o.Where()
+}
+
+// Where names where a tracker with these options watches, for messages:
+// "namespace \"shop\"", "all namespaces with labels \"app=web\"".
+func (o Options) Where() string {
+	where := "all namespaces"
+	if o.Namespace != "" {
+		where = fmt.Sprintf("namespace %q", o.Namespace)
+	}
+	if o.LabelSelector != "" {
+		where += fmt.Sprintf(" with labels %q", o.LabelSelector)
+	}
+	return where
+}
+
+// setServingOff records why serving cannot be read: the first resource
+// that cannot be, in a word a summary carries ("cannot list services:
+// forbidden"), and the whole error for OnServingOff.
+func (t *Tracker) setServingOff(name string, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.servingOffErr != nil {
+		return
+	}
+	t.servingOffErr = fmt.Errorf("cannot read %s: %w", name, err)
+	why := "unreachable"
+	if reason := apierrors.ReasonForError(err); reason != metav1.StatusReasonUnknown {
+		why = strings.ToLower(string(reason))
+	}
+	t.servingOff = "cannot list " + name + ": " + why
+}
+
+// listWatch lists and watches the Deployments, counting full lists.
 func (t *Tracker) listWatch(ctx context.Context) cache.ListerWatcher {
 	deployments := t.client.Deployments(t.opts.Namespace)
 	selectors := func(o *metav1.ListOptions) {
@@ -480,136 +715,4 @@ func (t *Tracker) listWatch(ctx context.Context) cache.ListerWatcher {
 		},
 	}
 	return cache.ToListWatcherWithWatchListSemantics(t.health.monitor(ctx, "deployments", lw), t.client)
-}
-
-// observe handles an added or updated Deployment.
-func (t *Tracker) observe(sink Sink, obj any, initial bool) {
-	d, ok := obj.(*appsv1.Deployment)
-	if !ok {
-		return
-	}
-	key := d.Namespace + "/" + d.Name
-	if t.deployments != nil {
-		if latest, exists, _ := t.deployments.GetStore().GetByKey(key); exists {
-			// A ReplicaSet or Pod may have refreshed this Deployment from the
-			// store already: never go back to an older version of it.
-			d = latest.(*appsv1.Deployment)
-		}
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-
-	prev, known := t.last[key]
-	if known && prev.UID != d.UID {
-		// Deleted and created again while we were not looking.
-		delete(t.last, key)
-		delete(t.sv.deployments, key)
-		sink.OnEvent(t.event(deployment.Deleted, prev, nil))
-		known = false
-	}
-	s := t.summarizeLocked(d)
-	if !known {
-		t.last[key] = s
-		if !(initial && t.opts.SkipInitial) {
-			sink.OnEvent(t.event(deployment.Added, s, nil))
-		}
-		return
-	}
-	t.updateLocked(sink, prev, s)
-}
-
-// refresh summarizes the Deployment with this key again after one of its
-// ReplicaSets, Pods or Events changed.
-func (t *Tracker) refresh(sink Sink, key string) {
-	if key == "" {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.refreshLocked(sink, key)
-}
-
-// refreshLocked is refresh with the tracker's lock held.
-func (t *Tracker) refreshLocked(sink Sink, key string) {
-	obj, exists, _ := t.deployments.GetStore().GetByKey(key)
-	if !exists {
-		return
-	}
-	d := obj.(*appsv1.Deployment)
-	prev, known := t.last[key]
-	if !known || prev.UID != d.UID {
-		return // not delivered yet: its own notification will summarize it
-	}
-	t.updateLocked(sink, prev, t.summarizeLocked(d))
-}
-
-// updateLocked records s and delivers it if it shows anything new.
-func (t *Tracker) updateLocked(sink Sink, prev, s deployment.Summary) {
-	deployment.Steady(&prev, &s)
-	t.last[s.Key()] = s
-	if changed := deployment.Changed(&prev, &s); len(changed) > 0 {
-		sink.OnEvent(t.event(deployment.Modified, s, changed))
-	}
-}
-
-// forget handles a deleted Deployment, including one whose deletion the
-// informer only learned of by relisting.
-func (t *Tracker) forget(sink Sink, obj any) {
-	var key string
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		key = o.Namespace + "/" + o.Name
-	case cache.DeletedFinalStateUnknown:
-		key = o.Key
-		if d, ok := o.Obj.(*appsv1.Deployment); ok {
-			key = d.Namespace + "/" + d.Name
-		}
-	default:
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	prev, known := t.last[key]
-	if !known {
-		return
-	}
-	delete(t.last, key)
-	delete(t.sv.deployments, key)
-	sink.OnEvent(t.event(deployment.Deleted, prev, nil))
-}
-
-func (t *Tracker) event(typ deployment.EventType, s deployment.Summary, changed []string) deployment.Event {
-	if changed == nil {
-		changed = []string{}
-	}
-	return deployment.Event{Type: typ, Time: t.opts.Now().UTC(), Summary: s, Changed: changed}
-}
-
-// Describe names what a tracker with these options watches, for messages.
-func (o Options) Describe() string {
-	where := "all namespaces"
-	if o.Namespace != "" {
-		where = fmt.Sprintf("namespace %q", o.Namespace)
-	}
-	if o.LabelSelector != "" {
-		where += fmt.Sprintf(" with labels %q", o.LabelSelector)
-	}
-	return "deployments in " + where
-}
-
-// setServingOff records why serving cannot be read: the first resource
-// that cannot be, in a word a summary carries ("cannot list services:
-// forbidden"), and the whole error for OnServingOff.
-func (t *Tracker) setServingOff(name string, err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.servingOffErr != nil {
-		return
-	}
-	t.servingOffErr = fmt.Errorf("cannot read %s: %w", name, err)
-	why := "unreachable"
-	if reason := apierrors.ReasonForError(err); reason != metav1.StatusReasonUnknown {
-		why = strings.ToLower(string(reason))
-	}
-	t.servingOff = "cannot list " + name + ": " + why
 }
