@@ -1,6 +1,8 @@
 package tracker
 
 import (
+	"sync"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -40,7 +42,7 @@ func Strip(obj any) (any, error) {
 	}
 	out.Spec.Template.Labels = d.Spec.Template.Labels
 	if rev, ok := d.Annotations[RevisionAnnotation]; ok {
-		out.Annotations = map[string]string{RevisionAnnotation: rev} // tells the new ReplicaSet
+		out.Annotations = revisionOnly(rev) // tells the new ReplicaSet
 	}
 	out.Spec.MinReadySeconds = d.Spec.MinReadySeconds
 	out.Spec.Template.Spec.TerminationGracePeriodSeconds = d.Spec.Template.Spec.TerminationGracePeriodSeconds
@@ -94,6 +96,22 @@ func stripContainer(c *corev1.Container) corev1.Container {
 	return out
 }
 
+// revisionMaps holds one annotations map per revision, shared read-only
+// by every cached Deployment and ReplicaSet at that revision: a map of one
+// entry costs about 300 bytes, and most of them say "1". Nothing writes to
+// an informer's cached objects. It holds at most one map per revision
+// number seen, a few hundred in a cluster with long histories.
+var revisionMaps sync.Map // revision → map[string]string
+
+// revisionOnly is the shared annotations map that holds revision rev alone.
+func revisionOnly(rev string) map[string]string {
+	if m, ok := revisionMaps.Load(rev); ok {
+		return m.(map[string]string)
+	}
+	m, _ := revisionMaps.LoadOrStore(rev, map[string]string{RevisionAnnotation: rev})
+	return m.(map[string]string)
+}
+
 // StripPDB keeps what says which pods a PodDisruptionBudget guards: its
 // selector.
 func StripPDB(obj any) (any, error) {
@@ -131,7 +149,7 @@ func StripReplicaSet(obj any) (any, error) {
 		Status: appsv1.ReplicaSetStatus{Replicas: rs.Status.Replicas, ReadyReplicas: rs.Status.ReadyReplicas, AvailableReplicas: rs.Status.AvailableReplicas},
 	}
 	if rev, ok := rs.Annotations[RevisionAnnotation]; ok {
-		out.Annotations = map[string]string{RevisionAnnotation: rev}
+		out.Annotations = revisionOnly(rev)
 	}
 	for _, c := range rs.Status.Conditions {
 		out.Status.Conditions = append(out.Status.Conditions, appsv1.ReplicaSetCondition{

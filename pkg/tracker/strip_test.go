@@ -82,3 +82,41 @@ func readySinceOf(t *testing.T, p *corev1.Pod) time.Time {
 	}
 	return probs[0].Since
 }
+
+// TestRevisionAnnotationsShared: Deployments and ReplicaSets at one
+// revision share one annotations map, which says that revision alone.
+func TestRevisionAnnotationsShared(t *testing.T) {
+	annotationsOf := func(obj any) map[string]string {
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			out, _ := Strip(o)
+			return out.(*appsv1.Deployment).Annotations
+		case *appsv1.ReplicaSet:
+			out, _ := StripReplicaSet(o)
+			return out.(*appsv1.ReplicaSet).Annotations
+		}
+		return nil
+	}
+	meta := func(name, rev string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: "shop", Annotations: map[string]string{RevisionAnnotation: rev, "kubectl.kubernetes.io/last-applied-configuration": "{}"}}
+	}
+	web := annotationsOf(&appsv1.Deployment{ObjectMeta: meta("web", "7")})
+	api := annotationsOf(&appsv1.Deployment{ObjectMeta: meta("api", "7")})
+	rs := annotationsOf(&appsv1.ReplicaSet{ObjectMeta: meta("web-1", "7")})
+	other := annotationsOf(&appsv1.ReplicaSet{ObjectMeta: meta("web-2", "8")})
+	if !reflect.DeepEqual(web, map[string]string{RevisionAnnotation: "7"}) || !reflect.DeepEqual(other, map[string]string{RevisionAnnotation: "8"}) {
+		t.Fatalf("annotations kept: %v and %v; want the revision alone", web, other)
+	}
+	same := func(a, b map[string]string) bool {
+		return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	}
+	if !same(web, api) || !same(web, rs) {
+		t.Errorf("objects at revision 7 hold maps of their own")
+	}
+	if same(web, other) {
+		t.Errorf("revisions 7 and 8 share a map")
+	}
+	if got := annotationsOf(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "new"}}); got != nil {
+		t.Errorf("a Deployment without a revision got annotations %v", got)
+	}
+}
