@@ -93,7 +93,7 @@ func TestRevisionAnnotationsShared(t *testing.T) {
 			return out.(*appsv1.Deployment).Annotations
 		case *appsv1.ReplicaSet:
 			out, _ := StripReplicaSet(o)
-			return out.(*appsv1.ReplicaSet).Annotations
+			return out.(*ReplicaSet).Annotations
 		}
 		return nil
 	}
@@ -118,5 +118,42 @@ func TestRevisionAnnotationsShared(t *testing.T) {
 	}
 	if got := annotationsOf(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "new"}}); got != nil {
 		t.Errorf("a Deployment without a revision got annotations %v", got)
+	}
+}
+
+// TestStripReplicaSetKeepsWhatTheDiagnosisReads: the ReplicaSet the cache
+// keeps is diagnosed as the ReplicaSet itself, and stripping it again
+// (client-go may transform an object twice) leaves it as it is.
+func TestStripReplicaSetKeepsWhatTheDiagnosisReads(t *testing.T) {
+	controller := true
+	replicas := int32(3)
+	at := metav1.NewTime(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
+	full := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-2", Namespace: "shop", UID: "rs-uid", CreationTimestamp: at,
+			Annotations:     map[string]string{RevisionAnnotation: "2", "deployment.kubernetes.io/desired-replicas": "3"},
+			OwnerReferences: []metav1.OwnerReference{{Kind: "Deployment", Name: "web", UID: "d-uid", Controller: &controller}}},
+		Spec: appsv1.ReplicaSetSpec{Replicas: &replicas, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx:2"}}}}},
+		Status: appsv1.ReplicaSetStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, Conditions: []appsv1.ReplicaSetCondition{{
+			Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate", LastTransitionTime: at,
+			Message: `pods "web-2-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1`}}},
+	}
+	out, err := StripReplicaSet(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, ok := out.(*ReplicaSet)
+	if !ok {
+		t.Fatalf("StripReplicaSet gave %T, want *ReplicaSet", out)
+	}
+	if again, _ := StripReplicaSet(rs); again != rs {
+		t.Errorf("stripping a stripped ReplicaSet gave %v", again)
+	}
+	want := diagnosis.Diagnose(diagnosis.Input{ReplicaSet: full})
+	got := diagnosis.Diagnose(diagnosis.Input{ReplicaSet: rs.Full()})
+	if len(want) == 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("stripped, diagnosed %+v; the ReplicaSet itself %+v", got, want)
+	}
+	if ref := metav1.GetControllerOfNoCopy(rs); ref == nil || ref.UID != "d-uid" || rs.Annotations[RevisionAnnotation] != "2" || *rs.Full().Spec.Replicas != 3 || !rs.CreationTimestamp.Equal(&at) {
+		t.Errorf("the owner, revision, replicas or creation are lost: %+v", rs)
 	}
 }
