@@ -335,7 +335,10 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 	if o.Output == "ndjson" || !o.IsTerminal(o.Out) {
 		sink = notice(sink)
 	}
-	restoreGC := collectEagerly()
+	restoreGC := func() {}
+	if o.Diagnose { // six caches to fill; Deployments alone peak well below
+		restoreGC = collectEagerly()
+	}
 	defer restoreGC()
 	sink = &syncFlag{Sink: sink, synced: synced, then: restoreGC}
 	var done *gate.View
