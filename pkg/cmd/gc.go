@@ -9,9 +9,9 @@ import (
 // firstListGCPercent is the garbage collector's GOGC while the informers'
 // first lists arrive. Go's default, 100, lets the heap grow to twice what it
 // kept at the last collection; during the lists that is twice the caches
-// filled so far, and the peak RSS of a watch over 10,000 Deployments with
-// their ReplicaSets, pods, Services and EndpointSlices was 1.5 times what
-// the caches hold at the end (BENCHMARKS.md, issue 26). Collecting at 25 %
+// filled so far: watching 10,000 Deployments with their ReplicaSets, pods,
+// Services and EndpointSlices, the heap peaked at 1.85 times what the
+// caches hold at the end (BENCHMARKS.md, issue 26). Collecting at 25 %
 // growth until the first view is out trades CPU during the lists (four
 // times the marking per byte allocated) for that peak; after it, events
 // allocate little and the default comes back. Only the diagnosis's watch

@@ -99,8 +99,8 @@ func stripContainer(c *corev1.Container) corev1.Container {
 // revisionMaps holds one annotations map per revision, shared read-only
 // by every cached Deployment and ReplicaSet at that revision: a map of one
 // entry costs about 300 bytes, and most of them say "1". Nothing writes to
-// an informer's cached objects. It holds at most one map per revision
-// number seen, a few hundred in a cluster with long histories.
+// an informer's cached objects. It holds one map per revision value seen,
+// so the cluster's highest revision bounds it.
 var revisionMaps sync.Map // revision → map[string]string
 
 // revisionOnly is the shared annotations map that holds revision rev alone.
