@@ -378,7 +378,12 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 	if o.Output == "ndjson" || !o.IsTerminal(o.Out) {
 		sink = notice(sink)
 	}
-	sink = &syncFlag{Sink: sink, synced: synced}
+	restoreGC := func() {}
+	if o.Diagnose { // six caches to fill; Deployments alone peak well below
+		restoreGC = collectEagerly()
+	}
+	defer restoreGC()
+	sink = &syncFlag{Sink: sink, synced: synced, then: restoreGC}
 	var done *gate.View
 	if o.UntilComplete {
 		done = gate.NewView(sink, stopTracker, gate.ViewOptions{FailingGrace: o.FailingGrace, Target: stepTarget(o.configFlags)})
@@ -527,15 +532,20 @@ func (n *emptyNotice) OnHealth(h tracker.Health) { tracker.TellHealth(n.Sink, h)
 
 func (n *emptyNotice) OnSource(st fanin.State) { fanin.TellSource(n.Sink, st) }
 
-// syncFlag raises synced once the first table is out.
+// syncFlag raises synced once the first table is out, and then calls then
+// (when set).
 type syncFlag struct {
 	tracker.Sink
 	synced *atomic.Bool
+	then   func()
 }
 
 func (s *syncFlag) OnSynced(snapshot []deployment.Summary) {
 	s.Sink.OnSynced(snapshot)
 	s.synced.Store(true)
+	if s.then != nil {
+		s.then()
+	}
 }
 
 func (s *syncFlag) OnHealth(h tracker.Health) { tracker.TellHealth(s.Sink, h) }

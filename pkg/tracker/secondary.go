@@ -170,7 +170,7 @@ func (t *Tracker) diagnose(d *appsv1.Deployment) *deployment.Diagnosis {
 	}
 	diag.ReplicaSet = newRS.Name
 	diag.NewReplicaSetCreated = newRS.CreationTimestamp.Time
-	in := diagnosis.Input{ReplicaSet: newRS}
+	in := diagnosis.Input{ReplicaSet: newRS.Full()}
 	pods, _ := t.pods.GetIndexer().ByIndex(byOwner, newRS.Namespace+"/"+newRS.Name)
 	for _, o := range pods {
 		if p, ok := o.(*corev1.Pod); ok {
@@ -197,13 +197,13 @@ func (t *Tracker) diagnose(d *appsv1.Deployment) *deployment.Diagnosis {
 
 // newReplicaSet is d's ReplicaSet of d's current revision (the highest
 // revision if none matches), among those d controls.
-func (t *Tracker) newReplicaSet(d *appsv1.Deployment) *appsv1.ReplicaSet {
+func (t *Tracker) newReplicaSet(d *appsv1.Deployment) *ReplicaSet {
 	objs, _ := t.rs.GetIndexer().ByIndex(byOwner, d.Namespace+"/"+d.Name)
 	want := d.Annotations[RevisionAnnotation]
-	var best *appsv1.ReplicaSet
+	var best *ReplicaSet
 	bestRev := int64(-1)
 	for _, o := range objs {
-		rs, ok := o.(*appsv1.ReplicaSet)
+		rs, ok := o.(*ReplicaSet)
 		if !ok {
 			continue
 		}
@@ -238,7 +238,7 @@ func (t *Tracker) rsOwner(ns, name string) string {
 	if !ok {
 		return ""
 	}
-	rs := o.(*appsv1.ReplicaSet)
+	rs := o.(*ReplicaSet)
 	if ref := metav1.GetControllerOfNoCopy(rs); ref != nil && ref.Kind == "Deployment" {
 		return ns + "/" + ref.Name
 	}

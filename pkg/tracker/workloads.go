@@ -288,7 +288,7 @@ func (t *Tracker) ownerOf(obj any) (*workload, string) {
 		obj = tomb.Obj
 	}
 	switch o := obj.(type) {
-	case *appsv1.ReplicaSet:
+	case *ReplicaSet:
 		if ref := metav1.GetControllerOfNoCopy(o); ref != nil && ref.Kind == "Deployment" {
 			return t.workload(deployment.KindDeployment), o.Namespace + "/" + ref.Name
 		}

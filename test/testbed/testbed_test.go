@@ -183,13 +183,14 @@ func TestAPIServerPortSurvivesOtherClusters(t *testing.T) {
 }
 
 // TestStartWithAPIServerArgs: extra flags reach kube-apiserver, and survive
-// a restart of it.
+// a restart of it; those of kube-controller-manager reach it too.
 func TestStartWithAPIServerArgs(t *testing.T) {
 	skipIfShort(t)
-	c := testbed.StartWith(t, testbed.Options{APIServerArgs: map[string]string{"watch-cache-sizes": "deployments.apps#0"}})
-	cmdline := func() string {
+	c := testbed.StartWith(t, testbed.Options{APIServerArgs: map[string]string{"watch-cache-sizes": "deployments.apps#0"},
+		ControllerManagerArgs: map[string]string{"kube-api-qps": "500"}})
+	cmdlineOf := func(component string) string {
 		t.Helper()
-		pid, err := c.ComponentPID(testbed.APIServer)
+		pid, err := c.ComponentPID(component)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,6 +199,10 @@ func TestStartWithAPIServerArgs(t *testing.T) {
 			t.Fatal(err)
 		}
 		return strings.ReplaceAll(string(raw), "\x00", " ")
+	}
+	cmdline := func() string { t.Helper(); return cmdlineOf(testbed.APIServer) }
+	if got, want := cmdlineOf(testbed.ControllerManager), "--kube-api-qps=500"; !strings.Contains(got, want) {
+		t.Errorf("kube-controller-manager runs without %s: %s", want, got)
 	}
 	const want = "--watch-cache-sizes=deployments.apps#0"
 	if got := cmdline(); !strings.Contains(got, want) {
