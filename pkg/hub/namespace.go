@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/timeline"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
@@ -152,6 +153,10 @@ type namespace struct {
 	// snap is the snapshot of sequence number snap.seq, shared by every
 	// subscriber that needs one before the next event.
 	snap *snapshot
+	// rollouts keeps each Deployment's last rollout for the page, seen
+	// since created (see Hub.Timeline).
+	rollouts *timeline.Recorder
+	created  time.Time
 }
 
 // snapshot is the namespace's state at one sequence number, encoded once
@@ -169,10 +174,11 @@ type snapshot struct {
 func newNamespace(name string, opts Options) *namespace {
 	return &namespace{
 		name: name, epoch: newEpoch(), src: opts.NewSource(name), opts: opts,
-		ready: make(chan struct{}),
-		state: map[string]entry{},
-		subs:  map[*Subscription]struct{}{},
-		wake:  make(chan struct{}),
+		ready:    make(chan struct{}),
+		state:    map[string]entry{},
+		subs:     map[*Subscription]struct{}{},
+		wake:     make(chan struct{}),
+		rollouts: timeline.NewRecorder(), created: time.Now(),
 	}
 }
 
@@ -187,6 +193,7 @@ func (n *namespace) OnEvent(e deployment.Event) {
 	} else {
 		n.state[en.key] = en
 	}
+	n.rollouts.Observe(e)
 	wake := n.recordLocked(en)
 	n.mu.Unlock()
 	broadcast(wake)
