@@ -48,7 +48,19 @@ export function changeTitle(ev) {
 
 // reconnectText is why the server asked the page to come back later.
 export function reconnectText(reason) {
-  return reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable" : "server restarting";
+  return reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable"
+    : reason === "Expired" ? "stream renewed" : "server restarting";
+}
+
+// endReason reads the data of an event that ends a stream (reconnect,
+// forbidden, unauthorized): {reason, message}, empty from an older server.
+export function endReason(data) {
+  try {
+    const d = JSON.parse(data);
+    return { reason: String(d.reason || ""), message: String(d.message || "") };
+  } catch (_) {
+    return { reason: "", message: "" };
+  }
 }
 
 // upstreamText says that the server's watch of the API server is lost.
