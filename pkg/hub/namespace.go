@@ -155,7 +155,7 @@ type namespace struct {
 	snap *snapshot
 	// rollouts keeps each Deployment's last rollout for the page, seen
 	// since created (see Hub.Timeline).
-	rollouts *timeline.Recorder
+	rollouts timeline.Recorder
 	created  time.Time
 }
 
@@ -174,11 +174,11 @@ type snapshot struct {
 func newNamespace(name string, opts Options) *namespace {
 	return &namespace{
 		name: name, epoch: newEpoch(), src: opts.NewSource(name), opts: opts,
-		ready:    make(chan struct{}),
-		state:    map[string]entry{},
-		subs:     map[*Subscription]struct{}{},
-		wake:     make(chan struct{}),
-		rollouts: timeline.NewRecorder(), created: time.Now(),
+		ready:   make(chan struct{}),
+		state:   map[string]entry{},
+		subs:    map[*Subscription]struct{}{},
+		wake:    make(chan struct{}),
+		created: time.Now(),
 	}
 }
 

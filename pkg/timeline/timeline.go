@@ -91,14 +91,12 @@ type seen struct {
 	rollout    *Rollout // the last one; nil before one is seen
 }
 
-// Recorder keeps each Deployment's last rollout. It is not safe for
-// concurrent use: its owner serializes Observe and Get.
+// Recorder keeps each Deployment's last rollout. Its zero value is ready
+// to use. It is not safe for concurrent use: its owner serializes Observe
+// and Get.
 type Recorder struct {
 	m map[string]*seen // by Deployment name
 }
-
-// NewRecorder returns an empty Recorder.
-func NewRecorder() *Recorder { return &Recorder{m: map[string]*seen{}} }
 
 // rolling reports whether status s says a rollout is under way.
 func rolling(s deployment.Status) bool {
@@ -110,6 +108,9 @@ func (rc *Recorder) Observe(e deployment.Event) {
 	if e.Type == deployment.Deleted {
 		delete(rc.m, e.Name)
 		return
+	}
+	if rc.m == nil {
+		rc.m = map[string]*seen{}
 	}
 	p := rc.m[e.Name]
 	if p == nil {

@@ -41,7 +41,7 @@ func withGap(e deployment.Event, open bool, start, end int) deployment.Event {
 // The rollout begins at the image change, takes revision 2, ends at
 // Running, and keeps its points until the gap ends.
 func TestSlowStartRollout(t *testing.T) {
-	rc := NewRecorder()
+	rc := &Recorder{}
 	first := ev(0, deployment.Running, 1, "app:v1", 1, 1)
 	first.Type = deployment.Added
 	rc.Observe(first)
@@ -108,7 +108,7 @@ func equal(a, b []int32) bool {
 // replaces it; one under way when first seen begins unseen; a deleted
 // Deployment's rollout is gone; a scale is no rollout.
 func TestRolloutsReplaceAndEnd(t *testing.T) {
-	rc := NewRecorder()
+	rc := &Recorder{}
 	rc.Observe(ev(0, deployment.Running, 1, "app:v1", 1, 1))
 	rc.Observe(ev(5, deployment.Scaling, 1, "app:v1", 1, 1))
 	rc.Observe(ev(6, deployment.Running, 1, "app:v1", 1, 1))
@@ -149,7 +149,7 @@ func TestRolloutsReplaceAndEnd(t *testing.T) {
 // and last among them, and at most MaxGaps gaps; Get's copy is the
 // caller's.
 func TestBounds(t *testing.T) {
-	rc := NewRecorder()
+	rc := &Recorder{}
 	rc.Observe(ev(0, deployment.Running, 1, "app:v1", 1, 1))
 	for i := 1; i <= 1000; i++ {
 		e := ev(i, deployment.Progressing, 2, "app:v2", int32(i%2), 1)
