@@ -133,6 +133,13 @@ export function servingText(ev) {
   return { text: count(worst), gap, title: sv.map((s) => s.service + "=" + count(s)).join(", ") };
 }
 
+// serviceGapText is the line of a Service that selects no pod and no
+// Deployment, as watch's title says it: "green-svc: selects no pod since
+// 14:02:11" ("since before" when it was so when serve began watching).
+export function serviceGapText(g) {
+  return g.service + ": selects no pod " + (g.openAtStart ? "since before " : "since ") + new Date(g.start).toLocaleTimeString();
+}
+
 // warningText is one rollout-safety warning: its id, the container it is
 // about, what is wrong, and the fix.
 export function warningText(w) {

@@ -8,7 +8,8 @@ import { endReason, reconnectText } from "./format.js";
 
 // liveStream follows the Deployments under base (a namespace's deployments
 // path) and hands what arrives to on: snapshot(events), upsert(event),
-// remove(event) and upstream(state of the server's watch).
+// remove(event), upstream(state of the server's watch) and serviceGaps(the
+// gaps of Services that select no pod).
 export function liveStream(base, on) {
   let es = null, timer = null, attempt = 0, lastId = "", closed = false, everOpened = false;
 
@@ -69,6 +70,8 @@ export function liveStream(base, on) {
     // The server's own watch of the API server: while it is not live the
     // rows may be stale.
     es.addEventListener("upstream", (e) => { if (e.lastEventId) lastId = e.lastEventId; on.upstream(JSON.parse(e.data)); });
+    // Services that select no pod and no Deployment: no row shows them.
+    es.addEventListener("serviceGaps", (e) => { if (e.lastEventId) lastId = e.lastEventId; on.serviceGaps(JSON.parse(e.data)); });
     // EventSource retries by itself, without backoff or jitter, and gives
     // up for good on an HTTP error: handle every failure here instead.
     es.onerror = () => { retry(everOpened ? "connection lost" : "cannot connect", !opened); };

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   ago, changeTitle, changedAt, errorText, eventImages, historyImage, imageChanges, imagesOf, imageTail,
-  endReason, problemCount, problemText, reconnectText, undoQuestion, upstreamText,
+  endReason, problemCount, serviceGapText, problemText, reconnectText, undoQuestion, upstreamText,
 } from "../static/format.js";
 
 const now = Date.parse("2026-12-01T12:00:00Z");
@@ -77,6 +77,12 @@ test("endReason: the reason and message of a stream's last event, empty from an 
   assert.deepEqual(endReason('{"reason":"Expired"}'), { reason: "Expired", message: "" });
   assert.deepEqual(endReason(""), { reason: "", message: "" });
   assert.deepEqual(endReason("null"), { reason: "", message: "" });
+});
+
+test("serviceGapText: the Service, since when, and 'since before' when it was so at the start", () => {
+  const start = "2026-12-01T12:00:00Z", at = new Date(start).toLocaleTimeString();
+  assert.equal(serviceGapText({ service: "green-svc", kind: "selects-no-pod", start }), "green-svc: selects no pod since " + at);
+  assert.equal(serviceGapText({ service: "typo", kind: "selects-no-pod", start, openAtStart: true }), "typo: selects no pod since before " + at);
 });
 
 test("imagesOf and historyImage: containers and init containers apart", () => {
