@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -57,6 +58,8 @@ type clusterRun struct {
 	health    tracker.Health               // as last told; zero: live
 	status    map[string]deployment.Status // of every Deployment, by key
 	count     map[string]int               // Deployments per namespace
+	// serviceGaps are the Service gaps as last told, by namespace.
+	serviceGaps map[string][]deployment.ServiceGap
 }
 
 // fed is the Source of a namespace fed by the cluster-wide tracker: it has
@@ -78,7 +81,7 @@ func (h *Hub) newClusterRun() *clusterRun {
 	if cw.NewSource != nil {
 		r.src = cw.NewSource()
 	} else {
-		r.src = h.clusterTracker()
+		r.src = h.clusterTracker(r)
 	}
 	if cw.Namespaces != nil {
 		r.nsInformer = namespaceInformer(cw.Namespaces)
@@ -86,9 +89,9 @@ func (h *Hub) newClusterRun() *clusterRun {
 	return r
 }
 
-// clusterTracker is the default tracker of all namespaces.
-func (h *Hub) clusterTracker() Source {
-	topts := tracker.Options{Diagnose: h.opts.Diagnose}
+// clusterTracker is the default tracker of all namespaces, for run r.
+func (h *Hub) clusterTracker(r *clusterRun) Source {
+	topts := tracker.Options{Diagnose: h.opts.Diagnose, OnServiceGaps: r.OnServiceGaps}
 	if onError := h.opts.OnError; onError != nil {
 		topts.OnError = func(err error) { onError("", err) }
 	}
@@ -243,6 +246,42 @@ func (r *clusterRun) OnHealth(hl tracker.Health) {
 	}
 }
 
+// OnServiceGaps routes the Service gaps to their namespaces: each known
+// namespace whose gaps changed is told its own (none: an empty list), and
+// a namespace known later gets its own when it is (fedNamespaceLocked).
+func (r *clusterRun) OnServiceGaps(gaps []deployment.ServiceGap) {
+	by := map[string][]deployment.ServiceGap{}
+	for _, g := range gaps {
+		by[g.Namespace] = append(by[g.Namespace], g)
+	}
+	h := r.h
+	h.mu.Lock()
+	if h.run != r {
+		h.mu.Unlock()
+		return
+	}
+	type told struct {
+		n    *namespace
+		gaps []deployment.ServiceGap
+	}
+	var tell []told
+	for ns := range by {
+		if n := h.namespaces[ns]; n != nil && !slices.Equal(by[ns], r.serviceGaps[ns]) {
+			tell = append(tell, told{n, by[ns]})
+		}
+	}
+	for ns := range r.serviceGaps {
+		if n := h.namespaces[ns]; n != nil && by[ns] == nil {
+			tell = append(tell, told{n, nil})
+		}
+	}
+	r.serviceGaps = by
+	h.mu.Unlock()
+	for _, t := range tell {
+		t.n.OnServiceGaps(t.gaps)
+	}
+}
+
 // OnSynced needs nothing: the ADDED events before it built every state.
 func (r *clusterRun) OnSynced([]deployment.Summary) {}
 
@@ -254,6 +293,9 @@ func (h *Hub) fedNamespaceLocked(ns string) *namespace {
 	h.namespaces[ns] = n
 	if hl := h.run.health; hl.State != "" && hl.State != tracker.Live {
 		n.OnHealth(hl)
+	}
+	if gaps := h.run.serviceGaps[ns]; len(gaps) > 0 {
+		n.OnServiceGaps(gaps)
 	}
 	return n
 }

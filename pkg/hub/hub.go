@@ -155,7 +155,9 @@ func New(client appsv1client.DeploymentsGetter, opts Options) *Hub {
 			if off := opts.OnServingOff; off != nil {
 				topts.OnServingOff = func(err error) { off(ns, err) }
 			}
-			return &checkedSource{Tracker: tracker.New(client, topts), client: client, namespace: ns}
+			gaps := &serviceGapsRelay{}
+			topts.OnServiceGaps = gaps.tell
+			return &checkedSource{Tracker: tracker.New(client, topts), client: client, namespace: ns, gaps: gaps}
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -175,13 +177,33 @@ type checkedSource struct {
 	*tracker.Tracker
 	client    appsv1client.DeploymentsGetter
 	namespace string
+	gaps      *serviceGapsRelay
 }
 
 func (s *checkedSource) Start(ctx context.Context, sink tracker.Sink) (func(), error) {
 	if _, err := s.client.Deployments(s.namespace).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
 		return nil, err
 	}
+	if gs, ok := sink.(serviceGapsSink); ok {
+		s.gaps.to = gs // before the tracker starts, which then tells it
+	}
 	return s.Tracker.Start(ctx, sink)
+}
+
+// serviceGapsSink hears the gaps of Services that select no pod; a
+// namespace does.
+type serviceGapsSink interface {
+	OnServiceGaps([]deployment.ServiceGap)
+}
+
+// serviceGapsRelay passes a tracker's OnServiceGaps, an option set when it
+// is made, to the sink it is started with.
+type serviceGapsRelay struct{ to serviceGapsSink }
+
+func (r *serviceGapsRelay) tell(gaps []deployment.ServiceGap) {
+	if r.to != nil {
+		r.to.OnServiceGaps(gaps)
+	}
 }
 
 // Subscribe follows namespace ns, starting its tracker if no one else does;

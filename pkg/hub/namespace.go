@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/timeline"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
@@ -30,6 +31,12 @@ const (
 	// UpstreamKind says whether the namespace's watch of the API server is
 	// live, reconnecting or relisting; its Data is an Upstream.
 	UpstreamKind Kind = "upstream"
+	// ServiceGapsKind carries the gaps of the namespace's Services that
+	// select no pod and never selected a Deployment (no Deployment's gaps
+	// show them):
+	// its Data is the JSON array of every such deployment.ServiceGap open
+	// now, empty once none is.
+	ServiceGapsKind Kind = "serviceGaps"
 )
 
 // Upstream is the state of a namespace's watch of the API server, the data
@@ -52,6 +59,9 @@ type Upstream struct {
 // upstreamKey is the history key of upstream entries: no
 // Deployment is called that, so coalescing keeps the latest state.
 const upstreamKey = "\x00upstream"
+
+// serviceGapsKey is the history key of serviceGaps entries, likewise.
+const serviceGapsKey = "\x00serviceGaps"
 
 func upstreamOf(h tracker.Health) Upstream {
 	u := Upstream{State: string(h.State), Since: h.Since.UTC(), Lost: h.Lost}
@@ -102,15 +112,15 @@ type entry struct {
 	// subscribers, an event would otherwise cost thousands of copies.
 	id     string             // formatID of seq
 	events []deployment.Event // ev alone; nil after coalescing
-	// upstream marks an entry about the watch itself (data is an
-	// Upstream), not about a Deployment.
-	upstream bool
+	// about is the kind of an entry about the namespace (UpstreamKind,
+	// ServiceGapsKind), not about a Deployment; empty for an event.
+	about Kind
 }
 
 // message is en as a subscriber gets it, sharing en's encodings.
 func (en *entry) message() Message {
-	if en.upstream {
-		return Message{Kind: UpstreamKind, ID: en.id, Data: en.data, Frame: en.frame}
+	if en.about != "" {
+		return Message{Kind: en.about, ID: en.id, Data: en.data, Frame: en.frame}
 	}
 	return Message{Kind: kindOf(en.ev), ID: en.id, Events: en.events, Data: en.data, Frame: en.frame}
 }
@@ -149,18 +159,26 @@ type namespace struct {
 	// health is the tracker's as last told (zero: live); lost entries
 	// follow every snapshot, so a new subscriber knows the rows are stale.
 	health tracker.Health
+	// serviceGaps are the Service gaps as last told; a serviceGaps entry
+	// follows every snapshot while there are some.
+	serviceGaps []deployment.ServiceGap
 	// snap is the snapshot of sequence number snap.seq, shared by every
 	// subscriber that needs one before the next event.
 	snap *snapshot
+	// rollouts keeps each Deployment's last rollout for the page, seen
+	// since created (see Hub.Timeline).
+	rollouts timeline.Recorder
+	created  time.Time
 }
 
 // snapshot is the namespace's state at one sequence number, encoded once
 // (by the first subscriber that needs it) for all.
 type snapshot struct {
-	seq    uint64
-	id     string
-	events []deployment.Event
-	health tracker.Health
+	seq         uint64
+	id          string
+	events      []deployment.Event
+	health      tracker.Health
+	serviceGaps []deployment.ServiceGap
 
 	once sync.Once
 	msgs []Message // read-only once made
@@ -169,10 +187,11 @@ type snapshot struct {
 func newNamespace(name string, opts Options) *namespace {
 	return &namespace{
 		name: name, epoch: newEpoch(), src: opts.NewSource(name), opts: opts,
-		ready: make(chan struct{}),
-		state: map[string]entry{},
-		subs:  map[*Subscription]struct{}{},
-		wake:  make(chan struct{}),
+		ready:   make(chan struct{}),
+		state:   map[string]entry{},
+		subs:    map[*Subscription]struct{}{},
+		wake:    make(chan struct{}),
+		created: time.Now(),
 	}
 }
 
@@ -187,6 +206,7 @@ func (n *namespace) OnEvent(e deployment.Event) {
 	} else {
 		n.state[en.key] = en
 	}
+	n.rollouts.Observe(e)
 	wake := n.recordLocked(en)
 	n.mu.Unlock()
 	broadcast(wake)
@@ -238,7 +258,21 @@ func (n *namespace) OnHealth(h tracker.Health) {
 	data, _ := json.Marshal(upstreamOf(h))
 	n.mu.Lock()
 	n.health = h
-	wake := n.recordLocked(n.numberLocked(entry{key: upstreamKey, data: data, upstream: true}, UpstreamKind))
+	wake := n.recordLocked(n.numberLocked(entry{key: upstreamKey, data: data, about: UpstreamKind}, UpstreamKind))
+	n.mu.Unlock()
+	broadcast(wake)
+}
+
+// OnServiceGaps records the gaps of the namespace's Services that select
+// no pod (tracker.Options.OnServiceGaps) and tells every subscriber.
+func (n *namespace) OnServiceGaps(gaps []deployment.ServiceGap) {
+	if gaps == nil {
+		gaps = []deployment.ServiceGap{} // "[]": none left
+	}
+	data, _ := json.Marshal(gaps)
+	n.mu.Lock()
+	n.serviceGaps = gaps
+	wake := n.recordLocked(n.numberLocked(entry{key: serviceGapsKey, data: data, about: ServiceGapsKind}, ServiceGapsKind))
 	n.mu.Unlock()
 	broadcast(wake)
 }
@@ -347,12 +381,13 @@ func (n *namespace) snapshotLocked() *snapshot {
 		events = append(events, en.ev)
 	}
 	sort.Slice(events, func(i, j int) bool { return events[i].Key() < events[j].Key() })
-	n.snap = &snapshot{seq: n.seq, id: formatID(n.epoch, n.seq), events: events, health: n.health}
+	n.snap = &snapshot{seq: n.seq, id: formatID(n.epoch, n.seq), events: events, health: n.health, serviceGaps: n.serviceGaps}
 	return n.snap
 }
 
 // messages encodes the snapshot once, and returns the same messages to
-// every caller. While the watch is not live, an upstream message follows.
+// every caller. While the watch is not live, an upstream message follows;
+// while a Service selects no pod, a serviceGaps message.
 func (sn *snapshot) messages(frame func(Kind, string, []byte) []byte) []Message {
 	sn.once.Do(func() {
 		data, _ := json.Marshal(sn.events)
@@ -366,6 +401,14 @@ func (sn *snapshot) messages(frame func(Kind, string, []byte) []byte) []Message 
 			m := Message{Kind: UpstreamKind, Data: up} // no ID: the snapshot's holds
 			if frame != nil {
 				m.Frame = frame(UpstreamKind, "", up)
+			}
+			sn.msgs = append(sn.msgs, m)
+		}
+		if len(sn.serviceGaps) > 0 {
+			data, _ := json.Marshal(sn.serviceGaps)
+			m := Message{Kind: ServiceGapsKind, Data: data} // no ID: the snapshot's holds
+			if frame != nil {
+				m.Frame = frame(ServiceGapsKind, "", data)
 			}
 			sn.msgs = append(sn.msgs, m)
 		}

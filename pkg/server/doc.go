@@ -35,6 +35,7 @@
 //     image; rollout.go: history, undo, restart, pause, resume;
 //     change.go: the checks every change goes through (read-only, the
 //     token, the body, the namespace, the user's rights);
+//     timeline.go: a Deployment's last rollout as the page draws it;
 //     permissions.go: which changes the page offers.
 //   - stream.go: the event streams, from their checks to their end (a
 //     user's right re-checked, a shutdown); sse.go: their wire format and

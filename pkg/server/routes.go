@@ -41,6 +41,8 @@ func (s *Server) routes() http.Handler {
 	handle(http.MethodPost, "/api/namespaces/{ns}/deployments/{name}/restart", s.restart)
 	handle(http.MethodPost, "/api/namespaces/{ns}/deployments/{name}/pause", s.pauseOrResume(true))
 	handle(http.MethodPost, "/api/namespaces/{ns}/deployments/{name}/resume", s.pauseOrResume(false))
+	// timeline.go: a Deployment's last rollout, for the page's drawing.
+	handle(http.MethodGet, "/api/namespaces/{ns}/deployments/{name}/timeline", s.timeline)
 	mux.HandleFunc("/api/contexts/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusNotFound, "ContextNotServed",
 			"no served context at %s; the served contexts are listed by GET /api/info (serve --context)", r.URL.Path))

@@ -24,6 +24,10 @@ let refused = () => {};
 // onRefused sets what happens when the server refuses this tab's token.
 export function onRefused(f) { refused = f; }
 
+// tokenRefused says the server no longer accepts this tab's token, as a
+// stream's unauthorized event does.
+export const tokenRefused = () => refused();
+
 export async function api(method, path, body) {
   const opts = { method, headers: {} };
   if (body !== undefined) {

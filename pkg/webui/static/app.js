@@ -9,9 +9,11 @@
 //   namespaces.js the namespace list
 //   namespace.js  one namespace, live: table.js (rows, sort, filter),
 //                 stream.js (the EventSource stream, reconnects with backoff),
-//                 editors.js (scale, image), details.js (history, undo, restart, pause)
+//                 editors.js (scale, image), details.js (history, undo, restart, pause,
+//                 and the last rollout's timeline, drawn by chart.js)
 // and, with no DOM and unit tests (pkg/webui/test): sorting.js (the status
-// order, the sorts), filter.js, backoff.js, format.js.
+// order, the sorts), filter.js, backoff.js, format.js, timeline.js (the
+// timeline's series and SVG geometry).
 import { api, onRefused, takeToken } from "./api.js";
 import { refuse, isRefused } from "./frame.js";
 import { route, hasView } from "./router.js";

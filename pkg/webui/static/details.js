@@ -1,6 +1,8 @@
-// A row's details: its history with undo, restart, pause and resume.
+// A row's details: its last rollout's timeline, its history with undo,
+// restart, pause and resume.
 import { el } from "./dom.js";
 import { api } from "./api.js";
+import { timelineChart } from "./chart.js";
 import { ago, errorText, eventImages, historyImage, imageChanges, imagesOf, undoQuestion } from "./format.js";
 
 // detailView shows row r's details under it. It reloads the history when
@@ -13,10 +15,13 @@ export function detailView(r, base, can) {
   const tr = el("tr", { class: "detail", "data-detail-for": r.name }, el("td", { colspan: "9" }, box));
   r.tr.after(tr);
   let history = null, error = "", note = null, confirming = null, busy = false, reload = null, gone = false;
+  let timeline = null, timelineError = "", chart = null;
 
+  // load reads the history and the last rollout's timeline again.
   function load() {
-    return api("GET", path + "/history").then((h) => { history = h; error = ""; }, (e) => { error = errorText(e); })
-      .finally(() => { if (!gone) render(); });
+    const t = api("GET", path + "/timeline").then((t) => { timeline = t; timelineError = ""; }, (e) => { timelineError = errorText(e); });
+    const h = api("GET", path + "/history").then((h) => { history = h; error = ""; }, (e) => { error = errorText(e); });
+    return Promise.allSettled([t, h]).finally(() => { if (!gone) render(); });
   }
 
   function act(what, body, done) {
@@ -54,6 +59,9 @@ export function detailView(r, base, can) {
           : el("button", { type: "button", class: "control pause", disabled: busy, onclick: () => act("pause", {}, "paused") }, "Pause"));
     }
     const parts = [actions];
+    chart = timeline ? timelineChart(timeline) : null;
+    if (chart) parts.push(chart);
+    if (timelineError) parts.push(el("div", { class: "field-error timeline-error" }, "timeline: " + timelineError));
     if (note) parts.push(el("div", { class: note.ok ? "field-ok note" : "field-error note", role: "alert" }, note.text));
     if (error) parts.push(el("div", { class: "field-error" }, error));
     if (history) {
@@ -76,6 +84,16 @@ export function detailView(r, base, can) {
     box.replaceChildren(...parts);
   }
 
+  // While the rollout or one of its gaps is open, its right edge is now:
+  // the chart moves on each second, even when no event comes.
+  const tick = setInterval(() => {
+    const r = timeline && timeline.rollout;
+    if (!chart || !r || (r.end && !(r.gaps || []).some((g) => !g.end))) return;
+    const next = timelineChart(timeline);
+    chart.replaceWith(next);
+    chart = next;
+  }, 1000);
+
   load();
   return {
     tr, render,
@@ -83,6 +101,6 @@ export function detailView(r, base, can) {
       if (reload) return;
       reload = setTimeout(() => { reload = null; if (!gone) load(); }, 500);
     },
-    close() { gone = true; clearTimeout(reload); tr.remove(); },
+    close() { gone = true; clearTimeout(reload); clearInterval(tick); tr.remove(); },
   };
 }

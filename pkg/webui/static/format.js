@@ -48,7 +48,19 @@ export function changeTitle(ev) {
 
 // reconnectText is why the server asked the page to come back later.
 export function reconnectText(reason) {
-  return reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable" : "server restarting";
+  return reason === "TooManyStreams" ? "server busy" : reason === "APIServerUnreachable" ? "API server unreachable"
+    : reason === "Expired" ? "stream renewed" : "server restarting";
+}
+
+// endReason reads the data of an event that ends a stream (reconnect,
+// forbidden, unauthorized): {reason, message}, empty from an older server.
+export function endReason(data) {
+  try {
+    const d = JSON.parse(data);
+    return { reason: String(d.reason || ""), message: String(d.message || "") };
+  } catch (_) {
+    return { reason: "", message: "" };
+  }
 }
 
 // upstreamText says that the server's watch of the API server is lost.
@@ -119,6 +131,13 @@ export function servingText(ev) {
   const count = (s) => s.ready + "/" + s.endpoints;
   const worst = sv.reduce((a, b) => (rank(b) - rank(a) || b.ready - a.ready) < 0 ? b : a);
   return { text: count(worst), gap, title: sv.map((s) => s.service + "=" + count(s)).join(", ") };
+}
+
+// serviceGapText is the line of a Service that selects no pod and no
+// Deployment, as watch's title says it: "green-svc: selects no pod since
+// 14:02:11" ("since before" when it was so when serve began watching).
+export function serviceGapText(g) {
+  return g.service + ": selects no pod " + (g.openAtStart ? "since before " : "since ") + new Date(g.start).toLocaleTimeString();
 }
 
 // warningText is one rollout-safety warning: its id, the container it is

@@ -5,7 +5,7 @@ import { api, token } from "./api.js";
 import { banner, contextCrumbs, isRefused, setConn } from "./frame.js";
 import { namespaceHash } from "./address.js";
 import { parseSort } from "./sorting.js";
-import { upstreamText } from "./format.js";
+import { serviceGapText, upstreamText } from "./format.js";
 import { deploymentTable } from "./table.js";
 import { liveStream } from "./stream.js";
 
@@ -30,7 +30,14 @@ export function namespaceView(where, info, ns, params) {
     // history (replaceState fires no hashchange).
     remember: (view) => history.replaceState(null, "", location.pathname + location.search + namespaceHash(where, ns, view)),
   });
-  $("main").replaceChildren(el("h1", {}, ns), ...table.nodes);
+  // The gaps of Services that select no pod and no Deployment, which no
+  // row shows, under the title as in watch's.
+  const serviceGaps = el("ul", { class: "service-gaps", role: "status", hidden: true });
+  const showServiceGaps = (gaps) => {
+    serviceGaps.replaceChildren(...gaps.map((g) => el("li", { "data-service": g.service }, serviceGapText(g))));
+    serviceGaps.hidden = !gaps.length;
+  };
+  $("main").replaceChildren(el("h1", {}, ns), serviceGaps, ...table.nodes);
 
   const note = info.readOnly ? "This server is read-only (--read-only): changes are disabled." : "";
   banner(note);
@@ -49,11 +56,13 @@ export function namespaceView(where, info, ns, params) {
     snapshot(events) {
       banner(note); // clears an error shown while disconnected
       upstream({ state: "live" }); // an upstream event follows if the watch is lost
+      showServiceGaps([]); // a serviceGaps event follows if a Service selects no pod
       table.snapshot(events);
     },
     upsert: table.upsert,
     remove: table.remove,
     upstream,
+    serviceGaps: showServiceGaps,
   });
 
   return {

@@ -1,14 +1,15 @@
 // A namespace's live stream: Server-Sent Events read with EventSource,
 // reconnected after a failure with backoff and jitter, resumed from the
 // last event id.
-import { api } from "./api.js";
+import { api, tokenRefused } from "./api.js";
 import { banner, setConn, isRefused } from "./frame.js";
 import { streamDelay, retryText } from "./backoff.js";
-import { reconnectText } from "./format.js";
+import { endReason, reconnectText } from "./format.js";
 
 // liveStream follows the Deployments under base (a namespace's deployments
 // path) and hands what arrives to on: snapshot(events), upsert(event),
-// remove(event) and upstream(state of the server's watch).
+// remove(event), upstream(state of the server's watch) and serviceGaps(the
+// gaps of Services that select no pod).
 export function liveStream(base, on) {
   let es = null, timer = null, attempt = 0, lastId = "", closed = false, everOpened = false;
 
@@ -43,13 +44,34 @@ export function liveStream(base, on) {
     es.addEventListener("upsert", (e) => { attempt = 0; lastId = e.lastEventId; on.upsert(JSON.parse(e.data), true); });
     es.addEventListener("delete", (e) => { attempt = 0; lastId = e.lastEventId; on.remove(JSON.parse(e.data)); });
     es.addEventListener("reconnect", (e) => {
-      let reason = "";
-      try { reason = JSON.parse(e.data).reason; } catch (_) { /* an older server */ }
+      const { reason } = endReason(e.data);
+      if (reason === "Expired") {
+        // The stream's planned end: back at once, resuming, with no
+        // word of a failure.
+        es.close(); es = null;
+        connect();
+        return;
+      }
       retry(reconnectText(reason), false);
+    });
+    // The end of a stream whose user the server re-checked: the token is
+    // no longer accepted (the token form asks for another), or the user
+    // may no longer read the namespace (the banner says so). Retrying
+    // cannot help either.
+    es.addEventListener("unauthorized", () => {
+      es.close(); es = null;
+      tokenRefused();
+    });
+    es.addEventListener("forbidden", (e) => {
+      es.close(); es = null;
+      setConn("error", "not connected");
+      banner(endReason(e.data).message || "you may no longer read this namespace", true);
     });
     // The server's own watch of the API server: while it is not live the
     // rows may be stale.
     es.addEventListener("upstream", (e) => { if (e.lastEventId) lastId = e.lastEventId; on.upstream(JSON.parse(e.data)); });
+    // Services that select no pod and no Deployment: no row shows them.
+    es.addEventListener("serviceGaps", (e) => { if (e.lastEventId) lastId = e.lastEventId; on.serviceGaps(JSON.parse(e.data)); });
     // EventSource retries by itself, without backoff or jitter, and gives
     // up for good on an HTTP error: handle every failure here instead.
     es.onerror = () => { retry(everOpened ? "connection lost" : "cannot connect", !opened); };

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   ago, changeTitle, changedAt, errorText, eventImages, historyImage, imageChanges, imagesOf, imageTail,
-  problemCount, problemText, reconnectText, undoQuestion, upstreamText,
+  endReason, problemCount, serviceGapText, problemText, reconnectText, undoQuestion, upstreamText,
 } from "../static/format.js";
 
 const now = Date.parse("2026-12-01T12:00:00Z");
@@ -64,9 +64,25 @@ test("reconnectText and upstreamText", () => {
   assert.equal(reconnectText("TooManyStreams"), "server busy");
   assert.equal(reconnectText("APIServerUnreachable"), "API server unreachable");
   assert.equal(reconnectText(""), "server restarting");
+  assert.equal(reconnectText("shutdown"), "server restarting");
+  assert.equal(reconnectText("Expired"), "stream renewed", "a stream at its longest life is not a restart");
   assert.match(upstreamText({ state: "reconnecting", since: "2026-12-01T12:00:00Z", error: "connection refused" }),
     /^API server reconnecting since .+: connection refused; rows may be stale$/);
   assert.match(upstreamText({ state: "relisting", since: "2026-12-01T12:00:00Z" }), /^API server relisting since [^:]+(:\d\d)+( [AP]M)?; rows may be stale$/);
+});
+
+test("endReason: the reason and message of a stream's last event, empty from an older server", () => {
+  assert.deepEqual(endReason('{"reason":"Forbidden","message":"user x may not watch deployments in shop"}'),
+    { reason: "Forbidden", message: "user x may not watch deployments in shop" });
+  assert.deepEqual(endReason('{"reason":"Expired"}'), { reason: "Expired", message: "" });
+  assert.deepEqual(endReason(""), { reason: "", message: "" });
+  assert.deepEqual(endReason("null"), { reason: "", message: "" });
+});
+
+test("serviceGapText: the Service, since when, and 'since before' when it was so at the start", () => {
+  const start = "2026-12-01T12:00:00Z", at = new Date(start).toLocaleTimeString();
+  assert.equal(serviceGapText({ service: "green-svc", kind: "selects-no-pod", start }), "green-svc: selects no pod since " + at);
+  assert.equal(serviceGapText({ service: "typo", kind: "selects-no-pod", start, openAtStart: true }), "typo: selects no pod since before " + at);
 });
 
 test("imagesOf and historyImage: containers and init containers apart", () => {
