@@ -64,7 +64,7 @@ type ServeOptions struct {
 	clients  *clients
 	contexts []contextClients // several contexts (--context a,b, --all-contexts); nil for one
 	token    string
-	requests *kuberequests.Counter // every client's requests to the API servers, for /metrics
+	requests []*kuberequests.Counter // each context's clients' requests to its API server, for /metrics
 }
 
 // NewServeOptions returns ServeOptions with defaults.
@@ -158,17 +158,21 @@ func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
 	}
 	o.clients = c
 	// Every client serve makes comes from these: informers, checks,
-	// reviews, the notifier's and the impersonating ones all count.
-	o.requests = kuberequests.New()
-	for _, cc := range o.contexts {
-		if err := countRequests(cc.clients, o.requests); err != nil {
-			return err
+	// reviews, the notifier's and the impersonating ones all count, each
+	// context's on its own.
+	counted := []*clients{c}
+	if o.contexts != nil {
+		counted = counted[:0]
+		for _, cc := range o.contexts {
+			counted = append(counted, cc.clients)
 		}
 	}
-	if o.contexts == nil {
-		if err := countRequests(c, o.requests); err != nil {
+	for _, cc := range counted {
+		counter := kuberequests.New()
+		if err := countRequests(cc, counter); err != nil {
 			return err
 		}
+		o.requests = append(o.requests, counter)
 	}
 	o.notify.complete(cmd, c.Namespace)
 	if o.TokenFile != "" && o.Auth != server.AuthKubernetes { // Validate refuses the pair
@@ -430,8 +434,10 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			Contexts:         names,
 			Streams:          &streams,
 		}
-		if i == 0 { // only the default context's /metrics is reachable
-			opts.Collectors = append(collectors, o.requests.Collector())
+		// With several contexts, /metrics labels each one's by its name.
+		opts.Collectors = []prometheus.Collector{o.requests[i].Collector()}
+		if i == 0 { // the notifier's: one context only
+			opts.Collectors = append(opts.Collectors, collectors...)
 		}
 		srv, err := server.New(opts)
 		if err != nil {
