@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -64,7 +66,7 @@ type ServeOptions struct {
 	clients  *clients
 	contexts []contextClients // several contexts (--context a,b, --all-contexts); nil for one
 	token    string
-	requests *kuberequests.Counter // every client's requests to the API servers, for /metrics
+	requests []*kuberequests.Counter // each context's clients' requests to its API server, for /metrics
 }
 
 // NewServeOptions returns ServeOptions with defaults.
@@ -128,7 +130,7 @@ gracefully within --shutdown-timeout.`,
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long a graceful shutdown may take before connections are cut")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "on SIGTERM, keep serving this long with /readyz failing before closing the listener, for load balancers that drain by health check; part of --shutdown-timeout, at most half of it")
 	fs.DurationVar(&o.Linger, "linger", o.Linger, "how long a namespace's watch keeps running after its last viewer left (the cluster-wide watch: after the last viewer of any namespace); 0 stops it at once")
-	fs.StringVar(&o.WatchScope, "watch-scope", o.WatchScope, "how the Deployments (and the diagnosis's ReplicaSets, Pods and Events) are watched: cluster (one watch per resource for all namespaces, whatever the number viewed; refuses to start if this identity may not list and watch them cluster-wide), namespace (one watch per resource and viewed namespace) or auto (cluster when the identity may and --namespaces is not set, else namespace)")
+	fs.StringVar(&o.WatchScope, "watch-scope", o.WatchScope, "how the Deployments (and the diagnosis's ReplicaSets, Pods and Events) are watched: cluster (one watch per resource for all namespaces, whatever the number viewed; refuses to start if this identity may not list and watch them cluster-wide), namespace (one watch per resource and viewed namespace) or auto (cluster when the identity may and --namespaces is not set, else namespace), decided at start; serve exits if the watch of all namespaces loses a right it needs, so that it starts again per namespace")
 	fs.IntVar(&o.MaxStreams, "max-streams", o.MaxStreams, "most event streams open at once; more are told to reconnect later. 0 takes it from the limits: open files less 128 kept for probes and the API server, and half the cgroup memory limit at 64 KiB a stream")
 	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "most connections open at once that are not event streams (page, API, probes); beyond, 8 more serve one request each, a probe or a stream, and further ones wait in the backlog. 0 takes it from the open-file limit: what --max-streams and 40 kept for probes and the API server leave, at most 1024")
 	fs.StringSliceVar(&o.TrustedProxies, "trusted-proxies", o.TrustedProxies, "proxies (CIDRs or addresses, comma-separated) in front of serve, e.g. an Ingress controller's pods or 127.0.0.1 for kubectl port-forward: a request from one is counted, for the wrong-token budget, as from the rightmost address in X-Forwarded-For that is not a trusted proxy. Without it, every client behind a proxy shares one budget")
@@ -158,17 +160,21 @@ func (o *ServeOptions) Complete(cmd *cobra.Command, args []string) error {
 	}
 	o.clients = c
 	// Every client serve makes comes from these: informers, checks,
-	// reviews, the notifier's and the impersonating ones all count.
-	o.requests = kuberequests.New()
-	for _, cc := range o.contexts {
-		if err := countRequests(cc.clients, o.requests); err != nil {
-			return err
+	// reviews, the notifier's and the impersonating ones all count, each
+	// context's on its own.
+	counted := []*clients{c}
+	if o.contexts != nil {
+		counted = counted[:0]
+		for _, cc := range o.contexts {
+			counted = append(counted, cc.clients)
 		}
 	}
-	if o.contexts == nil {
-		if err := countRequests(c, o.requests); err != nil {
+	for _, cc := range counted {
+		counter := kuberequests.New()
+		if err := countRequests(cc, counter); err != nil {
 			return err
 		}
+		o.requests = append(o.requests, counter)
 	}
 	o.notify.complete(cmd, c.Namespace)
 	if o.TokenFile != "" && o.Auth != server.AuthKubernetes { // Validate refuses the pair
@@ -380,6 +386,10 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			names = append(names, c.Name)
 		}
 	}
+	// A context whose identity loses the rights of its watch of all
+	// namespaces ends serve (serve_scope.go).
+	ctx, endServe := context.WithCancelCause(ctx)
+	defer endServe(nil)
 	var streams atomic.Int64 // --max-streams bounds every context's together
 	servers := make([]*server.Server, 0, len(contexts))
 	for i, c := range contexts {
@@ -391,12 +401,18 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		var guard *scopeGuard
+		if scope != nil {
+			guard = newScopeGuard(c.Kube.AuthorizationV1(), o.WatchScope, c.Name, clog, endServe)
+			go guard.run(ctx)
+		}
 		h := hub.New(c.Kube.AppsV1(), hub.Options{
 			ClusterWide: scope,
 			Linger:      o.Linger,
 			Frame:       server.Frame[hub.Kind], // each event framed once for every stream
 			OnError: func(ns string, err error) {
 				clog.Warn("lost the watch, retrying", "namespace", ns, "error", oneLine(err.Error()))
+				guard.watchFailed(ns, err)
 			},
 			Diagnose: tracker.DiagnoseWith(c.Kube),
 			OnDiagnosisOff: func(ns string, err error) {
@@ -430,8 +446,10 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			Contexts:         names,
 			Streams:          &streams,
 		}
-		if i == 0 { // only the default context's /metrics is reachable
-			opts.Collectors = append(collectors, o.requests.Collector())
+		// With several contexts, /metrics labels each one's by its name.
+		opts.Collectors = []prometheus.Collector{o.requests[i].Collector()}
+		if i == 0 { // the notifier's: one context only
+			opts.Collectors = append(opts.Collectors, collectors...)
 		}
 		srv, err := server.New(opts)
 		if err != nil {
@@ -445,14 +463,14 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(o.Out, "Serving Deployments on %s\n", o.pageURL(ln.Addr()))
 	if names == nil {
 		log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "cluster", o.clients.Config.Host, "maxStreams", maxStreams, "maxConnections", maxConns)
-		return servers[0].Serve(ctx, ln, o.ShutdownTimeout)
+		return cmp.Or(servers[0].Serve(ctx, ln, o.ShutdownTimeout), scopeLost(ctx))
 	}
 	all, err := server.NewContexts(names, servers)
 	if err != nil {
 		return err
 	}
 	log.Info("serving", "address", ln.Addr().String(), "auth", o.Auth, "readOnly", o.ReadOnly, "namespaces", o.Namespaces, "contexts", names, "maxStreams", maxStreams, "maxConnections", maxConns)
-	return all.Serve(ctx, ln, o.ShutdownTimeout)
+	return cmp.Or(all.Serve(ctx, ln, o.ShutdownTimeout), scopeLost(ctx))
 }
 
 // checkAPIServers runs checkAPIServer for each served context.
@@ -476,6 +494,11 @@ func (o *ServeOptions) clusterWide(ctx context.Context, kube kubernetes.Interfac
 		return nil, nil
 	}
 	may, err := server.CheckClusterWatch(ctx, kube.AuthorizationV1(), true)
+	if err != nil && !apierrors.IsForbidden(err) {
+		// Not a refusal: a scope chosen now from a failed question would
+		// stay for serve's life.
+		return nil, fmt.Errorf("--watch-scope=%s: %w; try again, or choose with --watch-scope=namespace", o.WatchScope, err)
+	}
 	if err == nil && len(may.Missing) == 0 {
 		cw := &hub.ClusterWide{}
 		if may.Namespaces {

@@ -19,15 +19,18 @@ const contextsPrefix = "/api/contexts/"
 
 // Contexts serves several kubeconfig contexts behind one listener, one
 // Server (with its own client and hub) each. /api/contexts/{name}/X goes to
-// context name's Server as /api/X; every other path, and an unknown
-// context, goes to the first (default) context's Server, so the paths of a
-// single context keep working. Each Server applies its own Host, Origin and
-// token checks to what it gets, so every path is checked.
+// context name's Server as /api/X; /readyz and /metrics cover every
+// context; every other path, and an unknown context, goes to the first
+// (default) context's Server, so the paths of a single context keep working.
+// Each Server applies its own Host, Origin and token checks to what it
+// gets, so every path is checked.
 type Contexts struct {
 	names   []string
 	servers map[string]*Server
 	all     []*Server
 	handler http.Handler
+	// Every context's /readyz and /metrics (contexts_health.go).
+	readyzHandler, metricsHandler http.Handler
 }
 
 // NewContexts routes to servers, which serve the contexts names, in order;
@@ -50,6 +53,9 @@ func NewContexts(names []string, servers []*Server) (*Contexts, error) {
 		s.budget = servers[0].budget
 		c.servers[name] = s
 	}
+	if err := c.newHealth(); err != nil {
+		return nil, fmt.Errorf("server: the contexts' metrics: %w", err)
+	}
 	c.handler = http.HandlerFunc(c.route)
 	return c, nil
 }
@@ -66,6 +72,10 @@ func (c *Contexts) Handler() http.Handler { return c.handler }
 // the prefix is stripped (or another context's), and a client that follows
 // redirects would act there with that context's identity.
 func (c *Contexts) route(w http.ResponseWriter, r *http.Request) {
+	if h := c.healthHandler(r); h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
 	escaped := r.URL.EscapedPath()
 	if rest, ok := strings.CutPrefix(escaped, contextsPrefix); ok {
 		seg, tail, _ := strings.Cut(rest, "/")

@@ -40,7 +40,7 @@ func newContextsFixture(t *testing.T, west string) (*fixture, map[string]*fake.C
 		t.Fatal(err)
 	}
 	startTest(t, ts, all.Handler())
-	return &fixture{ts: ts}, clients
+	return &fixture{ts: ts, contexts: all}, clients
 }
 
 func deploymentNames(t *testing.T, f *fixture, path string) []string {

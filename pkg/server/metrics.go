@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,9 @@ type metrics struct {
 	sent    *prometheus.CounterVec
 	sentBy  map[string]prometheus.Counter // sent's children, resolved once
 	refused prometheus.Counter
+	// own are the collectors of this server's context, the process's
+	// excepted: several contexts' are labelled with it (contexts_health.go).
+	own []prometheus.Collector
 }
 
 // sentOf is the counter of events named event: a map read, not a label
@@ -27,7 +31,8 @@ func (m *metrics) sentOf(event string) prometheus.Counter {
 	return m.sent.WithLabelValues(event)
 }
 
-func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
+// newMetrics registers the process's metrics, the hub's and extra in reg.
+func newMetrics(reg *prometheus.Registry, h *hub.Hub, extra []prometheus.Collector) (*metrics, error) {
 	m := &metrics{
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "deploywatch_sse_events_sent_total",
@@ -38,9 +43,8 @@ func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
 			Help: "Streams told to reconnect later because --max-streams were open.",
 		}),
 	}
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.own = append([]prometheus.Collector{
 		m.sent,
 		m.refused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -60,12 +64,17 @@ func newMetrics(reg *prometheus.Registry, h *hub.Hub) *metrics {
 			Help: "Full relists of Deployments from the API server after the first list of each informer.",
 		}, func() float64 { return float64(h.Stats().Relists) }),
 		upstreamCollector{h},
-	)
+	}, extra...)
+	for _, c := range m.own {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("server: registering a collector: %w", err)
+		}
+	}
 	m.sentBy = map[string]prometheus.Counter{}
 	for _, event := range []string{string(hub.Snapshot), string(hub.Upsert), string(hub.Delete), string(hub.UpstreamKind), reconnectEvent} {
 		m.sentBy[event] = m.sent.WithLabelValues(event) // present at 0 from the start
 	}
-	return m
+	return m, nil
 }
 
 func (m *metrics) handler(reg *prometheus.Registry) http.Handler {

@@ -22,12 +22,20 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // server's identity may list Deployments somewhere it serves, and not any
 // more from the moment shutdown begins.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.draining.Load() {
-		s.writeError(w, r, errorf(http.StatusServiceUnavailable, "ShuttingDown", "shutting down"))
+	if e := s.readiness(r.Context()); e != nil {
+		s.writeError(w, r, e)
 		return
 	}
+	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// readiness is nil when this server is ready, as readyz says, else why not.
+func (s *Server) readiness(ctx context.Context) *apiError {
+	if s.draining.Load() {
+		return errorf(http.StatusServiceUnavailable, "ShuttingDown", "shutting down")
+	}
 	// /version is readable by every user, even unauthenticated ones.
-	_, e := s.ready.get(r.Context(), "", "the API server answered", func(ctx context.Context) (struct{}, *apiError) {
+	_, e := s.ready.get(ctx, "", "the API server answered", func(ctx context.Context) (struct{}, *apiError) {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if _, err := serverVersion(ctx, s.opts.Client); err != nil {
@@ -36,13 +44,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return struct{}{}, nil
 	})
 	if e == nil {
-		_, e = s.canRead.get(r.Context(), "", "whether this server may read Deployments was asked", s.mayListSomewhere)
+		_, e = s.canRead.get(ctx, "", "whether this server may read Deployments was asked", s.mayListSomewhere)
 	}
-	if e != nil {
-		s.writeError(w, r, e)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return e
 }
 
 // mayListSomewhere is not ready when the server's identity may list

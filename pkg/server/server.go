@@ -105,7 +105,8 @@ type Options struct {
 	LogRequests bool
 	// Version is reported by /api/info.
 	Version string
-	// Collectors are further metrics for /metrics (e.g. the notifier's).
+	// Collectors are further metrics for /metrics (e.g. the notifier's);
+	// with several contexts, labelled with this one's name.
 	Collectors []prometheus.Collector
 	// Contexts are the kubeconfig contexts served behind one listener
 	// (see Contexts), listed by /api/info; empty for one context.
@@ -211,11 +212,9 @@ func New(opts Options) (*Server, error) {
 	for _, ns := range opts.Namespaces {
 		s.served[ns] = true
 	}
-	s.metrics = newMetrics(s.registry, opts.Hub)
-	for _, c := range opts.Collectors {
-		if err := s.registry.Register(c); err != nil {
-			return nil, fmt.Errorf("server: registering a collector: %w", err)
-		}
+	var err error
+	if s.metrics, err = newMetrics(s.registry, opts.Hub, opts.Collectors); err != nil {
+		return nil, err
 	}
 	s.handler = s.routes()
 	return s, nil

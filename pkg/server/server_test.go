@@ -63,6 +63,8 @@ type fixture struct {
 	hub    *hub.Hub
 	srv    *Server
 	ts     *httptest.Server
+	// contexts is set by newContextsFixture.
+	contexts *Contexts
 }
 
 func newFixture(t testing.TB, mutate func(*Options), objects ...runtime.Object) *fixture {

@@ -83,8 +83,8 @@ func (p *watchProc) waitEventIn(t *testing.T, ctxName, name, what string, cond f
 	})
 }
 
-// TestContexts runs the views over two clusters: serve over both (API and
-// page), one merged watch that shows changes from both, --until-complete
+// TestContexts runs the views over two clusters: serve over both (API,
+// page, /readyz and /metrics with one of them down), one merged watch that shows changes from both, --until-complete
 // across both (passing, then failing with the cluster named), and a
 // cluster stopped during the watch.
 func TestContexts(t *testing.T) {
@@ -93,6 +93,7 @@ func TestContexts(t *testing.T) {
 
 	t.Run("serve", func(t *testing.T) { testServeContexts(t, b) })
 	t.Run("serve in chromium", func(t *testing.T) { testServeContextsBrowser(t, b) })
+	t.Run("serve's health covers every context", func(t *testing.T) { testServeContextsHealth(t, b) })
 
 	t.Run("merged watch", func(t *testing.T) {
 		b.namespace(t, "shop")
