@@ -331,6 +331,7 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 	var sink tracker.Sink = p
 	if o.Output != "ndjson" && !o.IsTerminal(o.Out) {
 		sink = &emptyNotice{Sink: sink, errOut: o.ErrOut, where: where}
+		sink = printers.RolloutNotice(sink, o.ErrOut) // what a rollout cost, beside the rows
 	}
 	if o.Output == "ndjson" || !o.IsTerminal(o.Out) {
 		sink = notice(sink)

@@ -74,6 +74,8 @@ type Live struct {
 	writeErr error
 	// warnRows counts the rows with rollout-safety warnings.
 	warnRows int
+	// rollouts are the lines of the latest rollouts that ended (rollout.go).
+	rollouts []liveRollout
 }
 
 type liveRow struct {
@@ -102,6 +104,10 @@ func compareRows(a, b *liveRow) int { return deployment.Compare(&a.summary, &b.s
 func (p *Live) OnEvent(e deployment.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if e.Type == deployment.Rollout {
+		p.onRolloutLocked(&e) // the row showed its summary already
+		return
+	}
 	key := e.Key()
 	old, known := p.rows[key]
 	if known {
@@ -266,6 +272,7 @@ func (p *Live) linesLocked(width, height int) ([]string, int) {
 			break
 		}
 	}
+	lines = append(lines, p.rolloutLinesLocked(width)...)
 	if p.synced && len(p.sorted) == 0 {
 		return append(lines, "", "No deployments found."), 0
 	}

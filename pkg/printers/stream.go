@@ -59,6 +59,9 @@ func (p *Stream) cells(e *deployment.Event) []string {
 
 // OnEvent prints a row, or keeps it for the first table until synced.
 func (p *Stream) OnEvent(e deployment.Event) {
+	if e.Type == deployment.Rollout {
+		return // its row is out already; the line of what it cost is RolloutNotice's
+	}
 	cells := p.cells(&e)
 	if p.repeats(&e, cells) {
 		return
