@@ -354,7 +354,11 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 		return fmt.Errorf("writing output: %w", closeErr)
 	}
 	if done != nil {
-		return exitOf(ctx, done.Result(ctx, o.Timeout))
+		result := done.Result(ctx, o.Timeout)
+		if line := done.WarningsSummary(); line != "" {
+			fmt.Fprintln(o.ErrOut, "warning: "+line) // the closing summary, passed or not
+		}
+		return exitOf(ctx, result)
 	}
 	return nil
 }
