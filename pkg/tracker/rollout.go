@@ -1,9 +1,11 @@
 package tracker
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -184,7 +186,7 @@ func (t *Tracker) costLocked(d *appsv1.Deployment, s *deployment.Summary, o *ope
 	}
 	sort.Slice(c.Services, func(i, j int) bool { return c.Services[i].Service < c.Services[j].Service })
 	c.GapSeconds, c.GapOpen = deployment.Seconds(union), open
-	c.FailedPreStopHooks = t.preStopFailuresLocked(d.Namespace, o, revision)
+	c.FailedPreStopHooks = t.preStopFailuresLocked(d, o, revision)
 	return c
 }
 
@@ -245,35 +247,61 @@ func (t *Tracker) gapTimeLocked(key string, start, end time.Time) (map[string]ti
 }
 
 // preStopFailuresLocked are the FailedPreStopHook events on the old pods
-// of rollout o (those of a revision other than revision) recorded since
-// it began.
-func (t *Tracker) preStopFailuresLocked(ns string, o *openRollout, revision string) []deployment.PreStopFailure {
+// of d's rollout o (those of a revision other than revision) recorded
+// since it began. A pod seen during it is known by name; one gone before
+// it was seen (the informers are not ordered) by its name, which is its
+// ReplicaSet's and a suffix of its own.
+func (t *Tracker) preStopFailuresLocked(d *appsv1.Deployment, o *openRollout, revision string) []deployment.PreStopFailure {
 	if t.events == nil {
 		return nil
 	}
-	since := o.start.Truncate(time.Second) // events' times have whole seconds
-	var out []deployment.PreStopFailure
-	for pod, rev := range o.pods {
-		if rev == revision {
-			continue
-		}
-		evs, _ := t.events.GetIndexer().ByIndex(byObject, ns+"/Pod/"+pod)
-		var f *deployment.PreStopFailure
-		for _, obj := range evs {
-			e, ok := obj.(*corev1.Event)
-			if !ok || e.Reason != reasonFailedPreStopHook || eventTime(e).Before(since) {
-				continue
+	var oldRS []string
+	if t.rs != nil {
+		rss, _ := t.rs.GetIndexer().ByIndex(byOwner, d.Namespace+"/"+d.Name)
+		for _, obj := range rss {
+			if rs, ok := obj.(*appsv1.ReplicaSet); ok && rs.Annotations[RevisionAnnotation] != revision {
+				if ref := metav1.GetControllerOfNoCopy(rs); ref != nil && ref.UID == d.UID {
+					oldRS = append(oldRS, rs.Name)
+				}
 			}
-			if f == nil {
-				f = &deployment.PreStopFailure{Pod: pod, Message: e.Message}
-			}
-			f.Count += max(e.Count, 1)
-		}
-		if f != nil {
-			out = append(out, *f)
 		}
 	}
+	old := func(pod string) bool {
+		if rev, ok := o.pods[pod]; ok {
+			return rev != revision
+		}
+		return slices.ContainsFunc(oldRS, func(rs string) bool {
+			rest, ok := strings.CutPrefix(pod, rs+"-")
+			return ok && rest != "" && !strings.Contains(rest, "-")
+		})
+	}
+	since := o.start.Truncate(time.Second) // events' times have whole seconds
+	byPod := map[string]*deployment.PreStopFailure{}
+	for _, obj := range t.events.GetStore().List() {
+		e, ok := obj.(*corev1.Event)
+		if !ok || e.Reason != reasonFailedPreStopHook || e.InvolvedObject.Kind != "Pod" ||
+			cmp.Or(e.InvolvedObject.Namespace, e.Namespace) != d.Namespace || eventTime(e).Before(since) {
+			continue
+		}
+		pod := e.InvolvedObject.Name
+		if !old(pod) {
+			continue
+		}
+		f := byPod[pod]
+		if f == nil {
+			f = &deployment.PreStopFailure{Pod: pod, Message: e.Message}
+			byPod[pod] = f
+		}
+		f.Count += max(e.Count, 1)
+	}
+	out := make([]deployment.PreStopFailure, 0, len(byPod))
+	for _, f := range byPod {
+		out = append(out, *f)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Pod < out[j].Pod })
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }
 

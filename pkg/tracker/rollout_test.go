@@ -83,8 +83,21 @@ func TestRolloutCostOfTheWriteUpsCase(t *testing.T) {
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "api-1-0"},
 		Type:           corev1.EventTypeWarning, Reason: "FailedPreStopHook", Message: "PreStopHook failed", Count: 1,
 		LastTimestamp: metav1.NewTime(t0.Add(time.Second))}
-	if _, err := r.client.CoreV1().Events("shop").Create(ctx, hook, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	hookOn := func(name, pod string, at time.Time) *corev1.Event {
+		e := hook.DeepCopy()
+		e.Name, e.InvolvedObject.Name, e.LastTimestamp = name, pod, metav1.NewTime(at)
+		return e
+	}
+	for _, e := range []*corev1.Event{
+		hook,
+		hookOn("gone.hook", "api-1-zz9", t0.Add(time.Second)),        // an old pod gone before it was seen
+		hookOn("before.hook", "api-1-0", t0.Add(-10*time.Second)),    // before the rollout
+		hookOn("new.hook", "api-2-0", t0.Add(time.Second)),           // the new pod's
+		hookOn("other.hook", "api-1-canary-x2", t0.Add(time.Second)), // Deployment api-1-canary's pod
+	} {
+		if _, err := r.client.CoreV1().Events("shop").Create(ctx, e, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r.setSlice(t0.Add(time.Second), slice("api-a", "api-svc", []endpoint{{pod: "api-1-0", serving: true, terminating: true}}))
 	r.waitEvent("api", "in a gap", func(e deployment.Event) bool { return len(e.Gaps) == 1 })
@@ -106,7 +119,8 @@ func TestRolloutCostOfTheWriteUpsCase(t *testing.T) {
 	want := deployment.RolloutCost{
 		Revision: "13", Outcome: deployment.RolloutComplete, Start: t0, End: t0.Add(8 * time.Second), DurationSeconds: 8,
 		Services:   []deployment.RolloutService{{Service: "api-svc", Fewest: 0, GapSeconds: 6}},
-		GapSeconds: 6, FailedPreStopHooks: []deployment.PreStopFailure{{Pod: "api-1-0", Message: "PreStopHook failed", Count: 1}},
+		GapSeconds: 6, FailedPreStopHooks: []deployment.PreStopFailure{
+			{Pod: "api-1-0", Message: "PreStopHook failed", Count: 1}, {Pod: "api-1-zz9", Message: "PreStopHook failed", Count: 1}},
 	}
 	if c := done.LastRollout; c == nil || !equalCost(*c, want) {
 		t.Fatalf("cost %+v, want %+v", c, want)
@@ -121,7 +135,7 @@ func TestRolloutCostOfTheWriteUpsCase(t *testing.T) {
 	if before.Type != deployment.Modified || !slices.Contains(before.Changed, "lastRollout") || !slices.Contains(before.Changed, "status") {
 		t.Errorf("event before the ROLLOUT: %s %v", before.Type, before.Changed)
 	}
-	if got := done.LastRollout.Describe(&done.Summary); got != "deployment shop/api: rollout to revision 13 complete in 8s; ready endpoints at the fewest: api-svc 0; serving gap 6s in all; FailedPreStopHook on old pod api-1-0" {
+	if got := done.LastRollout.Describe(&done.Summary); got != "deployment shop/api: rollout to revision 13 complete in 8s; ready endpoints at the fewest: api-svc 0; serving gap 6s in all; FailedPreStopHook on old pods api-1-0, api-1-zz9" {
 		t.Errorf("described %q", got)
 	}
 
