@@ -64,10 +64,11 @@ func (t *Tracker) rolloutLocked(d *appsv1.Deployment, s *deployment.Summary) {
 	m := t.ro[key]
 	if m == nil || m.uid != d.UID {
 		m = &rolloutMemory{uid: d.UID, done: s.Revision}
-		if inRollout(s.Status) && d.Status.ObservedGeneration >= d.Generation {
-			// Seen under way, its revision made already: it ends at this
-			// one or a later one. Before the controller observed the spec,
-			// the revision is the one it replaces.
+		if inRollout(s.Status) {
+			// Seen under way: it ends at this revision or a later one. Not
+			// knowing which it replaces, the one before; the controller
+			// writes the new revision before it records that it observed
+			// the spec, so either may be seen first.
 			m.done = s.Revision - 1
 		}
 		t.ro[key] = m
