@@ -285,17 +285,20 @@ func (o *changeOptions) wait(ctx context.Context, res operations.Result) error {
 	}
 	out := o.progressOut()
 	var p printer
+	var sink tracker.Sink
 	if o.IsTerminal(out) {
 		title := fmt.Sprintf("rollout of deployment %q in namespace %q", res.Name, res.Namespace)
 		p = printers.NewLive(out, printers.Options{Color: os.Getenv("NO_COLOR") == ""}, title, func() (int, int) { return o.TerminalSize(out) })
+		sink = p
 	} else {
 		p = printers.NewStream(out, printers.Options{})
+		sink = printers.RolloutNotice(p, o.ErrOut) // what the rollout cost, beside the rows
 	}
 	req := gate.ForChange(res)
 	req.Diagnose, req.FailingGrace = tracker.DiagnoseWith(o.clients.Kube), o.FailingGrace
 	req.Undoable, req.Target = o.undoable, stepTarget(o.configFlags)
 	req.FailOnGap = o.FailOnGap
-	last, err := gate.Wait(ctx, o.clients.Kube.AppsV1(), req, p)
+	last, err := gate.Wait(ctx, o.clients.Kube.AppsV1(), req, sink)
 	if closeErr := p.Close(); closeErr != nil && !isBrokenPipe(closeErr) && err == nil {
 		return fmt.Errorf("writing output: %w", closeErr)
 	}

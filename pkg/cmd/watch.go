@@ -374,6 +374,7 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 	var sink tracker.Sink = p
 	if o.Output != "ndjson" && !o.IsTerminal(o.Out) {
 		sink = &emptyNotice{Sink: sink, errOut: o.ErrOut, where: where}
+		sink = printers.RolloutNotice(sink, o.ErrOut) // what a rollout cost, beside the rows
 	}
 	if o.Output == "ndjson" || !o.IsTerminal(o.Out) {
 		sink = notice(sink)
@@ -401,7 +402,11 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 		return fmt.Errorf("writing output: %w", closeErr)
 	}
 	if done != nil {
-		return exitOf(ctx, done.Result(ctx, o.Timeout))
+		result := done.Result(ctx, o.Timeout)
+		if line := done.WarningsSummary(); line != "" {
+			fmt.Fprintln(o.ErrOut, "warning: "+line) // the closing summary, passed or not
+		}
+		return exitOf(ctx, result)
 	}
 	return nil
 }

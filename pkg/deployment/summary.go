@@ -70,6 +70,9 @@ type Summary struct {
 	// with the Services and PodDisruptionBudgets that select its pods (see
 	// package safety); absent when none, or when Services are not read.
 	Warnings []Warning `json:"warnings,omitempty"`
+	// LastRollout is what the latest rollout deploywatch saw end cost
+	// (see RolloutCost); absent before one ended.
+	LastRollout *RolloutCost `json:"lastRollout,omitempty"`
 	// Since is when the Deployment entered its current state, as the
 	// cluster recorded it (see sinceOf); absent when nothing is recorded.
 	// Not part of Changed: it moves with what is shown, never alone.
@@ -242,6 +245,9 @@ func Changed(prev, next *Summary) []string {
 	}
 	if changedWarnings(prev.Warnings, next.Warnings) {
 		changed = append(changed, "warnings")
+	}
+	if !sameRollout(prev.LastRollout, next.LastRollout) {
+		changed = append(changed, "lastRollout")
 	}
 	return changed
 }

@@ -201,9 +201,13 @@ func (n *namespace) OnEvent(e deployment.Event) {
 	data, _ := json.Marshal(e) // a Summary always encodes
 	n.mu.Lock()
 	en := n.numberLocked(entry{key: e.Key(), ev: e, data: data, events: []deployment.Event{e}}, kindOf(e))
-	if e.Type == deployment.Deleted {
+	switch e.Type {
+	case deployment.Deleted:
 		delete(n.state, en.key)
-	} else {
+	case deployment.Rollout:
+		// Told once, never again in a snapshot: the state is the event
+		// before it, whose summary holds the same lastRollout.
+	default:
 		n.state[en.key] = en
 	}
 	n.rollouts.Observe(e)

@@ -77,6 +77,8 @@ type Live struct {
 	// kinds counts the rows of each kind: with more than one, names carry
 	// their kind and the title counts workloads.
 	kinds kindSet
+	// rollouts are the lines of the latest rollouts that ended (rollout.go).
+	rollouts []liveRollout
 }
 
 type liveRow struct {
@@ -105,6 +107,10 @@ func compareRows(a, b *liveRow) int { return deployment.Compare(&a.summary, &b.s
 func (p *Live) OnEvent(e deployment.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if e.Type == deployment.Rollout {
+		p.onRolloutLocked(&e) // the row showed its summary already
+		return
+	}
 	key := e.Key()
 	old, known := p.rows[key]
 	defer p.kindsChangedLocked()
@@ -285,6 +291,7 @@ func (p *Live) linesLocked(width, height int) ([]string, int) {
 			break
 		}
 	}
+	lines = append(lines, p.rolloutLinesLocked(width)...)
 	if p.synced && len(p.sorted) == 0 {
 		return append(lines, "", "No deployments found."), 0
 	}

@@ -65,6 +65,9 @@ func (p *Stream) cells(e *deployment.Event) []string {
 // OnEvent prints a row, or keeps it for the first table until synced.
 // From the first row of a second kind on, names carry their kind.
 func (p *Stream) OnEvent(e deployment.Event) {
+	if e.Type == deployment.Rollout {
+		return // its row is out already; the line of what it cost is RolloutNotice's
+	}
 	if e.Type != deployment.Deleted && !p.o.kinds && p.kinds.add(&e.Summary, 1) {
 		p.o.kinds = true
 	}

@@ -148,6 +148,7 @@ func (t *Tracker) summarizeLocked(d *appsv1.Deployment) deployment.Summary {
 	s := deployment.Summarize(d, t.diagnose(d))
 	t.serveLocked(&s, d)
 	s.Warnings = t.warnings(d)
+	t.rolloutLocked(d, &s)
 	return s
 }
 

@@ -135,6 +135,8 @@ type Tracker struct {
 	// warnings need Services, and the rule that wants a PDB needs PDBs.
 	pdbs                 cache.SharedIndexInformer
 	servicesOff, pdbsOff atomic.Bool
+
+	ro map[string]*rolloutMemory // each Deployment's rollout (rollout.go), guarded by mu
 }
 
 // New returns a tracker that reads Deployments through client. A fake client
@@ -622,6 +624,7 @@ func (t *Tracker) updateLocked(sink Sink, prev, s deployment.Summary) {
 	t.last[s.Key()] = s
 	if changed := deployment.Changed(&prev, &s); len(changed) > 0 {
 		sink.OnEvent(t.event(deployment.Modified, s, changed))
+		t.tellRolloutLocked(sink, s, changed)
 	}
 }
 
@@ -646,6 +649,7 @@ func (t *Tracker) forgetWorkload(sink Sink, w *workload, obj any) {
 	}
 	delete(t.last, key)
 	delete(t.sv.deployments, key)
+	delete(t.ro, key)
 	sink.OnEvent(t.event(deployment.Deleted, prev, nil))
 }
 

@@ -240,6 +240,25 @@ func TestWatchNDJSONFollowsARollout(t *testing.T) {
 	}
 
 	web := w.eventsOf("web")
+	// The end of the rollout the image change made is told once, as a
+	// ROLLOUT event right after the MODIFIED that ended it; the creation
+	// (a first revision) is no rollout. The rest are web's states.
+	var rollouts, states []deployment.Event
+	for i, e := range web {
+		if e.Type != deployment.Rollout {
+			states = append(states, e)
+			continue
+		}
+		rollouts = append(rollouts, e)
+		if i == 0 || web[i-1].Type != deployment.Modified || !slices.Contains(web[i-1].Changed, "lastRollout") {
+			t.Errorf("ROLLOUT event %d of web does not follow the MODIFIED that ended the rollout", i)
+		}
+	}
+	if len(rollouts) != 1 || rollouts[0].LastRollout == nil || rollouts[0].LastRollout.Revision != "2" ||
+		rollouts[0].LastRollout.Outcome != deployment.RolloutComplete {
+		t.Errorf("ROLLOUT events of web: %+v; want one, revision 2 complete", rollouts)
+	}
+	web = states
 	if web[0].Type != deployment.Added {
 		t.Errorf("first event of web is %s, want ADDED", web[0].Type)
 	}

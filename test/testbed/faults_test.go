@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -338,6 +339,27 @@ func TestFaults(t *testing.T) {
 			t.Errorf("container status %+v, want terminated with exit code 137", c)
 		}
 		waitEvent(t, cs, ns, p, corev1.EventTypeWarning, "Evicted", msg)
+	})
+
+	t.Run("prestop-fails", func(t *testing.T) {
+		t.Parallel()
+		cs, ns := testbed.Clientset(t), testbed.NewNamespace(t)
+		spec := podSpec(testbed.NoShellImage)
+		spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sleep", "5"}}}}
+		if _, err := cs.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: spec}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p := waitPod(t, cs, ns, "p", "Running and Ready", func(p *corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodRunning && podCondition(p, corev1.PodReady) == corev1.ConditionTrue
+		})
+		if err := cs.CoreV1().Pods(ns).Delete(context.Background(), "p", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, cs, ns, p, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed")
+		testutil.Eventually(t, waitTimeout, "the pod to go", func() bool {
+			_, err := cs.CoreV1().Pods(ns).Get(context.Background(), "p", metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		})
 	})
 
 	t.Run("slow-start", func(t *testing.T) {

@@ -169,8 +169,14 @@ func stagesConfig() string {
 	add("pod-complete", nil, []requirement{notDeleted, {Key: ".status.phase", Operator: "In", Values: []string{"Running"}},
 		{Key: ".metadata.ownerReferences.[].kind", Operator: "In", Values: []string{"Job"}}, noFault},
 		[2]int64{}, nil, defaultCompleteTemplate, nil)
-	add("pod-delete", nil, []requirement{{Key: ".metadata.deletionTimestamp", Operator: "Exists"}},
-		[2]int64{}, nil, "", map[string]any{"finalizers": map[string]bool{"empty": true}, "delete": true})
+	deleting := requirement{Key: ".metadata.deletionTimestamp", Operator: "Exists"}
+	gone := map[string]any{"finalizers": map[string]bool{"empty": true}, "delete": true}
+	add("pod-delete", nil, []requirement{deleting, {Key: preStopFailsExpr, Operator: "In", Values: []string{"no"}}},
+		[2]int64{}, nil, "", gone)
+	// A preStop hook that cannot run (NoShellImage): the kubelet's event,
+	// then the pod goes as any other.
+	add("testbed-prestop-fails", nil, []requirement{deleting, {Key: preStopFailsExpr, Operator: "In", Values: []string{"yes"}}},
+		[2]int64{}, warning("FailedPreStopHook", "PreStopHook failed"), "", gone)
 
 	// kwok tries every Stage on every change of every pod, so each fault
 	// Stage rules an ordinary pod out with its first test: a label (matched
@@ -245,6 +251,18 @@ func stagesConfig() string {
 		})
 	return strings.Join(docs, "\n---\n") + "\n"
 }
+
+// NoShellImage is an image with no shell and no sleep in it, as a
+// distroless image: its pods run and are ready at once, but an exec preStop
+// hook of a container with it (`sleep 5`, say) fails when the pod is
+// deleted, and the kubelet (kuberuntime's executePreStopHook) records a
+// Warning FailedPreStopHook event, "PreStopHook failed", on the pod (it
+// never says why, so that no secret leaks); the pod then goes at once.
+const NoShellImage = "registry.testbed.invalid/no-shell:v1"
+
+// preStopFailsExpr is a jq expression: "yes" when a container of the pod
+// has NoShellImage and an exec preStop hook, else "no".
+var preStopFailsExpr = fmt.Sprintf(`if ((.spec.containers // []) | any(((.image // "") == %q) and (.lifecycle.preStop.exec != null))) then "yes" else "no" end`, NoShellImage)
 
 // slowStartRepo is the repository of SlowStartImage's images.
 const slowStartRepo = "registry.testbed.invalid/slow-start"

@@ -106,6 +106,10 @@
 // ready d later, as an application behind a readiness probe that warms up:
 // no failure, but a rollout to it stays in progress for a while.
 //
+// NoShellImage has no shell and no sleep: an exec preStop hook in it fails
+// when its pod is deleted, with the kubelet's Warning FailedPreStopHook
+// event on the pod.
+//
 // # Detached clusters
 //
 // StartDetached starts a cluster that outlives the process that started it,
