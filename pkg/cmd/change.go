@@ -128,12 +128,9 @@ func (o *changeOptions) problems() []string {
 	if o.argProblem != "" {
 		ps = append(ps, o.argProblem)
 	}
-	if o.Wait && o.kind != operations.Deployment {
-		// The rollout of a StatefulSet or a DaemonSet cannot be followed yet:
-		// refused before anything is written.
-		ref := o.kind.Short() + "/" + o.name
-		ps = append(ps, fmt.Sprintf("--wait follows deployments only for now, not %s: drop --wait and follow the rollout with 'kubectl rollout status %s -n %s'",
-			ref, ref, o.clients.Namespace))
+	if o.FailOnGap && o.kind != operations.Deployment {
+		// Serving (Services, their endpoints) is read for Deployments alone.
+		ps = append(ps, fmt.Sprintf("--fail-on-gap applies to deployments only, not %s/%s: drop --fail-on-gap", o.kind.Short(), o.name))
 	}
 	if _, err := o.PrintFlags.ToPrinter(); err != nil {
 		ps = append(ps, fmt.Sprintf("-o %s: %v", o.output(), err))
@@ -191,15 +188,15 @@ func (o *changeOptions) checkCanWatch(ctx context.Context) error {
 	for _, verb := range []string{"list", "watch"} {
 		review, err := o.clients.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: ns, Verb: verb, Group: "apps", Resource: "deployments",
+				Namespace: ns, Verb: verb, Group: "apps", Resource: o.kind.Resource(),
 			}},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			return nil // cannot ask: let the wait itself report what it meets
 		}
 		if !review.Status.Allowed {
-			return fmt.Errorf("--wait needs list and watch on deployments in namespace %q, and you may not %s them; nothing was changed; check with 'kubectl auth can-i %s deployments -n %s', or drop --wait",
-				ns, verb, verb, ns)
+			return fmt.Errorf("--wait needs list and watch on %s in namespace %q, and you may not %s them; nothing was changed; check with 'kubectl auth can-i %s %s -n %s', or drop --wait",
+				o.kind.Resource(), ns, verb, verb, o.kind.Resource(), ns)
 		}
 	}
 	return nil
@@ -286,7 +283,7 @@ func (o *changeOptions) wait(ctx context.Context, res operations.Result) error {
 	out := o.progressOut()
 	var p printer
 	if o.IsTerminal(out) {
-		title := fmt.Sprintf("rollout of deployment %q in namespace %q", res.Name, res.Namespace)
+		title := fmt.Sprintf("rollout of %s %q in namespace %q", res.Kind.Noun(), res.Name, res.Namespace)
 		p = printers.NewLive(out, printers.Options{Color: os.Getenv("NO_COLOR") == ""}, title, func() (int, int) { return o.TerminalSize(out) })
 	} else {
 		p = printers.NewStream(out, printers.Options{})
