@@ -178,17 +178,30 @@ func (o *changeOptions) output() string {
 }
 
 // checkCanWatch makes sure, before anything is written, that --wait will be
-// able to follow the rollout: a change whose wait fails at once for want of
-// permission would leave the user unsure of what happened.
-func (o *changeOptions) checkCanWatch(ctx context.Context) error {
+// able to follow the rollout of every kind changed (o.kind when none is
+// given): a change whose wait fails at once for want of permission would
+// leave the user unsure of what happened.
+func (o *changeOptions) checkCanWatch(ctx context.Context, kinds ...operations.Kind) error {
 	if !o.Wait {
 		return nil
 	}
+	if len(kinds) == 0 {
+		kinds = []operations.Kind{o.kind}
+	}
+	for _, k := range kinds {
+		if err := o.checkCanWatchKind(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *changeOptions) checkCanWatchKind(ctx context.Context, kind operations.Kind) error {
 	ns := o.clients.Namespace
 	for _, verb := range []string{"list", "watch"} {
 		review, err := o.clients.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: ns, Verb: verb, Group: "apps", Resource: o.kind.Resource(),
+				Namespace: ns, Verb: verb, Group: "apps", Resource: kind.Resource(),
 			}},
 		}, metav1.CreateOptions{})
 		if err != nil {
@@ -196,7 +209,7 @@ func (o *changeOptions) checkCanWatch(ctx context.Context) error {
 		}
 		if !review.Status.Allowed {
 			return fmt.Errorf("--wait needs list and watch on %s in namespace %q, and you may not %s them; nothing was changed; check with 'kubectl auth can-i %s %s -n %s', or drop --wait",
-				o.kind.Resource(), ns, verb, verb, o.kind.Resource(), ns)
+				kind.Resource(), ns, verb, verb, kind.Resource(), ns)
 		}
 	}
 	return nil

@@ -148,7 +148,9 @@ func (r *rollout) deleted(*deployment.Summary) error {
 		Message: fmt.Sprintf("%s %q in namespace %q was deleted while waiting for its rollout", r.req.Kind.Noun(), r.req.Name, r.req.Namespace)}
 }
 
-func (r *rollout) empty() error { return operations.NotFoundError(r.req.Kind, r.req.Namespace, r.req.Name) }
+func (r *rollout) empty() error {
+	return operations.NotFoundError(r.req.Kind, r.req.Namespace, r.req.Name)
+}
 
 // verdict waits past the states before the change, then judges the
 // change's own.
