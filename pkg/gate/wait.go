@@ -233,7 +233,10 @@ func (r Request) Closing(last deployment.Summary, err error, timeout time.Durati
 		return nil
 	case operations.ReasonOf(err) == operations.Failed:
 		// A scale's failure is in its pods, not in its history.
-		steps := stepsFor(&last, r.Target, stepKinds{undo: r.Undoable && last.Revision > 1, history: r.Replicas == nil})
+		// A StatefulSet's or DaemonSet's change made a new ControllerRevision,
+		// so there is one before it to undo to.
+		undo := r.Undoable && (last.Revision > 1 || r.Kind != operations.Deployment && last.Name != "")
+		steps := stepsFor(&last, r.Target, stepKinds{undo: undo, history: r.Replicas == nil})
 		return &Error{Outcome: Failed, Message: err.Error(), Err: err,
 			Failures: []RolloutFailure{{Message: err.Error(), Steps: steps}}}
 	case errors.Is(err, context.DeadlineExceeded):

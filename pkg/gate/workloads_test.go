@@ -2,6 +2,8 @@ package gate
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +112,45 @@ func TestWaitWorkloadPausedByOnDelete(t *testing.T) {
 	err := req.Closing(s, context.DeadlineExceeded, time.Second)
 	if want := `timed out after 1s waiting for the rollout of statefulset "db" in namespace "shop": it is Paused, 1 of 3 replicas updated and available (updateStrategy OnDelete: 1 of 3 pods updated; delete the old pods to update them)`; err.Error() != want {
 		t.Errorf("closing %q, want %q", err, want)
+	}
+}
+
+// A StatefulSet whose change failed a wait is undone first; under
+// OrderedReady the broken new pod must then be deleted, as the rollback
+// will not replace it (kubernetes/kubernetes#67250).
+func TestWaitWorkloadFailureSteps(t *testing.T) {
+	last := deployment.Summary{Kind: deployment.KindStatefulSet, Namespace: "shop", Name: "db", Status: deployment.Failing, OrderedReady: true,
+		Problems: []diagnosis.Problem{{Reason: "ImagePullBackOff", Pod: "db-2", Pods: 1}}}
+	failed := &operations.Error{Reason: operations.Failed, Message: `statefulset "db" in namespace "shop" is Failing: ImagePullBackOff`}
+	commands := func(req Request, last deployment.Summary) []string {
+		var end *Error
+		if err := req.Closing(last, failed, time.Second); !errors.As(err, &end) || end.Outcome != Failed || len(end.Failures) != 1 {
+			t.Fatalf("closing %v", err)
+		}
+		var got []string
+		for _, s := range end.Failures[0].Steps {
+			got = append(got, s.Command)
+		}
+		return got
+	}
+	req := Request{Kind: operations.StatefulSet, Namespace: "shop", Name: "db", Undoable: true}
+	want := []string{
+		"kubectl deploywatch undo sts/db -n shop",
+		"kubectl delete pod db-2 -n shop",
+		"kubectl rollout history statefulset/db -n shop",
+		"kubectl describe pod db-2 -n shop",
+	}
+	if got := commands(req, last); !slices.Equal(got, want) {
+		t.Errorf("set-image steps\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	parallel := last
+	parallel.OrderedReady = false
+	if got := commands(req, parallel); !slices.Equal(got, slices.Delete(slices.Clone(want), 1, 2)) {
+		t.Errorf("Parallel: steps %q, want no delete", got)
+	}
+	scale := req
+	scale.Undoable, scale.Replicas = false, int32p(3)
+	if got := commands(scale, last); !slices.Equal(got, want[2:]) {
+		t.Errorf("scale: steps %q, want no undo nor delete", got)
 	}
 }
