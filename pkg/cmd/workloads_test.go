@@ -1,8 +1,17 @@
 package cmd
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 )
 
 // TestWorkloadRefusals: what the commands refuse for StatefulSets and
@@ -48,5 +57,31 @@ func TestWorkloadRefusals(t *testing.T) {
 	c, out, err := runChange(t, setImageCmd, "statefulset/db", "web=nginx:1", "--wait", "--fail-on-gap")
 	if err == nil || !strings.Contains(err.Error(), "--fail-on-gap applies to deployments only, not sts/db") || len(c.Actions()) != 0 || out != "" {
 		t.Errorf("set-image --wait: err %v, actions %v, out %q", err, c.Actions(), out)
+	}
+}
+
+// TestCheckCanWatchEveryKind: before a change, --wait asks for list and
+// watch on each kind it will follow, and names the one it may not watch.
+func TestCheckCanWatchEveryKind(t *testing.T) {
+	c := fake.NewClientset()
+	var asked []string
+	c.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		review := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		attrs := review.Spec.ResourceAttributes
+		asked = append(asked, attrs.Verb+" "+attrs.Group+"/"+attrs.Resource+" in "+attrs.Namespace)
+		review.Status.Allowed = attrs.Resource != "statefulsets" || attrs.Verb != "watch"
+		return true, review, nil
+	})
+	o := changeOptions{Wait: true, clients: &clients{Kube: c, Namespace: "shop"}, kind: operations.DaemonSet}
+	if err := o.checkCanWatch(context.Background()); err != nil {
+		t.Fatalf("daemonsets may be watched: %v", err)
+	}
+	if want := []string{"list apps/daemonsets in shop", "watch apps/daemonsets in shop"}; !slices.Equal(asked, want) {
+		t.Errorf("asked %q, want %q", asked, want)
+	}
+	err := o.checkCanWatch(context.Background(), operations.Deployment, operations.StatefulSet)
+	want := `--wait needs list and watch on statefulsets in namespace "shop", and you may not watch them; nothing was changed; check with 'kubectl auth can-i watch statefulsets -n shop', or drop --wait`
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
 	}
 }
