@@ -128,12 +128,9 @@ func (o *changeOptions) problems() []string {
 	if o.argProblem != "" {
 		ps = append(ps, o.argProblem)
 	}
-	if o.Wait && o.kind != operations.Deployment {
-		// The rollout of a StatefulSet or a DaemonSet cannot be followed yet:
-		// refused before anything is written.
-		ref := o.kind.Short() + "/" + o.name
-		ps = append(ps, fmt.Sprintf("--wait follows deployments only for now, not %s: drop --wait and follow the rollout with 'kubectl rollout status %s -n %s'",
-			ref, ref, o.clients.Namespace))
+	if o.FailOnGap && o.kind != operations.Deployment {
+		// Serving (Services, their endpoints) is read for Deployments alone.
+		ps = append(ps, fmt.Sprintf("--fail-on-gap applies to deployments only, not %s/%s: drop --fail-on-gap", o.kind.Short(), o.name))
 	}
 	if _, err := o.PrintFlags.ToPrinter(); err != nil {
 		ps = append(ps, fmt.Sprintf("-o %s: %v", o.output(), err))
@@ -181,25 +178,38 @@ func (o *changeOptions) output() string {
 }
 
 // checkCanWatch makes sure, before anything is written, that --wait will be
-// able to follow the rollout: a change whose wait fails at once for want of
-// permission would leave the user unsure of what happened.
-func (o *changeOptions) checkCanWatch(ctx context.Context) error {
+// able to follow the rollout of every kind changed (o.kind when none is
+// given): a change whose wait fails at once for want of permission would
+// leave the user unsure of what happened.
+func (o *changeOptions) checkCanWatch(ctx context.Context, kinds ...operations.Kind) error {
 	if !o.Wait {
 		return nil
 	}
+	if len(kinds) == 0 {
+		kinds = []operations.Kind{o.kind}
+	}
+	for _, k := range kinds {
+		if err := o.checkCanWatchKind(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *changeOptions) checkCanWatchKind(ctx context.Context, kind operations.Kind) error {
 	ns := o.clients.Namespace
 	for _, verb := range []string{"list", "watch"} {
 		review, err := o.clients.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: ns, Verb: verb, Group: "apps", Resource: "deployments",
+				Namespace: ns, Verb: verb, Group: "apps", Resource: kind.Resource(),
 			}},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			return nil // cannot ask: let the wait itself report what it meets
 		}
 		if !review.Status.Allowed {
-			return fmt.Errorf("--wait needs list and watch on deployments in namespace %q, and you may not %s them; nothing was changed; check with 'kubectl auth can-i %s deployments -n %s', or drop --wait",
-				ns, verb, verb, ns)
+			return fmt.Errorf("--wait needs list and watch on %s in namespace %q, and you may not %s them; nothing was changed; check with 'kubectl auth can-i %s %s -n %s', or drop --wait",
+				kind.Resource(), ns, verb, verb, kind.Resource(), ns)
 		}
 	}
 	return nil
@@ -287,7 +297,7 @@ func (o *changeOptions) wait(ctx context.Context, res operations.Result) error {
 	var p printer
 	var sink tracker.Sink
 	if o.IsTerminal(out) {
-		title := fmt.Sprintf("rollout of deployment %q in namespace %q", res.Name, res.Namespace)
+		title := fmt.Sprintf("rollout of %s %q in namespace %q", res.Kind.Noun(), res.Name, res.Namespace)
 		p = printers.NewLive(out, printers.Options{Color: os.Getenv("NO_COLOR") == ""}, title, func() (int, int) { return o.TerminalSize(out) })
 		sink = p
 	} else {

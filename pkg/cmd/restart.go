@@ -107,8 +107,8 @@ func (o *rolloutOptions) Validate() error {
 		}
 	}
 	for _, t := range o.names {
-		if o.Wait && t.kind != operations.Deployment {
-			o.kind, o.name = t.kind, t.name // changeOptions.problems refuses --wait on it
+		if o.FailOnGap && t.kind != operations.Deployment {
+			o.kind, o.name = t.kind, t.name // changeOptions.problems refuses --fail-on-gap on it
 			break
 		}
 	}
@@ -124,7 +124,13 @@ func (o *rolloutOptions) Validate() error {
 // error does not stop the others: each is printed as it comes, and the exit
 // code is the first failure's.
 func (o *rolloutOptions) Run(ctx context.Context) error {
-	if err := o.checkCanWatch(ctx); err != nil {
+	var kinds []operations.Kind
+	for _, t := range o.names {
+		if !slices.Contains(kinds, t.kind) {
+			kinds = append(kinds, t.kind)
+		}
+	}
+	if err := o.checkCanWatch(ctx, kinds...); err != nil {
 		return err
 	}
 	var failed error
@@ -160,7 +166,7 @@ func (o *rolloutOptions) Run(ctx context.Context) error {
 	}
 	if o.Wait {
 		for _, res := range changed {
-			o.name = res.Name
+			o.kind, o.name = res.Kind, res.Name
 			if err := o.wait(ctx, res); err != nil {
 				fail(err)
 			}
@@ -220,7 +226,8 @@ Needs get and patch on deployments.
 
 With --wait, the rollouts are followed, one after the other, until each is
 Running (exit 0) or one is Failed (exit 1), or --timeout (for each) runs out
-(exit 2). With several Deployments, one that cannot be restarted does not stop
+(exit 2); StatefulSets and DaemonSets alike (--fail-on-gap is for Deployments
+only). With several Deployments, one that cannot be restarted does not stop
 the others; its error is printed and the exit code is 1.`,
 		`  # Restart web and api, then follow both rollouts
   kubectl deploywatch restart web api --wait

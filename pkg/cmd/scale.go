@@ -49,8 +49,8 @@ undo the change; with --wait, another replica count set meanwhile (by the
 autoscaler or anyone) ends the wait with exit 1.
 
 A StatefulSet is scaled as sts/NAME (or statefulset/NAME), as in kubectl; a
-bare NAME is a Deployment. A DaemonSet cannot be scaled. --wait follows
-Deployments only for now.`,
+bare NAME is a Deployment. A DaemonSet cannot be scaled. --wait follows a
+StatefulSet's rollout as a Deployment's; --fail-on-gap is for Deployments only.`,
 		Example: `  # Scale web to 5 replicas
   kubectl deploywatch scale web --replicas=5
 

@@ -53,7 +53,8 @@ or Failed (exit 1), or --timeout runs out (exit 2).
 A StatefulSet (sts/NAME) or DaemonSet (ds/NAME) gets back the template its
 ControllerRevision holds, as 'kubectl rollout undo' writes it; the controller
 then renumbers that revision as the newest. Needs list on controllerrevisions.
---wait follows Deployments only for now.`,
+--wait follows their rollouts as a Deployment's; --fail-on-gap is for
+Deployments only.`,
 		Example: `  # Back to the previous revision, and follow the rollout
   kubectl deploywatch undo web --wait
 

@@ -1,8 +1,17 @@
 package cmd
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 )
 
 // TestWorkloadRefusals: what the commands refuse for StatefulSets and
@@ -14,8 +23,8 @@ func TestWorkloadRefusals(t *testing.T) {
 	}{
 		{[]string{"pause", "sts/db"}, `statefulset "db" cannot be paused: only deployments can be paused and resumed, as in kubectl`},
 		{[]string{"resume", "web", "daemonset/agent"}, `daemonset "agent" cannot be resumed: only deployments`},
-		{[]string{"restart", "web", "sts/db", "--wait"}, "--wait follows deployments only for now, not sts/db: drop --wait and follow the rollout with 'kubectl rollout status sts/db -n shop'"},
-		{[]string{"undo", "ds/agent", "--wait"}, "--wait follows deployments only for now, not ds/agent"},
+		{[]string{"restart", "web", "sts/db", "--wait", "--fail-on-gap"}, "--fail-on-gap applies to deployments only, not sts/db: drop --fail-on-gap"},
+		{[]string{"undo", "ds/agent", "--wait", "--fail-on-gap"}, "--fail-on-gap applies to deployments only, not ds/agent"},
 		{[]string{"undo", "rs/web-1"}, `unknown workload type "rs" in "rs/web-1": use deploy/NAME, sts/NAME or ds/NAME (a bare NAME is a deployment)`},
 		{[]string{"history", "pod/x"}, `unknown workload type "pod" in "pod/x"`},
 		{[]string{"restart", "web", "cronjob/x"}, `unknown workload type "cronjob" in "cronjob/x"`},
@@ -38,15 +47,41 @@ func TestWorkloadRefusals(t *testing.T) {
 		want string
 	}{
 		{[]string{"ds/agent", "--replicas=2"}, `daemonset "agent" cannot be scaled`},
-		{[]string{"sts/db", "--replicas=2", "--wait"}, "--wait follows deployments only for now, not sts/db"},
+		{[]string{"sts/db", "--replicas=2", "--wait", "--fail-on-gap"}, "--fail-on-gap applies to deployments only, not sts/db"},
 	} {
 		c, out, err := runChange(t, scaleCmd, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || len(c.Actions()) != 0 || out != "" {
 			t.Errorf("scale %v: err %v, actions %v, out %q; want %q and nothing done", tt.args, err, c.Actions(), out, tt.want)
 		}
 	}
-	c, out, err := runChange(t, setImageCmd, "statefulset/db", "web=nginx:1", "--wait")
-	if err == nil || !strings.Contains(err.Error(), "--wait follows deployments only for now, not sts/db") || len(c.Actions()) != 0 || out != "" {
+	c, out, err := runChange(t, setImageCmd, "statefulset/db", "web=nginx:1", "--wait", "--fail-on-gap")
+	if err == nil || !strings.Contains(err.Error(), "--fail-on-gap applies to deployments only, not sts/db") || len(c.Actions()) != 0 || out != "" {
 		t.Errorf("set-image --wait: err %v, actions %v, out %q", err, c.Actions(), out)
+	}
+}
+
+// TestCheckCanWatchEveryKind: before a change, --wait asks for list and
+// watch on each kind it will follow, and names the one it may not watch.
+func TestCheckCanWatchEveryKind(t *testing.T) {
+	c := fake.NewClientset()
+	var asked []string
+	c.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		review := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		attrs := review.Spec.ResourceAttributes
+		asked = append(asked, attrs.Verb+" "+attrs.Group+"/"+attrs.Resource+" in "+attrs.Namespace)
+		review.Status.Allowed = attrs.Resource != "statefulsets" || attrs.Verb != "watch"
+		return true, review, nil
+	})
+	o := changeOptions{Wait: true, clients: &clients{Kube: c, Namespace: "shop"}, kind: operations.DaemonSet}
+	if err := o.checkCanWatch(context.Background()); err != nil {
+		t.Fatalf("daemonsets may be watched: %v", err)
+	}
+	if want := []string{"list apps/daemonsets in shop", "watch apps/daemonsets in shop"}; !slices.Equal(asked, want) {
+		t.Errorf("asked %q, want %q", asked, want)
+	}
+	err := o.checkCanWatch(context.Background(), operations.Deployment, operations.StatefulSet)
+	want := `--wait needs list and watch on statefulsets in namespace "shop", and you may not watch them; nothing was changed; check with 'kubectl auth can-i watch statefulsets -n shop', or drop --wait`
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
 	}
 }

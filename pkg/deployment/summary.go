@@ -83,6 +83,10 @@ type Summary struct {
 	// deployment.kubernetes.io/revision annotation): 0 before its first
 	// ReplicaSet, 2 or more once an earlier revision exists to undo to.
 	Revision int64 `json:"-"`
+	// OrderedReady: a StatefulSet whose podManagementPolicy is
+	// OrderedReady, whose rollback does not replace a broken pod until it
+	// is deleted (kubernetes/kubernetes#67250).
+	OrderedReady bool `json:"-"`
 }
 
 // EventType says what happened to a Deployment.

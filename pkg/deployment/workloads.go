@@ -39,6 +39,7 @@ func SummarizeStatefulSet(sts *appsv1.StatefulSet, diag *Diagnosis) Summary {
 		ObservedGeneration: st.ObservedGeneration,
 		ResourceVersion:    sts.ResourceVersion,
 		UID:                sts.UID,
+		OrderedReady:       OrderedReady(sts),
 	}
 	s.Status, s.Message = classifyStatefulSet(sts, s.Replicas, diag)
 	if diag != nil && s.Status != Running && s.Status != ScaledToZero {

@@ -48,7 +48,7 @@ type stepKinds struct {
 func stepsFor(s *deployment.Summary, t Target, kinds stepKinds) []Step {
 	flags := t.flags(s)
 	if s.Kind != "" && s.Kind != deployment.KindDeployment {
-		return workloadSteps(s, flags)
+		return workloadSteps(s, flags, kinds)
 	}
 	deploywatch := func(verb string) string {
 		return fmt.Sprintf("kubectl deploywatch %s %s %s", verb, quote(s.Name), flags)
@@ -78,15 +78,28 @@ func stepsFor(s *deployment.Summary, t Target, kinds stepKinds) []Step {
 }
 
 // workloadSteps are the next steps of a StatefulSet or DaemonSet that
-// failed a wait: the pod to delete when the rollout waits on it
-// (OrderedReady), kubectl's history of its revisions, and a look at the
-// first pod the diagnosis names.
-func workloadSteps(s *deployment.Summary, flags string) []Step {
+// failed a wait: undo when kinds says so; the pod to delete when the
+// rollout waits on it (OrderedReady), or, after that undo, the broken new
+// pod that the rollback would not replace (OrderedReady too); kubectl's
+// history of its revisions, and a look at the first pod the diagnosis
+// names.
+func workloadSteps(s *deployment.Summary, flags string, kinds stepKinds) []Step {
 	var steps []Step
+	// An OnDelete rollout (Paused) goes on when its pods are deleted, not by undo.
+	kinds.undo = kinds.undo && s.Status != deployment.Paused
+	if kinds.undo {
+		steps = append(steps, Step{Command: fmt.Sprintf("kubectl deploywatch undo %s %s", quote(s.ShortName()), flags),
+			Why: "roll back to the previous revision"})
+	}
 	for _, p := range s.Problems {
 		if p.Blocking && p.Pod != "" {
 			steps = append(steps, Step{Command: fmt.Sprintf("kubectl delete pod %s %s", quote(p.Pod), flags),
 				Why: "the rollout waits for this old pod to be ready (podManagementPolicy OrderedReady); the controller makes it anew at the update revision"})
+			break
+		}
+		if kinds.undo && s.OrderedReady && p.Pod != "" && p.Reason != "NodeNotReady" {
+			steps = append(steps, Step{Command: fmt.Sprintf("kubectl delete pod %s %s", quote(p.Pod), flags),
+				Why: "after the undo: under podManagementPolicy OrderedReady the rollback does not replace this broken pod until it is deleted"})
 			break
 		}
 	}

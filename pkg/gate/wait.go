@@ -14,26 +14,29 @@ import (
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 )
 
-// Request names the Deployment to follow and says how to tell the state
-// a change produced from the state before it.
+// Request names the workload to follow (a Deployment, StatefulSet or
+// DaemonSet) and says how to tell the state a change produced from the
+// state before it.
 type Request struct {
+	// Kind is the workload's; the zero value is a Deployment.
+	Kind      operations.Kind
 	Namespace string
 	Name      string
-	// MinGeneration is the Deployment's generation after the change. Right
+	// MinGeneration is the workload's generation after the change. Right
 	// after a write the watch may still show an older state, Running or
 	// Failed: a summary counts only once its generation is at least this
-	// and the deployment controller has observed it.
+	// and its controller has observed it.
 	MinGeneration int64
 	// Replicas, when set, is the desired count the change set. A scale
 	// response carries no generation, so this is how its state is told
 	// from the one before.
 	Replicas *int32
-	// ResourceVersion is the Deployment's after the change: a summary at
+	// ResourceVersion is the workload's after the change: a summary at
 	// or after it that shows another desired count than Replicas was
 	// scaled again by someone else, and the wait ends rather than waiting
 	// for a count that will not come back.
 	ResourceVersion string
-	// Autoscalers that target the Deployment, named when they are the
+	// Autoscalers that target the workload, named when they are the
 	// likely someone else.
 	Autoscalers []operations.Autoscaler
 	// Diagnose, when set, also reads the rollout's ReplicaSets, Pods and
@@ -51,20 +54,27 @@ type Request struct {
 	// FailOnGap fails a rollout that completes when a Service of the
 	// Deployment had a serving gap that overlapped the wait, or serving
 	// could not be seen during it (--fail-on-gap; needs Diagnose, which
-	// reads serving).
+	// reads serving). Deployments only: serving is read for them alone.
 	FailOnGap bool
 }
 
 // ForChange returns the Request that follows the rollout of a change.
 func ForChange(r operations.Result) Request {
-	return Request{Namespace: r.Namespace, Name: r.Name, MinGeneration: r.Generation, Replicas: r.Replicas,
+	return Request{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, MinGeneration: r.Generation, Replicas: r.Replicas,
 		ResourceVersion: r.ResourceVersion, Autoscalers: r.Autoscalers}
 }
 
-// Wait follows the Deployment with the shared tracker (a watch on its name
-// alone) until the rollout of the change settles. Every event goes to sink
+// Workloads reads the three kinds a change may be made to;
+// appsv1client.AppsV1Interface is one.
+type Workloads interface {
+	appsv1client.DeploymentsGetter
+	tracker.WorkloadsGetter
+}
+
+// Wait follows the workload with the shared tracker (a watch on its kind
+// and name alone) until the rollout of the change settles. Every event goes to sink
 // (nil: none) for live progress. It returns the last summary and:
-//   - nil once the Deployment is complete (Running, ScaledToZero, or paused
+//   - nil once the workload is complete (Running, ScaledToZero, or paused
 //     with nothing pending);
 //   - an *operations.Error with Reason Failed when it is Failed, has been
 //     Failing for FailingGrace (its message says why), or is paused with
@@ -80,7 +90,7 @@ func ForChange(r operations.Result) Request {
 //   - ctx's error, wrapped, when ctx ends first (a timeout, an interrupt).
 //
 // Closing turns what it returns into the line the wait ends with.
-func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req Request, sink tracker.Sink) (deployment.Summary, error) {
+func Wait(ctx context.Context, client Workloads, req Request, sink tracker.Sink) (deployment.Summary, error) {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	g := newGate(sink, stop, req.FailingGrace, &rollout{req: req})
@@ -90,6 +100,8 @@ func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req Reques
 	err := tracker.New(client, tracker.Options{
 		Namespace:     req.Namespace,
 		FieldSelector: "metadata.name=" + req.Name,
+		Kinds:         []string{req.Kind.String()},
+		Workloads:     client,
 		Diagnose:      req.Diagnose,
 	}).Run(ctx, g)
 
@@ -105,7 +117,7 @@ func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req Reques
 	case g.ended:
 		return last, g.err
 	case err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
-		return last, operations.WaitError(err, req.Namespace, req.Name)
+		return last, operations.WaitError(req.Kind, err, req.Namespace, req.Name)
 	}
 	state := "not yet listed"
 	if seen {
@@ -115,13 +127,13 @@ func Wait(ctx context.Context, client appsv1client.DeploymentsGetter, req Reques
 		}
 	}
 	if !g.liveLocked() {
-		return last, fmt.Errorf("deployment %q in namespace %q was last seen %s, but the watch has been lost since %s (%v): %w",
-			req.Name, req.Namespace, state, g.health.Since.Local().Format(time.TimeOnly), g.health.Err, context.Cause(ctx))
+		return last, fmt.Errorf("%s %q in namespace %q was last seen %s, but the watch has been lost since %s (%v): %w",
+			req.Kind.Noun(), req.Name, req.Namespace, state, g.health.Since.Local().Format(time.TimeOnly), g.health.Err, context.Cause(ctx))
 	}
-	return last, fmt.Errorf("deployment %q in namespace %q is %s: %w", req.Name, req.Namespace, state, context.Cause(ctx))
+	return last, fmt.Errorf("%s %q in namespace %q is %s: %w", req.Kind.Noun(), req.Name, req.Namespace, state, context.Cause(ctx))
 }
 
-// rollout is the scope of a Wait: the one Deployment a change was made
+// rollout is the scope of a Wait: the one workload a change was made
 // to, judged only in the state the change produced.
 type rollout struct {
 	req Request
@@ -133,10 +145,12 @@ type rollout struct {
 
 func (r *rollout) deleted(*deployment.Summary) error {
 	return &operations.Error{Reason: operations.NotFound,
-		Message: fmt.Sprintf("deployment %q in namespace %q was deleted while waiting for its rollout", r.req.Name, r.req.Namespace)}
+		Message: fmt.Sprintf("%s %q in namespace %q was deleted while waiting for its rollout", r.req.Kind.Noun(), r.req.Name, r.req.Namespace)}
 }
 
-func (r *rollout) empty() error { return operations.NotFoundError(r.req.Namespace, r.req.Name) }
+func (r *rollout) empty() error {
+	return operations.NotFoundError(r.req.Kind, r.req.Namespace, r.req.Name)
+}
 
 // verdict waits past the states before the change, then judges the
 // change's own.
@@ -154,22 +168,23 @@ func (r *rollout) verdict(j *Judge, s *deployment.Summary) (Verdict, time.Time, 
 		return Pending, time.Time{}, nil // the controller has not acted on the change yet
 	}
 	verdict, deadline := j.Verdict(s)
+	deploy := r.req.Kind == operations.Deployment // only a Deployment is paused by spec.paused
 	switch {
-	case verdict == Failure && s.Unstarted():
+	case verdict == Failure && deploy && s.Unstarted():
 		return verdict, deadline, &operations.Error{Reason: operations.Failed,
 			Message: fmt.Sprintf("deployment %q in namespace %q is paused before its rollout started: it has no pods until it is resumed", s.Name, s.Namespace)}
-	case verdict == Failure && s.Status == deployment.Paused:
+	case verdict == Failure && deploy && s.Status == deployment.Paused:
 		return verdict, deadline, &operations.Error{Reason: operations.Failed,
 			Message: fmt.Sprintf("deployment %q in namespace %q is paused with old replicas left (%s): its rollout will not go on until it is resumed", s.Name, s.Namespace, s.Message)}
 	case verdict == Failure:
 		return verdict, deadline, &operations.Error{Reason: operations.Failed,
-			Message: fmt.Sprintf("deployment %q in namespace %q is %s: %s", s.Name, s.Namespace, s.Status, s.Message)}
+			Message: fmt.Sprintf("%s %q in namespace %q is %s: %s", r.req.Kind.Noun(), s.Name, s.Namespace, s.Status, s.Message)}
 	}
 	return verdict, deadline, nil
 }
 
 func (r *rollout) failed(failures []error, _ []*deployment.Summary) error {
-	return failures[0] // the one Deployment
+	return failures[0] // the one workload
 }
 
 // after reports whether s is the state the change wrote or a later one. The
@@ -189,22 +204,22 @@ func (r *rollout) after(s *deployment.Summary) bool {
 // changed, naming the autoscalers that are the likely cause.
 func (r *rollout) scaledByOther(s *deployment.Summary) error {
 	e := &operations.Error{Reason: operations.Conflict,
-		Message: fmt.Sprintf("deployment %q in namespace %q was scaled to %d replicas by someone else while waiting for %d",
-			r.req.Name, r.req.Namespace, s.Replicas.Desired, *r.req.Replicas)}
+		Message: fmt.Sprintf("%s %q in namespace %q was scaled to %d replicas by someone else while waiting for %d",
+			r.req.Kind.Noun(), r.req.Name, r.req.Namespace, s.Replicas.Desired, *r.req.Replicas)}
 	if len(r.req.Autoscalers) > 0 {
 		e.Message += ": " + operations.DescribeAutoscalers(r.req.Autoscalers) + " sets its replicas"
 		e.Hint = fmt.Sprintf("change the HorizontalPodAutoscaler's minReplicas and maxReplicas instead, e.g. 'kubectl patch hpa %s -n %s -p {\"spec\":{\"minReplicas\":%d}}'",
 			r.req.Autoscalers[0].Name, r.req.Namespace, *r.req.Replicas)
 	} else {
-		e.Hint = fmt.Sprintf("see who in its managed fields: 'kubectl get deployment %s -n %s --show-managed-fields -o yaml'", r.req.Name, r.req.Namespace)
+		e.Hint = fmt.Sprintf("see who in its managed fields: 'kubectl get %s %s -n %s --show-managed-fields -o yaml'", r.req.Kind.Noun(), r.req.Name, r.req.Namespace)
 	}
 	return e
 }
 
 // Success is the line a wait that passed ends with, as kubectl rollout
-// status says it.
+// status says it of a Deployment (and, in the same words, of the others).
 func (r Request) Success() string {
-	return fmt.Sprintf("deployment %q successfully rolled out", r.Name)
+	return fmt.Sprintf("%s %q successfully rolled out", r.Kind.Noun(), r.Name)
 }
 
 // Closing is what a wait that Wait ended with (last, err) says in the end,
@@ -218,15 +233,18 @@ func (r Request) Closing(last deployment.Summary, err error, timeout time.Durati
 		return nil
 	case operations.ReasonOf(err) == operations.Failed:
 		// A scale's failure is in its pods, not in its history.
-		steps := stepsFor(&last, r.Target, stepKinds{undo: r.Undoable && last.Revision > 1, history: r.Replicas == nil})
+		// A StatefulSet's or DaemonSet's change made a new ControllerRevision,
+		// so there is one before it to undo to.
+		undo := r.Undoable && (last.Revision > 1 || r.Kind != operations.Deployment && last.Name != "")
+		steps := stepsFor(&last, r.Target, stepKinds{undo: undo, history: r.Replicas == nil})
 		return &Error{Outcome: Failed, Message: err.Error(), Err: err,
 			Failures: []RolloutFailure{{Message: err.Error(), Steps: steps}}}
 	case errors.Is(err, context.DeadlineExceeded):
-		return &Error{Outcome: TimedOut, Err: err, Message: fmt.Sprintf("timed out after %s waiting for the rollout of deployment %q in namespace %q: %s",
-			timeout, r.Name, r.Namespace, describe(last))}
+		return &Error{Outcome: TimedOut, Err: err, Message: fmt.Sprintf("timed out after %s waiting for the rollout of %s %q in namespace %q: %s",
+			timeout, r.Kind.Noun(), r.Name, r.Namespace, describe(last))}
 	case errors.Is(err, context.Canceled):
-		return &Error{Outcome: Interrupted, Err: err, Message: fmt.Sprintf("interrupted while waiting for the rollout of deployment %q in namespace %q: %s",
-			r.Name, r.Namespace, describe(last))}
+		return &Error{Outcome: Interrupted, Err: err, Message: fmt.Sprintf("interrupted while waiting for the rollout of %s %q in namespace %q: %s",
+			r.Kind.Noun(), r.Name, r.Namespace, describe(last))}
 	}
 	return err
 }

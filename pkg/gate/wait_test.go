@@ -89,11 +89,11 @@ func TestWaitDecidesNothingWhileTheWatchIsLost(t *testing.T) {
 // fakeApps tells the informer, as the fake Clientset itself would, that the
 // fake cannot stream its initial list (the tracker is handed the AppsV1
 // client, which does not say so, and would wait forever for the list's end).
-type fakeApps struct{ appsv1client.DeploymentsGetter }
+type fakeApps struct{ appsv1client.AppsV1Interface }
 
 func (fakeApps) IsWatchListSemanticsUnSupported() bool { return true }
 
-func listWatchable(c *fake.Clientset) appsv1client.DeploymentsGetter { return fakeApps{c.AppsV1()} }
+func listWatchable(c *fake.Clientset) Workloads { return fakeApps{c.AppsV1()} }
 
 // syncSignal is a sink that says when the tracker has synced.
 type syncSignal struct {

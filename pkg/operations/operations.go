@@ -243,12 +243,13 @@ var (
 
 // WaitError is what an error of the watch that follows a change (package
 // gate) means, in the words of the change's own errors.
-func WaitError(err error, namespace, name string) error {
-	return apiError(err, namespace, name, waitAccess)
+func WaitError(k Kind, err error, namespace, name string) error {
+	return apiError(err, namespace, name, waitAccess.of(k))
 }
 
-// NotFoundError is the *Error for Deployment name missing from namespace.
-func NotFoundError(namespace, name string) error { return notFound(Deployment, namespace, name, nil) }
+// NotFoundError is the *Error for the workload of kind k named name
+// missing from namespace.
+func NotFoundError(k Kind, namespace, name string) error { return notFound(k, namespace, name, nil) }
 
 // apiError turns an error from the API server into an *Error for the
 // reasons a caller can act on, and wraps any other.

@@ -113,8 +113,9 @@ func refusedUnchanged(t *testing.T, rv func() string, args []string, want ...str
 
 // TestWorkloadStatefulSetChanges: scale, set-image, restart, history and
 // undo of a real StatefulSet named as kubectl names it, the pods rolled by
-// the real controller each time; a server dry run persists nothing; pause
-// and --wait are refused with nothing changed.
+// the real controller each time; scale and set-image --wait end once the
+// controller has rolled every pod; a server dry run persists nothing;
+// pause and --fail-on-gap are refused with nothing changed.
 func TestWorkloadStatefulSetChanges(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	cs := testbed.Clientset(t)
@@ -148,10 +149,19 @@ func TestWorkloadStatefulSetChanges(t *testing.T) {
 	}
 	rolled("the statefulset to run 2 pods", 2, imageA)
 
-	r := opsRun(t, "-n", ns, "scale", "sts/db", "--replicas=3")
-	if r.code != 0 || r.stdout != "statefulset.apps/db scaled\n" {
-		t.Fatalf("scale: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	// waitedFor checks a --wait that passed: its lines, and the state it
+	// passed on, read right after it returned.
+	waitedFor := func(what string, r opsResult, first string, replicas int32) {
+		t.Helper()
+		if r.code != 0 || !strings.HasPrefix(r.stdout, first+"\n") || !strings.HasSuffix(r.stdout, "\nstatefulset \"db\" successfully rolled out\n") {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", what, r.code, r.stdout, r.stderr)
+		}
+		if st := get().Status; st.ReadyReplicas != replicas || st.UpdatedReplicas != replicas || st.CurrentRevision != st.UpdateRevision {
+			t.Errorf("%s passed before the rollout was done: %+v", what, st)
+		}
 	}
+	r := opsRun(t, "-n", ns, "scale", "sts/db", "--replicas=3", "--wait")
+	waitedFor("scale --wait", r, "statefulset.apps/db scaled", 3)
 	rolled("the statefulset to run 3 pods", 3, imageA)
 
 	// A server dry run reaches the API server and persists nothing.
@@ -164,10 +174,8 @@ func TestWorkloadStatefulSetChanges(t *testing.T) {
 		t.Errorf("server dry run changed the statefulset: resourceVersion %s -> %s", before, after)
 	}
 
-	r = opsRun(t, "-n", ns, "set-image", "statefulset/db", "main="+imageB)
-	if r.code != 0 || r.stdout != "statefulset.apps/db image updated\n" {
-		t.Fatalf("set-image: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
-	}
+	r = opsRun(t, "-n", ns, "set-image", "statefulset/db", "main="+imageB, "--wait")
+	waitedFor("set-image --wait", r, "statefulset.apps/db image updated", 3)
 	rolled("the pods to roll to the new image", 3, imageB)
 
 	r = opsRun(t, "-n", ns, "restart", "sts/db")
@@ -209,8 +217,8 @@ func TestWorkloadStatefulSetChanges(t *testing.T) {
 
 	refusedUnchanged(t, rv, []string{"-n", ns, "pause", "sts/db"},
 		`statefulset "db" cannot be paused: only deployments can be paused and resumed, as in kubectl`)
-	refusedUnchanged(t, rv, []string{"-n", ns, "scale", "sts/db", "--replicas=1", "--wait"},
-		"--wait follows deployments only for now, not sts/db", "kubectl rollout status sts/db -n "+ns)
+	refusedUnchanged(t, rv, []string{"-n", ns, "scale", "sts/db", "--replicas=1", "--wait", "--fail-on-gap"},
+		"--fail-on-gap applies to deployments only, not sts/db: drop --fail-on-gap")
 	refusedUnchanged(t, rv, []string{"-n", ns, "undo", "sts/db", "--to-revision", "4"},
 		`statefulset "db" in namespace "`+ns+`" is at revision 4 already; nothing was changed`)
 	refusedUnchanged(t, rv, []string{"-n", ns, "scale", "sts/db", "--replicas=1", "--current-replicas=2"},
@@ -224,8 +232,9 @@ func TestWorkloadStatefulSetChanges(t *testing.T) {
 }
 
 // TestWorkloadDaemonSetChanges: set-image, restart, history and undo of a
-// real DaemonSet on the kwok nodes; scale, pause, resume and --wait are
-// refused with nothing changed.
+// real DaemonSet on the kwok nodes, restart --wait ending once every node
+// runs a new pod; scale, pause, resume and --fail-on-gap are refused with
+// nothing changed.
 func TestWorkloadDaemonSetChanges(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	cs := testbed.Clientset(t)
@@ -285,9 +294,12 @@ func TestWorkloadDaemonSetChanges(t *testing.T) {
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "daemonset.apps/agent restarted (server dry run)\n") || rv() != before {
 		t.Errorf("restart --dry-run=server: exit %d, stdout %q; resourceVersion %s -> %s", r.code, r.stdout, before, rv())
 	}
-	r = opsRun(t, "-n", ns, "restart", "daemonset/agent")
-	if r.code != 0 || r.stdout != "daemonset.apps/agent restarted\n" {
-		t.Fatalf("restart: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	r = opsRun(t, "-n", ns, "restart", "daemonset/agent", "--wait")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "daemonset.apps/agent restarted\n") || !strings.HasSuffix(r.stdout, "\ndaemonset \"agent\" successfully rolled out\n") {
+		t.Fatalf("restart --wait: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if d := get(); d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedNumberScheduled != testbed.Nodes || d.Status.NumberAvailable != testbed.Nodes {
+		t.Errorf("restart --wait passed before every node ran an available new pod: generation %d, %+v", d.Generation, d.Status)
 	}
 	rolled("the restart to roll", imageB)
 
@@ -325,8 +337,44 @@ func TestWorkloadDaemonSetChanges(t *testing.T) {
 	refusedUnchanged(t, rv, []string{"-n", ns, "scale", "ds/agent", "--replicas=3"}, `daemonset "agent" cannot be scaled`)
 	refusedUnchanged(t, rv, []string{"-n", ns, "pause", "ds/agent"}, `daemonset "agent" cannot be paused: only deployments`)
 	refusedUnchanged(t, rv, []string{"-n", ns, "resume", "ds/agent"}, `daemonset "agent" cannot be resumed: only deployments`)
-	refusedUnchanged(t, rv, []string{"-n", ns, "set-image", "ds/agent", "main=" + imageA, "--wait"},
-		"--wait follows deployments only for now, not ds/agent")
-	refusedUnchanged(t, rv, []string{"-n", ns, "restart", "ds/agent", "--wait"},
-		"--wait follows deployments only for now, not ds/agent")
+	refusedUnchanged(t, rv, []string{"-n", ns, "set-image", "ds/agent", "main=" + imageA, "--wait", "--fail-on-gap"},
+		"--fail-on-gap applies to deployments only, not ds/agent")
+	refusedUnchanged(t, rv, []string{"-n", ns, "restart", "ds/agent", "--wait", "--fail-on-gap"},
+		"--fail-on-gap applies to deployments only, not ds/agent")
+}
+
+// TestWorkloadStatefulSetWaitFails: set-image --wait to an image that
+// cannot be pulled, on an OrderedReady StatefulSet, fails once the broken
+// pod has been Failing for --failing-grace (exit 1), its next steps the
+// undo and then the delete the rollback needs (kubernetes#67250); run as
+// printed, they bring it back.
+func TestWorkloadStatefulSetWaitFails(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	createStatefulSet(t, ns, "db", 3, true, nil)
+	r := opsRun(t, "-n", ns, "set-image", "sts/db", "app="+testbed.FaultImage(testbed.FaultImagePull), "--wait", "--failing-grace", "2s", "--timeout", "2m")
+	if r.code != 1 || !strings.HasPrefix(r.stdout, "statefulset.apps/db image updated\n") {
+		t.Fatalf("set-image --wait: exit %d, want 1; stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	failures := parseFailures(t, r.stderr)
+	undo, del := "kubectl deploywatch undo sts/db -n "+ns, "kubectl delete pod db-2 -n "+ns
+	if len(failures) != 1 || !strings.HasPrefix(failures[0].line, `error: statefulset "db" in namespace "`+ns+`" is Failing: `) ||
+		!strings.Contains(failures[0].line, "ImagePull") || len(failures[0].steps) < 2 || failures[0].steps[0] != undo || failures[0].steps[1] != del {
+		t.Fatalf("failures %+v, want the statefulset's, with %q then %q", failures, undo, del)
+	}
+	if r := runStep(t, undo); r.code != 0 {
+		t.Fatalf("%s: exit %d: %s", undo, r.code, r.stderr)
+	}
+	// The pod deleted before the controller saw the undo could come back
+	// at the broken revision.
+	testutil.Eventually(t, time.Minute, "the controller to observe the undo", func() bool {
+		sts := getStatefulSet(t, ns, "db")
+		return sts.Status.ObservedGeneration >= sts.Generation && sts.Status.UpdateRevision == sts.Status.CurrentRevision
+	})
+	runStep(t, del) // testbed.Kubectl fails the test itself when kubectl does
+	if r := opsRun(t, "watch", ns, "--until-complete", "--timeout", "2m"); r.code != 0 {
+		t.Fatalf("after the next steps, --until-complete exit %d: %s", r.code, r.stderr)
+	}
+	if sts := getStatefulSet(t, ns, "db"); sts.Spec.Template.Spec.Containers[0].Image != stsImage1 || sts.Status.UpdatedReplicas != 3 {
+		t.Errorf("not rolled back: image %s, %+v", sts.Spec.Template.Spec.Containers[0].Image, sts.Status)
+	}
 }
