@@ -71,6 +71,12 @@ type Diagnosis struct {
 	// NewReplicaSetCreated is when the new ReplicaSet was created: when
 	// the current rollout began (zero when unknown).
 	NewReplicaSetCreated time.Time
+	// OlderReplicaSets names the Deployment's ReplicaSets of an earlier
+	// revision than its own. It tells a deadline one of them ran out of as
+	// not the current rollout's even when the new ReplicaSet is not yet
+	// known (ReplicaSet is ""): the tracker's ReplicaSet informer can lag
+	// behind its Deployment informer.
+	OlderReplicaSets []string
 }
 
 // Classify decides the status and message of d from what every observer
@@ -153,9 +159,19 @@ func Classify(d *appsv1.Deployment, r Replicas, diag *Diagnosis) (Status, string
 // an earlier template) it keeps the condition, message and all, until the
 // rollout makes progress, though the ReplicaSet that timed out is no longer
 // the new one. Its message names that ReplicaSet
-// ("ReplicaSet \"web-5d8c\" has timed out progressing.").
+// ("ReplicaSet \"web-5d8c\" has timed out progressing."). A deadline
+// that names a ReplicaSet of an earlier revision is older too, though the
+// new ReplicaSet is not known yet.
 func deadlineOfOlderReplicaSet(c *appsv1.DeploymentCondition, diag *Diagnosis) bool {
-	if diag == nil || diag.ReplicaSet == "" {
+	if diag == nil {
+		return false
+	}
+	for _, name := range diag.OlderReplicaSets {
+		if strings.Contains(c.Message, strconv.Quote(name)) {
+			return true
+		}
+	}
+	if diag.ReplicaSet == "" {
 		return false
 	}
 	return !strings.Contains(c.Message, strconv.Quote(diag.ReplicaSet))

@@ -121,7 +121,7 @@ func (t *Tracker) beginRolloutLocked(d *appsv1.Deployment) *openRollout {
 		// ReplicaSet was made, if that is known.
 		o.openAtStart = true
 		if t.rs != nil && d.Status.ObservedGeneration >= d.Generation { // else its new ReplicaSet may not exist yet
-			if rs := t.newReplicaSet(d); rs != nil && !rs.CreationTimestamp.IsZero() && rs.CreationTimestamp.Time.Before(o.start) {
+			if rs, _ := t.newReplicaSet(d); rs != nil && !rs.CreationTimestamp.IsZero() && rs.CreationTimestamp.Time.Before(o.start) {
 				o.start = rs.CreationTimestamp.UTC()
 			}
 		}

@@ -164,7 +164,8 @@ func (t *Tracker) diagnose(d *appsv1.Deployment) *deployment.Diagnosis {
 	if d.Status.ObservedGeneration < d.Generation {
 		return diag // its new ReplicaSet may not exist yet
 	}
-	newRS := t.newReplicaSet(d)
+	newRS, older := t.newReplicaSet(d)
+	diag.OlderReplicaSets = older
 	if newRS == nil {
 		return diag
 	}
@@ -195,13 +196,23 @@ func (t *Tracker) diagnose(d *appsv1.Deployment) *deployment.Diagnosis {
 	return diag
 }
 
-// newReplicaSet is d's ReplicaSet of d's current revision (the highest
-// revision if none matches), among those d controls.
-func (t *Tracker) newReplicaSet(d *appsv1.Deployment) *ReplicaSet {
+// newReplicaSet is d's ReplicaSet of d's current revision among those d
+// controls, and the names of those of an earlier revision. When none has
+// d's revision, the highest revision stands in only if it is above d's (d's
+// annotation is written after the ReplicaSet's); below it, the new
+// ReplicaSet is not in the cache yet (informers are not ordered, so the
+// ReplicaSets' may lag behind the Deployments'), and an older ReplicaSet,
+// maybe one that ran out of its deadline, must not be judged as the new one.
+func (t *Tracker) newReplicaSet(d *appsv1.Deployment) (*ReplicaSet, []string) {
 	objs, _ := t.rs.GetIndexer().ByIndex(byOwner, d.Namespace+"/"+d.Name)
 	want := d.Annotations[RevisionAnnotation]
-	var best *ReplicaSet
+	wantRev, err := strconv.ParseInt(want, 10, 64)
+	if err != nil {
+		wantRev = -1
+	}
+	var match, best *ReplicaSet
 	bestRev := int64(-1)
+	var older []string
 	for _, o := range objs {
 		rs, ok := o.(*ReplicaSet)
 		if !ok {
@@ -212,13 +223,28 @@ func (t *Tracker) newReplicaSet(d *appsv1.Deployment) *ReplicaSet {
 		}
 		rev := rs.Annotations[RevisionAnnotation]
 		if want != "" && rev == want {
-			return rs
+			match = rs
+			continue
 		}
-		if n, err := strconv.ParseInt(rev, 10, 64); err == nil && n > bestRev {
+		n, err := strconv.ParseInt(rev, 10, 64)
+		if err != nil {
+			continue
+		}
+		if n < wantRev {
+			older = append(older, rs.Name)
+		}
+		if n > bestRev {
 			best, bestRev = rs, n
 		}
 	}
-	return best
+	slices.Sort(older) // the index's order is a map's
+	switch {
+	case match != nil:
+		return match, older
+	case bestRev < wantRev:
+		return nil, older
+	}
+	return best, older
 }
 
 // deploymentKeyOf maps a ReplicaSet, Pod or Event to the key of the
