@@ -96,6 +96,7 @@ var situations = []struct {
 	{"worker", "Failing", [][]string{{"CrashLoopBackOff"}}},
 	{"trainer", "Failing", [][]string{{"Unschedulable", "FailedScheduling"}}},
 	{"reports", "Failing", [][]string{{"FailedCreate"}, {"exceeded quota"}}},
+	{"checkout", "Progressing", [][]string{{"checkout: 0 of 1 endpoint ready since"}}},
 }
 
 // TestMakeDemo: make demo leaves a cluster running after make has ended

@@ -289,6 +289,11 @@ func create(ctx context.Context, cs kubernetes.Interface, obj runtime.Object) er
 			q, err := cs.CoreV1().ResourceQuotas(namespace).Get(ctx, o.Name, metav1.GetOptions{})
 			return err == nil && len(q.Status.Hard) > 0, err
 		})
+	case *corev1.Service:
+		if _, err := cs.CoreV1().Services(namespace).Create(ctx, o, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create service %s: %w", o.Name, err)
+		}
+		return nil
 	}
 	return fmt.Errorf("the demo cannot make a %T yet: add it to create in test/testbed/cmd/demo", obj)
 }

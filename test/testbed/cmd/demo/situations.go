@@ -39,8 +39,9 @@ type situation struct {
 // slowly or fail (see package testbed). registry.example never resolves
 // (RFC 2606).
 var (
-	apiSlow    = testbed.SlowStartImage(40 * time.Second)
-	cartBroken = testbed.FaultImage(testbed.FaultImagePull)
+	apiSlow      = testbed.SlowStartImage(40 * time.Second)
+	cartBroken   = testbed.FaultImage(testbed.FaultImagePull)
+	checkoutSlow = testbed.SlowStartImage(10 * time.Minute)
 )
 
 var situations = []situation{
@@ -77,6 +78,13 @@ var situations = []situation{
 		deployment: deployment("reports", "registry.example/shop/reports:1.1.0", 3, cpuRequest("200m")),
 		shows:      createRefused,
 	},
+	{
+		what:       "a rollout that leaves its Service no ready pod: 1 replica, maxSurge 0, and the new pod takes 10 min to become ready",
+		before:     []runtime.Object{service("checkout")},
+		deployment: deployment("checkout", "registry.example/shop/checkout:5.0.0", 1, stopFirst),
+		rollout:    setImage(checkoutSlow),
+		shows:      newPodStarting(checkoutSlow),
+	},
 }
 
 // deployment is a Deployment of one container named after it.
@@ -106,6 +114,28 @@ func oneAtATime(d *appsv1.Deployment) {
 	d.Spec.Strategy = appsv1.DeploymentStrategy{
 		Type:          appsv1.RollingUpdateDeploymentStrategyType,
 		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
+	}
+}
+
+// stopFirst is the rolling update that drops requests with one replica:
+// the old pod goes before the new one is ready (maxSurge 0, so
+// maxUnavailable rounds up to 1).
+func stopFirst(d *appsv1.Deployment) {
+	surge, unavailable := intstr.FromInt32(0), intstr.FromInt32(1)
+	d.Spec.Strategy = appsv1.DeploymentStrategy{
+		Type:          appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
+	}
+}
+
+// service selects the pods of the Deployment of that name.
+func service(name string) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": name},
+			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
 	}
 }
 
