@@ -33,6 +33,7 @@ import (
 	"github.com/deploywatch/kubectl-deploywatch/pkg/explain"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/hub"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/kuberequests"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/memlimit"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/tracker"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/version"
@@ -363,6 +364,14 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 	if notifier != nil {
 		collectors = notifier.Collectors()
 	}
+	// Said in the log and /metrics before an OOM kill would end serve.
+	limit, limitFrom := memlimit.Limit(memoryLimit())
+	memory := memlimit.New(limit, limitFrom, memlimit.InUse, log)
+	collectors = append(collectors, memory.Collectors()...)
+	memoryCtx, stopMemory := context.WithCancel(ctx)
+	memoryDone := make(chan struct{})
+	go func() { defer close(memoryDone); memory.Run(memoryCtx) }()
+	defer func() { stopMemory(); <-memoryDone }()
 	maxStreams := o.MaxStreams
 	if maxStreams == 0 {
 		maxStreams = defaultMaxStreams(fileLimit(), memoryLimit())
