@@ -130,6 +130,16 @@ func TestPageTimelineOfARollout(t *testing.T) {
 		t.Errorf("the recorded gap %.2fs is shorter than the application's load", want)
 	}
 
+	// The history's row of revision 2 says what the rollout cost, red for
+	// api's gap.
+	apiCost := `document.querySelector('tr.detail[data-detail-for="api"] table.history tr[data-revision="2"] td.cost')`
+	poll("api's history to say what revision 2's rollout cost, in red", apiCost+` && `+apiCost+`.classList.contains("gap") && `+
+		apiCost+`.textContent.startsWith("complete in ") && `+apiCost+`.textContent.includes("; serving gap ") && `+
+		apiCost+`.textContent.includes("(api-svc 0 ready at the fewest)")`)
+	safeCost := `document.querySelector('tr.detail[data-detail-for="safe"] table.history tr[data-revision="2"] td.cost')`
+	poll("safe's history to say revision 2's rollout had no gap", safeCost+` && !`+safeCost+`.classList.contains("gap") && `+
+		safeCost+`.textContent.endsWith("; no serving gap")`)
+
 	poll("safe's timeline: revision 1 to 2, complete, no gap", safe+` && `+
 		safe+`.querySelector('.timeline-title').textContent.includes(", complete after ") && `+
 		safe+`.querySelector('svg line.mark.end.complete') && `+

@@ -3,7 +3,7 @@
 import { el } from "./dom.js";
 import { api } from "./api.js";
 import { timelineChart } from "./chart.js";
-import { ago, errorText, eventImages, historyImage, imageChanges, imagesOf, undoQuestion } from "./format.js";
+import { ago, errorText, eventImages, historyImage, imageChanges, imagesOf, rolloutCostText, undoQuestion } from "./format.js";
 
 // detailView shows row r's details under it. It reloads the history when
 // the row changes; undo asks for confirmation naming each image before and
@@ -72,11 +72,12 @@ export function detailView(r, base, can) {
         el("td", {}, rev.changeCause || el("span", { class: "muted" }, "none recorded")),
         el("td", { class: "muted" }, ago(rev.created)),
         el("td", { class: "num" }, rev.readyReplicas + "/" + rev.replicas),
+        costCell(r.event.lastRollout, rev.revision),
         el("td", {}, rev.current ? el("span", { class: "muted" }, "current")
           : canUndo ? el("button", { type: "button", class: "control undo-to", "data-revision": rev.revision, disabled: busy,
             onclick: () => { confirming = rev.revision; note = null; render(); } }, "Undo to " + rev.revision) : "")));
       parts.push(el("table", { class: "history" },
-        el("thead", {}, el("tr", {}, ["Revision", "Images", "Change cause", "Created", "Pods", ""].map((h) => el("th", {}, h)))),
+        el("thead", {}, el("tr", {}, ["Revision", "Images", "Change cause", "Created", "Pods", "Last rollout", ""].map((h) => el("th", {}, h)))),
         el("tbody", {}, rows)));
       const rev = (history.revisions || []).find((x) => x.revision === confirming);
       if (rev && canUndo) parts.push(confirmBox(rev));
@@ -103,4 +104,12 @@ export function detailView(r, base, can) {
     },
     close() { gone = true; clearTimeout(reload); clearInterval(tick); tr.remove(); },
   };
+}
+
+// costCell is what the last rollout deploywatch saw cost, on its revision's
+// row; red when it had a serving gap.
+function costCell(cost, revision) {
+  if (!cost || String(cost.revision) !== String(revision)) return el("td", {});
+  const c = rolloutCostText(cost);
+  return el("td", { class: c.gap ? "cost gap" : "cost" }, c.text);
 }

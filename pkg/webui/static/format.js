@@ -147,3 +147,23 @@ export function warningText(w) {
 }
 
 export const warningCount = (n) => "\u26a0" + n + (n === 1 ? " warning" : " warnings");
+
+// rolloutCostText is what a Deployment's last rollout cost, for its row in
+// the history, as watch's line says it: "complete in 7.9s; serving gap
+// 6.5s (api-svc 0 ready at the fewest)". gap says users may have noticed
+// (the cell is red).
+export function rolloutCostText(c) {
+  const secs = (s) => (Math.round(s * 10) / 10) + "s";
+  const parts = [(c.outcome === "failed" ? "failed after " : "complete in ") + secs(c.durationSeconds)];
+  const gap = c.gapSeconds > 0;
+  if (gap) {
+    const worst = (c.services || []).filter((s) => s.gapSeconds > 0).map((s) => s.service + " " + s.fewest + " ready at the fewest");
+    parts.push("serving gap " + secs(c.gapSeconds) + (c.gapOpen ? ", still open" : "") + (worst.length ? " (" + worst.join(", ") + ")" : ""));
+  } else if ((c.services || []).length) {
+    parts.push("no serving gap");
+  }
+  if (c.unseen) parts.push("serving not seen throughout");
+  const hooks = (c.failedPreStopHooks || []).length;
+  if (hooks) parts.push("FailedPreStopHook on " + hooks + (hooks === 1 ? " old pod" : " old pods"));
+  return { text: parts.join("; "), gap };
+}

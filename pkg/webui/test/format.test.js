@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   ago, changeTitle, changedAt, errorText, eventImages, historyImage, imageChanges, imagesOf, imageTail,
-  endReason, problemCount, serviceGapText, problemText, reconnectText, undoQuestion, upstreamText,
+  endReason, problemCount, serviceGapText, problemText, reconnectText, rolloutCostText, undoQuestion, upstreamText,
 } from "../static/format.js";
 
 const now = Date.parse("2026-12-01T12:00:00Z");
@@ -125,4 +125,16 @@ test("imageTail: a long image is cut from the left, so its tag stays", () => {
     assert.ok(got.length <= n, n + ": " + got);
     assert.ok(got.endsWith(":v2"), n + ": " + got);
   }
+});
+
+test("rolloutCostText: a gap names its Services, a clean rollout says so, hooks and unseen serving are told", () => {
+  assert.deepEqual(rolloutCostText({ outcome: "complete", durationSeconds: 7.94, gapSeconds: 6.53,
+    services: [{ service: "api-svc", fewest: 0, gapSeconds: 6.53 }, { service: "web-svc", fewest: 2, gapSeconds: 0 }] }),
+  { text: "complete in 7.9s; serving gap 6.5s (api-svc 0 ready at the fewest)", gap: true });
+  assert.deepEqual(rolloutCostText({ outcome: "complete", durationSeconds: 12, gapSeconds: 0, services: [{ service: "safe-svc", fewest: 1, gapSeconds: 0 }] }),
+    { text: "complete in 12s; no serving gap", gap: false });
+  assert.deepEqual(rolloutCostText({ outcome: "failed", durationSeconds: 600, gapSeconds: 3, gapOpen: true, unseen: true,
+    services: [{ service: "a", fewest: 0, gapSeconds: 3 }], failedPreStopHooks: [{ pod: "x" }, { pod: "y" }] }),
+  { text: "failed after 600s; serving gap 3s, still open (a 0 ready at the fewest); serving not seen throughout; FailedPreStopHook on 2 old pods", gap: true });
+  assert.deepEqual(rolloutCostText({ outcome: "complete", durationSeconds: 1, gapSeconds: 0 }), { text: "complete in 1s", gap: false });
 });
