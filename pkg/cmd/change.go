@@ -349,30 +349,6 @@ func (f *intFlag) parse(flag string) (*int32, string) {
 	return &v, ""
 }
 
-// completeDeployments offers the names of the namespace's Deployments.
-func completeDeployments(getter genericclioptions.RESTClientGetter) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		if len(args) > 0 {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		c, err := newClients(getter)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		list, err := c.Kube.AppsV1().Deployments(c.Namespace).List(cmd.Context(), metav1.ListOptions{})
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		var names []string
-		for _, d := range list.Items {
-			if strings.HasPrefix(d.Name, toComplete) {
-				names = append(names, d.Name)
-			}
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
-	}
-}
-
 // oneDeployment reports args that do not name exactly one Deployment, for
 // the commands that change one: verb is the command, example a use of it.
 func oneDeployment(args []string, verb, example string) []string {

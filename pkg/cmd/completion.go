@@ -7,8 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/notify/webhook"
@@ -191,8 +193,13 @@ func completeImageArgs(getter genericclioptions.RESTClientGetter) completionFunc
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		d, err := c.Kube.AppsV1().Deployments(c.Namespace).Get(cmd.Context(), args[0], metav1.GetOptions{})
+		kind, name, err := operations.ParseWorkload(args[0])
 		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		templates, err := podTemplates(cmd.Context(), c.Kube, c.Namespace, kind)
+		pod, ok := templates[name]
+		if err != nil || !ok {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		set := map[string]bool{}
@@ -201,7 +208,6 @@ func completeImageArgs(getter genericclioptions.RESTClientGetter) completionFunc
 			set[name] = true
 		}
 		var out []string
-		pod := d.Spec.Template.Spec
 		for _, ctr := range append(pod.InitContainers, pod.Containers...) {
 			if !set[ctr.Name] && strings.HasPrefix(ctr.Name, toComplete) {
 				out = append(out, ctr.Name+"=")
@@ -212,6 +218,76 @@ func completeImageArgs(getter genericclioptions.RESTClientGetter) completionFunc
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	}
+}
+
+// completeDeployments offers the names of the namespace's Deployments,
+// or, after a kubectl TYPE and a slash (sts/, ds/), of that kind's
+// workloads, written as typed: sts/db.
+func completeDeployments(getter genericclioptions.RESTClientGetter) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		c, err := newClients(getter)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		typ, prefix, typed := strings.Cut(toComplete, "/")
+		kind := operations.Deployment
+		if !typed {
+			prefix = toComplete
+		} else if kind, _, err = operations.ParseWorkload(toComplete); err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		templates, err := podTemplates(cmd.Context(), c.Kube, c.Namespace, kind)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []string
+		for name := range templates {
+			if strings.HasPrefix(name, prefix) {
+				if typed {
+					name = typ + "/" + name
+				}
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// podTemplates are the pod templates of the namespace's workloads of kind,
+// by name.
+func podTemplates(ctx context.Context, kube kubernetes.Interface, ns string, kind operations.Kind) (map[string]corev1.PodSpec, error) {
+	out := map[string]corev1.PodSpec{}
+	switch kind {
+	case operations.StatefulSet:
+		list, err := kube.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range list.Items {
+			out[o.Name] = o.Spec.Template.Spec
+		}
+	case operations.DaemonSet:
+		list, err := kube.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range list.Items {
+			out[o.Name] = o.Spec.Template.Spec
+		}
+	default:
+		list, err := kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range list.Items {
+			out[o.Name] = o.Spec.Template.Spec
+		}
+	}
+	return out, nil
 }
 
 // explainKubectlCompletion makes cobra's completion command now, so that

@@ -49,6 +49,8 @@ func TestCompletionThroughKubectl(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	createDeployment(t, ns, "web", 1)
 	createDeployment(t, ns, "api", 1)
+	createStatefulSet(t, ns, "db", 1, false, nil)
+	createDaemonSet(t, ns, "agent", nil)
 
 	script, err := os.ReadFile(filepath.Join("..", "..", "kubectl_complete-deploywatch"))
 	if err != nil {
@@ -93,6 +95,13 @@ func TestCompletionThroughKubectl(t *testing.T) {
 		{[]string{"scale", "-n", ns, "web", ""}, nil},
 		{[]string{"scale", "-n", ns, "--dry-run=server", "--replicas", ""}, nil},
 		{[]string{"watch", "-o", ""}, []string{"table", "wide", "ndjson"}},
+		// Other kinds after kubectl's TYPE/, written as typed.
+		{[]string{"scale", "-n", ns, "sts/"}, []string{"sts/db"}},
+		{[]string{"undo", "-n", ns, "statefulset/d"}, []string{"statefulset/db"}},
+		{[]string{"restart", "-n", ns, "ds/"}, []string{"ds/agent"}},
+		{[]string{"restart", "-n", ns, "ds/agent", "deploy/"}, []string{"deploy/api", "deploy/web"}},
+		{[]string{"set-image", "-n", ns, "sts/db", ""}, []string{"app="}},
+		{[]string{"scale", "-n", ns, "rs/"}, nil},
 	} {
 		want := ":4" // no file names
 		if slices.ContainsFunc(tt.want, func(s string) bool { return strings.HasSuffix(s, "=") }) {
