@@ -4,6 +4,7 @@ import (
 	"github.com/deploywatch/kubectl-deploywatch/internal/testutil"
 
 	"context"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -26,10 +27,17 @@ type failedOut struct {
 // parseFailures reads a failed wait's standard error: `error: ` lines,
 // each followed by next steps, two spaces in, a command and a shell
 // comment that says what it is for. Any other line fails the test.
+// warningsSummary is the line --until-complete ends with, before its
+// errors, when a Deployment it saw has rollout-safety warnings.
+var warningsSummary = regexp.MustCompile(`^warning: rollout-safety warnings on \d+ deployments?: \S+ \d+ \([a-z-, ]+\)(, \S+ \d+ \([a-z-, ]+\))*(, and \d+ more)?; 'kubectl deploywatch check' says how to fix each$`)
+
 func parseFailures(t *testing.T, stderr string) []failedOut {
 	t.Helper()
 	var out []failedOut
-	for _, l := range strings.Split(strings.TrimRight(stderr, "\n"), "\n") {
+	for i, l := range strings.Split(strings.TrimRight(stderr, "\n"), "\n") {
+		if i == 0 && warningsSummary.MatchString(l) {
+			continue // --until-complete's closing summary of rollout-safety warnings
+		}
 		if strings.HasPrefix(l, "error: ") {
 			out = append(out, failedOut{line: l})
 			continue
@@ -227,7 +235,8 @@ func TestNextStepsCreatedPaused(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1 (2 would be the timeout)", r.code)
 	}
-	want := "error: deployment " + ns + "/db is Paused: rollout paused before it started: no pods until resumed\n" +
+	want := "warning: rollout-safety warnings on 1 deployment: " + ns + "/db 1 (no-pdb); 'kubectl deploywatch check' says how to fix each\n" +
+		"error: deployment " + ns + "/db is Paused: rollout paused before it started: no pods until resumed\n" +
 		"  kubectl deploywatch resume db -n " + ns + "   # start the rollout: it has no pods until resumed\n"
 	if r.stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
