@@ -313,7 +313,7 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		topts.OnServingOff = o.servingOff("")
 	}
 	where := topts.Where()
-	p := o.printerWith("", printers.Options{AllNamespaces: o.namespace == "", Title: o.title(where)})
+	p := o.printerWith("", printers.Options{AllNamespaces: o.namespace == "", Title: o.title(where), Empty: o.empty()})
 	if o.Diagnose {
 		topts.OnServiceGaps = printers.ServiceGapsTo(p, o.ErrOut)
 	}
@@ -350,6 +350,10 @@ func (o *WatchOptions) title(where string) func([]string) string {
 	seen := o.newKindsSeen()
 	return func(kinds []string) string { return seen.nounOf(kinds) + " in " + where }
 }
+
+// empty is the live table's line when it has no row: "No statefulsets
+// found." with --kind sts.
+func (o *WatchOptions) empty() string { return "No " + o.newKindsSeen().none + " found." }
 
 // servingOff warns once that serving cannot be read (in names where).
 func (o *WatchOptions) servingOff(in string) func(error) {
@@ -639,7 +643,7 @@ func isBrokenPipe(err error) bool {
 // per (context, namespace), merged by package fanin into one printer.
 func (o *WatchOptions) runMany(ctx context.Context) error {
 	sources := o.sources()
-	printer := o.printerWith("", printers.Options{AllNamespaces: true, Contexts: o.contexts != nil, Title: o.title(o.whereMany())})
+	printer := o.printerWith("", printers.Options{AllNamespaces: true, Contexts: o.contexts != nil, Title: o.title(o.whereMany()), Empty: o.empty()})
 	notice := func(sink tracker.Sink) tracker.Sink {
 		return &sourceNotice{Sink: sink, errOut: o.ErrOut, told: map[string]string{}, seen: o.newKindsSeen()}
 	}

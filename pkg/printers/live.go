@@ -1,6 +1,7 @@
 package printers
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -293,7 +294,7 @@ func (p *Live) linesLocked(width, height int) ([]string, int) {
 	}
 	lines = append(lines, p.rolloutLinesLocked(width)...)
 	if p.synced && len(p.sorted) == 0 {
-		return append(lines, "", "No deployments found."), 0
+		return append(lines, "", cmp.Or(p.o.Empty, "No deployments found.")), 0
 	}
 	room := len(p.sorted)
 	if top := len(lines) + 1; height > 0 && room+top > height {

@@ -36,6 +36,9 @@ type Options struct {
 	// Title, when set, gives the live table's title from the kinds its
 	// rows are of (see Kinds), in place of NewLive's title.
 	Title func(kinds []string) string
+	// Empty is the live table's line when it has no row; empty means
+	// "No deployments found.".
+	Empty string
 
 	// kinds: rows of more than one kind were shown, so every NAME carries
 	// its kind's short name ("sts/db"); set by the printers themselves.

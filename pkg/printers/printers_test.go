@@ -483,3 +483,14 @@ func TestStreamWithoutInitialRowsAligns(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveEmptyNamesTheKinds: the live table's empty line is the one the
+// command gives (--kind sts: no StatefulSet), not "No deployments found.".
+func TestLiveEmptyNamesTheKinds(t *testing.T) {
+	p := NewLive(&syncWriter{}, Options{Empty: "No statefulsets found."}, `statefulsets in namespace "shop"`, func() (int, int) { return 0, 0 })
+	defer p.Close()
+	p.OnSynced(nil)
+	if f := p.Frame(0, 0); len(f) != 3 || f[2] != "No statefulsets found." {
+		t.Errorf("an empty view of StatefulSets shows %q", f)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -345,4 +346,38 @@ func TestUntilCompleteAllKinds(t *testing.T) {
 		!strings.Contains(res.stderr, `unknown kind "pods": use deploy, sts or ds`) {
 		t.Errorf("--kind pods: exit %d, stdout %q, stderr %q; want one line naming the kinds", res.code, res.stdout, res.stderr)
 	}
+}
+
+// TestWatchLiveTableKinds: on a terminal, --kind sts over a namespace with
+// only a Deployment says there is no StatefulSet (not "no deployments"),
+// then shows the StatefulSet created after it; without --kind the rows of
+// the two kinds carry their kind's short name.
+func TestWatchLiveTableKinds(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	opsDeployment(t, ns, "web", 1, true, nil)
+	tmux, waitPane, rowOf := newTmux(t, 160, 30)
+
+	tmux("send-keys", "-t", "e2e", "kubectl deploywatch "+ns+" --kind sts; echo exit=$?", "Enter")
+	screen := waitPane("No statefulsets found.", func(s string) bool { return strings.Contains(s, "No statefulsets found.") })
+	opsContains(t, "the empty live table", screen, `statefulsets in namespace "`+ns+`"`)
+	if strings.Contains(screen, "web") {
+		t.Errorf("--kind sts shows the Deployment:\n%s", screen)
+	}
+	createStatefulSet(t, ns, "db", 1, false, nil)
+	screen = waitPane("db Running 1/1", func(s string) bool {
+		r := rowOf(s, "db")
+		return len(r) == 1 && strings.Contains(r[0], "Running") && strings.Contains(r[0], "1/1")
+	})
+	if strings.Contains(screen, "No statefulsets found.") || strings.Contains(screen, "sts/db") {
+		t.Errorf("one kind's rows carry no kind, and the empty line is gone:\n%s", screen)
+	}
+	tmux("send-keys", "-t", "e2e", "C-c")
+	waitPane("the shell back with the exit code", regexp.MustCompile(`(?m)^exit=\d+`).MatchString)
+
+	tmux("send-keys", "-t", "e2e", "clear; kubectl deploywatch "+ns, "Enter")
+	screen = waitPane("deploy/web and sts/db", func(s string) bool {
+		return len(rowOf(s, "deploy/web")) == 1 && len(rowOf(s, "sts/db")) == 1
+	})
+	opsContains(t, "the live table of two kinds", screen, "2 workloads: 2 Running")
+	tmux("send-keys", "-t", "e2e", "C-c")
 }
