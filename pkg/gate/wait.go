@@ -103,6 +103,8 @@ func Wait(ctx context.Context, client Workloads, req Request, sink tracker.Sink)
 		Kinds:         []string{req.Kind.String()},
 		Workloads:     client,
 		Diagnose:      req.Diagnose,
+		// The rollout it waits for is its own change's.
+		ChangedGeneration: req.MinGeneration,
 	}).Run(ctx, g)
 
 	g.mu.Lock()

@@ -117,9 +117,10 @@ func ended(st deployment.Status) bool {
 func (t *Tracker) beginRolloutLocked(d *appsv1.Deployment) *openRollout {
 	o := &openRollout{start: t.opts.Now().UTC(), outages: t.sv.outages, fewest: map[string]int32{}, pods: map[string]string{}}
 	if !t.synced {
-		// Under way when deploywatch started: it began when its new
-		// ReplicaSet was made, if that is known.
-		o.openAtStart = true
+		// Under way when deploywatch started (unless this command's own
+		// change began it): it began when its new ReplicaSet was made, if
+		// that is known.
+		o.openAtStart = t.opts.ChangedGeneration == 0 || d.Generation < t.opts.ChangedGeneration
 		if t.rs != nil && d.Status.ObservedGeneration >= d.Generation { // else its new ReplicaSet may not exist yet
 			if rs, _ := t.newReplicaSet(d); rs != nil && !rs.CreationTimestamp.IsZero() && rs.CreationTimestamp.Time.Before(o.start) {
 				o.start = rs.CreationTimestamp.UTC()

@@ -257,3 +257,30 @@ func TestRolloutUnderWayAtStart(t *testing.T) {
 		})
 	}
 }
+
+// TestRolloutOfTheWaitsOwnChange: a rollout to the generation the command's
+// own change made (--wait) is not said to be under way at the start; one to
+// an older generation still is.
+func TestRolloutOfTheWaitsOwnChange(t *testing.T) {
+	for _, tt := range []struct {
+		changed  int64
+		openWant bool
+	}{{2, false}, {3, true}} {
+		clk := &clock{now: t0}
+		tr := New(nil, Options{Now: clk.Now, ChangedGeneration: tt.changed})
+		rec := &recorder{}
+		d := newDeployment("web", 2, "nginx:2")
+		d.Annotations[RevisionAnnotation] = "4"
+		d.Generation = 2
+		tr.observe(rec, d, true)
+		tr.synced = true
+		clk.set(t0.Add(2 * time.Second))
+		d = d.DeepCopy()
+		d.Status.ObservedGeneration = 2
+		tr.observe(rec, d, false)
+		ro := rec.rollouts()
+		if len(ro) != 1 || ro[0].LastRollout.OpenAtStart != tt.openWant || ro[0].LastRollout.Revision != "4" {
+			t.Errorf("changed generation %d: rollouts %+v, want revision 4 with under way at the start %v", tt.changed, ro, tt.openWant)
+		}
+	}
+}

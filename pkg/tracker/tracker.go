@@ -46,6 +46,10 @@ type Options struct {
 	// SkipInitial suppresses the ADDED events of Deployments that exist when
 	// the tracker starts (they still count for OnSynced and Snapshot).
 	SkipInitial bool
+	// ChangedGeneration is the generation this command's own change made
+	// (--wait): a rollout to it that is under way when the tracker starts
+	// is the change's, not one found under way.
+	ChangedGeneration int64
 	// OnError is told about errors the informers retry with backoff by
 	// themselves: after the first sync, and before it those that waiting
 	// may fix (429, 5xx, timeouts); nil ignores them.

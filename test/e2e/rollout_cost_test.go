@@ -250,6 +250,9 @@ func TestRolloutCostNamesFailedPreStopHook(t *testing.T) {
 	if !strings.Contains(r.stderr, fmt.Sprintf("deployment %s/api: rollout to revision 2 complete in ", ns)) || !strings.HasSuffix(r.stderr, suffix) {
 		t.Errorf("set-image --wait's stderr %q, want the line of what the rollout cost ending %q", r.stderr, suffix)
 	}
+	if strings.Contains(r.stderr, "under way when deploywatch started") {
+		t.Errorf("set-image --wait's stderr %q says its own rollout was under way when it started", r.stderr)
+	}
 }
 
 // TestRolloutCostToldOnceAcrossARelist: a rollout's end is told once by
