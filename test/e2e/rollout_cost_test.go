@@ -159,14 +159,7 @@ func TestRolloutCostBefore(t *testing.T) {
 // keeping a ready endpoint at the fewest.
 func TestRolloutCostAfter(t *testing.T) {
 	ns := testbed.NewNamespace(t)
-	servingApp(t, ns, "api", "api-svc", nil, map[string]string{"app": "api"}, func(d *appsv1.Deployment) {
-		zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
-		d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: &one, MaxUnavailable: &zero}
-		web := &d.Spec.Template.Spec.Containers[0]
-		web.Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
-		web.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8080)}}}
-		web.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}}}
-	})
+	servingApp(t, ns, "api", "api-svc", nil, map[string]string{"app": "api"}, fixedSpec)
 	tr := watchTruth(t, ns, "api-svc")
 	w := startWatch(t, "watch", ns, "-o", "ndjson")
 	piped := startWatch(t, "watch", ns)

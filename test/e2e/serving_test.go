@@ -55,6 +55,17 @@ func servingApp(t *testing.T, ns, name, svc string, labels, selector map[string]
 	testutil.Eventually(t, time.Minute, svc+" to have a ready endpoint", func() bool { return readyEndpoints(t, ns, svc) > 0 })
 }
 
+// fixedSpec is the write-up's "after" for d: maxSurge 1, maxUnavailable 0,
+// a readiness probe on the serving port and a preStop sleep.
+func fixedSpec(d *appsv1.Deployment) {
+	zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
+	d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: &one, MaxUnavailable: &zero}
+	web := &d.Spec.Template.Spec.Containers[0]
+	web.Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
+	web.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8080)}}}
+	web.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}}}
+}
+
 func createService(t *testing.T, ns, name string, selector map[string]string) {
 	t.Helper()
 	_, err := testbed.Clientset(t).CoreV1().Services(ns).Create(context.Background(), &corev1.Service{
@@ -260,14 +271,7 @@ func TestServingGapDuringARollout(t *testing.T) {
 // shows no gap.
 func TestServingNoGapWithTheFixedSpec(t *testing.T) {
 	ns := testbed.NewNamespace(t)
-	servingApp(t, ns, "api", "api-svc", nil, map[string]string{"app": "api"}, func(d *appsv1.Deployment) {
-		zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
-		d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: &one, MaxUnavailable: &zero}
-		web := &d.Spec.Template.Spec.Containers[0]
-		web.Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
-		web.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8080)}}}
-		web.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}}}
-	})
+	servingApp(t, ns, "api", "api-svc", nil, map[string]string{"app": "api"}, fixedSpec)
 	tr := watchTruth(t, ns, "api-svc")
 	w := startWatch(t, "watch", ns, "-o", "ndjson")
 	w.waitEvent(t, "api", "serves api-svc", func(e deployment.Event) bool {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
@@ -32,14 +31,7 @@ func TestPageTimelineOfARollout(t *testing.T) {
 		zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
 		d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: &zero, MaxUnavailable: &one}
 	})
-	servingApp(t, ns, "safe", "safe-svc", nil, map[string]string{"app": "safe"}, func(d *appsv1.Deployment) {
-		zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
-		d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: &one, MaxUnavailable: &zero}
-		web := &d.Spec.Template.Spec.Containers[0]
-		web.Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
-		web.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8080)}}}
-		web.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}}}
-	})
+	servingApp(t, ns, "safe", "safe-svc", nil, map[string]string{"app": "safe"}, fixedSpec)
 
 	// A stream (not a page) keeps serve following the namespace.
 	p := startServe(t)

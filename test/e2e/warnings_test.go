@@ -66,12 +66,9 @@ func TestWarningsLive(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		zero, one, two := intstr.FromInt32(0), intstr.FromInt32(1), int32(2)
+		two := int32(2)
 		d.Spec.Replicas = &two
-		d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: &one, MaxUnavailable: &zero}
-		web := &d.Spec.Template.Spec.Containers[0]
-		web.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8080)}}}
-		web.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}}}
+		fixedSpec(d)
 		_, err = kube.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
 		return err
 	})
