@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
@@ -197,11 +196,11 @@ func completeImageArgs(getter genericclioptions.RESTClientGetter) completionFunc
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		templates, err := podTemplates(cmd.Context(), c.Kube, c.Namespace, kind)
-		pod, ok := templates[name]
-		if err != nil || !ok {
+		tmpl, err := operations.PodTemplate(cmd.Context(), c.Kube.AppsV1(), kind, c.Namespace, name)
+		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
+		pod := tmpl.Spec
 		set := map[string]bool{}
 		for _, a := range args[1:] {
 			name, _, _ := strings.Cut(a, "=")
@@ -239,12 +238,12 @@ func completeDeployments(getter genericclioptions.RESTClientGetter) func(*cobra.
 		} else if kind, _, err = operations.ParseWorkload(toComplete); err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		templates, err := podTemplates(cmd.Context(), c.Kube, c.Namespace, kind)
+		all, err := workloadNames(cmd.Context(), c.Kube, c.Namespace, kind)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var names []string
-		for name := range templates {
+		for _, name := range all {
 			if strings.HasPrefix(name, prefix) {
 				if typed {
 					name = typ + "/" + name
@@ -257,10 +256,9 @@ func completeDeployments(getter genericclioptions.RESTClientGetter) func(*cobra.
 	}
 }
 
-// podTemplates are the pod templates of the namespace's workloads of kind,
-// by name.
-func podTemplates(ctx context.Context, kube kubernetes.Interface, ns string, kind operations.Kind) (map[string]corev1.PodSpec, error) {
-	out := map[string]corev1.PodSpec{}
+// workloadNames are the names of the namespace's workloads of kind.
+func workloadNames(ctx context.Context, kube kubernetes.Interface, ns string, kind operations.Kind) ([]string, error) {
+	var names []string
 	switch kind {
 	case operations.StatefulSet:
 		list, err := kube.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
@@ -268,7 +266,7 @@ func podTemplates(ctx context.Context, kube kubernetes.Interface, ns string, kin
 			return nil, err
 		}
 		for _, o := range list.Items {
-			out[o.Name] = o.Spec.Template.Spec
+			names = append(names, o.Name)
 		}
 	case operations.DaemonSet:
 		list, err := kube.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{})
@@ -276,7 +274,7 @@ func podTemplates(ctx context.Context, kube kubernetes.Interface, ns string, kin
 			return nil, err
 		}
 		for _, o := range list.Items {
-			out[o.Name] = o.Spec.Template.Spec
+			names = append(names, o.Name)
 		}
 	default:
 		list, err := kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
@@ -284,10 +282,10 @@ func podTemplates(ctx context.Context, kube kubernetes.Interface, ns string, kin
 			return nil, err
 		}
 		for _, o := range list.Items {
-			out[o.Name] = o.Spec.Template.Spec
+			names = append(names, o.Name)
 		}
 	}
-	return out, nil
+	return names, nil
 }
 
 // explainKubectlCompletion makes cobra's completion command now, so that

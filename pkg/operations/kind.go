@@ -154,6 +154,15 @@ func (w workloads) updateScale(ctx context.Context, name string, s *autoscalingv
 	return w.client.Deployments(w.namespace).UpdateScale(ctx, name, s, opts)
 }
 
+// PodTemplate reads the pod template of workload kind/name in namespace.
+func PodTemplate(ctx context.Context, client WorkloadsGetter, kind Kind, namespace, name string) (*corev1.PodTemplateSpec, error) {
+	o, err := workloads{kind: kind, namespace: namespace, client: client}.get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return templateOf(o), nil
+}
+
 // templateOf is the pod template of a workload: the same field, at the same
 // JSON path (/spec/template), in every kind.
 func templateOf(o object) *corev1.PodTemplateSpec {
