@@ -107,26 +107,26 @@ func deployment(name, image string, replicas int32, edits ...func(*appsv1.Deploy
 	return d
 }
 
-// oneAtATime rolls out one new pod at a time and keeps every old one until
-// its replacement is ready.
-func oneAtATime(d *appsv1.Deployment) {
-	surge, unavailable := intstr.FromInt32(1), intstr.FromInt32(0)
-	d.Spec.Strategy = appsv1.DeploymentStrategy{
-		Type:          appsv1.RollingUpdateDeploymentStrategyType,
-		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
+// rollingUpdate sets a rolling update of at most surge pods above and
+// unavailable below the desired count.
+func rollingUpdate(surge, unavailable int32) func(*appsv1.Deployment) {
+	return func(d *appsv1.Deployment) {
+		s, u := intstr.FromInt32(surge), intstr.FromInt32(unavailable)
+		d.Spec.Strategy = appsv1.DeploymentStrategy{
+			Type:          appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &s, MaxUnavailable: &u},
+		}
 	}
 }
 
-// stopFirst is the rolling update that drops requests with one replica:
-// the old pod goes before the new one is ready (maxSurge 0, so
-// maxUnavailable rounds up to 1).
-func stopFirst(d *appsv1.Deployment) {
-	surge, unavailable := intstr.FromInt32(0), intstr.FromInt32(1)
-	d.Spec.Strategy = appsv1.DeploymentStrategy{
-		Type:          appsv1.RollingUpdateDeploymentStrategyType,
-		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
-	}
-}
+var (
+	// oneAtATime rolls out one new pod at a time and keeps every old one
+	// until its replacement is ready.
+	oneAtATime = rollingUpdate(1, 0)
+	// stopFirst is the rolling update that drops requests with one
+	// replica: the old pod goes before the new one is ready.
+	stopFirst = rollingUpdate(0, 1)
+)
 
 // service selects the pods of the Deployment of that name.
 func service(name string) *corev1.Service {
