@@ -1,10 +1,10 @@
 // Package leader is the bookkeeping behind serve's rollout notifications:
 // it elects one of several `serve` replicas with a coordination.k8s.io
 // Lease, decides on that leader which status transitions of workloads
-// (Deployments, StatefulSets, DaemonSets) to notify (into Failed, out of Failed, a rollout starting, completing or
-// Failing), and keeps in sharded ConfigMaps what it claimed and has not yet
-// seen delivered, so that the next leader sends it again. pkg/notify/webhook
-// posts the messages. It reuses pkg/tracker for watching and knows nothing
+// (Deployments, StatefulSets, DaemonSets) to notify (into Failed, out of
+// Failed, a rollout starting, completing or Failing), and keeps in sharded
+// ConfigMaps what it claimed and has not yet seen delivered, so that the
+// next leader sends it again. pkg/notify/webhook posts the messages. It reuses pkg/tracker for watching and knows nothing
 // of cobra or HTTP serving.
 //
 // What it promises, and no more:
@@ -137,8 +137,9 @@ type Notifier struct {
 
 	mu    sync.Mutex
 	state map[string]deployment.Summary // every tracked workload, by Summary.Key
-	// kindsOff are the kinds a tracker could not list, by namespace ("" for
-	// all) and kind: catch-up leaves their records alone.
+	// kindsOff are the kinds a tracker could not list, keyed
+	// "namespace/Kind" ("/Kind" for all namespaces): catch-up leaves their
+	// records alone.
 	kindsOff  map[string]bool
 	leading   bool
 	pending   []observation     // changes waiting for the leader's loop
