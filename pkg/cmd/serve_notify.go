@@ -68,7 +68,7 @@ func (o *notifyOptions) addFlags(cmd *cobra.Command) {
 	fs.StringArrayVar(&o.Webhooks, "notify-webhook", o.Webhooks, "post a message to this URL on each status transition chosen by --notify-on (repeatable); one replica sends, chosen by a Lease")
 	fs.StringSliceVar(&o.On, "notify-on", o.On, "transitions to notify (comma-separated): failed (into Failed), recovered (out of Failed), started (into Progressing), completed (Progressing to Running), failing (into Failing, with its cause)")
 	fs.StringVar(&o.Format, "notify-format", o.Format, "message shape: json, or slack (Slack's incoming-webhook {\"text\": ...})")
-	fs.StringSliceVar(&o.Namespaces, "notify-namespaces", o.Namespaces, "notify about these namespaces only (comma-separated); default all namespaces, which needs list and watch on Deployments cluster-wide")
+	fs.StringSliceVar(&o.Namespaces, "notify-namespaces", o.Namespaces, "notify about these namespaces only (comma-separated); default all namespaces, which needs list and watch on Deployments cluster-wide (and on StatefulSets and DaemonSets to notify about them)")
 	fs.StringVar(&o.LeaseNamespace, "leader-elect-resource-namespace", o.LeaseNamespace, "namespace of the notification Lease and its ConfigMaps of sent transitions; default the kubeconfig's (in a pod, its own)")
 	fs.StringVar(&o.LeaseName, "leader-elect-resource-name", o.LeaseName, "name of the notification Lease; its ConfigMaps are named after it with -state-0 to -state-15; replicas with the same one share the sending")
 	fs.StringVar(&o.Identity, "leader-elect-identity", o.Identity, "this replica's name in the Lease; default the host name with a random suffix")
@@ -163,6 +163,7 @@ func (o *notifyOptions) start(ctx context.Context, c *clients, log *slog.Logger)
 	format, _ := webhook.ParseFormat(o.Format) // validated
 	n, err = leader.New(leader.Options{
 		Deployments:    c.Kube.AppsV1(),
+		Workloads:      c.Kube.AppsV1(),
 		Diagnose:       tracker.DiagnoseWith(c.Kube),
 		ConfigMaps:     c.Kube.CoreV1(),
 		Leases:         c.Kube.CoordinationV1(),

@@ -33,6 +33,14 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"list", "replicasets.apps"}, {"watch", "replicasets.apps"}, {"list", "pods"}, {"watch", "pods"}, {"list", "events"}, {"watch", "events"},
 		{"list", "services"}, {"watch", "services"}, {"list", "endpointslices.discovery.k8s.io"}, {"watch", "endpointslices.discovery.k8s.io"},
 		{"list", "poddisruptionbudgets.policy"}, {"watch", "poddisruptionbudgets.policy"},
+		// StatefulSets and DaemonSets as Deployments (set-image, restart and
+		// undo patch them; StatefulSets scale), and their revisions.
+		{"list", "statefulsets.apps"}, {"watch", "statefulsets.apps"}, {"get", "statefulsets.apps"}, {"patch", "statefulsets.apps"},
+		{"list", "statefulsets.apps", "--all-namespaces"},
+		{"get", "statefulsets.apps", "--subresource=scale"}, {"update", "statefulsets.apps", "--subresource=scale"},
+		{"list", "daemonsets.apps"}, {"watch", "daemonsets.apps"}, {"get", "daemonsets.apps"}, {"patch", "daemonsets.apps"},
+		{"list", "daemonsets.apps", "--all-namespaces"},
+		{"list", "controllerrevisions.apps"}, {"watch", "controllerrevisions.apps"}, {"list", "controllerrevisions.apps", "--all-namespaces"},
 	}
 	refused := [][]string{
 		{"create", "deployments.apps"}, {"delete", "deployments.apps"}, {"update", "deployments.apps"},
@@ -48,6 +56,10 @@ func TestDeployRBACAllowsExactlyServe(t *testing.T) {
 		{"escalate", "clusterroles.rbac.authorization.k8s.io"}, {"impersonate", "users"},
 		{"create", "serviceaccounts", "--subresource=token"}, {"*", "*"},
 		{"create", "horizontalpodautoscalers.autoscaling"}, {"update", "horizontalpodautoscalers.autoscaling"}, {"delete", "horizontalpodautoscalers.autoscaling"},
+		{"create", "statefulsets.apps"}, {"delete", "statefulsets.apps"}, {"update", "statefulsets.apps"}, {"deletecollection", "statefulsets.apps"},
+		{"patch", "statefulsets.apps", "--subresource=scale"}, {"update", "statefulsets.apps", "--subresource=status"},
+		{"create", "daemonsets.apps"}, {"delete", "daemonsets.apps"}, {"update", "daemonsets.apps"}, {"update", "daemonsets.apps", "--subresource=status"},
+		{"get", "controllerrevisions.apps"}, {"create", "controllerrevisions.apps"}, {"patch", "controllerrevisions.apps"}, {"delete", "controllerrevisions.apps"},
 	}
 	// Notifications: the Lease and the ConfigMap of deploy/base/notify-rbac.yaml,
 	// in serve's own namespace, and nothing else there.

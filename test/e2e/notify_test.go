@@ -42,19 +42,21 @@ type notifyReceiver struct {
 // notifyMessage is the JSON message of --notify-format json, decoded by
 // field name as a receiver would.
 type notifyMessage struct {
-	ID         string    `json:"id"`
-	Kind       string    `json:"kind"`
-	Seq        int64     `json:"seq"`
-	Term       int32     `json:"term"`
-	Leader     string    `json:"leader"`
-	UID        string    `json:"uid"`
-	Deployment string    `json:"deployment"`
-	Namespace  string    `json:"namespace"`
-	OldStatus  string    `json:"oldStatus"`
-	NewStatus  string    `json:"newStatus"`
-	Message    string    `json:"message"`
-	Images     []string  `json:"images"`
-	Timestamp  time.Time `json:"timestamp"`
+	ID         string `json:"id"`
+	Kind       string `json:"kind"`
+	Seq        int64  `json:"seq"`
+	Term       int32  `json:"term"`
+	Leader     string `json:"leader"`
+	UID        string `json:"uid"`
+	Deployment string `json:"deployment"`
+	// WorkloadKind: Deployment, StatefulSet or DaemonSet.
+	WorkloadKind string    `json:"workloadKind"`
+	Namespace    string    `json:"namespace"`
+	OldStatus    string    `json:"oldStatus"`
+	NewStatus    string    `json:"newStatus"`
+	Message      string    `json:"message"`
+	Images       []string  `json:"images"`
+	Timestamp    time.Time `json:"timestamp"`
 }
 
 func newNotifyReceiver(t *testing.T) *notifyReceiver {
@@ -128,12 +130,13 @@ func leaseHolder(t *testing.T, ns string) string {
 	return *l.Spec.HolderIdentity
 }
 
-// notifyRecord is the state's record of one Deployment.
+// notifyRecord is the state's record of one workload.
 type notifyRecord struct {
-	UID     types.UID         `json:"uid"`
-	Status  string            `json:"status"`
-	Seq     int64             `json:"seq"`
-	Pending []json.RawMessage `json:"pending"`
+	UID          types.UID         `json:"uid"`
+	WorkloadKind string            `json:"workloadKind"` // empty for a Deployment
+	Status       string            `json:"status"`
+	Seq          int64             `json:"seq"`
+	Pending      []json.RawMessage `json:"pending"`
 }
 
 // notifyShards are the state's ConfigMaps <lease>-state-N in ns.
@@ -156,15 +159,25 @@ func notifyShards(t *testing.T, ns, lease string) []corev1.ConfigMap {
 // lease in leaseNS, whichever shard holds it.
 func notifyRecordIn(t *testing.T, leaseNS, lease, ns, name string) notifyRecord {
 	t.Helper()
+	r, _ := notifyRecordAt(t, leaseNS, lease, ns+"_"+name)
+	return r
+}
+
+// notifyRecordAt is the record under key (e.g. "shop_sts_db") in the state
+// of lease in leaseNS, and whether there is one.
+func notifyRecordAt(t *testing.T, leaseNS, lease, key string) (notifyRecord, bool) {
+	t.Helper()
 	var r notifyRecord
+	found := false
 	for _, cm := range notifyShards(t, leaseNS, lease) {
-		if v, ok := cm.Data[ns+"_"+name]; ok {
+		if v, ok := cm.Data[key]; ok {
 			if err := json.Unmarshal([]byte(v), &r); err != nil {
 				t.Fatalf("record %q: %v", v, err)
 			}
+			found = true
 		}
 	}
-	return r
+	return r, found
 }
 
 func notifyRecordOf(t *testing.T, ns, name string) notifyRecord {
@@ -500,6 +513,30 @@ func TestNotifyWithDeployServiceAccount(t *testing.T) {
 // though the Slack body does not carry it.
 var slackKey = regexp.MustCompile(`^"[0-9a-f-]{36}/(started|completed)/[0-9]+"$`)
 
+// newSlackReceiver is a Slack incoming webhook that keeps the text of
+// every post; each must be {"text": ...} alone, with an Idempotency-Key
+// that key matches. got returns the texts so far.
+func newSlackReceiver(t *testing.T, key *regexp.Regexp) (srv *httptest.Server, got func() []string) {
+	var mu sync.Mutex
+	var texts []string
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var body map[string]any
+		b, _ := io.ReadAll(req.Body)
+		if err := json.Unmarshal(b, &body); err != nil || len(body) != 1 {
+			t.Errorf("Slack body %q: want {\"text\": ...} alone", b)
+		}
+		if k := req.Header.Get("Idempotency-Key"); !key.MatchString(k) {
+			t.Errorf("Slack post's Idempotency-Key %q: want the message's id, \"<uid>/<kind>/<resourceVersion>\"", k)
+		}
+		text, _ := body["text"].(string)
+		mu.Lock()
+		texts = append(texts, text)
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), texts...) }
+}
+
 // TestNotifySlackRollout: --notify-format slack posts Slack's
 // incoming-webhook shape, and --notify-on started,completed follows an
 // image change on the real controllers. It runs serve with the leader
@@ -507,24 +544,7 @@ var slackKey = regexp.MustCompile(`^"[0-9a-f-]{36}/(started|completed)/[0-9]+"$`
 // work, with a notice on stderr.
 func TestNotifySlackRollout(t *testing.T) {
 	ns := testbed.NewNamespace(t)
-	var mu sync.Mutex
-	var texts []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var body map[string]any
-		b, _ := io.ReadAll(req.Body)
-		if err := json.Unmarshal(b, &body); err != nil || len(body) != 1 {
-			t.Errorf("Slack body %q: want {\"text\": ...} alone", b)
-		}
-		if key := req.Header.Get("Idempotency-Key"); !slackKey.MatchString(key) {
-			t.Errorf("Slack post's Idempotency-Key %q: want the message's id, \"<uid>/<kind>/<resourceVersion>\"", key)
-		}
-		text, _ := body["text"].(string)
-		mu.Lock()
-		texts = append(texts, text)
-		mu.Unlock()
-	}))
-	defer srv.Close()
-	got := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), texts...) }
+	srv, got := newSlackReceiver(t, slackKey)
 
 	p := startServe(t, "--read-only", "--notify-webhook", srv.URL, "--notify-format", "slack", "--notify-on", "started,completed",
 		"--notify-namespaces", ns, "--leader-election-namespace", ns, "--leader-election-id", "notify-e2e", "--leader-election-identity", "solo",

@@ -1,10 +1,10 @@
 // Package leader is the bookkeeping behind serve's rollout notifications:
 // it elects one of several `serve` replicas with a coordination.k8s.io
-// Lease, decides on that leader which Deployment status transitions to
-// notify (into Failed, out of Failed, a rollout starting, completing or
-// Failing), and keeps in sharded ConfigMaps what it claimed and has not yet
-// seen delivered, so that the next leader sends it again. pkg/notify/webhook
-// posts the messages. It reuses pkg/tracker for watching and knows nothing
+// Lease, decides on that leader which status transitions of workloads
+// (Deployments, StatefulSets, DaemonSets) to notify (into Failed, out of
+// Failed, a rollout starting, completing or Failing), and keeps in sharded
+// ConfigMaps what it claimed and has not yet seen delivered, so that the
+// next leader sends it again. pkg/notify/webhook posts the messages. It reuses pkg/tracker for watching and knows nothing
 // of cobra or HTTP serving.
 //
 // What it promises, and no more:
@@ -27,7 +27,7 @@
 //
 // The protocol. A Lease elects the sender; its term is the Lease's UID,
 // spec.leaseTransitions and holder, read once it is acquired. The state is
-// Shards ConfigMaps (<lease>-state-N, a record per Deployment in the shard
+// Shards ConfigMaps (<lease>-state-N, a record per workload in the shard
 // its key hashes to), each written only with the resourceVersion last read
 // and stamped with the writer's term.
 //   - Claim: the leader writes a transition into its record (status, seq+1,
@@ -46,7 +46,7 @@
 // lagging watch (a resumed leader's queued events, a new leader's informer
 // behind the old one's) does not read a past state as a transition.
 //
-// Receivers that must act once keep, per Deployment UID, the highest seq
+// Receivers that must act once keep, per workload UID, the highest seq
 // handled and drop the rest: that drops a repeat and a late, stale send.
 package leader
 
@@ -57,6 +57,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,7 +84,7 @@ const (
 	DefaultRetryPeriod   = 2 * time.Second
 	// maxObservations bounds the status changes waiting for the leader's
 	// loop (it waits only on the API server); beyond it the oldest go, and
-	// the next change of the same Deployment still compares with the
+	// the next change of the same workload still compares with the
 	// recorded status.
 	maxObservations = 10000
 )
@@ -91,6 +92,10 @@ const (
 // Options configure a Notifier.
 type Options struct {
 	Deployments appsv1client.DeploymentsGetter
+	// Workloads, when set, adds StatefulSets and DaemonSets to the
+	// Deployments followed; a kind of them this identity may not list is
+	// left out with a warning in the log (see tracker.Options.OnKindOff).
+	Workloads tracker.WorkloadsGetter
 	// Diagnose, when set, lets the trackers tell Failing (see
 	// tracker.Options.Diagnose), for the failing kind.
 	Diagnose   *tracker.Diagnose
@@ -120,7 +125,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Notifier watches Deployments on every replica and, on the leader only,
+// Notifier watches workloads on every replica and, on the leader only,
 // turns their status transitions into notifications.
 type Notifier struct {
 	opts    Options
@@ -130,8 +135,12 @@ type Notifier struct {
 	store   *store
 	metrics *metrics
 
-	mu        sync.Mutex
-	state     map[string]deployment.Summary // every tracked Deployment, by namespace/name
+	mu    sync.Mutex
+	state map[string]deployment.Summary // every tracked workload, by Summary.Key
+	// kindsOff are the kinds a tracker could not list, keyed
+	// "namespace/Kind" ("/Kind" for all namespaces): catch-up leaves their
+	// records alone.
+	kindsOff  map[string]bool
 	leading   bool
 	pending   []observation     // changes waiting for the leader's loop
 	delivered []webhook.Message // deliveries whose records still hold them as pending
@@ -160,7 +169,7 @@ type observation struct {
 	s       deployment.Summary
 	deleted bool
 	// added: created while this replica led, so its history is known to
-	// start here (a new Deployment's first rollout is "started").
+	// start here (a new workload's first rollout is "started").
 	added bool
 }
 
@@ -192,12 +201,13 @@ func New(opts Options) (*Notifier, error) {
 		opts.Now = time.Now
 	}
 	n := &Notifier{
-		opts:  opts,
-		on:    map[webhook.Kind]bool{},
-		log:   opts.Logger.With("identity", opts.Identity),
-		store: &store{client: opts.ConfigMaps, namespace: opts.LeaseNamespace, base: opts.LeaseName},
-		state: map[string]deployment.Summary{},
-		wake:  make(chan struct{}, 1),
+		opts:     opts,
+		on:       map[webhook.Kind]bool{},
+		log:      opts.Logger.With("identity", opts.Identity),
+		store:    &store{client: opts.ConfigMaps, namespace: opts.LeaseNamespace, base: opts.LeaseName},
+		state:    map[string]deployment.Summary{},
+		kindsOff: map[string]bool{},
+		wake:     make(chan struct{}, 1),
 	}
 	for _, k := range opts.On {
 		n.on[k] = true
@@ -236,14 +246,19 @@ func (n *Notifier) Start(ctx context.Context) error {
 	}
 	var stops []func()
 	for _, ns := range namespaces {
-		t := tracker.New(n.opts.Deployments, tracker.Options{
+		topts := tracker.Options{
 			Namespace:   ns,
 			Diagnose:    n.opts.Diagnose,
 			SkipInitial: true, // OnSynced carries them
 			OnError: func(err error) {
 				n.log.Warn("notifications lost the watch, retrying", "namespace", ns, "error", err)
 			},
-		})
+		}
+		if n.opts.Workloads != nil {
+			topts.Kinds, topts.Workloads = deployment.Kinds, n.opts.Workloads
+			topts.OnKindOff = func(kind string, err error) { n.kindOff(ns, kind, err) }
+		}
+		t := tracker.New(n.opts.Deployments, topts)
 		stop, err := t.Start(ctx, n)
 		if err != nil {
 			for _, s := range stops {
@@ -432,6 +447,32 @@ func (n *Notifier) wait(ctx context.Context, msg string, err error) bool {
 	}
 }
 
+// kindOff leaves kind out in ns ("" for all namespaces): its tracker
+// could not list it.
+func (n *Notifier) kindOff(ns, kind string, err error) {
+	resource := strings.ToLower(kind) + "s"
+	where := "namespace " + ns
+	if ns == "" {
+		where = "all namespaces"
+	}
+	n.log.Warn("notifications leave out "+resource+" in "+where+": ask for list and watch on "+resource+" to notify about them",
+		"kind", kind, "namespace", ns, "error", err)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.kindsOff[ns+"/"+kind] = true
+}
+
+// follows is false for a workload of kind in ns that no tracker can list.
+func (n *Notifier) follows(ns, kind string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	kind = kindOf(kind)
+	if kind != deployment.KindDeployment && n.opts.Workloads == nil {
+		return false
+	}
+	return !n.kindsOff["/"+kind] && !n.kindsOff[ns+"/"+kind]
+}
+
 func (n *Notifier) isLeading() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -486,7 +527,7 @@ func (n *Notifier) signal() {
 // fences: it writes that term into every shard, so that a deposed leader's
 // next write there conflicts, and resends every claim it finds pending
 // (see update). Then it catches up: the recorded status of every
-// Deployment against its current one, covering what changed while no
+// workload against its current one, covering what changed while no
 // replica led. Then it handles changes as they come.
 func (n *Notifier) lead(ctx context.Context) error {
 	var t term
@@ -527,13 +568,14 @@ func (n *Notifier) lead(ctx context.Context) error {
 	seen := map[string]bool{}
 	for _, s := range current {
 		obs = append(obs, observation{s: s})
-		seen[recordKey(s.Namespace, s.Name)] = true
+		seen[recordKey(s.Kind, s.Namespace, s.Name)] = true
 	}
-	// Records of Deployments deleted while no one led.
+	// Records of workloads deleted while no one led; those of a kind not
+	// followed now are kept, as is.
 	for i := range Shards {
 		for k, r := range n.store.shards[i].data {
-			if !seen[k] && n.watches(r.Namespace) {
-				obs = append(obs, observation{s: deployment.Summary{Namespace: r.Namespace, Name: r.Name, UID: r.UID}, deleted: true})
+			if !seen[k] && n.watches(r.Namespace) && n.follows(r.Namespace, r.WorkloadKind) {
+				obs = append(obs, observation{s: deployment.Summary{Kind: kindOf(r.WorkloadKind), Namespace: r.Namespace, Name: r.Name, UID: r.UID}, deleted: true})
 			}
 		}
 	}
@@ -581,19 +623,19 @@ func (n *Notifier) apply(ctx context.Context, obs []observation, delivered []web
 		delivered []webhook.Message
 	}
 	batches := map[int]*batch{}
-	at := func(namespace, name string) *batch {
-		i := shardOf(recordKey(namespace, name))
+	at := func(kind, namespace, name string) *batch {
+		i := shardOf(recordKey(kind, namespace, name))
 		if batches[i] == nil {
 			batches[i] = &batch{}
 		}
 		return batches[i]
 	}
 	for _, o := range obs {
-		b := at(o.s.Namespace, o.s.Name)
+		b := at(o.s.Kind, o.s.Namespace, o.s.Name)
 		b.obs = append(b.obs, o)
 	}
 	for _, m := range delivered {
-		b := at(m.Namespace, m.Deployment)
+		b := at(m.WorkloadKind, m.Namespace, m.Deployment)
 		b.delivered = append(b.delivered, m)
 	}
 	for _, i := range slices.Sorted(maps.Keys(batches)) {
@@ -609,7 +651,7 @@ func (n *Notifier) apply(ctx context.Context, obs []observation, delivered []web
 				}
 			}
 			for _, m := range b.delivered {
-				k := recordKey(m.Namespace, m.Deployment)
+				k := recordKey(m.WorkloadKind, m.Namespace, m.Deployment)
 				r := data[k]
 				if j := slices.IndexFunc(r.Pending, func(p webhook.Message) bool { return p.ID == m.ID }); j >= 0 {
 					r.Pending = slices.Delete(slices.Clone(r.Pending), j, j+1)
@@ -723,15 +765,15 @@ func olderRV(a, b string) bool {
 }
 
 // decide updates data for o and returns the message to send, if any, and
-// whether data changed. A Deployment seen for the first time (or a new one
+// whether data changed. A workload seen for the first time (or a new one
 // under an old name) is recorded without a message, its history unknown,
 // unless it was created while this replica led: then it comes from no
-// status at all, and a new Deployment's rollout has "started". One already
+// status at all, and a new workload's rollout has "started". One already
 // Failed is notified whatever its history: it may have been created and
 // failed during a handover, and a failure is the one alert not to miss.
 func (n *Notifier) decide(data map[string]record, o observation) (*webhook.Message, bool) {
 	s := o.s
-	k := recordKey(s.Namespace, s.Name)
+	k := recordKey(s.Kind, s.Namespace, s.Name)
 	r, known := data[k]
 	if o.deleted {
 		if known && (s.UID == "" || r.UID == s.UID) {
@@ -741,7 +783,7 @@ func (n *Notifier) decide(data map[string]record, o observation) (*webhook.Messa
 		return nil, false
 	}
 	baseline := func() (*webhook.Message, bool) {
-		data[k] = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID, Status: s.Status, RV: s.ResourceVersion}
+		data[k] = record{Namespace: s.Namespace, Name: s.Name, WorkloadKind: recordedKind(s.Kind), UID: s.UID, Status: s.Status, RV: s.ResourceVersion}
 		return nil, true
 	}
 	fresh := !known || r.UID != s.UID
@@ -753,7 +795,7 @@ func (n *Notifier) decide(data map[string]record, o observation) (*webhook.Messa
 	}
 	var from deployment.Status
 	if fresh {
-		r = record{Namespace: s.Namespace, Name: s.Name, UID: s.UID}
+		r = record{Namespace: s.Namespace, Name: s.Name, WorkloadKind: recordedKind(s.Kind), UID: s.UID}
 	} else {
 		from = r.Status
 	}

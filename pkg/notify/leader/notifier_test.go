@@ -60,17 +60,23 @@ func newTestNotifier(t *testing.T, cs *fake.Clientset, url string, on ...webhook
 // newReplica is one of several notifiers sharing cs, named identity.
 func newReplica(t *testing.T, cs *fake.Clientset, url, identity string, on ...webhook.Kind) *Notifier {
 	t.Helper()
-	n, err := New(Options{
+	n, err := New(replicaOptions(cs, url, identity, on...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// replicaOptions are newReplica's options: Deployments in shop, short
+// lease timings, quick retries.
+func replicaOptions(cs *fake.Clientset, url, identity string, on ...webhook.Kind) Options {
+	return Options{
 		Deployments: fakeApps{cs.AppsV1()}, ConfigMaps: cs.CoreV1(), Leases: cs.CoordinationV1(),
 		Namespaces: []string{"shop"}, On: on,
 		Webhook:        webhook.Options{URLs: []string{url}, Timeout: time.Second, BaseBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond},
 		LeaseNamespace: leaseNS, Identity: identity,
 		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return n
 }
 
 func startNotifier(t *testing.T, n *Notifier) {

@@ -21,7 +21,7 @@ import (
 )
 
 // Shards is how many ConfigMaps hold the records, <LeaseName>-state-0 to
-// -15; a Deployment's record lives in the one its key hashes to. Each
+// -15; a workload's record lives in the one its key hashes to. Each
 // ConfigMap is limited to 1 MiB by the API server, and a batch rewrites
 // only the shards it touches. Changing it moves records between shards, so
 // it is fixed (deploy/base/notify-rbac.yaml names every shard).
@@ -48,14 +48,17 @@ func (t term) olderThan(u term) bool {
 	return t.Holder == "" || (t.Lease == u.Lease && t.Transitions < u.Transitions)
 }
 
-// record is what a shard keeps of one Deployment: what catch-up needs (the
-// status last acted on, the UID to tell a new Deployment under an old name)
+// record is what a shard keeps of one workload: what catch-up needs (the
+// status last acted on, the UID to tell a new workload under an old name)
 // and what fencing needs (the claim, while not known to be delivered).
 type record struct {
-	Namespace string            `json:"namespace"`
-	Name      string            `json:"name"`
-	UID       types.UID         `json:"uid"`
-	Status    deployment.Status `json:"status"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// WorkloadKind is StatefulSet or DaemonSet; empty for a Deployment, so
+	// that a Deployment's record reads as before other kinds.
+	WorkloadKind string            `json:"workloadKind,omitempty"`
+	UID          types.UID         `json:"uid"`
+	Status       deployment.Status `json:"status"`
 	// RV is the Deployment's resourceVersion when Status was recorded: an
 	// observation older than it (a lagging watch) is no transition.
 	RV   string       `json:"rv,omitempty"`
@@ -151,15 +154,29 @@ func (s *store) save(ctx context.Context, i int, data map[string]record, t term)
 	return nil
 }
 
-// recordKey names a Deployment in its shard: keys allow only
-// [-._a-zA-Z0-9], and namespaces never contain '_'.
-func recordKey(namespace, name string) string {
+// recordKey names a workload of kind in its shard: keys allow only
+// [-._a-zA-Z0-9], and neither namespaces nor names contain '_'. A
+// Deployment's is "namespace_name", as before other kinds, so an upgrade
+// finds its records; other kinds' have their short name between, e.g.
+// "shop_sts_db", which no Deployment's key can be.
+func recordKey(kind, namespace, name string) string {
 	k := namespace + "_" + name
+	if kind := kindOf(kind); kind != deployment.KindDeployment {
+		k = namespace + "_" + deployment.ShortKind(kind) + "_" + name
+	}
 	if len(k) > 253 {
 		sum := sha256.Sum256([]byte(k))
 		k = k[:253-17] + "-" + hex.EncodeToString(sum[:8])
 	}
 	return k
+}
+
+// recordedKind is kind as a record keeps it: empty for a Deployment.
+func recordedKind(kind string) string {
+	if kind == deployment.KindDeployment {
+		return ""
+	}
+	return kind
 }
 
 // shardOf is the shard that holds the record under key.

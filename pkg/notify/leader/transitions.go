@@ -68,27 +68,38 @@ func ValidateTimings(lease, renew, retry time.Duration) error {
 }
 
 // newMessage describes the transition of s from status old, claimed as
-// message seq of s by the leadership t. Its ID names the Deployment, the
-// kind and the resourceVersion the transition was decided on, and is stored
-// with the claim: every send of it, by any leader, carries the same one.
+// message seq of s by the leadership t. Its ID names the workload (its
+// UID), the kind and the resourceVersion the transition was decided on,
+// and is stored with the claim: every send of it, by any leader, carries
+// the same one.
 func newMessage(kind webhook.Kind, old deployment.Status, s deployment.Summary, seq int64, t term, now time.Time) webhook.Message {
 	images := make([]string, 0, len(s.Containers))
 	for _, c := range s.Containers {
 		images = append(images, c.Image)
 	}
 	return webhook.Message{
-		ID:         fmt.Sprintf("%s/%s/%s", s.UID, kind, s.ResourceVersion),
-		Kind:       kind,
-		Seq:        seq,
-		Term:       t.Transitions,
-		Leader:     t.Holder,
-		Deployment: s.Name,
-		Namespace:  s.Namespace,
-		UID:        string(s.UID),
-		OldStatus:  old,
-		NewStatus:  s.Status,
-		Message:    s.Message,
-		Images:     images,
-		Timestamp:  now.UTC(),
+		ID:           fmt.Sprintf("%s/%s/%s", s.UID, kind, s.ResourceVersion),
+		Kind:         kind,
+		Seq:          seq,
+		Term:         t.Transitions,
+		Leader:       t.Holder,
+		Deployment:   s.Name,
+		WorkloadKind: kindOf(s.Kind),
+		Namespace:    s.Namespace,
+		UID:          string(s.UID),
+		OldStatus:    old,
+		NewStatus:    s.Status,
+		Message:      s.Message,
+		Images:       images,
+		Timestamp:    now.UTC(),
 	}
+}
+
+// kindOf is kind, or Deployment when it is empty: a summary, record or
+// message from before other kinds has none.
+func kindOf(kind string) string {
+	if kind == "" {
+		return deployment.KindDeployment
+	}
+	return kind
 }

@@ -82,7 +82,7 @@ type Message struct {
 	// every post's Idempotency-Key.
 	ID   string `json:"id"`
 	Kind Kind   `json:"kind"`
-	// Seq grows by one with every message claimed for this Deployment
+	// Seq grows by one with every message claimed for this workload
 	// (its UID), whichever leader claims it: a receiver that keeps the
 	// highest Seq it handled per UID drops a late, stale send by keeping
 	// only larger ones.
@@ -90,22 +90,38 @@ type Message struct {
 	// Term and Leader name the leadership that claimed the transition: the
 	// Lease's spec.leaseTransitions and holderIdentity at the time. A
 	// resend keeps them.
-	Term       int32             `json:"term"`
-	Leader     string            `json:"leader"`
-	Deployment string            `json:"deployment"`
-	Namespace  string            `json:"namespace"`
-	UID        string            `json:"uid"`
-	OldStatus  deployment.Status `json:"oldStatus"`
-	NewStatus  deployment.Status `json:"newStatus"`
-	Message    string            `json:"message"`
-	Images     []string          `json:"images"`
-	Timestamp  time.Time         `json:"timestamp"`
+	Term   int32  `json:"term"`
+	Leader string `json:"leader"`
+	// Deployment is the workload's name, whatever its kind (the field
+	// kept its name from when only Deployments were notified).
+	Deployment string `json:"deployment"`
+	// WorkloadKind is the workload's kind: Deployment, StatefulSet or
+	// DaemonSet ("kind" is the transition's). Empty in a message claimed
+	// before it existed, which is a Deployment's.
+	WorkloadKind string            `json:"workloadKind,omitempty"`
+	Namespace    string            `json:"namespace"`
+	UID          string            `json:"uid"`
+	OldStatus    deployment.Status `json:"oldStatus"`
+	NewStatus    deployment.Status `json:"newStatus"`
+	Message      string            `json:"message"`
+	Images       []string          `json:"images"`
+	Timestamp    time.Time         `json:"timestamp"`
+}
+
+// Workload names the workload in its namespace: "payments/api" for a
+// Deployment, as before other kinds; others as kubectl names them,
+// "payments/sts/db", "payments/ds/agent".
+func (m Message) Workload() string {
+	if m.WorkloadKind == "" || m.WorkloadKind == deployment.KindDeployment {
+		return m.Namespace + "/" + m.Deployment
+	}
+	return m.Namespace + "/" + deployment.ShortKind(m.WorkloadKind) + "/" + m.Deployment
 }
 
 // Text is the one line a person reads, e.g. "payments/api is Failed:
-// ProgressDeadlineExceeded: ...".
+// ProgressDeadlineExceeded: ...", "payments/sts/db is Failing: ...".
 func (m Message) Text() string {
-	name := m.Namespace + "/" + m.Deployment
+	name := m.Workload()
 	var line string
 	switch m.Kind {
 	case Failed:

@@ -67,3 +67,38 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 	}
 }
+
+// TestTextNamesTheWorkload: a Deployment's lines are as they were before
+// other kinds, whether its message carries its kind or (claimed before the
+// field) none; a StatefulSet and a DaemonSet are named as kubectl names
+// them, in every kind of line.
+func TestTextNamesTheWorkload(t *testing.T) {
+	base := Message{Namespace: "payments", OldStatus: deployment.Progressing, NewStatus: deployment.Failed, Images: []string{"app:2"}}
+	lines := map[Kind]string{
+		Failed:    "%s is Failed: why",
+		Recovered: "%s recovered: Progressing -> Failed: why (app:2)",
+		Started:   "%s rollout started: why (app:2)",
+		Completed: "%s rollout completed: why (app:2)",
+		Failing:   "%s is Failing: why",
+	}
+	for _, c := range []struct{ kind, name, want string }{
+		{"", "api", "payments/api"},
+		{deployment.KindDeployment, "api", "payments/api"},
+		{deployment.KindStatefulSet, "db", "payments/sts/db"},
+		{deployment.KindDaemonSet, "agent", "payments/ds/agent"},
+	} {
+		for _, k := range Kinds {
+			m := base
+			m.Kind, m.WorkloadKind, m.Deployment, m.Message = k, c.kind, c.name, "why"
+			if got, want := m.Text(), strings.Replace(lines[k], "%s", c.want, 1); got != want {
+				t.Errorf("%s %q, %s: text %q, want %q", c.kind, c.name, k, got, want)
+			}
+		}
+	}
+	m := base
+	m.Kind, m.WorkloadKind, m.Deployment = Failing, deployment.KindStatefulSet, "db"
+	b, err := body(m, JSON)
+	if err != nil || !strings.Contains(string(b), `"deployment":"db","workloadKind":"StatefulSet","namespace":"payments"`) {
+		t.Errorf("JSON body %s (%v); want the name and the workload's kind", b, err)
+	}
+}

@@ -196,7 +196,7 @@ func (s *Sender) deliver(ctx context.Context, m Message) bool {
 		switch {
 		case err == nil:
 			s.count(func(st *stats) { st.Sent++ })
-			s.opts.Logger.Info("notified", "id", m.ID, "kind", m.Kind, "deployment", m.Namespace+"/"+m.Deployment, "webhook", redact(u))
+			s.opts.Logger.Info("notified", "id", m.ID, "kind", m.Kind, "workload", m.Workload(), "webhook", redact(u))
 		case errors.Is(err, errAbandoned):
 			return false
 		default:
