@@ -7,6 +7,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
@@ -90,18 +91,28 @@ func (s *Server) seesDiagnosis(r *http.Request, ns string) bool {
 	return s.may(r, diagnosisAccess(ns)...) == nil
 }
 
-// named is as with the name of the one Deployment a request is about on
-// each question about a Deployment (get, update, patch): RBAC may allow
-// them for that name only. Lists ask about no name.
+// named is as with the name of the one workload a request is about on
+// each question about a workload (get, update, patch): RBAC may allow them
+// for that name only. Lists ask about no name.
 func named(as []auth.Access, name string) []auth.Access {
 	out := make([]auth.Access, len(as))
 	for i, a := range as {
-		if a.Resource == "deployments" && a.Verb != "list" && a.Verb != "watch" {
+		if workloadResource(a.Resource) && a.Verb != "list" && a.Verb != "watch" {
 			a.Name = name
 		}
 		out[i] = a
 	}
 	return out
+}
+
+// workloadResource reports whether resource is one of the kinds' own.
+func workloadResource(resource string) bool {
+	for _, k := range kinds {
+		if resource == k.Resource() {
+			return true
+		}
+	}
+	return false
 }
 
 // readAccess is what watching a namespace's Deployments needs.
@@ -112,24 +123,33 @@ func readAccess(ns string) []auth.Access {
 	}
 }
 
-func scaleAccess(ns string) []auth.Access {
-	return []auth.Access{{Namespace: ns, Verb: "update", Group: "apps", Resource: "deployments", Subresource: "scale"}}
+func scaleAccess(ns string, k operations.Kind) []auth.Access {
+	return []auth.Access{{Namespace: ns, Verb: "update", Group: "apps", Resource: k.Resource(), Subresource: "scale"}}
 }
 
-func patchAccess(ns string) []auth.Access {
-	return []auth.Access{{Namespace: ns, Verb: "patch", Group: "apps", Resource: "deployments"}}
+func patchAccess(ns string, k operations.Kind) []auth.Access {
+	return []auth.Access{{Namespace: ns, Verb: "patch", Group: "apps", Resource: k.Resource()}}
 }
 
-// historyAccess is what a Deployment's revisions need of the user: the
-// Deployment and its ReplicaSets.
-func historyAccess(ns string) []auth.Access {
+// revisionsResource is where a kind's revisions are kept: a Deployment's
+// in its ReplicaSets, the others' in ControllerRevisions.
+func revisionsResource(k operations.Kind) string {
+	if k == operations.Deployment {
+		return "replicasets"
+	}
+	return "controllerrevisions"
+}
+
+// historyAccess is what a workload's revisions need of the user: the
+// workload and the objects its revisions are kept in.
+func historyAccess(ns string, k operations.Kind) []auth.Access {
 	return []auth.Access{
-		{Namespace: ns, Verb: "get", Group: "apps", Resource: "deployments"},
-		{Namespace: ns, Verb: "list", Group: "apps", Resource: "replicasets"},
+		{Namespace: ns, Verb: "get", Group: "apps", Resource: k.Resource()},
+		{Namespace: ns, Verb: "list", Group: "apps", Resource: revisionsResource(k)},
 	}
 }
 
-// undoAccess: the patch, and the ReplicaSets it reads the revision from.
-func undoAccess(ns string) []auth.Access {
-	return append(patchAccess(ns), auth.Access{Namespace: ns, Verb: "list", Group: "apps", Resource: "replicasets"})
+// undoAccess: the patch, and the revisions it reads the template from.
+func undoAccess(ns string, k operations.Kind) []auth.Access {
+	return append(patchAccess(ns, k), auth.Access{Namespace: ns, Verb: "list", Group: "apps", Resource: revisionsResource(k)})
 }

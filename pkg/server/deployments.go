@@ -122,27 +122,31 @@ func (c *listCache) put(ns, id string, body []byte) {
 type scaleBody struct {
 	Replicas *int32 `json:"replicas"`
 	// Optional preconditions: the change is refused (409) unless the
-	// Deployment still has these replicas, or is still at this version.
+	// workload still has these replicas, or is still at this version.
 	CurrentReplicas *int32 `json:"currentReplicas,omitempty"`
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
-func (s *Server) scale(w http.ResponseWriter, r *http.Request) {
-	var body scaleBody
-	s.change(w, r, &body, scaleAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
-		if body.Replicas == nil {
-			return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
-				Problems: []operations.Problem{{Field: "replicas", Message: `replicas is required, e.g. {"replicas": 3}`}}}
-		}
-		res, err := operations.Scale(ctx, client.AppsV1(), operations.ScaleRequest{
-			Namespace: ns, Name: name, Replicas: *body.Replicas,
-			CurrentReplicas: body.CurrentReplicas, ResourceVersion: body.ResourceVersion,
+// scale answers PUT .../scale of a workload of kind k (Deployments and
+// StatefulSets; routes.go refuses it for DaemonSets).
+func (s *Server) scale(k operations.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body scaleBody
+		s.change(w, r, k, &body, scaleAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
+			if body.Replicas == nil {
+				return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
+					Problems: []operations.Problem{{Field: "replicas", Message: `replicas is required, e.g. {"replicas": 3}`}}}
+			}
+			res, err := operations.Scale(ctx, client.AppsV1(), operations.ScaleRequest{
+				Kind: k, Namespace: ns, Name: name, Replicas: *body.Replicas,
+				CurrentReplicas: body.CurrentReplicas, ResourceVersion: body.ResourceVersion,
+			})
+			if err == nil && k == operations.Deployment { // operations.Autoscalers finds a Deployment's
+				operations.NoteAutoscalers(ctx, client.AutoscalingV2(), &res)
+			}
+			return res, err
 		})
-		if err == nil {
-			operations.NoteAutoscalers(ctx, client.AutoscalingV2(), &res)
-		}
-		return res, err
-	})
+	}
 }
 
 // imageBody is the body of PUT .../image.
@@ -152,16 +156,19 @@ type imageBody struct {
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
-func (s *Server) setImage(w http.ResponseWriter, r *http.Request) {
-	var body imageBody
-	s.change(w, r, &body, patchAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
-		if body.Container == "" {
-			return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
-				Problems: []operations.Problem{{Field: "container", Message: `container is required, e.g. {"container": "web", "image": "nginx:1.27"}`}}}
-		}
-		return operations.SetImages(ctx, client.AppsV1(), operations.ImageRequest{
-			Namespace: ns, Name: name, ResourceVersion: body.ResourceVersion,
-			Images: []operations.ContainerImage{{Container: body.Container, Image: body.Image}},
+// setImage answers PUT .../image of a workload of kind k.
+func (s *Server) setImage(k operations.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body imageBody
+		s.change(w, r, k, &body, patchAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
+			if body.Container == "" {
+				return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
+					Problems: []operations.Problem{{Field: "container", Message: `container is required, e.g. {"container": "web", "image": "nginx:1.27"}`}}}
+			}
+			return operations.SetImages(ctx, client.AppsV1(), operations.ImageRequest{
+				Kind: k, Namespace: ns, Name: name, ResourceVersion: body.ResourceVersion,
+				Images: []operations.ContainerImage{{Container: body.Container, Image: body.Image}},
+			})
 		})
-	})
+	}
 }
