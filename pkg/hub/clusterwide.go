@@ -55,7 +55,7 @@ type clusterRun struct {
 	refs      int // subscribers and subscribers-to-be of every namespace
 	linger    *time.Timer
 	lingerGen int
-	health    tracker.Health               // as last told; zero: live
+	health    tracker.Health            // as last told; zero: live
 	status    map[string]workloadStatus // of every workload, by key
 	count     map[string]int            // workloads per namespace
 	// serviceGaps are the Service gaps as last told, by namespace.
