@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -90,6 +91,37 @@ func diagnosisAccess(ns string) []auth.Access {
 func (s *Server) seesDiagnosis(r *http.Request, ns string) bool {
 	return s.may(r, diagnosisAccess(ns)...) == nil
 }
+
+// userView is what a user may see of a namespace's workloads beyond the
+// Deployments: the zero value is everything (token mode).
+type userView struct {
+	// withoutDiagnosis: the user may not list the namespace's Pods and
+	// Events, so the summaries go without what was read from them.
+	withoutDiagnosis bool
+	// hidden are the kinds the user may not list there: their rows are
+	// left out.
+	hidden []string
+}
+
+// viewOf is what the request's user may see in namespace ns: in token mode
+// everything; in AuthKubernetes mode the diagnosis where they may list
+// Pods and Events, and a StatefulSet or DaemonSet where they may list that
+// kind. A question the API server could not answer counts as no.
+func (s *Server) viewOf(r *http.Request, ns string) userView {
+	v := userView{withoutDiagnosis: !s.seesDiagnosis(r, ns)}
+	if s.kube == nil {
+		return v
+	}
+	for _, k := range kinds[1:] {
+		if s.may(r, auth.Access{Namespace: ns, Verb: "list", Group: "apps", Resource: k.Resource()}) != nil {
+			v.hidden = append(v.hidden, k.String())
+		}
+	}
+	return v
+}
+
+// hides reports whether v leaves out the rows of kind.
+func (v userView) hides(kind string) bool { return slices.Contains(v.hidden, kind) }
 
 // named is as with the name of the one workload a request is about on
 // each question about a workload (get, update, patch): RBAC may allow them

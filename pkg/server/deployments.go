@@ -25,7 +25,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, e)
 		return
 	}
-	body, err := s.listBody(r.Context(), ns, !s.seesDiagnosis(r, ns))
+	body, err := s.listBody(r.Context(), ns, s.viewOf(r, ns))
 	if err != nil {
 		s.writeError(w, r, fromError(err))
 		return
@@ -35,13 +35,14 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body) // the client left: nothing to do
 }
 
-// listBody is the JSON of namespace ns's Deployments as its shared tracker
+// listBody is the JSON of namespace ns's workloads as its shared tracker
 // knows them, encoded once per state of the namespace (the hub's snapshot
-// ID): when every page of a namespace comes back at once, each asks for the
-// list, and encoding hundreds of Deployments for each was most of serve's
-// CPU in such a storm. Without diagnosis, the summaries carry nothing read
-// from Pods and Events (Summary.WithoutDiagnosis), kept apart.
-func (s *Server) listBody(ctx context.Context, ns string, withoutDiagnosis bool) ([]byte, error) {
+// ID) and view: when every page of a namespace comes back at once, each
+// asks for the list, and encoding hundreds of Deployments for each was
+// most of serve's CPU in such a storm. Without diagnosis, the summaries
+// carry nothing read from Pods and Events (Summary.WithoutDiagnosis); the
+// kinds v hides are left out; each view is kept apart.
+func (s *Server) listBody(ctx context.Context, ns string, v userView) ([]byte, error) {
 	sub, err := s.opts.Hub.Subscribe(ctx, ns, "")
 	if err != nil {
 		return nil, err
@@ -56,17 +57,23 @@ func (s *Server) listBody(ctx context.Context, ns string, withoutDiagnosis bool)
 	}
 	snap := msgs[0]
 	key := ns
-	if withoutDiagnosis {
+	if v.withoutDiagnosis {
 		key += " without diagnosis" // no namespace has a space
+	}
+	for _, k := range v.hidden {
+		key += " without " + k
 	}
 	if body := s.lists.get(key, snap.ID); body != nil {
 		return body, nil
 	}
-	out := make([]deployment.Summary, len(snap.Events))
-	for i, e := range snap.Events {
-		out[i] = e.Summary
-		if withoutDiagnosis {
-			out[i] = e.Summary.WithoutDiagnosis()
+	out := make([]deployment.Summary, 0, len(snap.Events))
+	for _, e := range snap.Events {
+		switch {
+		case v.hides(e.Kind):
+		case v.withoutDiagnosis:
+			out = append(out, e.Summary.WithoutDiagnosis())
+		default:
+			out = append(out, e.Summary)
 		}
 	}
 	body, err := json.Marshal(out)

@@ -221,3 +221,55 @@ func TestPermissionsOfEveryKind(t *testing.T) {
 		}
 	}
 }
+
+// With --auth=kubernetes, a user who may not list StatefulSets sees none,
+// in the list and the stream alike; the others' rows are as they are.
+func TestKubeAuthHidesKindsTheUserMayNotList(t *testing.T) {
+	k := newKubeFixtureOf(t, withWorkloads(t), workloadObjects(t)...)
+	k.client.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+		if ra := sar.Spec.ResourceAttributes; sar.Spec.User == "bob" && ra.Resource == "statefulsets" {
+			sar.Status.Allowed = false
+			return true, sar, nil
+		}
+		return false, nil, nil
+	})
+	for user, want := range map[string]int{"alice": 4, "bob": 2} {
+		resp, err := k.ts.Client().Do(mustRequest(t, "GET", k.ts.URL+"/api/namespaces/shop/deployments", "", as(user)))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s lists shop: %v %v", user, resp, err)
+		}
+		var list []deployment.Summary
+		if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		n := 0
+		for _, s := range list {
+			if user == "bob" && s.Kind == deployment.KindStatefulSet {
+				t.Errorf("bob, who may not list statefulsets, sees %s", s.ShortName())
+			}
+			n++
+		}
+		if n != want {
+			t.Errorf("%s sees %d rows, want %d", user, n, want)
+		}
+	}
+
+	// The stream's frames: an event of a hidden kind is left out, a
+	// snapshot is encoded without it, others are the shared frames.
+	sts := deployment.Event{Type: deployment.Modified, Summary: deployment.Summary{Kind: deployment.KindStatefulSet, Namespace: "shop", Name: "db"}}
+	web := deployment.Event{Type: deployment.Modified, Summary: deployment.Summary{Kind: deployment.KindDeployment, Namespace: "shop", Name: "web"}}
+	bob := userView{hidden: []string{deployment.KindStatefulSet}}
+	shared := []byte("shared")
+	if f := frameFor(hub.Message{Kind: hub.Upsert, ID: "e-1", Events: []deployment.Event{sts}, Frame: shared}, bob); f != nil {
+		t.Errorf("bob is sent a StatefulSet's event: %s", f)
+	}
+	if f := frameFor(hub.Message{Kind: hub.Upsert, ID: "e-2", Events: []deployment.Event{web}, Frame: shared}, bob); &f[0] != &shared[0] {
+		t.Errorf("bob's frame of a Deployment's event is not the shared one: %s", f)
+	}
+	f := string(frameFor(hub.Message{Kind: hub.Snapshot, ID: "e-3", Events: []deployment.Event{sts, web}, Frame: shared}, bob))
+	if strings.Contains(f, `"db"`) || !strings.Contains(f, `"web"`) || !strings.Contains(f, "id: e-3") {
+		t.Errorf("bob's snapshot = %q, want web's alone", f)
+	}
+}
