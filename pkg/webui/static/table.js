@@ -70,11 +70,15 @@ export function deploymentTable({ nsPath, view, remember, statuses, can }) {
   // prefixed: more than one kind is present, so each row's name shows its
   // kind ("sts/db"), as the terminal table's do.
   let prefixed = false;
+  // relabel names the rows anew when a kind comes or goes, and filters
+  // and sorts them by their new names.
   function relabel() {
     const now = new Set([...rows.values()].map((r) => r.kind)).size > 1;
     if (now === prefixed) return;
     prefixed = now;
     for (const r of rows.values()) label(r);
+    applyFilter();
+    if (!inSnapshot) sortRows(); // snapshot() sorts once at its end
   }
   function label(r) {
     r.label = rowLabel(r.kind, r.name, prefixed);
@@ -134,7 +138,6 @@ export function deploymentTable({ nsPath, view, remember, statuses, can }) {
       r = makeRow(kindOf(ev), ev.name);
       rows.set(rowKey(ev), r);
       tbody.append(r.tr);
-      relabel();
     }
     const moved = !r.event || r.event.status !== ev.status || sortKey === "last";
     r.event = ev;
@@ -157,6 +160,7 @@ export function deploymentTable({ nsPath, view, remember, statuses, can }) {
     r.tr.dataset.status = ev.status;
     if (flash) { r.tr.classList.remove("flash"); void r.tr.offsetWidth; r.tr.classList.add("flash"); }
     if (r.detail) r.detail.changed();
+    relabel();
     applyFilterTo(r);
     if (inSnapshot) return; // snapshot() sorts once at its end
     if (moved) sortRows();
