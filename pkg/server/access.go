@@ -2,12 +2,13 @@ package server
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
+	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
@@ -98,9 +99,11 @@ type userView struct {
 	// withoutDiagnosis: the user may not list the namespace's Pods and
 	// Events, so the summaries go without what was read from them.
 	withoutDiagnosis bool
-	// hidden are the kinds the user may not list there: their rows are
-	// left out.
-	hidden []string
+	// mayList reports whether the user may list a kind other than
+	// Deployments there (AuthKubernetes); nil: every kind. Asked only of
+	// the kinds a message carries, so a namespace without them costs no
+	// review, and answered from the reviews' cache after the first.
+	mayList func(kind string) bool
 }
 
 // viewOf is what the request's user may see in namespace ns: in token mode
@@ -109,19 +112,18 @@ type userView struct {
 // kind. A question the API server could not answer counts as no.
 func (s *Server) viewOf(r *http.Request, ns string) userView {
 	v := userView{withoutDiagnosis: !s.seesDiagnosis(r, ns)}
-	if s.kube == nil {
-		return v
-	}
-	for _, k := range kinds[1:] {
-		if s.may(r, auth.Access{Namespace: ns, Verb: "list", Group: "apps", Resource: k.Resource()}) != nil {
-			v.hidden = append(v.hidden, k.String())
+	if s.kube != nil {
+		v.mayList = func(kind string) bool {
+			return s.may(r, auth.Access{Namespace: ns, Verb: "list", Group: "apps", Resource: strings.ToLower(kind) + "s"}) == nil
 		}
 	}
 	return v
 }
 
 // hides reports whether v leaves out the rows of kind.
-func (v userView) hides(kind string) bool { return slices.Contains(v.hidden, kind) }
+func (v userView) hides(kind string) bool {
+	return v.mayList != nil && kind != deployment.KindDeployment && kind != "" && !v.mayList(kind)
+}
 
 // named is as with the name of the one workload a request is about on
 // each question about a workload (get, update, patch): RBAC may allow them

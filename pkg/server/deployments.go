@@ -60,8 +60,14 @@ func (s *Server) listBody(ctx context.Context, ns string, v userView) ([]byte, e
 	if v.withoutDiagnosis {
 		key += " without diagnosis" // no namespace has a space
 	}
-	for _, k := range v.hidden {
-		key += " without " + k
+	hidden := map[string]bool{}
+	for _, e := range snap.Events {
+		if _, asked := hidden[e.Kind]; !asked {
+			hidden[e.Kind] = v.hides(e.Kind)
+			if hidden[e.Kind] {
+				key += " without " + e.Kind
+			}
+		}
 	}
 	if body := s.lists.get(key, snap.ID); body != nil {
 		return body, nil
@@ -69,7 +75,7 @@ func (s *Server) listBody(ctx context.Context, ns string, v userView) ([]byte, e
 	out := make([]deployment.Summary, 0, len(snap.Events))
 	for _, e := range snap.Events {
 		switch {
-		case v.hides(e.Kind):
+		case hidden[e.Kind]:
 		case v.withoutDiagnosis:
 			out = append(out, e.Summary.WithoutDiagnosis())
 		default:

@@ -260,7 +260,7 @@ func TestKubeAuthHidesKindsTheUserMayNotList(t *testing.T) {
 	// snapshot is encoded without it, others are the shared frames.
 	sts := deployment.Event{Type: deployment.Modified, Summary: deployment.Summary{Kind: deployment.KindStatefulSet, Namespace: "shop", Name: "db"}}
 	web := deployment.Event{Type: deployment.Modified, Summary: deployment.Summary{Kind: deployment.KindDeployment, Namespace: "shop", Name: "web"}}
-	bob := userView{hidden: []string{deployment.KindStatefulSet}}
+	bob := userView{mayList: func(kind string) bool { return kind != deployment.KindStatefulSet }}
 	shared := []byte("shared")
 	if f := frameFor(hub.Message{Kind: hub.Upsert, ID: "e-1", Events: []deployment.Event{sts}, Frame: shared}, bob); f != nil {
 		t.Errorf("bob is sent a StatefulSet's event: %s", f)

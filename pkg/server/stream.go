@@ -102,12 +102,16 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*
 		return nil, nil
 	}
 	st := &follower{s: s, ns: ns, sub: sub, ctx: ctx, lastSent: lastID, remote: r.RemoteAddr, end: time.Now().Add(s.streamLife())}
-	st.view = s.viewOf(r, ns)
 	if s.kube != nil {
 		// The re-checks outlive the request's context, not its user.
 		st.req = r.WithContext(context.WithoutCancel(r.Context()))
 		st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
 	}
+	req := r
+	if st.req != nil {
+		req = st.req // its kinds are asked as events come, after the request
+	}
+	st.view = s.viewOf(req, ns)
 	return st, cancel
 }
 
