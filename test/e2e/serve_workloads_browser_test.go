@@ -16,9 +16,10 @@ import (
 
 // TestServeBrowserWorkloads: the page shows a Deployment, a StatefulSet
 // and a DaemonSet as rows named as kubectl names them (deploy/, sts/, ds/),
-// and offers each kind the changes it has: the StatefulSet is scaled and
-// rolled back to an earlier revision from its history, the DaemonSet
-// restarted; neither offers pause, and the DaemonSet has no replica field.
+// and offers each kind the changes it has: the DaemonSet's image is set,
+// the StatefulSet is scaled and rolled back to an earlier revision from
+// its history, the DaemonSet restarted; neither offers pause, and the
+// DaemonSet has no replica field.
 func TestServeBrowserWorkloads(t *testing.T) {
 	ns := testbed.NewNamespace(t)
 	createDeployment(t, ns, "web", 1)
@@ -42,6 +43,15 @@ func TestServeBrowserWorkloads(t *testing.T) {
 	poll("a replica field for the statefulset, none for the daemonset", 10*time.Second,
 		`!document.querySelector('`+sts+` input.replicas').disabled && !document.querySelector('`+ds+` input.replicas') && !!document.querySelector('`+ds+` .replicas-fixed')`)
 
+	dsImage := ds + ` input.image`
+	do("type the daemonset's new image", chromedp.Focus(chromedp.CSS(dsImage)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+dsImage+`').select()`),
+		chromedp.SendKeys(chromedp.CSS(dsImage), stsImage2+kb.Enter))
+	testutil.Eventually(t, 30*time.Second, "the page's image to reach the daemonset", func() bool {
+		d, err := testbed.Clientset(t).AppsV1().DaemonSets(ns).Get(context.Background(), "agent", metav1.GetOptions{})
+		return err == nil && d.Spec.Template.Spec.Containers[0].Image == stsImage2
+	})
+
 	replicas := sts + ` input.replicas`
 	do("type 2 replicas", chromedp.Focus(chromedp.CSS(replicas)),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+replicas+`').select()`),
@@ -53,6 +63,10 @@ func TestServeBrowserWorkloads(t *testing.T) {
 		t.Fatalf("the Deployment was scaled: %d replicas", *d.Spec.Replicas)
 	}
 
+	// Settled, so that the resourceVersion the history is read at (the
+	// undo's precondition) stays put.
+	poll("the statefulset at 2/2 on the page", time.Minute,
+		`document.querySelector('`+sts+` .ready').textContent === "2/2" && document.querySelector('`+sts+`').dataset.status === "Running"`)
 	detail := `tr[data-detail-kind="StatefulSet"][data-detail-for="db"]`
 	do("open the statefulset's history", chromedp.Click(chromedp.CSS(sts+` button.toggle`)),
 		chromedp.WaitVisible(chromedp.CSS(detail+` button.undo-to[data-revision="1"]`)))
@@ -62,6 +76,7 @@ func TestServeBrowserWorkloads(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(detail+` .confirm`)))
 	poll("the confirmation naming sts/db", 10*time.Second, `document.querySelector('`+detail+` .confirm').textContent.includes("Roll sts/db back to revision 1")`)
 	do("confirm", chromedp.Click(chromedp.CSS(detail+` button.confirm-undo`)))
+	poll("the page to say rolled back", 30*time.Second, `(document.querySelector('`+detail+` .note') || {}).textContent === "rolled back to revision 1"`)
 	testutil.Eventually(t, 30*time.Second, "the undo to reach the statefulset", func() bool {
 		return getStatefulSet(t, ns, "db").Spec.Template.Spec.Containers[0].Image == stsImage1
 	})

@@ -66,7 +66,7 @@ export function deploymentTable({ nsPath, view, remember, statuses, can }) {
     sortRows();
   }
 
-  const rows = new Map(); // kind/name -> {kind, name, label, path, tr, cells, event, time, replicas, images, detail}
+  const rows = new Map(); // kind/name -> {kind, name, label, path, can, tr, cells, event, time, replicas, images, detail}
   // prefixed: more than one kind is present, so each row's name shows its
   // kind ("sts/db"), as the terminal table's do.
   let prefixed = false;
@@ -152,7 +152,7 @@ export function deploymentTable({ nsPath, view, remember, statuses, can }) {
     c.updated.textContent = rep.updated;
     c.available.textContent = rep.available;
     r.replicas.update(String(rep.desired));
-    updateImages(r, ev, can);
+    updateImages(r, ev, r.can);
     r.time = changedAt(ev);
     c.last.dataset.time = r.time;
     c.last.textContent = ago(r.time);
@@ -209,16 +209,16 @@ export function deploymentTable({ nsPath, view, remember, statuses, can }) {
     // On a phone the table is a list of cards: each cell names itself.
     for (const c of COLUMNS) cells[c.key].dataset.label = c.head;
     const tr = el("tr", { "data-name": name, "data-kind": kind }, Object.values(cells));
-    const r = { kind, name, path: workloadPath(nsPath, kind, name), tr, toggle, cells, images: new Map(), detail: null };
+    // can is what this tab may do to this row's workload.
+    const r = { kind, name, path: workloadPath(nsPath, kind, name), can: (what) => can(what, kind), tr, toggle, cells, images: new Map(), detail: null };
     label(r);
-    const rowCan = (what) => can(what, kind);
     toggle.addEventListener("click", () => {
       if (r.detail) { r.detail.close(); r.detail = null; }
-      else r.detail = detailView(r, rowCan);
+      else r.detail = detailView(r, r.can);
       toggle.setAttribute("aria-expanded", String(!!r.detail));
     });
     // A DaemonSet runs a pod per node it selects: no scale to edit.
-    r.replicas = has(kind, "scale") ? replicasEditor(r.path, rowCan) : replicasText();
+    r.replicas = has(kind, "scale") ? replicasEditor(r.path, r.can) : replicasText();
     cells.replicas.append(r.replicas.node);
     return r;
   }
@@ -227,8 +227,8 @@ export function deploymentTable({ nsPath, view, remember, statuses, can }) {
   function permissionsLoaded() {
     table.dataset.permissions = "loaded";
     for (const r of rows.values()) {
-      if (r.replicas.input) r.replicas.input.disabled = !can("scale", r.kind);
-      for (const ed of r.images.values()) ed.input.disabled = !can("patch", r.kind);
+      if (r.replicas.input) r.replicas.input.disabled = !r.can("scale");
+      for (const ed of r.images.values()) ed.input.disabled = !r.can("patch");
       if (r.detail) r.detail.render();
     }
   }
