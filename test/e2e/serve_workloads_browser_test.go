@@ -90,5 +90,5 @@ func TestServeBrowserWorkloads(t *testing.T) {
 		d, err := testbed.Clientset(t).AppsV1().DaemonSets(ns).Get(context.Background(), "agent", metav1.GetOptions{})
 		return err == nil && d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] != ""
 	})
-	poll("the page says restarted", 30*time.Second, `document.querySelector('`+dsDetail+` .note').textContent === "restarted"`)
+	poll("the page says restarted", 30*time.Second, `(document.querySelector('`+dsDetail+` .note') || {}).textContent === "restarted"`)
 }
