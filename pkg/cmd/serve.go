@@ -430,6 +430,14 @@ func (o *ServeOptions) Run(ctx context.Context) error {
 			OnServingOff: func(ns string, err error) {
 				clog.Warn("serving unknown: cannot read what the Services serve", "namespace", ns, "error", oneLine(err.Error()))
 			},
+			// StatefulSets and DaemonSets beside Deployments, each where
+			// the identity may list them.
+			Workloads: c.Kube.AppsV1(),
+			OnKindOff: func(ns, kind string, err error) {
+				resource := strings.ToLower(kind) + "s"
+				clog.Warn("not showing "+resource+": cannot list them", "namespace", ns, "error", oneLine(err.Error()),
+					"fix", "ask for list and watch on "+resource)
+			},
 		})
 		defer h.Close()
 		opts := server.Options{

@@ -55,11 +55,17 @@ type clusterRun struct {
 	refs      int // subscribers and subscribers-to-be of every namespace
 	linger    *time.Timer
 	lingerGen int
-	health    tracker.Health               // as last told; zero: live
-	status    map[string]deployment.Status // of every Deployment, by key
-	count     map[string]int               // Deployments per namespace
+	health    tracker.Health            // as last told; zero: live
+	status    map[string]workloadStatus // of every workload, by key
+	count     map[string]int            // workloads per namespace
 	// serviceGaps are the Service gaps as last told, by namespace.
 	serviceGaps map[string][]deployment.ServiceGap
+}
+
+// workloadStatus is one workload's kind and status, as the run last heard.
+type workloadStatus struct {
+	kind   string
+	status deployment.Status
 }
 
 // fed is the Source of a namespace fed by the cluster-wide tracker: it has
@@ -75,7 +81,7 @@ func (fed) Relists() int64 { return 0 }
 func (h *Hub) newClusterRun() *clusterRun {
 	r := &clusterRun{
 		h: h, ready: make(chan struct{}),
-		status: map[string]deployment.Status{}, count: map[string]int{},
+		status: map[string]workloadStatus{}, count: map[string]int{},
 	}
 	cw := h.opts.ClusterWide
 	if cw.NewSource != nil {
@@ -92,6 +98,7 @@ func (h *Hub) newClusterRun() *clusterRun {
 // clusterTracker is the default tracker of all namespaces, for run r.
 func (h *Hub) clusterTracker(r *clusterRun) Source {
 	topts := tracker.Options{Diagnose: h.opts.Diagnose, OnServiceGaps: r.OnServiceGaps}
+	h.opts.follow(&topts, "")
 	if onError := h.opts.OnError; onError != nil {
 		topts.OnError = func(err error) { onError("", err) }
 	}
@@ -212,7 +219,7 @@ func (r *clusterRun) OnEvent(e deployment.Event) {
 		if !known {
 			r.count[ns]++
 		}
-		r.status[key] = e.Status
+		r.status[key] = workloadStatus{kind: e.Kind, status: e.Status}
 	}
 	n := h.namespaces[ns]
 	if n == nil {
@@ -388,7 +395,7 @@ func (h *Hub) stopRunLocked(r *clusterRun) {
 
 // Namespaces returns, while the cluster-wide tracker runs with
 // ClusterWide.Namespaces, every namespace of the cluster with its
-// Deployments counted by status, from what the watches hold: no request to
+// Deployments (not its other workloads) counted by status, from what the watches hold: no request to
 // the API server. ok is false otherwise.
 func (h *Hub) Namespaces() (counts map[string]map[deployment.Status]int, ok bool) {
 	h.mu.Lock()
@@ -417,9 +424,12 @@ func (h *Hub) Namespaces() (counts map[string]map[deployment.Status]int, ok bool
 		return nil, false
 	}
 	for key, st := range r.status {
+		if st.kind != deployment.KindDeployment && st.kind != "" {
+			continue // the list counts Deployments, as without this watch
+		}
 		ns, _, _ := strings.Cut(key, "/")
 		if c, ok := counts[ns]; ok {
-			c[st]++
+			c[st.status]++
 		}
 	}
 	return counts, true

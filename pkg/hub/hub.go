@@ -93,6 +93,28 @@ type Options struct {
 	// all namespaces instead of one per viewed namespace (see ClusterWide);
 	// Linger then applies to it, after the last subscriber of any namespace.
 	ClusterWide *ClusterWide
+	// Workloads, when set, makes every tracker follow StatefulSets and
+	// DaemonSets too (deployment.Kinds), read through it. Deployments stay
+	// required; a kind the identity may not list is left out (OnKindOff),
+	// so an identity without those rights sees its Deployments as before.
+	Workloads tracker.WorkloadsGetter
+	// OnKindOff hears once per tracker of a kind it left out; nil ignores
+	// it.
+	OnKindOff func(namespace, kind string, err error)
+}
+
+// follow sets the kinds a tracker of namespace ns ("" for all) follows.
+func (o *Options) follow(topts *tracker.Options, ns string) {
+	if o.Workloads == nil {
+		return // Deployments alone
+	}
+	topts.Kinds, topts.Workloads = deployment.Kinds, o.Workloads
+	off := o.OnKindOff
+	topts.OnKindOff = func(kind string, err error) { // set, so that such a kind is skipped
+		if off != nil {
+			off(ns, kind, err)
+		}
+	}
 }
 
 // Stats are the hub's figures, for metrics.
@@ -146,6 +168,7 @@ func New(client appsv1client.DeploymentsGetter, opts Options) *Hub {
 		onError := opts.OnError
 		opts.NewSource = func(ns string) Source {
 			topts := tracker.Options{Namespace: ns, Diagnose: opts.Diagnose}
+			opts.follow(&topts, ns)
 			if onError != nil {
 				topts.OnError = func(err error) { onError(ns, err) }
 			}
@@ -477,7 +500,8 @@ func (h *Hub) Running(ns string) bool {
 
 // Statuses returns, while namespace ns has a tracker of its own that has
 // synced (a watch per namespace), the status of each of its Deployments by
-// name, diagnosis included; ok is false otherwise. It starts nothing.
+// name (not of its other workloads, which may share a name), diagnosis
+// included; ok is false otherwise. It starts nothing.
 func (h *Hub) Statuses(ns string) (statuses map[string]deployment.Status, ok bool) {
 	h.mu.Lock()
 	n := h.namespaces[ns]
@@ -498,7 +522,9 @@ func (h *Hub) Statuses(ns string) (statuses map[string]deployment.Status, ok boo
 	defer n.mu.RUnlock()
 	statuses = make(map[string]deployment.Status, len(n.state))
 	for _, en := range n.state {
-		statuses[en.ev.Name] = en.ev.Status
+		if en.ev.Kind == deployment.KindDeployment || en.ev.Kind == "" {
+			statuses[en.ev.Name] = en.ev.Status
+		}
 	}
 	return statuses, true
 }

@@ -166,7 +166,8 @@ type namespace struct {
 	// subscriber that needs one before the next event.
 	snap *snapshot
 	// rollouts keeps each Deployment's last rollout for the page, seen
-	// since created (see Hub.Timeline).
+	// since created (see Hub.Timeline); not other kinds', which may share
+	// a Deployment's name.
 	rollouts timeline.Recorder
 	created  time.Time
 }
@@ -210,7 +211,9 @@ func (n *namespace) OnEvent(e deployment.Event) {
 	default:
 		n.state[en.key] = en
 	}
-	n.rollouts.Observe(e)
+	if e.Kind == deployment.KindDeployment || e.Kind == "" {
+		n.rollouts.Observe(e) // the timeline is of Deployments, by name
+	}
 	wake := n.recordLocked(en)
 	n.mu.Unlock()
 	broadcast(wake)

@@ -3,10 +3,13 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/deployment"
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
@@ -90,18 +93,60 @@ func (s *Server) seesDiagnosis(r *http.Request, ns string) bool {
 	return s.may(r, diagnosisAccess(ns)...) == nil
 }
 
-// named is as with the name of the one Deployment a request is about on
-// each question about a Deployment (get, update, patch): RBAC may allow
-// them for that name only. Lists ask about no name.
+// userView is what a user may see of a namespace's workloads beyond the
+// Deployments: the zero value is everything (token mode).
+type userView struct {
+	// withoutDiagnosis: the user may not list the namespace's Pods and
+	// Events, so the summaries go without what was read from them.
+	withoutDiagnosis bool
+	// mayList reports whether the user may list a kind other than
+	// Deployments there (AuthKubernetes); nil: every kind. Asked only of
+	// the kinds a message carries, so a namespace without them costs no
+	// review, and answered from the reviews' cache after the first.
+	mayList func(kind string) bool
+}
+
+// viewOf is what the request's user may see in namespace ns: in token mode
+// everything; in AuthKubernetes mode the diagnosis where they may list
+// Pods and Events, and a StatefulSet or DaemonSet where they may list that
+// kind. A question the API server could not answer counts as no.
+func (s *Server) viewOf(r *http.Request, ns string) userView {
+	v := userView{withoutDiagnosis: !s.seesDiagnosis(r, ns)}
+	if s.kube != nil {
+		v.mayList = func(kind string) bool {
+			return s.may(r, auth.Access{Namespace: ns, Verb: "list", Group: "apps", Resource: strings.ToLower(kind) + "s"}) == nil
+		}
+	}
+	return v
+}
+
+// hides reports whether v leaves out the rows of kind.
+func (v userView) hides(kind string) bool {
+	return v.mayList != nil && kind != deployment.KindDeployment && kind != "" && !v.mayList(kind)
+}
+
+// named is as with the name of the one workload a request is about on
+// each question about a workload (get, update, patch): RBAC may allow them
+// for that name only. Lists ask about no name.
 func named(as []auth.Access, name string) []auth.Access {
 	out := make([]auth.Access, len(as))
 	for i, a := range as {
-		if a.Resource == "deployments" && a.Verb != "list" && a.Verb != "watch" {
+		if workloadResource(a.Resource) && a.Verb != "list" && a.Verb != "watch" {
 			a.Name = name
 		}
 		out[i] = a
 	}
 	return out
+}
+
+// workloadResource reports whether resource is one of the kinds' own.
+func workloadResource(resource string) bool {
+	for _, k := range kinds {
+		if resource == k.Resource() {
+			return true
+		}
+	}
+	return false
 }
 
 // readAccess is what watching a namespace's Deployments needs.
@@ -112,24 +157,33 @@ func readAccess(ns string) []auth.Access {
 	}
 }
 
-func scaleAccess(ns string) []auth.Access {
-	return []auth.Access{{Namespace: ns, Verb: "update", Group: "apps", Resource: "deployments", Subresource: "scale"}}
+func scaleAccess(ns string, k operations.Kind) []auth.Access {
+	return []auth.Access{{Namespace: ns, Verb: "update", Group: "apps", Resource: k.Resource(), Subresource: "scale"}}
 }
 
-func patchAccess(ns string) []auth.Access {
-	return []auth.Access{{Namespace: ns, Verb: "patch", Group: "apps", Resource: "deployments"}}
+func patchAccess(ns string, k operations.Kind) []auth.Access {
+	return []auth.Access{{Namespace: ns, Verb: "patch", Group: "apps", Resource: k.Resource()}}
 }
 
-// historyAccess is what a Deployment's revisions need of the user: the
-// Deployment and its ReplicaSets.
-func historyAccess(ns string) []auth.Access {
+// revisionsResource is where a kind's revisions are kept: a Deployment's
+// in its ReplicaSets, the others' in ControllerRevisions.
+func revisionsResource(k operations.Kind) string {
+	if k == operations.Deployment {
+		return "replicasets"
+	}
+	return "controllerrevisions"
+}
+
+// historyAccess is what a workload's revisions need of the user: the
+// workload and the objects its revisions are kept in.
+func historyAccess(ns string, k operations.Kind) []auth.Access {
 	return []auth.Access{
-		{Namespace: ns, Verb: "get", Group: "apps", Resource: "deployments"},
-		{Namespace: ns, Verb: "list", Group: "apps", Resource: "replicasets"},
+		{Namespace: ns, Verb: "get", Group: "apps", Resource: k.Resource()},
+		{Namespace: ns, Verb: "list", Group: "apps", Resource: revisionsResource(k)},
 	}
 }
 
-// undoAccess: the patch, and the ReplicaSets it reads the revision from.
-func undoAccess(ns string) []auth.Access {
-	return append(patchAccess(ns), auth.Access{Namespace: ns, Verb: "list", Group: "apps", Resource: "replicasets"})
+// undoAccess: the patch, and the revisions it reads the template from.
+func undoAccess(ns string, k operations.Kind) []auth.Access {
+	return append(patchAccess(ns, k), auth.Access{Namespace: ns, Verb: "list", Group: "apps", Resource: revisionsResource(k)})
 }

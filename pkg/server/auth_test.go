@@ -140,8 +140,18 @@ type kubeFixture struct {
 
 func newKubeFixture(t *testing.T) *kubeFixture {
 	t.Helper()
+	return newKubeFixtureOf(t, nil, namespaceObj("shop"), namespaceObj("bank"), newDeployment("shop", "web", 1))
+}
+
+// newKubeFixtureOf is newKubeFixture with these objects, and mutate (when
+// not nil) applied to the options.
+func newKubeFixtureOf(t *testing.T, mutate func(*Options), objects ...runtime.Object) *kubeFixture {
+	t.Helper()
 	k := &kubeFixture{}
 	k.fixture = newFixture(t, func(o *Options) {
+		if mutate != nil {
+			mutate(o)
+		}
 		o.Auth, o.Token = AuthKubernetes, ""
 		o.Impersonate = func(u authenticationv1.UserInfo) (kubernetes.Interface, error) {
 			k.mu.Lock()
@@ -149,7 +159,7 @@ func newKubeFixture(t *testing.T) *kubeFixture {
 			k.impersonated = append(k.impersonated, u.Username)
 			return k.client, nil
 		}
-	}, namespaceObj("shop"), namespaceObj("bank"), newDeployment("shop", "web", 1))
+	}, objects...)
 	k.client.PrependReactor("create", "tokenreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		tr := a.(clienttesting.CreateAction).GetObject().(*authenticationv1.TokenReview)
 		switch tr.Spec.Token {

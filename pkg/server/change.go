@@ -20,9 +20,9 @@ import (
 // least to whoever may not change anything: the token first, then the body,
 // then the namespace, then (AuthKubernetes) the user's rights, need: a
 // user without them gets 403 and the API server sees no change request.
-// do makes the change with client, which impersonates the user in
-// AuthKubernetes mode.
-func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, need func(ns string) []auth.Access,
+// do makes the change to the workload of kind k with client, which
+// impersonates the user in AuthKubernetes mode.
+func (s *Server) change(w http.ResponseWriter, r *http.Request, k operations.Kind, body any, need func(string, operations.Kind) []auth.Access,
 	do func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error)) {
 	if e := s.authorize(r); e != nil {
 		s.writeError(w, r, e)
@@ -37,7 +37,7 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, need f
 		s.writeError(w, r, e)
 		return
 	}
-	if e := s.may(r, named(need(ns), name)...); e != nil {
+	if e := s.may(r, named(need(ns, k), name)...); e != nil {
 		s.writeError(w, r, e)
 		return
 	}
@@ -51,7 +51,7 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, body any, need f
 		s.writeError(w, r, fromError(err))
 		return
 	}
-	args := []any{"namespace", ns, "deployment", name, "changed", res.Changed, "changes", res.Changes}
+	args := []any{"namespace", ns, k.Noun(), name, "changed", res.Changed, "changes", res.Changes}
 	if user, ok := auth.UserOf(r); ok {
 		args = append(args, "user", user.Username)
 	}

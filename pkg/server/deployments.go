@@ -25,7 +25,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, e)
 		return
 	}
-	body, err := s.listBody(r.Context(), ns, !s.seesDiagnosis(r, ns))
+	body, err := s.listBody(r.Context(), ns, s.viewOf(r, ns))
 	if err != nil {
 		s.writeError(w, r, fromError(err))
 		return
@@ -35,13 +35,14 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body) // the client left: nothing to do
 }
 
-// listBody is the JSON of namespace ns's Deployments as its shared tracker
+// listBody is the JSON of namespace ns's workloads as its shared tracker
 // knows them, encoded once per state of the namespace (the hub's snapshot
-// ID): when every page of a namespace comes back at once, each asks for the
-// list, and encoding hundreds of Deployments for each was most of serve's
-// CPU in such a storm. Without diagnosis, the summaries carry nothing read
-// from Pods and Events (Summary.WithoutDiagnosis), kept apart.
-func (s *Server) listBody(ctx context.Context, ns string, withoutDiagnosis bool) ([]byte, error) {
+// ID) and view: when every page of a namespace comes back at once, each
+// asks for the list, and encoding hundreds of Deployments for each was
+// most of serve's CPU in such a storm. Without diagnosis, the summaries
+// carry nothing read from Pods and Events (Summary.WithoutDiagnosis); the
+// kinds v hides are left out; each view is kept apart.
+func (s *Server) listBody(ctx context.Context, ns string, v userView) ([]byte, error) {
 	sub, err := s.opts.Hub.Subscribe(ctx, ns, "")
 	if err != nil {
 		return nil, err
@@ -56,17 +57,29 @@ func (s *Server) listBody(ctx context.Context, ns string, withoutDiagnosis bool)
 	}
 	snap := msgs[0]
 	key := ns
-	if withoutDiagnosis {
+	if v.withoutDiagnosis {
 		key += " without diagnosis" // no namespace has a space
+	}
+	hidden := map[string]bool{}
+	for _, e := range snap.Events {
+		if _, asked := hidden[e.Kind]; !asked {
+			hidden[e.Kind] = v.hides(e.Kind)
+			if hidden[e.Kind] {
+				key += " without " + e.Kind
+			}
+		}
 	}
 	if body := s.lists.get(key, snap.ID); body != nil {
 		return body, nil
 	}
-	out := make([]deployment.Summary, len(snap.Events))
-	for i, e := range snap.Events {
-		out[i] = e.Summary
-		if withoutDiagnosis {
-			out[i] = e.Summary.WithoutDiagnosis()
+	out := make([]deployment.Summary, 0, len(snap.Events))
+	for _, e := range snap.Events {
+		switch {
+		case hidden[e.Kind]:
+		case v.withoutDiagnosis:
+			out = append(out, e.Summary.WithoutDiagnosis())
+		default:
+			out = append(out, e.Summary)
 		}
 	}
 	body, err := json.Marshal(out)
@@ -122,27 +135,31 @@ func (c *listCache) put(ns, id string, body []byte) {
 type scaleBody struct {
 	Replicas *int32 `json:"replicas"`
 	// Optional preconditions: the change is refused (409) unless the
-	// Deployment still has these replicas, or is still at this version.
+	// workload still has these replicas, or is still at this version.
 	CurrentReplicas *int32 `json:"currentReplicas,omitempty"`
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
-func (s *Server) scale(w http.ResponseWriter, r *http.Request) {
-	var body scaleBody
-	s.change(w, r, &body, scaleAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
-		if body.Replicas == nil {
-			return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
-				Problems: []operations.Problem{{Field: "replicas", Message: `replicas is required, e.g. {"replicas": 3}`}}}
-		}
-		res, err := operations.Scale(ctx, client.AppsV1(), operations.ScaleRequest{
-			Namespace: ns, Name: name, Replicas: *body.Replicas,
-			CurrentReplicas: body.CurrentReplicas, ResourceVersion: body.ResourceVersion,
+// scale answers PUT .../scale of a workload of kind k (Deployments and
+// StatefulSets; routes.go refuses it for DaemonSets).
+func (s *Server) scale(k operations.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body scaleBody
+		s.change(w, r, k, &body, scaleAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
+			if body.Replicas == nil {
+				return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
+					Problems: []operations.Problem{{Field: "replicas", Message: `replicas is required, e.g. {"replicas": 3}`}}}
+			}
+			res, err := operations.Scale(ctx, client.AppsV1(), operations.ScaleRequest{
+				Kind: k, Namespace: ns, Name: name, Replicas: *body.Replicas,
+				CurrentReplicas: body.CurrentReplicas, ResourceVersion: body.ResourceVersion,
+			})
+			if err == nil && k == operations.Deployment { // operations.Autoscalers finds a Deployment's
+				operations.NoteAutoscalers(ctx, client.AutoscalingV2(), &res)
+			}
+			return res, err
 		})
-		if err == nil {
-			operations.NoteAutoscalers(ctx, client.AutoscalingV2(), &res)
-		}
-		return res, err
-	})
+	}
 }
 
 // imageBody is the body of PUT .../image.
@@ -152,16 +169,19 @@ type imageBody struct {
 	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
-func (s *Server) setImage(w http.ResponseWriter, r *http.Request) {
-	var body imageBody
-	s.change(w, r, &body, patchAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
-		if body.Container == "" {
-			return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
-				Problems: []operations.Problem{{Field: "container", Message: `container is required, e.g. {"container": "web", "image": "nginx:1.27"}`}}}
-		}
-		return operations.SetImages(ctx, client.AppsV1(), operations.ImageRequest{
-			Namespace: ns, Name: name, ResourceVersion: body.ResourceVersion,
-			Images: []operations.ContainerImage{{Container: body.Container, Image: body.Image}},
+// setImage answers PUT .../image of a workload of kind k.
+func (s *Server) setImage(k operations.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body imageBody
+		s.change(w, r, k, &body, patchAccess, func(ctx context.Context, client kubernetes.Interface, ns, name string) (operations.Result, error) {
+			if body.Container == "" {
+				return operations.Result{}, &operations.Error{Reason: operations.BadRequest,
+					Problems: []operations.Problem{{Field: "container", Message: `container is required, e.g. {"container": "web", "image": "nginx:1.27"}`}}}
+			}
+			return operations.SetImages(ctx, client.AppsV1(), operations.ImageRequest{
+				Kind: k, Namespace: ns, Name: name, ResourceVersion: body.ResourceVersion,
+				Images: []operations.ContainerImage{{Container: body.Container, Image: body.Image}},
+			})
 		})
-	})
+	}
 }

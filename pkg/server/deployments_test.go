@@ -31,11 +31,11 @@ func TestListDeploymentsEncodedOncePerState(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer viewer.Close()
-	first, err := f.srv.listBody(ctx, "shop", false)
+	first, err := f.srv.listBody(ctx, "shop", userView{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := f.srv.listBody(ctx, "shop", false)
+	again, err := f.srv.listBody(ctx, "shop", userView{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 	"github.com/deploywatch/kubectl-deploywatch/pkg/server/auth"
 )
 
@@ -24,6 +25,56 @@ type Permissions struct {
 	Patch bool `json:"patch"`
 	// History: list on replicasets (the history; undo needs it and Patch).
 	History bool `json:"history"`
+	// StatefulSets and DaemonSets are the same of those kinds.
+	StatefulSets KindPermissions `json:"statefulSets"`
+	DaemonSets   KindPermissions `json:"daemonSets"`
+}
+
+// KindPermissions are the changes allowed on one kind other than
+// Deployments, in the fields of Permissions' Deployments'.
+type KindPermissions struct {
+	// Scale: update on statefulsets/scale; always false for DaemonSets,
+	// which have no scale.
+	Scale bool `json:"scale"`
+	// Patch: patch on the kind (set-image, restart).
+	Patch bool `json:"patch"`
+	// History: list on controllerrevisions (the history; undo needs it and
+	// Patch).
+	History bool `json:"history"`
+}
+
+// permission is one field of Permissions and what it asks of RBAC.
+type permission struct {
+	to   *bool
+	need []auth.Access
+}
+
+// fields are p's permissions in namespace ns, with what each needs: one
+// question each (history: list the revisions), or with whole all that the
+// change's route asks (history also gets the workload). A change a kind
+// does not have (a DaemonSet's scale) is not asked, so stays false.
+func (p *Permissions) fields(ns string, whole bool) []permission {
+	history := func(k operations.Kind) []auth.Access {
+		if whole {
+			return historyAccess(ns, k)
+		}
+		return historyAccess(ns, k)[1:]
+	}
+	out := []permission{
+		{&p.Scale, scaleAccess(ns, operations.Deployment)},
+		{&p.Patch, patchAccess(ns, operations.Deployment)},
+		{&p.History, history(operations.Deployment)},
+	}
+	for _, kp := range []struct {
+		k operations.Kind
+		p *KindPermissions
+	}{{operations.StatefulSet, &p.StatefulSets}, {operations.DaemonSet, &p.DaemonSets}} {
+		if supports(kp.k, "scale") {
+			out = append(out, permission{&kp.p.Scale, scaleAccess(ns, kp.k)})
+		}
+		out = append(out, permission{&kp.p.Patch, patchAccess(ns, kp.k)}, permission{&kp.p.History, history(kp.k)})
+	}
+	return out
 }
 
 // permissionsTTL is how long the answers of the API server about what the
@@ -72,17 +123,8 @@ func (s *Server) askPermissions(ctx context.Context, ns string) (Permissions, *a
 	if _, err := s.opts.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		return p, errorf(http.StatusNotFound, "NotFound", "namespace %q not found", ns)
 	}
-	for _, q := range []struct {
-		to                          *bool
-		verb, resource, subresource string
-	}{
-		{&p.Scale, "update", "deployments", "scale"},
-		{&p.Patch, "patch", "deployments", ""},
-		{&p.History, "list", "replicasets", ""},
-	} {
-		allowed, err := auth.SelfAllowed(ctx, s.opts.Client.AuthorizationV1(), auth.Access{
-			Namespace: ns, Verb: q.verb, Group: "apps", Resource: q.resource, Subresource: q.subresource,
-		})
+	for _, q := range p.fields(ns, false) {
+		allowed, err := auth.SelfAllowed(ctx, s.opts.Client.AuthorizationV1(), q.need[0])
 		if err != nil {
 			return Permissions{}, fromError(err)
 		}
@@ -95,14 +137,7 @@ func (s *Server) askPermissions(ctx context.Context, ns string) (Permissions, *a
 // user may do, from the reviews' cache.
 func (s *Server) userPermissions(w http.ResponseWriter, r *http.Request, ns string) {
 	var p Permissions
-	for _, q := range []struct {
-		to   *bool
-		need []auth.Access
-	}{
-		{&p.Scale, scaleAccess(ns)},
-		{&p.Patch, patchAccess(ns)},
-		{&p.History, historyAccess(ns)},
-	} {
+	for _, q := range p.fields(ns, true) {
 		e := s.may(r, q.need...)
 		if e != nil && e.Status != http.StatusForbidden {
 			s.writeError(w, r, e)

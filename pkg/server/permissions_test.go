@@ -31,17 +31,17 @@ func TestPermissions(t *testing.T) {
 	})
 	var p Permissions
 	getJSON(t, f, "/api/namespaces/shop/permissions", &p)
-	if p != (Permissions{Patch: true, History: true}) {
+	if p != (Permissions{Patch: true, History: true, StatefulSets: KindPermissions{Patch: true}, DaemonSets: KindPermissions{Patch: true}}) {
 		t.Errorf("permissions = %+v", p)
 	}
 	getJSON(t, f, "/api/namespaces/shop/permissions", &p)
-	if n := asked.Load(); n != 3 {
-		t.Errorf("%d reviews for two requests within the TTL, want 3", n)
+	if n := asked.Load(); n != 8 {
+		t.Errorf("%d reviews for two requests within the TTL, want 8 (one per permission)", n)
 	}
 	later.Store(int64(permissionsTTL))
 	getJSON(t, f, "/api/namespaces/shop/permissions", &p)
-	if n := asked.Load(); n != 6 {
-		t.Errorf("%d reviews after the TTL, want 6", n)
+	if n := asked.Load(); n != 16 {
+		t.Errorf("%d reviews after the TTL, want 16", n)
 	}
 
 	ro := newFixture(t, func(o *Options) { o.ReadOnly = true }, rolloutObjects()...)
@@ -85,11 +85,12 @@ func TestPermissionsSharedByPagesAskingTogether(t *testing.T) {
 	}
 	free()
 	wg.Wait()
-	if n := asked.Load(); n != 3 {
-		t.Errorf("%d reviews for %d pages asking together, want 3 (one per permission)", n, pages)
+	if n := asked.Load(); n != 8 {
+		t.Errorf("%d reviews for %d pages asking together, want 8 (one per permission)", n, pages)
 	}
 	for i, p := range got {
-		if p != (Permissions{Scale: true, Patch: true, History: true}) {
+		all := KindPermissions{Scale: true, Patch: true, History: true}
+		if p != (Permissions{Scale: true, Patch: true, History: true, StatefulSets: all, DaemonSets: KindPermissions{Patch: true, History: true}}) {
 			t.Errorf("page %d got %+v", i, p)
 		}
 	}

@@ -30,17 +30,33 @@ func (s *Server) routes() http.Handler {
 	handle(http.MethodGet, "/api/namespaces/{ns}/permissions", s.permissions) // permissions.go
 	// deployments.go
 	handle(http.MethodGet, "/api/namespaces/{ns}/deployments", s.listDeployments)
-	handle(http.MethodPut, "/api/namespaces/{ns}/deployments/{name}/scale", s.scale)
-	handle(http.MethodPut, "/api/namespaces/{ns}/deployments/{name}/image", s.setImage)
 	// stream.go
 	handle(http.MethodGet, "/api/namespaces/{ns}/deployments/stream", s.stream)
-	// rollout.go: a Deployment's history, and undo, restart, pause and
-	// resume, with the same rules as scale and image (change.go).
-	handle(http.MethodGet, "/api/namespaces/{ns}/deployments/{name}/history", s.history)
-	handle(http.MethodPost, "/api/namespaces/{ns}/deployments/{name}/undo", s.undo)
-	handle(http.MethodPost, "/api/namespaces/{ns}/deployments/{name}/restart", s.restart)
-	handle(http.MethodPost, "/api/namespaces/{ns}/deployments/{name}/pause", s.pauseOrResume(true))
-	handle(http.MethodPost, "/api/namespaces/{ns}/deployments/{name}/resume", s.pauseOrResume(false))
+	// The changes of each kind of workload (kinds.go), with the same rules
+	// (change.go): scale and image (deployments.go), the history, undo,
+	// restart, pause and resume (rollout.go). A change a kind does not
+	// have is refused with 422 NotSupported.
+	for _, k := range kinds {
+		base := "/api/namespaces/{ns}/" + k.Resource() + "/{name}/"
+		for _, c := range []struct {
+			method, op string
+			h          http.HandlerFunc
+		}{
+			{http.MethodPut, "scale", s.scale(k)},
+			{http.MethodPut, "image", s.setImage(k)},
+			{http.MethodGet, "history", s.history(k)},
+			{http.MethodPost, "undo", s.undo(k)},
+			{http.MethodPost, "restart", s.restart(k)},
+			{http.MethodPost, "pause", s.pauseOrResume(true)},
+			{http.MethodPost, "resume", s.pauseOrResume(false)},
+		} {
+			h := c.h
+			if !supports(k, c.op) {
+				h = s.unsupported(k, c.op)
+			}
+			handle(c.method, base+c.op, h)
+		}
+	}
 	// timeline.go: a Deployment's last rollout, for the page's drawing.
 	handle(http.MethodGet, "/api/namespaces/{ns}/deployments/{name}/timeline", s.timeline)
 	mux.HandleFunc("/api/contexts/", func(w http.ResponseWriter, r *http.Request) {
@@ -112,7 +128,7 @@ func (s *Server) validNames(next http.HandlerFunc) http.HandlerFunc {
 		}
 		if name := r.PathValue("name"); name != "" {
 			if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-				s.writeError(w, r, errorf(http.StatusBadRequest, "BadRequest", "invalid Deployment name %q: %s", name, errs[0]))
+				s.writeError(w, r, errorf(http.StatusBadRequest, "BadRequest", "invalid %s name %q: %s", kindOfRoute(r), name, errs[0]))
 				return
 			}
 		}

@@ -102,12 +102,16 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, ns string) (*
 		return nil, nil
 	}
 	st := &follower{s: s, ns: ns, sub: sub, ctx: ctx, lastSent: lastID, remote: r.RemoteAddr, end: time.Now().Add(s.streamLife())}
-	st.withoutDiagnosis = !s.seesDiagnosis(r, ns)
 	if s.kube != nil {
 		// The re-checks outlive the request's context, not its user.
 		st.req = r.WithContext(context.WithoutCancel(r.Context()))
 		st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
 	}
+	req := r
+	if st.req != nil {
+		req = st.req // its kinds are asked as events come, after the request
+	}
+	st.view = s.viewOf(req, ns)
 	return st, cancel
 }
 
@@ -147,9 +151,10 @@ type follower struct {
 	recheck  time.Time
 	end      time.Time // the stream's longest life (Options.MaxStreamLife)
 	frames   [][]byte  // one Wait's frames, reused
-	// withoutDiagnosis: the user may not list the namespace's Pods and
-	// Events, so the events go without what was read from them.
-	withoutDiagnosis bool
+	// view is what the user may see (AuthKubernetes): the events go
+	// without what was read from Pods and Events, or without the kinds
+	// hidden, when the user may not list those.
+	view userView
 }
 
 // follow writes st's stream until it ends: the client leaves or does not
@@ -251,7 +256,7 @@ func (st *follower) revoked() bool {
 		_ = st.out.send(Frame("forbidden", st.lastSent, endData(e.Reason, e.Message)))
 		return true
 	}
-	st.withoutDiagnosis = !s.seesDiagnosis(st.req, st.ns)
+	st.view = s.viewOf(st.req, st.ns)
 	st.recheck = s.kube.Now().Add(auth.AccessReviewTTL)
 	return false
 }
@@ -261,13 +266,14 @@ func (st *follower) revoked() bool {
 func (st *follower) send(msgs []hub.Message) bool {
 	frames := st.frames[:0]
 	for _, m := range msgs {
-		if st.withoutDiagnosis {
-			frames = append(frames, frameWithoutDiagnosis(m))
-		} else {
-			frames = append(frames, frameOf(m))
+		if f := frameFor(m, st.view); f != nil {
+			frames = append(frames, f)
 		}
 	}
-	err := st.out.send(frames...)
+	var err error
+	if len(frames) > 0 {
+		err = st.out.send(frames...)
+	}
 	clear(frames) // let go of the frames
 	st.frames = frames[:0]
 	if cap(frames) > maxKeptFrames {
@@ -278,30 +284,43 @@ func (st *follower) send(msgs []hub.Message) bool {
 	}
 	for _, m := range msgs {
 		if m.ID != "" {
-			st.lastSent = m.ID
+			st.lastSent = m.ID // told, or left out for good
 		}
 		st.s.metrics.sentOf(string(m.Kind)).Inc()
 	}
 	return true
 }
 
-// frameWithoutDiagnosis is m's frame without what was read from Pods and
-// Events: the shared frame when m carries none, else one encoded for this
-// stream (a cost only such streams pay, and only for such messages).
-func frameWithoutDiagnosis(m hub.Message) []byte {
+// frameFor is m's frame as a user of view v sees it: the shared frame when
+// v changes nothing of m, nil for an event of a kind v hides, else one
+// encoded for this stream (a cost only such streams pay, and only for
+// such messages): without what was read from Pods and Events, and a
+// snapshot without the kinds hidden.
+func frameFor(m hub.Message, v userView) []byte {
 	carries := false
 	for _, e := range m.Events {
-		if len(e.Problems) > 0 || slices.Contains(e.Changed, "problems") {
+		if v.hides(e.Kind) {
+			if m.Kind != hub.Snapshot {
+				return nil
+			}
 			carries = true
-			break
+		}
+		if v.withoutDiagnosis && (len(e.Problems) > 0 || slices.Contains(e.Changed, "problems")) {
+			carries = true
 		}
 	}
 	if !carries {
 		return frameOf(m)
 	}
-	events := make([]deployment.Event, len(m.Events))
-	for i, e := range m.Events {
-		events[i] = e.WithoutDiagnosis()
+	events := make([]deployment.Event, 0, len(m.Events))
+	for _, e := range m.Events {
+		switch {
+		case v.hides(e.Kind):
+		case v.withoutDiagnosis:
+			events = append(events, e.WithoutDiagnosis())
+		default:
+			events = append(events, e)
+		}
 	}
 	var data []byte
 	if m.Kind == hub.Snapshot {

@@ -1,25 +1,27 @@
-// A row's details: its last rollout's timeline, its history with undo,
-// restart, pause and resume.
+// A row's details: its last rollout's timeline (Deployments), its history
+// with undo, restart, and pause and resume (Deployments).
 import { el } from "./dom.js";
 import { api } from "./api.js";
 import { timelineChart } from "./chart.js";
+import { has } from "./kinds.js";
 import { ago, errorText, eventImages, historyImage, imageChanges, imagesOf, rolloutCostText, undoQuestion } from "./format.js";
 
 // detailView shows row r's details under it. It reloads the history when
 // the row changes; undo asks for confirmation naming each image before and
 // after, and sends the resourceVersion the history was read at, so a
-// change made meanwhile is refused (409). can says what this tab may do.
-export function detailView(r, base, can) {
-  const path = base + "/" + encodeURIComponent(r.name);
+// change made meanwhile is refused (409). can says what this tab may do to
+// the row's workload; each kind shows only the changes it has.
+export function detailView(r, can) {
+  const path = r.path;
   const box = el("div", { class: "rollout" });
-  const tr = el("tr", { class: "detail", "data-detail-for": r.name }, el("td", { colspan: "9" }, box));
+  const tr = el("tr", { class: "detail", "data-detail-for": r.name, "data-detail-kind": r.kind }, el("td", { colspan: "9" }, box));
   r.tr.after(tr);
   let history = null, error = "", note = null, confirming = null, busy = false, reload = null, gone = false;
   let timeline = null, timelineError = "", chart = null;
 
   // load reads the history and the last rollout's timeline again.
   function load() {
-    const t = api("GET", path + "/timeline").then((t) => { timeline = t; timelineError = ""; }, (e) => { timelineError = errorText(e); });
+    const t = !has(r.kind, "timeline") ? null : api("GET", path + "/timeline").then((t) => { timeline = t; timelineError = ""; }, (e) => { timelineError = errorText(e); });
     const h = api("GET", path + "/history").then((h) => { history = h; error = ""; }, (e) => { error = errorText(e); });
     return Promise.allSettled([t, h]).finally(() => { if (!gone) render(); });
   }
@@ -40,7 +42,7 @@ export function detailView(r, base, can) {
     const from = current ? imagesOf(current) : eventImages(r.event);
     const lines = imageChanges(from, imagesOf(rev)).map((l) => el("li", { class: l.same ? "same" : "differs" }, l.text));
     return el("div", { class: "confirm", role: "dialog", "aria-label": "confirm undo" },
-      el("p", {}, undoQuestion(r.name, rev, current)),
+      el("p", {}, undoQuestion(r.label, rev, current)),
       el("ul", { class: "changes" }, lines),
       el("button", { type: "button", class: "control confirm-undo", disabled: busy,
         onclick: () => act("undo", { toRevision: rev.revision, resourceVersion: history.resourceVersion }, "rolled back to revision " + rev.revision) }, "Roll back"),
@@ -49,14 +51,16 @@ export function detailView(r, base, can) {
   }
 
   function render() {
-    const paused = history ? history.paused : r.event.status === "Paused";
+    const paused = history ? !!history.paused : r.event.status === "Paused";
     const actions = el("div", { class: "actions" });
     if (can("patch")) {
       actions.append(
         el("button", { type: "button", class: "control restart", disabled: busy || paused, title: paused ? "resume it first" : "replace every pod",
-          onclick: () => act("restart", {}, "restarted") }, "Restart"),
-        paused ? el("button", { type: "button", class: "control resume", disabled: busy, onclick: () => act("resume", {}, "resumed") }, "Resume")
+          onclick: () => act("restart", {}, "restarted") }, "Restart"));
+      if (has(r.kind, "pause")) {
+        actions.append(paused ? el("button", { type: "button", class: "control resume", disabled: busy, onclick: () => act("resume", {}, "resumed") }, "Resume")
           : el("button", { type: "button", class: "control pause", disabled: busy, onclick: () => act("pause", {}, "paused") }, "Pause"));
+      }
     }
     const parts = [actions];
     chart = timeline ? timelineChart(timeline) : null;

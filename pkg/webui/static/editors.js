@@ -68,18 +68,24 @@ function editor({ label, type, cls, name, save, allowed, short }) {
   };
 }
 
-// replicasEditor scales Deployment name (under base, its namespace's
-// deployments path), sending the count it was edited from, so that a
-// scale made meanwhile is refused.
-export function replicasEditor(base, name, can) {
+// replicasEditor scales the workload at path (its API path), sending the
+// count it was edited from, so that a scale made meanwhile is refused.
+export function replicasEditor(path, can) {
   return editor({
     label: null, type: "number", cls: "replicas", name: "replicas", allowed: () => can("scale"),
     save: (value, baseValue) => {
       if (!/^\d+$/.test(value.trim())) return Promise.reject({ error: "replicas must be a whole number, 0 or more" });
-      return api("PUT", base + "/" + encodeURIComponent(name) + "/scale",
+      return api("PUT", path + "/scale",
         { replicas: Number(value), currentReplicas: Number(baseValue) });
     },
   });
+}
+
+// replicasText shows the desired count of a workload that has no scale (a
+// DaemonSet), in the place of replicasEditor, with nothing to edit.
+export function replicasText() {
+  const node = el("span", { class: "replicas-fixed num", title: "one pod per node it selects: no scale" });
+  return { node, input: null, update(value) { node.textContent = value; } };
 }
 
 // fitImage is image cut from the left to what input shows at its width
@@ -94,8 +100,8 @@ function fitImage(image, input) {
 }
 
 // updateImages keeps row r's image fields, one per container, as event ev
-// has them.
-export function updateImages(r, ev, base, can) {
+// has them; they save at r.path, its workload's API path.
+export function updateImages(r, ev, can) {
   const names = new Set(ev.containers.map((c) => c.name));
   for (const [cname, ed] of r.images) if (!names.has(cname)) { ed.node.remove(); r.images.delete(cname); }
   for (const c of ev.containers) {
@@ -103,7 +109,7 @@ export function updateImages(r, ev, base, can) {
     if (!ed) {
       ed = editor({
         label: c.name, type: "text", cls: "image", name: "image-" + c.name, allowed: () => can("patch"), short: fitImage,
-        save: (value) => api("PUT", base + "/" + encodeURIComponent(ev.name) + "/image", { container: c.name, image: value.trim() }),
+        save: (value) => api("PUT", r.path + "/image", { container: c.name, image: value.trim() }),
       });
       r.images.set(c.name, ed);
       r.cells.images.append(ed.node);

@@ -7,24 +7,27 @@ import { namespaceHash } from "./address.js";
 import { parseSort } from "./sorting.js";
 import { serviceGapText, upstreamText } from "./format.js";
 import { deploymentTable } from "./table.js";
+import { allowed } from "./kinds.js";
 import { liveStream } from "./stream.js";
 
 // namespaceView shows namespace ns of where; params are its address's
 // (sort, q); info is the server's GET /api/info.
 export function namespaceView(where, info, ns, params) {
-  const base = where.api + "/namespaces/" + encodeURIComponent(ns) + "/deployments";
+  const nsPath = where.api + "/namespaces/" + encodeURIComponent(ns);
+  const base = nsPath + "/deployments"; // the list and the stream, of every kind
   $("crumbs").replaceChildren(...contextCrumbs(where), el("a", { href: where.hash + "/" }, "namespaces"), " / ", ns);
   let closed = false;
 
   const editable = () => !info.readOnly && !!token() && !isRefused();
   // What the server's identity may do here (GET .../permissions, from
   // SelfSubjectAccessReviews): controls it may not use are not offered.
-  let perms = { scale: false, patch: false, history: false };
-  const can = (what) => editable() && !!perms[what];
+  // Each kind's are its own (kinds.js).
+  let perms = null;
+  const can = (what, kind) => editable() && allowed(perms, kind, what);
 
   const sort = parseSort(params.get("sort"));
   const table = deploymentTable({
-    base, can, statuses: info.statuses || [],
+    nsPath, can, statuses: info.statuses || [],
     view: { sort: sort.key, descending: sort.descending, query: params.get("q") || "" },
     // The sort and filter are kept in the address without adding to the
     // history (replaceState fires no hashchange).
@@ -42,7 +45,7 @@ export function namespaceView(where, info, ns, params) {
   const note = info.readOnly ? "This server is read-only (--read-only): changes are disabled." : "";
   banner(note);
 
-  api("GET", where.api + "/namespaces/" + encodeURIComponent(ns) + "/permissions").then((p) => { perms = p; }, () => {})
+  api("GET", nsPath + "/permissions").then((p) => { perms = p; }, () => {})
     .finally(() => { if (!closed) table.permissionsLoaded(); });
 
   function upstream(u) {

@@ -31,7 +31,8 @@ export function parseSort(value) {
   return { key: Object.hasOwn(SORTS, key) ? key : "name", descending: v.startsWith("-") };
 }
 
-// compareRows orders rows ({name, status, time}) by key, ties by name;
+// compareRows orders rows ({name, status, time}, and label when shown
+// names differ from name: "sts/db") by key, ties by the name shown;
 // descending reverses both.
 export function compareRows(key, descending, order) {
   const cmp = {
@@ -40,5 +41,6 @@ export function compareRows(key, descending, order) {
     last: (a, b) => Date.parse(b.time) - Date.parse(a.time),
   }[key];
   const sign = descending ? -1 : 1;
-  return (a, b) => sign * (cmp(a, b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const shown = (r) => r.label || r.name;
+  return (a, b) => sign * (cmp(a, b) || (shown(a) < shown(b) ? -1 : shown(a) > shown(b) ? 1 : 0));
 }

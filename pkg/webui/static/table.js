@@ -1,10 +1,12 @@
-// The live table of one namespace's Deployments: its rows, kept as the
-// stream's events say, the sort and the filter.
+// The live table of one namespace's workloads (Deployments, StatefulSets,
+// DaemonSets): its rows, kept as the stream's events say, the sort and the
+// filter.
 import { el } from "./dom.js";
 import { SORTS, compareRows } from "./sorting.js";
 import { matches, filterText } from "./filter.js";
 import { ago, changeTitle, changedAt, problemCount, problemText, servingText, warningCount, warningText } from "./format.js";
-import { replicasEditor, updateImages } from "./editors.js";
+import { replicasEditor, replicasText, updateImages } from "./editors.js";
+import { has, kindOf, rowKey, rowLabel, workloadPath } from "./kinds.js";
 import { detailView } from "./details.js";
 
 // COLUMNS are the table's columns. Their widths are fixed in style.css
@@ -24,12 +26,13 @@ const COLUMNS = [
 
 const statusBadge = (status) => el("span", { class: "status s-" + status, "data-status": status }, status);
 
-// deploymentTable makes the table. base is the namespace's deployments
-// path; view is the sort and filter to start with ({sort, descending,
-// query}), and remember(view) is called when the user changes them;
-// statuses is the server's status order; can(what) says what this tab may
-// do. It returns its nodes, what the stream feeds it, and close().
-export function deploymentTable({ base, view, remember, statuses, can }) {
+// deploymentTable makes the table. nsPath is the namespace's API path
+// (its workloads' are under it); view is the sort and filter to start with
+// ({sort, descending, query}), and remember(view) is called when the user
+// changes them; statuses is the server's status order; can(what, kind)
+// says what this tab may do to a workload of kind. It returns its nodes,
+// what the stream feeds it, and close().
+export function deploymentTable({ nsPath, view, remember, statuses, can }) {
   let sortKey = view.sort, descending = view.descending, query = view.query;
 
   const filter = el("input", { type: "search", id: "filter", name: "filter", value: query, placeholder: "filter by name or image ( / )", "aria-label": "filter by name or image", autocomplete: "off", spellcheck: "false" });
@@ -63,7 +66,24 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
     sortRows();
   }
 
-  const rows = new Map(); // name -> {name, tr, cells, event, time, replicas, images, detail}
+  const rows = new Map(); // kind/name -> {kind, name, label, path, can, tr, cells, event, time, replicas, images, detail}
+  // prefixed: more than one kind is present, so each row's name shows its
+  // kind ("sts/db"), as the terminal table's do.
+  let prefixed = false;
+  // relabel names the rows anew when a kind comes or goes, and filters
+  // and sorts them by their new names.
+  function relabel() {
+    const now = new Set([...rows.values()].map((r) => r.kind)).size > 1;
+    if (now === prefixed) return;
+    prefixed = now;
+    for (const r of rows.values()) label(r);
+    applyFilter();
+    if (!inSnapshot) sortRows(); // snapshot() sorts once at its end
+  }
+  function label(r) {
+    r.label = rowLabel(r.kind, r.name, prefixed);
+    r.toggle.textContent = r.label;
+  }
 
   function applyFilter() {
     let n = 0;
@@ -72,7 +92,7 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
   }
 
   function applyFilterTo(r) {
-    const ok = matches(query, r.name, r.event && r.event.containers.map((c) => c.image));
+    const ok = matches(query, r.label, r.event && r.event.containers.map((c) => c.image));
     r.tr.hidden = !ok;
     if (r.detail) r.detail.tr.hidden = !ok;
     return ok;
@@ -113,10 +133,10 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
   }
 
   function upsert(ev, flash) {
-    let r = rows.get(ev.name);
+    let r = rows.get(rowKey(ev));
     if (!r) {
-      r = makeRow(ev.name);
-      rows.set(ev.name, r);
+      r = makeRow(kindOf(ev), ev.name);
+      rows.set(rowKey(ev), r);
       tbody.append(r.tr);
     }
     const moved = !r.event || r.event.status !== ev.status || sortKey === "last";
@@ -132,7 +152,7 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
     c.updated.textContent = rep.updated;
     c.available.textContent = rep.available;
     r.replicas.update(String(rep.desired));
-    updateImages(r, ev, base, can);
+    updateImages(r, ev, r.can);
     r.time = changedAt(ev);
     c.last.dataset.time = r.time;
     c.last.textContent = ago(r.time);
@@ -140,6 +160,7 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
     r.tr.dataset.status = ev.status;
     if (flash) { r.tr.classList.remove("flash"); void r.tr.offsetWidth; r.tr.classList.add("flash"); }
     if (r.detail) r.detail.changed();
+    relabel();
     applyFilterTo(r);
     if (inSnapshot) return; // snapshot() sorts once at its end
     if (moved) sortRows();
@@ -147,17 +168,17 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
   }
 
   function remove(ev) {
-    const r = rows.get(ev.name);
-    if (r) { r.tr.remove(); if (r.detail) r.detail.tr.remove(); rows.delete(ev.name); }
+    const r = rows.get(rowKey(ev));
+    if (r) { r.tr.remove(); if (r.detail) r.detail.tr.remove(); rows.delete(rowKey(ev)); relabel(); }
     showCount();
   }
 
-  // snapshot makes the rows what events say: every Deployment there is.
+  // snapshot makes the rows what events say: every workload there is.
   function snapshot(events) {
     const seen = new Set();
     inSnapshot = true;
-    try { for (const ev of events) { seen.add(ev.name); upsert(ev, false); } } finally { inSnapshot = false; }
-    for (const name of [...rows.keys()]) if (!seen.has(name)) remove({ name });
+    try { for (const ev of events) { seen.add(rowKey(ev)); upsert(ev, false); } } finally { inSnapshot = false; }
+    for (const [key, r] of [...rows]) if (!seen.has(key)) remove({ kind: r.kind, name: r.name });
     sortRows();
   }
 
@@ -177,7 +198,7 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
     return el("details", { class: "warnings" }, el("summary", {}, warningCount(warnings.length)), el("ul", {}, ...items));
   }
 
-  function makeRow(name) {
+  function makeRow(kind, name) {
     const toggle = el("button", { type: "button", class: "toggle", "aria-expanded": "false", title: "history and rollout controls" }, name);
     const cells = {
       name: el("td", { class: "name-cell" }, toggle), status: el("td", { class: "status-cell" }),
@@ -187,14 +208,17 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
     };
     // On a phone the table is a list of cards: each cell names itself.
     for (const c of COLUMNS) cells[c.key].dataset.label = c.head;
-    const tr = el("tr", { "data-name": name }, Object.values(cells));
-    const r = { name, tr, cells, images: new Map(), detail: null };
+    const tr = el("tr", { "data-name": name, "data-kind": kind }, Object.values(cells));
+    // can is what this tab may do to this row's workload.
+    const r = { kind, name, path: workloadPath(nsPath, kind, name), can: (what) => can(what, kind), tr, toggle, cells, images: new Map(), detail: null };
+    label(r);
     toggle.addEventListener("click", () => {
       if (r.detail) { r.detail.close(); r.detail = null; }
-      else r.detail = detailView(r, base, can);
+      else r.detail = detailView(r, r.can);
       toggle.setAttribute("aria-expanded", String(!!r.detail));
     });
-    r.replicas = replicasEditor(base, name, can);
+    // A DaemonSet runs a pod per node it selects: no scale to edit.
+    r.replicas = has(kind, "scale") ? replicasEditor(r.path, r.can) : replicasText();
     cells.replicas.append(r.replicas.node);
     return r;
   }
@@ -203,8 +227,8 @@ export function deploymentTable({ base, view, remember, statuses, can }) {
   function permissionsLoaded() {
     table.dataset.permissions = "loaded";
     for (const r of rows.values()) {
-      r.replicas.input.disabled = !can("scale");
-      for (const ed of r.images.values()) ed.input.disabled = !can("patch");
+      if (r.replicas.input) r.replicas.input.disabled = !r.can("scale");
+      for (const ed of r.images.values()) ed.input.disabled = !r.can("patch");
       if (r.detail) r.detail.render();
     }
   }

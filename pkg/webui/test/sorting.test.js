@@ -65,3 +65,8 @@ test("compareRows: names compare by code point, as the server sorts them", () =>
   const r = [{ name: "b" }, { name: "B" }, { name: "a-b" }, { name: "a" }].map((x) => ({ ...x, status: "Running" }));
   assert.equal(names(r.sort(compareRows("name", false, ORDER))), "B,a,a-b,b");
 });
+
+test("compareRows: ties by the name shown, so deploy/web and sts/web keep one order", () => {
+  const rows = [{ name: "web", label: "sts/web", status: "Running" }, { name: "web", label: "deploy/web", status: "Running" }, { name: "db", label: "sts/db", status: "Running" }];
+  assert.deepEqual(rows.sort(compareRows("status", false, ["Running"])).map((r) => r.label), ["deploy/web", "sts/db", "sts/web"]);
+});
