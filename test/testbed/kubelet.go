@@ -27,16 +27,18 @@ import (
 //     that has not expired it leaves alone, and treats that node and its
 //     pods as read-only (kwok's way of sharing nodes between several
 //     controllers): no node or pod Stage plays for them. So holding the
-//     Lease under another name, with the renew time kwok last wrote, stops
-//     the node's "kubelet" whole. Stages alone cannot: kwok would go on
+//     Lease under another name stops the node's "kubelet" whole. Stages alone cannot: kwok would go on
 //     renewing the Lease, and the node stays Ready while its Lease is renewed.
 //   - The node lifecycle controller turns the node's conditions Unknown
 //     once neither its Lease nor its Ready condition's heartbeat has moved for
 //     --node-monitor-grace-period; only then (not when a kubelet reports
 //     Ready False itself) does it set Ready False on the node's pods and
 //     record a Warning NodeNotReady event, "Node is not ready", on each
-//     (MarkPodsNotReady). It taints the node unreachable; DaemonSet pods
-//     tolerate that and stay.
+//     (MarkPodsNotReady). Before that its lease circuit breaker reads the
+//     Lease again and gives up while it differs from the last renewal seen:
+//     the Lease must be taken with a renewal (seen in the test bed: taken
+//     without one, the node stayed Ready). It taints the node unreachable;
+//     DaemonSet pods tolerate the NoExecute taint and stay.
 //   - Once the Lease is deleted, kwok makes a new one within a quarter of the
 //     lease duration, manages the node again and plays its stages: the
 //     node-initialize stage makes it Ready. kwok's default pod stages never
@@ -78,11 +80,15 @@ func (c *Cluster) StopKubelet(node string) error {
 		if err != nil {
 			return err
 		}
-		// The renew time stays kwok's last: the node lifecycle controller
-		// takes a later one for a heartbeat. The day keeps kwok from taking
-		// it for expired.
+		// One last renewal, as a kubelet's just before it dies: the node
+		// lifecycle controller's lease circuit breaker (Beta, on in v1.37)
+		// never marks a node whose live Lease differs from the last renewal
+		// it saw, so a Lease changed without a later renew time would keep
+		// the node Ready for ever. The day keeps kwok from taking it for
+		// expired.
 		l.Spec.HolderIdentity = ptr.To(stoppedHolder)
 		l.Spec.LeaseDurationSeconds = ptr.To[int32](24 * 60 * 60)
+		l.Spec.RenewTime = ptr.To(metav1.NewMicroTime(time.Now()))
 		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
 		return err
 	})
