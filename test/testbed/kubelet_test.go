@@ -2,8 +2,6 @@ package testbed_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -34,16 +32,9 @@ func TestStopKubelet(t *testing.T) {
 		testbed.ControllerManager: {"--node-monitor-grace-period=20s", "--node-monitor-period=1s"},
 		testbed.KwokController:    {"--node-lease-duration-seconds=20"},
 	} {
-		pid, err := c.ComponentPID(component)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
+		cmdline := cmdlineOf(t, c, component) + " "
 		for _, flag := range want {
-			if cmdline := strings.ReplaceAll(string(raw), "\x00", " "); !strings.Contains(cmdline, flag+" ") {
+			if !strings.Contains(cmdline, flag+" ") {
 				t.Errorf("%s runs without %s: %s", component, flag, cmdline)
 			}
 		}
