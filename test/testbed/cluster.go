@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,8 @@ type Cluster struct {
 
 	kubeconfig string
 	restConfig *rest.Config
+	nodes      int  // how many nodes it has (Options.Nodes)
+	stoppable  bool // Options.KubeletStops
 
 	mu         sync.Mutex // serializes stopping and starting components
 	deleteOnce sync.Once
@@ -64,6 +67,12 @@ type Options struct {
 	// as whom, what verb on which object, the answer's code) to
 	// Cluster.AuditLog.
 	Audit bool
+	// Nodes is the number of fake nodes; 0 means Nodes.
+	Nodes int
+	// KubeletStops readies the cluster for StopKubelet and StartKubelet
+	// (kubelet.go): nodes that the node lifecycle controller finds silent
+	// within seconds, not minutes. Other clusters keep kwok's defaults.
+	KubeletStops bool
 
 	hooks    *startHooks // for the test bed's own tests
 	detached *placement  // StartDetached's directory and name
@@ -147,6 +156,8 @@ func startCluster(opts Options, attempt int) (*Cluster, error) {
 		s.add(c)
 	}
 	name := c.name
+	c.nodes = cmp.Or(opts.Nodes, Nodes)
+	c.stoppable = opts.KubeletStops
 
 	start := time.Now()
 	if err := c.create(opts, attempt); err != nil {
@@ -191,6 +202,9 @@ options:
   kubectlBinary: %s
   etcdctlBinary: %s
 `, ports[0], ports[1], ports[2], kubectlPath, filepath.Join(c.bin, "etcdctl"))
+	if opts.KubeletStops {
+		config += kubeletStopsOptions
+	}
 	args := maps.Clone(opts.APIServerArgs)
 	if opts.Audit {
 		policy := filepath.Join(c.dir, "audit-policy.yaml")
@@ -225,7 +239,7 @@ options:
 		config += "componentsPatches:\n" + patches
 	}
 	// The pod Stages that play the kubelet, faults included (stages.go).
-	config += "---\n" + stagesConfig()
+	config += "---\n" + stagesConfig(opts.KubeletStops)
 	configPath := filepath.Join(c.dir, "kwokctl.yaml")
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		return err
@@ -316,7 +330,7 @@ options:
 	if err := c.waitUntil(ctx, func() error { return readyz(ctx, cs) }); err != nil {
 		return err
 	}
-	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(Nodes)); err != nil {
+	if _, err := c.kwokctl(ctx, "scale", "node", "--replicas", strconv.Itoa(c.nodes)); err != nil {
 		return err
 	}
 	return c.waitUntil(ctx, func() error { return c.ready(ctx, cs) })
@@ -462,7 +476,7 @@ func (c *Cluster) componentsRunning() error {
 }
 
 // ready says why the cluster is not ready to use: the API server not
-// ready, fewer than Nodes nodes Ready, or no service account in default
+// ready, fewer of its nodes Ready than it has, or no service account in default
 // (pods are refused without).
 func (c *Cluster) ready(ctx context.Context, cs kubernetes.Interface) error {
 	if err := readyz(ctx, cs); err != nil {
@@ -480,8 +494,8 @@ func (c *Cluster) ready(ctx context.Context, cs kubernetes.Interface) error {
 			}
 		}
 	}
-	if ready < Nodes {
-		return fmt.Errorf("%d of %d nodes Ready", ready, Nodes)
+	if ready < c.nodes {
+		return fmt.Errorf("%d of %d nodes Ready", ready, c.nodes)
 	}
 	if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
 		return err

@@ -49,6 +49,7 @@ func detachedCluster(dir, name, bin string) *Cluster {
 		workdir:    filepath.Join(root, "clusters", name),
 		dir:        dir,
 		kubeconfig: filepath.Join(dir, "kubeconfig"),
+		nodes:      Nodes,
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 // kwok's own default pod stages (kustomize/stage/pod/fast in kwok v0.7.0),
 // told to leave fault pods alone, and the fault stages. A pod Stage in the
 // kwokctl configuration replaces all of kwok's default pod stages, so the
-// defaults are written here too; kwok keeps its default node stages.
+// defaults are written here too. kwok keeps its default node stages, but in
+// clusters with Options.KubeletStops (kubelet.go, nodeInitialize below).
 //
 // kwok v0.7.0 matches a pod against every Stage on each change of the pod,
 // picks the one that matches (the selectors below never overlap), waits the
@@ -116,8 +117,9 @@ type requirement struct {
 }
 
 // stagesConfig returns the kwokctl configuration documents (YAML: JSON
-// documents separated by "---") of every pod Stage of the test bed.
-func stagesConfig() string {
+// documents separated by "---") of every pod Stage of the test bed, and
+// with kubeletStops (Options.KubeletStops) its node Stages (kubelet.go).
+func stagesConfig(kubeletStops bool) string {
 	var docs []string
 	add := func(name string, labels map[string]string, reqs []requirement, delay [2]int64, ev *stageEvent, status string, extra map[string]any, more ...func(spec map[string]any)) {
 		selector := map[string]any{"matchExpressions": reqs}
@@ -249,8 +251,119 @@ func stagesConfig() string {
 				"durationFrom":         map[string]string{"expressionFrom": fmt.Sprintf(`.spec.containers[0].image | ltrimstr(%q)`, slowStartRepo+":")},
 			}
 		})
+	if kubeletStops {
+		// A kubelet that comes back reports its pods anew: those the node
+		// lifecycle controller marked not ready, whose containers are all
+		// still ready, are ready again.
+		add("testbed-kubelet-resync", nil, []requirement{notDeleted, {Key: resyncExpr, Operator: "In", Values: []string{"yes"}}},
+			delayStart, nil, readyAgain, nil)
+		docs = append(docs, nodeInitialize)
+	}
 	return strings.Join(docs, "\n---\n") + "\n"
 }
+
+// resyncExpr is a jq expression: "yes" for a running pod whose Ready
+// condition is False while every container is ready, which only the node
+// lifecycle controller does (MarkPodsNotReady), else "no".
+const resyncExpr = `if (.status.phase == "Running") and ((.status.conditions // []) | any(.type == "Ready" and .status == "False")) ` +
+	`and ((.status.containerStatuses // []) | length > 0 and all(.ready == true)) then "yes" else "no" end`
+
+const readyAgain = `conditions:
+- lastTransitionTime: {{ Now | Quote }}
+  status: "True"
+  type: Ready
+`
+
+// nodeInitialize is kwok v0.7.0's node-initialize Stage
+// (kustomize/stage/node/fast/node-initialize.yaml) as kwok ships it: it
+// makes a node whose Ready condition is not True Ready. A node Stage in the
+// configuration replaces kwok's default node stages, so clusters with
+// Options.KubeletStops have this one alone: kwok's other default,
+// node-heartbeat-with-lease, is left out, because kwok queues a Stage with
+// its delay (10 to 20 minutes for that one) and plays it even if the node's
+// lease has passed to another holder since: a heartbeat queued before
+// StopKubelet would mark the node Ready in the middle of the outage. The
+// Lease alone keeps a node Ready, as it does between a real kubelet's
+// status reports.
+const nodeInitialize = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: node-initialize
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Node
+  selector:
+    matchExpressions:
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: 'NotIn'
+      values:
+      - 'True'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $lastTransitionTime := or .metadata.creationTimestamp $now }}
+      conditions:
+      {{ range NodeConditions }}
+      - lastHeartbeatTime: {{ $now | Quote }}
+        lastTransitionTime: {{ $lastTransitionTime | Quote }}
+        message: {{ .message | Quote }}
+        reason: {{ .reason | Quote }}
+        status: {{ .status | Quote }}
+        type: {{ .type  | Quote}}
+      {{ end }}
+
+      addresses:
+      {{ with .status.addresses }}
+      {{ YAML . 1 }}
+      {{ else }}
+      {{ with NodeIP }}
+      - address: {{ . | Quote }}
+        type: InternalIP
+      {{ end }}
+      {{ with NodeName }}
+      - address: {{ . | Quote }}
+        type: Hostname
+      {{ end }}
+      {{ end }}
+
+      {{ with NodePort }}
+      daemonEndpoints:
+        kubeletEndpoint:
+          Port: {{ . }}
+      {{ end }}
+
+      allocatable:
+      {{ with .status.allocatable }}
+      {{ YAML . 1 }}
+      {{ else }}
+        cpu: 1k
+        memory: 1Ti
+        pods: 1M
+      {{ end }}
+      capacity:
+      {{ with .status.capacity }}
+      {{ YAML . 1 }}
+      {{ else }}
+        cpu: 1k
+        memory: 1Ti
+        pods: 1M
+      {{ end }}
+
+      {{ $nodeInfo := .status.nodeInfo }}
+      {{ $kwokVersion := printf "kwok-%s" Version }}
+      nodeInfo:
+        architecture: {{ or $nodeInfo.architecture "amd64" }}
+        bootID: {{ or $nodeInfo.bootID ` + "`\"\"`" + ` }}
+        containerRuntimeVersion: {{ or $nodeInfo.containerRuntimeVersion $kwokVersion }}
+        kernelVersion: {{ or $nodeInfo.kernelVersion $kwokVersion }}
+        kubeProxyVersion: {{ or $nodeInfo.kubeProxyVersion $kwokVersion }}
+        kubeletVersion: {{ or $nodeInfo.kubeletVersion $kwokVersion }}
+        machineID: {{ or $nodeInfo.machineID ` + "`\"\"`" + ` }}
+        operatingSystem: {{ or $nodeInfo.operatingSystem "linux" }}
+        osImage: {{ or $nodeInfo.osImage ` + "`\"\"`" + ` }}
+        systemUUID: {{ or $nodeInfo.systemUUID ` + "`\"\"`" + ` }}
+      phase: Running`
 
 // NoShellImage is an image with no shell and no sleep in it, as a
 // distroless image: its pods run and are ready at once, but an exec preStop

@@ -110,6 +110,18 @@
 // when its pod is deleted, with the kubelet's Warning FailedPreStopHook
 // event on the pod.
 //
+// # Stopped kubelets
+//
+// A cluster started with Options.KubeletStops (and Options.Nodes, say 3)
+// lets a test stop one node's kubelet: StopKubelet holds the node's Lease
+// so that kwok neither renews it nor reports the node or its pods, and
+// returns once the real node lifecycle controller has turned the node
+// Unknown, set Ready False on its pods and recorded NodeNotReady on each;
+// StartKubelet gives the Lease back and returns once the node is Ready, its
+// pods ready again soon after. kubelet.go says what this rests on. Such a
+// cluster's node lifecycle controller finds a silent node in 20 s; other
+// clusters keep kwokctl's times and kwok's default node stages.
+//
 // # Detached clusters
 //
 // StartDetached starts a cluster that outlives the process that started it,

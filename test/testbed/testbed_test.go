@@ -188,20 +188,8 @@ func TestStartWithAPIServerArgs(t *testing.T) {
 	skipIfShort(t)
 	c := testbed.StartWith(t, testbed.Options{APIServerArgs: map[string]string{"watch-cache-sizes": "deployments.apps#0"},
 		ControllerManagerArgs: map[string]string{"kube-api-qps": "500"}})
-	cmdlineOf := func(component string) string {
-		t.Helper()
-		pid, err := c.ComponentPID(component)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.ReplaceAll(string(raw), "\x00", " ")
-	}
-	cmdline := func() string { t.Helper(); return cmdlineOf(testbed.APIServer) }
-	if got, want := cmdlineOf(testbed.ControllerManager), "--kube-api-qps=500"; !strings.Contains(got, want) {
+	cmdline := func() string { t.Helper(); return cmdlineOf(t, c, testbed.APIServer) }
+	if got, want := cmdlineOf(t, c, testbed.ControllerManager), "--kube-api-qps=500"; !strings.Contains(got, want) {
 		t.Errorf("kube-controller-manager runs without %s: %s", want, got)
 	}
 	const want = "--watch-cache-sizes=deployments.apps#0"
@@ -214,6 +202,21 @@ func TestStartWithAPIServerArgs(t *testing.T) {
 	if got := cmdline(); !strings.Contains(got, want) {
 		t.Errorf("after a restart, kube-apiserver runs without %s: %s", want, got)
 	}
+}
+
+// cmdlineOf is the command line of a component of c, its arguments
+// separated by spaces.
+func cmdlineOf(t *testing.T, c *testbed.Cluster, component string) string {
+	t.Helper()
+	pid, err := c.ComponentPID(component)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.ReplaceAll(string(raw), "\x00", " ")
 }
 
 // TestTeardown ends a process that has a cluster in each way a test process
