@@ -60,7 +60,7 @@ func measureKinds(t *testing.T, r *report, pc *podCluster, total, each int) {
 	})
 
 	sec := section{
-		title: fmt.Sprintf("15. Kinds: %d Deployments, then with %d StatefulSets and %d DaemonSets beside them, each with one running pod, median of %d runs", total, each, each, runs),
+		title: fmt.Sprintf("14. Kinds: %d Deployments, then with %d StatefulSets and %d DaemonSets beside them, each with one running pod, median of %d runs", total, each, each, runs),
 		head:  []string{"client", "cluster", "rows", "all shown", "peak RSS"},
 	}
 	sec.rows = append(sec.rows,
