@@ -46,6 +46,7 @@ func TestBench(t *testing.T) {
 		{"contexts", benchContexts},
 		{"namespaces", benchNamespaces},
 		{"serving", benchServing},
+		{"kinds", benchKinds},
 		{"servemem", benchServeMemory},
 	}
 	only := os.Getenv("BENCH_ONLY") // e.g. BENCH_ONLY=latency,noise

@@ -22,28 +22,8 @@ import (
 func benchBigCluster(t *testing.T, r *report) {
 	namespaces, perNS := pick(100, 10), 100
 	total := namespaces * perNS
-	c := testbed.Start(t)
-	// A kwok node takes 110 pods, as a kubelet's default maxPods.
-	nodes := total/100 + 1
-	if out, err := c.Kwokctl("scale", "node", "--replicas", strconv.Itoa(nodes)); err != nil {
-		t.Fatalf("scale to %d nodes: %v: %s", nodes, err, out)
-	}
-	config := c.RESTConfig()
-	config.QPS, config.Burst = 2000, 4000
-	cs, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	t0 := time.Now()
-	// Every Deployment has a pod, which kwok runs: the diagnosis reads them
-	// all (and their ReplicaSets).
-	createMany(t, cs, "big", namespaces, perNS, func(int) int32 { return 1 })
-	testutil.Eventually(t, 10*time.Minute, fmt.Sprintf("%d pods to run", total), func() bool {
-		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running", ResourceVersion: "0"})
-		return err == nil && len(pods.Items) >= total
-	})
-	created := time.Since(t0)
+	pc := startPodCluster(t, "big", namespaces, perNS)
+	c, ctx, created := pc.c, context.Background(), pc.created
 	testbed.BuildPlugin(t)
 
 	type result struct {
@@ -111,4 +91,53 @@ func benchBigCluster(t *testing.T, r *report) {
 		"Time from starting the command to reading the table's last row (the first table is printed once the informer has synced) or the last object; "+
 		"RSS is the process's VmHWM then (kubectl execs the plugin, so its pid is the plugin's). Target: RSS under 150 MB, the first complete view within 1 s with the diagnosis (which also lists and watches every ReplicaSet, Pod and Warning Event).", created.Round(time.Second)))
 	r.add(sec)
+}
+
+// podCluster is a cluster of a section's own with namespaces × perNS
+// Deployments (app-NNNN in PREFIX-NNN), each with one pod that kwok runs:
+// the shape the diagnosis reads (a ReplicaSet and a pod per Deployment).
+type podCluster struct {
+	c  *testbed.Cluster
+	cs kubernetes.Interface
+	// nodes is how many kwok nodes it has; created is how long the
+	// Deployments took to be made and their pods to run.
+	nodes   int
+	created time.Duration
+}
+
+// startPodCluster starts a podCluster and waits until every pod runs.
+func startPodCluster(t *testing.T, prefix string, namespaces, perNS int) *podCluster {
+	total := namespaces * perNS
+	// The controllers' default 20 requests a second would take half an
+	// hour to make 10,000 ReplicaSets and pods.
+	c := testbed.StartWith(t, testbed.Options{ControllerManagerArgs: map[string]string{"kube-api-qps": "1000", "kube-api-burst": "2000"}})
+	pc := &podCluster{c: c, nodes: total/100 + 1} // a kwok node takes 110 pods, as a kubelet's default maxPods
+	pc.scaleNodes(t, pc.nodes)
+	config := c.RESTConfig()
+	config.QPS, config.Burst = 2000, 4000
+	cs, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.cs = cs
+	t0 := time.Now()
+	createMany(t, cs, prefix, namespaces, perNS, func(int) int32 { return 1 })
+	pc.waitRunning(t, total)
+	pc.created = time.Since(t0)
+	return pc
+}
+
+func (pc *podCluster) scaleNodes(t *testing.T, n int) {
+	if out, err := pc.c.Kwokctl("scale", "node", "--replicas", strconv.Itoa(n)); err != nil {
+		t.Fatalf("scale to %d nodes: %v: %s", n, err, out)
+	}
+	pc.nodes = n
+}
+
+// waitRunning waits until at least n pods run.
+func (pc *podCluster) waitRunning(t *testing.T, n int) {
+	testutil.Eventually(t, 20*time.Minute, fmt.Sprintf("%d pods to run", n), func() bool {
+		pods, err := pc.cs.CoreV1().Pods("").List(context.Background(), metav1.ListOptions{FieldSelector: "status.phase=Running", ResourceVersion: "0"})
+		return err == nil && len(pods.Items) >= n
+	})
 }

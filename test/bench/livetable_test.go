@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,31 +111,11 @@ func createMany(t *testing.T, cs kubernetes.Interface, prefix string, namespaces
 			t.Fatal(err)
 		}
 	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				d := testutil.Deployment(fmt.Sprintf("app-%04d", i%perNS), testutil.Replicas(replicasOf(i)))
-				if _, err := cs.AppsV1().Deployments(fmt.Sprintf("%s-%03d", prefix, i/perNS)).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
-	}
-	for i := range namespaces * perNS {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	if n := failed.Load(); n > 0 {
-		t.Fatalf("%d of %d creates failed; the first: %v", n, namespaces*perNS, firstErr.Load())
-	}
+	inParallel(t, 32, 0, namespaces*perNS, "Deployment creates", func(i int) error {
+		d := testutil.Deployment(fmt.Sprintf("app-%04d", i%perNS), testutil.Replicas(replicasOf(i)))
+		_, err := cs.AppsV1().Deployments(fmt.Sprintf("%s-%03d", prefix, i/perNS)).Create(ctx, d, metav1.CreateOptions{})
+		return err
+	})
 	return time.Since(t0)
 }
 

@@ -96,34 +96,15 @@ func benchNamespaces(t *testing.T, r *report) {
 func makeNamespaces(t *testing.T, cs kubernetes.Interface, n, perNS int) []string {
 	ctx := context.Background()
 	names := make([]string, n)
-	jobs := make(chan int)
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for i := range jobs {
-				ns := fmt.Sprintf("team-%04d", i)
-				names[i] = ns
-				_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-				for j := 0; err == nil && j < perNS; j++ {
-					_, err = cs.AppsV1().Deployments(ns).Create(ctx, testutil.Deployment(fmt.Sprintf("app-%d", j), testutil.Replicas(0)), metav1.CreateOptions{})
-				}
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		})
-	}
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	if f := failed.Load(); f > 0 {
-		t.Fatalf("%d namespaces failed; the first: %v", f, firstErr.Load())
-	}
+	inParallel(t, 8, 0, n, "namespaces", func(i int) error {
+		ns := fmt.Sprintf("team-%04d", i)
+		names[i] = ns
+		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		for j := 0; err == nil && j < perNS; j++ {
+			_, err = cs.AppsV1().Deployments(ns).Create(ctx, testutil.Deployment(fmt.Sprintf("app-%d", j), testutil.Replicas(0)), metav1.CreateOptions{})
+		}
+		return err
+	})
 	return names
 }
 

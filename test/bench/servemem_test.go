@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,28 +169,7 @@ func growPods(t *testing.T, c *testbed.Cluster, cs kubernetes.Interface, nodes [
 			t.Fatal(err)
 		}
 	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	for range 32 {
-		wg.Go(func() {
-			for i := range jobs {
-				if err := makeDeploymentPods(ctx, cs, nodes, i); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		})
-	}
-	for i := first; i < last; i++ {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	if n := failed.Load(); n > 0 {
-		t.Fatalf("%d of %d Deployments failed; the first: %v", n, last-first, firstErr.Load())
-	}
+	inParallel(t, 32, first, last, "Deployments", func(i int) error { return makeDeploymentPods(ctx, cs, nodes, i) })
 	// A list of 50,000 pods is no small read: every few seconds.
 	tick := time.NewTicker(memRunningPollInterval)
 	defer tick.Stop()

@@ -7,8 +7,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,27 +28,8 @@ import (
 func benchServing(t *testing.T, r *report) {
 	namespaces, perNS := pick(100, 20), 100
 	total := namespaces * perNS
-	// The controllers' default 20 requests a second would take half an
-	// hour to make 10,000 ReplicaSets and pods.
-	c := testbed.StartWith(t, testbed.Options{ControllerManagerArgs: map[string]string{"kube-api-qps": "1000", "kube-api-burst": "2000"}})
-	nodes := total/100 + 1 // a kwok node takes 110 pods
-	if out, err := c.Kwokctl("scale", "node", "--replicas", strconv.Itoa(nodes)); err != nil {
-		t.Fatalf("scale to %d nodes: %v: %s", nodes, err, out)
-	}
-	config := c.RESTConfig()
-	config.QPS, config.Burst = 2000, 4000
-	cs, err := kubernetes.NewForConfig(config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	t0 := time.Now()
-	createMany(t, cs, "srv", namespaces, perNS, func(int) int32 { return 1 })
-	testutil.Eventually(t, 15*time.Minute, fmt.Sprintf("%d pods to run", total), func() bool {
-		pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running", ResourceVersion: "0"})
-		return err == nil && len(pods.Items) >= total
-	})
-	created := time.Since(t0)
+	pc := startPodCluster(t, "srv", namespaces, perNS)
+	c, cs, ctx, created := pc.c, pc.cs, context.Background(), pc.created
 	testbed.BuildPlugin(t)
 
 	tools := []struct {
@@ -64,16 +43,7 @@ func benchServing(t *testing.T, r *report) {
 	measure := func(phase string) [][2]string {
 		out := make([][2]string, len(tools))
 		for i, tool := range tools {
-			var took []time.Duration
-			var hwm []memAt
-			for run := range runs {
-				d, m := timeToView(t, c, tool.args, int64(total)+1) // the header, then a row each
-				t.Logf("%s, run %d: %s: %v, %s (%s of it the binary's mapped pages)", phase, run, tool.name, d.Round(time.Millisecond), mb(m.hwm), mb(m.file))
-				took, hwm = append(took, d), append(hwm, m)
-			}
-			slices.SortFunc(hwm, func(a, b memAt) int { return cmp.Compare(a.hwm, b.hwm) })
-			m := hwm[len(hwm)/2]
-			out[i] = [2]string{ms(percentile(took, 50)), fmt.Sprintf("%s (%s file)", mb(m.hwm), mb(m.file))}
+			out[i] = medianView(t, c, phase+": "+tool.name, tool.args, int64(total)+1, runs) // the header, then a row each
 		}
 		return out
 	}
@@ -116,6 +86,21 @@ func benchServing(t *testing.T, r *report) {
 // memAt is a process's peak RSS and its file-backed RSS at one moment, in kB.
 type memAt struct{ hwm, file int64 }
 
+// medianView runs timeToView runs times and returns the median time and
+// the median peak RSS (with its file-backed part) as the tables print them.
+func medianView(t *testing.T, c *testbed.Cluster, name string, args []string, want int64, runs int) [2]string {
+	var took []time.Duration
+	var hwm []memAt
+	for run := range runs {
+		d, m := timeToView(t, c, args, want)
+		t.Logf("%s, run %d: %v, %s (%s of it the binary's mapped pages)", name, run, d.Round(time.Millisecond), mb(m.hwm), mb(m.file))
+		took, hwm = append(took, d), append(hwm, m)
+	}
+	slices.SortFunc(hwm, func(a, b memAt) int { return cmp.Compare(a.hwm, b.hwm) })
+	m := hwm[len(hwm)/2]
+	return [2]string{ms(percentile(took, 50)), fmt.Sprintf("%s (%s file)", mb(m.hwm), mb(m.file))}
+}
+
 // timeToView starts kubectl args and returns how long until it printed
 // want lines, and its peak RSS then.
 func timeToView(t *testing.T, c *testbed.Cluster, args []string, want int64) (time.Duration, memAt) {
@@ -139,36 +124,16 @@ func timeToView(t *testing.T, c *testbed.Cluster, args []string, want int64) (ti
 // its pods (headless).
 func createServices(t *testing.T, cs kubernetes.Interface, prefix string, namespaces, perNS int) {
 	ctx := context.Background()
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				name := fmt.Sprintf("app-%04d", i%perNS)
-				// Headless: the test bed's API server has the default
-				// Service range, a /24; the slices are the same.
-				svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.ServiceSpec{
-					ClusterIP: corev1.ClusterIPNone,
-					Selector:  map[string]string{"app": name},
-					Ports:     []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
-				}}
-				if _, err := cs.CoreV1().Services(fmt.Sprintf("%s-%03d", prefix, i/perNS)).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
-	}
-	for i := range namespaces * perNS {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	if n := failed.Load(); n > 0 {
-		t.Fatalf("%d of %d Service creates failed; the first: %v", n, namespaces*perNS, firstErr.Load())
-	}
+	inParallel(t, 32, 0, namespaces*perNS, "Service creates", func(i int) error {
+		name := fmt.Sprintf("app-%04d", i%perNS)
+		// Headless: the test bed's API server has the default Service
+		// range, a /24; the slices are the same.
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone,
+			Selector:  map[string]string{"app": name},
+			Ports:     []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		}}
+		_, err := cs.CoreV1().Services(fmt.Sprintf("%s-%03d", prefix, i/perNS)).Create(ctx, svc, metav1.CreateOptions{})
+		return err
+	})
 }

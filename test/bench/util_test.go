@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,4 +277,32 @@ func buildRawWatch(t testing.TB) string {
 		t.Fatalf("go build ./rawwatch: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// inParallel runs do(i) for every i in [first, last) on workers goroutines
+// and fails t with how many of what failed, and the first error.
+func inParallel(t testing.TB, workers, first, last int, what string, do func(i int) error) {
+	t.Helper()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				if err := do(i); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		})
+	}
+	for i := first; i < last; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d of %d %s failed; the first: %v", n, last-first, what, firstErr.Load())
+	}
 }
