@@ -176,7 +176,13 @@ func classifyDaemonSet(ds *appsv1.DaemonSet, r Replicas, diag *Diagnosis) (Statu
 	complete := r.Current >= r.Desired && r.Available >= r.Desired && (r.Updated >= r.Desired || onDelete) &&
 		ds.Status.NumberMisscheduled == 0
 	if !complete && diag != nil && len(diag.Problems) > 0 {
-		return Failing, describeWorkload(ds.Namespace, diag.Problems, r, false)
+		// A pod on a node it may no longer run on (a NotReady node's
+		// taint) is out of the controller's counts but is still one of
+		// the pods a problem names.
+		counted := r
+		counted.Desired += ds.Status.NumberMisscheduled
+		counted.Updated += ds.Status.NumberMisscheduled
+		return Failing, describeWorkload(ds.Namespace, diag.Problems, counted, false)
 	}
 	switch {
 	case r.Desired == 0 && r.Current == 0 && ds.Status.NumberMisscheduled == 0:

@@ -160,6 +160,14 @@ func TestDaemonSetStatuses(t *testing.T) {
 			status: Scaling, message: "2 of 3 pods available"},
 		{name: "a node is not ready", edit: func(d *appsv1.DaemonSet) { d.Status.NumberAvailable, d.Status.NumberUnavailable = 2, 1 }, diag: notReady,
 			status: Failing, message: "NodeNotReady: node kwok-node-2 is not ready or unreachable (1 of 3 new pods; pod agent-x)"},
+		// The node lifecycle controller then taints the node unreachable:
+		// the DaemonSet controller wants 2 and counts the pod misscheduled,
+		// which is still one of the 3 the message counts.
+		{name: "a node is not ready and tainted", edit: func(d *appsv1.DaemonSet) {
+			d.Status.DesiredNumberScheduled, d.Status.CurrentNumberScheduled, d.Status.UpdatedNumberScheduled = 2, 2, 2
+			d.Status.NumberReady, d.Status.NumberAvailable, d.Status.NumberMisscheduled = 2, 2, 1
+		}, diag: notReady,
+			status: Failing, message: "NodeNotReady: node kwok-node-2 is not ready or unreachable (1 of 3 new pods; pod agent-x)"},
 		{name: "OnDelete", edit: func(d *appsv1.DaemonSet) {
 			d.Spec.UpdateStrategy.Type = appsv1.OnDeleteDaemonSetStrategyType
 			d.Status.UpdatedNumberScheduled = 0
