@@ -62,13 +62,12 @@ func TestDaemonSetNodeNotReady(t *testing.T) {
 	t.Cleanup(func() { _ = c.StartKubelet(node) }) // the cluster is the test's; only to leave it whole
 
 	// The diagnosis reads the controller's own words: the pod's Ready False
-	// and its NodeNotReady event. How many pods the message counts changes
-	// under it: the node lifecycle controller also taints the node
-	// unreachable NoSchedule, which daemon pods do not tolerate, so the
-	// DaemonSet controller soon counts the node out (desired 2) and its pod
-	// as misscheduled.
+	// and its NodeNotReady event. The node lifecycle controller also taints
+	// the node unreachable NoSchedule, which daemon pods do not tolerate, so
+	// the DaemonSet controller soon counts the node out (desired 2) and its
+	// pod as misscheduled: the message still counts that pod among the 3.
 	names := func(msg string) bool {
-		return strings.HasPrefix(msg, "NodeNotReady: node "+node+" is not ready or unreachable (1 of ") && strings.HasSuffix(msg, " new pods; pod "+pod+")")
+		return msg == "NodeNotReady: node "+node+" is not ready or unreachable (1 of 3 new pods; pod "+pod+")"
 	}
 	failing := w.kindEvent(t, deployment.KindDaemonSet, "agent", "is Failing on the silent node", func(e deployment.Event) bool {
 		return e.Status == deployment.Failing

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -24,11 +25,13 @@ import (
 //
 //   - kwok renews each node's Lease in kube-node-lease every quarter of its
 //     duration, and only while it holds it: a Lease held by someone else
-//     that has not expired it leaves alone, and treats that node and its
-//     pods as read-only (kwok's way of sharing nodes between several
-//     controllers): no node or pod Stage plays for them. So holding the
-//     Lease under another name stops the node's "kubelet" whole. Stages alone cannot: kwok would go on
-//     renewing the Lease, and the node stays Ready while its Lease is renewed.
+//     that has not expired it leaves alone. So holding the Lease under
+//     another name stops the node's heartbeat. Stages alone cannot: kwok
+//     would go on renewing the Lease, and the node stays Ready while its
+//     Lease is renewed. kwok still plays pod Stages on that node's pods
+//     (seen: the resync stage made a pod the controller had just marked
+//     Ready again 0.4 s later), so StopKubelet also labels the node's pods
+//     with stoppedLabel, which the resync stage skips.
 //   - The node lifecycle controller turns the node's conditions Unknown
 //     once neither its Lease nor its Ready condition's heartbeat has moved for
 //     --node-monitor-grace-period; only then (not when a kubelet reports
@@ -62,6 +65,10 @@ const kubeletStopsOptions = `  heartbeatFactor: 1
 // stoppedHolder holds the Lease of a node whose kubelet is stopped.
 const stoppedHolder = "deploywatch-testbed-stopped-kubelet"
 
+// stoppedLabel marks the pods of a node whose kubelet is stopped: no stage
+// that stands for the kubelet plays on them.
+const stoppedLabel = "testbed.deploywatch.dev/kubelet-stopped"
+
 // StopKubelet stops the kubelet of node, which kwok plays, and returns once
 // the node lifecycle controller has found the node silent (its Ready
 // condition Unknown, "Kubelet stopped posting node status."): it has then
@@ -74,6 +81,9 @@ func (c *Cluster) StopKubelet(node string) error {
 		return err
 	}
 	defer cancel()
+	if err := labelPodsOf(ctx, cs, node, `{"metadata":{"labels":{"`+stoppedLabel+`":"true"}}}`); err != nil {
+		return fmt.Errorf("stop the kubelet of node %s: %w", node, err)
+	}
 	leases := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		l, err := leases.Get(ctx, node, metav1.GetOptions{})
@@ -110,7 +120,28 @@ func (c *Cluster) StartKubelet(node string) error {
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("start the kubelet of node %s: give its lease back: %w", node, err)
 	}
-	return c.waitUntil(ctx, func() error { return nodeReadyIs(ctx, cs, node, corev1.ConditionTrue) })
+	if err := c.waitUntil(ctx, func() error { return nodeReadyIs(ctx, cs, node, corev1.ConditionTrue) }); err != nil {
+		return err
+	}
+	if err := labelPodsOf(ctx, cs, node, `{"metadata":{"labels":{"`+stoppedLabel+`":null}}}`); err != nil {
+		return fmt.Errorf("start the kubelet of node %s: %w", node, err)
+	}
+	return nil
+}
+
+// labelPodsOf merge-patches the labels of every pod on node with patch.
+func labelPodsOf(ctx context.Context, cs kubernetes.Interface, node, patch string) error {
+	pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return fmt.Errorf("list the pods of node %s: %w", node, err)
+	}
+	for _, p := range pods.Items {
+		_, err := cs.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("label pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+	}
+	return nil
 }
 
 func (c *Cluster) kubeletClient() (kubernetes.Interface, context.Context, context.CancelFunc, error) {

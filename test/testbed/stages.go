@@ -264,8 +264,10 @@ func stagesConfig(kubeletStops bool) string {
 
 // resyncExpr is a jq expression: "yes" for a running pod whose Ready
 // condition is False while every container is ready, which only the node
-// lifecycle controller does (MarkPodsNotReady), else "no".
-const resyncExpr = `if (.status.phase == "Running") and ((.status.conditions // []) | any(.type == "Ready" and .status == "False")) ` +
+// lifecycle controller does (MarkPodsNotReady), and whose node's kubelet is
+// not stopped (stoppedLabel), else "no".
+const resyncExpr = `if (.status.phase == "Running") and ((.metadata.labels["` + stoppedLabel + `"] // "") != "true") ` +
+	`and ((.status.conditions // []) | any(.type == "Ready" and .status == "False")) ` +
 	`and ((.status.containerStatuses // []) | length > 0 and all(.ready == true)) then "yes" else "no" end`
 
 const readyAgain = `conditions:
