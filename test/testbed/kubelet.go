@@ -44,7 +44,7 @@ import (
 //     DaemonSet pods tolerate the NoExecute taint and stay.
 //   - Once the Lease is deleted, kwok makes a new one within a quarter of the
 //     lease duration, manages the node again and plays its stages: the
-//     node-initialize stage makes it Ready. kwok's default pod stages never
+//     testbed-node-ready stage (stages.go) makes it Ready. kwok's default pod stages never
 //     touch a pod that has an IP again, so the pods would stay not ready; a
 //     real kubelet that comes back reports them anew, which the
 //     testbed-kubelet-resync stage does here (stages.go).

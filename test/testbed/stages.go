@@ -276,96 +276,51 @@ const readyAgain = `conditions:
   type: Ready
 `
 
-// nodeInitialize is kwok v0.7.0's node-initialize Stage
-// (kustomize/stage/node/fast/node-initialize.yaml) as kwok ships it: it
-// makes a node whose Ready condition is not True Ready. A node Stage in the
-// configuration replaces kwok's default node stages, so clusters with
-// Options.KubeletStops have this one alone: kwok's other default,
+// nodeInitialize is the one node Stage of clusters with
+// Options.KubeletStops, our own in place of kwok's defaults (a node Stage in
+// the configuration replaces them all): it makes a node whose Ready
+// condition is not True Ready, with kwok's conditions for a healthy node,
+// an address and room for any test's pods. kwok's other default,
 // node-heartbeat-with-lease, is left out, because kwok queues a Stage with
-// its delay (10 to 20 minutes for that one) and plays it even if the node's
-// lease has passed to another holder since: a heartbeat queued before
-// StopKubelet would mark the node Ready in the middle of the outage. The
-// Lease alone keeps a node Ready, as it does between a real kubelet's
+// its delay (10 to 20 minutes for that one) and plays it even if the
+// node's lease has passed to another holder since: a heartbeat queued
+// before StopKubelet would mark the node Ready in the middle of the outage.
+// The Lease alone keeps a node Ready, as it does between a real kubelet's
 // status reports.
 const nodeInitialize = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
-  name: node-initialize
+  name: testbed-node-ready
 spec:
   resourceRef:
     apiGroup: v1
     kind: Node
   selector:
     matchExpressions:
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: 'NotIn'
-      values:
-      - 'True'
+    - key: '.status.conditions.[] | select(.type == "Ready") | .status'
+      operator: NotIn
+      values: ["True"]
   next:
     statusTemplate: |
-      {{ $now := Now }}
-      {{ $lastTransitionTime := or .metadata.creationTimestamp $now }}
+      phase: Running
       conditions:
       {{ range NodeConditions }}
-      - lastHeartbeatTime: {{ $now | Quote }}
-        lastTransitionTime: {{ $lastTransitionTime | Quote }}
-        message: {{ .message | Quote }}
-        reason: {{ .reason | Quote }}
+      - type: {{ .type | Quote }}
         status: {{ .status | Quote }}
-        type: {{ .type  | Quote}}
+        reason: {{ .reason | Quote }}
+        message: {{ .message | Quote }}
+        lastHeartbeatTime: {{ Now | Quote }}
+        lastTransitionTime: {{ Now | Quote }}
       {{ end }}
-
       addresses:
-      {{ with .status.addresses }}
-      {{ YAML . 1 }}
-      {{ else }}
-      {{ with NodeIP }}
-      - address: {{ . | Quote }}
-        type: InternalIP
-      {{ end }}
-      {{ with NodeName }}
-      - address: {{ . | Quote }}
-        type: Hostname
-      {{ end }}
-      {{ end }}
-
-      {{ with NodePort }}
-      daemonEndpoints:
-        kubeletEndpoint:
-          Port: {{ . }}
-      {{ end }}
-
-      allocatable:
-      {{ with .status.allocatable }}
-      {{ YAML . 1 }}
-      {{ else }}
-        cpu: 1k
-        memory: 1Ti
-        pods: 1M
-      {{ end }}
-      capacity:
-      {{ with .status.capacity }}
-      {{ YAML . 1 }}
-      {{ else }}
-        cpu: 1k
-        memory: 1Ti
-        pods: 1M
-      {{ end }}
-
-      {{ $nodeInfo := .status.nodeInfo }}
-      {{ $kwokVersion := printf "kwok-%s" Version }}
+      - type: InternalIP
+        address: {{ NodeIP | Quote }}
+      capacity: {cpu: "64", memory: 256Gi, pods: "10000"}
+      allocatable: {cpu: "64", memory: 256Gi, pods: "10000"}
       nodeInfo:
-        architecture: {{ or $nodeInfo.architecture "amd64" }}
-        bootID: {{ or $nodeInfo.bootID ` + "`\"\"`" + ` }}
-        containerRuntimeVersion: {{ or $nodeInfo.containerRuntimeVersion $kwokVersion }}
-        kernelVersion: {{ or $nodeInfo.kernelVersion $kwokVersion }}
-        kubeProxyVersion: {{ or $nodeInfo.kubeProxyVersion $kwokVersion }}
-        kubeletVersion: {{ or $nodeInfo.kubeletVersion $kwokVersion }}
-        machineID: {{ or $nodeInfo.machineID ` + "`\"\"`" + ` }}
-        operatingSystem: {{ or $nodeInfo.operatingSystem "linux" }}
-        osImage: {{ or $nodeInfo.osImage ` + "`\"\"`" + ` }}
-        systemUUID: {{ or $nodeInfo.systemUUID ` + "`\"\"`" + ` }}
-      phase: Running`
+        architecture: amd64
+        operatingSystem: linux
+        kubeletVersion: {{ printf "kwok-%s" Version | Quote }}`
 
 // NoShellImage is an image with no shell and no sleep in it, as a
 // distroless image: its pods run and are ready at once, but an exec preStop
