@@ -410,7 +410,7 @@ func (c *Cluster) waitUntil(ctx context.Context, check func() error) error {
 		// A check cut short by the time running out says only that; the
 		// failure is what the check before it found (say, "0 of 2 nodes
 		// Ready").
-		if ctx.Err() != nil && seen != nil {
+		if timeIsUp(ctx) && seen != nil {
 			last = seen
 		}
 		seen = last
@@ -425,6 +425,18 @@ func (c *Cluster) waitUntil(ctx context.Context, check func() error) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// timeIsUp says whether ctx has ended or its deadline has passed. The two
+// differ for a moment: client-go's rate limiter refuses a request ("would
+// exceed context deadline") once the deadline is past, before ctx's timer
+// has fired and ctx.Err() says so.
+func timeIsUp(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
 }
 
 // readyz says whether the API server is ready, naming its failing checks
