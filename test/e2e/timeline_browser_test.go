@@ -89,11 +89,15 @@ func TestPageTimelineOfARollout(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(p.base+"/#/ns/"+ns)); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"api", "safe"} {
+	// Bottom row first, each opened before the next click: a detail that
+	// opens above a row moves it while the mouse aims at it (once, a click
+	// meant for safe's toggle landed on api's Restart).
+	for _, name := range []string{"safe", "api"} {
 		poll(name+"'s row", `!!document.querySelector('tr[data-name="`+name+`"] button.toggle')`)
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr[data-name="`+name+`"] button.toggle`))); err != nil {
 			t.Fatalf("open %s's details: %v", name, err)
 		}
+		poll(name+"'s details", `!!document.querySelector('tr.detail[data-detail-for="`+name+`"] table.history')`)
 	}
 	api := `document.querySelector('tr.detail[data-detail-for="api"] .timeline')`
 	safe := `document.querySelector('tr.detail[data-detail-for="safe"] .timeline')`
