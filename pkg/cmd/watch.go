@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -345,10 +346,17 @@ func (o *WatchOptions) selectKinds(topts *tracker.Options, c *clients, in string
 	}
 }
 
-// title is the live table's title: the kinds its rows are of, where.
-func (o *WatchOptions) title(where string) func([]string) string {
+// title is the live table's title: the kinds its rows are of, where; when
+// several kinds' names do not fit, "workloads" (as the counts call them).
+func (o *WatchOptions) title(where string) func([]string, int) string {
 	seen := o.newKindsSeen()
-	return func(kinds []string) string { return seen.nounOf(kinds) + " in " + where }
+	return func(kinds []string, room int) string {
+		title := seen.nounOf(kinds) + " in " + where
+		if room > 0 && len(kinds) > 1 && utf8.RuneCountInString(title) > room {
+			return "workloads in " + where
+		}
+		return title
+	}
 }
 
 // empty is the live table's line when it has no row: "No statefulsets

@@ -19,7 +19,7 @@ func kindEvent(typ deployment.EventType, kind, name string) deployment.Event {
 // the title then counts workloads.
 func TestLiveKinds(t *testing.T) {
 	now := t0.Add(time.Minute)
-	title := func(kinds []string) string { return deployment.KindsNoun(kinds) + ` in namespace "shop"` }
+	title := func(kinds []string, _ int) string { return deployment.KindsNoun(kinds) + ` in namespace "shop"` }
 	p := NewLive(&syncWriter{}, Options{Now: func() time.Time { return now }, Title: title}, "unused", func() (int, int) { return 0, 0 })
 	defer p.Close()
 	p.OnSynced(nil)
@@ -45,6 +45,46 @@ func TestLiveKinds(t *testing.T) {
 	f = p.Frame(0, 0)
 	if !strings.Contains(f[0], "2 statefulsets: 2 Running") || !strings.HasPrefix(f[2], "db ") {
 		t.Errorf("StatefulSets alone:\n%s", strings.Join(f, "\n"))
+	}
+}
+
+// On a narrow terminal what is watched gives way to the clock and the
+// counts: first its short form, then cut; the counts stay whole.
+func TestLiveTitleNarrow(t *testing.T) {
+	now := t0.Add(time.Minute)
+	var rooms []int
+	title := func(kinds []string, room int) string {
+		rooms = append(rooms, room)
+		long := deployment.KindsNoun(kinds) + ` in namespace "payments-staging"`
+		if room > 0 && len(kinds) > 1 && len(long) > room {
+			return `workloads in namespace "payments-staging"`
+		}
+		return long
+	}
+	p := NewLive(&syncWriter{}, Options{Now: func() time.Time { return now }, Title: title}, "unused", func() (int, int) { return 0, 0 })
+	defer p.Close()
+	p.OnSynced(nil)
+	for _, k := range deployment.Kinds {
+		p.OnEvent(kindEvent(deployment.Added, k, "web"))
+	}
+	const counts = " · 08:01:00 · 3 workloads: 3 Running"
+	for _, c := range []struct {
+		width int
+		want  string
+	}{
+		{0, `deployments, statefulsets and daemonsets in namespace "payments-staging"` + counts},
+		{120, `deployments, statefulsets and daemonsets in namespace "payments-staging"` + counts},
+		{80, `workloads in namespace "payments-staging"` + counts},
+		{60, `workloads in namespace …` + counts},
+		{40, `workloads in namespace … · 08:01:00 · 3…`},
+	} {
+		rooms = nil
+		if got := p.Frame(c.width, 0)[0]; got != c.want {
+			t.Errorf("width %d: title %q, want %q", c.width, got, c.want)
+		}
+		if c.width > 0 && (len(rooms) != 1 || rooms[0] != max(c.width-len([]rune(counts)), minTitlePrefix)) {
+			t.Errorf("width %d: Title asked with rooms %v", c.width, rooms)
+		}
 	}
 }
 

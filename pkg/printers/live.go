@@ -340,6 +340,10 @@ func (p *Live) linesLocked(width, height int) ([]string, int) {
 	return lines, room
 }
 
+// minTitlePrefix is the fewest runes the title keeps for what is watched
+// when the terminal is too narrow for all of it and the counts.
+const minTitlePrefix = 24
+
 func (p *Live) titleLocked(now time.Time, width int) string {
 	// While the watch is lost the clock stops: the title says since when
 	// the rows may be stale, and why.
@@ -351,26 +355,36 @@ func (p *Live) titleLocked(now time.Time, width int) string {
 			clock += ": " + oneLine(p.health.Err.Error())
 		}
 	}
-	title := p.title
-	if p.o.Title != nil {
-		title = p.o.Title(p.kinds.list())
-	}
-	title += " · " + clock
+	tail := " · " + clock
 	if !p.synced {
-		title += " · loading…"
+		tail += " · loading…"
 	} else {
-		title += " · " + tallyOf(len(p.sorted), p.counts, p.kinds.list())
+		tail += " · " + tallyOf(len(p.sorted), p.counts, p.kinds.list())
 	}
 	if n := p.gapRows + len(p.serviceGaps); n > 0 {
-		title += " · " + plural(n, "serving gap", "serving gaps")
+		tail += " · " + plural(n, "serving gap", "serving gaps")
 	}
 	if p.warnRows > 0 {
-		title += fmt.Sprintf(" · !%d with warnings", p.warnRows) // the rows' mark, counted
+		tail += fmt.Sprintf(" · !%d with warnings", p.warnRows) // the rows' mark, counted
 	}
 	if p.unknown != "" {
-		title += " · serving unknown: " + p.unknown
+		tail += " · serving unknown: " + p.unknown
 	}
-	title = cut(title, width)
+	// What is watched gives way before the clock and the counts, which are
+	// what changes: first to its short form, then cut, down to
+	// minTitlePrefix runes.
+	room := 0
+	if width > 0 {
+		room = max(width-utf8.RuneCountInString(tail), minTitlePrefix)
+	}
+	prefix := p.title
+	if p.o.Title != nil {
+		prefix = p.o.Title(p.kinds.list(), room)
+	}
+	if room > 0 {
+		prefix = cut(prefix, room)
+	}
+	title := cut(prefix+tail, width)
 	if lost && p.o.Color {
 		if i := strings.Index(title, " · "+string(p.health.State)); i >= 0 {
 			i += len(" · ")

@@ -34,8 +34,11 @@ type Options struct {
 	// Now is the clock for the LAST CHANGE column; nil means time.Now.
 	Now func() time.Time
 	// Title, when set, gives the live table's title from the kinds its
-	// rows are of (see Kinds), in place of NewLive's title.
-	Title func(kinds []string) string
+	// rows are of (see Kinds), in place of NewLive's title. room is how
+	// many runes it may take before it pushes the clock and the counts
+	// off the line (0: no limit); a Title that does not fit may answer
+	// a shorter form, and what is still too long is cut.
+	Title func(kinds []string, room int) string
 	// Empty is the live table's line when it has no row; empty means
 	// "No deployments found.".
 	Empty string

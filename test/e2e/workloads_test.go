@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -379,5 +380,15 @@ func TestWatchLiveTableKinds(t *testing.T) {
 		return len(rowOf(s, "deploy/web")) == 1 && len(rowOf(s, "sts/db")) == 1
 	})
 	opsContains(t, "the live table of two kinds", screen, "2 workloads: 2 Running")
+
+	// At 80 columns what is watched gives way to the counts.
+	tmux("resize-window", "-t", "e2e", "-x", "80")
+	screen = waitPane("the title at 80 columns", func(s string) bool {
+		title, _, _ := strings.Cut(s, "\n")
+		return strings.HasPrefix(title, "workloads in namespace ") && strings.HasSuffix(strings.TrimSpace(title), " · 2 workloads: 2 Running")
+	})
+	if title, _, _ := strings.Cut(screen, "\n"); utf8.RuneCountInString(strings.TrimSpace(title)) > 80 {
+		t.Errorf("the title is wider than the terminal: %q", title)
+	}
 	tmux("send-keys", "-t", "e2e", "C-c")
 }
