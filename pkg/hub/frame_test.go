@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -75,6 +76,21 @@ func TestFramesMadeOnceAndShared(t *testing.T) {
 	if got := cf.calls.Load(); got != 4 {
 		t.Errorf("frames made after one event to 3 subscribers: %d, want 4", got)
 	}
+	// Whatever its kind: a StatefulSet's and a DaemonSet's events are framed
+	// once each too.
+	for i, kind := range []string{deployment.KindStatefulSet, deployment.KindDaemonSet} {
+		e := ev(deployment.Added, []string{"db", "agent"}[i], 1)
+		e.Kind = kind
+		src.emit(e)
+		msgs := nextShared(t, subs, Upsert)
+		if got, want := cf.calls.Load(), int64(5+i); got != want {
+			t.Errorf("frames made after a %s's event to 3 subscribers: %d, want %d", kind, got, want)
+		}
+		if !bytes.Contains(msgs[0].Data, []byte(kind)) {
+			t.Errorf("the %s's event says %s", kind, msgs[0].Data)
+		}
+	}
+	cf.calls.Add(-2) // the counts below are of Deployment events
 
 	// A new state makes a new snapshot, shared again.
 	late1, late2 := subscribe(t, h, "shop", ""), subscribe(t, h, "shop", "")
