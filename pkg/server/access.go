@@ -121,6 +121,9 @@ func (s *Server) viewOf(r *http.Request, ns string) userView {
 }
 
 // hides reports whether v leaves out the rows of kind.
+// all reports whether v shows every event as it is.
+func (v userView) all() bool { return !v.withoutDiagnosis && v.mayList == nil }
+
 func (v userView) hides(kind string) bool {
 	return v.mayList != nil && kind != deployment.KindDeployment && kind != "" && !v.mayList(kind)
 }
