@@ -33,7 +33,7 @@ func TestAutoscalers(t *testing.T) {
 		hpa("web-sts", "apps/v1", "StatefulSet", "web", int32p(1), 3),
 		hpa("web-crd", "example.com/v1", "Deployment", "web", int32p(1), 3),
 	)
-	got, err := Autoscalers(context.Background(), c.AutoscalingV2(), "shop", "web")
+	got, err := Autoscalers(context.Background(), c.AutoscalingV2(), "shop", Deployment, "web")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +53,31 @@ func TestAutoscalers(t *testing.T) {
 	}
 	if strings.Contains(res.Warning, "\n") || !slices.Equal(res.Autoscalers, want) {
 		t.Errorf("warning %q is not one line, or autoscalers %+v", res.Warning, res.Autoscalers)
+	}
+}
+
+// TestAutoscalersOfAStatefulSet: a StatefulSet's autoscalers are those
+// that target it, not a Deployment of the same name's.
+func TestAutoscalersOfAStatefulSet(t *testing.T) {
+	c := fake.NewClientset(
+		hpa("web-deploy", "apps/v1", "Deployment", "web", int32p(2), 10),
+		hpa("web-sts", "apps/v1", "StatefulSet", "web", nil, 3),
+		hpa("web-ext", "extensions/v1beta1", "StatefulSet", "web", nil, 3), // never served there
+	)
+	got, err := Autoscalers(context.Background(), c.AutoscalingV2(), "shop", StatefulSet, "web")
+	if want := []Autoscaler{{"web-sts", 1, 3}}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("autoscalers = %+v (%v), want %+v", got, err, want)
+	}
+	res := Result{Kind: StatefulSet, Namespace: "shop", Name: "web", Changed: true}
+	NoteAutoscalers(context.Background(), c.AutoscalingV2(), &res)
+	if want := `HorizontalPodAutoscaler "web-sts" (min 1, max 3 replicas) targets statefulset "web" in namespace "shop" and will undo this change of its replicas`; !strings.HasPrefix(res.Warning, want) {
+		t.Errorf("warning %q, want it to start %q", res.Warning, want)
+	}
+	c = fake.NewClientset(hpa("web-deploy", "apps/v1", "Deployment", "web", int32p(2), 10))
+	res = Result{Kind: StatefulSet, Namespace: "shop", Name: "web", Changed: true}
+	NoteAutoscalers(context.Background(), c.AutoscalingV2(), &res)
+	if res.Warning != "" || res.Autoscalers != nil {
+		t.Errorf("a Deployment's autoscaler warned of a StatefulSet of its name: %q", res.Warning)
 	}
 }
 

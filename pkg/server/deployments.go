@@ -154,7 +154,7 @@ func (s *Server) scale(k operations.Kind) http.HandlerFunc {
 				Kind: k, Namespace: ns, Name: name, Replicas: *body.Replicas,
 				CurrentReplicas: body.CurrentReplicas, ResourceVersion: body.ResourceVersion,
 			})
-			if err == nil && k == operations.Deployment { // operations.Autoscalers finds a Deployment's
+			if err == nil {
 				operations.NoteAutoscalers(ctx, client.AutoscalingV2(), &res)
 			}
 			return res, err

@@ -26,11 +26,17 @@ import (
 // the autoscaler's write at a given moment.
 func opsHPA(t *testing.T, ns, name, target string, min, max int32) {
 	t.Helper()
+	opsHPAOf(t, ns, name, "Deployment", target, min, max)
+}
+
+// opsHPAOf makes an HPA of the workload of kind and target.
+func opsHPAOf(t *testing.T, ns, name, kind, target string, min, max int32) {
+	t.Helper()
 	cpu := int32(50)
 	h := &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: target},
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: kind, Name: target},
 			MinReplicas:    &min, MaxReplicas: max,
 			Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 				Name: "cpu", Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &cpu}}}},
@@ -55,6 +61,42 @@ func scaleAsAutoscaler(t *testing.T, ns, name string, replicas int32) {
 		return err
 	}); err != nil {
 		t.Errorf("scale %s to %d as the autoscaler: %v", name, replicas, err)
+	}
+}
+
+// TestOpsScaleStatefulSetWithAutoscaler: scaling a StatefulSet warns of
+// the HPA that targets it, and not of one that targets a Deployment of the
+// same name.
+func TestOpsScaleStatefulSetWithAutoscaler(t *testing.T) {
+	ns := testbed.NewNamespace(t)
+	createStatefulSet(t, ns, "db", 1, false, nil)
+	opsHPAOf(t, ns, "db-hpa", "StatefulSet", "db", 1, 2)
+	opsHPA(t, ns, "deploy-db-hpa", "db", 1, 5)
+
+	r := opsRun(t, "-n", ns, "scale", "sts/db", "--replicas=2")
+	if r.code != 0 || r.stdout != "statefulset.apps/db scaled\n" {
+		t.Errorf("scale: exit %d, stdout %q", r.code, r.stdout)
+	}
+	warning := `warning: HorizontalPodAutoscaler "db-hpa" (min 1, max 2 replicas) targets statefulset "db" in namespace "` + ns +
+		`" and will undo this change of its replicas; change the HorizontalPodAutoscaler's minReplicas and maxReplicas instead`
+	if !strings.HasPrefix(r.stderr, warning) || strings.Count(r.stderr, "\n") != 1 || strings.Contains(r.stderr, "deploy-db-hpa") {
+		t.Errorf("stderr %q, want one line: %s...", r.stderr, warning)
+	}
+
+	p := startServe(t)
+	status, body := p.request(t, "PUT", "/api/namespaces/"+ns+"/statefulsets/db/scale", `{"replicas": 1}`, p.auth())
+	var res struct {
+		Changed     bool   `json:"changed"`
+		Warning     string `json:"warning"`
+		Autoscalers []struct {
+			Name string `json:"name"`
+		} `json:"autoscalers"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil || status != 200 {
+		t.Fatalf("PUT scale: %d %s (%v)", status, body, err)
+	}
+	if !res.Changed || !strings.HasPrefix("warning: "+res.Warning, warning) || len(res.Autoscalers) != 1 || res.Autoscalers[0].Name != "db-hpa" {
+		t.Errorf("PUT scale answered %s, want the warning and db-hpa", body)
 	}
 }
 
