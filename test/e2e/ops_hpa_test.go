@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -64,6 +65,26 @@ func scaleAsAutoscaler(t *testing.T, ns, name string, replicas int32) {
 	}
 }
 
+// scaleAnswer is what serve answers a scale, as far as autoscalers go.
+type scaleAnswer struct {
+	Changed     bool   `json:"changed"`
+	Warning     string `json:"warning"`
+	Autoscalers []struct {
+		Name string `json:"name"`
+	} `json:"autoscalers"`
+}
+
+// scaleOnTheWeb scales through serve's scale route at path.
+func scaleOnTheWeb(t *testing.T, p *serveProc, path string, replicas int) (scaleAnswer, []byte) {
+	t.Helper()
+	status, body := p.request(t, "PUT", path, fmt.Sprintf(`{"replicas": %d}`, replicas), p.auth())
+	var res scaleAnswer
+	if err := json.Unmarshal(body, &res); err != nil || status != 200 {
+		t.Fatalf("PUT scale: %d %s (%v)", status, body, err)
+	}
+	return res, body
+}
+
 // TestOpsScaleStatefulSetWithAutoscaler: scaling a StatefulSet warns of
 // the HPA that targets it, and not of one that targets a Deployment of the
 // same name.
@@ -84,17 +105,7 @@ func TestOpsScaleStatefulSetWithAutoscaler(t *testing.T) {
 	}
 
 	p := startServe(t)
-	status, body := p.request(t, "PUT", "/api/namespaces/"+ns+"/statefulsets/db/scale", `{"replicas": 1}`, p.auth())
-	var res struct {
-		Changed     bool   `json:"changed"`
-		Warning     string `json:"warning"`
-		Autoscalers []struct {
-			Name string `json:"name"`
-		} `json:"autoscalers"`
-	}
-	if err := json.Unmarshal(body, &res); err != nil || status != 200 {
-		t.Fatalf("PUT scale: %d %s (%v)", status, body, err)
-	}
+	res, body := scaleOnTheWeb(t, p, "/api/namespaces/"+ns+"/statefulsets/db/scale", 1)
 	if !res.Changed || !strings.HasPrefix("warning: "+res.Warning, warning) || len(res.Autoscalers) != 1 || res.Autoscalers[0].Name != "db-hpa" {
 		t.Errorf("PUT scale answered %s, want the warning and db-hpa", body)
 	}
@@ -170,17 +181,7 @@ func TestOpsScaleWithAutoscaler(t *testing.T) {
 
 	t.Run("the web API carries the warning", func(t *testing.T) {
 		p := startServe(t)
-		status, body := p.request(t, "PUT", "/api/namespaces/"+ns+"/deployments/web/scale", `{"replicas": 2}`, p.auth())
-		var res struct {
-			Changed     bool   `json:"changed"`
-			Warning     string `json:"warning"`
-			Autoscalers []struct {
-				Name string `json:"name"`
-			} `json:"autoscalers"`
-		}
-		if err := json.Unmarshal(body, &res); err != nil || status != 200 {
-			t.Fatalf("PUT scale: %d %s (%v)", status, body, err)
-		}
+		res, body := scaleOnTheWeb(t, p, "/api/namespaces/"+ns+"/deployments/web/scale", 2)
 		if !res.Changed || !strings.HasPrefix("warning: "+res.Warning, warning) || len(res.Autoscalers) != 1 || res.Autoscalers[0].Name != "web-hpa" {
 			t.Errorf("PUT scale answered %s, want the warning and web-hpa", body)
 		}
