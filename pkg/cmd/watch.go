@@ -41,6 +41,9 @@ type WatchOptions struct {
 
 	AllNamespaces bool
 	LabelSelector string
+	// kindWarnings holds the warnings of kinds left out until the first
+	// view (selectKinds).
+	kindWarnings  *heldLines
 	FieldSelector string
 	Output        string
 	Initial       bool
@@ -339,11 +342,48 @@ func (o *WatchOptions) selectKinds(topts *tracker.Options, c *clients, in string
 	if o.Kind != "" {
 		return // asked for: one that cannot be listed is an error
 	}
+	if o.kindWarnings == nil {
+		o.kindWarnings = &heldLines{out: o.ErrOut}
+	}
 	topts.OnKindOff = func(kind string, err error) {
 		resource := strings.ToLower(kind) + "s"
-		fmt.Fprintf(o.ErrOut, "warning: not watching %s%s: %s; ask for list and watch on %s, or pick kinds with --kind (--kind deploy hides this)\n",
-			resource, in, oneLine(err.Error()), resource)
+		o.kindWarnings.print(fmt.Sprintf("warning: not watching %s%s: %s; ask for list and watch on %s, or pick kinds with --kind (--kind deploy hides this)",
+			resource, in, oneLine(err.Error()), resource))
 	}
+}
+
+// heldLines keeps lines for stderr until the first view is out (release),
+// then prints them and any later one at once: a watch that fails before its
+// view (Deployments forbidden in one of several namespaces, say) says its
+// error alone, not after warnings about kinds it would have left out.
+type heldLines struct {
+	mu       sync.Mutex
+	out      io.Writer
+	released bool
+	lines    []string
+}
+
+func (h *heldLines) print(line string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.released {
+		fmt.Fprintln(h.out, line)
+		return
+	}
+	h.lines = append(h.lines, line)
+}
+
+// release prints the lines held; nil releases nothing.
+func (h *heldLines) release() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, l := range h.lines {
+		fmt.Fprintln(h.out, l)
+	}
+	h.lines, h.released = nil, true
 }
 
 // title is the live table's title: the kinds its rows are of, where; when
@@ -396,7 +436,7 @@ func (o *WatchOptions) drive(ctx context.Context, p printer, where string, synce
 		restoreGC = collectEagerly()
 	}
 	defer restoreGC()
-	sink = &syncFlag{Sink: sink, synced: synced, then: restoreGC}
+	sink = &syncFlag{Sink: sink, synced: synced, before: o.kindWarnings.release, then: restoreGC}
 	var done *gate.View
 	if o.UntilComplete {
 		done = gate.NewView(sink, stopTracker, gate.ViewOptions{FailingGrace: o.FailingGrace, Target: stepTarget(o.configFlags)})
@@ -549,15 +589,19 @@ func (n *emptyNotice) OnHealth(h tracker.Health) { tracker.TellHealth(n.Sink, h)
 
 func (n *emptyNotice) OnSource(st fanin.State) { fanin.TellSource(n.Sink, st) }
 
-// syncFlag raises synced once the first table is out, and then calls then
-// (when set).
+// syncFlag raises synced once the first table is out, calling before (when
+// set) just before it and then (when set) after it.
 type syncFlag struct {
 	tracker.Sink
 	synced *atomic.Bool
+	before func()
 	then   func()
 }
 
 func (s *syncFlag) OnSynced(snapshot []deployment.Summary) {
+	if s.before != nil {
+		s.before()
+	}
 	s.Sink.OnSynced(snapshot)
 	s.synced.Store(true)
 	if s.then != nil {

@@ -317,6 +317,11 @@ func TestWatchSeveralNamespaces(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAMESPACE") || !strings.Contains(rows, a+"   web ") || !strings.Contains(rows, b+"   api ") {
 		t.Fatalf("want a table with NAMESPACE and one row per namespace:\n%s", table.stdout)
 	}
+	// The viewer may not list StatefulSets or DaemonSets: said before the
+	// table, once per kind and namespace (and not at all when a watch fails
+	// before its view, below).
+	opsContains(t, "the table's warnings", table.stderr,
+		`warning: not watching statefulsets in namespace "`+a+`"`, `warning: not watching daemonsets in namespace "`+b+`"`)
 	if first := min(a, b); !strings.HasPrefix(lines[1], first+" ") {
 		t.Errorf("the rows of several namespaces are not sorted: want %s first:\n%s", first, table.stdout)
 	}
