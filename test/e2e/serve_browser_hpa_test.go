@@ -34,7 +34,8 @@ func TestServeBrowserScaleWarning(t *testing.T) {
 		t.Fatalf("open the namespace: %v", err)
 	}
 	replicas := row + ` input.replicas`
-	if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(replicas)),
+	if err := chromedp.Do(ctx, chromedp.WaitEnabled(chromedp.CSS(replicas)), // disabled until /permissions answers
+		chromedp.Focus(chromedp.CSS(replicas)),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+replicas+`').select()`),
 		chromedp.SendKeys(chromedp.CSS(replicas), "2"+kb.Enter)); err != nil {
 		t.Fatalf("type 2 replicas: %v", err)

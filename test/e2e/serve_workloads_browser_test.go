@@ -53,7 +53,8 @@ func TestServeBrowserWorkloads(t *testing.T) {
 	})
 
 	replicas := sts + ` input.replicas`
-	do("type 2 replicas", chromedp.Focus(chromedp.CSS(replicas)),
+	do("type 2 replicas", chromedp.WaitEnabled(chromedp.CSS(replicas)), // disabled until /permissions answers
+		chromedp.Focus(chromedp.CSS(replicas)),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+replicas+`').select()`),
 		chromedp.SendKeys(chromedp.CSS(replicas), "2"+kb.Enter))
 	testutil.Eventually(t, 30*time.Second, "the page's scale to reach the statefulset", func() bool {
