@@ -132,11 +132,11 @@ func describeWorkload(ns string, problems []diagnosis.Problem, r Replicas, order
 			msg += ": " + p.Cause
 		}
 		return fmt.Sprintf("%s (old pod %s); podManagementPolicy OrderedReady waits for it to be ready before it goes on, "+
-			"rolling back included; delete it to unblock the rollout: kubectl delete pod -n %s %s", msg, p.Pod, ns, p.Pod)
+			"rolling back included; delete it to unblock the rollout: kubectl delete pod -n %s %s --wait=false", msg, p.Pod, ns, p.Pod)
 	}
 	msg := diagnosis.Describe(problems, r.Updated, r.Desired)
 	if ordered && p.Pod != "" && p.Reason != "NodeNotReady" {
-		msg += fmt.Sprintf("; under podManagementPolicy OrderedReady a rollback will not replace %s until it is deleted (kubectl delete pod -n %s %s)", p.Pod, ns, p.Pod)
+		msg += fmt.Sprintf("; under podManagementPolicy OrderedReady a rollback will not replace %s until it is deleted (kubectl delete pod -n %s %s --wait=false)", p.Pod, ns, p.Pod)
 	}
 	return msg
 }

@@ -31,7 +31,7 @@ func TestStatefulSetFailureSteps(t *testing.T) {
 		got = append(got, st.Command)
 	}
 	want := []string{
-		"kubectl delete pod db-2 -n shop --context prod",
+		"kubectl delete pod db-2 -n shop --context prod --wait=false",
 		"kubectl rollout history statefulset/db -n shop --context prod",
 		"kubectl describe pod db-2 -n shop --context prod",
 	}
@@ -136,7 +136,7 @@ func TestWaitWorkloadFailureSteps(t *testing.T) {
 	req := Request{Kind: operations.StatefulSet, Namespace: "shop", Name: "db", Undoable: true}
 	want := []string{
 		"kubectl deploywatch undo sts/db -n shop",
-		"kubectl delete pod db-2 -n shop",
+		"kubectl delete pod db-2 -n shop --wait=false",
 		"kubectl rollout history statefulset/db -n shop",
 		"kubectl describe pod db-2 -n shop",
 	}

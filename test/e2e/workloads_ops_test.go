@@ -356,7 +356,7 @@ func TestWorkloadStatefulSetWaitFails(t *testing.T) {
 		t.Fatalf("set-image --wait: exit %d, want 1; stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	failures := parseFailures(t, r.stderr)
-	undo, del := "kubectl deploywatch undo sts/db -n "+ns, "kubectl delete pod db-2 -n "+ns
+	undo, del := "kubectl deploywatch undo sts/db -n "+ns, "kubectl delete pod db-2 -n "+ns+" --wait=false"
 	if len(failures) != 1 || !strings.HasPrefix(failures[0].line, `error: statefulset "db" in namespace "`+ns+`" is Failing: `) ||
 		!strings.Contains(failures[0].line, "ImagePull") || len(failures[0].steps) < 2 || failures[0].steps[0] != undo || failures[0].steps[1] != del {
 		t.Fatalf("failures %+v, want the statefulset's, with %q then %q", failures, undo, del)
