@@ -41,9 +41,6 @@ type WatchOptions struct {
 
 	AllNamespaces bool
 	LabelSelector string
-	// kindWarnings holds the warnings of kinds left out until the first
-	// view (selectKinds).
-	kindWarnings  *heldLines
 	FieldSelector string
 	Output        string
 	Initial       bool
@@ -80,6 +77,11 @@ type WatchOptions struct {
 	// root is the command tree, whose subcommands a namespace that does not
 	// exist may be a typo of.
 	root *cobra.Command
+
+	// Set by Run: kindWarnings holds the warnings of kinds left out until
+	// the first view (selectKinds).
+	kindWarnings *heldLines
+
 	// IsTerminal reports whether out is a terminal; tests replace it.
 	IsTerminal func(io.Writer) bool
 	// TerminalSize reports the terminal's columns and rows.
