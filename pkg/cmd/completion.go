@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -258,32 +260,33 @@ func completeDeployments(getter genericclioptions.RESTClientGetter) func(*cobra.
 
 // workloadNames are the names of the namespace's workloads of kind.
 func workloadNames(ctx context.Context, kube kubernetes.Interface, ns string, kind operations.Kind) ([]string, error) {
-	var names []string
+	apps, all := kube.AppsV1(), metav1.ListOptions{}
 	switch kind {
 	case operations.StatefulSet:
-		list, err := kube.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range list.Items {
-			names = append(names, o.Name)
-		}
+		return itemNames(apps.StatefulSets(ns).List(ctx, all))
 	case operations.DaemonSet:
-		list, err := kube.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range list.Items {
-			names = append(names, o.Name)
-		}
+		return itemNames(apps.DaemonSets(ns).List(ctx, all))
 	default:
-		list, err := kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		return itemNames(apps.Deployments(ns).List(ctx, all))
+	}
+}
+
+// itemNames is the names of the items of a list call's answer.
+func itemNames(list runtime.Object, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(items))
+	for _, item := range items {
+		o, err := meta.Accessor(item)
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range list.Items {
-			names = append(names, o.Name)
-		}
+		names = append(names, o.GetName())
 	}
 	return names, nil
 }

@@ -1,8 +1,16 @@
 package cmd
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/deploywatch/kubectl-deploywatch/pkg/operations"
 )
 
 // complete runs `__complete args...` as kubectl_complete-deploywatch does
@@ -96,6 +104,29 @@ func TestCompletionHelpExplainsKubectl(t *testing.T) {
 			if !strings.Contains(first, want) {
 				t.Errorf("%q: the help does not say %q before cobra's text:\n%s", args, want, out)
 			}
+		}
+	}
+}
+
+// TestWorkloadNames: each kind lists its own workloads of the namespace,
+// and none of another kind or namespace.
+func TestWorkloadNames(t *testing.T) {
+	meta := func(name, ns string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Namespace: ns} }
+	kube := fake.NewClientset(
+		&appsv1.Deployment{ObjectMeta: meta("web", "shop")}, &appsv1.Deployment{ObjectMeta: meta("api", "shop")},
+		&appsv1.Deployment{ObjectMeta: meta("other", "elsewhere")},
+		&appsv1.StatefulSet{ObjectMeta: meta("db", "shop")},
+		&appsv1.DaemonSet{ObjectMeta: meta("agent", "shop")},
+	)
+	for kind, want := range map[operations.Kind][]string{
+		operations.Deployment:  {"api", "web"},
+		operations.StatefulSet: {"db"},
+		operations.DaemonSet:   {"agent"},
+	} {
+		got, err := workloadNames(context.Background(), kube, "shop", kind)
+		slices.Sort(got)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%v: %q, %v; want %q", kind, got, err, want)
 		}
 	}
 }

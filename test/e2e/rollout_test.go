@@ -282,16 +282,23 @@ func TestRolloutRestartPauseResume(t *testing.T) {
 		{[]string{"restart", "web", ""}, []string{"api"}},
 		{[]string{"pause", "api", ""}, []string{"web"}},
 	} {
-		r := opsRun(t, append([]string{"__complete", "-n", ns}, tc.args...)...)
-		var got []string
-		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
-			if !strings.HasPrefix(l, ":") {
-				got = append(got, l)
-			}
+		wantCompletions(t, ns, tc.args, tc.want)
+	}
+}
+
+// wantCompletions checks what `kubectl deploywatch __complete -n ns
+// args...` (the shell's completion) offers.
+func wantCompletions(t *testing.T, ns string, args, want []string) {
+	t.Helper()
+	r := opsRun(t, append([]string{"__complete", "-n", ns}, args...)...)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if !strings.HasPrefix(l, ":") {
+			got = append(got, l)
 		}
-		if r.code != 0 || !slices.Equal(got, tc.want) {
-			t.Errorf("completion of %q: exit %d, %q, want %q", tc.args, r.code, got, tc.want)
-		}
+	}
+	if r.code != 0 || !slices.Equal(got, want) {
+		t.Errorf("completion of %q: exit %d, %q, want %q", args, r.code, got, want)
 	}
 }
 

@@ -149,6 +149,13 @@ func TestWorkloadStatefulSetChanges(t *testing.T) {
 	}
 	rolled("the statefulset to run 2 pods", 2, imageA)
 
+	// Completion offers the StatefulSet written as typed, and a bare name
+	// stays a Deployment's (there are none here).
+	wantCompletions(t, ns, []string{"undo", "sts/"}, []string{"sts/db"})
+	wantCompletions(t, ns, []string{"history", "statefulset/d"}, []string{"statefulset/db"})
+	wantCompletions(t, ns, []string{"undo", "ds/"}, nil)
+	wantCompletions(t, ns, []string{"undo", "d"}, nil)
+
 	// waitedFor checks a --wait that passed: its lines, and the state it
 	// passed on, read right after it returned.
 	waitedFor := func(what string, r opsResult, first string, replicas int32) {
@@ -256,6 +263,8 @@ func TestWorkloadDaemonSetChanges(t *testing.T) {
 		return d
 	}
 	rv := func() string { return get().ResourceVersion }
+	wantCompletions(t, ns, []string{"restart", "ds/a"}, []string{"ds/agent"})
+	wantCompletions(t, ns, []string{"history", "daemonset/"}, []string{"daemonset/agent"})
 	// newest is the name of the DaemonSet's newest ControllerRevision.
 	newest := func() string {
 		var name string
