@@ -522,6 +522,7 @@ func (c *Cluster) Delete() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		var err error
+		components := c.PIDs()
 		// Without kwokctl (a detached cluster whose test bed cache was
 		// removed since), killing and removing below is all there is to do.
 		if _, statErr := os.Stat(filepath.Join(c.bin, "kwokctl")); statErr == nil {
@@ -534,7 +535,7 @@ func (c *Cluster) Delete() error {
 		if c.session == nil {
 			patterns = patterns[:1]
 		}
-		err = errors.Join(err, killProcesses(patterns), os.RemoveAll(c.workdir), os.RemoveAll(c.dir))
+		err = errors.Join(err, killProcesses(patterns), waitExiting(components, time.Minute), os.RemoveAll(c.workdir), os.RemoveAll(c.dir))
 		if err != nil {
 			c.deleteErr = fmt.Errorf("delete cluster %s: %w", c.name, err)
 		}

@@ -355,6 +355,30 @@ func killMatching(patterns []string) []int {
 	return killed
 }
 
+// waitExiting waits until those of pids that are exiting have exited. A
+// process that has begun to exit has lost its command line (its memory is
+// gone) but is not a zombie yet, so killProcesses, which finds processes
+// by their command lines, does not see it: CI saw a kube-apiserver in that
+// state after make demo-down had returned. A pid whose command line is not
+// empty is another program's by now, or was killed by command line.
+func waitExiting(pids []int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var left []string
+	for _, pid := range pids {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || len(cmdline) > 0 {
+			continue
+		}
+		if !waitGone(pid, time.Until(deadline)) {
+			left = append(left, strconv.Itoa(pid))
+		}
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("still exiting after %s: pid %s", timeout, strings.Join(left, ", "))
+	}
+	return nil
+}
+
 // waitGone waits until the process has exited (or is a zombie).
 func waitGone(pid int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
