@@ -79,7 +79,8 @@ func (b *browserPage) screenshot(name string) {
 // layoutProblems is the layout rule, as JavaScript that lists what breaks
 // it: the page does not scroll sideways, and the header, its badge, the
 // table, each row and what a row shows (status, fields, messages, errors)
-// lie within the window and are not squeezed to nothing.
+// lie within the window and are not squeezed to nothing; each column's
+// heading fits its column; a name that wraps lines up at the left.
 const layoutProblems = `(() => {
   const W = document.documentElement.clientWidth, bad = []; // the window less its scroll bar
   if (document.documentElement.scrollWidth > W) bad.push("the page is " + document.documentElement.scrollWidth + " px wide in a " + W + " px window");
@@ -93,10 +94,20 @@ const layoutProblems = `(() => {
   within("the connection badge", document.getElementById("conn"));
   within("the table", document.getElementById("deployments"));
   within("the filter", document.getElementById("filter"), 100);
+  for (const th of document.querySelectorAll("#deployments thead th")) {
+    if (th.getBoundingClientRect().height > 0 && th.scrollWidth > th.clientWidth + 1) bad.push("the heading " + th.textContent.trim() + " runs past its column (" + th.scrollWidth + " px in " + th.clientWidth + ")");
+  }
   for (const tr of document.querySelectorAll("#deployments tr[data-name]")) {
-    const n = tr.dataset.name;
+    const n = tr.dataset.name, name = tr.querySelector("button.toggle");
     within(n + "'s row", tr);
-    within(n + "'s name", tr.querySelector("button.toggle"));
+    within(n + "'s name", name);
+    const text = name && [...name.childNodes].find((c) => c.nodeType === Node.TEXT_NODE);
+    if (text) {
+      const range = document.createRange();
+      range.selectNodeContents(text);
+      const lines = [...range.getClientRects()], left = name.getBoundingClientRect().left;
+      if (lines.slice(1).some((l) => Math.abs(l.left - left) > 1)) bad.push(n + "'s name does not line up at the left");
+    }
     within(n + "'s status", tr.querySelector(".status"));
     within(n + "'s replicas field", tr.querySelector("input.replicas"), 40);
     for (const i of tr.querySelectorAll("input.image")) within(n + "'s image field", i, 80);
@@ -160,6 +171,20 @@ func TestPageLayout(t *testing.T) {
 	if bad := b.str(layoutProblems); bad != "" {
 		t.Errorf("at 420 px with a history open: %s", bad)
 	}
+	// ... and stays a table with its headings, not cells stacked without labels.
+	if bad := b.str(`(() => {
+		const t = document.querySelector('tr[data-detail-for="web"] table.history');
+		const heads = [...t.querySelectorAll("thead th")].filter((th) => th.getBoundingClientRect().height > 0).length;
+		if (heads !== 7) return "the history shows " + heads + " of its 7 headings";
+		const cells = [...t.querySelector("tbody tr[data-revision]").children].map((td) => td.getBoundingClientRect());
+		for (let i = 1; i < cells.length; i++) {
+			if (Math.abs(cells[i].top - cells[0].top) > 1 || cells[i].left < cells[i - 1].right - 1) return "the history's cells are stacked, not side by side";
+		}
+		return "";
+	})()`); bad != "" {
+		t.Errorf("at 420 px, web's history: %s", bad)
+	}
+	b.screenshot("history-420.png")
 	// The namespace list on a phone.
 	b.do("back to the namespaces", chromedp.Navigate(p.base+"/#/"))
 	b.poll("the namespace list", 30*time.Second, `!!document.querySelector('#namespaces tr[data-namespace="`+ns+`"]')`)
