@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +23,15 @@ import (
 
 // failingSource is a tracker whose one Deployment, shop/web, is Failing
 // with a problem read from a pod, and which sends more such events on
-// demand.
-type failingSource struct{ more chan deployment.Event }
+// demand (send). Without a linger the hub starts a tracker anew for each
+// request that comes after the last one left, and stops the old one in the
+// background: send tells the newest only, the one the streams follow. (A
+// channel shared by all of them let a tracker about to stop take the event
+// once, and the streams waited for it until the test timed out.)
+type failingSource struct {
+	mu     *sync.Mutex
+	newest *tracker.Sink
+}
 
 func failingSummary(pods int) deployment.Summary {
 	problems := []diagnosis.Problem{{Reason: "Unschedulable", Message: "0/2 nodes are available: secret-node-name", Pod: "web-7d9-abcde", Pods: pods}}
@@ -35,20 +43,16 @@ func (f failingSource) Start(ctx context.Context, sink tracker.Sink) (func(), er
 	s := failingSummary(1)
 	sink.OnEvent(deployment.Event{Type: deployment.Added, Time: time.Now(), Summary: s})
 	sink.OnSynced([]deployment.Summary{s})
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case e := <-f.more:
-				sink.OnEvent(e)
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return func() { cancel(); <-done }, nil
+	f.mu.Lock()
+	*f.newest = sink
+	f.mu.Unlock()
+	return func() {}, nil
+}
+
+func (f failingSource) send(e deployment.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	(*f.newest).OnEvent(e)
 }
 
 func (failingSource) Relists() int64 { return 0 }
@@ -57,7 +61,7 @@ func (failingSource) Relists() int64 { return 0 }
 // "viewer" may read Deployments in shop, "debugger" its Pods and Events too.
 func newDiagnosisFixture(t *testing.T) (*fixture, failingSource) {
 	t.Helper()
-	src := failingSource{more: make(chan deployment.Event)}
+	src := failingSource{mu: &sync.Mutex{}, newest: new(tracker.Sink)}
 	h := hub.New(nil, hub.Options{NewSource: func(string) hub.Source { return src }, Frame: Frame[hub.Kind]})
 	t.Cleanup(h.Close)
 	f := newFixture(t, func(o *Options) {
@@ -120,7 +124,7 @@ func TestDiagnosisOnlyForWhoMayReadPods(t *testing.T) {
 			}
 		}
 		if kind == "snapshot" { // then an event of the same Deployment, with more pods failing
-			src.more <- deployment.Event{Type: deployment.Modified, Time: time.Now(), Summary: failingSummary(2), Changed: []string{"message", "problems"}}
+			src.send(deployment.Event{Type: deployment.Modified, Time: time.Now(), Summary: failingSummary(2), Changed: []string{"message", "problems"}})
 		}
 	}
 }
