@@ -198,7 +198,9 @@ func (h *Hub) startRun(r *clusterRun) {
 
 // OnEvent routes e to its namespace. Called one at a time, in order, by the
 // tracker; the namespace is told outside the hub's lock, so a namespace
-// with many subscribers does not hold up the others' subscribers.
+// with many subscribers does not hold up the others' subscribers. The
+// status that Namespaces counts changes only after the namespace has heard:
+// a subscriber sent there by the counts finds the workload in its snapshot.
 func (r *clusterRun) OnEvent(e deployment.Event) {
 	h := r.h
 	ns, key := e.Namespace, e.Key()
@@ -207,19 +209,16 @@ func (r *clusterRun) OnEvent(e deployment.Event) {
 		h.mu.Unlock()
 		return // a run being stopped
 	}
+	// count keeps the namespace's state alive from here on; status is
+	// changed below, and only this goroutine changes either.
 	_, known := r.status[key]
-	if e.Type == deployment.Deleted {
-		if known {
-			delete(r.status, key)
-			if r.count[ns]--; r.count[ns] == 0 {
-				delete(r.count, ns)
-			}
+	switch {
+	case e.Type == deployment.Deleted && known:
+		if r.count[ns]--; r.count[ns] == 0 {
+			delete(r.count, ns)
 		}
-	} else {
-		if !known {
-			r.count[ns]++
-		}
-		r.status[key] = workloadStatus{kind: e.Kind, status: e.Status}
+	case e.Type != deployment.Deleted && !known:
+		r.count[ns]++
 	}
 	n := h.namespaces[ns]
 	if n == nil {
@@ -232,6 +231,16 @@ func (r *clusterRun) OnEvent(e deployment.Event) {
 	}
 	h.mu.Unlock()
 	n.OnEvent(e)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.run != r {
+		return
+	}
+	if e.Type == deployment.Deleted {
+		delete(r.status, key)
+	} else {
+		r.status[key] = workloadStatus{kind: e.Kind, status: e.Status}
+	}
 }
 
 // OnHealth tells every namespace: they all share the cluster-wide watches.

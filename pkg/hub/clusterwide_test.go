@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -326,6 +328,54 @@ func TestClusterWideWithTrackerOnFakeClientset(t *testing.T) {
 	}
 	if msgs := next(t, shop); msgs[0].Kind != Delete {
 		t.Fatalf("shop got %+v, want the delete", msgs)
+	}
+}
+
+// The namespace list never counts a workload its namespace has not heard
+// of: a viewer it sends there finds the workload in the snapshot.
+func TestClusterWideCountsOnlyWhatTheNamespaceHolds(t *testing.T) {
+	client := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "later"}})
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	ss := &scripts{make: func() *script { return &script{initial: []deployment.Event{evIn("shop", deployment.Added, "web", 1)}} }}
+	h := New(nil, Options{Linger: time.Hour,
+		// Frame runs inside the namespace's OnEvent: it holds later's
+		// first event there.
+		Frame: func(_ Kind, _ string, data []byte) []byte {
+			if strings.Contains(string(data), `"namespace":"later"`) {
+				once.Do(func() { close(entered); <-release })
+			}
+			return data
+		},
+		ClusterWide: &ClusterWide{Namespaces: fakeCore{client.CoreV1()}, NewSource: func() Source { return ss.newSource("") }},
+	})
+	t.Cleanup(h.Close)
+	var released sync.Once
+	letGo := func() { released.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // before Close, should the test fail while holding it
+	shop := subscribe(t, h, "shop", "")
+	defer shop.Close()
+	next(t, shop)
+	emitted := make(chan struct{})
+	go func() {
+		defer close(emitted)
+		ss.last().emit(evIn("later", deployment.Added, "batch", 1))
+	}()
+	<-entered
+	counts, ok := h.Namespaces()
+	if !ok || total(counts["later"]) != 0 {
+		t.Fatalf("Namespaces() = %v, %v while later's state has not taken batch yet; want later counted empty", counts, ok)
+	}
+	letGo()
+	<-emitted
+	if counts, _ := h.Namespaces(); total(counts["later"]) != 1 {
+		t.Fatalf("Namespaces() = %v once later holds batch, want it counted", counts)
+	}
+	late := subscribe(t, h, "later", "")
+	defer late.Close()
+	if got := names(t, next(t, late)); len(got) != 1 || got[0] != "later/batch" {
+		t.Fatalf("later's snapshot = %v, want later/batch", got)
 	}
 }
 
