@@ -132,13 +132,23 @@ func describeWorkload(ns string, problems []diagnosis.Problem, r Replicas, order
 			msg += ": " + p.Cause
 		}
 		return fmt.Sprintf("%s (old pod %s); podManagementPolicy OrderedReady waits for it to be ready before it goes on, "+
-			"rolling back included; delete it to unblock the rollout: kubectl delete pod -n %s %s --wait=false", msg, p.Pod, ns, p.Pod)
+			"rolling back included; delete it to unblock the rollout: %s", msg, p.Pod, DeletePodCommand(p.Pod, "-n "+ns))
 	}
 	msg := diagnosis.Describe(problems, r.Updated, r.Desired)
 	if ordered && p.Pod != "" && p.Reason != "NodeNotReady" {
-		msg += fmt.Sprintf("; under podManagementPolicy OrderedReady a rollback will not replace %s until it is deleted (kubectl delete pod -n %s %s --wait=false)", p.Pod, ns, p.Pod)
+		msg += fmt.Sprintf("; under podManagementPolicy OrderedReady a rollback will not replace %s until it is deleted (%s)", p.Pod, DeletePodCommand(p.Pod, "-n "+ns))
 	}
 	return msg
+}
+
+// DeletePodCommand is the kubectl command that deletes a StatefulSet's pod
+// so that its controller makes it anew; flags (the namespace, and the
+// context if any) follow the pod's name. It does not wait: the pod comes
+// back at once under the same name, and kubectl before 1.36 waits for a
+// deletion by name, not by UID, so its wait can last forever (kubectl's
+// IsDeleted precondition).
+func DeletePodCommand(pod, flags string) string {
+	return fmt.Sprintf("kubectl delete pod %s %s --wait=false", pod, flags)
 }
 
 // SummarizeDaemonSet builds the summary of ds. diag is the diagnosis of

@@ -99,7 +99,7 @@ func TestStatefulSetStatuses(t *testing.T) {
 			rollingTo(1)(s)
 			s.Status.ReadyReplicas, s.Status.AvailableReplicas = 2, 2
 		}, diag: broken, status: Failing,
-			message: "ImagePullBackOff: not found (1 of 1 new pod, 3 wanted; pod db-2); under podManagementPolicy OrderedReady a rollback will not replace db-2 until it is deleted (kubectl delete pod -n shop db-2 --wait=false)"},
+			message: "ImagePullBackOff: not found (1 of 1 new pod, 3 wanted; pod db-2); under podManagementPolicy OrderedReady a rollback will not replace db-2 until it is deleted (kubectl delete pod db-2 -n shop --wait=false)"},
 		{name: "a new pod fails under Parallel", edit: func(s *appsv1.StatefulSet) {
 			rollingTo(1)(s)
 			s.Spec.PodManagementPolicy = appsv1.ParallelPodManagement
@@ -108,7 +108,7 @@ func TestStatefulSetStatuses(t *testing.T) {
 		{name: "rolled back past a broken pod: the OrderedReady trap", edit: func(s *appsv1.StatefulSet) {
 			s.Status.UpdatedReplicas, s.Status.ReadyReplicas, s.Status.AvailableReplicas = 2, 2, 2
 		}, diag: blocked, status: Failing,
-			message: "ImagePullBackOff: not found (old pod db-2); podManagementPolicy OrderedReady waits for it to be ready before it goes on, rolling back included; delete it to unblock the rollout: kubectl delete pod -n shop db-2 --wait=false"},
+			message: "ImagePullBackOff: not found (old pod db-2); podManagementPolicy OrderedReady waits for it to be ready before it goes on, rolling back included; delete it to unblock the rollout: kubectl delete pod db-2 -n shop --wait=false"},
 		{name: "being deleted", edit: func(s *appsv1.StatefulSet) { s.DeletionTimestamp = &metav1.Time{} }, status: Deleting, message: "being deleted"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -91,18 +91,14 @@ func workloadSteps(s *deployment.Summary, flags string, kinds stepKinds) []Step 
 		steps = append(steps, Step{Command: fmt.Sprintf("kubectl deploywatch undo %s %s", quote(s.ShortName()), flags),
 			Why: "roll back to the previous revision"})
 	}
-	// The deletes do not wait: the StatefulSet makes the pod anew at once
-	// under the same name, and kubectl before 1.36 waits for a deletion by
-	// name, not by UID, so its wait can last forever (kubectl's
-	// IsDeleted precondition).
 	for _, p := range s.Problems {
 		if p.Blocking && p.Pod != "" {
-			steps = append(steps, Step{Command: fmt.Sprintf("kubectl delete pod %s %s --wait=false", quote(p.Pod), flags),
+			steps = append(steps, Step{Command: deployment.DeletePodCommand(quote(p.Pod), flags),
 				Why: "the rollout waits for this old pod to be ready (podManagementPolicy OrderedReady); the controller makes it anew at the update revision"})
 			break
 		}
 		if kinds.undo && s.OrderedReady && p.Pod != "" && p.Reason != "NodeNotReady" {
-			steps = append(steps, Step{Command: fmt.Sprintf("kubectl delete pod %s %s --wait=false", quote(p.Pod), flags),
+			steps = append(steps, Step{Command: deployment.DeletePodCommand(quote(p.Pod), flags),
 				Why: "after the undo: under podManagementPolicy OrderedReady the rollback does not replace this broken pod until it is deleted"})
 			break
 		}

@@ -103,7 +103,7 @@ func TestKindsSideBySide(t *testing.T) {
 		t.Errorf("daemonset %+v", ds)
 	}
 	if sts == nil || sts.Status != deployment.Failing || len(sts.Problems) != 1 || sts.Problems[0].Pod != "web-2" ||
-		!strings.Contains(sts.Message, "kubectl delete pod -n shop web-2 --wait=false") {
+		!strings.Contains(sts.Message, "kubectl delete pod web-2 -n shop --wait=false") {
 		t.Fatalf("statefulset %+v, want Failing on web-2 with the command a rollback will need", sts)
 	}
 	if got := sts.Containers; len(got) != 1 || got[0].Image != "postgres:18" {
@@ -143,7 +143,7 @@ func TestOrderedReadyTrap(t *testing.T) {
 	defer stop()
 	s := byKind(rec.snapshot, deployment.KindStatefulSet)
 	if s == nil || s.Status != deployment.Failing || len(s.Problems) != 1 || !s.Problems[0].Blocking ||
-		!strings.HasSuffix(s.Message, "delete it to unblock the rollout: kubectl delete pod -n shop web-2 --wait=false") {
+		!strings.HasSuffix(s.Message, "delete it to unblock the rollout: kubectl delete pod web-2 -n shop --wait=false") {
 		t.Fatalf("statefulset %+v, want Failing, blocked on web-2", s)
 	}
 

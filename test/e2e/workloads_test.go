@@ -229,7 +229,7 @@ func TestStatefulSets(t *testing.T) {
 		createStatefulSet(t, ns, "db", 3, true, nil)
 		w := startWatch(t, "watch", ns, "-o", "ndjson")
 		patchImage(t, ns, "statefulset", "db", testbed.FaultImage(testbed.FaultImagePull))
-		rollback := fmt.Sprintf("a rollback will not replace db-2 until it is deleted (kubectl delete pod -n %s db-2 --wait=false)", ns)
+		rollback := fmt.Sprintf("a rollback will not replace db-2 until it is deleted (kubectl delete pod db-2 -n %s --wait=false)", ns)
 		w.kindEvent(t, deployment.KindStatefulSet, "db", "is Failing on db-2", func(e deployment.Event) bool {
 			return e.Status == deployment.Failing && len(e.Problems) > 0 && e.Problems[0].Pod == "db-2" &&
 				strings.Contains(e.Message, "ImagePull") && strings.HasSuffix(e.Message, rollback)
@@ -237,7 +237,7 @@ func TestStatefulSets(t *testing.T) {
 
 		// Rolled back, the controller still waits for db-2 (kubernetes#67250).
 		patchImage(t, ns, "statefulset", "db", stsImage1)
-		unblock := "kubectl delete pod -n " + ns + " db-2 --wait=false"
+		unblock := "kubectl delete pod db-2 -n " + ns + " --wait=false"
 		w.kindEvent(t, deployment.KindStatefulSet, "db", "is blocked on the old pod db-2", func(e deployment.Event) bool {
 			return e.Status == deployment.Failing && len(e.Problems) > 0 && e.Problems[0].Blocking &&
 				strings.HasSuffix(e.Message, "delete it to unblock the rollout: "+unblock)
