@@ -522,6 +522,8 @@ func (c *Cluster) Delete() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		var err error
+		// Taken first: a component still exiting once kwokctl returns has
+		// lost the command line it would be found by.
 		components := c.PIDs()
 		// Without kwokctl (a detached cluster whose test bed cache was
 		// removed since), killing and removing below is all there is to do.
@@ -535,7 +537,7 @@ func (c *Cluster) Delete() error {
 		if c.session == nil {
 			patterns = patterns[:1]
 		}
-		err = errors.Join(err, killProcesses(patterns), waitExiting(components, time.Minute), os.RemoveAll(c.workdir), os.RemoveAll(c.dir))
+		err = errors.Join(err, killProcesses(patterns, components), os.RemoveAll(c.workdir), os.RemoveAll(c.dir))
 		if err != nil {
 			c.deleteErr = fmt.Errorf("delete cluster %s: %w", c.name, err)
 		}

@@ -207,7 +207,7 @@ func (s *session) live() []*Cluster {
 
 // close removes the session's files and lets the watchdog go.
 func (s *session) close() error {
-	err := errors.Join(killProcesses(s.patterns()), os.RemoveAll(s.dir))
+	err := errors.Join(killProcesses(s.patterns(), nil), os.RemoveAll(s.dir))
 	if rmErr := os.Remove(s.dir + ".lock"); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
 		err = errors.Join(err, rmErr)
 	}
@@ -279,7 +279,7 @@ func sweepStale(root string) {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "testbed: removing the clusters of dead test process session %s\n", id)
-		if err := killProcesses(sessionPatterns(root, id)); err != nil {
+		if err := killProcesses(sessionPatterns(root, id), nil); err != nil {
 			fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
 		}
 		if matches, err := filepath.Glob(filepath.Join(root, "clusters", id+"-*")); err == nil {
@@ -294,15 +294,18 @@ func sweepStale(root string) {
 }
 
 // killProcesses SIGKILLs every process whose command line contains one of
-// the patterns, and waits until they are gone. A killed component whose
-// parent has exited is reparented to pid 1, which on some machines never
-// reaps it: a zombie counts as gone. It looks again until a look finds
-// none (a process that was starting while it looked is caught by the
-// next), and reports the processes that still run after a minute.
-func killProcesses(patterns []string) error {
+// the patterns, and waits until they, and those of known that are exiting,
+// are gone. A killed component whose parent has exited is reparented to
+// pid 1, which on some machines never reaps it: a zombie counts as gone. It
+// looks again until a look finds none (a process that was starting while
+// it looked is caught by the next), and reports the processes that still
+// run after a minute.
+func killProcesses(patterns []string, known []int) error {
 	deadline := time.Now().Add(time.Minute)
+	waiting := exiting(known)
 	for {
-		matched := killMatching(patterns)
+		matched := append(killMatching(patterns), waiting...)
+		waiting = nil
 		if len(matched) == 0 {
 			return nil
 		}
@@ -323,6 +326,23 @@ func killProcesses(patterns []string) error {
 			return fmt.Errorf("still running a minute after SIGKILL: %s", strings.Join(left, "; "))
 		}
 	}
+}
+
+// exiting is those of pids that are exiting. A process that has begun to
+// exit has lost its command line (its memory is gone) but is not a zombie
+// yet, so killMatching, which finds processes by their command lines, does
+// not see it: CI saw a kube-apiserver in that state after make demo-down
+// had returned. A pid whose command line is not empty is another
+// program's by now, or is found by its command line.
+func exiting(pids []int) []int {
+	var out []int
+	for _, pid := range pids {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && len(cmdline) == 0 && alive(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // killMatching SIGKILLs the live processes whose command line contains one
@@ -353,30 +373,6 @@ func killMatching(patterns []string) []int {
 		}
 	}
 	return killed
-}
-
-// waitExiting waits until those of pids that are exiting have exited. A
-// process that has begun to exit has lost its command line (its memory is
-// gone) but is not a zombie yet, so killProcesses, which finds processes
-// by their command lines, does not see it: CI saw a kube-apiserver in that
-// state after make demo-down had returned. A pid whose command line is not
-// empty is another program's by now, or was killed by command line.
-func waitExiting(pids []int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var left []string
-	for _, pid := range pids {
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || len(cmdline) > 0 {
-			continue
-		}
-		if !waitGone(pid, time.Until(deadline)) {
-			left = append(left, strconv.Itoa(pid))
-		}
-	}
-	if len(left) > 0 {
-		return fmt.Errorf("still exiting after %s: pid %s", timeout, strings.Join(left, ", "))
-	}
-	return nil
 }
 
 // waitGone waits until the process has exited (or is a zombie).
