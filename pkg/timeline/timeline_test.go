@@ -136,8 +136,8 @@ func TestRolloutsReplaceAndEnd(t *testing.T) {
 
 	rc.Observe(ev(50, deployment.Progressing, 7, "app:v9", 0, 0))
 	r = rc.Get("web")
-	if r == nil || !r.StartUnseen || r.Revision != 7 {
-		t.Fatalf("first seen rolling: %+v, want an unseen start", r)
+	if r == nil || !r.StartUnseen || r.Revision != 7 || r.FromRevision != 0 {
+		t.Fatalf("first seen rolling: %+v, want an unseen start from an unknown revision (0)", r)
 	}
 	rc.Observe(ev(51, deployment.Running, 7, "app:v9", 1, 1))
 	if r := rc.Get("web"); r.Outcome != Complete {

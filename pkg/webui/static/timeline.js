@@ -103,7 +103,9 @@ export function gapText(g, now = Date.now()) {
 // rolloutText is the timeline's title: which revision, since when, how it
 // ended and how long it took.
 export function rolloutText(r, now = Date.now()) {
-  const rev = r.revision > r.fromRevision ? "revision " + r.fromRevision + " \u2192 " + r.revision : "revision " + r.revision;
+  // Under way when serve first saw it: the revision before is unknown (0).
+  const from = !r.startUnseen && r.revision > r.fromRevision;
+  const rev = from ? "revision " + r.fromRevision + " \u2192 " + r.revision : "revision " + r.revision;
   const at = new Date(r.start).toLocaleTimeString();
   const began = r.startUnseen ? "under way when serve began following it at " + at : "started " + at;
   if (!r.end) return "Rollout, " + rev + ": " + began + ", under way for " + seconds(now - Date.parse(r.start));

@@ -77,7 +77,7 @@ test("words: the gap's length and revision, the rollout's revisions and outcome,
   assert.equal(gapText({ service: "b", kind: "selects-no-pod", start: at(0) }, T + 3500), "b selects no pod, so far 3.5s");
   assert.match(gapText({ service: "c", kind: "below-floor", start: at(0), end: at(75), unseen: true }), /^c had fewer .* for 1m15s \(its end was not seen\)$/);
   assert.match(rolloutText(slow), /^Rollout, revision 1 → 2: started .*, complete after 7s$/);
-  assert.match(rolloutText({ revision: 4, fromRevision: 4, start: at(0), startUnseen: true }, T + 12e3), /^Rollout, revision 4: under way when serve began following it at .*, under way for 12s$/);
+  assert.match(rolloutText({ revision: 4, fromRevision: 0, start: at(0), startUnseen: true }, T + 12e3), /^Rollout, revision 4: under way when serve began following it at .*, under way for 12s$/);
   assert.equal(seconds(400), "0.4s");
   assert.equal(seconds(60e3), "1m");
   assert.equal(noRolloutText({ following: false }), "No rollout seen: serve is not following this namespace.");
