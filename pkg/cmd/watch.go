@@ -393,11 +393,20 @@ func (h *heldLines) release() {
 func (o *WatchOptions) title(where string) func([]string, int) string {
 	seen := o.newKindsSeen()
 	return func(kinds []string, room int) string {
-		title := seen.nounOf(kinds) + " in " + where
-		if room > 0 && len(kinds) > 1 && utf8.RuneCountInString(title) > room {
-			return "workloads in " + where
+		// The longest form that fits: the tally after it names what is
+		// counted, so the kinds go before where (which the printer cuts
+		// last, from its end).
+		forms := []string{seen.nounOf(kinds) + " in " + where}
+		if len(kinds) > 1 {
+			forms = append(forms, "workloads in "+where)
 		}
-		return title
+		forms = append(forms, where)
+		for _, f := range forms {
+			if room <= 0 || utf8.RuneCountInString(f) <= room {
+				return f
+			}
+		}
+		return where
 	}
 }
 

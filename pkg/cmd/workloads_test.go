@@ -85,3 +85,30 @@ func TestCheckCanWatchEveryKind(t *testing.T) {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }
+
+// TestLiveTitleForms: the live table's title names what is watched in the
+// longest form that fits the room the printer gives it.
+func TestLiveTitleForms(t *testing.T) {
+	o := &WatchOptions{}
+	title := o.title(`namespace "demo"`)
+	all := []string{"Deployment", "StatefulSet", "DaemonSet"}
+	for _, c := range []struct {
+		kinds []string
+		room  int
+		want  string
+	}{
+		{all, 0, `deployments, statefulsets and daemonsets in namespace "demo"`},
+		{all, 60, `deployments, statefulsets and daemonsets in namespace "demo"`},
+		{all, 59, `workloads in namespace "demo"`},
+		{all, 29, `workloads in namespace "demo"`},
+		{all, 28, `namespace "demo"`},
+		{[]string{"Deployment"}, 31, `deployments in namespace "demo"`},
+		{[]string{"Deployment"}, 30, `namespace "demo"`},
+		// Too narrow for any: the printer cuts where.
+		{[]string{"Deployment"}, 10, `namespace "demo"`},
+	} {
+		if got := title(c.kinds, c.room); got != c.want {
+			t.Errorf("title(%v, %d) = %q, want %q", c.kinds, c.room, got, c.want)
+		}
+	}
+}

@@ -49,17 +49,18 @@ func TestLiveKinds(t *testing.T) {
 }
 
 // On a narrow terminal what is watched gives way to the clock and the
-// counts: first its short form, then cut; the counts stay whole.
+// counts: first its short forms, then cut; the counts stay whole.
 func TestLiveTitleNarrow(t *testing.T) {
 	now := t0.Add(time.Minute)
 	var rooms []int
 	title := func(kinds []string, room int) string {
 		rooms = append(rooms, room)
-		long := deployment.KindsNoun(kinds) + ` in namespace "payments-staging"`
-		if room > 0 && len(kinds) > 1 && len(long) > room {
-			return `workloads in namespace "payments-staging"`
+		for _, f := range []string{deployment.KindsNoun(kinds) + ` in namespace "payments-staging"`, `workloads in namespace "payments-staging"`} {
+			if room <= 0 || len(f) <= room {
+				return f
+			}
 		}
-		return long
+		return `namespace "payments-staging"`
 	}
 	p := NewLive(&syncWriter{}, Options{Now: func() time.Time { return now }, Title: title}, "unused", func() (int, int) { return 0, 0 })
 	defer p.Close()
@@ -75,8 +76,8 @@ func TestLiveTitleNarrow(t *testing.T) {
 		{0, `deployments, statefulsets and daemonsets in namespace "payments-staging"` + counts},
 		{120, `deployments, statefulsets and daemonsets in namespace "payments-staging"` + counts},
 		{80, `workloads in namespace "payments-staging"` + counts},
-		{60, `workloads in namespace …` + counts},
-		{40, `workloads in namespace … · 08:01:00 · 3…`},
+		{60, `namespace "payments-sta…` + counts},
+		{40, `namespace "payments-sta… · 08:01:00 · 3…`},
 	} {
 		rooms = nil
 		if got := p.Frame(c.width, 0)[0]; got != c.want {

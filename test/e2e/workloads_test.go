@@ -381,11 +381,12 @@ func TestWatchLiveTableKinds(t *testing.T) {
 	})
 	opsContains(t, "the live table of two kinds", screen, "2 workloads: 2 Running")
 
-	// At 80 columns what is watched gives way to the counts.
+	// At 80 columns what is watched gives way to the counts: the kinds go
+	// (the counts name them), the namespace stays.
 	tmux("resize-window", "-t", "e2e", "-x", "80")
 	screen = waitPane("the title at 80 columns", func(s string) bool {
 		title, _, _ := strings.Cut(s, "\n")
-		return strings.HasPrefix(title, "workloads in namespace ") && strings.HasSuffix(strings.TrimSpace(title), " · 2 workloads: 2 Running")
+		return strings.HasPrefix(title, `namespace "`+ns+`" · `) && strings.HasSuffix(strings.TrimSpace(title), " · 2 workloads: 2 Running")
 	})
 	if title, _, _ := strings.Cut(screen, "\n"); utf8.RuneCountInString(strings.TrimSpace(title)) > 80 {
 		t.Errorf("the title is wider than the terminal: %q", title)
