@@ -66,7 +66,8 @@ func TestServeBrowser(t *testing.T) {
 	}
 	do("open the namespace", chromedp.Click(chromedp.CSS(`tr[data-namespace="`+ns+`"] a`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-name="web"]`)))
-	poll("the live table", 30*time.Second, row+`.querySelector('.ready').textContent === "1/1" && document.getElementById("conn").dataset.state === "live"`)
+	poll("the live table, no Service serving web", 30*time.Second, row+`.querySelector('.ready').textContent === "1/1" && document.getElementById("conn").dataset.state === "live" && `+
+		row+`.querySelector('td.serving').textContent === "<none>"`)
 
 	// A change made with kubectl shows within a second.
 	testbed.Kubectl(t, "-n", ns, "scale", "deployment/web", "--replicas=2")

@@ -120,13 +120,14 @@ export function undoQuestion(name, rev, current) {
 // servingText is a row's Serving cell from its event, as the terminal
 // table's SERVING: the worst Service's ready endpoints of all ("0/1"), or
 // "name=0/0" for a Service that selects no pod any more, "?" when serving
-// cannot be read, "" when no Service selects the pods. gap says a serving
+// cannot be read, "<none>" (as kubectl prints an empty field) when no
+// Service selects the pods. gap says a serving
 // gap is open (the cell is red); title names every Service.
 export function servingText(ev) {
   const gap = !!(ev.gaps && ev.gaps.length);
   if (ev.servingUnknown) return { text: "?", gap, title: "serving unknown: " + ev.servingUnknown };
   const sv = ev.serving || [];
-  if (!sv.length) return gap ? { text: ev.gaps[0].service + "=0/0", gap, title: ev.gaps[0].service + " selects no pod" } : { text: "", gap, title: "" };
+  if (!sv.length) return gap ? { text: ev.gaps[0].service + "=0/0", gap, title: ev.gaps[0].service + " selects no pod" } : { text: "<none>", gap, title: "no Service selects its pods" };
   const rank = (s) => (s.ready === 0 ? 0 : s.own < s.floor ? 1 : 2);
   const count = (s) => s.ready + "/" + s.endpoints;
   const worst = sv.reduce((a, b) => (rank(b) - rank(a) || b.ready - a.ready) < 0 ? b : a);

@@ -18,7 +18,7 @@ test("servingText shows the worst Service, red while a gap is open", () => {
 });
 
 test("servingText without Services, unknown, and a Service that selects no pod", () => {
-  assert.deepEqual(servingText({}), { text: "", gap: false, title: "" });
+  assert.deepEqual(servingText({}), { text: "<none>", gap: false, title: "no Service selects its pods" });
   assert.equal(servingText({ servingUnknown: "cannot list services: forbidden" }).text, "?");
   assert.deepEqual(servingText({ gaps: [{ service: "typo" }] }), { text: "typo=0/0", gap: true, title: "typo selects no pod" });
 });
