@@ -180,6 +180,17 @@ func TestPageLayout(t *testing.T) {
 		for (let i = 1; i < cells.length; i++) {
 			if (Math.abs(cells[i].top - cells[0].top) > 1 || cells[i].left < cells[i - 1].right - 1) return "the history's cells are stacked, not side by side";
 		}
+		// No word is broken to fit: a line may end at a space, a hyphen or
+		// a slash, not inside a word.
+		const walk = document.createTreeWalker(t, NodeFilter.SHOW_TEXT);
+		for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+			for (const m of n.data.matchAll(/[^\s\/-]+/g)) {
+				const r = document.createRange();
+				r.setStart(n, m.index);
+				r.setEnd(n, m.index + m[0].length);
+				if (new Set([...r.getClientRects()].map((c) => Math.round(c.top))).size > 1) return "the history breaks the word " + m[0];
+			}
+		}
 		return "";
 	})()`); bad != "" {
 		t.Errorf("at 420 px, web's history: %s", bad)
