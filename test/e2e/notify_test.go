@@ -557,7 +557,14 @@ func TestNotifySlackRollout(t *testing.T) {
 		}
 	}
 	// Created while serve leads: its first rollout starts and completes.
-	createDeployment(t, ns, "web", 2)
+	// Its pods take about 8 s to pull, as real ones do: the tracker hands
+	// on a workload's latest state, and under load a rollout that ends in
+	// milliseconds (kwok's pods start at once) can end before the notifier
+	// has seen it under way (CI saw no message at all).
+	slow := testutil.Deployment("web", testutil.Replicas(2), testutil.Edit(faultLabel(testbed.FaultSlowPull)))
+	if _, err := testbed.Clientset(t).AppsV1().Deployments(ns).Create(context.Background(), slow, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	waitRolledOut(t, ns, "web")
 	settled := func(n int) {
 		t.Helper()
